@@ -1,0 +1,5 @@
+"""REST API v1."""
+from rest_framework.routers import DefaultRouter
+
+router = DefaultRouter()
+urlpatterns = router.urls

@@ -1,0 +1,151 @@
+"""Identity: users, organizations with a support tier, teams (queues) and skills."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.functional import cached_property
+
+
+class SupportTier(models.TextChoices):
+    ENTERPRISE = "enterprise", "Enterprise"
+    BUSINESS = "business", "Business"
+    PROFESSIONAL = "professional", "Professional"
+    STARTER = "starter", "Starter"
+    FREE = "free", "Free"
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    domain = models.CharField(
+        max_length=200, blank=True, db_index=True,
+        help_text="E-mail domain whose senders and sign-ups join this organization.",
+    )
+    support_tier = models.CharField(
+        max_length=20, choices=SupportTier.choices, default=SupportTier.FREE, db_index=True
+    )
+    csm = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="managed_organizations", verbose_name="customer success manager",
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Skill(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """Anyone who signs in: customers and staff. What they may do comes from their groups."""
+
+    email = models.EmailField("email address", blank=True, db_index=True)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    is_org_admin = models.BooleanField(
+        "organization admin contact", default=False,
+        help_text="Sees every ticket of their organization in the portal.",
+    )
+    skills = models.ManyToManyField(Skill, blank=True, related_name="agents")
+    is_away = models.BooleanField(
+        default=False, help_text="Away agents receive no automatic assignments."
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+    @cached_property
+    def is_agent(self) -> bool:
+        """Staff who work tickets (agents, leads, QA, managers, admins)."""
+        return self.is_active and self.has_perm("tickets.work_ticket")
+
+    @cached_property
+    def sees_all_tickets(self) -> bool:
+        return self.is_active and self.has_perm("tickets.view_all_tickets")
+
+    @cached_property
+    def team_ids(self) -> list[int]:
+        return list(self.memberships.values_list("team_id", flat=True))
+
+
+class TeamTier(models.TextChoices):
+    L1 = "l1", "L1 general"
+    L2 = "l2", "L2 technical"
+    L2_ENTERPRISE = "l2_enterprise", "L2 enterprise"
+    L3 = "l3", "L3 specialty"
+
+
+class AssignmentStrategy(models.TextChoices):
+    MANUAL = "manual", "Manual (agents pick from the queue)"
+    ROUND_ROBIN = "round_robin", "Round robin"
+    LEAST_LOADED = "least_loaded", "Least loaded"
+    SKILL_BASED = "skill_based", "Skill based"
+
+
+class Team(models.Model):
+    """A queue of work with a tier of support."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    tier = models.CharField(max_length=20, choices=TeamTier.choices, default=TeamTier.L1)
+    description = models.TextField(blank=True)
+    assignment_strategy = models.CharField(
+        max_length=20, choices=AssignmentStrategy.choices, default=AssignmentStrategy.MANUAL
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="Receives tickets that no intake rule routes elsewhere."
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True
+    )
+
+    class Meta:
+        ordering = ["tier", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True),
+                name="one_default_team",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    is_lead = models.BooleanField(default=False)
+    # Round-robin picks the member who was assigned longest ago.
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="unique_team_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"

@@ -1,0 +1,74 @@
+"""Roles as Django groups, with the permissions each one carries.
+
+Permissions are named "app_label.codename"; those that do not exist yet (an app
+whose issue has not landed) are skipped, and picked up on the next migrate.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+
+class Role:
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    TEAM_LEAD = "team lead"
+    QA_REVIEWER = "QA reviewer"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+    ALL = (CUSTOMER, AGENT, TEAM_LEAD, QA_REVIEWER, MANAGER, ADMIN)
+    STAFF = (AGENT, TEAM_LEAD, QA_REVIEWER, MANAGER, ADMIN)
+
+
+_AGENT = [
+    "tickets.work_ticket",
+    "tickets.view_ticket",
+    "tickets.change_ticket",
+    "tickets.add_ticket",
+    "tickets.view_macro",
+    "helpdesk.view_organization",
+    "helpdesk.view_user",
+]
+_LEAD = _AGENT + [
+    "tickets.add_macro",
+    "tickets.change_macro",
+    "tickets.bulk_update_ticket",
+    "tickets.merge_ticket",
+]
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.CUSTOMER: [],
+    Role.AGENT: _AGENT + ["tickets.merge_ticket", "tickets.bulk_update_ticket"],
+    Role.TEAM_LEAD: _LEAD,
+    Role.QA_REVIEWER: _AGENT + ["tickets.view_all_tickets"],
+    Role.MANAGER: _LEAD + [
+        "tickets.view_all_tickets",
+        "helpdesk.change_organization",
+        "helpdesk.add_organization",
+    ],
+    Role.ADMIN: _LEAD + ["tickets.view_all_tickets", "helpdesk.change_organization"],
+}
+
+
+def sync_roles() -> None:
+    """Create the role groups and give each exactly its permissions (idempotent)."""
+    wanted = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    query = Q(pk__in=[])
+    for perm in wanted:
+        app_label, codename = perm.split(".", 1)
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    found = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.filter(query).select_related("content_type")
+    }
+    for name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set([found[p] for p in perms if p in found])
+
+
+def sync_roles_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    if sender.label != "incidents":  # the last app: every permission exists by then
+        return
+    sync_roles()

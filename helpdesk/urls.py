@@ -1,0 +1,18 @@
+"""Top-level URLs: portal, agent workspace, accounts, API and admin."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("helpdesk.account_urls")),
+    path("agent/", include("tickets.urls_agent", namespace="agent")),
+    path("portal/", include("tickets.urls_portal", namespace="portal")),
+    path("api/v1/", include("helpdesk.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,76 @@
+"""Home, health check, sign-up and the throttled log-in."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from .forms import SignupForm
+from .services import register_customer
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if request.user.is_agent:
+        return redirect("agent:queue", name="mine")
+    return redirect("portal:tickets")
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+class ThrottledLoginView(LoginView):
+    """Django's login, refusing further attempts from an address that failed too often."""
+
+    redirect_authenticated_user = True
+
+    def _key(self) -> str:
+        return f"login-failures:{client_ip(self.request)}"
+
+    def post(self, request, *args, **kwargs):
+        if cache.get(self._key(), 0) >= settings.HELPDESK_LOGIN_ATTEMPTS_PER_MINUTE:
+            response = render(request, "registration/login.html", {
+                "form": self.get_form(), "throttled": True,
+            }, status=429)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        key = self._key()
+        cache.add(key, 0, timeout=60)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=60)
+        return super().form_invalid(form)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = register_customer(
+            username=form.cleaned_data["username"], email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"], first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data.get("last_name", ""),
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome! You can file your first request below.")
+        return redirect("portal:tickets")
+    return render(request, "registration/signup.html", {"form": form})

@@ -1,0 +1,1 @@
+"""Incidents: severities, war rooms, linked tickets and reviews."""

@@ -1,0 +1,1 @@
+"""Knowledge base, help-center search and ticket deflection."""

@@ -1,0 +1,1 @@
+"""Quality assurance: scorecards, sampling, reviews and calibration."""

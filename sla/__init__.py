@@ -1,0 +1,1 @@
+"""SLA engine: calendars, policies, per-ticket clocks and escalation."""

@@ -1,0 +1,393 @@
+"""Tickets, their conversation, the audit trail, routing rules and macros."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from helpdesk.models import SupportTier, Team
+
+from .state_machine import LABELS, OPEN_STATUSES, Status
+
+STATUS_CHOICES = [(s.value, LABELS[s]) for s in Status]
+OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
+
+
+class Priority(models.IntegerChoices):
+    P1 = 1, "P1 critical"
+    P2 = 2, "P2 high"
+    P3 = 3, "P3 medium"
+    P4 = 4, "P4 low"
+    P5 = 5, "P5 request"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEB = "web", "Web"
+    CHAT = "chat", "Chat"
+    PHONE = "phone", "Phone"
+    API = "api", "API"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    skill = models.ForeignKey(
+        "helpdesk.Skill", null=True, blank=True, on_delete=models.SET_NULL,
+        help_text="Skill-based assignment prefers agents with this skill.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductArea(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    skill = models.ForeignKey(
+        "helpdesk.Skill", null=True, blank=True, on_delete=models.SET_NULL,
+        help_text="Skill-based assignment prefers agents with this skill.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=50, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _open_index(name: str, *leading: str) -> models.Index:
+    """Index for a queue: its filter column(s), then the queue order, open tickets only.
+
+    PostgreSQL sorts NULLs last in ascending order, so this plain index serves the
+    queue's "sla_due_at ASC NULLS LAST" ordering (SQLite cannot index NULLS LAST).
+    """
+    return models.Index(
+        fields=[*leading, "sla_due_at", "priority", "created_at", "id"],
+        name=name,
+        condition=Q(status__in=OPEN_STATUS_VALUES),
+    )
+
+
+class Ticket(models.Model):
+    subject = models.CharField(max_length=255)
+    description = models.TextField(help_text="Markdown; rendered safely.")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    ccs = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="cc_tickets",
+        help_text="Other customers who follow this ticket (e.g. requesters of merged duplicates).",
+    )
+    organization = models.ForeignKey(
+        "helpdesk.Organization", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="tickets",
+    )
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.P3)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL)
+    product_area = models.ForeignKey(
+        ProductArea, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    status = models.CharField(max_length=30, choices=STATUS_CHOICES, default=Status.NEW.value)
+    waiting_reason = models.CharField(max_length=255, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tickets"
+    )
+
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField()
+    status_changed_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(
+        null=True, blank=True, help_text="First public reply by an agent."
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+    # Written only by the sla app (earliest running clock due time); tickets reads it
+    # to sort queues most urgent first. Denormalised and indexed on purpose.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = [F("sla_due_at").asc(nulls_last=True), "priority", "created_at", "id"]
+        permissions = [
+            ("work_ticket", "Can work tickets in the agent workspace"),
+            ("view_all_tickets", "Can see tickets of every team"),
+            ("bulk_update_ticket", "Can change many tickets at once"),
+            ("merge_ticket", "Can merge duplicate tickets"),
+        ]
+        indexes = [
+            _open_index("ticket_open_queue"),
+            _open_index("ticket_open_team_queue", "team"),
+            _open_index("ticket_open_assignee_queue", "assignee"),
+            models.Index(fields=["requester", "-created_at"], name="ticket_requester_recent"),
+            models.Index(fields=["organization", "-created_at"], name="ticket_org_recent"),
+            models.Index(fields=["status", "resolved_at"], name="ticket_status_resolved"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("agent:ticket", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUS_VALUES
+
+    @property
+    def status_label(self) -> str:
+        return LABELS[Status(self.status)]
+
+    @property
+    def reference(self) -> str:
+        return f"#{self.pk}"
+
+
+class Message(models.Model):
+    """One entry of the conversation: a public reply or an internal note."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_public = models.BooleanField(default=True)
+    by_agent = models.BooleanField(default=False)
+    body = models.TextField(help_text="Markdown as written; rendered safely on display.")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    created_at = models.DateTimeField()
+    merged_from = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Set on copies carried over from a merged duplicate.",
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_time")]
+
+    def __str__(self) -> str:
+        kind = "reply" if self.is_public else "note"
+        return f"{kind} on #{self.ticket_id} by {self.author}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"attachments/{instance.message.ticket_id}/{instance.message_id}/{filename}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=500)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    STATUS = "status", "Status changed"
+    FIELD = "field", "Field changed"
+    REPLY = "reply", "Public reply"
+    NOTE = "note", "Internal note"
+    ESCALATED = "escalated", "Escalated"
+    MERGED = "merged", "Merged"
+    ROUTED = "routed", "Routed by rule"
+    MACRO = "macro", "Macro applied"
+    ATTACHMENT = "attachment", "Attachment added"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class TicketEvent(models.Model):
+    """Append-only audit trail: who changed what, when, from what to what."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text="Empty for the system (rules, scheduled jobs).",
+    )
+    created_at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    field = models.CharField(max_length=50, blank=True)
+    before = models.TextField(blank=True)
+    after = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    is_public = models.BooleanField(
+        default=False, help_text="Shown to the customer in the portal timeline."
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on #{self.ticket_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("Ticket events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Ticket events are append-only.")
+
+
+class Escalation(models.Model):
+    """A handoff between tiers (or to engineering) with the packet the next tier needs."""
+
+    class Kind(models.TextChoices):
+        TIER = "tier", "To another tier"
+        ENGINEERING = "engineering", "To engineering"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalations")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TIER)
+    from_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    issue_summary = models.TextField()
+    troubleshooting_done = models.TextField()
+    reason = models.TextField("why escalating")
+    customer_expectation = models.TextField()
+    next_steps = models.TextField("suggested next steps")
+
+    PACKET_FIELDS = (
+        "issue_summary", "troubleshooting_done", "reason", "customer_expectation", "next_steps",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Escalation of #{self.ticket_id} to {self.to_team or 'engineering'}"
+
+
+class IntakeRule(models.Model):
+    """A routing rule: when every condition set holds, apply its actions. Applied in order."""
+
+    name = models.CharField(max_length=120)
+    order = models.PositiveIntegerField(default=100, db_index=True)
+    is_active = models.BooleanField(default=True)
+    stop_processing = models.BooleanField(
+        default=False, help_text="Do not evaluate later rules when this one matches."
+    )
+    # Conditions: an empty condition matches everything.
+    org_tiers = models.JSONField(
+        default=list, blank=True, help_text=f"Any of: {', '.join(SupportTier.values)}"
+    )
+    channels = models.JSONField(
+        default=list, blank=True, help_text=f"Any of: {', '.join(Channel.values)}"
+    )
+    categories = models.ManyToManyField(Category, blank=True, related_name="+")
+    keywords = models.CharField(
+        max_length=500, blank=True,
+        help_text="Comma-separated; matches when any appears in the subject or description.",
+    )
+    requester_emails = models.TextField(
+        blank=True,
+        help_text="One address or @domain per line; matches the requester's e-mail.",
+    )
+    # Actions
+    set_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, null=True, blank=True
+    )
+    add_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        bad_tiers = set(self.org_tiers or []) - set(SupportTier.values)
+        bad_channels = set(self.channels or []) - set(Channel.values)
+        if bad_tiers:
+            raise ValidationError({"org_tiers": f"Unknown tiers: {sorted(bad_tiers)}"})
+        if bad_channels:
+            raise ValidationError({"channels": f"Unknown channels: {sorted(bad_channels)}"})
+
+
+class Macro(models.Model):
+    """A canned reply with placeholders, which may also set fields."""
+
+    name = models.CharField(max_length=120, unique=True)
+    body = models.TextField(
+        blank=True,
+        help_text="Markdown. Placeholders: {{ requester_name }}, {{ requester_first_name }}, "
+        "{{ ticket_id }}, {{ subject }}, {{ organization }}, {{ agent_name }}, {{ team }}.",
+    )
+    is_public = models.BooleanField(default=True, help_text="Send as a public reply, else a note.")
+    set_status = models.CharField(max_length=30, choices=STATUS_CHOICES, blank=True)
+    set_priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, null=True, blank=True
+    )
+    add_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    status_reason = models.CharField(
+        max_length=255, blank=True, help_text="Reason recorded when the status needs one."
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedFilter(models.Model):
+    """A named queue filter an agent keeps (optionally shared with everyone)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, help_text="The queue's filter query string.")
+    is_shared = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_filter_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

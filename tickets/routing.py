@@ -1,0 +1,60 @@
+"""Intake rules: conditions on tier, channel, category, keywords and requester, in order."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .models import IntakeRule, Ticket
+
+
+def rule_matches(rule: IntakeRule, ticket: Ticket) -> bool:
+    """True when every condition the rule sets holds (an empty condition matches all)."""
+    org = ticket.organization
+    if rule.org_tiers and (org is None or org.support_tier not in rule.org_tiers):
+        return False
+    if rule.channels and ticket.channel not in rule.channels:
+        return False
+    category_ids = {c.pk for c in rule.categories.all()}
+    if category_ids and ticket.category_id not in category_ids:
+        return False
+    keywords = [k.strip().lower() for k in rule.keywords.split(",") if k.strip()]
+    if keywords:
+        text = f"{ticket.subject}\n{ticket.description}".lower()
+        if not any(k in text for k in keywords):
+            return False
+    patterns = [p.strip().lower() for p in rule.requester_emails.splitlines() if p.strip()]
+    if patterns:
+        email = (ticket.requester.email or "").lower()
+        if not email or not any(
+            email.endswith(p) if p.startswith("@") else email == p for p in patterns
+        ):
+            return False
+    return True
+
+
+def apply_rules(ticket: Ticket, *, record: Callable[..., object]) -> list[IntakeRule]:
+    """Apply matching active rules in order; later rules override earlier field values.
+
+    `record` writes the audit event (passed in to keep this module free of services).
+    """
+    applied = []
+    rules = IntakeRule.objects.filter(is_active=True).prefetch_related("categories", "add_tags")
+    for rule in rules.select_related("set_team"):
+        if not rule_matches(rule, ticket):
+            continue
+        changes = []
+        if rule.set_team_id and rule.set_team_id != ticket.team_id:
+            changes.append(f"team → {rule.set_team.name}")
+            ticket.team = rule.set_team
+        if rule.set_priority and rule.set_priority != ticket.priority:
+            changes.append(f"priority → P{rule.set_priority}")
+            ticket.priority = rule.set_priority
+        tags = list(rule.add_tags.all())
+        if tags:
+            ticket.save()
+            ticket.tags.add(*tags)
+            changes.append("tags + " + ", ".join(t.name for t in tags))
+        record(ticket, "routed", actor=None, after=rule.name, note="; ".join(changes))
+        applied.append(rule)
+        if rule.stop_processing:
+            break
+    return applied

@@ -1,0 +1,102 @@
+"""Reads shared by views and the API: who sees which tickets, and the queues."""
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from helpdesk.models import User
+
+from .models import OPEN_STATUS_VALUES, Message, Ticket, TicketEvent
+
+
+def visible_tickets(user: User) -> QuerySet[Ticket]:
+    """Tickets `user` may see. Anything outside this set is a 404, never a 403."""
+    qs = Ticket.objects.all()
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if user.is_agent:
+        if user.sees_all_tickets:
+            return qs
+        return qs.filter(Q(team_id__in=user.team_ids) | Q(assignee=user))
+    own = Q(requester=user) | Q(pk__in=Ticket.ccs.through.objects.filter(
+        user_id=user.pk).values("ticket_id"))
+    if user.is_org_admin and user.organization_id:
+        own |= Q(organization_id=user.organization_id)
+    return qs.filter(own)
+
+
+def get_ticket_for(user: User, pk: int | str, *, for_update: bool = False) -> Ticket:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError) as exc:
+        raise Http404("No such ticket") from exc
+    qs = visible_tickets(user)
+    if for_update:
+        qs = qs.select_for_update()
+    ticket = qs.filter(pk=pk).first()
+    if ticket is None:
+        raise Http404("No such ticket")
+    return ticket
+
+
+QUEUE_NAMES = {
+    "mine": "Mine",
+    "teams": "My teams",
+    "unassigned": "Unassigned",
+    "open": "All open",
+}
+
+
+def queue(user: User, name: str) -> QuerySet[Ticket]:
+    """Open tickets of a named queue, most urgent first (SLA due, priority, age)."""
+    qs = visible_tickets(user).filter(status__in=OPEN_STATUS_VALUES)
+    if name == "mine":
+        qs = qs.filter(assignee=user)
+    elif name == "teams":
+        qs = qs.filter(team_id__in=user.team_ids)
+    elif name == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+    elif name != "open":
+        raise Http404("No such queue")
+    return with_list_relations(qs)
+
+
+def with_list_relations(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """What a ticket row shows, fetched in a constant number of queries."""
+    return qs.select_related(
+        "requester", "organization", "team", "assignee", "category"
+    ).prefetch_related("tags")
+
+
+def conversation(ticket: Ticket, *, include_internal: bool) -> QuerySet[Message]:
+    qs = ticket.messages.select_related("author", "merged_from").prefetch_related(
+        "attachments"
+    )
+    if not include_internal:
+        qs = qs.filter(is_public=True)
+    return qs
+
+
+def timeline(ticket: Ticket, *, include_internal: bool) -> QuerySet[TicketEvent]:
+    qs = ticket.events.select_related("actor")
+    if not include_internal:
+        qs = qs.filter(is_public=True)
+    return qs
+
+
+def ticket_detail(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    return qs.select_related(
+        "requester", "organization", "organization__csm", "team", "assignee", "category",
+        "product_area", "merged_into",
+    ).prefetch_related("tags", "ccs", Prefetch("escalations"))
+
+
+def recent_tickets_of(ticket: Ticket, *, limit: int = 5) -> QuerySet[Ticket]:
+    """The requester's (or organization's) other recent tickets, for the context panel."""
+    if ticket.organization_id:
+        qs = Ticket.objects.filter(organization_id=ticket.organization_id)
+    else:
+        qs = Ticket.objects.filter(requester_id=ticket.requester_id)
+    return qs.exclude(pk=ticket.pk).order_by("-created_at").only(
+        "id", "subject", "status", "created_at", "priority"
+    )[:limit]

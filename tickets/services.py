@@ -1,0 +1,573 @@
+"""Every write to a ticket: validated, inside a transaction, audited, then announced.
+
+Views, the API, admin actions, Celery tasks and management commands all call these.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk.models import Organization, Team, User
+
+from . import assignment, events, routing
+from .attachments import guess_content_type, safe_filename, validate_uploads
+from .models import (
+    Attachment,
+    Category,
+    Channel,
+    Escalation,
+    EventKind,
+    Macro,
+    Message,
+    Priority,
+    ProductArea,
+    Tag,
+    Ticket,
+    TicketEvent,
+)
+from .state_machine import (
+    ASSIGNEE,
+    PACKET,
+    REASON,
+    TO_TEAM,
+    WAITING_STATUSES,
+    Status,
+    TransitionError,
+    check,
+)
+
+__all__ = [
+    "TransitionError", "HandoffPacket", "create_ticket", "transition", "add_reply",
+    "update_ticket", "assign", "escalate", "merge", "apply_macro", "bulk_update",
+    "close_stale_resolved",
+]
+
+
+@dataclass(frozen=True)
+class HandoffPacket:
+    """What the next tier needs so it never rebuilds the case."""
+
+    issue_summary: str
+    troubleshooting_done: str
+    reason: str
+    customer_expectation: str
+    next_steps: str
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> HandoffPacket | None:
+        if not data:
+            return None
+        values = {f: str(data.get(f) or "").strip() for f in Escalation.PACKET_FIELDS}
+        missing = [f for f, v in values.items() if not v]
+        if missing:
+            raise TransitionError(
+                "The handoff packet is incomplete: "
+                + ", ".join(f.replace("_", " ") for f in missing) + ".",
+                missing=[f"packet.{m}" for m in missing],
+            )
+        return cls(**values)
+
+
+def _record(ticket: Ticket, kind: str, *, actor: User | None, field: str = "",
+            before: Any = "", after: Any = "", note: str = "", public: bool = False,
+            at=None) -> TicketEvent:
+    return TicketEvent.objects.create(
+        ticket=ticket, actor=actor, kind=kind, field=field,
+        before="" if before is None else str(before), after="" if after is None else str(after),
+        note=note, is_public=public, created_at=at or timezone.now(),
+    )
+
+
+def _actor_id(actor: User | None) -> int | None:
+    return actor.pk if actor else None
+
+
+def _is_agent(user: User | None) -> bool:
+    return bool(user and user.is_agent)
+
+
+def _lock(ticket: Ticket) -> Ticket:
+    """Re-read the ticket under a row lock so concurrent writers serialise."""
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _store_attachments(message: Message, files: Sequence[UploadedFile]) -> list[Attachment]:
+    stored = []
+    for f in files:
+        name = safe_filename(f.name)
+        att = Attachment(
+            message=message, filename=name, size=f.size,
+            content_type=guess_content_type(name),
+        )
+        att.file.save(name, f, save=False)
+        att.save()
+        stored.append(att)
+    return stored
+
+
+# --- creation -------------------------------------------------------------------------
+
+def create_ticket(
+    *,
+    requester: User,
+    subject: str,
+    description: str,
+    channel: str = Channel.WEB,
+    priority: int | None = None,
+    category: Category | None = None,
+    product_area: ProductArea | None = None,
+    organization: Organization | None = None,
+    tags: Iterable[str] = (),
+    actor: User | None = None,
+    attachments: Sequence[UploadedFile] = (),
+) -> Ticket:
+    """Open a ticket, apply intake rules, route to a team and assign per its strategy."""
+    subject = (subject or "").strip()
+    description = (description or "").strip()
+    if not subject:
+        raise ValidationError({"subject": "A subject is required."})
+    if not description:
+        raise ValidationError({"description": "Please describe the problem."})
+    if channel not in Channel.values:
+        raise ValidationError({"channel": f"Unknown channel {channel!r}."})
+    if priority is not None and priority not in Priority.values:
+        raise ValidationError({"priority": "Priority must be 1 (P1) to 5 (P5)."})
+    validate_uploads(attachments)
+    actor = actor or requester
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            subject=subject[:255], description=description, requester=requester,
+            organization=organization or requester.organization, channel=channel,
+            priority=priority or Priority.P3, category=category, product_area=product_area,
+            created_at=now, updated_at=now, status_changed_at=now,
+        )
+        _record(ticket, EventKind.CREATED, actor=actor, after=ticket.subject, public=True, at=now)
+        if attachments:
+            first = Message.objects.create(
+                ticket=ticket, author=requester, is_public=True, by_agent=_is_agent(requester),
+                body="Attachments sent with the request.", channel=channel, created_at=now,
+            )
+            _store_attachments(first, attachments)
+        if tags:
+            _add_tags(ticket, tags)
+        routing.apply_rules(ticket, record=_record)
+        if ticket.team_id is None:
+            ticket.team = Team.objects.filter(is_default=True).first()
+        ticket.save()
+        if ticket.team and ticket.assignee_id is None:
+            agent = assignment.pick_assignee(ticket, ticket.team)
+            if agent is not None:
+                _set_assignee(ticket, agent, actor=None, note="assigned by team strategy")
+        events.emit(events.TicketCreated(ticket.pk, _actor_id(actor), now))
+    return ticket
+
+
+def _add_tags(ticket: Ticket, names: Iterable[str]) -> list[str]:
+    wanted = {n.strip().lower() for n in names if n and n.strip()}
+    if not wanted:
+        return []
+    existing = set(ticket.tags.values_list("name", flat=True))
+    new = sorted(wanted - existing)
+    for name in new:
+        tag, _ = Tag.objects.get_or_create(name=name[:50])
+        ticket.tags.add(tag)
+    return new
+
+
+# --- status ---------------------------------------------------------------------------
+
+def transition(
+    ticket: Ticket,
+    to: str,
+    *,
+    actor: User | None,
+    reason: str = "",
+    assignee: User | None = None,
+    packet: Mapping[str, Any] | None = None,
+    to_team: Team | None = None,
+) -> Ticket:
+    """Move a ticket through the state machine; a refused move raises and changes nothing."""
+    customer = actor is not None and not _is_agent(actor)
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        provided = {
+            REASON: (reason or "").strip(),
+            ASSIGNEE: assignee or ticket.assignee,
+            PACKET: packet,
+            TO_TEAM: to_team,
+        }
+        step = check(ticket.status, to, provided, customer=customer)
+        if customer and ticket.requester_id != actor.pk and not _customer_can_act(ticket, actor):
+            raise PermissionDenied("Only the requester can change this ticket.")
+        handoff = HandoffPacket.from_mapping(packet) if PACKET in step.requires else None
+        if assignee is not None and not assignee.is_agent:
+            raise TransitionError("Tickets can only be assigned to agents.")
+        now = timezone.now()
+        before = ticket.status
+        target = Status(to)
+        if handoff is not None:
+            _write_escalation(ticket, handoff, actor=actor, to_team=to_team, now=now,
+                              engineering=target == Status.ENGINEERING)
+        if assignee is not None and assignee.pk != ticket.assignee_id:
+            _set_assignee(ticket, assignee, actor=actor)
+        ticket.status = target.value
+        ticket.status_changed_at = now
+        ticket.updated_at = now
+        ticket.waiting_reason = reason.strip()[:255] if target in WAITING_STATUSES else ""
+        if target == Status.RESOLVED:
+            ticket.resolved_at = now
+        if target == Status.CLOSED:
+            ticket.closed_at = now
+        if step.name == "reopen":
+            ticket.reopen_count += 1
+            ticket.resolved_at = None
+        if step.name == "return to queue":
+            _set_assignee(ticket, None, actor=actor)
+        ticket.save()
+        _record(ticket, EventKind.STATUS, actor=actor, field="status", before=before,
+                after=target.value, note=reason.strip(), public=True, at=now)
+        events.emit(events.StatusChanged(ticket.pk, _actor_id(actor), now, before, target.value))
+        if step.name == "reopen":
+            events.emit(events.Reopened(ticket.pk, _actor_id(actor), now))
+    return ticket
+
+
+def _customer_can_act(ticket: Ticket, actor: User) -> bool:
+    if actor.is_org_admin and actor.organization_id == ticket.organization_id:
+        return True
+    return ticket.ccs.filter(pk=actor.pk).exists()
+
+
+# --- conversation ---------------------------------------------------------------------
+
+def add_reply(
+    ticket: Ticket,
+    *,
+    author: User,
+    body: str,
+    public: bool = True,
+    attachments: Sequence[UploadedFile] = (),
+    channel: str = Channel.WEB,
+    set_status: str = "",
+    status_reason: str = "",
+) -> Message:
+    """Add a public reply or an internal note.
+
+    A customer reply brings a waiting ticket back into work and reopens a resolved one;
+    an agent's first public reply stamps the first response time.
+    """
+    body = (body or "").strip()
+    if not body and not attachments:
+        raise ValidationError({"body": "The message is empty."})
+    validate_uploads(attachments)
+    agent = _is_agent(author)
+    if not agent and not public:
+        raise PermissionDenied("Customers cannot write internal notes.")
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        if ticket.status == Status.CLOSED:
+            raise TransitionError(
+                "This ticket is closed. Please open a new request and mention "
+                f"{ticket.reference}."
+            )
+        now = timezone.now()
+        message = Message.objects.create(
+            ticket=ticket, author=author, is_public=public, by_agent=agent,
+            body=body or "(attachments)", channel=channel, created_at=now,
+        )
+        if attachments:
+            _store_attachments(message, attachments)
+        _record(ticket, EventKind.REPLY if public else EventKind.NOTE, actor=author,
+                note=f"message {message.pk}", public=public, at=now)
+        ticket.updated_at = now
+        if agent and public and ticket.first_response_at is None:
+            ticket.first_response_at = now
+        ticket.save(update_fields=["updated_at", "first_response_at"])
+        if public:
+            events.emit(events.PublicReply(ticket.pk, author.pk, now, message.pk, agent))
+        if not agent:
+            if ticket.status == Status.WAITING_ON_CUSTOMER:
+                transition(ticket, Status.IN_PROGRESS, actor=None,
+                           reason="customer replied")
+            elif ticket.status == Status.RESOLVED:
+                transition(ticket, Status.IN_PROGRESS, actor=None,
+                           reason="customer replied after resolution")
+        elif set_status and set_status != ticket.status:
+            transition(ticket, set_status, actor=author, reason=status_reason)
+    return message
+
+
+# --- fields ---------------------------------------------------------------------------
+
+def _set_assignee(ticket: Ticket, agent: User | None, *, actor: User | None,
+                  note: str = "") -> None:
+    before = ticket.assignee
+    if (before.pk if before else None) == (agent.pk if agent else None):
+        return
+    ticket.assignee = agent
+    _record(ticket, EventKind.FIELD, actor=actor, field="assignee",
+            before=before.display_name if before else "",
+            after=agent.display_name if agent else "", note=note)
+    events.emit(events.Assigned(ticket.pk, _actor_id(actor), timezone.now(),
+                                agent.pk if agent else None, ticket.team_id))
+
+
+def assign(ticket: Ticket, *, assignee: User | None, actor: User | None) -> Ticket:
+    """Give the ticket to an agent (or back to the queue); new tickets become assigned."""
+    return update_ticket(ticket, actor=actor, changes={"assignee": assignee})
+
+
+def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, Any]) -> Ticket:
+    """Change priority, category, product area, team, assignee, subject or tags, audited."""
+    allowed = {"priority", "category", "product_area", "team", "assignee", "subject", "tags"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"These fields cannot be changed here: {sorted(unknown)}")
+    if actor is not None and not _is_agent(actor):
+        raise PermissionDenied("Only agents can change ticket fields.")
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        now = timezone.now()
+        if "priority" in changes:
+            new = int(changes["priority"])
+            if new not in Priority.values:
+                raise ValidationError({"priority": "Priority must be 1 (P1) to 5 (P5)."})
+            if new != ticket.priority:
+                _record(ticket, EventKind.FIELD, actor=actor, field="priority",
+                        before=f"P{ticket.priority}", after=f"P{new}", at=now)
+                events.emit(events.PriorityChanged(ticket.pk, _actor_id(actor), now,
+                                                   ticket.priority, new))
+                ticket.priority = new
+        for name in ("category", "product_area", "team"):
+            if name in changes and getattr(ticket, f"{name}_id") != _pk(changes[name]):
+                _record(ticket, EventKind.FIELD, actor=actor, field=name,
+                        before=getattr(ticket, name) or "", after=changes[name] or "", at=now)
+                setattr(ticket, name, changes[name])
+                if name == "team":
+                    events.emit(events.Assigned(ticket.pk, _actor_id(actor), now,
+                                                ticket.assignee_id, _pk(changes[name])))
+        if "subject" in changes:
+            subject = str(changes["subject"] or "").strip()[:255]
+            if not subject:
+                raise ValidationError({"subject": "A subject is required."})
+            if subject != ticket.subject:
+                _record(ticket, EventKind.FIELD, actor=actor, field="subject",
+                        before=ticket.subject, after=subject, at=now)
+                ticket.subject = subject
+        if "assignee" in changes:
+            agent = changes["assignee"]
+            if agent is not None and not agent.is_agent:
+                raise ValidationError({"assignee": "Tickets can only be assigned to agents."})
+            _set_assignee(ticket, agent, actor=actor)
+        if "tags" in changes:
+            wanted = {t.strip().lower() for t in changes["tags"] if t and t.strip()}
+            current = set(ticket.tags.values_list("name", flat=True))
+            if wanted != current:
+                ticket.tags.set([Tag.objects.get_or_create(name=n[:50])[0] for n in wanted])
+                _record(ticket, EventKind.FIELD, actor=actor, field="tags",
+                        before=", ".join(sorted(current)), after=", ".join(sorted(wanted)),
+                        at=now)
+        ticket.updated_at = now
+        ticket.save()
+        # Giving an untouched ticket to someone is the "assign" step of the lifecycle;
+        # taking it away from an assigned one puts it back in the queue.
+        if ticket.assignee_id and ticket.status in (Status.NEW, Status.TRIAGED):
+            ticket = transition(ticket, Status.ASSIGNED, actor=actor)
+        elif not ticket.assignee_id and ticket.status == Status.ASSIGNED:
+            ticket = transition(ticket, Status.TRIAGED, actor=actor, reason="unassigned")
+    return ticket
+
+
+def _pk(value: Any) -> int | None:
+    return getattr(value, "pk", value)
+
+
+# --- escalation -----------------------------------------------------------------------
+
+def _write_escalation(ticket: Ticket, packet: HandoffPacket, *, actor: User | None,
+                      to_team: Team | None, now, engineering: bool) -> Escalation:
+    from_team = ticket.team
+    esc = Escalation.objects.create(
+        ticket=ticket, actor=actor, created_at=now, from_team=from_team,
+        to_team=None if engineering else to_team,
+        kind=Escalation.Kind.ENGINEERING if engineering else Escalation.Kind.TIER,
+        **packet.__dict__,
+    )
+    target = "engineering" if engineering else (to_team.name if to_team else "")
+    _record(ticket, EventKind.ESCALATED, actor=actor, field="team" if not engineering else "",
+            before=from_team or "", after=target, note=packet.reason, at=now)
+    if not engineering and to_team is not None and to_team.pk != ticket.team_id:
+        ticket.team = to_team
+        _set_assignee(ticket, None, actor=actor, note="escalated to another tier")
+    events.emit(events.Escalated(ticket.pk, _actor_id(actor), now, esc.pk))
+    return esc
+
+
+def escalate(ticket: Ticket, *, to_team: Team | None, packet: Mapping[str, Any],
+             actor: User, engineering: bool = False) -> Ticket:
+    """Hand the ticket to another tier (or engineering) with a complete handoff packet."""
+    if not engineering and to_team is not None and to_team.pk == ticket.team_id:
+        raise TransitionError("Escalate to a different team than the current one.")
+    target = Status.ENGINEERING if engineering else Status.ESCALATED
+    ticket = transition(ticket, target, actor=actor, packet=packet, to_team=to_team)
+    if not engineering and ticket.team:
+        agent = assignment.pick_assignee(ticket, ticket.team)
+        if agent is not None:
+            ticket = transition(ticket, Status.ASSIGNED, actor=None, assignee=agent)
+    return ticket
+
+
+# --- merge ----------------------------------------------------------------------------
+
+def merge(duplicate: Ticket, *, into: Ticket, actor: User) -> Ticket:
+    """Carry the duplicate's conversation and requester into the original, then close it."""
+    if duplicate.pk == into.pk:
+        raise ValidationError("A ticket cannot be merged into itself.")
+    if not _is_agent(actor):
+        raise PermissionDenied("Only agents can merge tickets.")
+    with transaction.atomic():
+        # Lock both rows in id order so two opposite merges cannot deadlock.
+        locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(
+            pk__in=[duplicate.pk, into.pk]).order_by("pk")}
+        duplicate, into = locked[duplicate.pk], locked[into.pk]
+        if duplicate.merged_into_id:
+            raise ValidationError(f"{duplicate.reference} is already merged.")
+        if into.merged_into_id or into.status == Status.CLOSED:
+            raise ValidationError(f"{into.reference} is closed; merge into an open ticket.")
+        now = timezone.now()
+        carried = [
+            Message(ticket=into, author=m.author, is_public=m.is_public, by_agent=m.by_agent,
+                    body=m.body, channel=m.channel, created_at=m.created_at,
+                    merged_from=duplicate)
+            for m in duplicate.messages.all()
+        ]
+        carried.insert(0, Message(
+            ticket=into, author=duplicate.requester, is_public=True, by_agent=False,
+            body=f"**{duplicate.subject}**\n\n{duplicate.description}",
+            channel=duplicate.channel, created_at=duplicate.created_at, merged_from=duplicate,
+        ))
+        Message.objects.bulk_create(carried)
+        requesters = {duplicate.requester_id, *duplicate.ccs.values_list("pk", flat=True)}
+        requesters.discard(into.requester_id)
+        if requesters:
+            into.ccs.add(*requesters)
+        _record(into, EventKind.MERGED, actor=actor, field="merged_from",
+                after=duplicate.reference, note=f"{len(carried)} messages carried over",
+                public=True, at=now)
+        _record(duplicate, EventKind.MERGED, actor=actor, field="merged_into",
+                after=into.reference, public=True, at=now)
+        before = duplicate.status
+        duplicate.merged_into = into
+        duplicate.status = Status.CLOSED.value
+        duplicate.closed_at = now
+        duplicate.status_changed_at = now
+        duplicate.updated_at = now
+        duplicate.save()
+        into.updated_at = now
+        into.save(update_fields=["updated_at"])
+        _record(duplicate, EventKind.STATUS, actor=actor, field="status", before=before,
+                after=Status.CLOSED.value, note=f"duplicate of {into.reference}",
+                public=True, at=now)
+        events.emit(events.StatusChanged(duplicate.pk, actor.pk, now, before, "closed"))
+        events.emit(events.Merged(duplicate.pk, actor.pk, now, into.pk))
+    return into
+
+
+# --- macros ---------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+
+
+def render_macro(macro: Macro, ticket: Ticket, agent: User) -> str:
+    """Fill the whitelisted placeholders; unknown ones are left as written."""
+    values = {
+        "requester_name": ticket.requester.display_name,
+        "requester_first_name": ticket.requester.first_name or ticket.requester.display_name,
+        "ticket_id": str(ticket.pk),
+        "subject": ticket.subject,
+        "organization": ticket.organization.name if ticket.organization else "",
+        "agent_name": agent.display_name,
+        "team": ticket.team.name if ticket.team else "",
+    }
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), macro.body)
+
+
+def apply_macro(ticket: Ticket, macro: Macro, *, actor: User) -> Ticket:
+    """Post the macro's reply or note and apply the field changes it carries, atomically."""
+    if not macro.is_active:
+        raise ValidationError("This macro is disabled.")
+    with transaction.atomic():
+        _record(ticket, EventKind.MACRO, actor=actor, after=macro.name)
+        if macro.body.strip():
+            add_reply(ticket, author=actor, body=render_macro(macro, ticket, actor),
+                      public=macro.is_public)
+        changes: dict[str, Any] = {}
+        if macro.set_priority:
+            changes["priority"] = macro.set_priority
+        tag_names = list(macro.add_tags.values_list("name", flat=True))
+        if tag_names:
+            ticket.refresh_from_db()
+            changes["tags"] = set(ticket.tags.values_list("name", flat=True)) | set(tag_names)
+        if changes:
+            update_ticket(ticket, actor=actor, changes=changes)
+        ticket.refresh_from_db()
+        if macro.set_status and macro.set_status != ticket.status:
+            transition(ticket, macro.set_status, actor=actor,
+                       reason=macro.status_reason or f"macro: {macro.name}")
+        ticket.refresh_from_db()
+    return ticket
+
+
+# --- bulk and scheduled ---------------------------------------------------------------
+
+@dataclass
+class BulkResult:
+    changed: list[int]
+    refused: dict[int, str]
+
+
+def bulk_update(tickets: Iterable[Ticket], *, actor: User, assignee: User | None = None,
+                unassign: bool = False, status: str = "", reason: str = "") -> BulkResult:
+    """Apply one change to many tickets; each ticket succeeds or is refused on its own."""
+    result = BulkResult(changed=[], refused={})
+    for ticket in tickets:
+        try:
+            with transaction.atomic():
+                if assignee is not None or unassign:
+                    ticket = update_ticket(ticket, actor=actor, changes={"assignee": assignee})
+                if status and status != ticket.status:
+                    transition(ticket, status, actor=actor, reason=reason)
+            result.changed.append(ticket.pk)
+        except (TransitionError, ValidationError, PermissionDenied) as exc:
+            result.refused[ticket.pk] = _message_of(exc)
+    return result
+
+
+def _message_of(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
+
+
+def close_stale_resolved(*, days: int, limit: int = 500) -> int:
+    """Close tickets resolved more than `days` ago (scheduled); safe to run twice."""
+    cutoff = timezone.now() - timezone.timedelta(days=days)
+    ids = list(Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lt=cutoff)
+               .order_by("resolved_at").values_list("pk", flat=True)[:limit])
+    closed = 0
+    for pk in ids:
+        ticket = Ticket.objects.get(pk=pk)
+        try:
+            transition(ticket, Status.CLOSED, actor=None, reason="closed automatically")
+            closed += 1
+        except TransitionError:
+            continue  # reopened meanwhile
+    return closed

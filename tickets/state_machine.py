@@ -1,0 +1,161 @@
+"""The ticket lifecycle as one explicit table of allowed transitions (pure Python).
+
+Every status change in the product goes through `check`; a pair that is not in
+TRANSITIONS is refused, and so is a transition whose required inputs are missing.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    NEW = "new"
+    TRIAGED = "triaged"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    WAITING_ON_THIRD_PARTY = "waiting_on_third_party"
+    ESCALATED = "escalated"
+    ENGINEERING = "engineering"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+LABELS: dict[Status, str] = {
+    Status.NEW: "New",
+    Status.TRIAGED: "Triaged",
+    Status.ASSIGNED: "Assigned",
+    Status.IN_PROGRESS: "In progress",
+    Status.WAITING_ON_CUSTOMER: "Waiting on customer",
+    Status.WAITING_ON_THIRD_PARTY: "Waiting on third party",
+    Status.ESCALATED: "Escalated",
+    Status.ENGINEERING: "With engineering",
+    Status.RESOLVED: "Resolved",
+    Status.CLOSED: "Closed",
+}
+
+OPEN_STATUSES: frozenset[Status] = frozenset(set(Status) - {Status.RESOLVED, Status.CLOSED})
+WAITING_STATUSES: frozenset[Status] = frozenset(
+    {Status.WAITING_ON_CUSTOMER, Status.WAITING_ON_THIRD_PARTY}
+)
+
+# Inputs a transition may require.
+REASON = "reason"
+ASSIGNEE = "assignee"
+PACKET = "packet"
+TO_TEAM = "to_team"
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: Status
+    target: Status
+    name: str
+    event: str
+    requires: frozenset[str] = field(default_factory=frozenset)
+    # Who may trigger it besides agents: customers act only on their own tickets.
+    customer_allowed: bool = False
+
+
+def _t(source: Status, target: Status, name: str, event: str, *requires: str,
+       customer: bool = False) -> Transition:
+    return Transition(source, target, name, event, frozenset(requires), customer)
+
+
+S = Status
+_TABLE: list[Transition] = [
+    # Intake
+    _t(S.NEW, S.TRIAGED, "triage", "ticket.triaged"),
+    _t(S.NEW, S.ASSIGNED, "assign", "ticket.assigned", ASSIGNEE),
+    _t(S.NEW, S.IN_PROGRESS, "start", "ticket.started", ASSIGNEE),
+    _t(S.NEW, S.ESCALATED, "escalate", "ticket.escalated", PACKET, TO_TEAM),
+    _t(S.NEW, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    _t(S.NEW, S.CLOSED, "close", "ticket.closed", REASON),
+    _t(S.TRIAGED, S.ASSIGNED, "assign", "ticket.assigned", ASSIGNEE),
+    _t(S.TRIAGED, S.IN_PROGRESS, "start", "ticket.started", ASSIGNEE),
+    _t(S.TRIAGED, S.ESCALATED, "escalate", "ticket.escalated", PACKET, TO_TEAM),
+    _t(S.TRIAGED, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    _t(S.TRIAGED, S.CLOSED, "close", "ticket.closed", REASON),
+    # Work
+    _t(S.ASSIGNED, S.TRIAGED, "return to queue", "ticket.unassigned", REASON),
+    _t(S.ASSIGNED, S.IN_PROGRESS, "start", "ticket.started"),
+    _t(S.ASSIGNED, S.WAITING_ON_CUSTOMER, "wait on customer", "ticket.waiting", REASON),
+    _t(S.ASSIGNED, S.WAITING_ON_THIRD_PARTY, "wait on third party", "ticket.waiting", REASON),
+    _t(S.ASSIGNED, S.ESCALATED, "escalate", "ticket.escalated", PACKET, TO_TEAM),
+    _t(S.ASSIGNED, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    _t(S.IN_PROGRESS, S.WAITING_ON_CUSTOMER, "wait on customer", "ticket.waiting", REASON),
+    _t(S.IN_PROGRESS, S.WAITING_ON_THIRD_PARTY, "wait on third party", "ticket.waiting", REASON),
+    _t(S.IN_PROGRESS, S.ESCALATED, "escalate", "ticket.escalated", PACKET, TO_TEAM),
+    _t(S.IN_PROGRESS, S.ENGINEERING, "send to engineering", "ticket.engineering", PACKET),
+    _t(S.IN_PROGRESS, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    # Waiting
+    _t(S.WAITING_ON_CUSTOMER, S.IN_PROGRESS, "resume", "ticket.resumed", customer=True),
+    _t(S.WAITING_ON_CUSTOMER, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    _t(S.WAITING_ON_CUSTOMER, S.CLOSED, "close", "ticket.closed", REASON),
+    _t(S.WAITING_ON_THIRD_PARTY, S.IN_PROGRESS, "resume", "ticket.resumed"),
+    _t(S.WAITING_ON_THIRD_PARTY, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    # Escalated: the receiving tier picks it up, sends it on, or solves it
+    _t(S.ESCALATED, S.ASSIGNED, "accept escalation", "ticket.assigned", ASSIGNEE),
+    _t(S.ESCALATED, S.IN_PROGRESS, "start", "ticket.started", ASSIGNEE),
+    _t(S.ESCALATED, S.ENGINEERING, "send to engineering", "ticket.engineering", PACKET),
+    _t(S.ESCALATED, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    # Engineering
+    _t(S.ENGINEERING, S.IN_PROGRESS, "back from engineering", "ticket.resumed"),
+    _t(S.ENGINEERING, S.WAITING_ON_CUSTOMER, "wait on customer", "ticket.waiting", REASON),
+    _t(S.ENGINEERING, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    # After resolution
+    _t(S.RESOLVED, S.IN_PROGRESS, "reopen", "ticket.reopened", REASON, customer=True),
+    _t(S.RESOLVED, S.CLOSED, "close", "ticket.closed"),
+]
+
+TRANSITIONS: dict[tuple[Status, Status], Transition] = {
+    (t.source, t.target): t for t in _TABLE
+}
+assert len(TRANSITIONS) == len(_TABLE), "duplicate transition in the table"
+
+
+class TransitionError(ValueError):
+    """A status change that is not allowed; changes nothing."""
+
+    def __init__(self, message: str, *, missing: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.missing = tuple(sorted(missing))
+
+
+def allowed_targets(source: Status | str, *, customer: bool = False) -> list[Status]:
+    source = Status(source)
+    return [
+        t.target for (s, _), t in TRANSITIONS.items()
+        if s == source and (t.customer_allowed or not customer)
+    ]
+
+
+def check(
+    source: Status | str,
+    target: Status | str,
+    provided: Mapping[str, object] | None = None,
+    *,
+    customer: bool = False,
+) -> Transition:
+    """Return the transition from `source` to `target` or raise TransitionError."""
+    try:
+        source, target = Status(source), Status(target)
+    except ValueError as exc:
+        raise TransitionError(f"Unknown status: {exc}") from exc
+    transition = TRANSITIONS.get((source, target))
+    if transition is None:
+        raise TransitionError(
+            f"A ticket cannot go from {LABELS[source]} to {LABELS[target]}."
+        )
+    if customer and not transition.customer_allowed:
+        raise TransitionError(f"Customers cannot {transition.name} a ticket.")
+    provided = provided or {}
+    missing = [name for name in transition.requires if not provided.get(name)]
+    if missing:
+        raise TransitionError(
+            f"To {transition.name} this ticket, provide: {', '.join(sorted(missing))}.",
+            missing=missing,
+        )
+    return transition

@@ -1,0 +1,1 @@
+"""Workforce management: forecasts, Erlang C staffing, schedules and on-call."""
