@@ -1,0 +1,80 @@
+"""Shared fixtures: two customer organizations, agents in two teams, a manager."""
+from __future__ import annotations
+
+import pytest
+
+from helpdesk.models import SupportTier
+from helpdesk.roles import Role
+
+from .factories import make_org, make_ticket, make_user, team
+
+
+@pytest.fixture
+def l1(db):
+    return team("l1-general")
+
+
+@pytest.fixture
+def l2(db):
+    return team("l2-technical")
+
+
+@pytest.fixture
+def org_a(db):
+    return make_org("Acme", tier=SupportTier.ENTERPRISE, domain="acme.example")
+
+
+@pytest.fixture
+def org_b(db):
+    return make_org("Globex", tier=SupportTier.STARTER, domain="globex.example")
+
+
+@pytest.fixture
+def customer_a(org_a):
+    return make_user(Role.CUSTOMER, org=org_a, username="alice")
+
+
+@pytest.fixture
+def customer_b(org_b):
+    return make_user(Role.CUSTOMER, org=org_b, username="bob")
+
+
+@pytest.fixture
+def org_admin_a(org_a):
+    return make_user(Role.CUSTOMER, org=org_a, username="amanda", is_org_admin=True)
+
+
+@pytest.fixture
+def agent(l1):
+    return make_user(Role.AGENT, teams=(l1,), username="agnes")
+
+
+@pytest.fixture
+def l2_agent(l2):
+    return make_user(Role.AGENT, teams=(l2,), username="leo")
+
+
+@pytest.fixture
+def lead(l1):
+    return make_user(Role.TEAM_LEAD, teams=(l1,), lead=True, username="lena")
+
+
+@pytest.fixture
+def manager(db):
+    return make_user(Role.MANAGER, username="max")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user(Role.ADMIN, username="root_admin")
+
+
+@pytest.fixture
+def ticket_a(customer_a):
+    return make_ticket(customer_a)
+
+
+@pytest.fixture
+def ticket_b(customer_b):
+    return make_ticket(customer_b, subject="Invoice is wrong",
+                       description="We were charged twice in October.")

@@ -1,0 +1,1 @@
+"""Server-rendered views: the agent workspace (agent.py) and the customer portal (portal.py)."""
