@@ -165,7 +165,8 @@ def create_ticket(
         if ticket.team and ticket.assignee_id is None:
             agent = assignment.pick_assignee(ticket, ticket.team)
             if agent is not None:
-                _set_assignee(ticket, agent, actor=None, note="assigned by team strategy")
+                ticket = transition(ticket, Status.ASSIGNED, actor=None, assignee=agent,
+                                    reason=f"{ticket.team.get_assignment_strategy_display()}")
         events.emit(events.TicketCreated(ticket.pk, _actor_id(actor), now))
     return ticket
 
