@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Python packages and Debian's chromium for the
+# browser tests) and run the whole suite. Uses PostgreSQL when DATABASE_URL is set,
+# SQLite otherwise. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -e '.[test]'
+.venv/bin/ruff check .
+.venv/bin/python manage.py makemigrations --check --dry-run --settings=helpdesk.settings_test
+exec .venv/bin/pytest "$@"
