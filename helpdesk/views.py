@@ -43,9 +43,15 @@ class ThrottledLoginView(LoginView):
 
     def post(self, request, *args, **kwargs):
         if cache.get(self._key(), 0) >= settings.HELPDESK_LOGIN_ATTEMPTS_PER_MINUTE:
-            response = render(request, "registration/login.html", {
-                "form": self.get_form(), "throttled": True,
-            }, status=429)
+            # An unbound form: validating the posted one would check the password,
+            # and its error (or absence of one) would answer the guess anyway.
+            form = self.get_form_class()(
+                request, initial={"username": request.POST.get("username", "")[:150]}
+            )
+            response = self.render_to_response(
+                self.get_context_data(form=form, throttled=True), status=429
+            )
+            response["Retry-After"] = "60"
             return response
         return super().post(request, *args, **kwargs)
 

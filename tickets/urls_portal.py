@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+"""Customer portal URLs, mounted at /portal/ (namespace "portal")."""
+from django.urls import path
+
+from .views import attachments, portal
 
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("", portal.ticket_list, name="tickets"),
+    path("tickets/new/", portal.new_ticket, name="new_ticket"),
+    path("tickets/<int:pk>/", portal.ticket_detail, name="ticket"),
+    path("tickets/<int:pk>/reply/", portal.reply, name="reply"),
+    path("tickets/<int:pk>/solve/", portal.solve, name="solve"),
+    path("tickets/<int:pk>/reopen/", portal.reopen, name="reopen"),
+    path("attachments/<int:pk>/", attachments.download, name="attachment"),
+]

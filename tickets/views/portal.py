@@ -1,0 +1,257 @@
+"""Customer portal: list, file, read and follow up one's own (or one's organization's) tickets.
+
+Views parse the request and call one service; a ticket the user cannot see is a 404.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from helpdesk.models import User
+
+from .. import selectors, services
+from ..forms_portal import (
+    PAGE_SIZE,
+    NewTicketForm,
+    ReopenForm,
+    ReplyForm,
+    TicketFilterForm,
+    add_service_error,
+)
+from ..models import OPEN_STATUS_VALUES, Channel, EventKind, Ticket
+from ..state_machine import TRANSITIONS, Status, TransitionError, allowed_targets
+from ..templatetags.portal_tags import customer_status
+
+SOLVED_STATUS_VALUES = [Status.RESOLVED.value, Status.CLOSED.value]
+
+
+def _own(user: User) -> Q:
+    """Tickets the user asked for or follows (cc), whatever their organization role."""
+    cc_ticket_ids = Ticket.ccs.through.objects.filter(user_id=user.pk).values("ticket_id")
+    return Q(requester_id=user.pk) | Q(pk__in=cc_ticket_ids)
+
+
+def _agent_url(ticket: Ticket) -> str | None:
+    try:
+        return reverse("agent:ticket", args=[ticket.pk])
+    except NoReverseMatch:  # agent workspace not installed
+        return None
+
+
+# --- list -----------------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    is_org_admin = bool(user.is_org_admin and user.organization_id and not user.is_agent)
+    filters = TicketFilterForm(request.GET or None, show_scope=is_org_admin)
+    status = filters.value("status")
+    scope = filters.value("scope") if is_org_admin else "own"
+
+    qs: QuerySet[Ticket] = selectors.visible_tickets(user)
+    if scope == "own":
+        qs = qs.filter(_own(user))
+    if status == "open":
+        qs = qs.filter(status__in=OPEN_STATUS_VALUES)
+    elif status == "solved":
+        qs = qs.filter(status__in=SOLVED_STATUS_VALUES)
+    # Newest first, served by the (requester|organization, -created_at) indexes.
+    qs = qs.select_related("requester").only(
+        "id", "subject", "status", "created_at", "updated_at",
+        "requester__id", "requester__username", "requester__first_name",
+        "requester__last_name",
+    ).order_by("-created_at", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "tickets/portal/ticket_list.html", {
+        "page_obj": page,
+        "tickets": page.object_list,
+        "filters": filters,
+        "status_filter": status,
+        "scope": scope,
+        "show_requester": scope == "organization",
+    })
+
+
+# --- new ticket -----------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def new_ticket(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = NewTicketForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                ticket = services.create_ticket(
+                    requester=request.user, subject=data["subject"],
+                    description=data["description"], channel=Channel.WEB,
+                    category=data["category"], product_area=data["product_area"],
+                    attachments=data["attachments"],
+                )
+            except (ValidationError, TransitionError, PermissionDenied) as exc:
+                add_service_error(form, exc, field="attachments")
+            else:
+                messages.success(
+                    request, f"Thanks! Your request {ticket.reference} was received. "
+                    "We will reply here and by e-mail."
+                )
+                return redirect("portal:ticket", pk=ticket.pk)
+    else:
+        form = NewTicketForm(initial=_follow_up_initial(request))
+    return render(request, "tickets/portal/new_ticket.html", {"form": form})
+
+
+def _follow_up_initial(request: HttpRequest) -> dict[str, str]:
+    """Prefill a follow-up of a closed request the user can see (?follow_up=<id>)."""
+    try:
+        pk = int(request.GET.get("follow_up", ""))
+    except ValueError:
+        return {}
+    previous = selectors.visible_tickets(request.user).filter(pk=pk).only(
+        "id", "subject").first()
+    if previous is None:
+        return {}
+    return {
+        "subject": f"Follow-up: {previous.subject}"[:255],
+        "description": f"This follows up on my earlier request {previous.reference}.\n\n",
+    }
+
+
+# --- one ticket -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Activity:
+    at: datetime
+    text: str
+
+
+def _activity(ticket: Ticket) -> list[Activity]:
+    """Public events in customer words; internal events never reach this list."""
+    out = []
+    for event in selectors.timeline(ticket, include_internal=False):
+        if event.kind == EventKind.CREATED:
+            out.append(Activity(event.created_at, "Request received"))
+        elif event.kind == EventKind.STATUS:
+            before, after = customer_status(event.before), customer_status(event.after)
+            if before != after:
+                out.append(Activity(event.created_at, f"Status changed to {after}"))
+        elif event.kind == EventKind.MERGED and event.field == "merged_into":
+            out.append(Activity(event.created_at, f"Merged into request {event.after}"))
+        elif event.kind == EventKind.MERGED:
+            out.append(Activity(event.created_at, "A duplicate request was merged into this one"))
+    return out
+
+
+def _can_reopen(status: str) -> bool:
+    step = TRANSITIONS.get((Status(status), Status.IN_PROGRESS))
+    return bool(step and step.name == "reopen" and step.customer_allowed)
+
+
+def _render_ticket(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyForm | None = None,
+                   reopen_form: ReopenForm | None = None, status: int = 200) -> HttpResponse:
+    targets = allowed_targets(ticket.status, customer=True)
+    merged_into = None
+    if ticket.merged_into_id:
+        merged_into = selectors.visible_tickets(request.user).filter(
+            pk=ticket.merged_into_id).only("id", "subject").first()
+    return render(request, "tickets/portal/ticket_detail.html", {
+        "ticket": ticket,
+        "conversation": list(selectors.conversation(ticket, include_internal=False)),
+        "activity": _activity(ticket),
+        "merged_into": merged_into,
+        "reply_form": reply_form or ReplyForm(),
+        "reopen_form": reopen_form or ReopenForm(),
+        "can_reply": ticket.status != Status.CLOSED,
+        "can_solve": Status.RESOLVED in targets,
+        "can_reopen": _can_reopen(ticket.status),
+        "auto_close_days": settings.HELPDESK_AUTO_CLOSE_DAYS,
+    }, status=status)
+
+
+def _get_ticket(request: HttpRequest, pk: int) -> Ticket:
+    return selectors.get_ticket_for(request.user, pk)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _get_ticket(request, pk)
+    if request.user.is_agent and (url := _agent_url(ticket)):
+        return redirect(url)
+    return _render_ticket(request, ticket)
+
+
+@login_required
+@require_POST
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _get_ticket(request, pk)
+    form = ReplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        before = ticket.status
+        try:
+            services.add_reply(
+                ticket, author=request.user, body=form.cleaned_data["body"], public=True,
+                attachments=form.cleaned_data["attachments"], channel=Channel.WEB,
+            )
+        except TransitionError as exc:
+            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied) as exc:
+            add_service_error(form, exc, field="attachments")
+        else:
+            ticket.refresh_from_db(fields=["status"])
+            if before != ticket.status and before in (
+                Status.WAITING_ON_CUSTOMER, Status.RESOLVED
+            ):
+                messages.success(request, "Thanks, your reply was sent and we are back on it.")
+            else:
+                messages.success(request, "Your reply was sent.")
+            return redirect("portal:ticket", pk=ticket.pk)
+    ticket.refresh_from_db()
+    return _render_ticket(request, ticket, reply_form=form)
+
+
+@login_required
+@require_POST
+def solve(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _get_ticket(request, pk)
+    try:
+        services.transition(ticket, Status.RESOLVED, actor=request.user,
+                            reason="marked as solved by the customer")
+    except (TransitionError, PermissionDenied) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Glad it is solved! If the problem comes back, reopen the "
+                         "request or reply to it.")
+    return redirect("portal:ticket", pk=ticket.pk)
+
+
+@login_required
+@require_POST
+def reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _get_ticket(request, pk)
+    if not _can_reopen(ticket.status):
+        messages.error(request, "Only solved requests can be reopened.")
+        return redirect("portal:ticket", pk=ticket.pk)
+    form = ReopenForm(request.POST)
+    if form.is_valid():
+        try:
+            services.transition(ticket, Status.IN_PROGRESS, actor=request.user,
+                                reason=form.cleaned_data["reason"])
+        except (TransitionError, PermissionDenied) as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Your request is open again; we will pick it up shortly.")
+            return redirect("portal:ticket", pk=ticket.pk)
+    return _render_ticket(request, ticket, reopen_form=form)
