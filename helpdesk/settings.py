@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "helpdesk.middleware.ContentSecurityPolicyMiddleware",
+    "helpdesk.middleware.UserTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -242,6 +243,9 @@ SPECTACULAR_SETTINGS = {
 
 # Public forms (login, sign-up) are throttled per client address.
 HELPDESK_LOGIN_ATTEMPTS_PER_MINUTE = int(os.environ.get("LOGIN_ATTEMPTS_PER_MINUTE", "10"))
+HELPDESK_SIGNUPS_PER_HOUR = int(os.environ.get("SIGNUPS_PER_HOUR", "20"))
+# Number of reverse proxies in front of the app whose X-Forwarded-For can be trusted.
+HELPDESK_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # Security: strict by default, relaxed only for local DEBUG.
 SESSION_COOKIE_HTTPONLY = True

@@ -5,12 +5,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from . import throttle
 from .forms import SignupForm
 from .services import register_customer
 
@@ -29,20 +29,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 class ThrottledLoginView(LoginView):
     """Django's login, refusing further attempts from an address that failed too often."""
 
     redirect_authenticated_user = True
 
-    def _key(self) -> str:
-        return f"login-failures:{client_ip(self.request)}"
-
     def post(self, request, *args, **kwargs):
-        if cache.get(self._key(), 0) >= settings.HELPDESK_LOGIN_ATTEMPTS_PER_MINUTE:
+        if throttle.exceeded("login", request, settings.HELPDESK_LOGIN_ATTEMPTS_PER_MINUTE):
             # An unbound form: validating the posted one would check the password,
             # and its error (or absence of one) would answer the guess anyway.
             form = self.get_form_class()(
@@ -56,12 +49,7 @@ class ThrottledLoginView(LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        key = self._key()
-        cache.add(key, 0, timeout=60)
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=60)
+        throttle.hit("login", self.request)
         return super().form_invalid(form)
 
 
@@ -70,7 +58,14 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and throttle.exceeded(
+            "signup", request, settings.HELPDESK_SIGNUPS_PER_HOUR):
+        response = render(request, "registration/signup.html",
+                          {"form": SignupForm(), "throttled": True}, status=429)
+        response["Retry-After"] = "3600"
+        return response
     if request.method == "POST" and form.is_valid():
+        throttle.hit("signup", request, window=3600)
         user = register_customer(
             username=form.cleaned_data["username"], email=form.cleaned_data["email"],
             password=form.cleaned_data["password1"], first_name=form.cleaned_data["first_name"],

@@ -78,3 +78,13 @@ def ticket_a(customer_a):
 def ticket_b(customer_b):
     return make_ticket(customer_b, subject="Invoice is wrong",
                        description="We were charged twice in October.")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache; every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -200,3 +200,49 @@ def test_anonymous_user_is_sent_to_login_from_portal_pages(client, name, args, m
 def test_home_sends_customers_to_the_portal(client):
     client.force_login(make_user(Role.CUSTOMER))
     assert client.get(reverse("home"))["Location"] == reverse("portal:tickets")
+
+
+def test_signups_are_throttled_per_address(client, settings):
+    settings.HELPDESK_SIGNUPS_PER_HOUR = 2
+    for n in range(2):
+        client.post(reverse("signup"), {
+            "username": f"new{n}", "email": f"new{n}@example.org", "first_name": "N",
+            "password1": "Very-long-pass-123", "password2": "Very-long-pass-123",
+        })
+        client.post(reverse("logout"))
+    response = client.post(reverse("signup"), {
+        "username": "new9", "email": "new9@example.org", "first_name": "N",
+        "password1": "Very-long-pass-123", "password2": "Very-long-pass-123",
+    })
+    assert response.status_code == 429
+    assert not User.objects.filter(username="new9").exists()
+
+
+def test_pages_render_times_in_the_users_time_zone(rf, customer_a):
+    from django.http import HttpResponse
+    from django.utils import timezone
+
+    from helpdesk.middleware import UserTimezoneMiddleware
+
+    seen = []
+    middleware = UserTimezoneMiddleware(
+        lambda request: seen.append(str(timezone.get_current_timezone())) or HttpResponse())
+    customer_a.time_zone = "Asia/Tokyo"
+    request = rf.get("/")
+    request.user = customer_a
+    middleware(request)
+    customer_a.time_zone = "Not/AZone"
+    middleware(request)
+    assert seen == ["Asia/Tokyo", "UTC"]
+
+
+def test_trusted_proxy_address_is_used_for_throttling(rf, settings):
+    from helpdesk.throttle import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.2",
+                     REMOTE_ADDR="10.0.0.3")
+    assert client_ip(request) == "10.0.0.3"
+    settings.HELPDESK_TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "10.0.0.2"
+    settings.HELPDESK_TRUSTED_PROXY_COUNT = 2
+    assert client_ip(request) == "203.0.113.9"
