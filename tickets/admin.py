@@ -1,0 +1,285 @@
+"""Admin for tickets and their configuration (categories, routing rules, macros).
+
+Ticket writes made here go through tickets.services like every other write; the
+conversation, escalations and the audit trail are read-only records.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from helpdesk.models import SupportTier
+
+from . import services
+from .models import (
+    Attachment,
+    Category,
+    Channel,
+    Escalation,
+    IntakeRule,
+    Macro,
+    Message,
+    ProductArea,
+    SavedFilter,
+    Tag,
+    Ticket,
+    TicketEvent,
+)
+from .state_machine import Status, TransitionError
+
+
+def _error_text(exc: Exception) -> str:
+    return "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
+
+class ReadOnlyRecordAdmin(admin.ModelAdmin):
+    """Records written only by the services: viewable, never added or edited here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class AuditRecordAdmin(ReadOnlyRecordAdmin):
+    """Part of the audit trail: not even deleted here."""
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "skill")
+    list_select_related = ("skill",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(ProductArea)
+class ProductAreaAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "skill")
+    list_select_related = ("skill",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name",)
+    search_fields = ("name",)
+    show_full_result_count = False
+
+
+class IntakeRuleForm(forms.ModelForm):
+    org_tiers = forms.MultipleChoiceField(
+        choices=SupportTier.choices, widget=forms.CheckboxSelectMultiple, required=False,
+        label="Organization tiers", help_text="Any of these; none ticked matches every tier.",
+    )
+    channels = forms.MultipleChoiceField(
+        choices=Channel.choices, widget=forms.CheckboxSelectMultiple, required=False,
+        help_text="Any of these; none ticked matches every channel.",
+    )
+
+    class Meta:
+        model = IntakeRule
+        fields = ("name", "order", "is_active", "stop_processing", "org_tiers", "channels",
+                  "categories", "keywords", "requester_emails", "set_team", "set_priority",
+                  "add_tags")
+
+
+@admin.register(IntakeRule)
+class IntakeRuleAdmin(admin.ModelAdmin):
+    form = IntakeRuleForm
+    list_display = ("name", "order", "is_active", "stop_processing", "set_team", "set_priority")
+    list_display_links = ("name",)
+    list_editable = ("order", "is_active")
+    list_filter = ("is_active", "set_team")
+    list_select_related = ("set_team",)
+    search_fields = ("name", "keywords")
+    ordering = ("order", "id")
+    filter_horizontal = ("categories", "add_tags")
+    fieldsets = (
+        (None, {"fields": ("name", "order", "is_active", "stop_processing")}),
+        ("When", {"fields": ("org_tiers", "channels", "categories", "keywords",
+                             "requester_emails")}),
+        ("Then", {"fields": ("set_team", "set_priority", "add_tags")}),
+    )
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_public", "set_status", "set_priority", "is_active")
+    list_filter = ("is_active", "is_public", "set_status")
+    search_fields = ("name", "body")
+    filter_horizontal = ("add_tags",)
+
+
+@admin.register(SavedFilter)
+class SavedFilterAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "is_shared", "query")
+    list_filter = ("is_shared",)
+    list_select_related = ("owner",)
+    search_fields = ("name", "owner__username")
+    autocomplete_fields = ("owner",)
+
+
+# --- tickets --------------------------------------------------------------------------
+
+
+class TicketAdminForm(forms.ModelForm):
+    class Meta:
+        model = Ticket
+        # The admin narrows this to the fields shown (see TicketAdmin.get_fieldsets).
+        fields = ("requester", "subject", "description", "channel", "priority", "category",
+                  "product_area", "organization", "team", "assignee", "tags")
+
+    def clean_assignee(self):
+        assignee = self.cleaned_data.get("assignee")
+        if assignee is not None and not assignee.is_agent:
+            raise ValidationError("Tickets can only be assigned to agents.")
+        return assignee
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    form = TicketAdminForm
+    list_display = ("id", "subject", "status", "priority", "team", "assignee", "requester",
+                    "organization", "created_at", "sla_due_at")
+    list_display_links = ("id", "subject")
+    list_filter = ("status", "priority", "channel", "team", "category")
+    list_select_related = ("team", "assignee", "requester", "organization")
+    search_fields = ("=id", "subject", "=requester__email")
+    raw_id_fields = ("requester", "assignee")
+    autocomplete_fields = ("organization", "tags")
+    show_full_result_count = False
+    actions = ["close_resolved"]
+
+    # What an add creates (through services.create_ticket) ...
+    add_fields = ("requester", "subject", "description", "channel", "priority", "category",
+                  "product_area", "organization", "tags")
+    # ... and what a change may change (through services.update_ticket); the status only
+    # moves through the state machine.
+    editable_fields = ("subject", "priority", "category", "product_area", "team", "assignee",
+                       "tags")
+    fieldsets = (
+        (None, {"fields": ("subject", "description", "status", "waiting_reason",
+                           "merged_into")}),
+        ("Routing", {"fields": ("priority", "category", "product_area", "team", "assignee",
+                                "tags")}),
+        ("People", {"fields": ("requester", "organization", "ccs", "channel")}),
+        ("Times", {"fields": ("created_at", "updated_at", "status_changed_at",
+                              "first_response_at", "resolved_at", "closed_at", "reopen_count",
+                              "sla_due_at")}),
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None):
+        if obj is None:
+            return ((None, {"fields": self.add_fields}),)
+        return self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Ticket | None = None):
+        if obj is None:
+            return ()
+        shown = [f for _, opts in self.fieldsets for f in opts["fields"]]
+        return tuple(f for f in shown if f not in self.editable_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
+        return False  # deleting would cascade away the ticket's audit trail
+
+    def save_model(self, request: HttpRequest, obj: Ticket, form, change: bool) -> None:
+        data = form.cleaned_data
+        if not change:
+            ticket = services.create_ticket(
+                requester=data["requester"], subject=data["subject"],
+                description=data["description"], channel=data["channel"],
+                priority=data.get("priority"), category=data.get("category"),
+                product_area=data.get("product_area"), organization=data.get("organization"),
+                tags=[t.name for t in data.get("tags", ())], actor=request.user,
+            )
+            obj.pk = ticket.pk  # the admin's log entry and redirect point at the new ticket
+            return
+        changes = {f: data[f] for f in form.changed_data if f in self.editable_fields}
+        if "tags" in changes:
+            changes["tags"] = [t.name for t in changes["tags"]]
+        if changes:
+            try:
+                services.update_ticket(obj, actor=request.user, changes=changes)
+            except (TransitionError, ValidationError, PermissionDenied) as exc:
+                self.message_user(request, f"{obj.reference} was not changed: "
+                                  f"{_error_text(exc)}", messages.ERROR)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # Tags were written by the service (with their audit event); no form.save_m2m().
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    @admin.action(description="Close resolved tickets", permissions=["change"])
+    def close_resolved(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        closed, refused = 0, []
+        for ticket in queryset.order_by("pk"):
+            try:
+                services.transition(ticket, Status.CLOSED, actor=request.user,
+                                    reason="closed from the admin")
+                closed += 1
+            except (TransitionError, ValidationError, PermissionDenied) as exc:
+                refused.append(f"{ticket.reference}: {_error_text(exc)}")
+        if closed:
+            self.message_user(request, f"Closed {closed} ticket(s).", messages.SUCCESS)
+        if refused:
+            shown = "; ".join(refused[:10]) + (" …" if len(refused) > 10 else "")
+            self.message_user(request, f"{len(refused)} ticket(s) not closed: {shown}",
+                              messages.WARNING)
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyRecordAdmin):
+    list_display = ("id", "ticket", "author", "is_public", "by_agent", "channel", "created_at")
+    list_filter = ("is_public", "by_agent", "channel")
+    list_select_related = ("ticket", "author")
+    search_fields = ("=ticket__id", "=author__email")
+    raw_id_fields = ("ticket", "author", "merged_from")
+    show_full_result_count = False
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyRecordAdmin):
+    list_display = ("filename", "ticket_id", "message", "content_type", "size", "created_at")
+    list_select_related = ("message",)
+    search_fields = ("filename", "=message__ticket__id")
+    raw_id_fields = ("message",)
+    show_full_result_count = False
+
+    @admin.display(description="ticket", ordering="message__ticket_id")
+    def ticket_id(self, attachment: Attachment) -> int:
+        return attachment.message.ticket_id
+
+
+@admin.register(TicketEvent)
+class TicketEventAdmin(AuditRecordAdmin):
+    """The audit trail is append-only: nobody adds, edits or deletes it here."""
+
+    list_display = ("ticket", "kind", "field", "before", "after", "actor", "is_public",
+                    "created_at")
+    list_filter = ("kind", "is_public")
+    list_select_related = ("ticket", "actor")
+    search_fields = ("=ticket__id",)
+    raw_id_fields = ("ticket", "actor")
+    show_full_result_count = False
+
+
+@admin.register(Escalation)
+class EscalationAdmin(AuditRecordAdmin):
+    list_display = ("ticket", "kind", "from_team", "to_team", "actor", "created_at")
+    list_filter = ("kind", "to_team")
+    list_select_related = ("ticket", "from_team", "to_team", "actor")
+    search_fields = ("=ticket__id",)
+    raw_id_fields = ("ticket", "actor")
+    show_full_result_count = False

@@ -1,0 +1,229 @@
+"""REST API for tickets: the list, filing, field changes, transitions, messages, audit trail.
+
+Every lookup goes through selectors.visible_tickets, so a ticket you cannot see is a 404;
+every write goes through tickets.services, whose refusals become 400 (or 403) answers.
+"""
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from helpdesk.api import FORBIDDEN, NOT_FOUND, StandardPagination, is_agent
+
+from . import selectors, services
+from .api_filters import TicketFilter
+from .models import Channel, Escalation, Ticket
+from .serializers import (
+    MessageCreateSerializer,
+    MessageSerializer,
+    ServiceValidationErrorSerializer,
+    TicketCreateSerializer,
+    TicketEventSerializer,
+    TicketSerializer,
+    TicketUpdateSerializer,
+    TransitionErrorSerializer,
+    TransitionSerializer,
+)
+from .state_machine import Status, TransitionError
+
+
+def service_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Turn the services' refusals into JSON answers; everything else as DRF does."""
+    if isinstance(exc, TransitionError):
+        set_rollback()
+        return Response({"detail": str(exc), "missing": list(exc.missing)},
+                        status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        set_rollback()
+        body: dict = {"detail": " ".join(exc.messages)}
+        if hasattr(exc, "error_dict"):
+            body["errors"] = exc.message_dict
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)  # keep the service's reason
+    return drf_exception_handler(exc, context)
+
+
+def ticket_queryset(qs: QuerySet[Ticket], *, agent: bool) -> QuerySet[Ticket]:
+    """Everything a ticket's representation shows, in a constant number of queries."""
+    qs = selectors.with_list_relations(qs).select_related("product_area")
+    if agent:
+        qs = qs.prefetch_related(Prefetch(
+            "escalations", queryset=Escalation.objects.order_by("-created_at", "-id"),
+            to_attr="api_escalations",
+        ))
+    return qs
+
+
+INVALID = OpenApiResponse(ServiceValidationErrorSerializer,
+                          description="Invalid input, or refused by the ticket rules.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Tickets you can see, most urgent first (SLA due, priority, age)",
+    ),
+    retrieve=extend_schema(responses={200: TicketSerializer, 404: NOT_FOUND}),
+)
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilter
+    pagination_class = StandardPagination
+
+    def get_exception_handler(self):
+        return service_exception_handler
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        user = self.request.user
+        return ticket_queryset(selectors.visible_tickets(user), agent=is_agent(user))
+
+    def filter_queryset(self, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        # Query-string filters narrow the list; they never turn a lookup into a 404.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "is_agent": is_agent(self.request.user)}
+
+    def _represent(self, ticket: Ticket) -> dict:
+        """The ticket as it is now in the database (it may have left the user's view)."""
+        fresh = ticket_queryset(Ticket.objects.filter(pk=ticket.pk),
+                                agent=is_agent(self.request.user)).get()
+        return TicketSerializer(fresh, context=self.get_serializer_context()).data
+
+    @extend_schema(
+        summary="File a ticket",
+        description="Customers always file for themselves through the api channel; priority "
+        "and tags come from agents and intake rules. Agents may file for a requester, set the "
+        "priority, channel and tags.",
+        request=TicketCreateSerializer,
+        responses={201: TicketSerializer, 400: INVALID},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = TicketCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = request.user
+        agent = is_agent(user)
+        ticket = services.create_ticket(
+            requester=(data.get("requester") or user) if agent else user,
+            subject=data["subject"],
+            description=data["description"],
+            channel=data["channel"] if agent else Channel.API,
+            priority=data.get("priority") if agent else None,
+            category=data.get("category"),
+            product_area=data.get("product_area"),
+            tags=data.get("tags", ()) if agent else (),
+            actor=user,
+            attachments=data["attachments"],
+        )
+        return Response(self._represent(ticket), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change ticket fields (agents)",
+        description="Priority, category, product area, team, assignee, subject and tags. "
+        "The status is not writable here: POST to the transition endpoint.",
+        request=TicketUpdateSerializer,
+        responses={200: TicketSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        if not is_agent(request.user):
+            raise exceptions.PermissionDenied("Only agents can change ticket fields.")
+        if "status" in request.data:
+            url = reverse("ticket-transition", args=[ticket.pk], request=request)
+            return Response(
+                {"detail": f"The status cannot be changed here; POST {{\"to\": ...}} to {url}."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        serializer = TicketUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        if changes:
+            ticket = services.update_ticket(ticket, actor=request.user, changes=changes)
+        return Response(self._represent(ticket))
+
+    @extend_schema(
+        summary="Move the ticket through its lifecycle",
+        description="`escalated` hands the ticket to `to_team` and `engineering` to "
+        "engineering, both with a complete handoff `packet`. A refused transition "
+        "answers 400, lists what is `missing`, and changes nothing.",
+        request=TransitionSerializer,
+        responses={
+            200: TicketSerializer,
+            400: OpenApiResponse(TransitionErrorSerializer,
+                                 description="Refused transition; nothing changed."),
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def transition(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        serializer = TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        to = data["to"]
+        packet = dict(data["packet"]) if data.get("packet") else None
+        if to in (Status.ESCALATED, Status.ENGINEERING):
+            ticket = services.escalate(
+                ticket, to_team=data.get("to_team"), packet=packet, actor=request.user,
+                engineering=to == Status.ENGINEERING,
+            )
+        else:
+            ticket = services.transition(
+                ticket, to, actor=request.user, reason=data["reason"],
+                assignee=data.get("assignee"), packet=packet, to_team=data.get("to_team"),
+            )
+        return Response(self._represent(ticket))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The conversation (customers see public replies only)",
+        responses={200: MessageSerializer(many=True), 404: NOT_FOUND},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Reply, or (agents) add an internal note",
+        request=MessageCreateSerializer,
+        responses={201: MessageSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def messages(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        agent = is_agent(request.user)
+        if request.method == "GET":
+            page = self.paginate_queryset(
+                selectors.conversation(ticket, include_internal=agent)
+            )
+            return self.get_paginated_response(MessageSerializer(page, many=True).data)
+        serializer = MessageCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        message = services.add_reply(
+            ticket, author=request.user, body=data["body"],
+            public=data["public"] or not agent,  # customers have no internal notes
+            attachments=data["attachments"], channel=Channel.API,
+        )
+        message = selectors.conversation(ticket, include_internal=True).get(pk=message.pk)
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The audit trail (customers see public events only)",
+        responses={200: TicketEventSerializer(many=True), 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        ticket = self.get_object()
+        events = selectors.timeline(ticket, include_internal=is_agent(request.user))
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(TicketEventSerializer(page, many=True).data)
+

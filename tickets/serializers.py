@@ -1,0 +1,265 @@
+"""API shapes of tickets, their conversation and audit trail; input shapes only, no rules.
+
+The rules (who may do what, which transition needs what) live in tickets.services.
+"""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from helpdesk.models import Team, User
+from helpdesk.serializers import (
+    OrganizationBriefSerializer,
+    TeamBriefSerializer,
+    UserBriefSerializer,
+    UserContactSerializer,
+)
+
+from .models import (
+    STATUS_CHOICES,
+    Attachment,
+    Category,
+    Channel,
+    Escalation,
+    Message,
+    Priority,
+    ProductArea,
+    Ticket,
+    TicketEvent,
+)
+from .state_machine import Status
+
+# --- reading --------------------------------------------------------------------------
+
+
+class CategoryBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class ProductAreaBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProductArea
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class HandoffPacketReadSerializer(serializers.ModelSerializer):
+    """The latest escalation's handoff packet (agents only)."""
+
+    escalation_kind = serializers.CharField(source="kind", read_only=True,
+                                            help_text="tier or engineering")
+    from_team = serializers.PrimaryKeyRelatedField(read_only=True)
+    to_team = serializers.PrimaryKeyRelatedField(read_only=True)
+    actor = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Escalation
+        fields = [
+            "id", "escalation_kind", "from_team", "to_team", "actor", "created_at",
+            *Escalation.PACKET_FIELDS,
+        ]
+        read_only_fields = fields
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(read_only=True)
+    priority_label = serializers.CharField(source="get_priority_display", read_only=True)
+    requester = UserContactSerializer(read_only=True)
+    organization = OrganizationBriefSerializer(read_only=True, allow_null=True)
+    team = TeamBriefSerializer(read_only=True, allow_null=True)
+    assignee = UserBriefSerializer(read_only=True, allow_null=True)
+    category = CategoryBriefSerializer(read_only=True, allow_null=True)
+    product_area = ProductAreaBriefSerializer(read_only=True, allow_null=True)
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    handoff = serializers.SerializerMethodField(
+        help_text="The latest escalation handoff packet; null for customers."
+    )
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id", "subject", "description", "status", "status_label", "priority",
+            "priority_label", "channel", "requester", "organization", "team", "assignee",
+            "category", "product_area", "tags", "created_at", "updated_at",
+            "first_response_at", "resolved_at", "closed_at", "reopen_count", "sla_due_at",
+            "merged_into", "handoff",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(HandoffPacketReadSerializer(allow_null=True))
+    def get_handoff(self, ticket: Ticket) -> dict | None:
+        if not self.context.get("is_agent"):
+            return None
+        escalations = getattr(ticket, "api_escalations", None)
+        if escalations is None:  # not prefetched: one object, so one query is fine
+            escalations = list(ticket.escalations.all()[:1])
+        if not escalations:
+            return None
+        return HandoffPacketReadSerializer(escalations[0]).data
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "content_type", "size", "created_at"]
+        read_only_fields = fields
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = UserBriefSerializer(read_only=True, allow_null=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
+    merged_from = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id", "author", "is_public", "by_agent", "body", "channel", "created_at",
+            "merged_from", "attachments",
+        ]
+        read_only_fields = fields
+
+
+class TicketEventSerializer(serializers.ModelSerializer):
+    actor = UserBriefSerializer(read_only=True, allow_null=True,
+                                help_text="Null for the system (rules, scheduled jobs).")
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = TicketEvent
+        fields = [
+            "id", "kind", "kind_label", "actor", "created_at", "field", "before", "after",
+            "note", "is_public",
+        ]
+        read_only_fields = fields
+
+
+# --- writing --------------------------------------------------------------------------
+
+def _tag_list(**kwargs) -> serializers.ListField:
+    kwargs.setdefault("help_text", "Tag names.")
+    return serializers.ListField(child=serializers.CharField(max_length=50), required=False,
+                                 **kwargs)
+
+
+def _attachments() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FileField(), required=False, default=list,
+        help_text="Files, sent as multipart/form-data (repeat the field for several).",
+    )
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    subject = serializers.CharField(max_length=255)
+    description = serializers.CharField()
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, default=Channel.API,
+        help_text="Defaults to api. Customers' tickets are always api.",
+    )
+    priority = serializers.ChoiceField(
+        choices=Priority.choices, required=False,
+        help_text="Agents only; ignored for customers (intake rules decide).",
+    )
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False,
+        help_text="Agents only: the user the ticket is for. Customers always file for "
+        "themselves.",
+    )
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    product_area = serializers.PrimaryKeyRelatedField(
+        queryset=ProductArea.objects.all(), required=False, allow_null=True
+    )
+    tags = _tag_list(help_text="Tag names (agents only; ignored for customers).")
+    attachments = _attachments()
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    """Fields an agent may change; status changes go through the transition endpoint."""
+
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    product_area = serializers.PrimaryKeyRelatedField(
+        queryset=ProductArea.objects.all(), required=False, allow_null=True
+    )
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True,
+        help_text="An agent's user id, or null to put the ticket back in the queue.",
+    )
+    subject = serializers.CharField(max_length=255, required=False)
+    tags = _tag_list(help_text="The complete new set of tag names (replaces the current set).")
+
+
+class HandoffPacketSerializer(serializers.Serializer):
+    """What the next tier needs; every field is required to escalate."""
+
+    issue_summary = serializers.CharField(required=False, allow_blank=True)
+    troubleshooting_done = serializers.CharField(required=False, allow_blank=True)
+    reason = serializers.CharField(required=False, allow_blank=True,
+                                   help_text="Why escalating.")
+    customer_expectation = serializers.CharField(required=False, allow_blank=True)
+    next_steps = serializers.CharField(required=False, allow_blank=True)
+
+
+# No transition leads back to "new".
+TARGET_CHOICES = [(value, label) for value, label in STATUS_CHOICES if value != Status.NEW]
+
+
+class TransitionSerializer(serializers.Serializer):
+    to = serializers.ChoiceField(
+        choices=TARGET_CHOICES,
+        help_text="Target status. escalated and engineering need a complete packet; "
+        "escalated also needs to_team.",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="",
+        help_text="Required to close, wait, return to queue or reopen.",
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True,
+        help_text="Agent user id; required to assign or start an unassigned ticket.",
+    )
+    to_team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True,
+        help_text="Team id to escalate to.",
+    )
+    packet = HandoffPacketSerializer(required=False, allow_null=True)
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    body = serializers.CharField(required=False, allow_blank=True, default="")
+    public = serializers.BooleanField(
+        default=True,
+        help_text="false writes an internal note (agents only; customers always write public "
+        "replies).",
+    )
+    attachments = _attachments()
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class TransitionErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    missing = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Inputs the transition needs that were not given (e.g. reason, "
+        "packet.next_steps).",
+    )
+
+
+class ServiceValidationErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Messages by field, when the error concerns fields.",
+    )
