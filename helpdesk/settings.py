@@ -225,6 +225,7 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
+    "EXCEPTION_HANDLER": "tickets.api.service_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_ANON_RATE", "30/minute"),
         "user": os.environ.get("API_USER_RATE", "1200/minute"),

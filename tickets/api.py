@@ -204,7 +204,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             page = self.paginate_queryset(
                 selectors.conversation(ticket, include_internal=agent)
             )
-            return self.get_paginated_response(MessageSerializer(page, many=True).data)
+            ctx = self.get_serializer_context()
+            return self.get_paginated_response(
+                MessageSerializer(page, many=True, context=ctx).data)
         serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -214,7 +216,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             attachments=data["attachments"], channel=Channel.API,
         )
         message = selectors.conversation(ticket, include_internal=True).get(pk=message.pk)
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        ctx = self.get_serializer_context()
+        return Response(MessageSerializer(message, context=ctx).data,
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="The audit trail (customers see public events only)",

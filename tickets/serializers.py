@@ -4,6 +4,7 @@ The rules (who may do what, which transition needs what) live in tickets.service
 """
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -103,10 +104,18 @@ class TicketSerializer(serializers.ModelSerializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
     class Meta:
         model = Attachment
-        fields = ["id", "filename", "content_type", "size", "created_at"]
+        fields = ["id", "filename", "content_type", "size", "created_at", "download_url"]
         read_only_fields = fields
+
+    def get_download_url(self, attachment: Attachment) -> str:
+        """Permission-checked download (the same rule as the ticket itself)."""
+        url = reverse("portal:attachment", args=[attachment.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
 
 
 class MessageSerializer(serializers.ModelSerializer):

@@ -1,4 +1,21 @@
-from django.urls import path  # noqa: F401
+"""URLs of the agent workspace (mounted at /agent/, namespace "agent")."""
+from django.urls import path
+
+from .views import agent
 
 app_name = "agent"
-urlpatterns: list = []
+urlpatterns = [
+    path("", agent.index, name="index"),
+    path("queue/bulk/", agent.bulk, name="bulk"),
+    path("queue/<str:name>/", agent.queue_view, name="queue"),
+    path("queue/<str:name>/save-filter/", agent.save_filter, name="saved_filter"),
+    path("tickets/new/", agent.new_ticket, name="new_ticket"),
+    path("tickets/<int:pk>/", agent.ticket_view, name="ticket"),
+    path("tickets/<int:pk>/conversation/", agent.conversation_view, name="conversation"),
+    path("tickets/<int:pk>/reply/", agent.reply, name="reply"),
+    path("tickets/<int:pk>/transition/", agent.transition, name="transition"),
+    path("tickets/<int:pk>/update/", agent.update, name="update"),
+    path("tickets/<int:pk>/escalate/", agent.escalate, name="escalate"),
+    path("tickets/<int:pk>/merge/", agent.merge, name="merge"),
+    path("tickets/<int:pk>/macro/", agent.macro, name="macro"),
+]

@@ -22,3 +22,13 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// htmx: a refused action answers 400 with its message and HX-Retarget (the flash area);
+// htmx does not swap error responses by default, so let those through.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const xhr = event.detail.xhr;
+  if (xhr.status === 400 && xhr.getResponseHeader("HX-Retarget")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

@@ -110,3 +110,26 @@ def test_customer_reply_brings_a_waiting_ticket_back(client_for, agent, customer
                                 format="json")
     assigned_ticket.refresh_from_db()
     assert assigned_ticket.status == "in_progress"
+
+
+def test_message_attachments_come_with_a_permission_checked_download_url(
+        customer_a, customer_b, ticket_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    from tickets import services
+
+    services.add_reply(ticket_a, author=customer_a, body="log attached", attachments=[
+        SimpleUploadedFile("trace.log", b"boom", content_type="text/plain")])
+    api = APIClient()
+    api.force_authenticate(customer_a)
+    data = api.get(f"/api/v1/tickets/{ticket_a.pk}/messages/").json()
+    url = data["results"][0]["attachments"][0]["download_url"]
+    assert url.startswith("http://testserver/portal/attachments/")
+    from django.test import Client
+
+    owner, stranger = Client(), Client()
+    owner.force_login(customer_a)
+    stranger.force_login(customer_b)
+    assert b"".join(owner.get(url).streaming_content) == b"boom"
+    assert stranger.get(url).status_code == 404

@@ -144,7 +144,8 @@ def test_audit_events_are_append_only(ticket_a):
         event.delete()
 
 
-def test_domain_events_are_dispatched_after_commit(ticket_a, agent, django_capture_on_commit_callbacks):
+def test_domain_events_are_dispatched_after_commit(
+        ticket_a, agent, django_capture_on_commit_callbacks):
     seen = []
     events.subscribe(events.StatusChanged, seen.append)
     try:

@@ -8,7 +8,6 @@ from tickets import services
 from tickets.models import Ticket, TicketEvent
 from tickets.state_machine import (
     ASSIGNEE,
-    PACKET as PACKET_INPUT,
     REASON,
     TO_TEAM,
     TRANSITIONS,
@@ -16,6 +15,9 @@ from tickets.state_machine import (
     TransitionError,
     allowed_targets,
     check,
+)
+from tickets.state_machine import (
+    PACKET as PACKET_INPUT,
 )
 
 ALL_PAIRS = list(itertools.product(Status, Status))

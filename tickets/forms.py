@@ -1,0 +1,308 @@
+"""Input shapes of the agent workspace: forms validate and convert, services decide."""
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+
+from helpdesk.models import Team, User
+
+from .models import Category, Channel, Escalation, Macro, Priority, ProductArea, Ticket
+from .state_machine import LABELS, PACKET, TRANSITIONS, Status, allowed_targets
+
+# Parameters of a queue URL that are not part of a saved filter.
+NOT_SAVED_PARAMS = ("page", "csrfmiddlewaretoken", "queue")
+
+
+def agent_users() -> QuerySet[User]:
+    """Active users who may work tickets (every staff role carries tickets.work_ticket)."""
+    return (
+        User.objects.filter(
+            Q(groups__permissions__codename="work_ticket",
+              groups__permissions__content_type__app_label="tickets")
+            | Q(is_superuser=True),
+            is_active=True,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def error_text(form: forms.Form) -> str:
+    """All of a form's errors as one readable sentence, for a flash message."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        for error in errors:
+            parts.append(f"{label}: {error}" if label else str(error))
+    return " ".join(parts)
+
+
+def settable_statuses(current: str) -> list[tuple[str, str]]:
+    """Targets reachable from `current` without a handoff packet (that needs the escalate form)."""
+    source = Status(current)
+    return [
+        (target.value, LABELS[target]) for target in allowed_targets(source)
+        if PACKET not in TRANSITIONS[(source, target)].requires
+    ]
+
+
+class AgentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.display_name
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A file input that accepts several files; limits are checked by the services."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list:
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data if d]
+        return [super().clean(data, initial)] if data else []
+
+
+def parse_tags(text: str) -> list[str]:
+    return sorted({t.strip().lower() for t in (text or "").split(",") if t.strip()})
+
+
+# --- ticket page ------------------------------------------------------------------------
+
+class ReplyForm(forms.Form):
+    PUBLIC, NOTE = "public", "note"
+
+    body = forms.CharField(
+        label="Message", required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "data-shortcut": "reply"}),
+        help_text="Markdown. Press r anywhere on the page to jump here.",
+    )
+    visibility = forms.ChoiceField(
+        label="Send as", choices=[(PUBLIC, "Public reply"), (NOTE, "Internal note")],
+        initial=PUBLIC, widget=forms.RadioSelect,
+    )
+    attachments = MultipleFileField(label="Attachments")
+    set_status = forms.ChoiceField(label="And set status", required=False)
+    status_reason = forms.CharField(label="Reason for the status", required=False,
+                                    max_length=255)
+
+    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "reply_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["set_status"].choices = [("", "Keep the status")] + settable_statuses(
+            ticket.status)
+
+    @property
+    def is_public(self) -> bool:
+        return self.cleaned_data.get("visibility") != self.NOTE
+
+
+class TransitionForm(forms.Form):
+    to = forms.ChoiceField(label="New status", choices=[(s.value, LABELS[s]) for s in Status])
+    reason = forms.CharField(label="Reason", required=False, max_length=255)
+    assignee = AgentChoiceField(label="Assignee", queryset=agent_users(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = agent_users()
+
+
+class UpdateForm(forms.Form):
+    priority = forms.TypedChoiceField(label="Priority", choices=Priority.choices, coerce=int)
+    category = forms.ModelChoiceField(label="Category", queryset=Category.objects.all(),
+                                      required=False, empty_label="—")
+    product_area = forms.ModelChoiceField(label="Product area",
+                                          queryset=ProductArea.objects.all(),
+                                          required=False, empty_label="—")
+    team = forms.ModelChoiceField(label="Team", queryset=Team.objects.all(), required=False,
+                                  empty_label="—")
+    assignee = AgentChoiceField(label="Assignee", queryset=agent_users(), required=False,
+                                empty_label="Unassigned")
+    tags = forms.CharField(label="Tags", required=False, max_length=500,
+                           help_text="Comma-separated.")
+
+    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "upd_%s")
+        kwargs.setdefault("initial", {
+            "priority": ticket.priority, "category": ticket.category_id,
+            "product_area": ticket.product_area_id, "team": ticket.team_id,
+            "assignee": ticket.assignee_id,
+            "tags": ", ".join(t.name for t in ticket.tags.all()),
+        })
+        super().__init__(*args, **kwargs)
+        self.ticket = ticket
+        self.fields["assignee"].queryset = agent_users()
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields whose value differs from the ticket's."""
+        data, ticket, changes = self.cleaned_data, self.ticket, {}
+        if data["priority"] != ticket.priority:
+            changes["priority"] = data["priority"]
+        for name in ("category", "product_area", "team", "assignee"):
+            value = data.get(name)
+            if (value.pk if value else None) != getattr(ticket, f"{name}_id"):
+                changes[name] = value
+        tags = parse_tags(data.get("tags", ""))
+        if set(tags) != {t.name for t in ticket.tags.all()}:
+            changes["tags"] = tags
+        return changes
+
+
+class EscalateForm(forms.Form):
+    to_team = forms.ModelChoiceField(label="Escalate to team", queryset=Team.objects.all(),
+                                     required=False, empty_label="—")
+    engineering = forms.BooleanField(label="Send to engineering instead", required=False)
+    issue_summary = forms.CharField(label="Issue summary",
+                                    widget=forms.Textarea(attrs={"rows": 2}))
+    troubleshooting_done = forms.CharField(label="Troubleshooting done",
+                                           widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(label="Why escalating", widget=forms.Textarea(attrs={"rows": 2}))
+    customer_expectation = forms.CharField(label="Customer expectation",
+                                           widget=forms.Textarea(attrs={"rows": 2}))
+    next_steps = forms.CharField(label="Suggested next steps",
+                                 widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "esc_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["to_team"].queryset = Team.objects.exclude(pk=ticket.team_id)
+        if Status.ENGINEERING not in allowed_targets(ticket.status):
+            del self.fields["engineering"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("engineering") and not data.get("to_team"):
+            self.add_error("to_team", "Choose the team to escalate to.")
+        return data
+
+    def packet(self) -> dict[str, str]:
+        return {f: self.cleaned_data.get(f, "") for f in Escalation.PACKET_FIELDS}
+
+
+class MergeForm(forms.Form):
+    into = forms.CharField(label="Merge this ticket into ticket #", max_length=20,
+                           help_text="This ticket is closed as a duplicate.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "merge_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_into(self) -> int:
+        raw = self.cleaned_data["into"].strip().lstrip("#")
+        if not raw.isdigit():
+            raise forms.ValidationError("Enter a ticket number, like 1234.")
+        return int(raw)
+
+
+class MacroForm(forms.Form):
+    macro = forms.ModelChoiceField(label="Macro", queryset=Macro.objects.filter(is_active=True),
+                                   empty_label="Choose a macro")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "macro_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["macro"].queryset = Macro.objects.filter(is_active=True)
+
+
+# --- queue ------------------------------------------------------------------------------
+
+class BulkForm(forms.Form):
+    ASSIGN, UNASSIGN, STATUS = "assign", "unassign", "status"
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, label="Tickets",
+                                         error_messages={"required": "Select some tickets."})
+    action = forms.ChoiceField(choices=[(ASSIGN, "Assign"), (UNASSIGN, "Unassign"),
+                                        (STATUS, "Set status")])
+    assignee = AgentChoiceField(label="Assign to", queryset=agent_users(), required=False,
+                                empty_label="Choose an agent")
+    status = forms.ChoiceField(label="Set status to", required=False)
+    reason = forms.CharField(label="Reason", required=False, max_length=255)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "bulk_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = agent_users()
+        self.fields["status"].choices = [("", "Choose a status")] + [
+            (s.value, LABELS[s]) for s in Status
+            if s not in (Status.NEW, Status.ESCALATED, Status.ENGINEERING)
+        ]
+        # Any id is accepted here; the view keeps only the tickets the agent can see.
+        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        self.fields["ids"].choices = [(v, v) for v in raw if str(v).isdigit()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        action = data.get("action")
+        if action == self.ASSIGN and not data.get("assignee"):
+            self.add_error("assignee", "Choose the agent to assign to.")
+        if action == self.STATUS and not data.get("status"):
+            self.add_error("status", "Choose the status to set.")
+        return data
+
+
+class SavedFilterForm(forms.Form):
+    name = forms.CharField(label="Filter name", max_length=80)
+    is_shared = forms.BooleanField(label="Share with everyone", required=False)
+    query = forms.CharField(required=False, max_length=900, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "sf_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_query(self) -> str:
+        return clean_query(self.cleaned_data.get("query", ""))
+
+
+def clean_query(query: str | QueryDict) -> str:
+    """A queue query string without paging, empty values or the CSRF token."""
+    params = query.copy() if isinstance(query, QueryDict) else QueryDict(query or "")
+    out = QueryDict(mutable=True)
+    for key in sorted(params):
+        if key in NOT_SAVED_PARAMS:
+            continue
+        values = [v for v in params.getlist(key) if v.strip()]
+        if values:
+            out.setlist(key, values)
+    return out.urlencode()
+
+
+# --- new ticket on behalf of a customer ------------------------------------------------
+
+class NewTicketForm(forms.Form):
+    requester = forms.CharField(label="Requester (username or email)", max_length=254)
+    channel = forms.ChoiceField(label="Channel", choices=Channel.choices, initial=Channel.PHONE)
+    subject = forms.CharField(label="Subject", max_length=255)
+    description = forms.CharField(label="Description", widget=forms.Textarea(attrs={"rows": 8}),
+                                  help_text="Markdown.")
+    priority = forms.TypedChoiceField(label="Priority", choices=[("", "Let the rules decide")]
+                                      + list(Priority.choices), coerce=int, required=False,
+                                      empty_value=None)
+    category = forms.ModelChoiceField(label="Category", queryset=Category.objects.all(),
+                                      required=False, empty_label="—")
+    product_area = forms.ModelChoiceField(label="Product area",
+                                          queryset=ProductArea.objects.all(),
+                                          required=False, empty_label="—")
+    tags = forms.CharField(label="Tags", required=False, max_length=500,
+                           help_text="Comma-separated.")
+    attachments = MultipleFileField(label="Attachments")
+
+    def clean_requester(self) -> User:
+        value = self.cleaned_data["requester"].strip()
+        users = User.objects.filter(is_active=True)
+        found = list(users.filter(username__iexact=value)[:2])
+        if not found and "@" in value:
+            found = list(users.filter(email__iexact=value)[:2])
+        if not found:
+            raise forms.ValidationError("No active user with that username or email.")
+        if len(found) > 1:
+            raise forms.ValidationError("Several users match; use the username.")
+        return found[0]

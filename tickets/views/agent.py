@@ -1,0 +1,472 @@
+"""The agent workspace: queues, the ticket page and the actions on it.
+
+Views parse the request and call one service; reads go through tickets.selectors.
+Agents only: anyone else gets a 404, and so does a ticket outside the agent's view.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
+
+from .. import selectors, services
+from ..filters import TicketFilter
+from ..forms import (
+    BulkForm,
+    EscalateForm,
+    MacroForm,
+    MergeForm,
+    NewTicketForm,
+    ReplyForm,
+    SavedFilterForm,
+    TransitionForm,
+    UpdateForm,
+    agent_users,
+    clean_query,
+    error_text,
+    parse_tags,
+)
+from ..models import Macro, SavedFilter, Ticket
+from ..panels import render_panels
+from ..state_machine import ASSIGNEE, LABELS, PACKET, REASON, TRANSITIONS, Status, TransitionError
+
+PER_PAGE_DEFAULT, PER_PAGE_MIN, PER_PAGE_MAX = 25, 10, 100
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+SERVICE_ERRORS = (TransitionError, ValidationError, PermissionDenied)
+
+View = Callable[..., HttpResponse]
+
+
+def agent_required(view: View) -> View:
+    """Signed-in agents only; other users get a 404 so the workspace is not advertised."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            if request.htmx:  # a partial must not swap the login page into the table
+                return HttpResponseClientRedirect(
+                    redirect_to_login(request.get_full_path()).url)
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_agent:
+            raise Http404("Not found")
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc) or "This action is not allowed."
+
+
+# --- queues ---------------------------------------------------------------------------
+
+@require_GET
+@agent_required
+def index(request: HttpRequest) -> HttpResponse:
+    return redirect("agent:queue", name="mine")
+
+
+def _per_page(request: HttpRequest) -> int:
+    try:
+        value = int(request.GET.get("per_page", PER_PAGE_DEFAULT))
+    except (TypeError, ValueError):
+        return PER_PAGE_DEFAULT
+    return min(max(value, PER_PAGE_MIN), PER_PAGE_MAX)
+
+
+def _queue_nav(request: HttpRequest, current: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "label": label, "current": name == current,
+         "count": selectors.queue(request.user, name).count()}
+        for name, label in selectors.QUEUE_NAMES.items()
+    ]
+
+
+def _saved_filters(request: HttpRequest) -> list[dict[str, Any]]:
+    rows = (SavedFilter.objects.filter(Q(owner=request.user) | Q(is_shared=True))
+            .select_related("owner").order_by("name", "id"))
+    out = []
+    for saved in rows:
+        params = QueryDict(saved.query, mutable=True)
+        queue_name = params.pop("queue", ["open"])[-1]
+        if queue_name not in selectors.QUEUE_NAMES:
+            queue_name = "open"
+        query = params.urlencode()
+        url = reverse("agent:queue", kwargs={"name": queue_name})
+        out.append({
+            "obj": saved, "url": f"{url}?{query}" if query else url,
+            "mine": saved.owner_id == request.user.pk,
+        })
+    return out
+
+
+@require_GET
+@agent_required
+def queue_view(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in selectors.QUEUE_NAMES:
+        raise Http404("No such queue")
+    # Ordering stays the model's (SLA due, priority, age): the filters only narrow.
+    rows = selectors.queue(request.user, name).defer("description")  # not shown in a row
+    filterset = TicketFilter(request.GET or None, queryset=rows, request=request)
+    per_page = _per_page(request)
+    page = Paginator(filterset.qs, per_page).get_page(request.GET.get("page"))
+    context = {
+        "queue_name": name,
+        "queue_label": selectors.QUEUE_NAMES[name],
+        "filter": filterset,
+        "page_obj": page,
+        "tickets": page.object_list,
+        "per_page": per_page,
+        "per_page_choices": PER_PAGE_CHOICES,
+        "queues": _queue_nav(request, name),
+        "saved_query": clean_query(request.GET) if request.GET else "",
+        "can_bulk": request.user.has_perm("tickets.bulk_update_ticket"),
+        "now": timezone.now(),
+    }
+    partial = request.htmx and not request.htmx.history_restore_request
+    if partial:
+        response = render(request, "tickets/agent/queue_partial.html", context)
+    else:
+        context["bulk_form"] = BulkForm()
+        context["saved_filters"] = _saved_filters(request)
+        context["saved_filter_form"] = SavedFilterForm(initial={"query": context["saved_query"]})
+        response = render(request, "tickets/agent/queue.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@require_POST
+@agent_required
+def bulk(request: HttpRequest) -> HttpResponse:
+    back = _safe_next(request, reverse("agent:queue", kwargs={"name": "mine"}))
+    form = BulkForm(request.POST)
+    if not request.user.has_perm("tickets.bulk_update_ticket"):
+        messages.error(request, "You are not allowed to change tickets in bulk.")
+    elif not form.is_valid():
+        messages.error(request, error_text(form))
+    else:
+        data = form.cleaned_data
+        ids = set(data["ids"])
+        tickets = list(selectors.visible_tickets(request.user).filter(pk__in=ids).order_by("pk"))
+        result = services.bulk_update(
+            tickets, actor=request.user,
+            assignee=data["assignee"] if data["action"] == BulkForm.ASSIGN else None,
+            unassign=data["action"] == BulkForm.UNASSIGN,
+            status=data["status"] if data["action"] == BulkForm.STATUS else "",
+            reason=data["reason"],
+        )
+        changed = len(result.changed)
+        messages.success(request, f"{changed} ticket{'s' if changed != 1 else ''} changed.")
+        for pk, why in sorted(result.refused.items()):
+            messages.warning(request, f"#{pk} refused: {why}")
+        unseen = ids - {t.pk for t in tickets}
+        if unseen:
+            messages.warning(request, f"{len(unseen)} selected ticket(s) could not be found.")
+    if request.htmx:
+        return HttpResponseClientRedirect(back)
+    return redirect(back)
+
+
+@require_POST
+@agent_required
+def save_filter(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in selectors.QUEUE_NAMES:
+        raise Http404("No such queue")
+    form = SavedFilterForm(request.POST)
+    queue_url = reverse("agent:queue", kwargs={"name": name})
+    if not form.is_valid():
+        messages.error(request, error_text(form))
+        return redirect(queue_url)
+    query = form.cleaned_data["query"]
+    stored = f"queue={name}&{query}" if query else f"queue={name}"
+    SavedFilter.objects.update_or_create(
+        owner=request.user, name=form.cleaned_data["name"].strip(),
+        defaults={"query": stored[:1000], "is_shared": form.cleaned_data["is_shared"]},
+    )
+    messages.success(request, f"Filter “{form.cleaned_data['name']}” saved.")
+    target = f"{queue_url}?{query}" if query else queue_url
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+# --- new ticket -----------------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@agent_required
+def new_ticket(request: HttpRequest) -> HttpResponse:
+    form = NewTicketForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                ticket = services.create_ticket(
+                    requester=data["requester"], subject=data["subject"],
+                    description=data["description"], channel=data["channel"],
+                    priority=data["priority"], category=data["category"],
+                    product_area=data["product_area"], tags=parse_tags(data["tags"]),
+                    actor=request.user, attachments=request.FILES.getlist("attachments"),
+                )
+            except SERVICE_ERRORS as exc:
+                messages.error(request, _problem(exc))
+            else:
+                team = ticket.team.name if ticket.team else "no team"
+                messages.success(request, f"Ticket {ticket.reference} created for "
+                                          f"{ticket.requester.display_name} ({team}).")
+                if selectors.visible_tickets(request.user).filter(pk=ticket.pk).exists():
+                    return redirect("agent:ticket", pk=ticket.pk)
+                return redirect("agent:queue", name="mine")
+        status = 400
+    return render(request, "tickets/agent/new_ticket.html", {"form": form}, status=status)
+
+
+# --- ticket page ----------------------------------------------------------------------
+
+def _load(request: HttpRequest, pk: int) -> Ticket:
+    """The ticket with everything its page shows; 404 outside the agent's visibility."""
+    ticket = selectors.get_ticket_for(request.user, pk)
+    return selectors.ticket_detail(Ticket.objects.filter(pk=ticket.pk)).get()
+
+
+def _transition_choices(ticket: Ticket) -> list[dict[str, Any]]:
+    source = Status(ticket.status)
+    out = []
+    for (src, target), step in TRANSITIONS.items():
+        if src != source:
+            continue
+        out.append({
+            "to": target.value, "label": LABELS[target], "name": step.name,
+            "needs_reason": REASON in step.requires,
+            "needs_assignee": ASSIGNEE in step.requires,
+            "needs_packet": PACKET in step.requires,
+        })
+    return out
+
+
+def _conversation_context(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "ticket": ticket,
+        "conversation": selectors.conversation(ticket, include_internal=True),
+        "events": selectors.timeline(ticket, include_internal=True),
+    }
+
+
+def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
+                 **bound: Any) -> HttpResponse:
+    """Render the ticket page; `bound` forms (after an error) replace the blank ones."""
+    agents = list(agent_users())
+    escalate_form = bound.get("escalate_form") or EscalateForm(ticket=ticket)
+    context = {
+        **_conversation_context(ticket),
+        "escalation": ticket.escalations.select_related("from_team", "to_team", "actor").first(),
+        "recent": selectors.recent_tickets_of(ticket),
+        "main_panels": render_panels(ticket, request, area="main"),
+        "side_panels": render_panels(ticket, request, area="side"),
+        "reply_form": bound.get("reply_form") or ReplyForm(ticket=ticket),
+        "update_form": bound.get("update_form") or UpdateForm(ticket=ticket),
+        "escalate_form": escalate_form,
+        "merge_form": bound.get("merge_form") or MergeForm(),
+        "macro_form": bound.get("macro_form") or MacroForm(),
+        "has_macros": Macro.objects.filter(is_active=True).exists(),
+        "transitions": _transition_choices(ticket),
+        "can_escalate": any(t["needs_packet"] for t in _transition_choices(ticket)),
+        "can_merge": request.user.has_perm("tickets.merge_ticket") and not ticket.merged_into_id,
+        "agents": agents,
+        "default_assignee": ticket.assignee_id or request.user.pk,
+    }
+    return render(request, "tickets/agent/ticket.html", context, status=status)
+
+
+@require_GET
+@agent_required
+def ticket_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _ticket_page(request, _load(request, pk))
+
+
+@require_GET
+@agent_required
+def conversation_view(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.get_ticket_for(request.user, pk)
+    response = render(request, "tickets/agent/_conversation.html", _conversation_context(ticket))
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _done(request: HttpRequest, ticket: Ticket, message: str,
+          target: Ticket | None = None) -> HttpResponse:
+    """After a successful action: a message, then the (refreshed) ticket page."""
+    messages.success(request, message)
+    target = target or ticket
+    url = target.get_absolute_url()
+    if not selectors.visible_tickets(request.user).filter(pk=target.pk).exists():
+        # e.g. escalated to a team the agent is not in: back to the queue.
+        url = reverse("agent:queue", kwargs={"name": "mine"})
+    elif request.htmx and target.pk == ticket.pk:
+        return HttpResponseClientRefresh()
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _refused(request: HttpRequest, ticket: Ticket, problem: str, **bound: Any) -> HttpResponse:
+    """After a refused action: nothing changed; say why and keep what the agent typed."""
+    messages.error(request, problem)
+    if request.htmx:
+        response = render(request, "tickets/agent/_flash.html", {}, status=400)
+        response["HX-Retarget"] = "#messages"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    ticket = _load(request, ticket.pk)  # re-read: the service may have locked a newer copy
+    return _ticket_page(request, ticket, status=400, **bound)
+
+
+@require_POST
+@agent_required
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load(request, pk)
+    form = ReplyForm(request.POST, request.FILES, ticket=ticket)
+    if not form.is_valid():
+        return _refused(request, ticket, error_text(form), reply_form=form)
+    data = form.cleaned_data
+    try:
+        services.add_reply(
+            ticket, author=request.user, body=data["body"], public=form.is_public,
+            attachments=request.FILES.getlist("attachments"),
+            set_status=data["set_status"], status_reason=data["status_reason"],
+        )
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, _problem(exc), reply_form=form)
+    sent = "Reply sent." if form.is_public else "Internal note added."
+    if request.htmx and not data["set_status"]:
+        # Only the conversation changed: swap it in and give back an empty form.
+        messages.success(request, sent)
+        ticket = _load(request, ticket.pk)
+        return render(request, "tickets/agent/reply_partial.html", {
+            **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket),
+        })
+    return _done(request, ticket, sent)
+
+
+@require_POST
+@agent_required
+def transition(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load(request, pk)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, ticket, error_text(form))
+    data = form.cleaned_data
+    try:
+        ticket = services.transition(ticket, data["to"], actor=request.user,
+                                     reason=data["reason"], assignee=data["assignee"])
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, _problem(exc))
+    return _done(request, ticket, f"Status changed to {ticket.status_label}.")
+
+
+@require_POST
+@agent_required
+def update(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load(request, pk)
+    form = UpdateForm(request.POST, ticket=ticket)
+    if not form.is_valid():
+        return _refused(request, ticket, error_text(form), update_form=form)
+    changes = form.changes()
+    if not changes:
+        messages.info(request, "Nothing to change.")
+        return _done_quietly(request, ticket)
+    try:
+        services.update_ticket(ticket, actor=request.user, changes=changes)
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, _problem(exc), update_form=form)
+    names = ", ".join(form.fields[name].label.lower() for name in changes)
+    return _done(request, ticket, f"Updated {names}.")
+
+
+def _done_quietly(request: HttpRequest, ticket: Ticket) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect(ticket.get_absolute_url())
+
+
+@require_POST
+@agent_required
+def escalate(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load(request, pk)
+    form = EscalateForm(request.POST, ticket=ticket)
+    if not form.is_valid():
+        return _refused(request, ticket, error_text(form), escalate_form=form)
+    engineering = bool(form.cleaned_data.get("engineering"))
+    try:
+        ticket = services.escalate(
+            ticket, to_team=None if engineering else form.cleaned_data["to_team"],
+            packet=form.packet(), actor=request.user, engineering=engineering,
+        )
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, _problem(exc), escalate_form=form)
+    where = "engineering" if engineering else (ticket.team.name if ticket.team else "the team")
+    return _done(request, ticket, f"Escalated to {where} with the handoff packet.")
+
+
+@require_POST
+@agent_required
+def merge(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load(request, pk)
+    form = MergeForm(request.POST)
+    if not request.user.has_perm("tickets.merge_ticket"):
+        return _refused(request, ticket, "You are not allowed to merge tickets.")
+    if not form.is_valid():
+        return _refused(request, ticket, error_text(form), merge_form=form)
+    try:
+        into = selectors.get_ticket_for(request.user, form.cleaned_data["into"])
+    except Http404:
+        return _refused(request, ticket,
+                        f"There is no ticket #{form.cleaned_data['into']} you can see.",
+                        merge_form=form)
+    try:
+        into = services.merge(ticket, into=into, actor=request.user)
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, _problem(exc), merge_form=form)
+    return _done(request, ticket, f"{ticket.reference} merged into {into.reference}.",
+                 target=into)
+
+
+@require_POST
+@agent_required
+def macro(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load(request, pk)
+    form = MacroForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, ticket, error_text(form), macro_form=form)
+    chosen = form.cleaned_data["macro"]
+    try:
+        services.apply_macro(ticket, chosen, actor=request.user)
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, _problem(exc), macro_form=form)
+    return _done(request, ticket, f"Macro “{chosen.name}” applied.")
+
