@@ -1,12 +1,12 @@
 """Reads shared by views and the API: who sees which tickets, and the queues."""
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from helpdesk.models import User
 
-from .models import OPEN_STATUS_VALUES, Message, Ticket, TicketEvent
+from .models import OPEN_STATUS_VALUES, Escalation, Message, Ticket, TicketEvent
 
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
@@ -25,12 +25,16 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
     return qs.filter(own)
 
 
-def get_ticket_for(user: User, pk: int | str, *, for_update: bool = False) -> Ticket:
+def get_ticket_for(user: User, pk: int | str, *, for_update: bool = False,
+                   detail: bool = False) -> Ticket:
+    """The ticket if `user` may see it, else 404; `detail` loads what its page shows."""
     try:
         pk = int(pk)
     except (TypeError, ValueError) as exc:
         raise Http404("No such ticket") from exc
     qs = visible_tickets(user)
+    if detail:
+        qs = ticket_detail(qs)
     if for_update:
         qs = qs.select_for_update()
     ticket = qs.filter(pk=pk).first()
@@ -61,6 +65,18 @@ def queue(user: User, name: str) -> QuerySet[Ticket]:
     return with_list_relations(qs)
 
 
+def queue_counts(user: User) -> dict[str, int]:
+    """Open tickets in each named queue, in one aggregate over the open-ticket index."""
+    team_ids = user.team_ids
+    return visible_tickets(user).filter(status__in=OPEN_STATUS_VALUES).aggregate(
+        mine=Count("pk", filter=Q(assignee_id=user.pk)),
+        teams=Count("pk", filter=Q(team_id__in=team_ids)) if team_ids else Count(
+            "pk", filter=Q(pk__in=[])),
+        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+        open=Count("pk"),
+    )
+
+
 def with_list_relations(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """What a ticket row shows, fetched in a constant number of queries."""
     return qs.select_related(
@@ -88,7 +104,10 @@ def ticket_detail(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     return qs.select_related(
         "requester", "organization", "organization__csm", "team", "assignee", "category",
         "product_area", "merged_into",
-    ).prefetch_related("tags", "ccs", Prefetch("escalations"))
+    ).prefetch_related("tags", "ccs", Prefetch(
+        "escalations",
+        queryset=Escalation.objects.select_related("from_team", "to_team", "actor"),
+    ))
 
 
 def recent_tickets_of(ticket: Ticket, *, limit: int = 5) -> QuerySet[Ticket]:

@@ -5,7 +5,7 @@ from django.http import Http404
 from helpdesk.roles import Role
 from tests.factories import make_ticket, make_user
 from tickets import services
-from tickets.selectors import get_ticket_for, queue, visible_tickets
+from tickets.selectors import get_ticket_for, queue, queue_counts, visible_tickets
 
 pytestmark = pytest.mark.django_db
 
@@ -78,5 +78,6 @@ def test_queues_split_open_work(customer_a, agent, lead):
     assert set(queue(agent, "unassigned").values_list("pk", flat=True)) == {unassigned.pk}
     assert set(queue(agent, "teams").values_list("pk", flat=True)) == {
         mine.pk, other.pk, unassigned.pk}
+    assert queue_counts(agent) == {"mine": 1, "teams": 3, "unassigned": 1, "open": 3}
     with pytest.raises(Http404):
         queue(agent, "everything")

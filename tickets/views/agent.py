@@ -91,9 +91,9 @@ def _per_page(request: HttpRequest) -> int:
 
 
 def _queue_nav(request: HttpRequest, current: str) -> list[dict[str, Any]]:
+    counts = selectors.queue_counts(request.user)
     return [
-        {"name": name, "label": label, "current": name == current,
-         "count": selectors.queue(request.user, name).count()}
+        {"name": name, "label": label, "current": name == current, "count": counts[name]}
         for name, label in selectors.QUEUE_NAMES.items()
     ]
 
@@ -250,8 +250,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
 
 def _load(request: HttpRequest, pk: int) -> Ticket:
     """The ticket with everything its page shows; 404 outside the agent's visibility."""
-    ticket = selectors.get_ticket_for(request.user, pk)
-    return selectors.ticket_detail(Ticket.objects.filter(pk=ticket.pk)).get()
+    return selectors.get_ticket_for(request.user, pk, detail=True)
 
 
 def _transition_choices(ticket: Ticket) -> list[dict[str, Any]]:
@@ -284,7 +283,7 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
     escalate_form = bound.get("escalate_form") or EscalateForm(ticket=ticket)
     context = {
         **_conversation_context(ticket),
-        "escalation": ticket.escalations.select_related("from_team", "to_team", "actor").first(),
+        "escalation": next(iter(ticket.escalations.all()), None),  # prefetched, newest first
         "recent": selectors.recent_tickets_of(ticket),
         "main_panels": render_panels(ticket, request, area="main"),
         "side_panels": render_panels(ticket, request, area="side"),
