@@ -69,6 +69,11 @@ def sync_roles() -> None:
 
 
 def sync_roles_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """After migrate (and after a test flush): roles, and defaults of an empty database."""
     if sender.label != "incidents":  # the last app: every permission exists by then
         return
+    from .defaults import seed_default_teams
+    from .models import Team
+
     sync_roles()
+    seed_default_teams(Team)

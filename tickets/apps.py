@@ -1,5 +1,18 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _seed_taxonomy(sender: AppConfig, **kwargs: Any) -> None:
+    from .defaults import seed_default_taxonomy
+
+    seed_default_taxonomy(sender.get_model("Category"), sender.get_model("ProductArea"))
 
 
 class TicketsConfig(AppConfig):
     name = "tickets"
+
+    def ready(self) -> None:
+        # Restores defaults on an empty database, e.g. after a test flush.
+        post_migrate.connect(_seed_taxonomy, sender=self, dispatch_uid="tickets.seed_taxonomy")

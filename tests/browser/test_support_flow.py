@@ -8,11 +8,7 @@ from helpdesk.roles import Role
 from tests.factories import make_user
 from tickets.models import Ticket
 
-# serialized_rollback restores the teams and categories seeded by data migrations.
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-Secret-123"
 

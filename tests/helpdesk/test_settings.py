@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_manage(*args, **env):
     base = {k: v for k, v in os.environ.items()
-            if k not in {"DEBUG", "HELPDESK_TESTING", "DJANGO_SETTINGS_MODULE", "SECRET_KEY"}}
+            if k not in {"DEBUG", "HELPDESK_TESTING", "DJANGO_SETTINGS_MODULE", "SECRET_KEY",
+                         "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     base.update(env)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=base,
                           capture_output=True, text=True, timeout=120)

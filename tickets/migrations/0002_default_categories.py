@@ -1,24 +1,11 @@
 from django.db import migrations
 
-CATEGORIES = [
-    ("Login & access", "login"), ("API errors", "api-errors"), ("Billing", "billing"),
-    ("Integrations", "integrations"), ("Performance", "performance"),
-    ("Data & exports", "data"), ("Security", "security"), ("Feature request", "feature-request"),
-    ("How-to", "how-to"),
-]
-PRODUCT_AREAS = [
-    ("Web app", "web-app"), ("REST API", "rest-api"), ("Mobile app", "mobile-app"),
-    ("Webhooks", "webhooks"), ("SSO", "sso"), ("Reporting", "reporting"),
-]
+from tickets.defaults import seed_default_taxonomy
 
 
 def seed(apps, schema_editor):
-    Category = apps.get_model("tickets", "Category")
-    ProductArea = apps.get_model("tickets", "ProductArea")
-    for name, slug in CATEGORIES:
-        Category.objects.get_or_create(slug=slug, defaults={"name": name})
-    for name, slug in PRODUCT_AREAS:
-        ProductArea.objects.get_or_create(slug=slug, defaults={"name": name})
+    seed_default_taxonomy(apps.get_model("tickets", "Category"),
+                          apps.get_model("tickets", "ProductArea"))
 
 
 class Migration(migrations.Migration):
