@@ -9,6 +9,9 @@ from helpdesk.models import User
 from .models import OPEN_STATUS_VALUES, Escalation, Message, Ticket, TicketEvent
 
 
+MAX_CC_TICKETS = 5000
+
+
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     """Tickets `user` may see. Anything outside this set is a 404, never a 403."""
     qs = Ticket.objects.all()
@@ -18,8 +21,11 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
         if user.sees_all_tickets:
             return qs
         return qs.filter(Q(team_id__in=user.team_ids) | Q(assignee=user))
-    own = Q(requester=user) | Q(pk__in=Ticket.ccs.through.objects.filter(
-        user_id=user.pk).values("ticket_id"))
+    # CC'd tickets as a literal id list: "requester = x OR id IN (subquery)" would make
+    # PostgreSQL scan every ticket, while "requester = x OR id IN (1, 2)" uses two indexes.
+    cc_ids = list(Ticket.ccs.through.objects.filter(user_id=user.pk)
+                  .values_list("ticket_id", flat=True)[:MAX_CC_TICKETS])
+    own = Q(requester=user) | Q(pk__in=cc_ids) if cc_ids else Q(requester=user)
     if user.is_org_admin and user.organization_id:
         own |= Q(organization_id=user.organization_id)
     return qs.filter(own)
