@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from .models import Membership, Organization, Skill, Team, User
+from .models import Membership, Notification, Organization, Skill, Team, User
 
 
 @admin.register(User)
@@ -91,3 +91,23 @@ admin.site.unregister(TokenProxy)
 class TokenAdmin(DrfTokenAdmin):
     autocomplete_fields = ("user",)
     list_select_related = ("user",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Read-only record of what was sent to whom and why."""
+
+    list_display = ("title", "recipient", "source", "urgent", "created_at", "read_at",
+                    "emailed_at")
+    list_filter = ("source", "urgent", ("read_at", admin.EmptyFieldListFilter))
+    search_fields = ("title", "recipient__username", "recipient__email", "dedupe_key")
+    raw_id_fields = ("recipient",)
+    list_select_related = ("recipient",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,5 +1,21 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _seed_defaults(sender: AppConfig, **kwargs: Any) -> None:
+    from django.apps import apps
+
+    from .defaults import seed_default_sla
+
+    seed_default_sla(apps)
 
 
 class SlaConfig(AppConfig):
     name = "sla"
+    verbose_name = "SLA"
+
+    def ready(self) -> None:
+        # Restores the default policy on an empty database, e.g. after a test flush.
+        post_migrate.connect(_seed_defaults, sender=self, dispatch_uid="sla.seed_defaults")

@@ -1,1 +1,406 @@
-"""Models of this app arrive with its issue."""
+"""SLA configuration (calendars, policies, targets, levels) and per-ticket clocks."""
+from __future__ import annotations
+
+import zoneinfo
+from datetime import time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from helpdesk.models import SupportTier
+
+from .calendar import BusinessCalendar
+
+
+class Metric(models.TextChoices):
+    FIRST_RESPONSE = "first_response", "First response"
+    NEXT_RESPONSE = "next_response", "Next response"
+    PERIODIC_UPDATE = "periodic_update", "Periodic update"
+    RESOLUTION = "resolution", "Resolution"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"Unknown time zone {value!r}.") from exc
+
+
+class Calendar(models.Model):
+    """Business hours in a time zone, with holidays; builds a sla.calendar.BusinessCalendar."""
+
+    name = models.CharField(max_length=100, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    always_open = models.BooleanField(default=False, help_text="24/7: hours are ignored.")
+    country = models.CharField(
+        max_length=8, blank=True,
+        help_text="ISO country code (optionally COUNTRY-SUBDIVISION) for holiday import.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.timezone})"
+
+    def business_calendar(self) -> BusinessCalendar:
+        """The calendar as a pure object (cached per process until the row changes)."""
+        key = (self.pk, self.updated_at)
+        cached = _calendar_cache.get(self.pk)
+        if cached and cached[0] == key:
+            return cached[1]
+        if self.always_open:
+            built = BusinessCalendar.always()
+        else:
+            hours: dict[int, list] = {d: [] for d in range(7)}
+            for row in self.hours.all():
+                hours[row.weekday].append((row.start, row.end))
+            built = BusinessCalendar(
+                self.timezone, hours, self.holidays.values_list("date", flat=True)
+            )
+        _calendar_cache[self.pk] = (key, built)
+        return built
+
+
+_midnight = time(0)
+_calendar_cache: dict[int, tuple[tuple, BusinessCalendar]] = {}
+
+
+class BusinessHours(models.Model):
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+
+    class Meta:
+        ordering = ["calendar", "weekday", "start"]
+        verbose_name_plural = "business hours"
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+    def clean(self) -> None:
+        if self.end != _midnight and self.end <= self.start:
+            raise ValidationError("The end must be after the start (00:00 = midnight).")
+
+
+class Holiday(models.Model):
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["calendar", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="unique_calendar_holiday")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class Policy(models.Model):
+    """Targets that apply to tickets matching its conditions; the first match (by order) wins."""
+
+    name = models.CharField(max_length=120, unique=True)
+    order = models.PositiveIntegerField(default=100, db_index=True)
+    is_active = models.BooleanField(default=True)
+    description = models.TextField(blank=True)
+    # Conditions: an empty condition matches every ticket.
+    org_tiers = models.JSONField(default=list, blank=True)
+    priorities = models.JSONField(default=list, blank=True, help_text="List of 1..5.")
+    channels = models.JSONField(default=list, blank=True)
+    teams = models.ManyToManyField("helpdesk.Team", blank=True, related_name="+")
+    tags = models.ManyToManyField("tickets.Tag", blank=True, related_name="+")
+    # Rules
+    pause_on_third_party = models.BooleanField(
+        default=False, help_text="Waiting on a third party pauses the clocks."
+    )
+    apply_tier_multipliers = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name_plural = "policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Target(models.Model):
+    """How long a metric may take for one priority under a policy."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="targets")
+    priority = models.PositiveSmallIntegerField(choices=[(p, f"P{p}") for p in range(1, 6)])
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    contractual = models.DurationField(help_text="The commitment in the support agreement.")
+    internal = models.DurationField(
+        null=True, blank=True, help_text="A tighter internal goal (defaults to contractual)."
+    )
+    calendar = models.ForeignKey(
+        Calendar, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Empty: the clock runs 24/7.",
+    )
+
+    class Meta:
+        ordering = ["policy", "priority", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "priority", "metric"],
+                                    name="unique_policy_target")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy}: P{self.priority} {self.get_metric_display()}"
+
+    def clean(self) -> None:
+        if self.contractual <= timedelta(0):
+            raise ValidationError({"contractual": "The target must be positive."})
+        if self.internal is not None and not (timedelta(0) < self.internal <= self.contractual):
+            raise ValidationError({"internal": "Must be positive and at most the contractual."})
+
+
+class TierMultiplier(models.Model):
+    tier = models.CharField(max_length=20, choices=SupportTier.choices, unique=True)
+    factor = models.DecimalField(max_digits=5, decimal_places=2)
+
+    class Meta:
+        ordering = ["factor"]
+
+    def __str__(self) -> str:
+        return f"{self.get_tier_display()} × {self.factor}"
+
+
+class Override(models.Model):
+    """A temporary change of targets for a known high-volume period."""
+
+    name = models.CharField(max_length=120)
+    reason = models.TextField()
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    policy = models.ForeignKey(
+        Policy, null=True, blank=True, on_delete=models.CASCADE, related_name="overrides",
+        help_text="Empty: every policy.",
+    )
+    priorities = models.JSONField(default=list, blank=True, help_text="Empty: all.")
+    metrics = models.JSONField(default=list, blank=True, help_text="Empty: all.")
+    factor = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        help_text="Multiply targets by this factor…",
+    )
+    replacement = models.DurationField(
+        null=True, blank=True, help_text="…or replace the contractual target with this."
+    )
+
+    class Meta:
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The end must be after the start."})
+        if (self.factor is None) == (self.replacement is None):
+            raise ValidationError("Give either a factor or a replacement target.")
+
+
+class LevelColour(models.TextChoices):
+    YELLOW = "yellow", "Yellow"
+    ORANGE = "orange", "Orange"
+    RED = "red", "Red"
+    BREACH = "breach", "Breach"
+    SEVERE = "severe", "Severe breach"
+
+
+class Level(models.Model):
+    """A warning or breach step at a share of the target, with what to do when crossed."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="levels")
+    percent = models.PositiveSmallIntegerField(
+        help_text="Share of the target elapsed (100 = breach)."
+    )
+    colour = models.CharField(max_length=10, choices=LevelColour.choices)
+    notify_assignee = models.BooleanField(default=False)
+    notify_team_lead = models.BooleanField(default=False)
+    notify_managers = models.BooleanField(default=False)
+    notify_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+",
+        help_text="Anyone else to notify (e.g. the director for a severe breach).",
+    )
+    reassign_to_team = models.ForeignKey(
+        "helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    raise_priority = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["policy", "percent"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "percent"], name="unique_policy_level")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.percent}% {self.get_colour_display()}"
+
+
+class ClockState(models.TextChoices):
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    MET = "met", "Met"
+    BREACHED = "breached", "Breached"
+    EXEMPT = "exempt", "Exempt"
+
+
+ACTIVE_STATES = [ClockState.RUNNING, ClockState.PAUSED, ClockState.BREACHED]
+
+
+class Clock(models.Model):
+    """One SLA metric of one ticket (one row per resolution cycle after a reopen).
+
+    A breached clock keeps counting (for the severe-breach level) until it completes;
+    `completed_at` tells a finished clock from an active one.
+    """
+
+    ticket = models.ForeignKey(
+        "tickets.Ticket", on_delete=models.CASCADE, related_name="sla_clocks"
+    )
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    cycle = models.PositiveSmallIntegerField(default=1)
+    policy = models.ForeignKey(Policy, null=True, on_delete=models.SET_NULL, related_name="+")
+    calendar = models.ForeignKey(
+        Calendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target = models.DurationField(help_text="Contractual target after multipliers/overrides.")
+    internal_target = models.DurationField()
+    state = models.CharField(max_length=10, choices=ClockState.choices,
+                             default=ClockState.RUNNING)
+    started_at = models.DateTimeField()
+    # Start of the current running segment; business time before it is in `business_used`.
+    segment_started_at = models.DateTimeField(null=True, blank=True)
+    business_used = models.DurationField(default=timedelta(0))
+    paused_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    internal_due_at = models.DateTimeField(null=True, blank=True)
+    met_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    exempt_reason = models.CharField(max_length=255, blank=True)
+    # The escalation scan reads only this indexed column: the next level still to fire.
+    next_level_at = models.DateTimeField(null=True, blank=True)
+    next_level_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ticket", "metric", "cycle"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "metric", "cycle"],
+                                    name="unique_clock_cycle"),
+        ]
+        indexes = [
+            models.Index(fields=["next_level_at"], name="clock_next_level",
+                         condition=Q(next_level_at__isnull=False)),
+            models.Index(fields=["ticket", "metric", "-cycle"], name="clock_ticket_metric"),
+            models.Index(fields=["started_at"], name="clock_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.get_metric_display()} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.completed_at is None and self.state in ACTIVE_STATES
+
+
+class ClockLevelFire(models.Model):
+    """A level crossed by a clock: the unique row makes firing happen exactly once."""
+
+    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="fired_levels")
+    percent = models.PositiveSmallIntegerField()
+    scheduled_at = models.DateTimeField(help_text="When the level was due.")
+    fired_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["clock", "percent"]
+        constraints = [
+            models.UniqueConstraint(fields=["clock", "percent"], name="unique_level_fire")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clock} at {self.percent}%"
+
+
+class ClockEventKind(models.TextChoices):
+    STARTED = "started", "Started"
+    PAUSED = "paused", "Paused"
+    RESUMED = "resumed", "Resumed"
+    MET = "met", "Met"
+    BREACHED = "breached", "Breached"
+    EXEMPTED = "exempted", "Exempted"
+    RECOMPUTED = "recomputed", "Recomputed"
+    LEVEL = "level", "Level crossed"
+    STOPPED = "stopped", "Stopped"
+
+
+class ClockEvent(models.Model):
+    """Append-only audit trail of every clock change, with actor and reason."""
+
+    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="events")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=ClockEventKind.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["ticket", "at"], name="clockevent_ticket_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.clock}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Clock events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Clock events are append-only.")
+
+
+class ClockPause(models.Model):
+    """One pause of a clock: who paused it, why, and for how long (the clock-gaming report)."""
+
+    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="pauses")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    business_time = models.DurationField(
+        null=True, blank=True, help_text="Business time the pause kept off the clock."
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["started_at"], name="clockpause_started")]
+
+    def __str__(self) -> str:
+        return f"{self.clock} paused {self.started_at:%Y-%m-%d %H:%M}"

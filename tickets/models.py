@@ -131,6 +131,8 @@ class Ticket(models.Model):
     # Written only by the sla app (earliest running clock due time); tickets reads it
     # to sort queues most urgent first. Denormalised and indexed on purpose.
     sla_due_at = models.DateTimeField(null=True, blank=True)
+    # Also written only by the sla app: the warning colour the queue shows for that clock.
+    sla_level = models.CharField(max_length=10, blank=True)
 
     class Meta:
         ordering = [F("sla_due_at").asc(nulls_last=True), "priority", "created_at", "id"]

@@ -1,0 +1,12 @@
+"""Identity-level jobs: notification e-mail."""
+from celery import shared_task
+
+from . import notifications
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_notification_email(self, notification_id: int) -> bool:
+    try:
+        return notifications.send_email(notification_id)
+    except OSError as exc:  # SMTP down: try again later, the row stays unsent
+        raise self.retry(exc=exc) from exc
