@@ -1,0 +1,327 @@
+"""Server-side latency and query counts of the busiest pages, on the current database.
+
+    manage.py bench [--iterations 200] [--ticket-id ID]
+
+Not part of the test suite: run it against a seeded database (see `seed_data`). Requests
+go through django.test.Client inside this process, so the figures are the server's own
+time (URL routing, middleware, views, templates, SQL), without network or a web server.
+A page whose URL does not exist (yet) is reported as "n/a".
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.db.models import Count
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.utils import timezone
+
+from helpdesk.models import Membership, Team, User
+from helpdesk.roles import Role
+from tickets.models import Channel, EventKind, Message, Priority, Ticket, TicketEvent
+from tickets.state_machine import Status
+
+LONG_TICKET_SUBJECT = "[bench] Long conversation (50 messages)"
+API_CREATE_PATH = "/api/v1/tickets/"
+
+
+@dataclass
+class Result:
+    label: str
+    user: str
+    times_ms: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    note: str = ""
+    sql_ms: list[float] = field(default_factory=list)  # time in SQL per request
+    slowest: tuple[float, str] = (0.0, "")  # the slowest single query seen
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.times_ms)
+        return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+
+@dataclass
+class Scenario:
+    label: str
+    user: User | None
+    method: str
+    path: str | None  # None: the URL does not exist
+    payload: Callable[[int], dict] | None = None
+    missing: str = ""
+
+
+class Command(BaseCommand):
+    help = ("Measure p50/p95/max latency and SQL queries per request of the agent queue, "
+            "the ticket page, the customer ticket list and API ticket creation.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--iterations", type=int, default=200,
+                            help="Measured requests per scenario (default 200).")
+        parser.add_argument("--warmup", type=int, default=5,
+                            help="Unmeasured requests first (default 5).")
+        parser.add_argument("--ticket-id", type=int, default=None,
+                            help="Ticket for the ticket page (default: a 50-message ticket, "
+                                 "created once if needed).")
+        parser.add_argument("--customer", default=None,
+                            help="Username of the customer (default: the one with most "
+                                 "tickets).")
+
+    def handle(self, *args, **opts) -> None:
+        iterations, warmup = opts["iterations"], opts["warmup"]
+        self.verbosity = opts["verbosity"]
+        if iterations < 1 or warmup < 0:
+            raise CommandError("--iterations must be at least 1, --warmup at least 0")
+        started = time.perf_counter()
+        tickets = Ticket.objects.count()
+        messages = Message.objects.count()
+        if tickets == 0:
+            raise CommandError("No tickets: seed first (manage.py seed_data or demo).")
+        manager = self._manager()
+        l1_agent = self._l1_agent()
+        customer = self._customer(opts["customer"])
+        ticket_id = opts["ticket_id"] or self._long_ticket(customer, l1_agent)
+        self.stdout.write(
+            f"Benchmark on {connection.vendor} ({connection.settings_dict.get('NAME')}): "
+            f"{tickets:,} tickets, {messages:,} messages; {iterations} requests per "
+            f"scenario after {warmup} warm-up(s); setup {time.perf_counter() - started:.1f}s")
+        self.stdout.write(
+            f"users: manager={manager.username}, L1 agent={l1_agent.username}, "
+            f"customer={customer.username} "
+            f"({Ticket.objects.filter(requester=customer).count():,} tickets), "
+            f"ticket page #{ticket_id} "
+            f"({Message.objects.filter(ticket_id=ticket_id).count()} messages)")
+
+        scenarios = [
+            *(self._page(f'agent queue "open", {n}/page', manager, "agent:queue", ["open"],
+                         f"?per_page={n}") for n in (25, 100)),
+            *(self._page(f'agent queue "teams", {n}/page', l1_agent, "agent:queue",
+                         ["teams"], f"?per_page={n}") for n in (25, 100)),
+            self._page("ticket page (~50 messages)", manager, "agent:ticket", [ticket_id]),
+            self._page("customer ticket list", customer, "portal:tickets", []),
+            self._api_create(customer),
+        ]
+        created_before = Ticket.objects.filter(subject__startswith="[bench] API").count()
+        results = []
+        storages = self._storages()
+        with override_settings(ALLOWED_HOSTS=["*"], DEBUG=False, SECURE_SSL_REDIRECT=False,
+                               **storages), warnings.catch_warnings():
+            # WhiteNoise warns once per client when collectstatic has not been run.
+            warnings.filterwarnings("ignore", message="No directory at")
+            for scenario in scenarios:
+                results.append(self._run(scenario, iterations, warmup))
+        self._print(results)
+        created = Ticket.objects.filter(subject__startswith="[bench] API").count()
+        if created > created_before:
+            self.stdout.write(f"The API scenario created {created - created_before} tickets "
+                              "(subject starts with '[bench] API').")
+
+    # --- who and what -------------------------------------------------------------
+
+    def _staff(self, username: str, role: str, team: Team | None = None) -> User:
+        """A bench user when the database has none of that kind (no usable password)."""
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": "Bench", "last_name": role.title()})
+        if created:
+            user.set_unusable_password()
+            user.save()
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+        if team is not None:
+            Membership.objects.get_or_create(team=team, user=user)
+        return User.objects.get(pk=user.pk)
+
+    def _manager(self) -> User:
+        qs = User.objects.filter(is_active=True, groups__name=Role.MANAGER)
+        user = qs.filter(username="manager").first() or qs.order_by("pk").first()
+        return user or self._staff("bench-manager", Role.MANAGER)
+
+    def _l1_agent(self) -> User:
+        team = Team.objects.filter(slug="l1-general").first()
+        if team is None:
+            raise CommandError("Team l1-general is missing: run `manage.py migrate`.")
+        qs = User.objects.filter(is_active=True, groups__name=Role.AGENT,
+                                 memberships__team=team)
+        user = qs.filter(username="agent").first() or qs.order_by("pk").first()
+        return user or self._staff("bench-l1-agent", Role.AGENT, team)
+
+    def _customer(self, username: str | None) -> User:
+        if username:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                raise CommandError(f"No user {username!r}.")
+            return user
+        top = (Ticket.objects.values("requester_id").annotate(n=Count("id"))
+               .order_by("-n").first())
+        return User.objects.get(pk=top["requester_id"])
+
+    def _long_ticket(self, customer: User, agent: User) -> int:
+        """A ticket with 50 messages (found, or written once with bulk inserts)."""
+        existing = (Ticket.objects.filter(requester=customer, subject=LONG_TICKET_SUBJECT)
+                    .values_list("pk", flat=True).first())
+        if existing:
+            return existing
+        team = Team.objects.get(slug="l1-general")
+        start = timezone.now() - timedelta(days=10)
+        with transaction.atomic():
+            ticket = Ticket.objects.create(
+                subject=LONG_TICKET_SUBJECT, requester=customer,
+                organization_id=customer.organization_id, team=team, assignee=agent,
+                description="A long back-and-forth, for the ticket page benchmark.",
+                priority=Priority.P3, channel=Channel.EMAIL, status=Status.IN_PROGRESS.value,
+                created_at=start, updated_at=start + timedelta(hours=99),
+                status_changed_at=start + timedelta(hours=1),
+                first_response_at=start + timedelta(hours=1),
+            )
+            msgs = []
+            for i in range(50):
+                by_agent = i % 2 == 0
+                note = i % 10 == 4
+                msgs.append(Message(
+                    ticket=ticket, author=agent if by_agent or note else customer,
+                    by_agent=by_agent or note, is_public=not note, channel=Channel.EMAIL,
+                    created_at=start + timedelta(hours=1 + 2 * i),
+                    body=(f"Message {i + 1}: " + (
+                        "Internal: checked the logs again, nothing new." if note else
+                        "Thanks, we are still looking into this and will update you soon."
+                        if by_agent else "Any news? It still happens several times a day.")
+                          ) * 3,
+                ))
+            Message.objects.bulk_create(msgs)
+            TicketEvent.objects.create(ticket=ticket, actor=customer, created_at=start,
+                                       kind=EventKind.CREATED, after=ticket.subject,
+                                       is_public=True)
+        self.stdout.write(f"Created ticket #{ticket.pk} with 50 messages for the ticket page.")
+        return ticket.pk
+
+    # --- scenarios ----------------------------------------------------------------
+
+    def _page(self, label: str, user: User, name: str, args: list,
+              query: str = "") -> Scenario:
+        try:
+            path = reverse(name, args=args) + query
+        except NoReverseMatch:
+            return Scenario(label, user, "get", None, missing=f"no URL named {name}")
+        return Scenario(label, user, "get", path)
+
+    def _api_create(self, customer: User) -> Scenario:
+        label = f"API ticket create (POST {API_CREATE_PATH})"
+        try:
+            resolve(API_CREATE_PATH)
+        except Resolver404:
+            return Scenario(label, customer, "post", None, missing=f"no {API_CREATE_PATH}")
+
+        def payload(i: int) -> dict:
+            return {"subject": f"[bench] API ticket {i}",
+                    "description": "Created by manage.py bench to time the API. "
+                                   "The export button does nothing in Safari 17."}
+        return Scenario(label, customer, "post", API_CREATE_PATH, payload)
+
+    def _storages(self) -> dict:
+        """Without DEBUG a manifest storage needs collectstatic; fall back if it is missing."""
+        from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
+        if not isinstance(staticfiles_storage, ManifestFilesMixin):
+            return {}
+        try:
+            staticfiles_storage.load_manifest()
+            if staticfiles_storage.hashed_files:
+                return {}
+        except Exception:  # noqa: BLE001, S110 - no manifest: use plain storage below
+            pass
+        storages = dict(settings.STORAGES)
+        storages["staticfiles"] = {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        return {"STORAGES": storages}
+
+    def _run(self, scenario: Scenario, iterations: int, warmup: int) -> Result:
+        who = scenario.user.username if scenario.user else "-"
+        result = Result(scenario.label, who)
+        if scenario.path is None:
+            result.note = f"n/a ({scenario.missing})"
+            return result
+        client = Client()
+        client.force_login(scenario.user)
+        throttle_key = f"throttle_user_{scenario.user.pk}"
+
+        def request(i: int):
+            cache.delete(throttle_key)  # the API's per-user throttle would trip
+            if scenario.method == "post":
+                return client.post(scenario.path, scenario.payload(i),
+                                   content_type="application/json")
+            return client.get(scenario.path)
+
+        try:
+            for i in range(warmup):
+                request(-1 - i)
+            for i in range(iterations):
+                with CaptureQueriesContext(connection) as ctx:
+                    t0 = time.perf_counter()
+                    response = request(i)
+                    elapsed = time.perf_counter() - t0
+                result.times_ms.append(elapsed * 1000)
+                result.queries.append(len(ctx.captured_queries))
+                sql_ms = 0.0
+                for q in ctx.captured_queries:
+                    ms = float(q.get("time") or 0) * 1000
+                    sql_ms += ms
+                    if ms > result.slowest[0]:
+                        result.slowest = (ms, q.get("sql") or "")
+                result.sql_ms.append(sql_ms)
+                result.statuses[response.status_code] += 1
+        except Exception as exc:  # noqa: BLE001 - report and go on with the others
+            result.note = f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
+        return result
+
+    # --- output -------------------------------------------------------------------
+
+    def _print(self, results: list[Result]) -> None:
+        header = ("scenario", "user", "status", "p50 ms", "p95 ms", "max ms", "queries",
+                  "SQL ms p50")
+        rows = [header]
+        for r in results:
+            if not r.times_ms:
+                rows.append((r.label, r.user, r.note or "n/a", "", "", "", "", ""))
+                continue
+            statuses = ",".join(f"{code}" if n == sum(r.statuses.values()) else f"{code}x{n}"
+                                for code, n in sorted(r.statuses.items()))
+            q_low, q_high = min(r.queries), max(r.queries)
+            queries = (f"{q_low}" if q_low == q_high
+                       else f"{statistics.median(r.queries):g} ({q_low}-{q_high})")
+            rows.append((r.label, r.user, statuses + (f" {r.note}" if r.note else ""),
+                         f"{r.percentile(0.5):.1f}", f"{r.percentile(0.95):.1f}",
+                         f"{max(r.times_ms):.1f}", queries,
+                         f"{statistics.median(r.sql_ms):.1f}"))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+        right = {3, 4, 5, 6, 7}
+        line = "-+-".join("-" * w for w in widths)
+        self.stdout.write("")
+        for i, row in enumerate(rows):
+            self.stdout.write(" | ".join(
+                str(c).rjust(w) if j in right and i else str(c).ljust(w)
+                for j, (c, w) in enumerate(zip(row, widths, strict=True))))
+            if i == 0:
+                self.stdout.write(line)
+        if self.verbosity >= 1:
+            self.stdout.write("")
+            self.stdout.write("Slowest single query per scenario:")
+            for r in results:
+                if r.slowest[1]:
+                    sql = " ".join(r.slowest[1].split())
+                    self.stdout.write(f"  {r.label}: {r.slowest[0]:.1f} ms  {sql[:300]}")
+        slow = [r.label for r in results if r.times_ms and any(
+            code >= 400 for code in r.statuses)]
+        if slow:
+            self.stdout.write(self.style.WARNING(
+                "Some requests failed (status >= 400): " + "; ".join(slow)))
