@@ -67,6 +67,10 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+        indexes = [
+            models.Index(fields=["id"], name="user_superusers",
+                         condition=models.Q(is_superuser=True)),
+        ]
 
     def __str__(self) -> str:
         return self.display_name

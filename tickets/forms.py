@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from helpdesk.models import Team, User
+from helpdesk.selectors import agents
 
 from .models import Category, Channel, Escalation, Macro, Priority, ProductArea, Ticket
 from .state_machine import LABELS, PACKET, TRANSITIONS, Status, allowed_targets
@@ -18,16 +19,7 @@ NOT_SAVED_PARAMS = ("page", "csrfmiddlewaretoken", "queue")
 
 def agent_users() -> QuerySet[User]:
     """Active users who may work tickets (every staff role carries tickets.work_ticket)."""
-    return (
-        User.objects.filter(
-            Q(groups__permissions__codename="work_ticket",
-              groups__permissions__content_type__app_label="tickets")
-            | Q(is_superuser=True),
-            is_active=True,
-        )
-        .distinct()
-        .order_by("username")
-    )
+    return agents()
 
 
 def error_text(form: forms.Form) -> str:
