@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -19,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
@@ -46,6 +48,7 @@ from ..state_machine import ASSIGNEE, LABELS, PACKET, REASON, TRANSITIONS, Statu
 
 PER_PAGE_DEFAULT, PER_PAGE_MIN, PER_PAGE_MAX = 25, 10, 100
 PER_PAGE_CHOICES = (10, 25, 50, 100)
+QUEUE_COUNTS_TTL = 20
 SERVICE_ERRORS = (TransitionError, ValidationError, PermissionDenied)
 
 View = Callable[..., HttpResponse]
@@ -90,8 +93,25 @@ def _per_page(request: HttpRequest) -> int:
     return min(max(value, PER_PAGE_MIN), PER_PAGE_MAX)
 
 
+class CappedPaginator(Paginator):
+    """Counts at most `cap` rows: past a few thousand open tickets, nobody pages to the end,
+    and an exact COUNT over a large backlog would cost more than the page itself."""
+
+    cap = 2000
+
+    @cached_property
+    def count(self) -> int:
+        total = self.object_list[: self.cap + 1].count()
+        self.is_capped = total > self.cap
+        return min(total, self.cap)
+
+
 def _queue_nav(request: HttpRequest, current: str) -> list[dict[str, Any]]:
-    counts = selectors.queue_counts(request.user)
+    # Sidebar counts may be up to QUEUE_COUNTS_TTL seconds old; the table itself is live.
+    counts = cache.get_or_set(
+        f"queue-counts:{request.user.pk}",
+        lambda: selectors.queue_counts(request.user), QUEUE_COUNTS_TTL,
+    )
     return [
         {"name": name, "label": label, "current": name == current, "count": counts[name]}
         for name, label in selectors.QUEUE_NAMES.items()
@@ -125,7 +145,7 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     rows = selectors.queue(request.user, name).defer("description")  # not shown in a row
     filterset = TicketFilter(request.GET or None, queryset=rows, request=request)
     per_page = _per_page(request)
-    page = Paginator(filterset.qs, per_page).get_page(request.GET.get("page"))
+    page = CappedPaginator(filterset.qs, per_page).get_page(request.GET.get("page"))
     context = {
         "queue_name": name,
         "queue_label": selectors.QUEUE_NAMES[name],

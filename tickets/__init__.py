@@ -1,0 +1,1 @@
+"""Tickets: lifecycle, conversation, routing, audit trail, agent workspace and portal."""
