@@ -7,7 +7,16 @@ class HelpdeskConfig(AppConfig):
     verbose_name = "Identity"
 
     def ready(self) -> None:
-        from . import roles
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from . import roles, selectors
+        from .models import User
 
         # Runs after every app's permissions exist, including after test flushes.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="helpdesk.sync_roles")
+        # Agent pickers are cached; any change to users or their roles refreshes them.
+        for signal in (post_save, post_delete):
+            signal.connect(selectors.forget_agent_choices, sender=User,
+                           dispatch_uid=f"helpdesk.agent_choices.{signal}")
+        m2m_changed.connect(selectors.forget_agent_choices, sender=User.groups.through,
+                            dispatch_uid="helpdesk.agent_choices.groups")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from .models import User
@@ -25,3 +26,20 @@ def agent_ids() -> set[int]:
 def agents() -> QuerySet[User]:
     """Active agents, by username."""
     return User.objects.filter(pk__in=agent_ids(), is_active=True).order_by("username")
+
+
+AGENT_CHOICES_KEY = "helpdesk:agent-choices"
+
+
+def agent_choices() -> list[tuple[int, str]]:
+    """(id, name) of active agents for pickers; cached, and dropped when users change."""
+    cached = cache.get(AGENT_CHOICES_KEY)
+    if cached is None:
+        cached = [(u.pk, u.display_name)
+                  for u in agents().only("pk", "username", "first_name", "last_name")]
+        cache.set(AGENT_CHOICES_KEY, cached, 300)
+    return cached
+
+
+def forget_agent_choices(**kwargs: object) -> None:
+    cache.delete(AGENT_CHOICES_KEY)

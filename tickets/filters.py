@@ -6,10 +6,12 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from helpdesk.models import SupportTier, Team
+from helpdesk.selectors import agent_choices
 
 from .forms import agent_users
 from .models import Category, Channel, Priority, Ticket
 from .state_machine import LABELS, OPEN_STATUSES, Status
+from .widgets import use_fast_selects
 
 OPEN_STATUS_CHOICES = [(s.value, LABELS[s]) for s in Status if s in OPEN_STATUSES]
 
@@ -47,6 +49,10 @@ class TicketFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         # ids distinct from the other forms of the page (bulk actions, saved filters)
         self.form.auto_id = "filter_%s"
+        use_fast_selects(self.form.fields)
+        # Render the agent picker from the cached list (validation still uses the queryset).
+        self.form.fields["assignee"].widget.choices = [
+            ("", "Anyone"), ("null", "Unassigned"), *agent_choices()]  # per request: lazy enough
         self.form.fields["assignee"].label_from_instance = lambda user: user.display_name
 
     def filter_q(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:

@@ -6,12 +6,14 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.utils.choices import BaseChoiceIterator
 
 from helpdesk.models import Team, User
-from helpdesk.selectors import agents
+from helpdesk.selectors import agent_choices, agents
 
 from .models import Category, Channel, Escalation, Macro, Priority, ProductArea, Ticket
 from .state_machine import LABELS, PACKET, TRANSITIONS, Status, allowed_targets
+from .widgets import use_fast_selects
 
 # Parameters of a queue URL that are not part of a saved filter.
 NOT_SAVED_PARAMS = ("page", "csrfmiddlewaretoken", "queue")
@@ -41,9 +43,28 @@ def settable_statuses(current: str) -> list[tuple[str, str]]:
     ]
 
 
+class AgentChoices(BaseChoiceIterator):
+    """Lazy: read when rendered, never at import."""
+
+    def __init__(self, empty_label: str | None) -> None:
+        self.empty_label = empty_label
+
+    def __iter__(self):
+        if self.empty_label is not None:
+            yield ("", self.empty_label)
+        yield from agent_choices()
+
+
 class AgentChoiceField(forms.ModelChoiceField):
+    """Validates against the agent queryset; renders from the cached (id, name) list."""
+
     def label_from_instance(self, obj: User) -> str:
         return obj.display_name
+
+    def _get_choices(self) -> AgentChoices:
+        return AgentChoices(self.empty_label)
+
+    choices = property(_get_choices, forms.ChoiceField.choices.fset)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -101,7 +122,7 @@ class ReplyForm(forms.Form):
 class TransitionForm(forms.Form):
     to = forms.ChoiceField(label="New status", choices=[(s.value, LABELS[s]) for s in Status])
     reason = forms.CharField(label="Reason", required=False, max_length=255)
-    assignee = AgentChoiceField(label="Assignee", queryset=agent_users(), required=False)
+    assignee = AgentChoiceField(label="Assignee", queryset=User.objects.none(), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,7 +138,7 @@ class UpdateForm(forms.Form):
                                           required=False, empty_label="—")
     team = forms.ModelChoiceField(label="Team", queryset=Team.objects.all(), required=False,
                                   empty_label="—")
-    assignee = AgentChoiceField(label="Assignee", queryset=agent_users(), required=False,
+    assignee = AgentChoiceField(label="Assignee", queryset=User.objects.none(), required=False,
                                 empty_label="Unassigned")
     tags = forms.CharField(label="Tags", required=False, max_length=500,
                            help_text="Comma-separated.")
@@ -214,7 +235,7 @@ class BulkForm(forms.Form):
                                          error_messages={"required": "Select some tickets."})
     action = forms.ChoiceField(choices=[(ASSIGN, "Assign"), (UNASSIGN, "Unassign"),
                                         (STATUS, "Set status")])
-    assignee = AgentChoiceField(label="Assign to", queryset=agent_users(), required=False,
+    assignee = AgentChoiceField(label="Assign to", queryset=User.objects.none(), required=False,
                                 empty_label="Choose an agent")
     status = forms.ChoiceField(label="Set status to", required=False)
     reason = forms.CharField(label="Reason", required=False, max_length=255)
@@ -298,3 +319,8 @@ class NewTicketForm(forms.Form):
         if len(found) > 1:
             raise forms.ValidationError("Several users match; use the username.")
         return found[0]
+
+
+for _form in (ReplyForm, TransitionForm, UpdateForm, EscalateForm, MergeForm, MacroForm,
+              BulkForm, SavedFilterForm, NewTicketForm):
+    use_fast_selects(_form.base_fields)

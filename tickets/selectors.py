@@ -8,7 +8,6 @@ from helpdesk.models import User
 
 from .models import OPEN_STATUS_VALUES, Escalation, Message, Ticket, TicketEvent
 
-
 MAX_CC_TICKETS = 5000
 
 
