@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import User
 
@@ -24,8 +24,15 @@ def agent_ids() -> set[int]:
 
 
 def agents() -> QuerySet[User]:
-    """Active agents, by username."""
-    return User.objects.filter(pk__in=agent_ids(), is_active=True).order_by("username")
+    """Active agents, by username (lazy: no query until evaluated)."""
+    staff_groups = Group.objects.filter(
+        permissions__codename="work_ticket", permissions__content_type__app_label="tickets"
+    ).values("pk")
+    members = User.groups.through.objects.filter(group_id__in=staff_groups).values("user_id")
+    superusers = User.objects.filter(is_superuser=True).values("pk")
+    return User.objects.filter(
+        Q(pk__in=members) | Q(pk__in=superusers), is_active=True
+    ).order_by("username")
 
 
 AGENT_CHOICES_KEY = "helpdesk:agent-choices"
@@ -35,8 +42,9 @@ def agent_choices() -> list[tuple[int, str]]:
     """(id, name) of active agents for pickers; cached, and dropped when users change."""
     cached = cache.get(AGENT_CHOICES_KEY)
     if cached is None:
-        cached = [(u.pk, u.display_name)
-                  for u in agents().only("pk", "username", "first_name", "last_name")]
+        cached = [(u.pk, u.display_name) for u in User.objects.filter(
+            pk__in=agent_ids(), is_active=True).order_by("username").only(
+            "pk", "username", "first_name", "last_name")]
         cache.set(AGENT_CHOICES_KEY, cached, 300)
     return cached
 

@@ -19,7 +19,7 @@ class FastSelect(forms.Select):
         widget = self.get_context(name, value, attrs)["widget"]
         options = format_html_join(
             "", "<option value=\"{}\"{}>{}</option>",
-            ((opt["value"], flatatt(opt["attrs"]), opt["label"])
+            ((opt["value"], " selected" if opt["selected"] else "", opt["label"])
              for _, group, _ in widget["optgroups"] for opt in group),
         )
         return format_html('<select name="{}"{}>{}</select>', widget["name"],
