@@ -25,6 +25,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
+from helpdesk.selectors import agent_choices
+
 from .. import selectors, services
 from ..filters import TicketFilter
 from ..forms import (
@@ -37,7 +39,6 @@ from ..forms import (
     SavedFilterForm,
     TransitionForm,
     UpdateForm,
-    agent_users,
     clean_query,
     error_text,
     parse_tags,
@@ -299,7 +300,7 @@ def _conversation_context(ticket: Ticket) -> dict[str, Any]:
 def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
                  **bound: Any) -> HttpResponse:
     """Render the ticket page; `bound` forms (after an error) replace the blank ones."""
-    agents = list(agent_users())
+    agents = [{"pk": pk, "display_name": name} for pk, name in agent_choices()]
     escalate_form = bound.get("escalate_form") or EscalateForm(ticket=ticket)
     context = {
         **_conversation_context(ticket),
