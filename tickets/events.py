@@ -53,6 +53,12 @@ class Assigned(TicketEvent):
 
 
 @dataclass(frozen=True)
+class TagsChanged(TicketEvent):
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Escalated(TicketEvent):
     escalation_id: int
 

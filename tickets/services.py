@@ -376,6 +376,8 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
                 _record(ticket, EventKind.FIELD, actor=actor, field="tags",
                         before=", ".join(sorted(current)), after=", ".join(sorted(wanted)),
                         at=now)
+                events.emit(events.TagsChanged(ticket.pk, _actor_id(actor), now,
+                                               tuple(sorted(current)), tuple(sorted(wanted))))
         ticket.updated_at = now
         ticket.save()
         # Giving an untouched ticket to someone is the "assign" step of the lifecycle;

@@ -1,0 +1,719 @@
+"""Every write to SLA clocks: locked, inside a transaction, audited with ClockEvent rows.
+
+Handlers (sla.handlers), the escalation job, admin actions and views call these; none
+of them touches Clock rows directly. Each function
+
+- takes the instant of what happened (`at`, from the domain event), never "now", so the
+  numbers are exact however late the handler runs;
+- locks the ticket's clock rows (SELECT ... FOR UPDATE) so concurrent events serialise;
+- checks state before acting, so running it twice (a retried task, a duplicated event)
+  changes nothing;
+- keeps the ticket's denormalised `sla_due_at` / `sla_level` in step (`sync_ticket`).
+
+Rules of thumb a support lead can check against the audit trail:
+
+- A clock completed at or before its contractual due time is met; completed after it,
+  it is breached at the due time (`breached_at = due_at`), even if the escalation job
+  had not run yet. A breach, once recorded, stands: re-prioritising cannot erase it.
+- Clocks stopped because the ticket was resolved or closed (e.g. a first response that
+  was never needed) become exempt with the reason "stopped: ...", unless they had
+  already breached; they count neither as met nor as breached.
+- Completion events carry `business_used`, `target`, `internal_target` and
+  `internal_met` in their data: the internal-goal compliance report reads them.
+- A paused clock has no due time (`due_at` is None) until it resumes.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.duration import duration_iso_string
+
+from tickets.models import OPEN_STATUS_VALUES, Ticket
+from tickets.state_machine import Status
+
+from . import clocks as arith
+from .calendar import BusinessCalendar
+from .models import (
+    ACTIVE_STATES,
+    Clock,
+    ClockEvent,
+    ClockEventKind,
+    ClockLevelFire,
+    ClockPause,
+    ClockState,
+    Level,
+    Metric,
+    Policy,
+)
+from .policies import ResolvedTarget, active_policies, match_policy, targets_for
+
+if TYPE_CHECKING:
+    from helpdesk.models import User
+
+__all__ = [
+    "start_clocks", "record_agent_reply", "record_customer_reply", "on_status_change",
+    "record_reopen", "record_merge", "exempt", "reevaluate", "reevaluate_organization",
+    "mark_breached", "refresh_next_level", "sync_ticket", "NOT_APPLICABLE",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Metrics whose clocks start with the ticket (periodic update only with a target).
+START_METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.PERIODIC_UPDATE)
+#: Prefix of the exemption reason of clocks that a re-evaluation left without a target.
+NOT_APPLICABLE = "not applicable: "
+
+
+def _actor_id(actor: Any) -> int | None:
+    if actor is None or isinstance(actor, int):
+        return actor
+    return actor.pk
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dur(value: timedelta | None) -> str | None:
+    return duration_iso_string(value) if value is not None else None
+
+
+def _is_active(clock: Clock) -> bool:
+    return clock.completed_at is None and clock.state in ACTIVE_STATES
+
+
+def _pause_reason(status: str, waiting_reason: str, policy: Policy | None) -> str | None:
+    """Why a clock under `policy` must not run in `status`; None when it runs."""
+    if status == Status.WAITING_ON_CUSTOMER:
+        return waiting_reason or "waiting on customer"
+    if status == Status.WAITING_ON_THIRD_PARTY and policy is not None \
+            and policy.pause_on_third_party:
+        return waiting_reason or "waiting on third party"
+    return None
+
+
+def _snapshot(clock: Clock) -> dict[str, Any]:
+    return {
+        "policy": clock.policy.name if clock.policy_id else None,
+        "calendar": clock.calendar.name if clock.calendar_id else "24/7",
+        "target": _dur(clock.target),
+        "internal_target": _dur(clock.internal_target),
+        "business_used": _dur(clock.business_used),
+        "due_at": _iso(clock.due_at),
+        "internal_due_at": _iso(clock.internal_due_at),
+    }
+
+
+def _lock_clocks(ticket_id: int) -> list[Clock]:
+    return list(
+        Clock.objects.select_for_update(of=("self",))
+        .filter(ticket_id=ticket_id)
+        .select_related("calendar", "policy")
+        .order_by("pk")
+    )
+
+
+class _Work:
+    """One service call on one ticket's (locked) clocks, at one instant, by one actor."""
+
+    def __init__(self, ticket_id: int, *, at: datetime, actor: Any,
+                 ticket: Ticket | None = None, clocks: list[Clock] | None = None) -> None:
+        self.ticket_id = ticket_id
+        self.at = at
+        self.actor_id = _actor_id(actor)
+        self._ticket = ticket
+        self.clocks = _lock_clocks(ticket_id) if clocks is None else clocks
+        self._levels: dict[int | None, list[int]] = {}
+
+    @property
+    def ticket(self) -> Ticket:
+        if self._ticket is None:
+            self._ticket = Ticket.objects.select_related("organization").get(pk=self.ticket_id)
+        return self._ticket
+
+    def active(self, *metrics: str) -> list[Clock]:
+        return [c for c in self.clocks if _is_active(c) and (not metrics or c.metric in metrics)]
+
+    def of_metric(self, metric: str) -> list[Clock]:
+        return sorted((c for c in self.clocks if c.metric == metric), key=lambda c: c.cycle)
+
+    def policy(self) -> Policy | None:
+        """The policy the ticket's clocks run under (the latest started active clock's)."""
+        ranked = sorted(self.clocks, key=lambda c: (_is_active(c), c.started_at, c.pk))
+        for clock in reversed(ranked):
+            if clock.policy_id is not None:
+                return clock.policy
+        return None
+
+    # -- audit -----------------------------------------------------------------------
+
+    def event(self, clock: Clock, kind: str, *, at: datetime | None = None, reason: str = "",
+              data: dict[str, Any] | None = None) -> None:
+        ClockEvent.objects.create(
+            clock=clock, ticket_id=clock.ticket_id, kind=kind, at=at or self.at,
+            actor_id=self.actor_id, reason=reason[:255], data=data or {},
+        )
+
+    # -- levels ----------------------------------------------------------------------
+
+    def level_percents(self, policy_id: int | None) -> list[int]:
+        if policy_id is None:
+            return []
+        if policy_id not in self._levels:
+            self._levels[policy_id] = list(
+                Level.objects.filter(policy_id=policy_id).values_list("percent", flat=True))
+        return self._levels[policy_id]
+
+    def refresh_level(self, clock: Clock, cal: BusinessCalendar, *,
+                      fired: Iterable[int] | None = None) -> None:
+        if not arith.is_counting(clock):
+            clock.next_level_at = clock.next_level_percent = None
+            return
+        if fired is None:
+            fired = ClockLevelFire.objects.filter(clock_id=clock.pk).values_list(
+                "percent", flat=True)
+        nxt = arith.next_level(clock, self.level_percents(clock.policy_id), fired, cal=cal)
+        clock.next_level_percent, clock.next_level_at = nxt if nxt else (None, None)
+
+    # -- segments ----------------------------------------------------------------------
+
+    def segments(self, clock: Clock) -> list[arith.Segment]:
+        """The stretches the clock ran, from its start and its pause rows."""
+        segments: list[arith.Segment] = []
+        start: datetime | None = clock.started_at
+        pauses = ClockPause.objects.filter(clock_id=clock.pk).order_by("started_at", "pk")
+        for paused, ended in pauses.values_list("started_at", "ended_at"):
+            segments.append((start, paused))
+            if ended is None:
+                return segments
+            start = ended
+        segments.append((start, clock.completed_at))
+        return segments
+
+    def due(self, clock: Clock, cal: BusinessCalendar) -> tuple[datetime | None,
+                                                               datetime | None]:
+        used_up = min(clock.target, clock.internal_target) <= clock.business_used
+        return arith.due_times(clock, cal, segments=self.segments(clock) if used_up else None)
+
+    def reaccount(self, clock: Clock, cal: BusinessCalendar) -> None:
+        """Recount business time used (and kept off by pauses) on a new calendar."""
+        segments = self.segments(clock)
+        closed = segments[:-1] if arith.is_counting(clock) else segments
+        clock.business_used = sum(
+            (cal.elapsed(s, e) for s, e in closed if e is not None), timedelta(0))
+        pauses = list(ClockPause.objects.filter(clock_id=clock.pk, ended_at__isnull=False))
+        for pause in pauses:
+            pause.business_time = cal.elapsed(pause.started_at, pause.ended_at)
+        if pauses:
+            ClockPause.objects.bulk_update(pauses, ["business_time"])
+
+    # -- transitions of one clock -------------------------------------------------------
+
+    def open_clock(self, metric: str, cycle: int, policy: Policy, target: ResolvedTarget, *,
+                   started_at: datetime, reason: str = "",
+                   settle: bool = True) -> Clock | None:
+        clock = Clock(
+            ticket_id=self.ticket_id, metric=metric, cycle=cycle, policy=policy,
+            calendar=target.calendar, target=target.contractual,
+            internal_target=target.internal, state=ClockState.RUNNING,
+            started_at=started_at, segment_started_at=started_at, business_used=timedelta(0),
+        )
+        cal = target.business
+        clock.due_at, clock.internal_due_at = arith.due_times(clock, cal)
+        self.refresh_level(clock, cal, fired=())
+        try:
+            with transaction.atomic():
+                clock.save(force_insert=True)
+        except IntegrityError:  # started concurrently by another handler
+            return None
+        self.clocks.append(clock)
+        self.event(clock, ClockEventKind.STARTED, at=started_at, reason=reason, data={
+            "cycle": cycle, "policy": policy.name, **_snapshot(clock)})
+        if settle:  # bring it up to self.at: paused if the ticket waits, breached if late
+            pause_reason = _pause_reason(self.ticket.status, self.ticket.waiting_reason, policy)
+            if pause_reason is not None:
+                changed = self.pause(clock, cal, at=max(started_at, self.at),
+                                     reason=pause_reason)
+            else:
+                changed = self.breach_if_overdue(clock)
+            if changed:
+                self.refresh_level(clock, cal, fired=())
+                clock.save()
+        return clock
+
+    def breach_if_overdue(self, clock: Clock, at: datetime | None = None, *,
+                          inclusive: bool = False) -> bool:
+        """Record a breach at the due time if `at` is past it and nobody recorded it yet.
+
+        Completing exactly at the due time is still met; the escalation job, which fires
+        at the due time itself, records the breach `inclusive`-ly.
+        """
+        at = at or self.at
+        if (clock.state != ClockState.RUNNING or clock.completed_at is not None
+                or clock.due_at is None or at < clock.due_at
+                or (at == clock.due_at and not inclusive)):
+            return False
+        clock.state = ClockState.BREACHED
+        clock.breached_at = clock.due_at
+        self.event(clock, ClockEventKind.BREACHED, at=clock.due_at, reason="target passed",
+                   data={"target": _dur(clock.target), "detected_at": _iso(at)})
+        return True
+
+    def pause(self, clock: Clock, cal: BusinessCalendar, *, at: datetime | None = None,
+              reason: str) -> bool:
+        at = at or self.at
+        if not arith.is_counting(clock) or clock.segment_started_at > at:
+            return False
+        self.breach_if_overdue(clock, at)
+        arith.pause(clock, cal, at)
+        ClockPause.objects.create(clock=clock, ticket_id=clock.ticket_id,
+                                  actor_id=self.actor_id, reason=reason[:255], started_at=at)
+        self.event(clock, ClockEventKind.PAUSED, at=at, reason=reason,
+                   data={"business_used": _dur(clock.business_used)})
+        return True
+
+    def _close_pause(self, clock: Clock, cal: BusinessCalendar, at: datetime) -> timedelta:
+        kept_off = cal.elapsed(clock.paused_at, at)
+        ClockPause.objects.filter(clock_id=clock.pk, ended_at__isnull=True).update(
+            ended_at=at, business_time=kept_off)
+        return kept_off
+
+    def resume(self, clock: Clock, cal: BusinessCalendar, *, reason: str) -> bool:
+        at = self.at
+        if (clock.state != ClockState.PAUSED or clock.completed_at is not None
+                or clock.paused_at is None or clock.paused_at > at):
+            return False
+        kept_off = self._close_pause(clock, cal, at)
+        arith.resume(clock, cal, at)
+        clock.due_at, clock.internal_due_at = self.due(clock, cal)
+        self.event(clock, ClockEventKind.RESUMED, reason=reason,
+                   data={"business_time_paused": _dur(kept_off), "due_at": _iso(clock.due_at)})
+        self.breach_if_overdue(clock)
+        self.refresh_level(clock, cal)
+        return True
+
+    def complete(self, clock: Clock, *, met: bool, reason: str,
+                 at: datetime | None = None) -> bool:
+        """End the clock at `at` (default self.at): met (a response/resolution) or stopped."""
+        at = at or self.at
+        if clock.completed_at is not None or clock.started_at > at:
+            return False
+        cal = arith.calendar_of(clock)
+        if arith.is_counting(clock):
+            if clock.segment_started_at > at:
+                return False
+            self.breach_if_overdue(clock, at)
+            internal_met = clock.internal_due_at is None or at <= clock.internal_due_at
+            clock.business_used += cal.elapsed(clock.segment_started_at, at)
+        else:  # paused: nothing consumed since the pause
+            if clock.paused_at is not None:
+                self._close_pause(clock, cal, at)
+            internal_met = clock.business_used <= clock.internal_target
+        clock.segment_started_at = clock.paused_at = None
+        clock.next_level_at = clock.next_level_percent = None
+        clock.completed_at = at
+        data = {
+            "business_used": _dur(clock.business_used), "target": _dur(clock.target),
+            "internal_target": _dur(clock.internal_target), "internal_met": internal_met,
+        }
+        if clock.breached_at is not None:
+            clock.state = ClockState.BREACHED
+            self.event(clock, ClockEventKind.STOPPED, at=at, reason=f"{reason} (after breach)",
+                       data=data)
+        elif met:
+            clock.state = ClockState.MET
+            clock.met_at = at
+            self.event(clock, ClockEventKind.MET, at=at, reason=reason, data=data)
+        else:
+            clock.state = ClockState.EXEMPT
+            clock.exempt_reason = f"stopped: {reason}"[:255]
+            self.event(clock, ClockEventKind.STOPPED, at=at, reason=reason, data=data)
+        clock.save()
+        return True
+
+    def exempt(self, clock: Clock, *, reason: str) -> bool:
+        at = self.at
+        if clock.state == ClockState.EXEMPT:
+            return False
+        previous = clock.state
+        cal = arith.calendar_of(clock)
+        if arith.is_counting(clock) and clock.segment_started_at <= at:
+            clock.business_used += cal.elapsed(clock.segment_started_at, at)
+        elif clock.state == ClockState.PAUSED and clock.paused_at is not None:
+            self._close_pause(clock, cal, max(at, clock.paused_at))
+        clock.state = ClockState.EXEMPT
+        clock.exempt_reason = reason[:255]
+        clock.completed_at = clock.completed_at or max(at, clock.started_at)
+        clock.segment_started_at = clock.paused_at = None
+        clock.next_level_at = clock.next_level_percent = None
+        self.event(clock, ClockEventKind.EXEMPTED, reason=reason,
+                   data={"previous_state": previous, "business_used": _dur(clock.business_used)})
+        clock.save()
+        return True
+
+    def recompute(self, clock: Clock, policy: Policy, target: ResolvedTarget, *,
+                  reason: str) -> bool:
+        """Apply a (possibly) new policy/target to an active clock, from its original start."""
+        calendar_id = target.calendar.pk if target.calendar is not None else None
+        calendar_changed = clock.calendar_id != calendar_id
+        if (clock.policy_id == policy.pk and not calendar_changed
+                and clock.target == target.contractual
+                and clock.internal_target == target.internal):
+            return False
+        before = _snapshot(clock)
+        clock.policy = policy
+        clock.calendar = target.calendar
+        clock.target = target.contractual
+        clock.internal_target = target.internal
+        cal = target.business
+        if calendar_changed:
+            self.reaccount(clock, cal)
+        clock.due_at, clock.internal_due_at = self.due(clock, cal)
+        self.event(clock, ClockEventKind.RECOMPUTED, reason=reason,
+                   data={"before": before, "after": _snapshot(clock)})
+        self.breach_if_overdue(clock)
+        self.refresh_level(clock, cal)
+        clock.save()
+        return True
+
+    # -- rules over the ticket's clocks ----------------------------------------------
+
+    def apply_pausing(self, status: str, *, waiting_reason: str) -> None:
+        """Pause running clocks the status stops, resume paused ones it lets run."""
+        for clock in self.active():
+            reason = _pause_reason(status, waiting_reason, clock.policy)
+            cal = arith.calendar_of(clock)
+            if reason is not None:
+                if self.pause(clock, cal, reason=reason):
+                    clock.save()
+            elif clock.state == ClockState.PAUSED and self.resume(
+                    clock, cal, reason=f"status: {status}"):
+                clock.save()
+
+    def restart_periodic(self, *, reason: str) -> None:
+        """Complete the current periodic-update cycle and start the next one from now."""
+        cycles = self.of_metric(Metric.PERIODIC_UPDATE)
+        if not cycles:
+            return  # the policy sets no update cadence for this ticket
+        latest = cycles[-1]
+        if latest.started_at >= self.at:
+            return  # already restarted by this event (or a later one)
+        if _is_active(latest):
+            self.complete(latest, met=True, reason=reason)
+        self.start_cycle(Metric.PERIODIC_UPDATE, reason=reason)
+
+    def start_cycle(self, metric: str, *, reason: str) -> Clock | None:
+        """Start the next cycle of `metric` at self.at under the ticket's policy."""
+        if not self.ticket.is_open:
+            return None
+        policy = self.policy()
+        if policy is None:
+            return None
+        target = targets_for(self.ticket, policy, at=self.at).get(metric)
+        if target is None:
+            return None
+        cycle = max((c.cycle for c in self.of_metric(metric)), default=0) + 1
+        return self.open_clock(metric, cycle, policy, target, started_at=self.at,
+                               reason=reason)
+
+    def reopen(self) -> None:
+        """A new resolution period (and update cadence) from the reopen instant."""
+        resolution = self.of_metric(Metric.RESOLUTION)
+        if not resolution or any(_is_active(c) for c in resolution):
+            return  # no SLA on this ticket, or already reopened
+        if resolution[-1].started_at >= self.at:
+            return
+        self.start_cycle(Metric.RESOLUTION, reason="ticket reopened")
+        periodic = self.of_metric(Metric.PERIODIC_UPDATE)
+        if periodic and not any(_is_active(c) for c in periodic) \
+                and periodic[-1].started_at < self.at:
+            self.start_cycle(Metric.PERIODIC_UPDATE, reason="ticket reopened")
+
+    def backfill(self, policy: Policy,
+                 targets_at: Callable[[datetime], dict[str, ResolvedTarget]], *,
+                 reason: str) -> None:
+        """Start, from the ticket's original start, metrics that never had a clock.
+
+        E.g. no policy matched at creation and one does now, or the new priority has an
+        update cadence the old one had not. A first response already given completes
+        at once (met or breached at its own instant).
+        """
+        ticket = self.ticket
+        if not ticket.is_open:
+            return
+        reason = "ticket created" if not self.clocks else f"{reason}: new target"
+        for metric in START_METRICS:
+            if self.of_metric(metric):
+                continue
+            started_at = ticket.created_at
+            if metric == Metric.PERIODIC_UPDATE:
+                last_update = (ticket.messages.filter(is_public=True, by_agent=True,
+                                                      created_at__lte=self.at)
+                               .order_by("-created_at").values_list("created_at", flat=True)
+                               .first())
+                started_at = last_update or started_at
+            started_at = min(started_at, self.at)
+            target = targets_at(started_at).get(metric)
+            if target is None:
+                continue
+            responded = ticket.first_response_at if metric == Metric.FIRST_RESPONSE else None
+            if responded is not None and not started_at <= responded <= self.at:
+                responded = None
+            clock = self.open_clock(metric, 1, policy, target, started_at=started_at,
+                                    reason=reason, settle=responded is None)
+            if clock is not None and responded is not None:
+                self.complete(clock, met=True, reason="first public agent reply", at=responded)
+
+
+# --- ticket sync -----------------------------------------------------------------------
+
+def sync_ticket(ticket_id: int) -> None:
+    """Write the ticket's earliest active due time and that clock's level colour.
+
+    Active = running or breached and not completed; paused clocks have no due time.
+    The colour is that of the highest level fired on that clock ('' if none).
+    """
+    clock = (
+        Clock.objects.filter(ticket_id=ticket_id, completed_at__isnull=True,
+                             state__in=[ClockState.RUNNING, ClockState.BREACHED],
+                             due_at__isnull=False)
+        .order_by("due_at", "pk").only("pk", "due_at", "policy_id").first()
+    )
+    due_at, colour = None, ""
+    if clock is not None:
+        due_at = clock.due_at
+        fired = (ClockLevelFire.objects.filter(clock_id=clock.pk).order_by("-percent")
+                 .values_list("percent", flat=True).first())
+        if fired is not None and clock.policy_id is not None:
+            colour = (Level.objects.filter(policy_id=clock.policy_id, percent__lte=fired)
+                      .order_by("-percent").values_list("colour", flat=True).first()) or ""
+    Ticket.objects.filter(pk=ticket_id).update(sla_due_at=due_at, sla_level=colour)
+
+
+# --- reacting to the ticket's life ---------------------------------------------------
+
+def start_clocks(ticket: Ticket, *, at: datetime) -> list[Clock]:
+    """Ticket created: start first response, resolution and (with a target) periodic update.
+
+    No matching policy, or clocks already started: nothing happens.
+    """
+    with transaction.atomic():
+        work = _Work(ticket.pk, at=at, actor=None, ticket=ticket)
+        if work.clocks:
+            return []
+        policy = match_policy(ticket)
+        if policy is None:
+            return []
+        targets = targets_for(ticket, policy, at=at)
+        started = [
+            clock for metric in START_METRICS if metric in targets
+            if (clock := work.open_clock(metric, 1, policy, targets[metric], started_at=at,
+                                         reason="ticket created")) is not None
+        ]
+        sync_ticket(ticket.pk)
+    return started
+
+
+def record_agent_reply(ticket: Ticket, *, at: datetime, actor: User | int | None) -> None:
+    """A public agent reply: first and next response met, next periodic-update cycle."""
+    with transaction.atomic():
+        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
+        if not work.clocks:
+            return
+        for clock in work.active(Metric.FIRST_RESPONSE):
+            work.complete(clock, met=True, reason="first public agent reply")
+        for clock in work.active(Metric.NEXT_RESPONSE):
+            work.complete(clock, met=True, reason="agent replied")
+        work.restart_periodic(reason="agent update")
+        sync_ticket(ticket.pk)
+
+
+def record_customer_reply(ticket: Ticket, *, at: datetime,
+                          actor: User | int | None) -> Clock | None:
+    """A customer message after an agent reply starts a next-response clock (one at a time)."""
+    with transaction.atomic():
+        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
+        if not work.clocks:
+            return None
+        cycles = work.of_metric(Metric.NEXT_RESPONSE)
+        if any(c.started_at >= at or c.completed_at is None or c.completed_at > at
+               for c in cycles):
+            return None  # one was running at `at`, or this message was already handled
+        if ticket.first_response_at is None or ticket.first_response_at > at:
+            return None  # still waiting for the first response: its own clock runs
+        clock = work.start_cycle(Metric.NEXT_RESPONSE, reason="customer replied")
+        sync_ticket(ticket.pk)
+    return clock
+
+
+def on_status_change(ticket: Ticket, before: str, after: str, *, at: datetime,
+                     actor: User | int | None) -> None:
+    """Pause, resume, complete or restart clocks for a status change."""
+    with transaction.atomic():
+        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
+        if not work.clocks:
+            return
+        if after == Status.RESOLVED:
+            for clock in work.active():
+                work.complete(clock, met=clock.metric == Metric.RESOLUTION,
+                              reason="ticket resolved")
+        elif after == Status.CLOSED:
+            if ticket.merged_into_id:
+                for clock in work.active():
+                    work.exempt(clock, reason=f"merged into #{ticket.merged_into_id}")
+            else:
+                for clock in work.active():
+                    work.complete(clock, met=False, reason="ticket closed")
+        else:
+            if before in (Status.RESOLVED, Status.CLOSED):
+                work.reopen()
+            work.apply_pausing(after, waiting_reason=ticket.waiting_reason)
+        sync_ticket(ticket.pk)
+
+
+def record_reopen(ticket: Ticket, *, at: datetime, actor: User | int | None) -> None:
+    """Ticket reopened: a new resolution cycle with the full target from `at`."""
+    with transaction.atomic():
+        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
+        if not work.clocks:
+            return
+        work.reopen()
+        work.apply_pausing(ticket.status, waiting_reason=ticket.waiting_reason)
+        sync_ticket(ticket.pk)
+
+
+def record_merge(ticket: Ticket, *, into_id: int, at: datetime,
+                 actor: User | int | None) -> None:
+    """The ticket was merged into #into_id: its active clocks become exempt."""
+    with transaction.atomic():
+        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
+        for clock in work.active():
+            work.exempt(clock, reason=f"merged into #{into_id}")
+        sync_ticket(ticket.pk)
+
+
+def exempt(clock: Clock, *, reason: str, actor: User | int | None,
+           at: datetime | None = None) -> Clock:
+    """Take a clock out of SLA measurement (out of scope...), with a mandatory reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("A reason is required to exempt a clock.")
+    with transaction.atomic():
+        locked = (Clock.objects.select_for_update(of=("self",))
+                  .select_related("calendar", "policy").get(pk=clock.pk))
+        work = _Work(locked.ticket_id, at=at or timezone.now(), actor=actor, clocks=[locked])
+        work.exempt(locked, reason=reason)
+        sync_ticket(locked.ticket_id)
+    return locked
+
+
+def mark_breached(clock: Clock, *, at: datetime | None = None,
+                  actor: User | int | None = None) -> bool:
+    """Record the breach of a running clock whose due time has passed (breached_at = due_at).
+
+    For the escalation job when the 100 % level fires; idempotent (False if nothing done).
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = (Clock.objects.select_for_update(of=("self",))
+                  .select_related("calendar", "policy").get(pk=clock.pk))
+        work = _Work(locked.ticket_id, at=at, actor=actor, clocks=[locked])
+        if not work.breach_if_overdue(locked, at, inclusive=True):
+            return False
+        work.refresh_level(locked, arith.calendar_of(locked))
+        locked.save()
+        sync_ticket(locked.ticket_id)
+    clock.state, clock.breached_at = locked.state, locked.breached_at
+    return True
+
+
+def refresh_next_level(clock: Clock) -> Clock:
+    """Recompute the clock's next level (after one fired) and re-sync its ticket.
+
+    Reads the ClockLevelFire rows: the next level is the smallest percent not fired yet.
+    Updates `clock` in place too.
+    """
+    with transaction.atomic():
+        locked = (Clock.objects.select_for_update(of=("self",))
+                  .select_related("calendar", "policy").get(pk=clock.pk))
+        work = _Work(locked.ticket_id, at=timezone.now(), actor=None, clocks=[locked])
+        work.refresh_level(locked, arith.calendar_of(locked))
+        Clock.objects.filter(pk=locked.pk).update(
+            next_level_at=locked.next_level_at, next_level_percent=locked.next_level_percent)
+        sync_ticket(locked.ticket_id)
+    clock.next_level_at = locked.next_level_at
+    clock.next_level_percent = locked.next_level_percent
+    return locked
+
+
+# --- re-evaluation -----------------------------------------------------------------
+
+def reevaluate(ticket: Ticket, *, at: datetime, actor: User | int | None = None,
+               reason: str = "", policies: Sequence[Policy] | None = None) -> list[Clock]:
+    """Re-match the policy and recompute targets and due times from each clock's start.
+
+    Called when priority, team, tags or the organization's tier change. Business time
+    already used and the pauses are kept (recounted if the calendar changes). Clocks
+    whose metric has no target any more become exempt ("not applicable: ..."); metrics
+    that never had a clock and now have a target start from the ticket's original start.
+    Returns the clocks whose targets changed (each with a "recomputed" event).
+    """
+    reason = reason or "ticket re-evaluated"
+    with transaction.atomic():
+        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
+        policy = match_policy(ticket, policies=policies)
+        changed: list[Clock] = []
+        if policy is None:
+            for clock in work.active():
+                work.exempt(clock, reason=f"{NOT_APPLICABLE}no SLA policy matches")
+            sync_ticket(ticket.pk)
+            return changed
+        cache: dict[datetime, dict[str, ResolvedTarget]] = {}
+
+        def targets_at(start: datetime) -> dict[str, ResolvedTarget]:
+            if start not in cache:
+                cache[start] = targets_for(ticket, policy, at=start)
+            return cache[start]
+
+        for clock in work.active():
+            target = targets_at(clock.started_at).get(clock.metric)
+            if target is None:
+                work.exempt(clock, reason=(
+                    f"{NOT_APPLICABLE}no {clock.get_metric_display().lower()} target for "
+                    f"P{ticket.priority} under {policy.name}"))
+            elif work.recompute(clock, policy, target, reason=reason):
+                changed.append(clock)
+        work.backfill(policy, targets_at, reason=reason)
+        work.apply_pausing(ticket.status, waiting_reason=ticket.waiting_reason)
+        sync_ticket(ticket.pk)
+    return changed
+
+
+def reevaluate_organization(organization_id: int, *, at: datetime, batch_size: int = 200,
+                            reason: str = "organization tier changed") -> int:
+    """Re-evaluate the open tickets of an organization, in batches; returns how many.
+
+    Each ticket is its own transaction, so a large organization never holds long locks;
+    the active policies are loaded once.
+    """
+    policies = active_policies()
+    base = (Ticket.objects.filter(organization_id=organization_id,
+                                  status__in=OPEN_STATUS_VALUES)
+            .select_related("organization").order_by("pk"))
+    done, last_pk = 0, 0
+    while True:
+        batch = list(base.filter(pk__gt=last_pk)[:batch_size])
+        if not batch:
+            return done
+        for ticket in batch:
+            try:
+                reevaluate(ticket, at=at, reason=reason, policies=policies)
+            except Exception:  # one bad ticket must not stop the others
+                logger.exception("SLA re-evaluation failed for ticket %s", ticket.pk)
+            done += 1
+        last_pk = batch[-1].pk
