@@ -1,8 +1,9 @@
-"""REST API v1: tickets (with their messages, transitions and audit trail), organizations,
-users, and the token endpoint."""
+"""REST API v1: tickets (with their messages, transitions, audit trail and SLA clocks),
+organizations, users, the SLA approaching-breach list, and the token endpoint."""
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from sla.api import ApproachingView, TicketSlaView
 from tickets.api import TicketViewSet
 
 from .api import OrganizationViewSet, UserViewSet, obtain_auth_token
@@ -14,5 +15,7 @@ router.register("users", UserViewSet, basename="user")
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
+    path("tickets/<int:pk>/sla/", TicketSlaView.as_view(), name="ticket-sla"),
+    path("sla/approaching/", ApproachingView.as_view(), name="sla-approaching"),
     *router.urls,
 ]

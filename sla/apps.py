@@ -1,3 +1,4 @@
+from importlib import import_module
 from typing import Any
 
 from django.apps import AppConfig
@@ -19,3 +20,8 @@ class SlaConfig(AppConfig):
     def ready(self) -> None:
         # Restores the default policy on an empty database, e.g. after a test flush.
         post_migrate.connect(_seed_defaults, sender=self, dispatch_uid="sla.seed_defaults")
+        # Clocks follow the tickets' domain events (tickets never imports sla).
+        from . import handlers
+
+        handlers.connect()
+        import_module("sla.panels").register_all()  # the SLA panel of the agent ticket page

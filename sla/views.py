@@ -1,0 +1,366 @@
+"""SLA pages for agents: clocks approaching breach, the dashboard (and its CSV), the
+paused-time report, and exempting a clock from the ticket page.
+
+Reads go through sla.selectors; the one write (exempt) through sla.services.
+Anyone who is not an agent gets a 404, like the rest of the agent workspace.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import astuple
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from helpdesk.models import SupportTier, Team
+from tickets.models import Channel, Priority
+from tickets.selectors import visible_tickets
+from tickets.views.agent import agent_required
+
+from . import selectors
+from .models import Clock
+
+DEFAULT_PERIOD_DAYS = 30
+MAX_PERIOD_DAYS = 731
+APPROACHING_PER_PAGE = 50
+PAUSE_PAIRS_SHOWN = 100
+WITHIN_CHOICES = [
+    (15, "15 minutes"), (30, "30 minutes"), (60, "1 hour"), (120, "2 hours"),
+    (240, "4 hours"), (480, "8 hours"), (1440, "24 hours"),
+]
+DEFAULT_WITHIN = 60
+
+
+# --- filter forms -----------------------------------------------------------------------------
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class PeriodFilterForm(forms.Form):
+    """Clocks (or pauses) started in a period of local dates, narrowed by ticket fields."""
+
+    start = forms.DateField(required=False, widget=DateInput, label="From")
+    end = forms.DateField(required=False, widget=DateInput, label="To (inclusive)")
+    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
+    tier = forms.ChoiceField(choices=[("", "All tiers"), *SupportTier.choices], required=False,
+                             label="Support tier")
+    priority = forms.TypedChoiceField(choices=[("", "All priorities"), *Priority.choices],
+                                      coerce=int, empty_value=None, required=False)
+    channel = forms.ChoiceField(choices=[("", "All channels"), *Channel.choices],
+                                required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, f in self.fields.items():
+            f.widget.attrs.setdefault("id", f"filter_{name}")
+
+    @staticmethod
+    def default_period(today: date) -> tuple[date, date]:
+        return today - timedelta(days=DEFAULT_PERIOD_DAYS - 1), today
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = self.default_period(timezone.localdate())
+        start = data.get("start") or (data["end"] - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+                                      if data.get("end") else start)
+        end = data.get("end") or max(end, start)
+        if end < start:
+            raise ValidationError("The end of the period is before its start.")
+        if (end - start).days >= MAX_PERIOD_DAYS:
+            raise ValidationError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.")
+        data["start"], data["end"] = start, end
+        return data
+
+    def to_filters(self) -> selectors.DashboardFilters:
+        """The period as [start 00:00, day after end 00:00) in the current time zone."""
+        if self.is_valid():
+            data = self.cleaned_data
+        else:  # show the errors, and the default period meanwhile
+            start, end = self.default_period(timezone.localdate())
+            data = {"start": start, "end": end}
+        zone = timezone.get_current_timezone()
+        team = data.get("team")
+        return selectors.DashboardFilters(
+            start=datetime.combine(data["start"], time.min, tzinfo=zone),
+            end=datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=zone),
+            team_id=team.pk if team else None,
+            tier=data.get("tier") or "",
+            priority=data.get("priority"),
+            channel=data.get("channel") or "",
+        )
+
+
+class ApproachingForm(forms.Form):
+    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams",
+                                  widget=forms.Select(attrs={"id": "filter_team"}))
+    within = forms.TypedChoiceField(
+        choices=WITHIN_CHOICES, coerce=int, required=False, empty_value=DEFAULT_WITHIN,
+        label="Due within", widget=forms.Select(attrs={"id": "filter_within"}),
+    )
+
+
+class ExemptForm(forms.Form):
+    reason = forms.CharField(max_length=255, strip=True,
+                             help_text="Why this clock does not apply (e.g. out of scope).")
+
+
+# --- approaching breach ---------------------------------------------------------------------
+
+@require_GET
+@agent_required
+def approaching(request: HttpRequest) -> HttpResponse:
+    form = ApproachingForm(request.GET or None)
+    team, within = None, DEFAULT_WITHIN
+    if form.is_valid():
+        team = form.cleaned_data["team"]
+        within = form.cleaned_data["within"] or DEFAULT_WITHIN
+    now = timezone.now()
+    clocks = selectors.approaching_breach(
+        request.user, within=timedelta(minutes=within), team=team, at=now)
+    page = Paginator(clocks, APPROACHING_PER_PAGE).get_page(request.GET.get("page"))
+    rows = selectors.add_live_figures(list(page.object_list), now=now)
+    context = {
+        "form": form, "page_obj": page, "clocks": rows, "now": now, "within": within,
+        "within_label": dict(WITHIN_CHOICES).get(within, f"{within} minutes"),
+    }
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "sla/_approaching_results.html" if partial else "sla/approaching.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+def _minutes(value: timedelta | None) -> str:
+    return "" if value is None else f"{value.total_seconds() / 60:.1f}"
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value}"
+
+
+def _cell(text: str) -> str:
+    """Neutralise spreadsheet formulas in names people typed (CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+CSV_COLUMNS = [
+    ("clocks", "clocks", str),
+    ("response_met", "response_met", str),
+    ("response_breached", "response_breached", str),
+    ("response_compliance_pct", "response_compliance", _number),
+    ("response_internal_met", "response_internal_met", str),
+    ("response_internal_compliance_pct", "response_internal_compliance", _number),
+    ("response_avg_used_min", "response_avg_used", _minutes),
+    ("response_avg_target_min", "response_avg_target", _minutes),
+    ("response_avg_internal_target_min", "response_avg_internal_target", _minutes),
+    ("resolution_met", "resolution_met", str),
+    ("resolution_breached", "resolution_breached", str),
+    ("resolution_compliance_pct", "resolution_compliance", _number),
+    ("resolution_internal_met", "resolution_internal_met", str),
+    ("resolution_internal_compliance_pct", "resolution_internal_compliance", _number),
+    ("resolution_avg_used_min", "resolution_avg_used", _minutes),
+    ("resolution_avg_target_min", "resolution_avg_target", _minutes),
+    ("resolution_avg_internal_target_min", "resolution_avg_internal_target", _minutes),
+    ("breaches", "breaches", str),
+    ("severe_breaches", "severe", str),
+    ("leading_indicator_pct", "leading_indicator", _number),
+]
+
+
+def _dashboard_csv(request: HttpRequest, filters: selectors.DashboardFilters,
+                   dimensions: list[str]) -> HttpResponse:
+    start = filters.start.date().isoformat()
+    end = (filters.end - timedelta(days=1)).date().isoformat()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="sla-{start}-to-{end}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["dimension", "group", *(name for name, _, _ in CSV_COLUMNS)])
+    total = selectors.compliance(filters, user=request.user)
+    writer.writerow(["total", "all", *(fmt(total[key]) for _, key, fmt in CSV_COLUMNS)])
+    for dimension in dimensions:
+        for row in selectors.compliance_by(filters, dimension, user=request.user):
+            writer.writerow([dimension, _cell(row["group"]),
+                             *(fmt(row[key]) for _, key, fmt in CSV_COLUMNS)])
+    return response
+
+
+PERCENT_KEYS = (
+    "response_compliance", "response_internal_compliance", "resolution_compliance",
+    "resolution_internal_compliance", "leading_indicator", "compliance", "internal_compliance",
+)
+DURATION_KEYS = (
+    "response_avg_used", "response_avg_target", "response_avg_internal_target",
+    "resolution_avg_used", "resolution_avg_target", "resolution_avg_internal_target",
+    "avg_used", "avg_target", "avg_internal_target", "total", "average",
+)
+
+
+def _with_texts(row: dict[str, Any]) -> dict[str, Any]:
+    """Add `<key>_text` for every percentage and duration of an aggregated row."""
+    for key in PERCENT_KEYS:
+        if key in row:
+            row[f"{key}_text"] = "—" if row[key] is None else f"{row[key]:.1f} %"
+    for key in DURATION_KEYS:
+        if key in row:
+            row[f"{key}_text"] = selectors.human_duration(row[key])
+    return row
+
+
+CHART_HEIGHT = 120
+CHART_BAR = 14
+CHART_GAP = 10
+
+
+def _weekly_chart(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Bars of contractual and internal compliance per week, as SVG geometry (no inline CSS)."""
+    bars = []
+    x = 30
+    for row in rows:
+        for kind, value in (("contractual", row[f"{key}_compliance"]),
+                            ("internal", row[f"{key}_internal_compliance"])):
+            height = 0 if value is None else round(CHART_HEIGHT * value / 100, 1)
+            bars.append({
+                "x": x, "y": round(10 + CHART_HEIGHT - height, 1), "height": height,
+                "kind": kind, "value": value, "week": row["group"],
+            })
+            x += CHART_BAR
+        x += CHART_GAP
+    labels = [{"x": 30 + i * (2 * CHART_BAR + CHART_GAP) + CHART_BAR, "text": r["group"][-3:]}
+              for i, r in enumerate(rows)]
+    return {"bars": bars, "labels": labels, "width": max(x + 10, 200), "bar": CHART_BAR,
+            "height": CHART_HEIGHT + 40, "base": CHART_HEIGHT + 10,
+            "grid": [{"y": 10 + CHART_HEIGHT - CHART_HEIGHT * p / 100, "label": p}
+                     for p in (0, 50, 100)]}
+
+
+DASHBOARD_CACHE_SECONDS = 300
+DEFAULT_BREAKDOWN = "week"
+
+
+def _visibility_scope(user: Any) -> str:
+    """Users who see the same tickets share cached figures."""
+    if user.sees_all_tickets:
+        return "all"
+    return f"u{user.pk}:t{','.join(map(str, sorted(user.team_ids)))}"
+
+
+def _dashboard_figures(user: Any, filters: selectors.DashboardFilters,
+                       by: str) -> dict[str, Any]:
+    """Totals, the per-metric table, the chosen breakdown and the weekly series; the
+    aggregates are kept for a few minutes, as a dashboard may be (and says so)."""
+    key = "sla:dashboard:" + hashlib.sha256(
+        repr((astuple(filters), by, _visibility_scope(user))).encode()).hexdigest()
+    figures = cache.get(key)
+    if figures is None:
+        rows = selectors.compliance_by(filters, by, user=user)
+        figures = {
+            "computed_at": timezone.now(),
+            "totals": selectors.compliance(filters, user=user),
+            "by_metric": selectors.compliance_by_metric(filters, user=user),
+            "rows": rows,
+            "weeks": rows if by == "week" else selectors.compliance_by(filters, "week",
+                                                                       user=user),
+        }
+        cache.set(key, figures, DASHBOARD_CACHE_SECONDS)
+    return figures
+
+
+@require_GET
+@agent_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form = PeriodFilterForm(request.GET or None)
+    filters = form.to_filters()
+    by = request.GET.get("by") or ""
+    if by and by not in selectors.DIMENSIONS:
+        raise Http404("No such breakdown")
+    if request.GET.get("format") == "csv":
+        return _dashboard_csv(request, filters, [by] if by else list(selectors.DIMENSIONS))
+    by = by or DEFAULT_BREAKDOWN
+    figures = _dashboard_figures(request.user, filters, by)
+    context = {
+        "form": form,
+        "filters": filters,
+        "period_end": (filters.end - timedelta(days=1)).date(),
+        "computed_at": figures["computed_at"],
+        "cache_minutes": DASHBOARD_CACHE_SECONDS // 60,
+        "totals": _with_texts(dict(figures["totals"])),
+        "by_metric": [_with_texts(dict(r)) for r in figures["by_metric"]],
+        "breakdown": {"name": by, "label": selectors.DIMENSIONS[by].label,
+                      "rows": [_with_texts(dict(r)) for r in figures["rows"]]},
+        "dimensions": [{"name": name, "label": spec.label, "current": name == by}
+                       for name, spec in selectors.DIMENSIONS.items()],
+        "charts": [
+            {"key": "response", "title": "First response compliance by week",
+             **_weekly_chart(figures["weeks"], "response")},
+            {"key": "resolution", "title": "Resolution compliance by week",
+             **_weekly_chart(figures["weeks"], "resolution")},
+        ],
+    }
+    return render(request, "sla/dashboard.html", context)
+
+
+# --- paused time ----------------------------------------------------------------------------
+
+@require_GET
+@agent_required
+def paused(request: HttpRequest) -> HttpResponse:
+    form = PeriodFilterForm(request.GET or None)
+    filters = form.to_filters()
+    user = request.user
+    context = {
+        "form": form,
+        "filters": filters,
+        "period_end": (filters.end - timedelta(days=1)).date(),
+        "totals": _with_texts(selectors.paused_totals(filters, user=user)),
+        "by_agent": [_with_texts(r) for r in selectors.paused_time(filters, user=user,
+                                                                   by="agent")],
+        "by_reason": [_with_texts(r) for r in selectors.paused_time(filters, user=user,
+                                                                    by="reason")],
+        "by_agent_reason": [_with_texts(r) for r in selectors.paused_time(
+            filters, user=user, by="agent_reason", limit=PAUSE_PAIRS_SHOWN)],
+        "pairs_shown": PAUSE_PAIRS_SHOWN,
+    }
+    return render(request, "sla/paused.html", context)
+
+
+# --- exempt a clock ---------------------------------------------------------------------------
+
+@require_POST
+@agent_required
+def exempt(request: HttpRequest, pk: int) -> HttpResponse:
+    clock = (Clock.objects.select_related("ticket")
+             .filter(pk=pk, ticket__in=visible_tickets(request.user).values("pk")).first())
+    if clock is None:
+        raise Http404("No such clock")
+    form = ExemptForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason to exempt the clock.")
+    elif not clock.is_active:
+        messages.error(request, f"The {clock.get_metric_display().lower()} clock has already "
+                                f"stopped ({clock.get_state_display().lower()}).")
+    else:
+        from . import services  # the clock services; imported late, like any heavy dependency
+
+        try:
+            services.exempt(clock, reason=form.cleaned_data["reason"], actor=request.user)
+        except (ValidationError, PermissionDenied, ValueError) as exc:
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            messages.error(request, text or "This clock cannot be exempted.")
+        else:
+            messages.success(request, f"The {clock.get_metric_display().lower()} clock is "
+                                      "exempt from the SLA.")
+    return redirect("agent:ticket", pk=clock.ticket_id)
