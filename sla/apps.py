@@ -25,3 +25,13 @@ class SlaConfig(AppConfig):
 
         handlers.connect()
         import_module("sla.panels").register_all()  # the SLA panel of the agent ticket page
+        # Calendar.business_calendar() caches by updated_at; child rows must bump it.
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import BusinessHours, Holiday
+        from .signals import touch_calendar
+
+        for model in (BusinessHours, Holiday):
+            for signal in (post_save, post_delete):
+                signal.connect(touch_calendar, sender=model,
+                               dispatch_uid=f"sla.touch_calendar.{model.__name__}.{signal}")

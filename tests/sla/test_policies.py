@@ -240,3 +240,23 @@ def test_overrides_and_multipliers_are_rounded_once(standard):
     assert resolve_target(target, factor=Decimal("0.5"), overrides=[third]).contractual == US
     target.contractual = 5 * US
     assert resolve_target(target, factor=Decimal("0.5"), overrides=[third]).contractual == US
+
+
+@pytest.mark.django_db
+def test_editing_hours_or_holidays_refreshes_the_cached_calendar():
+    from datetime import date, time
+
+    from sla.models import BusinessHours, Calendar, Holiday
+
+    cal = Calendar.objects.create(name="Edited", timezone="UTC")
+    hours = BusinessHours.objects.create(calendar=cal, weekday=0, start=time(9), end=time(17))
+    from datetime import UTC, datetime
+
+    monday = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    assert Calendar.objects.get(pk=cal.pk).business_calendar().is_open(monday)
+    Holiday.objects.create(calendar=cal, date=date(2026, 11, 30), name="Closed")
+    assert not Calendar.objects.get(pk=cal.pk).business_calendar().is_open(monday)
+    Holiday.objects.all().delete()
+    hours.start = time(11)
+    hours.save()
+    assert not Calendar.objects.get(pk=cal.pk).business_calendar().is_open(monday)
