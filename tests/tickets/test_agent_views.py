@@ -731,3 +731,14 @@ def test_new_ticket_form_errors(agent_client):
     assert response.status_code == 400
     assert "No active user with that username or email." in response.content.decode()
     assert not Ticket.objects.exists()
+
+
+def test_queue_count_is_capped_on_huge_backlogs(client, manager, customer_a, monkeypatch):
+    from tickets.views.agent import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "cap", 3)
+    for _ in range(5):
+        make_ticket(customer_a)
+    client.force_login(manager)
+    html = client.get(reverse("agent:queue", args=["open"]), {"per_page": 10}).content.decode()
+    assert "3+ tickets" in html

@@ -99,6 +99,7 @@ class CappedPaginator(Paginator):
     and an exact COUNT over a large backlog would cost more than the page itself."""
 
     cap = 2000
+    is_capped = False
 
     @cached_property
     def count(self) -> int:
