@@ -1,4 +1,4 @@
-"""Top-level URLs: portal, agent workspace, accounts, API and admin."""
+"""Top-level URLs: portal, agent workspace, notifications, accounts, API and admin."""
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/", include("helpdesk.account_urls")),
     path("agent/", include("tickets.urls_agent", namespace="agent")),
     path("portal/", include("tickets.urls_portal", namespace="portal")),
+    path("sla/", include("sla.urls", namespace="sla")),
+    path("notifications/", include("helpdesk.notification_urls", namespace="notifications")),
     path("api/v1/", include("helpdesk.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
