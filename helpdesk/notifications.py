@@ -45,6 +45,29 @@ def notify(
     return note
 
 
+def notify_bulk(notes: list[Notification]) -> None:
+    """Record many unsaved notifications at once and queue their e-mails after commit.
+
+    For jobs that notify hundreds of people in one go. If one dedupe key was already
+    used, every note goes through `notify`, which skips exactly the existing ones.
+    """
+    if not notes:
+        return
+    try:
+        with transaction.atomic():
+            Notification.objects.bulk_create(notes)
+    except IntegrityError:
+        for n in notes:
+            notify(n.recipient, title=n.title, body=n.body, url=n.url, source=n.source,
+                   urgent=n.urgent, dedupe_key=n.dedupe_key, email=n.email_wanted)
+        return
+    from .tasks import send_notification_email
+
+    for note in notes:
+        if note.email_wanted:
+            transaction.on_commit(lambda pk=note.pk: send_notification_email.delay(pk))
+
+
 def notify_many(recipients: Iterable[User], *, dedupe_prefix: str | None = None,
                 **kwargs) -> list[Notification]:
     """Notify each distinct recipient once; the dedupe key gets the recipient's id."""

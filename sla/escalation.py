@@ -19,13 +19,13 @@ import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Max, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.models import Membership, Notification, Team, User
-from helpdesk.notifications import notify
+from helpdesk.notifications import notify_bulk
 from helpdesk.roles import Role
 from tickets.models import Ticket
 
@@ -187,7 +187,7 @@ def _process(batch: list[Clock], context: _Context) -> None:
         notes.extend(_notifications(clock, level, context))
         _escalate(clock, level)
     ClockEvent.objects.bulk_create(events)
-    _save_notifications(notes)
+    notify_bulk(notes)
     stamp = timezone.now()
     _update_rows(Clock, ["next_level_at", "next_level_percent", "updated_at"],
                  [(c.pk, c.next_level_at, c.next_level_percent, stamp) for c in firing])
@@ -339,27 +339,6 @@ def _notifications(clock: Clock, level: Level, context: _Context) -> list[Notifi
         )
         for user in context.recipients(ticket, level)
     ]
-
-
-def _save_notifications(notes: list[Notification]) -> None:
-    """What helpdesk.notifications.notify does, for many at once: record each and queue
-    its e-mail after commit. A dedupe key already used (a level re-fired after its fire
-    row was lost) sends the whole set through `notify`, which skips the existing ones."""
-    if not notes:
-        return
-    try:
-        with transaction.atomic():
-            Notification.objects.bulk_create(notes)
-    except IntegrityError:
-        for n in notes:
-            notify(n.recipient, title=n.title, body=n.body, url=n.url, source=n.source,
-                   urgent=n.urgent, dedupe_key=n.dedupe_key)
-        return
-    from helpdesk.tasks import send_notification_email
-
-    for note in notes:
-        if note.email_wanted:
-            transaction.on_commit(lambda pk=note.pk: send_notification_email.delay(pk))
 
 
 def _title(clock: Clock, level: Level, user: User, now: datetime) -> str:

@@ -36,3 +36,19 @@ def test_inactive_users_get_nothing(agent):
     agent.is_active = False
     agent.save()
     assert notifications.notify(agent, title="x", source="test") is None
+
+
+def test_notify_bulk_records_all_and_falls_back_on_a_used_key(agent, lead,
+                                                              django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    def note(user, key):
+        return Notification(recipient=user, title="t", source="test", dedupe_key=key,
+                            created_at=timezone.now(), email_wanted=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.notify_bulk([note(agent, "k:1"), note(lead, "k:2")])
+        notifications.notify_bulk([note(agent, "k:1"), note(lead, "k:3")])
+    assert sorted(Notification.objects.values_list("dedupe_key", flat=True)) == [
+        "k:1", "k:2", "k:3"]
+    assert len(mail.outbox) == 3
