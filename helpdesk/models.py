@@ -7,6 +7,25 @@ from django.db import models
 from django.utils.functional import cached_property
 
 
+class AppendOnlyError(Exception):
+    """An audit record was about to be changed or deleted."""
+
+
+class AppendOnlyModel(models.Model):
+    """Audit trails: rows are inserted, never updated or deleted."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
+
+
 class SupportTier(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
     BUSINESS = "business", "Business"

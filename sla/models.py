@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from helpdesk.models import SupportTier
+from helpdesk.models import AppendOnlyModel, SupportTier
 
 from .calendar import BusinessCalendar
 
@@ -352,7 +352,7 @@ class ClockEventKind(models.TextChoices):
     STOPPED = "stopped", "Stopped"
 
 
-class ClockEvent(models.Model):
+class ClockEvent(AppendOnlyModel):
     """Append-only audit trail of every clock change, with actor and reason."""
 
     clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="events")
@@ -372,14 +372,6 @@ class ClockEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.clock}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise ValueError("Clock events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Clock events are append-only.")
 
 
 class ClockPause(models.Model):

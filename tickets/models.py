@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from helpdesk.models import SupportTier, Team
+from helpdesk.models import AppendOnlyModel, SupportTier, Team
 
 from .state_machine import LABELS, OPEN_STATUSES, Status
 
@@ -225,11 +225,7 @@ class EventKind(models.TextChoices):
     ATTACHMENT = "attachment", "Attachment added"
 
 
-class AppendOnlyError(Exception):
-    pass
-
-
-class TicketEvent(models.Model):
+class TicketEvent(AppendOnlyModel):
     """Append-only audit trail: who changed what, when, from what to what."""
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
@@ -253,14 +249,6 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on #{self.ticket_id}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise AppendOnlyError("Ticket events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Ticket events are append-only.")
 
 
 class Escalation(models.Model):

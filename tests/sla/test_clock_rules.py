@@ -699,3 +699,23 @@ def test_levels_follow_the_policy_rows(desk, ticket, standard):
     fr = desk.clock(ticket, FR)
     services.refresh_next_level(fr)
     assert (fr.next_level_percent, fr.next_level_at) == (80, at(0, 48))
+
+
+@pytest.mark.django_db
+def test_clock_events_are_append_only():
+    from datetime import UTC, datetime, timedelta
+
+    from helpdesk.models import AppendOnlyError
+    from sla.models import Clock, ClockEvent
+    from tests.factories import make_org, make_ticket, make_user
+
+    ticket = make_ticket(make_user(org=make_org()))
+    at = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    clock = Clock.objects.create(ticket=ticket, metric="resolution", target=timedelta(hours=4),
+                                 internal_target=timedelta(hours=3), started_at=at)
+    event = ClockEvent.objects.create(clock=clock, ticket=ticket, kind="started", at=at)
+    event.reason = "edited"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
