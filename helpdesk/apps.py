@@ -20,3 +20,12 @@ class HelpdeskConfig(AppConfig):
                            dispatch_uid=f"helpdesk.agent_choices.{signal}")
         m2m_changed.connect(selectors.forget_agent_choices, sender=User.groups.through,
                             dispatch_uid="helpdesk.agent_choices.groups")
+        # Cached permission sets follow every change of roles or permissions.
+        from django.contrib.auth.models import Group
+
+        from .auth import forget_permissions
+
+        for through in (User.groups.through, User.user_permissions.through,
+                        Group.permissions.through):
+            m2m_changed.connect(forget_permissions, sender=through,
+                                dispatch_uid=f"helpdesk.perms.{through.__name__}")

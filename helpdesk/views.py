@@ -71,7 +71,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password1"], first_name=form.cleaned_data["first_name"],
             last_name=form.cleaned_data.get("last_name", ""),
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="helpdesk.auth.CachedPermissionsBackend")
         messages.success(request, "Welcome! You can file your first request below.")
         return redirect("portal:tickets")
     return render(request, "registration/signup.html", {"form": form})

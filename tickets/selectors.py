@@ -83,10 +83,14 @@ def queue_counts(user: User) -> dict[str, int]:
 
 
 def with_list_relations(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    """What a ticket row shows, fetched in a constant number of queries."""
-    return qs.select_related(
-        "requester", "organization", "team", "assignee", "category"
-    ).prefetch_related("tags")
+    """What a ticket row shows, fetched in a constant number of queries.
+
+    Prefetched (one small "id IN (...)" query each) rather than joined: a six-way join
+    costs PostgreSQL more to plan than all of these cost to run on a million tickets.
+    """
+    return qs.prefetch_related(
+        "requester", "organization", "team", "assignee", "category", "tags"
+    )
 
 
 def conversation(ticket: Ticket, *, include_internal: bool) -> QuerySet[Message]:

@@ -246,3 +246,15 @@ def test_trusted_proxy_address_is_used_for_throttling(rf, settings):
     assert client_ip(request) == "10.0.0.2"
     settings.HELPDESK_TRUSTED_PROXY_COUNT = 2
     assert client_ip(request) == "203.0.113.9"
+
+
+def test_permission_changes_apply_at_once_despite_the_cache(customer_a):
+    from django.contrib.auth.models import Group
+
+    from helpdesk.models import User as U
+
+    assert not U.objects.get(pk=customer_a.pk).is_agent
+    customer_a.groups.add(Group.objects.get(name=Role.AGENT))
+    assert U.objects.get(pk=customer_a.pk).is_agent
+    customer_a.groups.remove(Group.objects.get(name=Role.AGENT))
+    assert not U.objects.get(pk=customer_a.pk).is_agent
