@@ -49,5 +49,17 @@ def agent_choices() -> list[tuple[int, str]]:
     return cached
 
 
+AGENT_VERSION_KEY = "helpdesk:agent-choices-version"
+
+
+def agent_choices_version() -> int:
+    """Changes whenever the agent list may have: part of cache keys of rendered pickers."""
+    return cache.get_or_set(AGENT_VERSION_KEY, 1, None)
+
+
 def forget_agent_choices(**kwargs: object) -> None:
     cache.delete(AGENT_CHOICES_KEY)
+    try:
+        cache.incr(AGENT_VERSION_KEY)
+    except ValueError:
+        cache.set(AGENT_VERSION_KEY, 2, None)

@@ -97,6 +97,10 @@ TEMPLATES = [
     },
 ]
 
+# Form widgets render through Jinja2: the same markup, several times faster than the
+# Django engine for pages with many fields.
+FORM_RENDERER = "helpdesk.form_renderer.FastFormRenderer"
+
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'helpdesk.sqlite3'}"),

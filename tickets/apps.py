@@ -16,3 +16,15 @@ class TicketsConfig(AppConfig):
     def ready(self) -> None:
         # Restores defaults on an empty database, e.g. after a test flush.
         post_migrate.connect(_seed_taxonomy, sender=self, dispatch_uid="tickets.seed_taxonomy")
+        # Cached picker choices of reference tables are dropped when a row changes.
+        from django.db.models.signals import post_delete, post_save
+
+        from helpdesk.models import Team
+
+        from .models import Category, ProductArea
+        from .widgets import forget_choices
+
+        for model in (Team, Category, ProductArea):
+            for signal in (post_save, post_delete):
+                signal.connect(forget_choices, sender=model,
+                               dispatch_uid=f"tickets.choices.{model.__name__}.{signal}")

@@ -13,7 +13,7 @@ from helpdesk.selectors import agent_choices, agents
 
 from .models import Category, Channel, Escalation, Macro, Priority, ProductArea, Ticket
 from .state_machine import LABELS, PACKET, TRANSITIONS, Status, allowed_targets
-from .widgets import use_fast_selects
+from .widgets import CachedModelChoiceField, use_fast_selects
 
 # Parameters of a queue URL that are not part of a saved filter.
 NOT_SAVED_PARAMS = ("page", "csrfmiddlewaretoken", "queue")
@@ -131,12 +131,12 @@ class TransitionForm(forms.Form):
 
 class UpdateForm(forms.Form):
     priority = forms.TypedChoiceField(label="Priority", choices=Priority.choices, coerce=int)
-    category = forms.ModelChoiceField(label="Category", queryset=Category.objects.all(),
+    category = CachedModelChoiceField(label="Category", queryset=Category.objects.all(),
                                       required=False, empty_label="—")
-    product_area = forms.ModelChoiceField(label="Product area",
+    product_area = CachedModelChoiceField(label="Product area",
                                           queryset=ProductArea.objects.all(),
                                           required=False, empty_label="—")
-    team = forms.ModelChoiceField(label="Team", queryset=Team.objects.all(), required=False,
+    team = CachedModelChoiceField(label="Team", queryset=Team.objects.all(), required=False,
                                   empty_label="—")
     assignee = AgentChoiceField(label="Assignee", queryset=User.objects.none(), required=False,
                                 empty_label="Unassigned")
@@ -171,7 +171,7 @@ class UpdateForm(forms.Form):
 
 
 class EscalateForm(forms.Form):
-    to_team = forms.ModelChoiceField(label="Escalate to team", queryset=Team.objects.all(),
+    to_team = CachedModelChoiceField(label="Escalate to team", queryset=Team.objects.all(),
                                      required=False, empty_label="—")
     engineering = forms.BooleanField(label="Send to engineering instead", required=False)
     issue_summary = forms.CharField(label="Issue summary",
@@ -188,6 +188,7 @@ class EscalateForm(forms.Form):
         kwargs.setdefault("auto_id", "esc_%s")
         super().__init__(*args, **kwargs)
         self.fields["to_team"].queryset = Team.objects.exclude(pk=ticket.team_id)
+        self.fields["to_team"].exclude_pks = frozenset({ticket.team_id})
         if Status.ENGINEERING not in allowed_targets(ticket.status):
             del self.fields["engineering"]
 
@@ -299,9 +300,9 @@ class NewTicketForm(forms.Form):
     priority = forms.TypedChoiceField(label="Priority", choices=[("", "Let the rules decide")]
                                       + list(Priority.choices), coerce=int, required=False,
                                       empty_value=None)
-    category = forms.ModelChoiceField(label="Category", queryset=Category.objects.all(),
+    category = CachedModelChoiceField(label="Category", queryset=Category.objects.all(),
                                       required=False, empty_label="—")
-    product_area = forms.ModelChoiceField(label="Product area",
+    product_area = CachedModelChoiceField(label="Product area",
                                           queryset=ProductArea.objects.all(),
                                           required=False, empty_label="—")
     tags = forms.CharField(label="Tags", required=False, max_length=500,

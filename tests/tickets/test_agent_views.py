@@ -742,3 +742,16 @@ def test_queue_count_is_capped_on_huge_backlogs(client, manager, customer_a, mon
     client.force_login(manager)
     html = client.get(reverse("agent:queue", args=["open"]), {"per_page": 10}).content.decode()
     assert "3+ tickets" in html
+
+
+def test_pickers_show_new_teams_and_agents_at_once(client, agent, ticket_a):
+    from helpdesk.models import Team
+
+    client.force_login(agent)
+    url = reverse("agent:ticket", args=[ticket_a.pk])
+    assert "Night Shift" not in client.get(url).content.decode()
+    Team.objects.create(name="Night Shift", slug="night-shift")
+    make_user(Role.AGENT, teams=(), username="newbie", first_name="Newbie")
+    html = client.get(url).content.decode()
+    assert "Night Shift" in html
+    assert "Newbie" in html

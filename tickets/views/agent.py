@@ -25,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
-from helpdesk.selectors import agent_choices
+from helpdesk.selectors import agent_choices, agent_choices_version
 
 from .. import selectors, services
 from ..filters import TicketFilter
@@ -166,6 +166,7 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         response = render(request, "tickets/agent/queue_partial.html", context)
     else:
         context["bulk_form"] = BulkForm()
+        context["picker_version"] = agent_choices_version()
         context["saved_filters"] = _saved_filters(request)
         context["saved_filter_form"] = SavedFilterForm(initial={"query": context["saved_query"]})
         response = render(request, "tickets/agent/queue.html", context)
