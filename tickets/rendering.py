@@ -1,6 +1,8 @@
 """Safe rendering of Markdown and outside HTML: Markdown without raw HTML, then nh3."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
@@ -33,5 +35,12 @@ def sanitize_html(html: str) -> str:
     )
 
 
+@lru_cache(maxsize=4096)
+def _render(text: str) -> str:
+    return sanitize_html(_md.render(text))
+
+
 def render_markdown(text: str) -> SafeString:
-    return mark_safe(sanitize_html(_md.render(text or "")))  # noqa: S308 - sanitised above
+    """Markdown to sanitised HTML. Messages never change and conversations refresh every
+    few seconds, so results are memoised by content (bounded, per process)."""
+    return mark_safe(_render(text or ""))  # noqa: S308 - sanitised above

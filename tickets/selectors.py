@@ -110,13 +110,14 @@ def timeline(ticket: Ticket, *, include_internal: bool) -> QuerySet[TicketEvent]
 
 
 def ticket_detail(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    return qs.select_related(
+    """Everything the ticket page shows. Related rows are prefetched by id rather than
+    joined: planning an eight-way join costs PostgreSQL more than running it."""
+    return qs.prefetch_related(
         "requester", "organization", "organization__csm", "team", "assignee", "category",
-        "product_area", "merged_into",
-    ).prefetch_related("tags", "ccs", Prefetch(
-        "escalations",
-        queryset=Escalation.objects.select_related("from_team", "to_team", "actor"),
-    ))
+        "product_area", "merged_into", "tags", "ccs",
+        Prefetch("escalations",
+                 queryset=Escalation.objects.select_related("from_team", "to_team", "actor")),
+    )
 
 
 def recent_tickets_of(ticket: Ticket, *, limit: int = 5) -> QuerySet[Ticket]:
