@@ -184,7 +184,11 @@ class DashboardFilters:
     channel: str = ""
 
     def clocks(self, user: User) -> QuerySet[Clock]:
-        qs = Clock.objects.filter(started_at__gte=self.start, started_at__lt=self.end)
+        return self.apply(Clock.objects.all(), user)
+
+    def apply(self, qs: QuerySet, user: User) -> QuerySet:
+        """Rows (clocks or pauses) started in the period, of matching visible tickets."""
+        qs = qs.filter(started_at__gte=self.start, started_at__lt=self.end)
         if self.team_id:
             qs = qs.filter(ticket__team_id=self.team_id)
         if self.tier:
@@ -362,16 +366,7 @@ def compliance_by_metric(filters: DashboardFilters, *, user: User) -> list[dict[
 # --- paused time ------------------------------------------------------------------------------
 
 def _pauses(filters: DashboardFilters, user: User) -> QuerySet[ClockPause]:
-    qs = ClockPause.objects.filter(started_at__gte=filters.start, started_at__lt=filters.end)
-    if filters.team_id:
-        qs = qs.filter(ticket__team_id=filters.team_id)
-    if filters.tier:
-        qs = qs.filter(ticket__organization__support_tier=filters.tier)
-    if filters.priority:
-        qs = qs.filter(ticket__priority=filters.priority)
-    if filters.channel:
-        qs = qs.filter(ticket__channel=filters.channel)
-    return _visible(qs, user)
+    return filters.apply(ClockPause.objects.all(), user)
 
 
 _PAUSE_FIGURES = {
