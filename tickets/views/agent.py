@@ -21,7 +21,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import cached_property
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -302,7 +304,12 @@ def _conversation_context(ticket: Ticket) -> dict[str, Any]:
 def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
                  **bound: Any) -> HttpResponse:
     """Render the ticket page; `bound` forms (after an error) replace the blank ones."""
-    agents = [{"pk": pk, "display_name": name} for pk, name in agent_choices()]
+    selected = ticket.assignee_id or request.user.pk
+    # The same agent list appears in several transition forms: build its options once.
+    agent_options = mark_safe("".join(  # noqa: S308 - every value is escaped
+        f'<option value="{pk}"{" selected" if pk == selected else ""}>{escape(name)}</option>'
+        for pk, name in agent_choices()
+    ))
     escalate_form = bound.get("escalate_form") or EscalateForm(ticket=ticket)
     context = {
         **_conversation_context(ticket),
@@ -319,8 +326,7 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
         "transitions": _transition_choices(ticket),
         "can_escalate": any(t["needs_packet"] for t in _transition_choices(ticket)),
         "can_merge": request.user.has_perm("tickets.merge_ticket") and not ticket.merged_into_id,
-        "agents": agents,
-        "default_assignee": ticket.assignee_id or request.user.pk,
+        "agent_options": agent_options,
     }
     return render(request, "tickets/agent/ticket.html", context, status=status)
 
