@@ -18,9 +18,9 @@ def panel_context(ticket: Any, request: HttpRequest) -> dict[str, Any] | None:
         return None
     now = timezone.now()
     clocks = selectors.ticket_clocks(ticket, now=now)
-    events = list(selectors.ticket_clock_events(ticket))
-    if not clocks and not events:
+    if not clocks:  # clock events exist only for clocks
         return None
+    events = list(selectors.ticket_clock_events(ticket))
     return {
         "now": now,
         "sla_clocks": clocks,
