@@ -1,1 +1,347 @@
-"""Models of this app arrive with its issue."""
+"""Workforce: capacity settings, shifts and schedules, time off, agent status, on-call."""
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from sla.models import validate_timezone
+
+USER = settings.AUTH_USER_MODEL
+
+
+# --- capacity ---------------------------------------------------------------------------
+
+class TeamCapacity(models.Model):
+    """Staffing assumptions of a team (defaults: shrinkage 30 %, L1 70 % utilisation...)."""
+
+    team = models.OneToOneField("helpdesk.Team", on_delete=models.CASCADE,
+                                related_name="capacity")
+    utilization = models.DecimalField(
+        max_digits=4, decimal_places=2, default=Decimal("0.70"),
+        validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("1"))],
+        help_text="Target share of productive time spent on tickets (FTE model).",
+    )
+    shrinkage = models.DecimalField(
+        max_digits=4, decimal_places=2, default=Decimal("0.30"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.95"))],
+        help_text="Share of paid time not available (breaks, training, leave).",
+    )
+    service_level = models.DecimalField(
+        max_digits=4, decimal_places=2, default=Decimal("0.80"),
+        help_text="Erlang C queues (chat, phone): share answered within the target.",
+    )
+    answer_target_seconds = models.PositiveIntegerField(default=60)
+    max_occupancy = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("0.85"))
+    productive_minutes_per_fte = models.PositiveIntegerField(default=360)
+
+    class Meta:
+        verbose_name_plural = "team capacities"
+
+    def __str__(self) -> str:
+        return f"Capacity of {self.team}"
+
+
+class Hire(models.Model):
+    """A new agent ramping up: counts 0/0/25/50/75/100 % over the first weeks (ramp model)."""
+
+    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="hires")
+    team = models.ForeignKey("helpdesk.Team", on_delete=models.CASCADE, related_name="hires")
+    started_on = models.DateField()
+
+    class Meta:
+        ordering = ["-started_on"]
+
+    def __str__(self) -> str:
+        return f"{self.agent} joined {self.team} on {self.started_on}"
+
+
+class ForecastRun(models.Model):
+    """A stored forecast, kept so that its accuracy (MAPE) can be measured afterwards."""
+
+    class Method(models.TextChoices):
+        MOVING_AVERAGE = "moving_average", "Moving average"
+        SEASONAL = "seasonal", "Day-of-week × hour-of-day seasonality"
+        SEASONAL_TREND = "seasonal_trend", "Seasonality with trend"
+
+    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+")
+    channel = models.CharField(max_length=10, blank=True)
+    method = models.CharField(max_length=20, choices=Method.choices)
+    created_at = models.DateTimeField()
+    starts_at = models.DateTimeField(help_text="First forecast hour (UTC).")
+    hours = models.PositiveIntegerField(default=168)
+    history_weeks = models.PositiveSmallIntegerField(default=8)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} from {self.starts_at:%Y-%m-%d}"
+
+
+class ForecastPoint(models.Model):
+    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="points")
+    hour = models.DateTimeField(help_text="Start of the hour (UTC).")
+    expected = models.FloatField()
+
+    class Meta:
+        ordering = ["run", "hour"]
+        constraints = [models.UniqueConstraint(fields=["run", "hour"], name="unique_point")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.expected:.1f}"
+
+
+# --- schedules --------------------------------------------------------------------------
+
+class ShiftTemplate(models.Model):
+    """A shift pattern in the agent's local time (early 6–14, core 9–17, late 12–20, split)."""
+
+    name = models.CharField(max_length=60, unique=True)
+    start = models.TimeField()
+    end = models.TimeField(help_text="May be earlier than the start for a night shift.")
+    second_start = models.TimeField(null=True, blank=True, help_text="Split shifts only.")
+    second_end = models.TimeField(null=True, blank=True)
+    break_minutes = models.PositiveSmallIntegerField(default=30)
+
+    class Meta:
+        ordering = ["start", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if (self.second_start is None) != (self.second_end is None):
+            raise ValidationError("A split shift needs both a second start and end.")
+
+
+class ScheduledShift(models.Model):
+    """One agent working one shift; instants in UTC, made from the agent's local time."""
+
+    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="shifts")
+    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="shifts")
+    template = models.ForeignKey(ShiftTemplate, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    break_minutes = models.PositiveSmallIntegerField(default=30)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [
+            models.Index(fields=["agent", "starts_at"], name="shift_agent_start"),
+            models.Index(fields=["team", "starts_at"], name="shift_team_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
+                                   name="shift_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M}"
+
+
+class TimeOff(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="time_off")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    decided_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        verbose_name_plural = "time off"
+        indexes = [models.Index(fields=["agent", "starts_at"], name="timeoff_agent_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
+                                   name="timeoff_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} off {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+
+class AgentState(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    BREAK = "break", "On break"
+    TRAINING = "training", "In training"
+    MEETING = "meeting", "Meeting"
+    OFFLINE = "offline", "Offline"
+
+
+PRODUCTIVE_STATES = [AgentState.AVAILABLE]
+
+
+class AgentStatus(models.Model):
+    """An interval of one agent status; the open one (ended_at empty) is the current one."""
+
+    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="statuses")
+    status = models.CharField(max_length=10, choices=AgentState.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["agent", "started_at"]
+        verbose_name_plural = "agent statuses"
+        indexes = [models.Index(fields=["agent", "started_at"], name="status_agent_start")]
+        constraints = [
+            models.UniqueConstraint(fields=["agent"], condition=Q(ended_at__isnull=True),
+                                    name="one_open_status_per_agent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.get_status_display()} from {self.started_at:%H:%M}"
+
+
+# --- on-call ----------------------------------------------------------------------------
+
+class Rotation(models.Model):
+    """A weekly on-call rotation: members take turns; handoff at a set local time."""
+
+    name = models.CharField(max_length=100, unique=True)
+    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="rotations")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    handoff_weekday = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(6)], help_text="0 = Monday."
+    )
+    handoff_time = models.TimeField(default=time(9))
+    starts_on = models.DateField(help_text="The first handoff date of the rotation.")
+    after_hours_p1_only = models.BooleanField(
+        default=True, help_text="Outside business hours, page only for P1."
+    )
+    business_start = models.TimeField(default=time(9))
+    business_end = models.TimeField(default=time(17))
+    skip_after_pages = models.PositiveSmallIntegerField(
+        default=2, help_text="Paged this many times in a week: skipped the following week."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RotationMember(models.Model):
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="rotation_memberships")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["rotation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["rotation", "user"], name="unique_rotation_member"),
+            models.UniqueConstraint(fields=["rotation", "position"],
+                                    name="unique_rotation_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.user}"
+
+
+class OnCallRole(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    SECONDARY = "secondary", "Secondary"
+
+
+class OnCallOverride(models.Model):
+    """Someone else covers a role for a period (an override, or one half of a swap)."""
+
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="overrides")
+    role = models.CharField(max_length=10, choices=OnCallRole.choices,
+                            default=OnCallRole.PRIMARY)
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    swap_with = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", help_text="The other half of a swap.")
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["rotation", "starts_at"], name="override_rotation_start")]
+
+    def __str__(self) -> str:
+        return f"{self.user} covers {self.role} of {self.rotation}"
+
+
+class Page(models.Model):
+    """A page sent to someone on call, recorded (the paged-twice rule counts these)."""
+
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="pages")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="pages")
+    role = models.CharField(max_length=10, choices=OnCallRole.choices)
+    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=255)
+    priority = models.PositiveSmallIntegerField(null=True, blank=True)
+    after_hours = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["rotation", "user", "created_at"],
+                                name="page_rotation_user_time")]
+
+    def __str__(self) -> str:
+        return f"Page to {self.user} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class EscalationPolicy(models.Model):
+    """Who is paged when nobody answers: primary at once, secondary after 15 min..."""
+
+    name = models.CharField(max_length=100, unique=True)
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE,
+                                 related_name="escalation_policies")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "escalation policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationStep(models.Model):
+    class Target(models.TextChoices):
+        PRIMARY = "primary", "Primary on call"
+        SECONDARY = "secondary", "Secondary on call"
+        MANAGERS = "managers", "Managers"
+        USER = "user", "A named person"
+
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
+    after_minutes = models.PositiveIntegerField()
+    target = models.CharField(max_length=10, choices=Target.choices)
+    user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+
+    class Meta:
+        ordering = ["policy", "after_minutes"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "after_minutes", "target"],
+                                    name="unique_escalation_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_target_display()} after {self.after_minutes} min"
