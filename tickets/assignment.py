@@ -1,18 +1,41 @@
-"""Assignment within a team: round robin, least loaded or skill based; away agents skipped."""
+"""Assignment within a team: round robin, least loaded or skill based; away agents skipped.
+
+Apps above `tickets` narrow the candidates further (workforce: off shift, on time off,
+offline) by registering an availability filter; `tickets` never imports them.
+"""
 from __future__ import annotations
 
-from django.db.models import Count, F, Q
+from collections.abc import Callable
+from datetime import datetime
+
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk.models import AssignmentStrategy, Membership, Team, User
 
 from .models import OPEN_STATUS_VALUES, Ticket
 
+AvailabilityFilter = Callable[[QuerySet[Membership], datetime], QuerySet[Membership]]
+
+# Each filter takes the candidate memberships and "now" and returns them narrowed; it must
+# stay a lazy queryset (subqueries, no per-row work) so assignment stays one query.
+availability_filters: list[AvailabilityFilter] = []
+
+
+def register_availability_filter(check: AvailabilityFilter) -> None:
+    """Add a filter of the candidates (idempotent: registering twice keeps one)."""
+    if check not in availability_filters:
+        availability_filters.append(check)
+
 
 def _available(team: Team):
-    return Membership.objects.filter(
+    members = Membership.objects.filter(
         team=team, user__is_active=True, user__is_away=False
     ).select_related("user")
+    now = timezone.now()
+    for check in availability_filters:
+        members = check(members, now)
+    return members
 
 
 def _open_load(memberships):

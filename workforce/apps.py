@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class WorkforceConfig(AppConfig):
     name = "workforce"
+
+    def ready(self) -> None:
+        # Routing honours schedules, time off and status without tickets importing us.
+        from tickets.assignment import register_availability_filter
+
+        from .schedules import available_members
+
+        register_availability_filter(available_members)
