@@ -37,6 +37,10 @@ _LEAD = _AGENT + [
     "tickets.change_macro",
     "tickets.bulk_update_ticket",
     "tickets.merge_ticket",
+    # Plans people's time: shifts, time off decisions, the on-call rota.
+    "workforce.change_scheduledshift",
+    "workforce.change_timeoff",
+    "workforce.change_rotation",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER: [],

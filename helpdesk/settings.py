@@ -222,6 +222,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # On-call escalation of unacknowledged pages; each step pages once (dedupe keys).
+    "workforce-escalate-unacknowledged-pages": {
+        "task": "workforce.tasks.escalate_unacknowledged_pages",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 # REST API

@@ -2,7 +2,7 @@
 template, time off (request, and the leads' approval list), "my status" and adherence.
 
 Agents only (others get a 404). Team leads of a team and managers (holding
-tickets.bulk_update_ticket, and either leading the team or seeing every team) edit the
+workforce.change_scheduledshift, and either leading the team or seeing every team) edit the
 schedules of others; everyone else sees and changes only their own.
 Writes go through workforce.schedules.
 """
@@ -37,7 +37,7 @@ def _led_team_ids(user: User) -> set[int]:
 
 
 def manages_all(user: User) -> bool:
-    return user.is_superuser or (user.has_perm("tickets.bulk_update_ticket")
+    return user.is_superuser or (user.has_perm("workforce.change_scheduledshift")
                                  and user.has_perm("tickets.view_all_tickets"))
 
 
@@ -45,7 +45,7 @@ def can_manage(user: User, team: Team) -> bool:
     """May edit the schedules of others in `team`."""
     if manages_all(user):
         return True
-    return user.has_perm("tickets.bulk_update_ticket") and team.pk in _led_team_ids(user)
+    return user.has_perm("workforce.change_scheduledshift") and team.pk in _led_team_ids(user)
 
 
 def _visible_teams(user: User):
@@ -192,7 +192,7 @@ class TimeOffForm(forms.Form):
 def _pending_for(user: User):
     pending = TimeOff.objects.filter(status=TimeOff.Status.REQUESTED).exclude(agent=user)
     if not manages_all(user):
-        if not user.has_perm("tickets.bulk_update_ticket"):
+        if not user.has_perm("workforce.change_scheduledshift"):
             return pending.none()
         pending = pending.filter(agent__memberships__team_id__in=_led_team_ids(user))
     return pending.select_related("agent").order_by("starts_at").distinct()
