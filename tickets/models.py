@@ -149,6 +149,8 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_recent"),
             models.Index(fields=["organization", "-created_at"], name="ticket_org_recent"),
             models.Index(fields=["status", "resolved_at"], name="ticket_status_resolved"),
+            # Arrival history per team (workforce forecasts) and handle time per team.
+            models.Index(fields=["team", "created_at"], name="ticket_team_created"),
         ]
 
     def __str__(self) -> str:
