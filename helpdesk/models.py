@@ -206,3 +206,23 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} → {self.recipient}"
+
+
+class NotificationPreference(models.Model):
+    """How one user wants to be told: channels, muted kinds, and quiet hours (local time).
+
+    Urgent notifications (P1, SEV1) ignore quiet hours and mutes.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="notification_preference")
+    email_enabled = models.BooleanField(default=True)
+    in_app_enabled = models.BooleanField(default=True)
+    muted_sources = models.JSONField(
+        default=list, blank=True, help_text="Sources (e.g. sla.level) the user does not want."
+    )
+    quiet_start = models.TimeField(null=True, blank=True)
+    quiet_end = models.TimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Notification preferences of {self.user}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -383,3 +384,102 @@ class SavedFilter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TimeEntry(models.Model):
+    """Time an agent spent on a ticket: logged with a reply, or measured by a running timer
+    (ended_at empty while it runs). Handle time is the sum of these."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="time_entries")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="time_entries")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Logged minutes; for a timer, set when it stops."
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "time entries"
+        indexes = [
+            models.Index(fields=["ticket", "started_at"], name="time_ticket_start"),
+            models.Index(fields=["agent", "started_at"], name="time_agent_start"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["agent"], condition=Q(ended_at__isnull=True),
+                                    name="one_running_timer_per_agent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} on #{self.ticket_id}: {self.minutes or 'running'}"
+
+
+class Survey(models.Model):
+    """The satisfaction survey of one resolution of a ticket (exactly one per resolution)."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        SENT = "sent", "Sent"
+        RESPONDED = "responded", "Responded"
+        SKIPPED = "skipped", "Skipped"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="surveys")
+    resolution = models.PositiveSmallIntegerField(
+        help_text="Which resolution of the ticket (reopen count at the time)."
+    )
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                  related_name="surveys")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="rated_surveys",
+                              help_text="The assignee at resolution, whom the rating credits.")
+    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    skip_reason = models.CharField(max_length=200, blank=True)
+    scheduled_for = models.DateTimeField(db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    nps = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    comment = models.TextField(blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "resolution"],
+                                    name="one_survey_per_resolution"),
+        ]
+        indexes = [models.Index(fields=["requester", "sent_at"], name="survey_requester_sent")]
+
+    def __str__(self) -> str:
+        return f"Survey of #{self.ticket_id} ({self.status})"
+
+
+class FollowUp(models.Model):
+    """A low score (1–2) to be handled by the team lead within 24 h."""
+
+    survey = models.OneToOneField(Survey, on_delete=models.CASCADE, related_name="follow_up")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="follow_ups")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="follow_ups")
+    due_at = models.DateTimeField(db_index=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    outcome = models.TextField(blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+
+    def __str__(self) -> str:
+        return f"Follow-up of #{self.ticket_id}"
