@@ -28,3 +28,7 @@ class TicketsConfig(AppConfig):
             for signal in (post_save, post_delete):
                 signal.connect(forget_choices, sender=model,
                                dispatch_uid=f"tickets.choices.{model.__name__}.{signal}")
+        # Satisfaction surveys: scheduled on resolution, shown in a ticket-page panel.
+        from . import survey_handlers
+
+        survey_handlers.connect()

@@ -65,6 +65,32 @@ class HandoffPacketReadSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SatisfactionSerializer(serializers.Serializer):
+    """The latest answered satisfaction survey of a ticket (agents only)."""
+
+    rating = serializers.IntegerField(read_only=True, help_text="CSAT, 1 to 5.")
+    nps = serializers.IntegerField(read_only=True, allow_null=True,
+                                   help_text="Likelihood to recommend, 0 to 10.")
+    comment = serializers.CharField(read_only=True)
+    responded_at = serializers.DateTimeField(read_only=True)
+    resolution = serializers.IntegerField(read_only=True,
+                                          help_text="Which resolution the answer is about.")
+
+
+class TicketListSerializer(serializers.ListSerializer):
+    """Loads the satisfaction of a whole page of tickets in one query (agents only)."""
+
+    def to_representation(self, data):
+        items = list(data.all() if hasattr(data, "all") else data)
+        if self.context.get("is_agent") and items:
+            from .surveys import latest_satisfaction
+
+            found = latest_satisfaction([t.pk for t in items])
+            for ticket in items:
+                ticket.api_satisfaction = found.get(ticket.pk)
+        return super().to_representation(items)
+
+
 class TicketSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(read_only=True)
     priority_label = serializers.CharField(source="get_priority_display", read_only=True)
@@ -79,6 +105,9 @@ class TicketSerializer(serializers.ModelSerializer):
     handoff = serializers.SerializerMethodField(
         help_text="The latest escalation handoff packet; null for customers."
     )
+    satisfaction = serializers.SerializerMethodField(
+        help_text="The latest answered satisfaction survey; null for customers."
+    )
 
     class Meta:
         model = Ticket
@@ -87,9 +116,10 @@ class TicketSerializer(serializers.ModelSerializer):
             "priority_label", "channel", "requester", "organization", "team", "assignee",
             "category", "product_area", "tags", "created_at", "updated_at",
             "first_response_at", "resolved_at", "closed_at", "reopen_count", "sla_due_at",
-            "merged_into", "handoff",
+            "merged_into", "handoff", "satisfaction",
         ]
         read_only_fields = fields
+        list_serializer_class = TicketListSerializer
 
     @extend_schema_field(HandoffPacketReadSerializer(allow_null=True))
     def get_handoff(self, ticket: Ticket) -> dict | None:
@@ -101,6 +131,18 @@ class TicketSerializer(serializers.ModelSerializer):
         if not escalations:
             return None
         return HandoffPacketReadSerializer(escalations[0]).data
+
+    @extend_schema_field(SatisfactionSerializer(allow_null=True))
+    def get_satisfaction(self, ticket: Ticket) -> dict | None:
+        if not self.context.get("is_agent"):
+            return None
+        if hasattr(ticket, "api_satisfaction"):  # loaded for the page by the list serializer
+            found = ticket.api_satisfaction
+        else:  # one ticket: one query is fine
+            from .surveys import latest_satisfaction
+
+            found = latest_satisfaction([ticket.pk]).get(ticket.pk)
+        return SatisfactionSerializer(found).data if found is not None else None
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
