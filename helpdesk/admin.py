@@ -8,7 +8,15 @@ from django.http import HttpRequest
 from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from .models import Membership, Notification, Organization, Skill, Team, User
+from .models import (
+    Membership,
+    Notification,
+    NotificationPreference,
+    Organization,
+    Skill,
+    Team,
+    User,
+)
 
 
 @admin.register(User)
@@ -111,3 +119,15 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    """Each user edits their own at /notifications/preferences/; admins can help here."""
+
+    list_display = ("user", "email_enabled", "in_app_enabled", "quiet_start", "quiet_end")
+    list_filter = ("email_enabled", "in_app_enabled")
+    search_fields = ("user__username", "user__email")
+    raw_id_fields = ("user",)
+    list_select_related = ("user",)
+    show_full_result_count = False

@@ -7,6 +7,7 @@ app_name = "notifications"
 urlpatterns = [
     path("", views.notification_list, name="list"),
     path("bell/", views.bell, name="bell"),
+    path("preferences/", views.preferences, name="preferences"),
     path("read-all/", views.mark_all_read, name="read_all"),
     path("<int:pk>/read/", views.mark_read, name="read"),
 ]

@@ -1,12 +1,115 @@
-"""The one notification service: in-app rows, e-mail sent by Celery, each recorded once."""
+"""The one notification service: in-app rows, e-mail sent by Celery, each recorded once.
+
+Per-user preferences (`NotificationPreference`) decide how a notification is delivered,
+never whether it is recorded: every notification gets its row with its `source`, so the
+record of what was sent and why stays complete.
+
+- in-app disabled: the row is stored already read (`read_at` = creation time), so it
+  neither counts on the bell nor shows under "unread";
+- e-mail disabled: `email_wanted` is False, no e-mail is queued;
+- muted source (an exact source such as ``sla.level``, or a prefix such as ``sla``
+  that mutes every ``sla.*``): stored read and no e-mail;
+- quiet hours (``quiet_start``–``quiet_end`` in the user's own time zone, possibly
+  across midnight; start == end means none): the e-mail is deferred until the quiet
+  period ends (Celery ``apply_async(eta=...)``), the in-app row appears at once;
+- urgent notifications (P1, SEV1: ``urgent=True``) ignore mutes and quiet hours and
+  go out at once. The channel switches stay the user's choice even for them.
+"""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Notification, User
+from .models import Notification, NotificationPreference, User
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one notification reaches its recipient."""
+
+    in_app: bool  # False: recorded as already read
+    email: bool
+    email_at: dt.datetime | None = None  # None: at once
+
+
+def user_zone(user: User) -> dt.tzinfo:
+    try:
+        return ZoneInfo(user.time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def is_muted(pref: NotificationPreference | None, source: str) -> bool:
+    if pref is None:
+        return False
+    for muted in pref.muted_sources or []:
+        muted = str(muted).strip()
+        if muted and (source == muted or source.startswith(f"{muted}.")):
+            return True
+    return False
+
+
+def quiet_until(pref: NotificationPreference | None, now: dt.datetime,
+                zone: dt.tzinfo) -> dt.datetime | None:
+    """When the quiet period that `now` falls in ends (aware, UTC); None outside one."""
+    if pref is None or pref.quiet_start is None or pref.quiet_end is None:
+        return None
+    start, end = pref.quiet_start.replace(tzinfo=None), pref.quiet_end.replace(tzinfo=None)
+    if start == end:
+        return None
+    local = now.astimezone(zone)
+    t = local.time().replace(tzinfo=None)
+    if start < end:  # e.g. 12:00–13:00, within one day
+        if not start <= t < end:
+            return None
+        end_day = local.date()
+    else:  # e.g. 22:00–07:00, across midnight
+        if start <= t:
+            end_day = local.date() + dt.timedelta(days=1)
+        elif t < end:
+            end_day = local.date()
+        else:
+            return None
+    until = dt.datetime.combine(end_day, end, tzinfo=zone).astimezone(dt.UTC)
+    return until if until > now else None
+
+
+def plan_delivery(pref: NotificationPreference | None, *, recipient: User, source: str,
+                  urgent: bool, email: bool, now: dt.datetime) -> Delivery:
+    """Apply the recipient's preferences (see the module docstring)."""
+    wants_email = email and bool(recipient.email)
+    if pref is None:
+        return Delivery(in_app=True, email=wants_email)
+    if not urgent and is_muted(pref, source):
+        return Delivery(in_app=False, email=False)
+    wants_email = wants_email and pref.email_enabled
+    email_at = None
+    if wants_email and not urgent:
+        email_at = quiet_until(pref, now, user_zone(recipient))
+    return Delivery(in_app=pref.in_app_enabled, email=wants_email, email_at=email_at)
+
+
+def preferences_of(user: User) -> NotificationPreference | None:
+    try:
+        return user.notification_preference
+    except NotificationPreference.DoesNotExist:
+        return None
+
+
+def _queue_email(note: Notification, when: dt.datetime | None) -> None:
+    """After commit: send now, or at the end of the recipient's quiet hours."""
+    from .tasks import send_notification_email
+
+    pk = note.pk
+    if when is None:
+        transaction.on_commit(lambda: send_notification_email.delay(pk))
+    else:
+        transaction.on_commit(lambda: send_notification_email.apply_async((pk,), eta=when))
 
 
 def notify(
@@ -27,21 +130,23 @@ def notify(
     """
     if not recipient.is_active:
         return None
+    now = timezone.now()
+    plan = plan_delivery(preferences_of(recipient), recipient=recipient, source=source,
+                         urgent=urgent, email=email, now=now)
     try:
         with transaction.atomic():
             note = Notification.objects.create(
                 recipient=recipient, title=title[:200], body=body, url=url[:500],
                 source=source, urgent=urgent, dedupe_key=dedupe_key,
-                created_at=timezone.now(), email_wanted=email and bool(recipient.email),
+                created_at=now, email_wanted=plan.email,
+                read_at=None if plan.in_app else now,
             )
     except IntegrityError:
         if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key).exists():
             return None
         raise
     if note.email_wanted:
-        from .tasks import send_notification_email
-
-        transaction.on_commit(lambda: send_notification_email.delay(note.pk))
+        _queue_email(note, plan.email_at)
     return note
 
 
@@ -50,9 +155,22 @@ def notify_bulk(notes: list[Notification]) -> None:
 
     For jobs that notify hundreds of people in one go. If one dedupe key was already
     used, every note goes through `notify`, which skips exactly the existing ones.
+    Preferences apply as in `notify` (one query loads them for all recipients);
+    `email_wanted` on a note is what the caller asks for.
     """
     if not notes:
         return
+    now = timezone.now()
+    prefs = {p.user_id: p for p in NotificationPreference.objects.filter(
+        user_id__in={n.recipient_id for n in notes})}
+    plans = []
+    for n in notes:
+        plan = plan_delivery(prefs.get(n.recipient_id), recipient=n.recipient, source=n.source,
+                             urgent=n.urgent, email=n.email_wanted, now=now)
+        n.email_wanted = plan.email
+        if not plan.in_app and n.read_at is None:
+            n.read_at = n.created_at or now
+        plans.append(plan)
     try:
         with transaction.atomic():
             Notification.objects.bulk_create(notes)
@@ -61,11 +179,9 @@ def notify_bulk(notes: list[Notification]) -> None:
             notify(n.recipient, title=n.title, body=n.body, url=n.url, source=n.source,
                    urgent=n.urgent, dedupe_key=n.dedupe_key, email=n.email_wanted)
         return
-    from .tasks import send_notification_email
-
-    for note in notes:
+    for note, plan in zip(notes, plans, strict=True):
         if note.email_wanted:
-            transaction.on_commit(lambda pk=note.pk: send_notification_email.delay(pk))
+            _queue_email(note, plan.email_at)
 
 
 def notify_many(recipients: Iterable[User], *, dedupe_prefix: str | None = None,

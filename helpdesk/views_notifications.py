@@ -1,9 +1,12 @@
-"""The notification inbox: the bell's unread count, the list, and marking as read.
+"""The notification inbox: the bell's unread count, the list, marking as read, and
+the signed-in user's own delivery preferences.
 
-Each user sees only their own notifications; anyone else's is a 404.
+Each user sees only their own notifications and preferences; anyone else's is a 404.
 """
 from __future__ import annotations
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,10 +14,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import notifications
-from .models import Notification
+from .models import Notification, NotificationPreference
 
 PER_PAGE = 25
 # htmx stops polling when a poll answers 286: a signed-out tab stops asking.
@@ -90,3 +93,76 @@ def _safe_url(request: HttpRequest, url: str) -> str:
 def _back(request: HttpRequest) -> HttpResponse:
     return redirect(_safe_url(request, request.POST.get("next", ""))
                     or reverse("notifications:list"))
+
+
+# --- preferences ----------------------------------------------------------------------
+
+class PreferenceForm(forms.ModelForm):
+    muted = forms.CharField(
+        label="Muted sources", required=False, max_length=1000,
+        help_text="Comma-separated, e.g. sla.level, tickets. A prefix mutes all its kinds "
+                  "(sla mutes sla.level and sla.breach). Urgent (P1, SEV1) notifications "
+                  "are never muted.",
+    )
+
+    class Meta:
+        model = NotificationPreference
+        fields = ("email_enabled", "in_app_enabled", "quiet_start", "quiet_end")
+        labels = {
+            "email_enabled": "Send me e-mail",
+            "in_app_enabled": "Show notifications in the bell",
+            "quiet_start": "Quiet hours from",
+            "quiet_end": "Quiet hours until",
+        }
+        widgets = {
+            "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["muted"].initial = ", ".join(self.instance.muted_sources or [])
+
+    def clean_muted(self) -> list[str]:
+        items = [s.strip() for s in self.cleaned_data.get("muted", "").split(",")]
+        out: list[str] = []
+        for item in items:
+            if not item:
+                continue
+            if len(item) > 50 or not all(c.isalnum() or c in "._-" for c in item):
+                raise forms.ValidationError(f"“{item[:50]}” is not a notification source.")
+            if item not in out:
+                out.append(item)
+        return out
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("quiet_start"), data.get("quiet_end")
+        if (start is None) != (end is None):
+            raise forms.ValidationError("Give both ends of the quiet hours, or neither.")
+        return data
+
+    def save(self, commit: bool = True) -> NotificationPreference:
+        self.instance.muted_sources = self.cleaned_data["muted"]
+        return super().save(commit=commit)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's own preferences (there is no URL for anyone else's)."""
+    pref = (NotificationPreference.objects.filter(user=request.user).first()
+            or NotificationPreference(user=request.user))
+    status = 200
+    if request.method == "POST":
+        form = PreferenceForm(request.POST, instance=pref)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Notification preferences saved.")
+            return redirect("notifications:preferences")
+        status = 400
+    else:
+        form = PreferenceForm(instance=pref)
+    return render(request, "helpdesk/notification_preferences.html", {
+        "form": form, "time_zone": request.user.time_zone or "UTC",
+    }, status=status)

@@ -27,6 +27,7 @@ from .models import (
     Tag,
     Ticket,
     TicketEvent,
+    TimeEntry,
 )
 from .state_machine import Status, TransitionError
 
@@ -282,4 +283,48 @@ class EscalationAdmin(AuditRecordAdmin):
     list_select_related = ("ticket", "from_team", "to_team", "actor")
     search_fields = ("=ticket__id",)
     raw_id_fields = ("ticket", "actor")
+    show_full_result_count = False
+
+
+@admin.register(TimeEntry)
+class TimeEntryAdmin(admin.ModelAdmin):
+    """Time tracked on tickets (handle time); agents log it from the ticket page."""
+
+    list_display = ("ticket", "agent", "minutes", "started_at", "ended_at", "note")
+    list_filter = (("ended_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("ticket", "agent")
+    search_fields = ("=ticket__id", "agent__username")
+    raw_id_fields = ("ticket", "agent", "message")
+    date_hierarchy = "started_at"
+    show_full_result_count = False
+
+
+# --- satisfaction surveys -------------------------------------------------------------
+
+from .models import FollowUp, Survey  # noqa: E402  (kept beside the survey admin)
+
+
+@admin.register(Survey)
+class SurveyAdmin(ReadOnlyRecordAdmin):
+    """Surveys are scheduled, sent and answered through tickets.surveys only."""
+
+    list_display = ("ticket", "resolution", "requester", "agent", "team", "status",
+                    "scheduled_for", "sent_at", "rating", "nps", "responded_at")
+    list_filter = ("status", "rating", "team")
+    list_select_related = ("ticket", "requester", "agent", "team")
+    search_fields = ("=ticket__id", "requester__email")
+    raw_id_fields = ("ticket", "requester", "agent")
+    date_hierarchy = "scheduled_for"
+    show_full_result_count = False
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(ReadOnlyRecordAdmin):
+    """Low-score follow-ups; leads handle them from /survey/follow-ups/."""
+
+    list_display = ("ticket", "owner", "due_at", "reminded_at", "handled_at", "handled_by")
+    list_filter = (("handled_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("ticket", "owner", "handled_by")
+    search_fields = ("=ticket__id", "owner__username")
+    raw_id_fields = ("survey", "ticket", "owner", "handled_by")
     show_full_result_count = False

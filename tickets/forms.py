@@ -107,6 +107,10 @@ class ReplyForm(forms.Form):
     set_status = forms.ChoiceField(label="And set status", required=False)
     status_reason = forms.CharField(label="Reason for the status", required=False,
                                     max_length=255)
+    time_minutes = forms.IntegerField(
+        label="Time spent (minutes)", required=False, min_value=0, max_value=600,
+        help_text="Optional; counts towards the ticket's handle time.",
+    )
 
     def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "reply_%s")

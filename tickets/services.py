@@ -259,11 +259,13 @@ def add_reply(
     channel: str = Channel.WEB,
     set_status: str = "",
     status_reason: str = "",
+    time_minutes: int | None = None,
 ) -> Message:
     """Add a public reply or an internal note.
 
     A customer reply brings a waiting ticket back into work and reopens a resolved one;
-    an agent's first public reply stamps the first response time.
+    an agent's first public reply stamps the first response time. `time_minutes` (agents
+    only) logs time spent, linked to the message, in the same transaction.
     """
     body = (body or "").strip()
     if not body and not attachments:
@@ -272,6 +274,8 @@ def add_reply(
     agent = _is_agent(author)
     if not agent and not public:
         raise PermissionDenied("Customers cannot write internal notes.")
+    if time_minutes and not agent:
+        raise PermissionDenied("Only agents track time.")
     with transaction.atomic():
         ticket = _lock(ticket)
         if ticket.status == Status.CLOSED:
@@ -286,6 +290,10 @@ def add_reply(
         )
         if attachments:
             _store_attachments(message, attachments)
+        if time_minutes:
+            from .timetracking import log_time
+
+            log_time(ticket, agent=author, minutes=time_minutes, message=message)
         _record(ticket, EventKind.REPLY if public else EventKind.NOTE, actor=author,
                 note=f"message {message.pk}", public=public, at=now)
         ticket.updated_at = now

@@ -29,7 +29,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 
 from helpdesk.selectors import agent_choices, agent_choices_version
 
-from .. import selectors, services
+from .. import selectors, services, timetracking
 from ..filters import TicketFilter
 from ..forms import (
     BulkForm,
@@ -327,6 +327,7 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
         "can_escalate": any(t["needs_packet"] for t in _transition_choices(ticket)),
         "can_merge": request.user.has_perm("tickets.merge_ticket") and not ticket.merged_into_id,
         "agent_options": agent_options,
+        **_time_context(request, ticket),
     }
     return render(request, "tickets/agent/ticket.html", context, status=status)
 
@@ -387,6 +388,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
             ticket, author=request.user, body=data["body"], public=form.is_public,
             attachments=request.FILES.getlist("attachments"),
             set_status=data["set_status"], status_reason=data["status_reason"],
+            time_minutes=data.get("time_minutes") or None,
         )
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, _problem(exc), reply_form=form)
@@ -397,6 +399,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         ticket = _load(request, ticket.pk)
         return render(request, "tickets/agent/reply_partial.html", {
             **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket),
+            **_time_context(request, ticket),  # the handle time card, swapped out of band
         })
     return _done(request, ticket, sent)
 
@@ -498,3 +501,46 @@ def macro(request: HttpRequest, pk: int) -> HttpResponse:
         return _refused(request, ticket, _problem(exc), macro_form=form)
     return _done(request, ticket, f"Macro “{chosen.name}” applied.")
 
+
+
+# --- time tracking --------------------------------------------------------------------
+
+def _time_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+    timer = timetracking.running_timer(request.user)
+    return {
+        "handle_minutes": timetracking.handle_time(ticket),
+        "my_timer": timer,
+        "timer_here": timer is not None and timer.ticket_id == ticket.pk,
+    }
+
+
+def _timer_response(request: HttpRequest, ticket: Ticket, message: str) -> HttpResponse:
+    """htmx: the refreshed timer card (and the message); otherwise back to the ticket."""
+    if request.htmx:
+        messages.success(request, message)
+        return render(request, "tickets/agent/_timer.html",
+                      {"ticket": ticket, "oob_messages": True, **_time_context(request, ticket)})
+    return _done(request, ticket, message)
+
+
+@require_POST
+@agent_required
+def timer_start(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.get_ticket_for(request.user, pk)
+    try:
+        timetracking.start_timer(ticket, agent=request.user)
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, _problem(exc))
+    return _timer_response(request, ticket, "Timer started.")
+
+
+@require_POST
+@agent_required
+def timer_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.get_ticket_for(request.user, pk)
+    try:
+        entry = timetracking.stop_timer(ticket, agent=request.user)
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, _problem(exc))
+    unit = "minute" if entry.minutes == 1 else "minutes"
+    return _timer_response(request, ticket, f"Timer stopped: {entry.minutes} {unit} logged.")
