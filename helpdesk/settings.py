@@ -228,6 +228,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Satisfaction surveys whose delay has passed: sent (or skipped) once each.
+    "surveys-send-due": {
+        "task": "tickets.tasks.send_due_surveys",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # One reminder per low-score follow-up left unhandled past its due time.
+    "surveys-remind-overdue-follow-ups": {
+        "task": "tickets.tasks.remind_overdue_survey_follow_ups",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 # REST API

@@ -1,0 +1,12 @@
+"""Support metrics dashboards (mounted at /metrics/, namespace "metrics")."""
+from django.urls import path
+
+from .views import metrics
+
+app_name = "metrics"
+
+urlpatterns = [
+    path("", metrics.mine, name="mine"),
+    path("team/", metrics.team, name="team"),
+    path("manager/", metrics.manager, name="manager"),
+]

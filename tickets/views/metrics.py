@@ -1,0 +1,347 @@
+"""Support metrics dashboards for agents: their own, the team lead's and the manager's.
+
+Figures come from tickets.metrics (aggregated in SQL) and are cached for five minutes per
+filter set and visibility scope, like the SLA dashboard. Every view has a CSV of its table
+(?format=csv). Anyone who is not an agent gets a 404.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import astuple
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from helpdesk.models import SupportTier, Team, User
+
+from .. import metrics
+from ..models import Category, Channel, Priority
+from .agent import agent_required
+
+CACHE_SECONDS = 300
+MAX_PERIOD_DAYS = 731
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class MetricsFilterForm(forms.Form):
+    start = forms.DateField(required=False, widget=DateInput, label="From")
+    end = forms.DateField(required=False, widget=DateInput, label="To (inclusive)")
+    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
+    agent = forms.ModelChoiceField(
+        User.objects.filter(groups__permissions__codename="work_ticket").distinct()
+        .order_by("username"), required=False, empty_label="All agents")
+    tier = forms.ChoiceField(choices=[("", "All tiers"), *SupportTier.choices], required=False,
+                             label="Support tier")
+    priority = forms.TypedChoiceField(choices=[("", "All priorities"), *Priority.choices],
+                                      coerce=int, empty_value=None, required=False)
+    channel = forms.ChoiceField(choices=[("", "All channels"), *Channel.choices],
+                                required=False)
+    category = forms.ModelChoiceField(Category.objects.all(), required=False,
+                                      empty_label="All categories")
+
+    def __init__(self, *args: Any, default_days: int = 30, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.default_days = default_days
+        for name, f in self.fields.items():
+            f.widget.attrs.setdefault("id", f"filter_{name}")
+
+    def default_period(self, today: date) -> tuple[date, date]:
+        return today - timedelta(days=self.default_days - 1), today
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = self.default_period(timezone.localdate())
+        if data.get("start"):
+            start = data["start"]
+        elif data.get("end"):
+            start = data["end"] - timedelta(days=self.default_days - 1)
+        end = data.get("end") or max(end, start)
+        if end < start:
+            raise ValidationError("The end of the period is before its start.")
+        if (end - start).days >= MAX_PERIOD_DAYS:
+            raise ValidationError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.")
+        data["start"], data["end"] = start, end
+        return data
+
+    def to_filters(self, **overrides: Any) -> metrics.MetricFilters:
+        if self.is_valid():
+            data = dict(self.cleaned_data)
+        else:
+            start, end = self.default_period(timezone.localdate())
+            data = {"start": start, "end": end}
+        zone = timezone.get_current_timezone()
+        values = {
+            "start": datetime.combine(data["start"], time.min, tzinfo=zone),
+            "end": datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=zone),
+            "team_id": data["team"].pk if data.get("team") else None,
+            "agent_id": data["agent"].pk if data.get("agent") else None,
+            "tier": data.get("tier") or "",
+            "priority": data.get("priority"),
+            "channel": data.get("channel") or "",
+            "category_id": data["category"].pk if data.get("category") else None,
+        }
+        values.update(overrides)
+        return metrics.MetricFilters(**values)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def duration_text(value: timedelta | None) -> str:
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes or value <= timedelta(0) else "< 1 min"
+
+
+def _hours(value: timedelta | None) -> str:
+    return "" if value is None else f"{value.total_seconds() / 3600:.2f}"
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else f"{value}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} %"
+
+
+def _cell(text: str) -> str:
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _scope(user: Any) -> str:
+    if user.sees_all_tickets:
+        return "all"
+    return f"u{user.pk}:t{','.join(map(str, sorted(user.team_ids)))}"
+
+
+def _cached(name: str, user: Any, filters: metrics.MetricFilters, compute: Any) -> Any:
+    key = f"metrics:{name}:" + hashlib.sha256(
+        repr((astuple(filters), _scope(user))).encode()).hexdigest()
+    figures = cache.get(key)
+    if figures is None:
+        figures = compute()
+        figures["computed_at"] = timezone.now()
+        cache.set(key, figures, CACHE_SECONDS)
+    return figures
+
+
+def _csv(filename: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) if isinstance(v, str) else _num(v) for v in row])
+    return response
+
+
+CHART_H = 100
+
+
+def bar_chart(rows: list[dict[str, Any]], key: str, *, label: str = "label",
+              maximum: float | None = None) -> dict[str, Any]:
+    """SVG geometry of one bar per row (no inline CSS); values may be None (no bar)."""
+    values = [r[key] for r in rows]
+    top = maximum or max([v for v in values if v is not None] or [0]) or 1
+    bars, step, width = [], 34, 22
+    for i, (row, value) in enumerate(zip(rows, values, strict=True)):
+        h = 0 if value is None else round(CHART_H * max(value, 0) / top, 1)
+        bars.append({"x": 30 + i * step, "y": round(10 + CHART_H - h, 1), "h": h,
+                     "value": value, "label": row[label],
+                     "short": str(row[label])[-3:]})
+    return {"bars": bars, "bar": width, "width": max(30 + len(rows) * step + 10, 200),
+            "height": CHART_H + 34, "base": CHART_H + 10, "top": top}
+
+
+def _period(filters: metrics.MetricFilters) -> dict[str, Any]:
+    return {"filters": filters, "period_end": (filters.end - timedelta(days=1)).date(),
+            "cache_minutes": CACHE_SECONDS // 60}
+
+
+# --- the agent's own dashboard ----------------------------------------------------------------
+
+def _week_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    monday = local.date() - timedelta(days=local.weekday())
+    return datetime.combine(monday, time.min, tzinfo=local.tzinfo)
+
+
+def agent_figures(user: User, filters: metrics.MetricFilters) -> dict[str, Any]:
+    now = timezone.now()
+    own = metrics.MetricFilters(**{**filters.__dict__, "agent_id": user.pk})
+    week = metrics.MetricFilters(**{**own.__dict__, "start": _week_start(now), "end": now})
+    return {
+        "open": metrics.own_open(user),
+        "frt_week": metrics.first_response_time(week, user=user),
+        "csat": metrics.csat_nps(own, user=user),
+        "quality": metrics.resolution_quality(own, user=user),
+        "ttr": metrics.time_to_resolution(own, user=user),
+    }
+
+
+@require_GET
+@agent_required
+def mine(request: HttpRequest) -> HttpResponse:
+    form = MetricsFilterForm(request.GET or None)
+    form.fields.pop("agent")
+    filters = form.to_filters(agent_id=request.user.pk)
+    figures = _cached("mine", request.user, filters,
+                      lambda: agent_figures(request.user, filters))
+    q, c, f, t = figures["quality"], figures["csat"], figures["frt_week"], figures["ttr"]
+    table = [
+        ("Open tickets assigned to me (now)", figures["open"], "count of my open tickets"),
+        ("First response time this week (median)", duration_text(f["median"]),
+         f"median of first_response_at − created_at over {f['responded']} tickets created "
+         "since Monday"),
+        ("First response time this week (mean)", duration_text(f["mean"]), "mean of the same"),
+        ("CSAT", _pct(c["csat"]), f"{c['satisfied']} rated 4–5 ÷ {c['responses']} responses"),
+        ("Resolved", q["resolved"], "tickets resolved in the period"),
+        ("Handle time (mean)", _num(q["handle_mean"]) + " min" if q["handle_mean"] else "—",
+         f"Σ logged minutes ÷ {q['tracked']} resolved tickets with time logged"),
+        ("Reopen rate", _pct(q["reopen_pct"]),
+         f"{q['reopened']} reopened ÷ {q['resolved']} resolved"),
+        ("First-contact resolution", _pct(q["fcr_pct"]),
+         f"{q['fcr']} ÷ {q['resolved']} resolved"),
+        ("Time to resolution (median)", duration_text(t["median"]),
+         "median of resolved_at − created_at"),
+    ]
+    if request.GET.get("format") == "csv":
+        return _csv("metrics-mine", ["figure", "value", "formula"],
+                    [[str(a), str(b), c_] for a, b, c_ in table])
+    return render(request, "tickets/metrics/mine.html", {
+        "form": form, "figures": figures, "table": table, "computed_at": figures["computed_at"],
+        **_period(filters)})
+
+
+# --- the team lead's dashboard ----------------------------------------------------------------
+
+def team_figures(user: User, filters: metrics.MetricFilters) -> dict[str, Any]:
+    return {
+        "sla": metrics.sla_compliance(filters, user=user),
+        "by_priority": metrics.by_priority(filters, user=user),
+        "oldest": [{"pk": t.pk, "subject": t.subject, "created_at": t.created_at,
+                    "status": t.status_label, "priority": t.get_priority_display(),
+                    "assignee": t.assignee.display_name if t.assignee else "Unassigned"}
+                   for t in metrics.oldest_open(filters, user=user)],
+        "agents": metrics.agent_quality(filters, user=user),
+        "quality": metrics.resolution_quality(filters, user=user),
+        "csat": metrics.csat_nps(filters, user=user),
+    }
+
+
+@require_GET
+@agent_required
+def team(request: HttpRequest) -> HttpResponse:
+    data = request.GET.copy()
+    if not data.get("team") and request.user.team_ids and "team" not in data:
+        data["team"] = str(sorted(request.user.team_ids)[0])
+    form = MetricsFilterForm(data)
+    filters = form.to_filters()
+    figures = _cached("team", request.user, filters, lambda: team_figures(request.user, filters))
+    if request.GET.get("format") == "csv":
+        return _csv("metrics-team", [
+            "agent", "resolved", "tracked", "handle_mean_min", "reopened", "reopen_pct",
+            "fcr", "fcr_pct", "responses", "satisfied", "csat_pct", "high_handle_time"],
+            [[r["agent"], r["resolved"], r["tracked"], r["handle_mean"], r["reopened"],
+              r["reopen_pct"], r["fcr"], r["fcr_pct"], r["responses"], r["satisfied"],
+              r["csat"], "yes" if r["high"] else "no"] for r in figures["agents"]]
+            + [[f"priority:{r['label']}", r["created"], "", "", "", "", "", "", "", "", "", ""]
+               for r in figures["by_priority"]])
+    by_priority = [{**r, "sla_text": _pct(r["sla_pct"]), "frt_text": duration_text(r["frt_mean"])}
+                   for r in figures["by_priority"]]
+    return render(request, "tickets/metrics/team.html", {
+        "form": form, "figures": figures, "sla_text": _pct(figures["sla"]["pct"]),
+        "by_priority": by_priority,
+        "chart": bar_chart(by_priority, "sla_pct", maximum=100),
+        "agents": [{**r, "csat_text": _pct(r["csat"]), "reopen_text": _pct(r["reopen_pct"]),
+                    "fcr_text": _pct(r["fcr_pct"])} for r in figures["agents"]],
+        "computed_at": figures["computed_at"], "factor": metrics.HIGH_HANDLE_FACTOR,
+        **_period(filters)})
+
+
+# --- the manager's dashboard ------------------------------------------------------------------
+
+def manager_figures(user: User, filters: metrics.MetricFilters) -> dict[str, Any]:
+    now = timezone.now()
+    sla = metrics.sla_compliance(filters, user=user)
+    csat = metrics.csat_nps(filters, user=user)
+    quality = metrics.resolution_quality(filters, user=user)
+    weeks = metrics.weekly_trends(filters, user=user)
+    end = min(filters.end, now)
+    moments = [filters.start, max(end, filters.start)]
+    start_backlog, end_backlog = metrics.backlog_at(filters, moments, user=user)
+    backlog_score = metrics.backlog_score(start_backlog, end_backlog)
+    return {
+        "sla": sla, "csat": csat, "quality": quality, "weeks": weeks,
+        "frt": metrics.first_response_time(filters, user=user),
+        "ttr": metrics.time_to_resolution(filters, user=user),
+        "escalation": metrics.escalation_rate(filters, user=user),
+        "backlog": metrics.backlog(filters, user=user, now=now),
+        "productivity": metrics.productivity(filters, user=user),
+        "teams": metrics.team_health(filters, user=user, now=now),
+        "backlog_start": start_backlog, "backlog_end": end_backlog,
+        "backlog_score": backlog_score,
+        "health": metrics.health_score(sla=sla["pct"], csat=csat["csat"],
+                                       fcr=quality["fcr_pct"], backlog=backlog_score),
+    }
+
+
+@require_GET
+@agent_required
+def manager(request: HttpRequest) -> HttpResponse:
+    form = MetricsFilterForm(request.GET or None, default_days=90)
+    filters = form.to_filters()
+    figures = manager_figures_cached(request.user, filters)
+    weeks = [{**w, "frt_text": duration_text(w["frt_mean"]), "csat_text": _pct(w["csat"]),
+              "fcr_text": _pct(w["fcr_pct"]), "reopen_text": _pct(w["reopen_pct"])}
+             for w in figures["weeks"]]
+    if request.GET.get("format") == "csv":
+        return _csv("metrics-manager", [
+            "week", "created", "frt_mean_h", "resolved", "fcr", "fcr_pct", "reopened",
+            "reopen_pct", "tracked", "handle_mean_min", "responses", "satisfied", "csat_pct"],
+            [[w["label"], w["created"], _hours(w["frt_mean"]), w["resolved"], w["fcr"],
+              w["fcr_pct"], w["reopened"], w["reopen_pct"], w["tracked"], w["handle_mean"],
+              w["responses"], w["satisfied"], w["csat"]] for w in weeks])
+    return render(request, "tickets/metrics/manager.html", {
+        "form": form, "figures": figures, "weeks": weeks,
+        "charts": [
+            {"title": "Tickets resolved per week", "chart": bar_chart(weeks, "resolved")},
+            {"title": "CSAT % per week", "chart": bar_chart(weeks, "csat", maximum=100)},
+            {"title": "First-contact resolution % per week",
+             "chart": bar_chart(weeks, "fcr_pct", maximum=100)},
+        ],
+        "teams": [{**t, "age_text": duration_text(t["oldest_age"])} for t in figures["teams"]],
+        "texts": {
+            "sla": _pct(figures["sla"]["pct"]), "csat": _pct(figures["csat"]["csat"]),
+            "fcr": _pct(figures["quality"]["fcr_pct"]),
+            "reopen": _pct(figures["quality"]["reopen_pct"]),
+            "escalation": _pct(figures["escalation"]["rate"]),
+            "frt_median": duration_text(figures["frt"]["median"]),
+            "frt_mean": duration_text(figures["frt"]["mean"]),
+            "ttr_median": duration_text(figures["ttr"]["median"]),
+            "ttr_mean": duration_text(figures["ttr"]["mean"]),
+            "backlog_age": duration_text(figures["backlog"]["median_age"]),
+        },
+        "computed_at": figures["computed_at"], **_period(filters)})
+
+
+def manager_figures_cached(user: User, filters: metrics.MetricFilters) -> dict[str, Any]:
+    return _cached("manager", user, filters, lambda: manager_figures(user, filters))
