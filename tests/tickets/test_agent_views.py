@@ -755,3 +755,16 @@ def test_pickers_show_new_teams_and_agents_at_once(client, agent, ticket_a):
     html = client.get(url).content.decode()
     assert "Night Shift" in html
     assert "Newbie" in html
+
+
+def test_cached_conversation_shows_every_new_reply_and_event(client, agent, ticket_a):
+    from tickets import services
+
+    client.force_login(agent)
+    url = reverse("agent:conversation", args=[ticket_a.pk])
+    assert "First look" not in client.get(url).content.decode()
+    services.add_reply(ticket_a, author=agent, body="First look", public=False)
+    html = client.get(url).content.decode()
+    assert "First look" in html
+    services.transition(ticket_a, "resolved", actor=agent)
+    assert "Resolved" in client.get(url).content.decode()
