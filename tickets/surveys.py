@@ -305,7 +305,7 @@ def remind_overdue_follow_ups(*, limit: int = 500) -> int:
     reminded = 0
     for pk in ids:
         with transaction.atomic():
-            follow_up = (FollowUp.objects.select_for_update()
+            follow_up = (FollowUp.objects.select_for_update(of=("self",))
                          .filter(pk=pk, handled_at__isnull=True, reminded_at__isnull=True)
                          .select_related("owner").first())
             if follow_up is None:
