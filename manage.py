@@ -6,6 +6,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+    if sys.argv[1:2] == ["makemigrations"]:
+        # Writing or checking migrations signs nothing: no production secret needed.
+        os.environ.setdefault("HELPDESK_SCHEMA_ONLY", "1")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -63,6 +63,7 @@ def import_public_holidays(calendar: Calendar, *, country: str, years: Iterable[
             found = holiday_data.country_holidays(code, subdiv=subdiv or None, years=years,
                                                   language=found.default_language)
         dates = dict(found.items())
+    # The holidays package signals an unknown country with NotImplementedError.
     except (NotImplementedError, KeyError, ValueError, AttributeError) as exc:
         raise ValidationError(
             f"No public holidays are known for {country!r} ({exc}). Use an ISO 3166 country "
