@@ -1,6 +1,6 @@
 """REST API v1: tickets (with their messages, transitions, audit trail and SLA clocks),
 organizations, users, the SLA approaching-breach list, and the token endpoint."""
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from sla.api import ApproachingView, TicketSlaView
@@ -18,4 +18,9 @@ urlpatterns = [
     path("tickets/<int:pk>/sla/", TicketSlaView.as_view(), name="ticket-sla"),
     path("sla/approaching/", ApproachingView.as_view(), name="sla-approaching"),
     *router.urls,
+    path("", include("knowledge.api_urls")),
+    path("", include("qa.api_urls")),
+    path("", include("incidents.api_urls")),
+    path("", include("mailgate.api_urls")),
+    path("", include("casework.api_urls")),
 ]

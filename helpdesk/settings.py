@@ -6,6 +6,7 @@ Celery broker, so one command starts a working system on a fresh machine.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -62,6 +63,8 @@ INSTALLED_APPS = [
     "qa.apps.QaConfig",
     "workforce.apps.WorkforceConfig",
     "incidents.apps.IncidentsConfig",
+    "mailgate.apps.MailgateConfig",
+    "casework.apps.CaseworkConfig",
 ]
 
 MIDDLEWARE = [
@@ -241,6 +244,10 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 55},
     },
 }
+
+# Apps above `tickets` keep their periodic jobs in <app>/beat.py (a plain dict).
+for _app in ("knowledge", "qa", "incidents", "mailgate", "casework"):
+    CELERY_BEAT_SCHEDULE.update(importlib.import_module(f"{_app}.beat").SCHEDULE)
 
 # REST API
 REST_FRAMEWORK = {

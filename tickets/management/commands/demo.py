@@ -7,6 +7,7 @@ the documented ones if someone changed them).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
@@ -154,6 +155,9 @@ class Command(BaseCommand):
         created = self._scenarios(users, macros, teams)
         self.stdout.write(f"Scenario tickets created: {created}" if created
                           else "Scenario tickets exist already.")
+        # Apps above tickets add their own demo data (articles, reviews, incidents...).
+        for app in ("knowledge", "qa", "incidents", "mailgate", "casework"):
+            importlib.import_module(f"{app}.demo").seed_demo(self.stdout)
         self._print_accounts()
 
     # --- setup --------------------------------------------------------------------

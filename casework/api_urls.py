@@ -1,0 +1,2 @@
+"""REST API routes of the casework app, included under /api/v1/ by helpdesk/api_urls.py."""
+urlpatterns: list = []
