@@ -48,6 +48,10 @@ class Organization(models.Model):
         related_name="managed_organizations", verbose_name="customer success manager",
     )
     notes = models.TextField(blank=True)
+    annual_value = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True,
+        help_text="Yearly contract value; weights product feedback by revenue.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

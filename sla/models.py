@@ -312,6 +312,8 @@ class Clock(models.Model):
                          condition=Q(next_level_at__isnull=False)),
             models.Index(fields=["ticket", "metric", "-cycle"], name="clock_ticket_metric"),
             models.Index(fields=["started_at"], name="clock_started"),
+            # Metrics rollup sync: clocks completed since its last run.
+            models.Index(fields=["completed_at"], name="clock_completed"),
         ]
 
     def __str__(self) -> str:

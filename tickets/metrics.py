@@ -169,13 +169,18 @@ def time_to_resolution(filters: MetricFilters, *, user: User) -> dict[str, Any]:
     return row
 
 
-def _public_agent_replies() -> Subquery:
+def public_agent_replies() -> Subquery:
     replies = (Message.objects.filter(ticket=OuterRef("pk"), by_agent=True, is_public=True)
                .order_by().values("ticket").annotate(n=Count("pk")).values("n")[:1])
     return Coalesce(Subquery(replies, output_field=IntegerField()), Value(0))
 
 
-def _handle_minutes() -> Subquery:
+def fcr_filter(escalated: str = "escalated") -> Q:
+    """First contact: exactly one public agent reply, never escalated, never reopened."""
+    return Q(replies=1, reopen_count=0, **{escalated: False})
+
+
+def handle_minutes() -> Subquery:
     minutes = (TimeEntry.objects.filter(ticket=OuterRef("pk"), minutes__isnull=False)
                .order_by().values("ticket").annotate(m=Sum("minutes")).values("m")[:1])
     return Subquery(minutes, output_field=IntegerField())
@@ -192,12 +197,12 @@ def resolution_quality(filters: MetricFilters, *, user: User) -> dict[str, Any]:
     """
     escalated = Escalation.objects.filter(ticket=OuterRef("pk"))
     qs = filters.resolved(user).annotate(
-        replies=_public_agent_replies(), escalated=Exists(escalated),
-        handle=_handle_minutes(),
+        replies=public_agent_replies(), escalated=Exists(escalated),
+        handle=handle_minutes(),
     )
     row = qs.aggregate(
         resolved=Count("pk"),
-        fcr=Count("pk", filter=Q(replies=1, escalated=False, reopen_count=0)),
+        fcr=Count("pk", filter=fcr_filter()),
         reopened=Count("pk", filter=Q(reopen_count__gt=0)),
         tracked=Count("pk", filter=Q(handle__isnull=False)),
         handle_total=Sum("handle"),
@@ -237,22 +242,29 @@ def backlog(filters: MetricFilters, *, user: User, now: datetime | None = None
 
 def backlog_at(filters: MetricFilters, moments: list[datetime], *, user: User
                ) -> list[int]:
-    """Backlog at each moment, reconstructed: tickets created before it and neither resolved
-    nor closed by then (a ticket resolved, reopened and still open counts as open). One query."""
-    if not moments:
-        return []
-    first = min(moments)
-    qs = filters.tickets(user).filter(created_at__lt=max(moments)).filter(
-        Q(status__in=OPEN_STATUS_VALUES) | Q(resolved_at__gte=first) | Q(closed_at__gte=first))
-    expressions = {}
-    for i, at in enumerate(moments):
-        open_then = (Q(created_at__lt=at)
-                     & (Q(status__in=OPEN_STATUS_VALUES)
-                        | Q(resolved_at__gte=at) | Q(resolved_at__isnull=True))
-                     & (Q(closed_at__isnull=True) | Q(closed_at__gte=at)))
-        expressions[f"b{i}"] = Count("pk", filter=open_then)
-    row = qs.aggregate(**expressions)
-    return [row[f"b{i}"] for i in range(len(moments))]
+    """Backlog at each moment: at or after now, the open tickets now; before now,
+    reconstructed: tickets created before it and neither resolved nor closed by then (a
+    ticket resolved, reopened and still open counts as open). At most two queries."""
+    now = timezone.now()
+    past = sorted({m for m in moments if m < now})
+    counts: dict[datetime, int] = {}
+    if any(m >= now for m in moments):
+        open_now = filters.tickets(user).filter(status__in=OPEN_STATUS_VALUES).count()
+        counts.update({m: open_now for m in moments if m >= now})
+    if past:
+        qs = filters.tickets(user).filter(created_at__lt=past[-1]).filter(
+            Q(status__in=OPEN_STATUS_VALUES) | Q(resolved_at__gte=past[0])
+            | Q(closed_at__gte=past[0]))
+        expressions = {}
+        for i, at in enumerate(past):
+            open_then = (Q(created_at__lt=at)
+                         & (Q(status__in=OPEN_STATUS_VALUES)
+                            | Q(resolved_at__gte=at) | Q(resolved_at__isnull=True))
+                         & (Q(closed_at__isnull=True) | Q(closed_at__gte=at)))
+            expressions[f"b{i}"] = Count("pk", filter=open_then)
+        row = qs.aggregate(**expressions)
+        counts.update({at: row[f"b{i}"] for i, at in enumerate(past)})
+    return [counts[m] for m in moments]
 
 
 def working_days(start: date, end: date) -> int:
@@ -270,13 +282,7 @@ def productivity(filters: MetricFilters, *, user: User) -> dict[str, Any]:
     = Monday–Friday days of the period."""
     row = filters.resolved(user).aggregate(
         resolved=Count("pk"), agents=Count("assignee", distinct=True))
-    zone = timezone.get_current_timezone()
-    row["working_days"] = working_days(timezone.localtime(filters.start, zone).date(),
-                                       timezone.localtime(filters.end, zone).date()
-                                       - timedelta(days=1))
-    capacity = row["agents"] * row["working_days"]
-    row["per_agent_day"] = round(row["resolved"] / capacity, 2) if capacity else None
-    return row
+    return _productivity(filters, row["resolved"], row["agents"])
 
 
 def _first_response_clocks(filters: MetricFilters, user: User) -> QuerySet:
@@ -350,11 +356,11 @@ def agent_quality(filters: MetricFilters, *, user: User) -> list[dict[str, Any]]
     rows. Highest handle time first. Two GROUP BY queries."""
     escalated = Escalation.objects.filter(ticket=OuterRef("pk"))
     rows = list(filters.resolved(user).filter(assignee__isnull=False).annotate(
-        replies=_public_agent_replies(), escalated=Exists(escalated), handle=_handle_minutes(),
+        replies=public_agent_replies(), escalated=Exists(escalated), handle=handle_minutes(),
     ).values("assignee", "assignee__username", "assignee__first_name", "assignee__last_name")
         .annotate(
         resolved=Count("pk"),
-        fcr=Count("pk", filter=Q(replies=1, escalated=False, reopen_count=0)),
+        fcr=Count("pk", filter=fcr_filter()),
         reopened=Count("pk", filter=Q(reopen_count__gt=0)),
         tracked=Count("pk", filter=Q(handle__isnull=False)),
         handle_total=Sum("handle"),
@@ -402,11 +408,11 @@ def weekly_trends(filters: MetricFilters, *, user: User) -> list[dict[str, Any]]
                                filter=Q(first_response_at__isnull=False))).order_by("week")
     escalated = Escalation.objects.filter(ticket=OuterRef("pk"))
     resolved = filters.resolved(user).annotate(
-        week=TruncWeek("resolved_at"), replies=_public_agent_replies(),
-        escalated=Exists(escalated), handle=_handle_minutes(),
+        week=TruncWeek("resolved_at"), replies=public_agent_replies(),
+        escalated=Exists(escalated), handle=handle_minutes(),
     ).values("week").annotate(
         resolved=Count("pk"),
-        fcr=Count("pk", filter=Q(replies=1, escalated=False, reopen_count=0)),
+        fcr=Count("pk", filter=fcr_filter()),
         reopened=Count("pk", filter=Q(reopen_count__gt=0)),
         tracked=Count("pk", filter=Q(handle__isnull=False)),
         handle_total=Sum("handle"),
@@ -494,3 +500,136 @@ def health_score(*, sla: float | None, csat: float | None, fcr: float | None,
             weights += weight
     return {"score": round(total / weights, 1) if weights else None, "parts": parts,
             "weights_used": round(weights, 2)}
+
+
+# --- the manager's figures from the hourly rollup ----------------------------------------------
+
+
+def rollup_eligible(filters: MetricFilters, user: User) -> bool:
+    """The rollup holds figures per hour and team only: it serves a user who sees every
+    ticket, filtered by period and team; any other filter is computed live."""
+    return bool(user.is_active and user.sees_all_tickets and not (
+        filters.agent_id or filters.tier or filters.priority or filters.channel
+        or filters.category_id))
+
+
+def _mean(total_seconds: int, n: int) -> timedelta | None:
+    return timedelta(seconds=total_seconds / n) if n else None
+
+
+def manager_from_rollup(filters: MetricFilters, *, user: User, now: datetime
+                        ) -> dict[str, Any] | None:
+    """Every additive figure of the manager dashboard from `MetricsHour` rows (and live
+    rows for the hours not rolled up yet): the same formulas, summed instead of scanned.
+    Medians are not additive and are left to `medians` (loaded after the page). None
+    when the rollup cannot serve these filters."""
+    from . import rollups
+
+    if not rollup_eligible(filters, user) or rollups.covered(filters.start, filters.end) is None:
+        return None
+    zone = timezone.get_current_timezone()
+    by_week, by_team = rollups.read_by_week_and_team(filters.start, filters.end, zone=zone,
+                                                      team_id=filters.team_id)
+    t = dict.fromkeys(rollups.MEASURES, 0)
+    for values in by_team.values():
+        for name in rollups.MEASURES:
+            t[name] += values[name]
+    weeks = []
+    for key, w in sorted(by_week.items()):
+        row = {"created": w["created"], "frt_mean": _mean(w["frt_seconds"], w["responded"]),
+               "resolved": w["resolved"], "fcr": w["fcr"], "reopened": w["reopened"],
+               "tracked": w["tracked"], "handle_total": w["handle_minutes"] or None,
+               "responses": w["responses"], "satisfied": w["satisfied"]}
+        _quality(row)
+        year, number, _ = key.isocalendar()
+        row.update(week=key, label=f"{year}-W{number:02d}",
+                   csat=percent(row["satisfied"], row["responses"]))
+        weeks.append(row)
+    sla = {"met": t["sla_met"], "breached": t["sla_breached"]}
+    sla["pct"] = percent(sla["met"], sla["met"] + sla["breached"])
+    n = t["nps_responses"]
+    csat = {"responses": t["responses"], "satisfied": t["satisfied"], "nps_responses": n,
+            "promoters": t["promoters"], "detractors": t["detractors"],
+            "csat": percent(t["satisfied"], t["responses"]),
+            "nps": round(100 * (t["promoters"] - t["detractors"]) / n, 1) if n else None}
+    quality = _quality({"resolved": t["resolved"], "fcr": t["fcr"], "reopened": t["reopened"],
+                        "tracked": t["tracked"], "handle_total": t["handle_minutes"] or None})
+    escalation = {"created": t["created"], "escalated": t["escalated"],
+                  "rate": percent(t["escalated"], t["created"])}
+
+    open_rows = {r["team"]: r for r in filters.tickets(user)
+                 .filter(status__in=OPEN_STATUS_VALUES).values("team")
+                 .annotate(open=Count("pk"), oldest=Min("created_at")).order_by("team")}
+    open_now = sum(r["open"] for r in open_rows.values())
+    from helpdesk.models import Team
+
+    names = dict(Team.objects.values_list("pk", "name"))
+    teams = []
+    for team in {r or 0 for r in open_rows} | set(by_team):
+        if filters.team_id and team != filters.team_id:
+            continue
+        o = open_rows.get(team or None, {})
+        f = by_team.get(team, {})
+        row = {"team": team or None, "name": names.get(team, "No team"),
+               "open": o.get("open", 0),
+               "oldest_age": (now - o["oldest"]) if o.get("oldest") else None,
+               "created": f.get("created", 0), "resolved": f.get("resolved", 0)}
+        row["net"] = row["created"] - row["resolved"]
+        teams.append(row)
+    teams.sort(key=lambda r: (r["team"] is None, r["name"].lower()))
+
+    def backlog_then(moment: datetime) -> int:
+        if moment >= now:
+            return open_now
+        stored = rollups.backlog_at(moment, team_id=filters.team_id)
+        return stored if stored is not None else backlog_at(filters, [moment], user=user)[0]
+
+    end = min(filters.end, now)
+    start_backlog = backlog_then(filters.start)
+    end_backlog = backlog_then(max(end, filters.start))
+    score = backlog_score(start_backlog, end_backlog)
+    return {
+        "sla": sla, "csat": csat, "quality": quality, "weeks": weeks,
+        "frt": {"created": t["created"], "responded": t["responded"],
+                "mean": _mean(t["frt_seconds"], t["responded"]), "median": None},
+        "ttr": {"resolved": t["resolved"], "mean": _mean(t["ttr_seconds"], t["resolved"]),
+                "median": None},
+        "escalation": escalation,
+        "backlog": {"open": open_now, "median_age": None},
+        "productivity": _productivity(filters, t["resolved"], active_agents(filters)),
+        "teams": teams,
+        "backlog_start": start_backlog, "backlog_end": end_backlog, "backlog_score": score,
+        "health": health_score(sla=sla["pct"], csat=csat["csat"], fcr=quality["fcr_pct"],
+                               backlog=score),
+        "from_rollup": True,
+    }
+
+
+def active_agents(filters: MetricFilters) -> int:
+    """Distinct assignees of the tickets resolved in the period: one indexed probe
+    (assignee, resolved_at) per staff account instead of a scan of the period's tickets.
+    Only staff can be assignees, and there are a thousand customers to an agent."""
+    from helpdesk.selectors import agent_ids
+
+    resolved = Ticket.objects.filter(assignee=OuterRef("pk"), resolved_at__gte=filters.start,
+                                     resolved_at__lt=filters.end)
+    if filters.team_id:
+        resolved = resolved.filter(team_id=filters.team_id)
+    return User.objects.filter(pk__in=agent_ids()).filter(Exists(resolved)).count()
+
+
+def _productivity(filters: MetricFilters, resolved: int, agents: int) -> dict[str, Any]:
+    zone = timezone.get_current_timezone()
+    days = working_days(timezone.localtime(filters.start, zone).date(),
+                        timezone.localtime(filters.end, zone).date() - timedelta(days=1))
+    capacity = agents * days
+    return {"resolved": resolved, "agents": agents, "working_days": days,
+            "per_agent_day": round(resolved / capacity, 2) if capacity else None}
+
+
+def medians(filters: MetricFilters, *, user: User, now: datetime) -> dict[str, Any]:
+    """The three medians of the manager dashboard (first response, resolution, backlog age):
+    not additive, so computed from the tickets themselves."""
+    return {"frt": first_response_time(filters, user=user)["median"],
+            "ttr": time_to_resolution(filters, user=user)["median"],
+            "backlog_age": backlog(filters, user=user, now=now)["median_age"]}

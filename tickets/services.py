@@ -45,8 +45,8 @@ from .state_machine import (
 
 __all__ = [
     "TransitionError", "HandoffPacket", "create_ticket", "transition", "add_reply",
-    "update_ticket", "assign", "escalate", "merge", "apply_macro", "bulk_update",
-    "close_stale_resolved",
+    "update_ticket", "assign", "escalate", "return_escalation", "merge", "apply_macro",
+    "bulk_update", "close_stale_resolved",
 ]
 
 
@@ -334,8 +334,35 @@ def assign(ticket: Ticket, *, assignee: User | None, actor: User | None) -> Tick
     return update_ticket(ticket, actor=actor, changes={"assignee": assignee})
 
 
-def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, Any]) -> Ticket:
-    """Change priority, category, product area, team, assignee, subject or tags, audited."""
+class ConflictError(ValidationError):
+    """Someone else changed what this edit was based on: nothing was saved."""
+
+
+def field_values(ticket: Ticket) -> dict[str, Any]:
+    """The editable fields as comparable plain values (ids, sorted tag names)."""
+    return {
+        "priority": ticket.priority, "category": ticket.category_id,
+        "product_area": ticket.product_area_id, "team": ticket.team_id,
+        "assignee": ticket.assignee_id, "subject": ticket.subject,
+        "tags": sorted(ticket.tags.values_list("name", flat=True)),
+    }
+
+
+def version_of(ticket: Ticket) -> str:
+    """An opaque version of the ticket (changes with every write): the API's ETag."""
+    return f"{ticket.pk}-{int(ticket.updated_at.timestamp() * 1_000_000)}"
+
+
+def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, Any],
+                  expected: Mapping[str, Any] | None = None,
+                  expected_version: str | None = None) -> Ticket:
+    """Change priority, category, product area, team, assignee, subject or tags, audited.
+
+    Optimistic concurrency, checked under the row lock so two agents never overwrite each
+    other silently: `expected` holds the values the editor started from for the fields it
+    changes (a field someone else changed meanwhile is a conflict); `expected_version` the
+    whole ticket's version (any change meanwhile is a conflict). A conflict saves nothing.
+    """
     allowed = {"priority", "category", "product_area", "team", "assignee", "subject", "tags"}
     unknown = set(changes) - allowed
     if unknown:
@@ -344,6 +371,19 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
         raise PermissionDenied("Only agents can change ticket fields.")
     with transaction.atomic():
         ticket = _lock(ticket)
+        if expected_version is not None and expected_version != version_of(ticket):
+            raise ConflictError("The ticket was changed by someone else since you loaded it; "
+                                "reload it and apply your change again.")
+        if expected:
+            current = field_values(ticket)
+            moved = [name for name in changes if name in expected
+                     and _plain(expected[name]) != current[name]]
+            if moved:
+                raise ConflictError(
+                    "Changed by someone else while you were editing: "
+                    + ", ".join(f"{name.replace('_', ' ')} is now {_shown(ticket, name)}"
+                                for name in moved)
+                    + ". Nothing was saved; review and apply your change again.")
         now = timezone.now()
         if "priority" in changes:
             new = int(changes["priority"])
@@ -397,6 +437,21 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
     return ticket
 
 
+def _shown(ticket: Ticket, name: str) -> str:
+    if name == "tags":
+        return ", ".join(sorted(ticket.tags.values_list("name", flat=True))) or "—"
+    if name == "priority":
+        return f"P{ticket.priority}"
+    value = getattr(ticket, name)
+    return str(value) if value else "—"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple | set):
+        return sorted(str(v) for v in value)
+    return _pk(value) if hasattr(value, "pk") else value
+
+
 def _pk(value: Any) -> int | None:
     return getattr(value, "pk", value)
 
@@ -433,6 +488,89 @@ def escalate(ticket: Ticket, *, to_team: Team | None, packet: Mapping[str, Any],
         agent = assignment.pick_assignee(ticket, ticket.team)
         if agent is not None:
             ticket = transition(ticket, Status.ASSIGNED, actor=None, assignee=agent)
+    return ticket
+
+
+def open_escalation(ticket: Ticket) -> Escalation | None:
+    """The escalation the ticket is currently with, if the receiving side may return it.
+
+    A tier escalation is open while the ticket sits with the team it was escalated to;
+    an engineering escalation while the ticket's status is "with engineering".
+    """
+    esc = ticket.escalations.filter(returned_at__isnull=True).order_by(
+        "-created_at", "-id").first()
+    if esc is None or ticket.status in (Status.RESOLVED, Status.CLOSED):
+        return None
+    if esc.kind == Escalation.Kind.ENGINEERING:
+        return esc if ticket.status == Status.ENGINEERING else None
+    return esc if esc.to_team_id and esc.to_team_id == ticket.team_id else None
+
+
+def return_escalation(ticket: Ticket, *, actor: User, missing: str) -> Ticket:
+    """The receiving tier sends the escalation back because context is missing.
+
+    The ticket goes back to the escalating team, assigned to the agent who escalated
+    (or whom that team's strategy picks); an engineering escalation goes back to work
+    ("back from engineering"). The Escalation row is marked returned with what is
+    missing (this is what "escalation rework" counts), the request is posted as an
+    internal note, the audit trail records it, and the escalating agent is notified.
+    """
+    missing = (missing or "").strip()
+    if not missing:
+        raise ValidationError({"missing": "Say what context is missing."})
+    if not _is_agent(actor):
+        raise PermissionDenied("Only agents can return an escalation.")
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        esc = open_escalation(ticket)
+        if esc is None:
+            raise TransitionError("This ticket has no open escalation to return.")
+        esc = Escalation.objects.select_for_update().get(pk=esc.pk)
+        now = timezone.now()
+        esc.returned_at = now
+        esc.returned_by = actor
+        esc.missing_context = missing
+        esc.save(update_fields=["returned_at", "returned_by", "missing_context"])
+        receiving = "engineering" if esc.kind == Escalation.Kind.ENGINEERING else (
+            esc.to_team.name if esc.to_team else "")
+        back_to = esc.from_team
+        _record(ticket, EventKind.RETURNED, actor=actor, field="team",
+                before=receiving, after=back_to or "", note=missing, at=now)
+        Message.objects.create(
+            ticket=ticket, author=actor, is_public=False, by_agent=True, created_at=now,
+            body=f"**Escalation returned for missing context.**\n\n{missing}",
+        )
+        if esc.kind == Escalation.Kind.ENGINEERING:
+            ticket.updated_at = now
+            ticket.save(update_fields=["updated_at"])
+            ticket = transition(ticket, Status.IN_PROGRESS, actor=actor,
+                                reason="escalation returned for missing context")
+        else:
+            team_changed = back_to is not None and back_to.pk != ticket.team_id
+            if team_changed:
+                ticket.team = back_to
+            escalator = esc.actor if esc.actor is not None and esc.actor.is_agent else None
+            agent = escalator or (assignment.pick_assignee(ticket, back_to) if back_to else None)
+            if (agent.pk if agent else None) != ticket.assignee_id:
+                _set_assignee(ticket, agent, actor=actor, note="escalation returned")
+            elif team_changed:  # _set_assignee announces the new team with the assignee
+                events.emit(events.Assigned(ticket.pk, actor.pk, now, ticket.assignee_id,
+                                            back_to.pk))
+            ticket.updated_at = now
+            ticket.save()
+            if agent is not None and ticket.status == Status.ESCALATED:
+                ticket = transition(ticket, Status.ASSIGNED, actor=actor, assignee=agent,
+                                    reason="escalation returned for missing context")
+            elif agent is None and ticket.status == Status.ASSIGNED:
+                ticket = transition(ticket, Status.TRIAGED, actor=actor,
+                                    reason="escalation returned for missing context")
+        if esc.actor is not None and esc.actor.pk != actor.pk:
+            from helpdesk.notifications import notify
+
+            notify(esc.actor, title=f"Escalation of {ticket.reference} returned",
+                   body=f"{actor.display_name} needs more context: {missing}",
+                   url=ticket.get_absolute_url(), source="tickets.escalation_returned",
+                   dedupe_key=f"tickets.escalation_returned:{esc.pk}")
     return ticket
 
 

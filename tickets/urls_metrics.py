@@ -9,4 +9,5 @@ urlpatterns = [
     path("", metrics.mine, name="mine"),
     path("team/", metrics.team, name="team"),
     path("manager/", metrics.manager, name="manager"),
+    path("manager/medians/", metrics.manager_medians, name="manager_medians"),
 ]

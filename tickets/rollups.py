@@ -1,0 +1,434 @@
+"""Hourly rollups of the manager dashboard's additive figures (see models.MetricsHour).
+
+- `compute(start, end)` aggregates the raw tables per (UTC hour, team) with the same
+  definitions as `tickets.metrics` (a test holds the two equal);
+- `refresh(...)` writes those rows; `sync()` (Celery, every five minutes) folds in the
+  hours touched since the last run and moves the covered window up to the current hour;
+  `rebuild(days)` (nightly and `manage.py rebuild_metrics`) recomputes a whole window, which
+  also picks up the rare change `sync` cannot see (a ticket re-resolved days later leaves
+  its old resolution hour);
+- `totals(start, end, team_id)` reads rows for the covered hours and computes the rest live,
+  so a figure is never older than the last refresh of its hour and never missing.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import (
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from .models import (
+    OPEN_STATUS_VALUES,
+    Escalation,
+    MetricsHour,
+    MetricsRollupState,
+    Survey,
+    Ticket,
+    TimeEntry,
+)
+
+HOUR = timedelta(hours=1)
+MEASURES = (
+    "created", "responded", "frt_seconds", "escalated",
+    "resolved", "ttr_seconds", "fcr", "reopened", "tracked", "handle_minutes",
+    "responses", "satisfied", "nps_responses", "promoters", "detractors",
+    "sla_met", "sla_breached",
+)
+Key = tuple[datetime, int]
+Rows = dict[Key, dict[str, int]]
+
+
+def floor_hour(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    return value.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(value: datetime) -> datetime:
+    floor = floor_hour(value)
+    return floor if floor == value else floor + HOUR
+
+
+def _seconds(value: timedelta | int | None) -> int:
+    if value is None:
+        return 0
+    return int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
+
+
+def _elapsed(end: str) -> ExpressionWrapper:
+    return ExpressionWrapper(F(end) - F("created_at"), output_field=DurationField())
+
+
+def _add(rows: Rows, key: Key, values: dict[str, Any]) -> None:
+    row = rows.setdefault(key, dict.fromkeys(MEASURES, 0))
+    for name, value in values.items():
+        row[name] += _seconds(value) if name.endswith("_seconds") else (value or 0)
+
+
+def _ranges(field: str, ranges: list[tuple[datetime, datetime]]) -> Q:
+    q = Q()
+    for start, end in ranges:
+        q |= Q(**{f"{field}__gte": start, f"{field}__lt": end})
+    return q
+
+
+def compute(ranges: list[tuple[datetime, datetime]], *, team_id: int | None = None) -> Rows:
+    """Figures per (UTC hour, team id or 0) of the events inside `ranges` (hour-aligned
+    [start, end) pairs). Four GROUP BY queries, whatever the number of tickets."""
+    # Late import: the SLA app sits above tickets; only its clocks are read, as metrics does.
+    from sla.models import Clock, ClockState, Metric
+
+    from .metrics import fcr_filter, handle_minutes, public_agent_replies
+
+    rows: Rows = {}
+    if not ranges:
+        return rows
+    tickets: QuerySet[Ticket] = Ticket.objects.all()
+    surveys: QuerySet[Survey] = Survey.objects.all()
+    clocks = Clock.objects.filter(metric=Metric.FIRST_RESPONSE,
+                                  state__in=[ClockState.MET, ClockState.BREACHED],
+                                  completed_at__isnull=False)
+    if team_id is not None:
+        tickets = tickets.filter(team_id=team_id or None)
+        surveys = surveys.filter(team_id=team_id or None)
+        clocks = clocks.filter(ticket__team_id=team_id or None)
+    escalated = Escalation.objects.filter(ticket=OuterRef("pk"))
+
+    created = (tickets.filter(_ranges("created_at", ranges))
+               .annotate(h=TruncHour("created_at", tzinfo=UTC)).values("h", "team_id")
+               .annotate(created=Count("pk"),
+                         responded=Count("pk", filter=Q(first_response_at__isnull=False)),
+                         frt_seconds=Sum(_elapsed("first_response_at")),
+                         escalated=Count("pk", filter=Q(Exists(escalated))))
+               .order_by())
+    resolved = (tickets.filter(_ranges("resolved_at", ranges))
+                .annotate(replies=public_agent_replies(), was_escalated=Exists(escalated),
+                          handle=handle_minutes())
+                .annotate(h=TruncHour("resolved_at", tzinfo=UTC)).values("h", "team_id")
+                .annotate(resolved=Count("pk"), ttr_seconds=Sum(_elapsed("resolved_at")),
+                          fcr=Count("pk", filter=fcr_filter("was_escalated")),
+                          reopened=Count("pk", filter=Q(reopen_count__gt=0)),
+                          tracked=Count("pk", filter=Q(handle__isnull=False)),
+                          handle_minutes=Sum("handle"))
+                .order_by())
+    answered = (surveys.filter(_ranges("responded_at", ranges))
+                .annotate(h=TruncHour("responded_at", tzinfo=UTC)).values("h", "team_id")
+                .annotate(responses=Count("pk", filter=Q(rating__isnull=False)),
+                          satisfied=Count("pk", filter=Q(rating__gte=4)),
+                          nps_responses=Count("pk", filter=Q(nps__isnull=False)),
+                          promoters=Count("pk", filter=Q(nps__gte=9)),
+                          detractors=Count("pk", filter=Q(nps__lte=6)))
+                .order_by())
+    sla = (clocks.filter(_ranges("started_at", ranges))
+           .annotate(h=TruncHour("started_at", tzinfo=UTC))
+           .values("h", team_id=F("ticket__team_id"))
+           .annotate(sla_met=Count("pk", filter=Q(state=ClockState.MET)),
+                     sla_breached=Count("pk", filter=Q(state=ClockState.BREACHED)))
+           .order_by())
+    for source in (created, resolved, answered, sla):
+        for r in source:
+            key = (r.pop("h").astimezone(UTC), r.pop("team_id") or 0)
+            _add(rows, key, r)
+    return rows
+
+
+def backlog_at_hours(hours: list[datetime]) -> dict[Key, int]:
+    """Backlog per team at each of `hours`, reconstructed like metrics.backlog_at: created
+    before the moment and neither resolved nor closed by then (open now counts as open).
+    One query per 24 moments."""
+    out: dict[Key, int] = {}
+    hours = sorted(set(hours))
+    for i in range(0, len(hours), 24):
+        batch = hours[i:i + 24]
+        first = batch[0]
+        qs = Ticket.objects.filter(created_at__lt=batch[-1]).filter(
+            Q(status__in=OPEN_STATUS_VALUES) | Q(resolved_at__gte=first)
+            | Q(closed_at__gte=first))
+        expressions = {}
+        for j, at in enumerate(batch):
+            expressions[f"b{j}"] = Count("pk", filter=(
+                Q(created_at__lt=at)
+                & (Q(status__in=OPEN_STATUS_VALUES) | Q(resolved_at__gte=at)
+                   | Q(resolved_at__isnull=True))
+                & (Q(closed_at__isnull=True) | Q(closed_at__gte=at))))
+        for r in qs.values("team_id").annotate(**expressions).order_by():
+            for j, at in enumerate(batch):
+                if r[f"b{j}"]:
+                    out[(at, r["team_id"] or 0)] = r[f"b{j}"]
+    return out
+
+
+FAR = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _left_at() -> Any:
+    """When a ticket left the backlog, as metrics.backlog_at reconstructs it: open now →
+    when closed (never, if not); otherwise the first of resolution and closing."""
+    from django.db.models import Case, Value, When
+    from django.db.models.functions import Coalesce, Least
+
+    closed = Coalesce("closed_at", Value(FAR))
+    return Case(When(status__in=OPEN_STATUS_VALUES, then=closed),
+                default=Least(Coalesce("resolved_at", Value(FAR)), closed))
+
+
+def backlog_series(start: datetime, end: datetime) -> dict[Key, int]:
+    """Backlog per team at every hour start in [start, end): reconstructed once at `start`,
+    then carried forward hour by hour (+ created, − left). Three queries."""
+    anchor = backlog_at_hours([start])
+    created: dict[Key, int] = defaultdict(int)
+    left: dict[Key, int] = defaultdict(int)
+    for r in (Ticket.objects.filter(created_at__gte=start, created_at__lt=end)
+              .annotate(h=TruncHour("created_at", tzinfo=UTC)).values("h", "team_id")
+              .annotate(n=Count("pk")).order_by()):
+        created[(r["h"].astimezone(UTC), r["team_id"] or 0)] += r["n"]
+    # A ticket counts at hour t while left_at >= t: it stops counting from the next hour on.
+    for r in (Ticket.objects.annotate(left=_left_at())
+              .filter(left__gte=start, left__lt=end - HOUR, created_at__lt=end)
+              .annotate(h=TruncHour("left", tzinfo=UTC)).values("h", "team_id")
+              .annotate(n=Count("pk")).order_by()):
+        left[(r["h"].astimezone(UTC), r["team_id"] or 0)] += r["n"]
+    teams = {team for _, team in anchor} | {team for _, team in created}
+    out: dict[Key, int] = {}
+    level = {team: anchor.get((start, team), 0) for team in teams}
+    h = start
+    while h < end:
+        for team in teams:
+            if level[team]:
+                out[(h, team)] = level[team]
+        for team in teams:
+            # Hour h+1 counts tickets created before it, minus those gone before it.
+            level[team] += created.get((h, team), 0) - left.get((h, team), 0)
+        h += HOUR
+    return out
+
+
+def _split(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    return [(start, end)] if start < end else []
+
+
+def refresh(hours: Iterable[datetime], *, now: datetime | None = None,
+            backlog: dict[Key, int] | None = None) -> int:
+    """Recompute and store the rows of `hours` (UTC hour starts). The backlog of an hour is
+    taken from `backlog` when given, else kept as stored: it is a snapshot of that hour,
+    not something later changes rewrite. Returns rows written."""
+    now = now or timezone.now()
+    hours = sorted({floor_hour(h) for h in hours})
+    if not hours:
+        return 0
+    ranges = _merge([(h, h + HOUR) for h in hours])
+    rows = compute(ranges)
+    with transaction.atomic():
+        stored = MetricsHour.objects.select_for_update().filter(_ranges("hour", ranges))
+        if backlog is None:
+            backlog = {(r.hour.astimezone(UTC), r.team_id): r.backlog for r in stored}
+        for key, n in backlog.items():
+            if key[0] in hours:
+                rows.setdefault(key, dict.fromkeys(MEASURES, 0))["backlog"] = n
+        stored.delete()
+        MetricsHour.objects.bulk_create(
+            [MetricsHour(hour=h, team_id=team, refreshed_at=now, **values)
+             for (h, team), values in sorted(rows.items())], batch_size=2000)
+    return len(rows)
+
+
+def _merge(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _state() -> MetricsRollupState:
+    state = MetricsRollupState.objects.select_for_update().filter(pk=1).first()
+    return state or MetricsRollupState.objects.create(pk=1)
+
+
+def rebuild(days: int = 120, *, now: datetime | None = None) -> int:
+    """Recompute the last `days` days up to the current hour, a week per transaction (the
+    fixed cost of each aggregate is paid once a week, not once an hour)."""
+    now = now or timezone.now()
+    end = floor_hour(now)
+    start = end - timedelta(days=days)
+    written = 0
+    series = backlog_series(start, end)
+    day = start
+    while day < end:
+        stop = min(day + timedelta(days=7), end)
+        hours = [day + HOUR * i for i in range(int((stop - day) / HOUR))]
+        written += refresh(hours, now=now, backlog=series)
+        day = stop
+    with transaction.atomic():
+        state = _state()
+        state.covered_from, state.covered_to = start, end
+        state.synced_at = state.rebuilt_at = now
+        state.save()
+    return written
+
+
+# Hours touched by one sync are capped; the rest waits for the next run (oldest first).
+MAX_HOURS_PER_SYNC = 500
+
+
+def touched_hours(since: datetime, until: datetime) -> set[datetime]:
+    """UTC hours whose figures may have changed between `since` and `until`."""
+    from sla.models import Clock
+
+    hours: set[datetime] = set()
+    for created, resolved in (Ticket.objects.filter(updated_at__gte=since, updated_at__lt=until)
+                              .values_list("created_at", "resolved_at").iterator()):
+        hours.add(floor_hour(created))
+        if resolved:
+            hours.add(floor_hour(resolved))
+    for responded in Survey.objects.filter(responded_at__gte=since, responded_at__lt=until) \
+            .values_list("responded_at", flat=True):
+        hours.add(floor_hour(responded))
+    for started in Clock.objects.filter(completed_at__gte=since, completed_at__lt=until) \
+            .values_list("started_at", flat=True):
+        hours.add(floor_hour(started))
+    for resolved in TimeEntry.objects.filter(started_at__gte=since, started_at__lt=until,
+                                             ticket__resolved_at__isnull=False) \
+            .values_list("ticket__resolved_at", flat=True):
+        hours.add(floor_hour(resolved))
+    return hours
+
+
+def sync(*, now: datetime | None = None) -> int:
+    """Fold recent changes into the rollup and extend it to the current hour. Cheap when
+    little changed: cost follows the number of touched hours, not of tickets."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = _state()
+        never_built = state.covered_to is None
+        since, covered_to = state.synced_at or state.covered_to, state.covered_to
+    if never_built:
+        return rebuild(now=now)  # first run after installing: the whole window
+    current = floor_hour(now)
+    hours = {h for h in touched_hours(since, now) if state.covered_from <= h < current}
+    # Hours that completed since the last run join the covered window.
+    h = covered_to
+    while h < current:
+        hours.add(h)
+        h += HOUR
+    todo = sorted(hours)
+    done = todo[:MAX_HOURS_PER_SYNC]
+    fresh = [h for h in done if h >= covered_to]
+    stored = {(r.hour.astimezone(UTC), r.team_id): r.backlog
+              for r in MetricsHour.objects.filter(hour__in=[h for h in done if h < covered_to])}
+    written = refresh(done, now=now, backlog={**stored, **backlog_at_hours(fresh)})
+    with transaction.atomic():
+        state = _state()
+        if len(done) == len(todo):
+            state.synced_at = now
+            state.covered_to = max(state.covered_to, current)
+        else:
+            # Resume from the oldest hour not yet done; nothing is skipped.
+            state.covered_to = max(state.covered_to, min(current, todo[len(done)]))
+        state.save()
+    return written
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def covered(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """The part of [start, end) the rollup holds, or None if it cannot serve this range."""
+    state = MetricsRollupState.objects.filter(pk=1).first()
+    if not state or state.covered_from is None or start < state.covered_from:
+        return None
+    if floor_hour(start) != start or (floor_hour(end) != end and end < state.covered_to):
+        return None
+    return start, max(start, min(end, state.covered_to))
+
+
+def read(start: datetime, end: datetime, *, team_id: int | None = None) -> Rows:
+    """Rows per (hour, team) for [start, end): stored for covered hours, live for the rest."""
+    span = covered(start, end)
+    if span is None:
+        raise LookupError("The metrics rollup does not cover this range.")
+    stored_end = span[1]
+    qs = MetricsHour.objects.filter(hour__gte=start, hour__lt=stored_end)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
+    rows: Rows = {}
+    for r in qs.values("hour", "team_id", *MEASURES):
+        rows[(r.pop("hour").astimezone(UTC), r.pop("team_id"))] = r
+    for key, values in compute(_split(stored_end, end), team_id=team_id).items():
+        _add(rows, key, values)
+    return rows
+
+
+def read_by_week_and_team(start: datetime, end: datetime, *, zone: Any,
+                          team_id: int | None = None
+                          ) -> tuple[dict[Any, dict[str, int]], dict[int, dict[str, int]]]:
+    """Sums per local week (Monday) and per team over [start, end): summed by the database
+    for the stored hours (two GROUP BY over ~2,000 rows per team for 90 days), in Python
+    for the few live hours after them."""
+    from django.db.models.functions import TruncWeek
+
+    span = covered(start, end)
+    if span is None:
+        raise LookupError("The metrics rollup does not cover this range.")
+    stored_end = span[1]
+    qs = MetricsHour.objects.filter(hour__gte=start, hour__lt=stored_end)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
+    sums = {name: Sum(name) for name in MEASURES}
+    weeks: dict[Any, dict[str, int]] = {}
+    for r in qs.annotate(w=TruncWeek("hour", tzinfo=zone)).values("w").annotate(**sums) \
+            .order_by():
+        key = r.pop("w")
+        weeks[key.date() if isinstance(key, datetime) else key] = {
+            k: v or 0 for k, v in r.items()}
+    teams = {r.pop("team_id"): {k: v or 0 for k, v in r.items()}
+             for r in qs.values("team_id").annotate(**sums).order_by()}
+    tail = compute(_split(stored_end, end), team_id=team_id)
+
+    def week_of(key: Key) -> Any:
+        local = timezone.localtime(key[0], zone).date()
+        return local - timedelta(days=local.weekday())
+
+    for target, key in ((weeks, week_of), (teams, lambda k: k[1])):
+        for group_key, values in group(tail, key).items():
+            row = target.setdefault(group_key, dict.fromkeys(MEASURES, 0))
+            for name in MEASURES:
+                row[name] += values[name]
+    return weeks, teams
+
+
+def backlog_at(moment: datetime, *, team_id: int | None = None) -> int | None:
+    """Stored backlog at an hour start inside the rollup; None if not stored."""
+    state = MetricsRollupState.objects.filter(pk=1).first()
+    if (not state or state.covered_from is None or floor_hour(moment) != moment
+            or not state.covered_from <= moment < state.covered_to):
+        return None
+    qs = MetricsHour.objects.filter(hour=moment)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
+    return qs.aggregate(n=Sum("backlog"))["n"] or 0
+
+
+def group(rows: Rows, key: Any) -> dict[Any, dict[str, int]]:
+    """Sum rows by key((hour, team)) -> group."""
+    out: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    for k, values in rows.items():
+        target = out[key(k)]
+        for name in MEASURES:
+            target[name] += values.get(name, 0) or 0
+    return dict(out)
