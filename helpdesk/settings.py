@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -236,6 +237,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.send_due_surveys",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Manager dashboard rollup: recently touched hours every five minutes, all nightly.
+    "metrics-sync-rollup": {
+        "task": "tickets.tasks.sync_metrics_rollup",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
+    "metrics-rebuild-rollup": {
+        "task": "tickets.tasks.rebuild_metrics_rollup",
+        "schedule": crontab(hour=3, minute=17),
     },
     # One reminder per low-score follow-up left unhandled past its due time.
     "surveys-remind-overdue-follow-ups": {

@@ -29,3 +29,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "helpdesk.views.not_found"
+handler500 = "helpdesk.views.server_error"

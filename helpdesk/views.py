@@ -8,6 +8,7 @@ from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
 from . import throttle
@@ -75,3 +76,22 @@ def signup(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Welcome! You can file your first request below.")
         return redirect("portal:tickets")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404: JSON under /api/ (integrators parse it), the HTML page elsewhere."""
+    if _wants_json(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: JSON under /api/, the HTML page elsewhere; nothing about the cause leaks."""
+    if _wants_json(request):
+        return JsonResponse({"detail": "Server error; please try again."},
+                            status=500)
+    return defaults.server_error(request)

@@ -8,7 +8,13 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -93,6 +99,12 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "is_agent": is_agent(self.request.user)}
 
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        ticket = self.get_object()
+        response = Response(self.get_serializer(ticket).data)
+        response["ETag"] = f'"{services.version_of(ticket)}"'
+        return response
+
     def _represent(self, ticket: Ticket) -> dict:
         """The ticket as it is now in the database (it may have left the user's view)."""
         fresh = ticket_queryset(Ticket.objects.filter(pk=ticket.pk),
@@ -132,7 +144,12 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         description="Priority, category, product area, team, assignee, subject and tags. "
         "The status is not writable here: POST to the transition endpoint.",
         request=TicketUpdateSerializer,
-        responses={200: TicketSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        parameters=[OpenApiParameter(
+            "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+            description="The ETag of a GET: refuse with 412 if the ticket changed since.")],
+        responses={200: TicketSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND,
+                   412: OpenApiResponse(description="The ticket changed since that ETag; "
+                                        "nothing was saved.")},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
@@ -147,9 +164,20 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer = TicketUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
-        if changes:
-            ticket = services.update_ticket(ticket, actor=request.user, changes=changes)
-        return Response(self._represent(ticket))
+        # Optimistic locking: `If-Match` with the ETag of a GET refuses (412) to overwrite
+        # a ticket someone changed since; without it, the fields sent are applied.
+        if_match = request.headers.get("If-Match", "").strip()
+        expected = if_match.removeprefix("W/").strip('"') if if_match not in ("", "*") else None
+        if changes or expected:
+            try:
+                ticket = services.update_ticket(ticket, actor=request.user, changes=changes,
+                                                expected_version=expected)
+            except services.ConflictError as exc:
+                return Response({"detail": " ".join(exc.messages)},
+                                status=status.HTTP_412_PRECONDITION_FAILED)
+        response = Response(self._represent(ticket))
+        response["ETag"] = f'"{services.version_of(Ticket.objects.get(pk=ticket.pk))}"'
+        return response
 
     @extend_schema(
         summary="Move the ticket through its lifecycle",

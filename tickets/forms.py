@@ -1,6 +1,7 @@
 """Input shapes of the agent workspace: forms validate and convert, services decide."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -146,32 +147,66 @@ class UpdateForm(forms.Form):
                                 empty_label="Unassigned")
     tags = forms.CharField(label="Tags", required=False, max_length=500,
                            help_text="Comma-separated.")
+    # The values the form was rendered with: what the agent changed is what differs from
+    # them, and the service refuses it if someone else changed the same field meanwhile.
+    base = forms.CharField(widget=forms.HiddenInput, required=False, max_length=2000)
+
+    FIELDS = ("priority", "category", "product_area", "team", "assignee", "tags")
 
     def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "upd_%s")
-        kwargs.setdefault("initial", {
+        tags = sorted(t.name for t in ticket.tags.all())
+        start = {
             "priority": ticket.priority, "category": ticket.category_id,
             "product_area": ticket.product_area_id, "team": ticket.team_id,
-            "assignee": ticket.assignee_id,
-            "tags": ", ".join(t.name for t in ticket.tags.all()),
-        })
+            "assignee": ticket.assignee_id, "tags": tags,
+        }
+        kwargs.setdefault("initial", {**start, "tags": ", ".join(tags),
+                                      "base": json.dumps(start, separators=(",", ":"))})
         super().__init__(*args, **kwargs)
         self.ticket = ticket
         self.fields["assignee"].queryset = agent_users()
 
-    def changes(self) -> dict[str, Any]:
-        """Only the fields whose value differs from the ticket's."""
-        data, ticket, changes = self.cleaned_data, self.ticket, {}
-        if data["priority"] != ticket.priority:
-            changes["priority"] = data["priority"]
+    def clean_base(self) -> dict[str, Any] | None:
+        raw = self.cleaned_data.get("base")
+        if not raw:
+            return None
+        try:
+            base = json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError("The form is damaged: reload the ticket.") from None
+        if not isinstance(base, dict) or set(base) != set(self.FIELDS):
+            raise forms.ValidationError("The form is damaged: reload the ticket.")
+        return base
+
+    def _submitted(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        out = {"priority": data["priority"],
+               "tags": sorted(parse_tags(data.get("tags", "")))}
         for name in ("category", "product_area", "team", "assignee"):
-            value = data.get(name)
-            if (value.pk if value else None) != getattr(ticket, f"{name}_id"):
-                changes[name] = value
-        tags = parse_tags(data.get("tags", ""))
-        if set(tags) != {t.name for t in ticket.tags.all()}:
-            changes["tags"] = tags
+            out[name] = data[name].pk if data.get(name) else None
+        return out
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the agent changed: against the values the form was rendered with
+        when it carries them, else against the ticket as it is now."""
+        data, submitted = self.cleaned_data, self._submitted()
+        base = data.get("base") or {
+            "priority": self.ticket.priority, "category": self.ticket.category_id,
+            "product_area": self.ticket.product_area_id, "team": self.ticket.team_id,
+            "assignee": self.ticket.assignee_id,
+            "tags": sorted(t.name for t in self.ticket.tags.all())}
+        changes: dict[str, Any] = {}
+        for name in self.FIELDS:
+            if submitted[name] != base[name]:
+                changes[name] = submitted[name] if name in ("priority", "tags") \
+                    else data.get(name)
         return changes
+
+    def expected(self) -> dict[str, Any] | None:
+        """What the changed fields were when the form was rendered (for the service)."""
+        base = self.cleaned_data.get("base")
+        return {name: base[name] for name in self.changes()} if base else None
 
 
 class EscalateForm(forms.Form):

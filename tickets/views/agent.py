@@ -29,7 +29,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 
 from helpdesk.selectors import agent_choices, agent_choices_version
 
-from .. import selectors, services, timetracking
+from .. import bulk_actions, selectors, services, timetracking
 from ..filters import TicketFilter
 from ..forms import (
     BulkForm,
@@ -170,6 +170,7 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         context["bulk_form"] = BulkForm()
         context["picker_version"] = agent_choices_version()
         context["saved_filters"] = _saved_filters(request)
+        context["extra_bulk_actions"] = bulk_actions.for_user(request.user)  # other apps'
         context["saved_filter_form"] = SavedFilterForm(initial={"query": context["saved_query"]})
         response = render(request, "tickets/agent/queue.html", context)
     patch_vary_headers(response, ["HX-Request"])
@@ -432,7 +433,16 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "Nothing to change.")
         return _done_quietly(request, ticket)
     try:
-        services.update_ticket(ticket, actor=request.user, changes=changes)
+        services.update_ticket(ticket, actor=request.user, changes=changes,
+                               expected=form.expected())
+    except services.ConflictError as exc:
+        # Show the ticket as it is now: the agent sees the other change and decides.
+        messages.error(request, _problem(exc))
+        if request.htmx:
+            response = HttpResponseClientRefresh()
+            response.status_code = 409
+            return response
+        return _ticket_page(request, _load(request, ticket.pk), status=409)
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, _problem(exc), update_form=form)
     names = ", ".join(form.fields[name].label.lower() for name in changes)
