@@ -1,1 +1,453 @@
-"""Models of this app arrive with its issue."""
+"""QA: versioned scorecards, reviews of tickets, disputes, coaching and calibration."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from helpdesk.models import AppendOnlyModel
+
+USER = settings.AUTH_USER_MODEL
+
+
+# --- scorecards -------------------------------------------------------------------------
+
+class Scorecard(models.Model):
+    """One version of a scorecard. Reviews point at the version they used; editing a
+    version that has been used creates the next version (qa.services.edit_scorecard)."""
+
+    name = models.CharField(max_length=100)
+    version = models.PositiveIntegerField(default=1)
+    is_current = models.BooleanField(
+        default=True, help_text="New reviews and samples use the current version of a name."
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", help_text="The version this one replaced.")
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="qa_scorecard_version"),
+            models.UniqueConstraint(fields=["name"], condition=Q(is_current=True),
+                                    name="qa_one_current_scorecard"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def is_used(self) -> bool:
+        """Reviewed or calibrated with: its content is history and must not change."""
+        return self.reviews.exists() or self.calibration_sessions.exists()
+
+
+class Dimension(models.Model):
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="dimensions")
+    name = models.CharField(max_length=100)
+    weight = models.PositiveSmallIntegerField(help_text="Points this dimension is worth.")
+    description = models.TextField(blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "name"], name="qa_dimension_name"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="qa_dimension_weight"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.weight})"
+
+
+class RubricLevel(models.Model):
+    """A level of a dimension's rubric, e.g. 25 points "Good: correct, minor details missing"."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="levels")
+    dimension = models.ForeignKey(Dimension, on_delete=models.CASCADE, related_name="levels")
+    points = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=60)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["dimension", "-points"]
+        constraints = [
+            models.UniqueConstraint(fields=["dimension", "points"], name="qa_level_points"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points} {self.label}"
+
+    def clean(self) -> None:
+        if self.dimension_id and self.scorecard_id and \
+                self.dimension.scorecard_id != self.scorecard_id:
+            raise ValidationError({"dimension": "Pick a dimension of this scorecard."})
+        if self.dimension_id and self.points is not None and self.points > self.dimension.weight:
+            raise ValidationError({"points": f"At most the weight ({self.dimension.weight})."})
+
+
+class AutoFailItem(models.Model):
+    """A critical error that sets the review's score to 0 (e.g. data exposure)."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE,
+                                  related_name="auto_fail_items")
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=300, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChecklistItem(models.Model):
+    """An optional yes/no check (greeting personalised, next steps given...); not scored."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE,
+                                  related_name="checklist_items")
+    name = models.CharField(max_length=120)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- flags and sampling -------------------------------------------------------------------
+
+class QAFlag(models.Model):
+    """A ticket marked for review: by a lead, or by the SLA-breach sweep (which reads the
+    ticket's sla_level, written by the sla app, so that resolved tickets keep the mark)."""
+
+    class Reason(models.TextChoices):
+        LEAD = "lead", "Flagged by a lead"
+        SLA_BREACHED = "sla_breached", "SLA breached"
+
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE,
+                               related_name="qa_flags")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    note = models.CharField(max_length=300, blank=True)
+    flagged_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "reason"], name="qa_flag_once"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="qa_flag_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()}: #{self.ticket_id}"
+
+
+class SampleRun(models.Model):
+    """One weekly sampling of one scorecard: claimed first, so a second run does nothing."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT, related_name="+")
+    week_start = models.DateField(help_text="Monday of the ISO week sampled.")
+    started_at = models.DateTimeField()
+    reviews_created = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-week_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "week_start"], name="qa_sample_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sample of week {self.week_start} ({self.scorecard})"
+
+
+# --- reviews ------------------------------------------------------------------------------
+
+class ReviewStatus(models.TextChoices):
+    ASSIGNED = "assigned", "To review"
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    DISPUTED = "disputed", "Disputed"
+    RESOLVED = "resolved", "Dispute resolved"
+
+
+PENDING_STATUSES = [ReviewStatus.ASSIGNED, ReviewStatus.DRAFT]
+FINISHED_STATUSES = [ReviewStatus.SUBMITTED, ReviewStatus.ACKNOWLEDGED,
+                     ReviewStatus.DISPUTED, ReviewStatus.RESOLVED]
+
+
+class Review(models.Model):
+    """One agent's handling of one ticket, scored on one scorecard version."""
+
+    class Source(models.TextChoices):
+        SAMPLE = "sample", "Weekly random sample"
+        FLAGGED = "flagged", "Flagged ticket"
+        MANUAL = "manual", "Picked by a reviewer"
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT, related_name="reviews")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE,
+                               related_name="qa_reviews")
+    agent = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="qa_reviews_received")
+    reviewer = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="qa_reviews_given")
+    # The ticket's team when the review was created: dashboards filter by it.
+    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    status = models.CharField(max_length=12, choices=ReviewStatus.choices,
+                              default=ReviewStatus.ASSIGNED)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    flag_reasons = models.CharField(max_length=200, blank=True,
+                                    help_text="Why a flagged ticket was picked.")
+    week_start = models.DateField(null=True, blank=True,
+                                  help_text="The ISO week of the sample it came from.")
+    score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True,
+                                help_text="Computed from the levels; never typed.")
+    auto_failed = models.BooleanField(default=False)
+    auto_fail_items = models.ManyToManyField(AutoFailItem, blank=True, related_name="+")
+    checklist_items = models.ManyToManyField(ChecklistItem, blank=True, related_name="+",
+                                             help_text="Checks that were met.")
+    summary = models.TextField(blank=True, help_text="Overall feedback (Markdown).")
+    is_ticket_of_week = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("review_tickets", "Can score tickets on a QA scorecard"),
+            ("view_all_reviews", "Can read every QA review and the QA dashboard"),
+            ("run_calibration", "Can run QA calibration sessions"),
+            ("lead_qa", "Can resolve QA disputes, coach, and flag tickets for QA"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "ticket"], name="qa_review_once"),
+            # Nobody reviews their own work (NULL reviewer = not assigned yet passes).
+            models.CheckConstraint(condition=~Q(reviewer=F("agent")),
+                                   name="qa_reviewer_not_agent"),
+        ]
+        indexes = [
+            models.Index(fields=["reviewer", "status", "created_at"], name="qa_review_queue"),
+            models.Index(fields=["agent", "-submitted_at"], name="qa_review_agent"),
+            models.Index(fields=["status", "submitted_at"], name="qa_review_submitted"),
+            models.Index(fields=["team", "submitted_at"], name="qa_review_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"QA review of #{self.ticket_id} ({self.agent})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("qa:review", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class ReviewScore(models.Model):
+    """The level picked for one dimension of a review, with the reviewer's comment."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="scores")
+    dimension = models.ForeignKey(Dimension, on_delete=models.PROTECT, related_name="+")
+    level = models.ForeignKey(RubricLevel, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    not_applicable = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["dimension__order", "dimension_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "dimension"], name="qa_score_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension.name}: {self.level or '—'}"
+
+
+class ReviewEvent(AppendOnlyModel):
+    """Append-only history of a review: submitted, acknowledged, disputed, resolved...
+
+    A revision by a lead keeps the score and levels before and after in `data`.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        ASSIGNED = "assigned", "Assigned"
+        SUBMITTED = "submitted", "Submitted"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        DISPUTED = "disputed", "Disputed"
+        KEPT = "kept", "Dispute resolved: score kept"
+        REVISED = "revised", "Dispute resolved: score revised"
+        TICKET_OF_WEEK = "ticket_of_week", "Ticket of the week"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    note = models.TextField(blank=True)
+    score_before = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    score_after = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["review", "at"], name="qa_review_event_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.review_id})"
+
+
+class Dispute(models.Model):
+    """An agent's objection to a review, and how a lead resolved it (once per review)."""
+
+    class Outcome(models.TextChoices):
+        KEPT = "kept", "Score kept"
+        REVISED = "revised", "Score revised"
+
+    review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="dispute")
+    raised_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    raised_at = models.DateTimeField()
+    reason = models.TextField()
+    resolved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    score_before = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    score_after = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        indexes = [models.Index(fields=["raised_at"], name="qa_dispute_open",
+                                condition=Q(resolved_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"Dispute of {self.review}"
+
+
+# --- coaching -------------------------------------------------------------------------------
+
+class CoachingSession(models.Model):
+    """A 1:1 coaching record: strengths first, one development focus, goals, follow-up."""
+
+    agent = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="qa_coaching")
+    coach = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    held_on = models.DateField()
+    reviews = models.ManyToManyField(Review, blank=True, related_name="coaching_sessions")
+    strengths = models.TextField()
+    development_focus = models.CharField(max_length=200,
+                                         help_text="One specific area for the coming weeks.")
+    goals = models.TextField(blank=True)
+    follow_up_on = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+        indexes = [models.Index(fields=["agent", "-held_on"], name="qa_coaching_agent")]
+
+    def __str__(self) -> str:
+        return f"Coaching of {self.agent} on {self.held_on}"
+
+
+# --- calibration ------------------------------------------------------------------------------
+
+class CalibrationSession(models.Model):
+    """Reviewers score the same tickets blind; then the spread is discussed and agreed."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Scoring"
+        CLOSED = "closed", "Closed"
+
+    title = models.CharField(max_length=200)
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT,
+                                  related_name="calibration_sessions")
+    facilitator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    participants = models.ManyToManyField(USER, related_name="qa_calibrations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("qa:calibration", args=[self.pk])
+
+
+class CalibrationItem(models.Model):
+    """A ticket of a session, with the score the group agreed on."""
+
+    session = models.ForeignKey(CalibrationSession, on_delete=models.CASCADE,
+                                related_name="items")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    order = models.PositiveSmallIntegerField(default=0)
+    agreed_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    agreed_auto_failed = models.BooleanField(default=False)
+    agreed_levels = models.JSONField(default=dict, blank=True,
+                                     help_text="Dimension id → agreed points.")
+    agreed_notes = models.TextField(blank=True)
+    agreed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "ticket"], name="qa_calibration_ticket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} in {self.session}"
+
+
+class CalibrationScore(models.Model):
+    """One reviewer's blind score of one calibration ticket."""
+
+    item = models.ForeignKey(CalibrationItem, on_delete=models.CASCADE, related_name="scores")
+    reviewer = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    auto_failed = models.BooleanField(default=False)
+    auto_fail_items = models.ManyToManyField(AutoFailItem, blank=True, related_name="+")
+    comment = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["item", "reviewer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "reviewer"], name="qa_calibration_once"),
+        ]
+        indexes = [models.Index(fields=["reviewer", "submitted_at"],
+                                name="qa_calibration_reviewer")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} on {self.item}"
+
+
+class CalibrationDimensionScore(models.Model):
+    score = models.ForeignKey(CalibrationScore, on_delete=models.CASCADE,
+                              related_name="dimension_scores")
+    dimension = models.ForeignKey(Dimension, on_delete=models.PROTECT, related_name="+")
+    level = models.ForeignKey(RubricLevel, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    not_applicable = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["score", "dimension"],
+                                    name="qa_calibration_dimension_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension_id}: {self.level_id or 'N/A'}"
