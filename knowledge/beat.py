@@ -2,4 +2,11 @@
 
 A plain dict with no Django imports: the settings module loads it.
 """
-SCHEDULE: dict = {}
+SCHEDULE: dict = {
+    # Monday morning: owners hear which of their articles are past their review date.
+    "knowledge-review-reminders": {
+        "task": "knowledge.tasks.send_review_reminders",
+        "schedule": 7 * 24 * 3600.0,
+        "options": {"expires": 3600},
+    },
+}

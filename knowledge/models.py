@@ -1,1 +1,354 @@
-"""Models of this app arrive with its issue."""
+"""Knowledge base: sections, articles and their versions, synonyms, and the help-center
+analytics (visits, searches, views, votes, flags) that measure ticket deflection."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+MAX_SECTION_DEPTH = 3
+
+
+class Audience(models.TextChoices):
+    PUBLIC = "public", "Everyone (public)"
+    CUSTOMERS = "customers", "Logged-in customers"
+    INTERNAL = "internal", "Internal (agents only)"
+
+
+class ArticleStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    REVIEW = "review", "In review"
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+class ArticleTemplate(models.TextChoices):
+    HOWTO = "howto", "How-to with steps"
+    TROUBLESHOOTING = "troubleshooting", "Troubleshooting (problem / cause / solution)"
+    FAQ = "faq", "FAQ"
+    RELEASE_NOTE = "release_note", "Release note"
+    BLANK = "blank", "Blank"
+
+
+class Section(models.Model):
+    """A category of the help center, or a section inside one (at most three levels)."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="children")
+    description = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=100)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("knowledge:section", args=[self.slug])
+
+    @property
+    def depth(self) -> int:
+        depth, node = 1, self.parent
+        while node is not None:
+            depth, node = depth + 1, node.parent
+        return depth
+
+    def clean(self) -> None:
+        node, seen = self.parent, {self.pk}
+        while node is not None:
+            if node.pk in seen:
+                raise ValidationError({"parent": "A section cannot be inside itself."})
+            seen.add(node.pk)
+            node = node.parent
+        if self.depth > MAX_SECTION_DEPTH:
+            raise ValidationError({"parent": f"Sections nest at most {MAX_SECTION_DEPTH} levels."})
+
+
+class Article(models.Model):
+    """The live article. Its title/summary/body are what readers see and search finds; an
+    edit of a published article waits in an ArticleVersion draft until it is published."""
+
+    section = models.ForeignKey(Section, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="articles")
+    slug = models.SlugField(max_length=200, unique=True)
+    title = models.CharField(max_length=200)
+    summary = models.CharField("quick answer", max_length=500, blank=True)
+    body = models.TextField(blank=True, help_text="Markdown; rendered safely.")
+    tags = models.CharField(max_length=255, blank=True, help_text="Comma-separated.")
+    template = models.CharField(max_length=20, choices=ArticleTemplate.choices,
+                                default=ArticleTemplate.BLANK)
+    category = models.ForeignKey(
+        "tickets.Category", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="articles", help_text="The ticket category this article answers (coverage).",
+    )
+    product_area = models.ForeignKey("tickets.ProductArea", null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="articles")
+    audience = models.CharField(max_length=12, choices=Audience.choices, default=Audience.PUBLIC)
+    status = models.CharField(max_length=12, choices=ArticleStatus.choices,
+                              default=ArticleStatus.DRAFT)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="owned_articles")
+    related = models.ManyToManyField("self", blank=True, symmetrical=False,
+                                     related_name="related_from")
+    last_reviewed_on = models.DateField(null=True, blank=True)
+    review_interval_days = models.PositiveIntegerField(default=180)
+    # last_reviewed_on + interval, kept by save(): the freshness list and the weekly
+    # reminder scan this indexed column instead of computing dates per row.
+    review_due_on = models.DateField(null=True, blank=True)
+    created_from_ticket = models.ForeignKey(
+        "tickets.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Denormalised counters, bumped with F() by the services.
+    view_count = models.PositiveIntegerField(default=0)
+    helpful_count = models.PositiveIntegerField(default=0)
+    unhelpful_count = models.PositiveIntegerField(default=0)
+    # PostgreSQL only: weighted title (A) > summary (B) > body and tags (C); kept up to date
+    # by knowledge.search.index_article(). SQLite uses the FTS5 table knowledge_article_fts.
+    search_vector = SearchVectorField(null=True, editable=False)
+    # PostgreSQL only: title (A) + summary and tags (B), small enough to rank thousands of
+    # matches in a few ms; search ranks these first and reads whole bodies only when the
+    # head matches do not fill the page (title matches rank above body matches anyway).
+    head_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        ordering = ["title"]
+        permissions = [
+            ("publish_article", "Can publish and archive knowledge articles"),
+            ("view_kb_dashboard", "Can see the knowledge deflection dashboard and reports"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "audience"], name="kb_article_status_aud"),
+            models.Index(fields=["owner", "review_due_on"], name="kb_article_owner_due",
+                         condition=models.Q(status="published")),
+            models.Index(fields=["review_due_on"], name="kb_article_review_due",
+                         condition=models.Q(status="published")),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        if self.last_reviewed_on:
+            self.review_due_on = self.last_reviewed_on + timedelta(days=self.review_interval_days)
+        else:
+            self.review_due_on = None
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("knowledge:article", args=[self.slug])
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == ArticleStatus.PUBLISHED
+
+    @property
+    def helpfulness(self) -> float | None:
+        votes = self.helpful_count + self.unhelpful_count
+        return self.helpful_count / votes if votes else None
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.tags.split(",") if t.strip()]
+
+
+class VersionState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    REVIEW = "review", "In review"
+    PUBLISHED = "published", "Published"
+    SUPERSEDED = "superseded", "Superseded"
+    DISCARDED = "discarded", "Discarded"
+
+
+class ArticleVersion(models.Model):
+    """Every saved content of an article. At most one open (draft or in review) version per
+    article: the pending edit of a published article."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    state = models.CharField(max_length=12, choices=VersionState.choices,
+                             default=VersionState.DRAFT)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["article", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["article", "number"], name="kb_version_number"),
+            models.UniqueConstraint(fields=["article"], name="kb_one_open_version",
+                                    condition=models.Q(state__in=["draft", "review"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article} v{self.number} ({self.state})"
+
+
+class Synonym(models.Model):
+    """Terms that mean the same to a reader: a search for one finds the others."""
+
+    terms = models.CharField(
+        max_length=500, help_text='Comma-separated equivalent terms, e.g. "sign in, login, log in".'
+    )
+
+    class Meta:
+        ordering = ["terms"]
+
+    def __str__(self) -> str:
+        return self.terms
+
+    @property
+    def term_list(self) -> list[str]:
+        return [t.strip().lower() for t in self.terms.split(",") if t.strip()]
+
+    def clean(self) -> None:
+        if len(self.term_list) < 2:
+            raise ValidationError({"terms": "Give at least two terms."})
+
+
+class Visit(models.Model):
+    """One help-center visit (anonymous cookie and/or user), followed from the first search
+    to article views, votes and any ticket it filed."""
+
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(db_index=True)
+    last_seen_at = models.DateTimeField()
+    first_query = models.CharField(max_length=255, blank=True)
+    article_views = models.PositiveIntegerField(default=0)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    solved_article = models.ForeignKey(Article, null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
+    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    ticket_filed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_seen_at"], name="kb_visit_user_recent")]
+
+    def __str__(self) -> str:
+        return f"visit {self.key}"
+
+
+class SearchSource(models.TextChoices):
+    HELP_CENTER = "help", "Help center"
+    SUGGESTION = "suggest", "Ticket form suggestions"
+    AGENT = "agent", "Agent ticket page"
+    API = "api", "API"
+
+
+class SearchLog(models.Model):
+    """One search: normalised text, how many results, what was clicked, whether a ticket
+    followed. Search-as-you-type keystrokes of one query collapse into one row."""
+
+    query = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=SearchSource.choices,
+                              default=SearchSource.HELP_CENTER)
+    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="searches")
+    result_count = models.PositiveIntegerField()
+    clicked_article = models.ForeignKey(Article, null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+")
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    refined_to = models.CharField(
+        max_length=255, blank=True,
+        help_text="The next query of the same visit when this one got no click.",
+    )
+    ticket_followed = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="kb_search_created"),
+            models.Index(fields=["visit", "-created_at"], name="kb_search_visit_recent"),
+            models.Index(fields=["query", "created_at"], name="kb_search_query_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.query
+
+
+class ArticleView(models.Model):
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="views")
+    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="views")
+    search = models.ForeignKey(SearchLog, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["article", "created_at"], name="kb_view_article_time")]
+
+    def __str__(self) -> str:
+        return f"view of {self.article_id}"
+
+
+class VoteReason(models.TextChoices):
+    NONE = "", "—"
+    NOT_RELEVANT = "not_relevant", "Not what I was looking for"
+    UNCLEAR = "unclear", "Hard to follow"
+    OUTDATED = "outdated", "Out of date or wrong"
+    DID_NOT_WORK = "did_not_work", "The steps did not work"
+
+
+class ArticleVote(models.Model):
+    """"Was this helpful?": one vote per article and visit (a later vote replaces it)."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="votes")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    helpful = models.BooleanField()
+    reason = models.CharField(max_length=20, choices=VoteReason.choices, blank=True)
+    comment = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["article", "visit"], name="kb_one_vote_per_visit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'helpful' if self.helpful else 'not helpful'}: {self.article_id}"
+
+
+class FlagKind(models.TextChoices):
+    WRONG = "wrong", "Wrong"
+    OUTDATED = "outdated", "Outdated"
+
+
+class ArticleFlag(models.Model):
+    """An agent says an article is wrong or outdated (usually from a ticket)."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="flags")
+    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=10, choices=FlagKind.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["article", "resolved_at"], name="kb_flag_open")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.article}"

@@ -4,6 +4,7 @@ Views parse the request and call one service; a ticket the user cannot see is a 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,6 +87,18 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 # --- new ticket -----------------------------------------------------------------------
 
+# Extension point: apps above `tickets` add HTML to the new-ticket form (the knowledge app
+# shows suggested articles) without `tickets` importing them. A hook takes the request and
+# returns safe HTML (e.g. from render_to_string), or "" to add nothing.
+NewTicketExtra = Callable[[HttpRequest], str]
+_new_ticket_extras: list[NewTicketExtra] = []
+
+
+def register_new_ticket_extra(hook: NewTicketExtra) -> None:
+    if hook not in _new_ticket_extras:
+        _new_ticket_extras.append(hook)
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def new_ticket(request: HttpRequest) -> HttpResponse:
@@ -109,8 +122,18 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("portal:ticket", pk=ticket.pk)
     else:
-        form = NewTicketForm(initial=_follow_up_initial(request))
-    return render(request, "tickets/portal/new_ticket.html", {"form": form})
+        form = NewTicketForm(initial=_follow_up_initial(request) or _prefill_initial(request))
+    return render(request, "tickets/portal/new_ticket.html", {
+        "form": form, "form_extras": [hook(request) for hook in _new_ticket_extras],
+    })
+
+
+def _prefill_initial(request: HttpRequest) -> dict[str, str]:
+    """?subject=&description= prefill the form (e.g. the help center's "still need help?"
+    link carries what the customer searched for). Plain text; the form escapes it."""
+    return {name: request.GET[name][:limit]
+            for name, limit in (("subject", 255), ("description", 5000))
+            if request.GET.get(name, "").strip()}
 
 
 def _follow_up_initial(request: HttpRequest) -> dict[str, str]:

@@ -1,0 +1,43 @@
+"""What counts as a deflected help-center visit. Pure rules, no Django.
+
+A visit is followed from its first search to article views, votes and any ticket it files.
+
+- deflected: the reader said "this solved my problem", or viewed at least one article
+  and filed no ticket within the attribution window after their last help-center activity;
+- ticket: a ticket was filed within the window (attributed to the visit);
+- no answer: no article viewed, no ticket, window over (the reader gave up or went
+  elsewhere: not counted as deflected);
+- pending: the window is still open; left out of the rate until it closes.
+
+Deflection rate = deflected ÷ (deflected + ticket + no answer).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+DEFLECTED, TICKET, NO_ANSWER, PENDING = "deflected", "ticket", "no_answer", "pending"
+
+DEFINITION = (
+    "A help-center visit (anonymous cookie or signed-in user) counts as deflected when the "
+    "reader clicked “this solved my problem”, or viewed at least one article and filed no "
+    "ticket within the attribution window ({window}) after their last help-center activity. "
+    "A visit followed by a ticket within the window is not deflected; a visit that viewed no "
+    "article is not deflected either. Visits whose window is still open are left out until it "
+    "closes. Deflection rate = deflected ÷ decided visits; tickets saved = deflected visits; "
+    "cost saved = tickets saved × cost per ticket ({cost})."
+)
+
+
+def classify(*, solved: bool, ticket_filed: bool, article_views: int, last_seen_at: datetime,
+             now: datetime, window: timedelta) -> str:
+    if solved:
+        return DEFLECTED
+    if ticket_filed:
+        return TICKET
+    if now < last_seen_at + window:
+        return PENDING
+    return DEFLECTED if article_views > 0 else NO_ANSWER
+
+
+def rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
