@@ -210,7 +210,8 @@ def mark_read(user: User, ids: Iterable[int] | None = None) -> int:
 def send_email(notification_id: int) -> bool:
     """Send the e-mail of one notification at most once (row lock + emailed_at)."""
     from django.conf import settings
-    from django.core.mail import send_mail
+
+    from .mail import build_email
 
     with transaction.atomic():
         note = (Notification.objects.select_for_update().select_related("recipient")
@@ -219,7 +220,9 @@ def send_email(notification_id: int) -> bool:
         if note is None:
             return False
         link = f"\n\n{settings.HELPDESK_BASE_URL}{note.url}" if note.url else ""
-        send_mail(note.title, f"{note.body}{link}", None, [note.recipient.email])
+        build_email(kind="notification", key=f"notification:{note.pk}", subject=note.title,
+                    text=f"{note.body}{link}", to=[note.recipient.email],
+                    context={"notification": note}).send()
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])
     return True

@@ -290,6 +290,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" with its own choices: name each enum after its owner.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.STATUS_CHOICES",
+        "IncidentStatusEnum": "incidents.models.Status",
+    },
 }
 
 # Public forms (login, sign-up) are throttled per client address.

@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class MailgateConfig(AppConfig):
     name = "mailgate"
     verbose_name = "Email channel"
+
+    def ready(self) -> None:
+        # tickets and helpdesk never import mailgate: it subscribes and registers here.
+        from helpdesk import mail
+
+        from . import handlers, panels, services
+
+        handlers.connect()
+        panels.register_all()
+        mail.register(services.enrich_outgoing)

@@ -2,4 +2,12 @@
 
 A plain dict with no Django imports: the settings module loads it.
 """
-SCHEDULE: dict = {}
+SCHEDULE: dict = {
+    # Fetch new mail of every active IMAP mailbox; a run queued while workers were down
+    # is dropped after a minute (the next one continues from the stored last UID).
+    "mailgate-poll-mailboxes": {
+        "task": "mailgate.tasks.poll_mailboxes",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}

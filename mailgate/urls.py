@@ -1,5 +1,10 @@
 """Web pages of the mailgate app (mounted by helpdesk/urls.py)."""
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "mailgate"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("inbound/<slug:name>/", views.inbound, name="inbound"),
+    path("outbound/<int:pk>/retry/", views.retry, name="retry"),
+]

@@ -1,0 +1,78 @@
+"""Email channel endpoints: raw inbound mail from MTAs/webhooks, and the agents' retry.
+
+POST /mail/inbound/<mailbox>/ takes one raw RFC 5322 message as the request body
+(Content-Type message/rfc822 or anything else; the body is read as bytes).
+Authentication: `Authorization: Bearer <token>`, the token being the value of the
+environment variable named by the mailbox's `webhook_token_env` (compared in constant
+time). Unknown mailbox, missing/blank configuration or wrong token all answer 401 alike,
+so the endpoint does not reveal which mailboxes exist. Requests are rate limited per
+client address (MAILGATE_INBOUND_PER_MINUTE) and bodies above
+MAILGATE_MAX_MESSAGE_BYTES answer 413.
+"""
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from helpdesk import throttle
+from tickets.selectors import get_ticket_for
+
+from . import services
+from .models import Mailbox, OutboundEmail
+
+
+def inbound_rate() -> int:
+    return int(getattr(settings, "MAILGATE_INBOUND_PER_MINUTE", 300))
+
+
+def _authorised(request: HttpRequest, mailbox: Mailbox | None) -> bool:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    expected = mailbox.webhook_token() if mailbox is not None else ""
+    # Compare even when nothing is expected, so timing does not reveal the mailbox.
+    ok = hmac.compare_digest(given.encode(), (expected or "\0never").encode())
+    return ok and bool(expected) and bool(given)
+
+
+@csrf_exempt  # machine-to-machine, authenticated by the bearer token, no cookies
+@require_POST
+def inbound(request: HttpRequest, name: str) -> HttpResponse:
+    if throttle.exceeded("mailgate.inbound", request, inbound_rate()):
+        return JsonResponse({"error": "Too many requests."}, status=429)
+    throttle.hit("mailgate.inbound", request)
+    mailbox = Mailbox.objects.filter(name=name, is_active=True).first()
+    if not _authorised(request, mailbox):
+        return JsonResponse({"error": "Authentication required."}, status=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+    limit = services.max_message_bytes()
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > limit:
+        return JsonResponse({"error": f"Messages are limited to {limit} bytes."}, status=413)
+    raw = request.read(limit + 1)  # not request.body: DATA_UPLOAD_MAX_MEMORY_SIZE is for forms
+    if len(raw) > limit:
+        return JsonResponse({"error": f"Messages are limited to {limit} bytes."}, status=413)
+    if not raw.strip():
+        return JsonResponse({"error": "The request body must be the raw message."},
+                            status=400)
+    result = services.ingest(raw, mailbox)
+    body = {"status": result.status, "duplicate": result.duplicate,
+            "ticket": result.ticket.pk if result.ticket else None}
+    return JsonResponse(body, status=200 if result.duplicate else 202)
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a failed reply again (agents who can see the ticket; others get a 404)."""
+    if not request.user.is_agent:
+        raise Http404("No such e-mail")
+    row = get_object_or_404(OutboundEmail.objects.filter(ticket__isnull=False), pk=pk)
+    ticket = get_ticket_for(request.user, row.ticket_id)
+    services.retry_outbound(row, actor=request.user)
+    return redirect(ticket.get_absolute_url())

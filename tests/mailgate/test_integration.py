@@ -1,0 +1,216 @@
+"""End to end over real servers: Dovecot (IMAP) on a high port and aiosmtpd (SMTP).
+
+mail → ticket → agent reply → mail → customer reply → same ticket.
+Skipped only when the `dovecot` binary is missing (local dev); scripts/test.sh installs
+dovecot-imapd, so CI runs it.
+"""
+from __future__ import annotations
+
+import imaplib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from mailgate import tasks
+from mailgate.models import InboundMessage, Mailbox, OutboundEmail, OutboundStatus
+from tickets import services as ticket_services
+from tickets.models import Ticket
+
+DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists()
+                                      else None)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(DOVECOT is None, reason="dovecot is not installed (CI installs it)"),
+    # The throwaway mail directory is handed to the `mail` user, which needs root.
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a throwaway Dovecot"),
+]
+
+USER, PASSWORD = "support@helpdesk.test", "imap-Secret-42"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, *, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)  # a real server starting up, not simulated time
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@pytest.fixture
+def dovecot():
+    # Not pytest's tmp_path: its parent is root-only, and Dovecot's auth and mail
+    # processes (users dovecot and mail) must reach the files.
+    tmp_path = Path(tempfile.mkdtemp(prefix="mailgate-dovecot-"))
+    os.chmod(tmp_path, 0o755)
+    port = free_port()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+    conf = tmp_path / "dovecot.conf"
+    conf.write_text(f"""
+protocols = imap
+listen = 127.0.0.1
+base_dir = {tmp_path}/run
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {tmp_path}/users
+}}
+userdb {{
+  driver = static
+  args = uid=mail gid=mail home={tmp_path}/mail/%u
+}}
+mail_location = maildir:{tmp_path}/mail/%u
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+log_path = {tmp_path}/dovecot.log
+first_valid_uid = 0
+""")
+    shutil.chown(tmp_path / "mail", "mail", "mail")
+    subprocess.run([DOVECOT, "-c", str(conf)], check=True)
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        pid_file = tmp_path / "run" / "master.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    from aiosmtpd.controller import Controller
+
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield recorder
+    finally:
+        controller.stop()
+
+
+def deliver(port: int, message: EmailMessage) -> None:
+    """Put a message into the INBOX over IMAP, as the mail server would deliver it."""
+    conn = imaplib.IMAP4("127.0.0.1", port)
+    conn.login(USER, PASSWORD)
+    typ, _ = conn.append("INBOX", "", imaplib.Time2Internaldate(time.time()),
+                         message.as_bytes(policy=policy.SMTP))
+    assert typ == "OK"
+    conn.logout()
+
+
+def customer_mail(subject: str, body: str, **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Carol Jones <carol@acme.example>"
+    msg["To"] = "Support <support@helpdesk.test>"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(timezone.now())
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
+def test_mail_to_ticket_to_reply_to_mail_and_back(dovecot, smtp_sink, monkeypatch, org_a,
+                                                  agent):
+    monkeypatch.setenv("MAILGATE_IT_PASSWORD", PASSWORD)
+    mailbox = Mailbox.objects.create(
+        name="support", address=USER, imap_host="127.0.0.1", imap_port=dovecot,
+        imap_tls=False, username=USER, password_env="MAILGATE_IT_PASSWORD")
+
+    # 1. A customer writes; the beat job polls the mailbox: a ticket.
+    deliver(dovecot, customer_mail("Export to CSV times out", "The export fails since today.",
+                                   Message_ID="<first.carol@acme.example>"))
+    assert tasks.poll_mailboxes() == 1
+    ticket = Ticket.objects.get()
+    assert ticket.requester.email == "carol@acme.example"
+    assert ticket.description == "The export fails since today."
+    mailbox.refresh_from_db()
+    assert mailbox.last_uid == 1 and mailbox.last_error == ""
+
+    # 2. The agent answers in the workspace: one mail over real SMTP, threaded.
+    ticket_services.add_reply(ticket, author=agent, body="Please try the export again now.")
+    [(mail_from, rcpt, data)] = smtp_sink.messages
+    assert rcpt == ["carol@acme.example"] and mail_from == USER
+    sent = message_from_bytes(data, policy=policy.default)
+    assert sent["Subject"] == f"Re: Export to CSV times out [HD-{ticket.pk}]"
+    assert sent["In-Reply-To"] == "<first.carol@acme.example>"
+    assert sent["References"] == "<first.carol@acme.example>"
+    assert sent["Reply-To"] == USER
+    assert sent.get_body(("plain",)).get_content().startswith("Please try the export again")
+    assert sent.get_body(("html",)) is not None
+    row = OutboundEmail.objects.get(kind="reply")
+    assert row.status == OutboundStatus.SENT and sent["Message-ID"] == f"<{row.message_id}>"
+
+    # 3. The customer answers that mail (no token in the subject): same ticket.
+    answer = customer_mail(
+        "Re: Export to CSV times out", "Works now, thanks!\n\n"
+        f"On Fri, Agnes via support <{USER}> wrote:\n> Please try the export again now.",
+        Message_ID="<second.carol@acme.example>", In_Reply_To=sent["Message-ID"],
+        References=f"<first.carol@acme.example> {sent['Message-ID']}")
+    deliver(dovecot, answer)
+    assert tasks.poll_mailbox(mailbox.pk) == 1
+    assert Ticket.objects.count() == 1
+    reply = ticket.messages.filter(by_agent=False).order_by("-pk").first()
+    assert reply.body == "Works now, thanks!"
+    assert InboundMessage.objects.get(message_id="second.carol@acme.example").ticket == ticket
+
+    # 4. Polling again fetches nothing new; forgetting the UID re-fetches but ingests once.
+    assert tasks.poll_mailbox(mailbox.pk) == 0
+    Mailbox.objects.filter(pk=mailbox.pk).update(last_uid=0)
+    assert tasks.poll_mailbox(mailbox.pk) == 2
+    assert InboundMessage.objects.count() == 2 and ticket.messages.count() == 2  # agent + Carol
+    assert len(smtp_sink.messages) == 1
+
+
+def test_wrong_password_is_recorded_on_the_mailbox_not_raised(dovecot, monkeypatch, db):
+    monkeypatch.setenv("MAILGATE_IT_PASSWORD", "wrong")
+    mailbox = Mailbox.objects.create(
+        name="support", address=USER, imap_host="127.0.0.1", imap_port=dovecot,
+        imap_tls=False, username=USER, password_env="MAILGATE_IT_PASSWORD")
+    assert tasks.poll_mailbox(mailbox.pk) == 0
+    mailbox.refresh_from_db()
+    assert mailbox.last_error.startswith("Cannot connect:")
+    assert mailbox.last_polled_at is not None
