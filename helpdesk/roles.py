@@ -31,8 +31,10 @@ _AGENT = [
     "tickets.view_macro",
     "helpdesk.view_organization",
     "helpdesk.view_user",
+    "incidents.declare_incident",  # declare, work in war rooms, link tickets
 ]
 _LEAD = _AGENT + [
+    "incidents.manage_incident",  # assign roles, publish updates, resolve
     "tickets.add_macro",
     "tickets.change_macro",
     "tickets.bulk_update_ticket",
@@ -54,6 +56,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.ADMIN: _LEAD + ["tickets.view_all_tickets", "helpdesk.change_organization"],
 }
+# Knowledge base: every staff role writes drafts and flags articles; leads, managers and
+# admins also publish, archive and read the deflection dashboard.
+for _role in Role.STAFF:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [
+        "knowledge.add_article", "knowledge.change_article", "knowledge.view_article",
+    ] + (["knowledge.publish_article", "knowledge.view_kb_dashboard"]
+         if _role in (Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN) else [])
+# QA: reviewers score, read every review and calibrate; leads, managers and admins also
+# resolve disputes, coach and flag tickets. Agents read only their own reviews (no perm).
+for _role in (Role.QA_REVIEWER, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [
+        "qa.review_tickets", "qa.view_all_reviews", "qa.run_calibration",
+    ] + (["qa.lead_qa"] if _role != Role.QA_REVIEWER else [])
 
 
 def sync_roles() -> None:
@@ -74,8 +89,16 @@ def sync_roles() -> None:
 
 def sync_roles_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
     """After migrate (and after a test flush): roles, and defaults of an empty database."""
-    if sender.label != "incidents":  # the last app: every permission exists by then
-        return
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    if sender.label != list(global_apps.get_app_configs())[-1].label:
+        return  # once, after the last app
+    # This receiver may run before auth's own for the last apps: create every app's
+    # permissions first (idempotent) so that each role gets all of its own.
+    for config in global_apps.get_app_configs():
+        create_permissions(config, verbosity=0, using=using,
+                           apps=kwargs.get("apps") or global_apps)
     from .defaults import seed_default_teams
     from .models import Team
 

@@ -290,6 +290,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "helpdesk.openapi.add_error_responses",
+    ],
     # Several models have a "status" with its own choices: name each enum after its owner.
     "ENUM_NAME_OVERRIDES": {
         "TicketStatusEnum": "tickets.models.STATUS_CHOICES",

@@ -1,2 +1,8 @@
 """REST API routes of the incidents app, included under /api/v1/ by helpdesk/api_urls.py."""
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from .api import IncidentViewSet
+
+router = SimpleRouter()
+router.register("incidents", IncidentViewSet, basename="incident")
+urlpatterns = router.urls

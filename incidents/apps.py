@@ -1,5 +1,29 @@
+from importlib import import_module
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _seed_defaults(sender: AppConfig, **kwargs: Any) -> None:
+    from django.apps import apps
+
+    from .defaults import seed_default_severities
+
+    seed_default_severities(apps)
 
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
+
+    def ready(self) -> None:
+        # Restores the default severities on an empty database, e.g. after a test flush.
+        post_migrate.connect(_seed_defaults, sender=self,
+                             dispatch_uid="incidents.seed_defaults")
+        import_module("incidents.handlers").connect()  # suggested links for new tickets
+        import_module("incidents.panels").register_all()  # banner on the ticket page
+        from tickets import bulk_actions
+
+        bulk_actions.register(bulk_actions.BulkAction(
+            "declare_incident", "Declare incident from selected",
+            url_name="incidents:bulk_declare", permission="incidents.declare_incident"))

@@ -1,5 +1,11 @@
 """Public status page of the incidents app (mounted at /status/ by helpdesk/urls.py)."""
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views_status
 
 app_name = "status"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views_status.status_page, name="page"),
+    path("feed/", views_status.feed, name="feed"),
+    path("incidents/<int:pk>/", views_status.incident, name="incident"),
+]

@@ -5,8 +5,9 @@ logged-in ones, agents internal ones too; anything else is a 404.
 """
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, permissions, throttling
+from rest_framework import serializers as drf_serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,7 +49,12 @@ class ArticleSearch(APIView):
         summary="Search the help center",
         parameters=[OpenApiParameter("q", str, required=True),
                     OpenApiParameter("limit", int, required=False)],
-        responses={200: SearchHitSerializer(many=True)},
+        responses={200: inline_serializer("ArticleSearchResult", {
+            "query": drf_serializers.CharField(help_text="The query as searched (normalised)."),
+            "corrected": drf_serializers.BooleanField(
+                help_text="True when a spelling correction was searched instead."),
+            "results": SearchHitSerializer(many=True),
+        })},
     )
     def get(self, request: Request) -> Response:
         text = request.query_params.get("q", "")[:200]

@@ -56,7 +56,19 @@ def service_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)  # keep the service's reason
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if (response is not None and isinstance(exc, exceptions.ValidationError)
+            and not (isinstance(response.data, dict) and "detail" in response.data)):
+        # One error shape for integrators: `detail` always, `errors` by field; the field
+        # keys stay at the top level too, as before.
+        fields = response.data if isinstance(response.data, dict) else \
+            {"non_field_errors": response.data}
+        messages = [f"{name}: {' '.join(map(str, errs)) if isinstance(errs, list) else errs}"
+                    for name, errs in fields.items()]
+        response.data = {**fields, "detail": "Invalid input. " + "; ".join(messages),
+                         "errors": {name: [str(e) for e in errs] if isinstance(errs, list)
+                                    else [str(errs)] for name, errs in fields.items()}}
+    return response
 
 
 def ticket_queryset(qs: QuerySet[Ticket], *, agent: bool) -> QuerySet[Ticket]:

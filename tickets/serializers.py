@@ -302,9 +302,9 @@ class MessageCreateSerializer(serializers.Serializer):
 class TransitionErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     missing = serializers.ListField(
-        child=serializers.CharField(),
+        child=serializers.CharField(), required=False,
         help_text="Inputs the transition needs that were not given (e.g. reason, "
-        "packet.next_steps).",
+        "packet.next_steps); absent when the request itself could not be read.",
     )
 
 
