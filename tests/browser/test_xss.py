@@ -57,7 +57,9 @@ AUDIT = """() => {
     for (const a of el.attributes) {
       const v = (a.value || '').replace(/[\\s\\u0000-\\u001f]/g, '').toLowerCase();
       if (a.name.startsWith('on')) bad.push(el.tagName + ' ' + a.name);
-      if (v.startsWith('javascript:') || (a.name === 'srcdoc')) bad.push(el.tagName + ' ' + a.name + '=' + v.slice(0, 40));
+      if (v.startsWith('javascript:') || a.name === 'srcdoc') {
+        bad.push(el.tagName + ' ' + a.name + '=' + v.slice(0, 40));
+      }
     }
   }
   for (const el of document.querySelectorAll('iframe, object, embed, form[action^="javascript"]')) {
