@@ -214,6 +214,44 @@ def playbook_from_investigation(ticket: Ticket, *, actor: User, name: str = "") 
     return playbook
 
 
+def article_from_investigation(ticket: Ticket, *, actor: User):
+    """Draft a troubleshooting article for the help center from a resolved ticket's
+    investigation: problem from the framing, cause from the hypothesis that held, solution
+    from the last public agent reply, and what to check from the verified evidence. Customer
+    details stay out; the draft is for customers, unpublished until someone publishes it.
+
+    Issue 10 lets casework use the knowledge app for this (the only import between them).
+    """
+    from knowledge.models import ArticleTemplate, Audience
+    from knowledge.services import create_article
+
+    _require_agent(actor)
+    if ticket.resolved_at is None:
+        raise ValidationError("Only a resolved ticket's investigation becomes an article.")
+    inv = investigation_of(ticket)
+    if inv is None:
+        raise ValidationError("This ticket has no investigation to reuse.")
+    problem = "\n\n".join(p for p in (
+        inv.goal and f"**What you are trying to do:** {inv.goal.strip()}",
+        inv.actual and f"**What happens instead:** {inv.actual.strip()}",
+        inv.environment and f"**Seen on:** {inv.environment.strip()}"
+        + (f" (version {inv.version.strip()})" if inv.version else ""),
+    ) if p) or ticket.subject
+    checks = [f"- {e.get_kind_display()}: {e.summary.strip()}"
+              for e in inv.evidence.filter(verified=True).order_by("created_at", "pk")
+              if e.summary.strip()]
+    reply = (ticket.messages.filter(is_public=True, by_agent=True)
+             .order_by("-created_at").values_list("body", flat=True).first())
+    body = (f"## Problem\n\n{problem}\n\n"
+            f"## Cause\n\n{inv.hypothesis.strip() or '<Why it happens.>'}\n\n"
+            + (("## How to confirm it\n\n" + "\n".join(checks) + "\n\n") if checks else "")
+            + f"## Solution\n\n{(reply or '<The fix.>').strip()}\n")
+    return create_article(
+        title=ticket.subject, author=actor, template=ArticleTemplate.TROUBLESHOOTING,
+        body=body, summary="", category=ticket.category, product_area=ticket.product_area,
+        audience=Audience.CUSTOMERS, from_ticket=ticket)
+
+
 # --- engineering links ------------------------------------------------------------------------
 
 def link_engineering(ticket: Ticket, *, actor: User, tracker: str, key: str, url: str,

@@ -24,6 +24,7 @@ urlpatterns = [
          name="start_playbook"),
     path(_t + "runs/<int:run_id>/steps/<int:step_id>/", views.check_step, name="check_step"),
     path(_t + "draft-playbook/", views.draft_playbook, name="draft_playbook"),
+    path(_t + "draft-article/", views.draft_article, name="draft_article"),
     path(_t + "links/", views.add_link, name="add_link"),
     path(_t + "links/<int:link_id>/status/", views.sync_link, name="sync_link"),
     path(_t + "feedback/", views.add_feedback, name="add_feedback"),

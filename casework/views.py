@@ -168,6 +168,24 @@ def draft_playbook(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @agent_required
+def draft_article(request: HttpRequest, pk: int) -> HttpResponse:
+    """A help-center draft from the investigation; opens it in the article editor."""
+    ticket = get_ticket_for(request.user, pk)
+    try:
+        article = services.article_from_investigation(ticket, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("agent:ticket", pk=ticket.pk)
+    messages.success(request, "Help-center draft created from the investigation; review it "
+                              "before publishing.")
+    target = reverse("knowledge:edit", args=[article.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+@require_POST
+@agent_required
 def add_link(request: HttpRequest, pk: int) -> HttpResponse:
     p = request.POST
     return _act(request, pk, lambda t: services.link_engineering(

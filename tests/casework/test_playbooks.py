@@ -98,3 +98,38 @@ def test_resolved_investigation_becomes_a_draft_playbook(customer_a, agent, l2_a
     assert not selectors.suggested_playbooks(make_ticket(customer_a, category=api_cat)).exists()
     Playbook.objects.filter(pk=p.pk).update(is_active=True)  # a lead reviewed it
     assert list(selectors.suggested_playbooks(make_ticket(customer_a, category=api_cat))) == [p]
+
+
+def test_resolved_investigation_becomes_a_help_center_draft(client, customer_a, agent,
+                                                            l2_agent, l2, api_cat):
+    from knowledge.models import Article, ArticleStatus, Audience
+
+    t = make_ticket(customer_a, category=api_cat, subject="Invoice export fails with 401")
+    t = ts.escalate(t, to_team=l2, packet=PACKET, actor=agent)
+    services.save_investigation(t, actor=l2_agent, data={
+        "goal": "Export invoices", "actual": "HTTP 401", "environment": "EU cluster",
+        "version": "4.2", "hypothesis": "The API key expired after a year."})
+    verified = services.add_evidence(t, actor=l2_agent, kind="log", summary="401 at /export")
+    services.verify_evidence(verified, actor=l2_agent)
+    services.add_evidence(t, actor=l2_agent, kind="config", summary="unverified guess")
+    ts.add_reply(t, author=l2_agent, body="Rotate the key under Settings → API.", public=True)
+    client.force_login(l2_agent)
+    url = f"/casework/tickets/{t.pk}/draft-article/"
+    assert client.post(url).status_code == 302  # not resolved yet: refused, nothing made
+    assert not Article.objects.exists()
+    t = ts.transition(t, Status.RESOLVED, actor=l2_agent)
+    response = client.post(url)
+    article = Article.objects.get()
+    assert response["Location"] == f"/help/manage/articles/{article.pk}/"
+    assert (article.title, article.status, article.audience, article.category) == (
+        "Invoice export fails with 401", ArticleStatus.DRAFT, Audience.CUSTOMERS, api_cat)
+    body = article.body
+    assert "**What you are trying to do:** Export invoices" in body
+    assert "**Seen on:** EU cluster (version 4.2)" in body
+    assert "## Cause\n\nThe API key expired after a year." in body
+    assert "- Log: 401 at /export" in body and "unverified guess" not in body
+    assert "Rotate the key under Settings → API." in body
+    assert customer_a.email not in body
+    # Customers cannot reach the action.
+    client.force_login(customer_a)
+    assert client.post(url).status_code == 404
