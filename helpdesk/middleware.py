@@ -1,8 +1,11 @@
-"""Middleware: a Content-Security-Policy every page satisfies, and the user's time zone."""
+"""Middleware: a Content-Security-Policy every page satisfies, the user's time zone, and a
+clean 503 when the database is unreachable."""
 import zoneinfo
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError, connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 POLICY = (
@@ -51,3 +54,34 @@ class UserTimezoneMiddleware:
         else:
             timezone.activate(zone)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost or refused database connection is a 503 with Retry-After, not a bare 500.
+
+    Every write runs in a transaction, so a request that fails this way saved nothing:
+    the page says so, and the next request gets a fresh connection.
+    """
+
+    RETRY_AFTER = "5"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception
+                          ) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        for conn in connections.all(initialized_only=True):
+            conn.close_if_unusable_or_obsolete()
+        message = "The service is briefly unavailable: nothing was saved. Please try again."
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse({"detail": message}, status=503)
+        else:
+            response = HttpResponse(render_to_string("503.html", {"message": message}),
+                                    status=503)
+        response["Retry-After"] = self.RETRY_AFTER
+        return response

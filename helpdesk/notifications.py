@@ -106,10 +106,37 @@ def _queue_email(note: Notification, when: dt.datetime | None) -> None:
     from .tasks import send_notification_email
 
     pk = note.pk
+    # robust: a broker that is down must not fail the request after its data committed;
+    # the unsent e-mail is queued again by `requeue_unsent_emails` (beat, every 5 min).
     if when is None:
-        transaction.on_commit(lambda: send_notification_email.delay(pk))
+        transaction.on_commit(lambda: send_notification_email.delay(pk), robust=True)
     else:
-        transaction.on_commit(lambda: send_notification_email.apply_async((pk,), eta=when))
+        transaction.on_commit(lambda: send_notification_email.apply_async((pk,), eta=when),
+                              robust=True)
+
+
+def requeue_unsent_emails(*, now: dt.datetime | None = None, older_than_minutes: int = 5,
+                          within_hours: int = 24, limit: int = 500) -> int:
+    """Queue again the e-mails of notifications that should have gone out but did not
+    (the broker was down when they were queued). Sending is idempotent (row lock +
+    emailed_at), so a copy of a task still in the queue sends nothing twice. Quiet hours
+    are respected: a note whose recipient is in quiet hours now waits for a later run."""
+    from .tasks import send_notification_email
+
+    now = now or timezone.now()
+    pending = (Notification.objects.filter(
+        email_wanted=True, emailed_at__isnull=True,
+        created_at__lt=now - dt.timedelta(minutes=older_than_minutes),
+        created_at__gte=now - dt.timedelta(hours=within_hours))
+        .select_related("recipient").order_by("created_at")[:limit])
+    queued = 0
+    for note in pending:
+        plan = plan_delivery(preferences_of(note.recipient), recipient=note.recipient,
+                             source=note.source, urgent=note.urgent, email=True, now=now)
+        if plan.email and (plan.email_at is None or plan.email_at <= now):
+            send_notification_email.delay(note.pk)
+            queued += 1
+    return queued
 
 
 def notify(

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "helpdesk.middleware.ContentSecurityPolicyMiddleware",
     "helpdesk.middleware.UserTimezoneMiddleware",
+    "helpdesk.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -203,7 +204,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A worker that dies with tasks in hand: they come back after 10 minutes (not the
+    # default hour), looked for every 10 s. Every task is idempotent, so early is harmless.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 600, "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -247,6 +256,12 @@ CELERY_BEAT_SCHEDULE = {
     "metrics-rebuild-rollup": {
         "task": "tickets.tasks.rebuild_metrics_rollup",
         "schedule": crontab(hour=3, minute=17),
+    },
+    # Notification e-mails whose queueing failed (broker down at commit): queued again.
+    "notifications-requeue-unsent-email": {
+        "task": "helpdesk.tasks.requeue_unsent_notification_emails",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
     },
     # One reminder per low-score follow-up left unhandled past its due time.
     "surveys-remind-overdue-follow-ups": {

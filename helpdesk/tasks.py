@@ -10,3 +10,9 @@ def send_notification_email(self, notification_id: int) -> bool:
         return notifications.send_email(notification_id)
     except OSError as exc:  # SMTP down: try again later, the row stays unsent
         raise self.retry(exc=exc) from exc
+
+
+@shared_task
+def requeue_unsent_notification_emails() -> int:
+    """Notification e-mails whose queueing failed are queued again (idempotent sends)."""
+    return notifications.requeue_unsent_emails()

@@ -5,12 +5,27 @@ query of its own and never tells whether an object you cannot see exists.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import django_filters
 from django.db.models import QuerySet
 
 from helpdesk.api import IdFilter
 
 from .models import OPEN_STATUS_VALUES, STATUS_CHOICES, Channel, Priority, Ticket
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 moment, compared in UTC: any offset Python accepts (up to ±24 h) works,
+    where the database itself refuses offsets beyond ±15:59."""
+
+    def filter(self, qs: QuerySet, value: datetime | None) -> QuerySet:
+        if value is not None and value.tzinfo is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                return qs.none()  # before year 1 or after 9999 once in UTC: nothing matches
+        return super().filter(qs, value)
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -34,10 +49,10 @@ class TicketFilter(django_filters.FilterSet):
     category = IdFilter(field_name="category_id", label="Category id")
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     tag = django_filters.CharFilter(field_name="tags__name", label="Tag name")
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="Created at or after (ISO 8601)"
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="Created before (ISO 8601)"
     )
     open = django_filters.BooleanFilter(
