@@ -1,0 +1,78 @@
+"""How to fill each URL's kwargs with the world's objects (org A / team X owned)."""
+from __future__ import annotations
+
+from django.urls import get_resolver, reverse
+
+from .world import MISSING, World
+
+# pk by URL namespace / name; anything not listed is a missing object.
+PK_BY_PREFIX = {
+    "agent:": "ticket", "portal:": "ticket", "casework:": "ticket",
+    "qa:": "review", "incidents:": "incident", "status:": "incident",
+    "ticket-": "ticket", "qa-review-": "review", "incident-": "incident",
+    "knowledge:": "internal_pk",
+}
+PK_BY_NAME = {
+    "portal:attachment": "attachment", "casework:feedback_item": None,
+    "casework:voc_detail": None, "qa:calibration": None,
+    "qa:calibration_item": None, "qa:calibration_close": None, "qa:dispute": None,
+    "knowledge:panel_search": "ticket", "knowledge:flag": "ticket",
+    "knowledge:draft_from_ticket": "ticket", "mailgate:retry": None,
+    "mail-outbound-retry": None, "casework-link-status": None,
+    "workforce_oncall:rotation": "rotation", "workforce_oncall:ical": "rotation",
+    "qa:coaching_detail": "coaching",
+}
+SLUG_BY_NAME = {
+    "knowledge:article": "article_slug", "knowledge:vote": "article_slug",
+    "knowledge:section": "section_slug", "kb-article": "article_slug",
+}
+
+
+def url_kwargs(name: str) -> set[str]:
+    keys: set[str] = set()
+    resolver = get_resolver()
+    parts = name.split(":")
+    for ns in parts[:-1]:
+        resolver = resolver.namespace_dict[ns][1]
+    for possibility, _p, _defaults, _conv in resolver.reverse_dict.getlist(parts[-1]):
+        for _result, params in possibility:
+            if "format" not in params:
+                keys.update(params)
+    return keys
+
+
+def build_url(name: str, w: World, **override) -> str:
+    ids = w.ids
+    kwargs = {}
+    for key in url_kwargs(name):
+        if key in override:
+            kwargs[key] = override[key]
+        elif key == "pk":
+            ref = PK_BY_NAME.get(name, next(
+                (v for k, v in PK_BY_PREFIX.items() if name.startswith(k)), None))
+            if name in ("organization-detail",):
+                kwargs[key] = w.users["customer_a"].organization_id
+            elif name in ("user-detail",):
+                kwargs[key] = w.users["customer_a"].pk
+            else:
+                kwargs[key] = ids[ref] if ref else MISSING
+        elif key in ("ticket_pk",):
+            kwargs[key] = ids["ticket"]
+        elif key == "scorecard_pk":
+            kwargs[key] = ids["scorecard"]
+        elif key == "slug":
+            ref = SLUG_BY_NAME.get(name)
+            kwargs[key] = ids[ref] if ref else ids["team_slug"]
+        elif key == "token":
+            kwargs[key] = ids["survey_token"]
+        elif key == "score":
+            kwargs[key] = 5
+        elif key == "name":
+            kwargs[key] = {"mailgate:inbound": "support"}.get(name, "mine")
+        elif key in ("uidb64",):
+            kwargs[key] = "MQ"
+        elif key == "role_pk":
+            kwargs[key] = ids["incident_role"]
+        else:
+            kwargs[key] = MISSING
+    return reverse(name, kwargs=kwargs)
