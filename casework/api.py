@@ -69,7 +69,7 @@ class EngineeringLinkStatusView(generics.GenericAPIView):
                               404: NOT_FOUND})
     def post(self, request: Request, pk: str) -> Response:
         _agents_only(request)
-        if not str(pk).isdigit():
+        if not str(pk).isdecimal():  # not isdigit(): int() refuses "²"
             raise exceptions.NotFound()
         link = EngineeringLink.objects.filter(
             pk=pk, ticket__in=visible_tickets(request.user).values("pk")).first()

@@ -2,7 +2,9 @@
 
 Any operation may answer 401/403 (authentication, permission), 404 (not found or not
 visible, including a page number past the end of a list) and 429 (throttled); operations
-that take input may answer 400. Each is `{"detail": "..."}`; a 400 about fields also
+that take input may answer 400, and those with a body 413 (larger than
+DATA_UPLOAD_MAX_MEMORY_SIZE) and 415 (a content type other than JSON, a form or multipart).
+Each is `{"detail": "..."}`; a 400 about fields also
 carries `errors` (messages by field). Operations that document their own keep them.
 """
 from __future__ import annotations
@@ -25,6 +27,10 @@ DESCRIPTIONS = {
     "404": "Not found, or not visible to you.",
     "429": "Too many requests; retry later.",
 }
+BODY_DESCRIPTIONS = {
+    "413": "The request body is too large; nothing was saved.",
+    "415": "Unsupported content type: send JSON, a form or multipart; nothing was saved.",
+}
 METHODS = {"get", "put", "post", "patch", "delete"}
 
 
@@ -37,7 +43,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any,
                 continue
             responses = operation.setdefault("responses", {})
             takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
-            for code, text in DESCRIPTIONS.items():
+            codes = {**DESCRIPTIONS, **(BODY_DESCRIPTIONS if "requestBody" in operation else {})}
+            for code, text in codes.items():
                 if code == "400" and not takes_input:
                     continue
                 responses.setdefault(code, {

@@ -30,5 +30,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "helpdesk.views.bad_request"
 handler404 = "helpdesk.views.not_found"
 handler500 = "helpdesk.views.server_error"

@@ -5,9 +5,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
@@ -80,6 +82,31 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400 (413 for a body over the limit), saying what was wrong: JSON under /api/.
+
+    Django calls this for a request it refuses before any view runs its logic: a body
+    over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields or files, an unknown host.
+    """
+    status = 400
+    if isinstance(exception, RequestDataTooBig):
+        status = 413
+        mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+        message = (f"The request is too large: at most {mb:g} MB of text per request "
+                   "(attachments are counted separately). Nothing was saved.")
+    elif isinstance(exception, TooManyFieldsSent):
+        message = (f"The request has too many fields (at most "
+                   f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}). Nothing was saved.")
+    elif isinstance(exception, TooManyFilesSent):
+        message = (f"The request has too many files (at most "
+                   f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES}). Nothing was saved.")
+    else:
+        message = "The request could not be understood. Nothing was saved."
+    if _wants_json(request):
+        return JsonResponse({"detail": message}, status=status)
+    return HttpResponse(render_to_string("400.html", {"message": message}), status=status)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -80,6 +80,13 @@ def normalise_msgid(value: str) -> str:
     return value.strip().strip("<>").strip()
 
 
+def _no_nul(text: str) -> str:
+    # NUL is not text (RFC 5322 forbids it), yet broken mailers send it, raw or encoded
+    # (=00, base64); PostgreSQL refuses it in text columns. Dropped, so such a mail still
+    # becomes a ticket, the same on every database.
+    return text.replace("\x00", "")
+
+
 def _header(msg: EmailMessage, name: str) -> str:
     """A header as text; a malformed header falls back to its raw value, never raises."""
     try:
@@ -87,11 +94,11 @@ def _header(msg: EmailMessage, name: str) -> str:
     except Exception:  # defects in encoded words: keep the raw text
         raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
         value = raw[0] if raw else ""
-    return "" if value is None else str(value)
+    return "" if value is None else _no_nul(str(value))
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[str]:
-    values = [str(v) for v in (msg.get_all(name) or [])]
+    values = [_no_nul(str(v)) for v in (msg.get_all(name) or [])]
     return [a.lower() for _, a in getaddresses(values) if a and "@" in a]
 
 
@@ -100,7 +107,8 @@ def _sender(msg: EmailMessage) -> tuple[str, str]:
         header = msg["From"]
         addresses: tuple[Address, ...] = getattr(header, "addresses", ())
         if addresses:
-            return addresses[0].display_name or "", addresses[0].addr_spec.lower()
+            return (_no_nul(addresses[0].display_name or ""),
+                    _no_nul(addresses[0].addr_spec.lower()))
     except Exception:  # noqa: S110 - fall back to the lenient parser below
         pass
     name, addr = parseaddr(_header(msg, "From"))
@@ -187,7 +195,7 @@ def _attachments(msg: EmailMessage, bodies: set[int]) -> list[ParsedAttachment]:
             filename = f"inline-{len(out) + 1}.{ext}"
         cid = normalise_msgid(str(part.get("Content-ID") or ""))
         out.append(ParsedAttachment(
-            filename=filename, content_type=ctype, payload=payload,
+            filename=_no_nul(filename), content_type=ctype, payload=payload,
             inline=disposition == "inline" or bool(cid) and disposition != "attachment",
             content_id=cid,
         ))
@@ -214,6 +222,7 @@ def parse(raw: bytes) -> ParsedMessage:
         raise ParseError("The message has no valid From address.")
     try:
         text, html, has_plain = _body_parts(msg)
+        text, html = _no_nul(text), _no_nul(html)
         body_ids = {id(p) for p in (msg.get_body(preferencelist=("plain",)),
                                      msg.get_body(preferencelist=("html",))) if p is not None}
         attachments = _attachments(msg, body_ids)

@@ -77,7 +77,7 @@ def remap_post(post: QueryDict, new: Scorecard, mapping: services.VersionMap) ->
             continue
         prefix, _, name = parts
         value = out.get(key)
-        if not value or not value.isdigit():
+        if not value or not value.isdecimal():
             continue
         if name == "id":
             out[key] = str(maps[prefix].get(int(value), value))

@@ -51,7 +51,7 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
         for name in ("agent", "ticket"):
             value = params.get(name)
             if value is not None:
-                if not value.isdigit():
+                if not value.isdecimal():  # not isdigit(): int() refuses "²"
                     raise exceptions.ValidationError({name: "Give an id."})
                 qs = qs.filter(**{f"{name}_id": int(value)})
         status = params.get("status")

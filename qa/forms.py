@@ -120,7 +120,7 @@ class CalibrationForm(forms.Form):
             part = part.strip().lstrip("#")
             if not part:
                 continue
-            if not part.isdigit():
+            if not part.isdecimal():  # not isdigit(): int() refuses "²"
                 raise ValidationError(f"“{part}” is not a ticket number.")
             ids.append(int(part))
         return ids

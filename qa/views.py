@@ -354,7 +354,7 @@ def coaching_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @_require(permissions.is_qa_lead)
 def coaching_new(request: HttpRequest) -> HttpResponse:
     agent = None
-    if request.GET.get("agent", "").isdigit():
+    if request.GET.get("agent", "").isdecimal():  # not isdigit(): int() refuses "²"
         agent = User.objects.filter(pk=int(request.GET["agent"])).first()
     initial = {"held_on": timezone.localdate(), "agent": agent}
     form = CoachingForm(request.POST or None, coach=request.user, agent=agent, initial=initial)

@@ -5,6 +5,8 @@ every write goes through tickets.services, whose refusals become 400 (or 403) an
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
@@ -63,12 +65,29 @@ def service_exception_handler(exc: Exception, context: dict) -> Response | None:
         # keys stay at the top level too, as before.
         fields = response.data if isinstance(response.data, dict) else \
             {"non_field_errors": response.data}
-        messages = [f"{name}: {' '.join(map(str, errs)) if isinstance(errs, list) else errs}"
-                    for name, errs in fields.items()]
+        errors = _flat_errors(fields)
+        messages = [f"{name}: {' '.join(errs)}" for name, errs in errors.items()]
         response.data = {**fields, "detail": "Invalid input. " + "; ".join(messages),
-                         "errors": {name: [str(e) for e in errs] if isinstance(errs, list)
-                                    else [str(errs)] for name, errs in fields.items()}}
+                         "errors": errors}
     return response
+
+
+def _flat_errors(errors: object, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's errors by field, nested ones (a list item, a packet field) under dotted names
+    such as `tags.0` or `packet.reason`, each a list of plain messages."""
+    if isinstance(errors, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in errors.items():
+            out.update(_flat_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(errors, list) and any(isinstance(e, dict | list) for e in errors):
+        out = {}
+        for index, value in enumerate(errors):
+            if value:
+                out.update(_flat_errors(value, f"{prefix}.{index}"))
+        return out
+    name = prefix or "non_field_errors"
+    return {name: [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]}
 
 
 def ticket_queryset(qs: QuerySet[Ticket], *, agent: bool) -> QuerySet[Ticket]:
@@ -167,7 +186,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket = self.get_object()
         if not is_agent(request.user):
             raise exceptions.PermissionDenied("Only agents can change ticket fields.")
-        if "status" in request.data:
+        if isinstance(request.data, Mapping) and "status" in request.data:
             url = reverse("ticket-transition", args=[ticket.pk], request=request)
             return Response(
                 {"detail": f"The status cannot be changed here; POST {{\"to\": ...}} to {url}."},

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Sequence
 from pathlib import PurePath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.utils.text import get_valid_filename
 
 
 def validate_uploads(files: Sequence[UploadedFile]) -> None:
@@ -30,9 +30,27 @@ def validate_uploads(files: Sequence[UploadedFile]) -> None:
             )
 
 
+MAX_FILENAME_LENGTH = 200
+_UNSAFE_CHARACTERS = re.compile(r"[^-\w.]")  # as django.utils.text.get_valid_filename
+
+
+def _clean(text: str) -> str:
+    return _UNSAFE_CHARACTERS.sub("", text.strip().replace(" ", "_"))
+
+
 def safe_filename(name: str) -> str:
-    cleaned = get_valid_filename(PurePath(name or "file").name)[:200]
-    return cleaned or "file"
+    """The name a file is stored and offered under: no directory, only letters, digits,
+    `-`, `_` and `.` (no control or direction-override characters), no leading dot, at
+    most 200 characters. A long name is cut in its stem, never in its extension, so the
+    stored name keeps the extension validate_uploads checked (`a…a.exe…b.txt` cannot end
+    up as `a…a.exe`)."""
+    base = PurePath(name or "").name
+    suffix = PurePath(base).suffix if base else ""
+    if len(suffix) > 20:  # not an extension anyone checks: part of the name
+        suffix = ""
+    stem = _clean(base[: len(base) - len(suffix)]).strip(".")
+    suffix = _clean(suffix)
+    return (stem[: MAX_FILENAME_LENGTH - len(suffix)] or "file") + suffix
 
 
 def guess_content_type(name: str) -> str:

@@ -61,7 +61,7 @@ class TicketFilter(django_filters.FilterSet):
             return queryset
         match = Q(subject__icontains=value)
         number = value.lstrip("#")
-        if number.isdigit() and len(number) < 19:
+        if number.isdecimal() and len(number) < 19:  # isdigit() also takes "²", which int() refuses
             match |= Q(pk=int(number))
         return queryset.filter(match)
 

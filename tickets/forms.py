@@ -251,7 +251,7 @@ class MergeForm(forms.Form):
 
     def clean_into(self) -> int:
         raw = self.cleaned_data["into"].strip().lstrip("#")
-        if not raw.isdigit():
+        if not raw.isdecimal():  # not isdigit(): "²" is a digit int() refuses
             raise forms.ValidationError("Enter a ticket number, like 1234.")
         return int(raw)
 
