@@ -37,11 +37,12 @@ def panel_context(ticket: Any, request: HttpRequest, *, error: str = "",
     user = request.user
     if not (user.is_authenticated and user.is_agent):
         return None
+    escalation = open_escalation(ticket)
+    shown = force or escalation or selectors.is_technical_team(ticket.team)
+    if not shown and not Investigation.objects.filter(ticket=ticket).exists():
+        return None  # most tickets: one cheap query, nothing to show
     inv = (Investigation.objects.filter(ticket=ticket).prefetch_related(
         "evidence__added_by", "evidence__attachment").first())
-    escalation = open_escalation(ticket)
-    if not (force or inv or escalation or selectors.is_technical_team(ticket.team)):
-        return None
     runs = {r.playbook_id: r for r in PlaybookRun.objects.filter(ticket=ticket)}
     checked = set(StepCheck.objects.filter(run__ticket=ticket).values_list("step_id", flat=True))
     playbooks = list(selectors.suggested_playbooks(ticket))

@@ -100,6 +100,15 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Hot fragments only (the queue rows): Jinja2 renders them several times faster.
+        # Rendered by name with using="jinja2"; pages themselves stay Django templates.
+        "NAME": "jinja2",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "helpdesk.jinja2.environment"},
+    },
 ]
 
 # Form widgets render through Jinja2: the same markup, several times faster than the
@@ -189,7 +198,7 @@ EMAIL_BACKEND = os.environ.get(
 # Cache: Redis when configured, local memory otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    CACHES = {"default": {"BACKEND": "helpdesk.cache.RedisCache",
                           "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -330,6 +339,8 @@ HELPDESK_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # Security: strict by default, relaxed only for local DEBUG.
 SESSION_COOKIE_HTTPONLY = True
+# Sessions are read on every request: from the cache, written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"

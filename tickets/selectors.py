@@ -75,7 +75,46 @@ def queue(user: User, name: str) -> QuerySet[Ticket]:
         qs = visible_tickets(user).filter(open_tickets, assignee__isnull=True)
     else:
         qs = visible_tickets(user).filter(open_tickets)
-    return with_list_relations(qs)
+    return qs.only(*ROW_FIELDS)
+
+
+# The columns a queue row shows (and orders by); label_rows() adds the related names.
+ROW_FIELDS = ("id", "subject", "requester_id", "organization_id", "priority", "status",
+              "team_id", "assignee_id", "sla_due_at", "sla_level", "created_at")
+
+
+def label_rows(tickets: list[Ticket]) -> list[Ticket]:
+    """Give each ticket of a queue page the names its row shows, as plain attributes:
+    requester_name, assignee_name, team_name, org_name, org_tier and tag_names.
+
+    Three small "id IN (...)" queries of plain values: a queue page is the busiest page of
+    the product, and building related model instances cost more than everything else.
+    """
+    from helpdesk.models import Organization, SupportTier, Team
+
+    if not tickets:
+        return tickets
+    user_ids = {t.requester_id for t in tickets} | {t.assignee_id for t in tickets}
+    names = {pk: f"{first} {last}".strip() or username
+             for pk, first, last, username in User.objects.filter(
+                 pk__in=user_ids - {None}).values_list(
+                 "pk", "first_name", "last_name", "username")}
+    orgs = {pk: (name, SupportTier(tier).label) for pk, name, tier in
+            Organization.objects.filter(pk__in={t.organization_id for t in tickets} - {None})
+            .values_list("pk", "name", "support_tier")}
+    teams = dict(Team.objects.values_list("pk", "name"))  # a few dozen rows at most
+    tags: dict[int, list[str]] = {}
+    for ticket_id, tag in (Ticket.tags.through.objects
+                           .filter(ticket_id__in=[t.pk for t in tickets])
+                           .order_by("tag__name").values_list("ticket_id", "tag__name")):
+        tags.setdefault(ticket_id, []).append(tag)
+    for t in tickets:
+        t.requester_name = names.get(t.requester_id, "")
+        t.assignee_name = names.get(t.assignee_id, "")
+        t.team_name = teams.get(t.team_id, "")
+        t.org_name, t.org_tier = orgs.get(t.organization_id, ("", ""))
+        t.tag_names = tags.get(t.pk, [])
+    return tickets
 
 
 def queue_counts(user: User) -> dict[str, int]:
@@ -118,11 +157,12 @@ def timeline(ticket: Ticket, *, include_internal: bool) -> QuerySet[TicketEvent]
 
 
 def ticket_detail(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    """Everything the ticket page shows. Related rows are prefetched by id rather than
-    joined: planning an eight-way join costs PostgreSQL more than running it."""
-    return qs.prefetch_related(
-        "requester", "organization", "organization__csm", "team", "assignee", "category",
-        "product_area", "merged_into", "tags", "ccs",
+    """Everything the ticket page shows. The three small reference tables are joined;
+    the rest is prefetched by id: planning an eight-way join costs PostgreSQL more than
+    running it, while each prefetch query costs Django a millisecond or two."""
+    return qs.select_related("team", "category", "product_area").prefetch_related(
+        "requester", "organization", "organization__csm", "assignee", "merged_into", "tags",
+        "ccs",
         Prefetch("escalations",
                  queryset=Escalation.objects.select_related("from_team", "to_team", "actor")),
     )

@@ -497,8 +497,8 @@ def open_escalation(ticket: Ticket) -> Escalation | None:
     A tier escalation is open while the ticket sits with the team it was escalated to;
     an engineering escalation while the ticket's status is "with engineering".
     """
-    esc = ticket.escalations.filter(returned_at__isnull=True).order_by(
-        "-created_at", "-id").first()
+    # Newest first (the model's ordering); .all() uses the ticket page's prefetch.
+    esc = next((e for e in ticket.escalations.all() if e.returned_at is None), None)
     if esc is None or ticket.status in (Status.RESOLVED, Status.CLOSED):
         return None
     if esc.kind == Escalation.Kind.ENGINEERING:

@@ -5,27 +5,45 @@ of a few hundred agents spends most of its time there. Same markup, built in Pyt
 """
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django import forms
 from django.core.cache import cache
 from django.forms.utils import flatatt
 from django.utils.choices import BaseChoiceIterator
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 
 class FastSelect(forms.Select):
+    """Django's select markup, built straight from `choices`: no template and no context
+    dict per option (Django's optgroups() builds one per agent of a picker)."""
+
     def render(self, name: str, value: Any, attrs: dict | None = None,
                renderer: Any = None) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        options = "".join(
-            f'<option value="{escape(opt["value"])}"'
-            f'{" selected" if opt["selected"] else ""}>{escape(opt["label"])}</option>'
-            for _, group, _ in widget["optgroups"] for opt in group
-        )
-        return format_html('<select name="{}"{}>{}</select>', widget["name"],
-                           flatatt(widget["attrs"]), mark_safe(options))  # noqa: S308 - escaped
+        wanted = set(self.format_value(value))
+        parts: list[str] = []
+        found = False  # a single select marks the first matching option only
+
+        def option(option_value: Any, label: Any) -> str:
+            nonlocal found
+            text = "" if option_value is None else str(option_value)
+            chosen = not found and text in wanted
+            found |= chosen
+            return (f'<option value="{html.escape(text)}"{" selected" if chosen else ""}>'
+                    f'{html.escape(str(label))}</option>')
+
+        for option_value, label in self.choices:
+            if isinstance(label, list | tuple):  # an <optgroup>
+                parts.append(f'<optgroup label="{html.escape(str(option_value))}">')
+                parts.extend(option(v, sub) for v, sub in label)
+                parts.append("</optgroup>")
+            else:
+                parts.append(option(option_value, label))
+        return format_html('<select name="{}"{}>{}</select>', name,
+                           flatatt(self.build_attrs(self.attrs, attrs)),
+                           mark_safe("".join(parts)))  # noqa: S308 - escaped above
 
 
 def use_fast_selects(fields: Any) -> None:

@@ -17,10 +17,11 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.functional import cached_property
+from django.utils.functional import SimpleLazyObject, cached_property
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -52,6 +53,7 @@ from ..state_machine import ASSIGNEE, LABELS, PACKET, REASON, TRANSITIONS, Statu
 PER_PAGE_DEFAULT, PER_PAGE_MIN, PER_PAGE_MAX = 25, 10, 100
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 QUEUE_COUNTS_TTL = 20
+FILTER_PARAMS = frozenset(TicketFilter.base_filters)
 SERVICE_ERRORS = (TransitionError, ValidationError, PermissionDenied)
 
 View = Callable[..., HttpResponse]
@@ -146,28 +148,45 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     if name not in selectors.QUEUE_NAMES:
         raise Http404("No such queue")
     # Ordering stays the model's (SLA due, priority, age): the filters only narrow.
-    rows = selectors.queue(request.user, name).defer("description")  # not shown in a row
-    filterset = TicketFilter(request.GET or None, queryset=rows, request=request)
+    rows = selectors.queue(request.user, name)
+    if FILTER_PARAMS.intersection(request.GET):
+        filterset = TicketFilter(request.GET, queryset=rows, request=request)
+        rows = filterset.qs
+    else:
+        # Building the filter form costs more than the page's queries; an unfiltered
+        # queue builds it only if the cached filter bar has to be rendered again.
+        filterset = SimpleLazyObject(lambda: TicketFilter(None, queryset=rows,
+                                                          request=request))
     per_page = _per_page(request)
-    page = CappedPaginator(filterset.qs, per_page).get_page(request.GET.get("page"))
+    page = CappedPaginator(rows, per_page).get_page(request.GET.get("page"))
+    tickets = selectors.label_rows(list(page.object_list))
+    url_format = reverse("agent:ticket", args=[0]).replace("/0/", "/{}/")  # reversed once
+    for ticket in tickets:
+        ticket.url = url_format.format(ticket.pk)
+    can_bulk = request.user.has_perm("tickets.bulk_update_ticket")
+    now = timezone.now()
     context = {
         "queue_name": name,
         "queue_label": selectors.QUEUE_NAMES[name],
         "filter": filterset,
         "page_obj": page,
-        "tickets": page.object_list,
+        "tickets": tickets,
         "per_page": per_page,
         "per_page_choices": PER_PAGE_CHOICES,
         "queues": _queue_nav(request, name),
         "saved_query": clean_query(request.GET) if request.GET else "",
-        "can_bulk": request.user.has_perm("tickets.bulk_update_ticket"),
-        "now": timezone.now(),
+        "can_bulk": can_bulk,
+        "now": now,
+        "rows": mark_safe(render_to_string(  # noqa: S308 - Jinja2 autoescapes
+            "tickets/agent/_queue_rows.html",
+            {"tickets": tickets, "can_bulk": can_bulk, "now": now},
+            using="jinja2")),
     }
     partial = request.htmx and not request.htmx.history_restore_request
     if partial:
         response = render(request, "tickets/agent/queue_partial.html", context)
     else:
-        context["bulk_form"] = BulkForm()
+        context["bulk_form"] = SimpleLazyObject(BulkForm)  # only inside a cached fragment
         context["picker_version"] = agent_choices_version()
         context["saved_filters"] = _saved_filters(request)
         context["extra_bulk_actions"] = bulk_actions.for_user(request.user)  # other apps'
