@@ -28,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--profile", default="")
+    parser.add_argument("--writes", action="store_true", help="also replies and new tickets")
     args = parser.parse_args()
 
     import django
@@ -52,16 +53,34 @@ def main() -> None:
     customer = Client(HTTP_HOST="127.0.0.1")
     customer.force_login(customer_ticket.requester)
     htmx = {"HTTP_HX_REQUEST": "true"}
-    pages = [
-        ("queue page", agent, "/agent/queue/mine/", {}),
-        ("queue page (teams)", agent, "/agent/queue/teams/", {}),
-        ("queue page (htmx, page 2)", agent, "/agent/queue/open/?page=2", htmx),
-        ("ticket page", agent, f"/agent/tickets/{open_ticket.pk}/", {}),
-        ("portal: my tickets", customer, "/portal/", {}),
-        ("portal: ticket page", customer, f"/portal/tickets/{customer_ticket.pk}/", {}),
-        ("portal: new ticket form", customer, "/portal/tickets/new/", {}),
-        ("help center search", customer, "/help/search/?q=password+reset", {}),
+    from rest_framework.authtoken.models import Token
+
+    api = {"HTTP_AUTHORIZATION": f"Token {Token.objects.get_or_create(user_id=agent_id)[0].key}"}
+    api_customer = {"HTTP_AUTHORIZATION":
+                    f"Token {Token.objects.get_or_create(user=customer_ticket.requester)[0].key}"}
+    pages = [  # (name, client, method, url, data, extra)
+        ("queue page", agent, "get", "/agent/queue/mine/", None, {}),
+        ("queue page (teams)", agent, "get", "/agent/queue/teams/", None, {}),
+        ("queue page (htmx, page 2)", agent, "get", "/agent/queue/open/?page=2", None, htmx),
+        ("ticket page", agent, "get", f"/agent/tickets/{open_ticket.pk}/", None, {}),
+        ("portal: my tickets", customer, "get", "/portal/", None, {}),
+        ("portal: ticket page", customer, "get", f"/portal/tickets/{customer_ticket.pk}/",
+         None, {}),
+        ("portal: new ticket form", customer, "get", "/portal/tickets/new/", None, {}),
+        ("help center search", customer, "get", "/help/search/?q=password+reset", None, {}),
+        ("api: list", Client(), "get", "/api/v1/tickets/?status=new", None, api),
+        ("api: ticket", Client(), "get", f"/api/v1/tickets/{open_ticket.pk}/", None, api),
     ]
+    if args.writes:  # these add replies and tickets to the database
+        pages += [
+            ("reply (htmx)", agent, "post", f"/agent/tickets/{open_ticket.pk}/reply/",
+             {"body": "We are looking into it.", "visibility": "note"}, htmx),
+            ("portal: file ticket", customer, "post", "/portal/tickets/new/",
+             {"subject": "Export fails", "description": "Since this morning."}, {}),
+            ("api: create", Client(), "post", "/api/v1/tickets/",
+             {"subject": "Monitoring alert", "description": "From our integration."},
+             api_customer),
+        ]
     sql_ms: list[float] = []
 
     def timing(execute, sql, params, many, context):
@@ -73,9 +92,12 @@ def main() -> None:
 
     print(f"{'page':30} {'mean ms':>8} {'p95 ms':>8} {'cpu ms':>8} {'sql ms':>8} "
           f"{'queries':>8} {'KB':>6}")
-    for name, client, url, extra in pages:
-        response = client.get(url, **extra)  # warm: imports, template loading, caches
-        if response.status_code != 200:
+    for name, client, method, url, data, extra in pages:
+        def request(client=client, method=method, url=url, data=data, extra=extra):
+            return getattr(client, method)(url, data, **extra)
+
+        response = request()  # warm: imports, template loading, caches
+        if response.status_code not in (200, 201, 302):
             print(f"{name:30} status {response.status_code}")
             continue
         walls, cpus, sqls, counts = [], [], [], []
@@ -83,7 +105,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 sql_ms.clear()
                 start, cpu = time.perf_counter(), time.process_time()
-                response = client.get(url, **extra)
+                response = request()
                 walls.append((time.perf_counter() - start) * 1000)
                 cpus.append((time.process_time() - cpu) * 1000)
                 sqls.append(sum(sql_ms))
@@ -97,7 +119,7 @@ def main() -> None:
             profiler = cProfile.Profile()
             profiler.enable()
             for _ in range(args.repeat):
-                client.get(url, **extra)
+                request()
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)

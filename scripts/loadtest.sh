@@ -77,20 +77,23 @@ LOADTEST_ACCOUNTS="$OUT/accounts.json" timeout 300 .venv/bin/locust -f loadtest/
   --headless --host "http://127.0.0.1:$PORT" -u 10 -r 10 -t "${WARMUP:-20s}" \
   --only-summary --loglevel WARNING >"$OUT/warmup.log" 2>&1 || true
 
-# CPU seconds used so far by each part (web, worker, load generator, database), to say
-# where the two cores went during the measured run.
+# CPU seconds used so far by the web workers, the Celery worker and PostgreSQL (locust: its own
+# time below), to say where the two cores went during the measured run.
 cpu_by_part() {
   ps -eo times=,args= | awk '
-    /gunicorn/ {w += $1} /celery/ {c += $1} /locust/ {l += $1} /postgres/ {p += $1}
-    END {printf "%d %d %d %d\n", w, c, l, p}'
+    /gunicorn/ {w += $1} /celery/ {c += $1} /postgres/ {p += $1}
+    END {printf "%d %d %d\n", w, c, p}'
 }
 cpu_before=$(cpu_by_part)
 echo "== locust: $USERS users (spawn $SPAWN_RATE/s) for $DURATION"
-LOADTEST_ACCOUNTS="$OUT/accounts.json" timeout 600 .venv/bin/locust -f loadtest/locustfile.py \
-  --headless --host "http://127.0.0.1:$PORT" -u "$USERS" -r "$SPAWN_RATE" -t "$DURATION" \
-  --csv "$OUT/run" --only-summary --loglevel WARNING >"$OUT/locust.log" 2>&1 || true
+TIMEFORMAT='%U %S'  # the load generator's own CPU seconds (user, system), from bash's time
+{ time LOADTEST_ACCOUNTS="$OUT/accounts.json" timeout 600 .venv/bin/locust \
+  -f loadtest/locustfile.py --headless --host "http://127.0.0.1:$PORT" -u "$USERS" \
+  -r "$SPAWN_RATE" -t "$DURATION" --csv "$OUT/run" --only-summary --loglevel WARNING \
+  >"$OUT/locust.log" 2>&1 || true; } 2>"$OUT/locust.time"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-read -r w0 c0 l0 p0 <<<"$cpu_before"
-read -r w1 c1 l1 p1 <<<"$(cpu_by_part)"
-echo "CPU seconds during the run: web $((w1 - w0)), Celery $((c1 - c0)), locust $((l1 - l0)), PostgreSQL $((p1 - p0))"
+read -r w0 c0 p0 <<<"$cpu_before"
+read -r w1 c1 p1 <<<"$(cpu_by_part)"
+locust_cpu=$(awk '{printf "%d", $1 + $2}' "$OUT/locust.time")
+echo "CPU seconds during the run: web $((w1 - w0)), Celery $((c1 - c0)), locust $locust_cpu, PostgreSQL $((p1 - p0))"
 $PY loadtest/report.py "$OUT/run" --queue-p95-ms "$QUEUE_P95_MS"

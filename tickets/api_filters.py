@@ -29,11 +29,15 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class TicketFilter(django_filters.FilterSet):
+    # distinct=False: these are columns of the ticket, not a join (django-filter's
+    # default DISTINCT made PostgreSQL sort every matching row, description included).
     status = django_filters.MultipleChoiceFilter(
-        choices=STATUS_CHOICES, label="Status (repeat for several: ?status=new&status=triaged)"
+        choices=STATUS_CHOICES, distinct=False,
+        label="Status (repeat for several: ?status=new&status=triaged)",
     )
     priority = django_filters.TypedMultipleChoiceFilter(
-        choices=Priority.choices, coerce=int, label="Priority 1-5 (repeat for several)"
+        choices=Priority.choices, coerce=int, distinct=False,
+        label="Priority 1-5 (repeat for several)",
     )
     team = IdFilter(field_name="team_id", label="Team id")
     assignee = IdFilter(field_name="assignee_id", label="Assignee (user id)")
