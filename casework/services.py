@@ -327,6 +327,10 @@ def raise_signal(organization: Organization | None, signal: str, *, ticket: Tick
     at = at or timezone.now()
     period = metrics.period_key(at)
     csm = organization.csm if organization.csm_id else None
+    if csm is not None and not csm.is_agent:
+        # The admin offers every user as CSM; a customer picked by mistake must not get
+        # alerts that quote the agents' notes (issue 11).
+        csm = None
     try:
         with transaction.atomic():
             alert = AtRiskAlert.objects.create(

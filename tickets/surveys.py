@@ -342,11 +342,12 @@ def can_handle(user: User, follow_up: FollowUp) -> bool:
 
 
 def handle_follow_up(follow_up: FollowUp, *, actor: User, outcome: str) -> FollowUp:
+    # Permission first: someone who may not handle it learns nothing (404), not "say what".
+    if not can_handle(actor, follow_up):
+        raise PermissionDenied("Only the owner, a lead of the team or a manager can do this.")
     outcome = (outcome or "").strip()
     if not outcome:
         raise ValidationError({"outcome": "Say what was done."})
-    if not can_handle(actor, follow_up):
-        raise PermissionDenied("Only the owner, a lead of the team or a manager can do this.")
     with transaction.atomic():
         follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
         if follow_up.handled_at is not None:

@@ -13,14 +13,26 @@ PK_BY_PREFIX = {
     "knowledge:": "internal_pk",
 }
 PK_BY_NAME = {
-    "portal:attachment": "attachment", "casework:feedback_item": None,
-    "casework:voc_detail": None, "qa:calibration": None,
-    "qa:calibration_item": None, "qa:calibration_close": None, "qa:dispute": None,
+    "portal:attachment": "attachment", "casework:feedback_item": "feedback_item",
+    "casework:voc_detail": "voc", "qa:calibration": "calibration",
+    "qa:calibration_item": "calibration", "qa:calibration_close": "calibration",
+    "qa:dispute": "review_disputed",
     "knowledge:panel_search": "ticket", "knowledge:flag": "ticket",
-    "knowledge:draft_from_ticket": "ticket", "mailgate:retry": None,
-    "mail-outbound-retry": None, "casework-link-status": None,
+    "knowledge:draft_from_ticket": "ticket", "mailgate:retry": "outbound",
+    "mail-outbound-retry": "outbound", "casework-link-status": "link",
     "workforce_oncall:rotation": "rotation", "workforce_oncall:ical": "rotation",
-    "qa:coaching_detail": "coaching",
+    "workforce_oncall:add_override": "rotation", "workforce_oncall:swap": "rotation",
+    "workforce_oncall:remove_override": "rotation",
+    "workforce_schedules:decide_time_off": "time_off",
+    "qa:coaching_detail": "coaching", "notifications:read": "notification",
+    "sla:exempt": "clock", "surveys:handle_follow_up": "follow_up",
+}
+# Other id kwargs (casework's run/step/evidence/link of org A's ticket, and so on).
+ID_KWARGS = {
+    "item_pk": "calibration_item", "evidence_id": "evidence", "playbook_id": "playbook",
+    "run_id": "playbook_run", "step_id": "playbook_step", "link_id": "link",
+    "action_pk": "incident_action", "suggestion_pk": "suggestion", "override_pk": "override",
+    "page_pk": "page",
 }
 SLUG_BY_NAME = {
     "knowledge:article": "article_slug", "knowledge:vote": "article_slug",
@@ -73,6 +85,8 @@ def build_url(name: str, w: World, **override) -> str:
             kwargs[key] = "MQ"
         elif key == "role_pk":
             kwargs[key] = ids["incident_role"]
+        elif key in ID_KWARGS:
+            kwargs[key] = ids[ID_KWARGS[key]]
         else:
             kwargs[key] = MISSING
     return reverse(name, kwargs=kwargs)

@@ -19,6 +19,7 @@ INTERNAL_ARTICLE = "ZZ-INTERNAL-ARTICLE-81bc"
 QA_COMMENT = "ZZ-QA-REVIEW-COMMENT-c0de"
 INCIDENT_NOTE = "ZZ-INCIDENT-INTERNAL-9e11"
 MARKERS = (INTERNAL_NOTE, INTERNAL_ARTICLE, QA_COMMENT, INCIDENT_NOTE)
+PRIVATE_FILTER = "Sec private filter of agent X"
 
 ROLES = ("anonymous", "customer_a", "customer_b", "org_admin_a", "agent_x", "agent_y",
          "lead_x", "qa", "manager", "admin")
@@ -119,4 +120,87 @@ def build() -> World:
     coaching = qs.record_coaching(agent=u["agent_x"], coach=u["lead_x"], held_on=date.today(),
                                   strengths="Sec strengths", development_focus="Sec focus")
     w.ids["coaching"] = coaching.pk
+    _objects_of_others(w, t, incident, rot, survey)
     return w
+
+
+def _objects_of_others(w: World, t, incident, rot, survey) -> None:
+    """The rest of org A's / team X's / other users' objects, so that every URL with an id
+    is checked against a real object (a denied role's 404 is not just "no such id")."""
+    from datetime import timedelta
+
+    from casework import services as cw
+    from casework.models import Playbook, PlaybookStep
+    from helpdesk.notifications import notify
+    from incidents import services as inc
+    from incidents.models import LinkSuggestion
+    from mailgate.models import OutboundEmail, OutboundStatus
+    from qa import services as qs
+    from qa.models import Scorecard
+    from sla import services as sla
+    from sla.models import Clock
+    from tickets.models import FollowUp, SavedFilter
+    from workforce import schedules
+    from workforce import services_oncall as oncall
+
+    u, now = w.users, timezone.now()
+    tx = t.team
+
+    # A second org A ticket of agent X, reviewed, submitted and disputed (QA marker inside).
+    t2 = make_ticket(u["customer_a"], subject="Sec ticket A2", description="Fax is jammed")
+    type(t2).objects.filter(pk=t2.pk).update(team=tx, assignee=u["agent_x"])
+    card = Scorecard.objects.get(is_current=True)
+    full_marks = qs.ScoreInput(summary=QA_COMMENT, levels={
+        d.pk: d.levels.order_by("-points").first().pk for d in card.dimensions.all()})
+    disputed = qs.create_review(ticket=t2, actor=u["qa"], agent=u["agent_x"], reviewer=u["qa"])
+    qs.submit_review(disputed, actor=u["qa"], data=full_marks)
+    qs.dispute(disputed, actor=u["agent_x"], reason=f"I disagree with {QA_COMMENT}")
+    session = qs.start_calibration(title="Sec calibration", facilitator=u["qa"],
+                                   participants=[u["qa"], u["lead_x"]], tickets=[t])
+    w.ids.update(ticket2=t2.pk, review_disputed=disputed.pk, calibration=session.pk,
+                 calibration_item=session.items.first().pk)
+
+    # Casework on org A's ticket: feedback, evidence, a playbook run, an engineering link.
+    mention = cw.tag_feedback(t, actor=u["agent_x"], kind="feature", title="Sec feedback",
+                              quote="We need fax support")
+    evidence = cw.add_evidence(t, actor=u["agent_x"], kind="log", summary="Sec evidence")
+    playbook = Playbook.objects.create(name="Sec playbook", created_at=now)
+    step = PlaybookStep.objects.create(playbook=playbook, title="Sec step")
+    run = cw.start_playbook(t, playbook, actor=u["agent_x"])
+    link = cw.link_engineering(t, actor=u["agent_x"], tracker="jira", key="SEC-1",
+                               url="https://tracker.example/SEC-1")
+    voc = cw.generate_voc_report()
+    w.ids.update(feedback_item=mention.item_id, evidence=evidence.pk, playbook=playbook.pk,
+                 playbook_step=step.pk, playbook_run=run.pk, link=link.pk, voc=voc.pk)
+
+    # The incident's review with an action item, and a suggestion to link the second ticket.
+    review = inc.start_review(incident, actor=u["lead_x"])
+    action = inc.add_action(review, title="Sec action", actor=u["lead_x"], owner=u["lead_x"])
+    suggestion = LinkSuggestion.objects.create(incident=incident, ticket=t2, matched="sec",
+                                               created_at=now)
+    w.ids.update(incident_action=action.pk, suggestion=suggestion.pk)
+
+    # Mail, notifications, SLA, surveys: a failed reply, agent X's notification, a clock
+    # of org A's second ticket, a low-score follow-up owned by lead X.
+    outbound = OutboundEmail.objects.create(
+        key="reply:sec", kind="reply", ticket=t, message_id="sec-1@helpdesk.test",
+        to=u["customer_a"].email, subject="Re: Sec ticket A", status=OutboundStatus.FAILED)
+    note = notify(u["agent_x"], title="Sec notification", source="sec", email=False)
+    sla.start_clocks(t2, at=now)  # on commit in production: the world never commits
+    clock = Clock.objects.filter(ticket=t2, completed_at__isnull=True).first()
+    follow_up = FollowUp.objects.create(survey=survey, ticket=t, owner=u["lead_x"],
+                                        due_at=now + timedelta(days=1))
+    w.ids.update(outbound=outbound.pk, notification=note.pk,
+                 clock=clock.pk, follow_up=follow_up.pk)
+
+    # Workforce: an override and a page on team X's rotation, agent X's time-off request.
+    override = oncall.add_override(rot, role="primary", user=u["agent_x"], starts_at=now,
+                                   ends_at=now + timedelta(days=1), actor=u["manager"])
+    page = oncall.page_user(rot, u["agent_x"], role="primary", reason="Sec page",
+                            priority=2).page
+    time_off = schedules.request_time_off(agent=u["agent_x"], starts_at=now + timedelta(days=30),
+                                          ends_at=now + timedelta(days=31))
+    w.ids.update(override=override.pk, page=page.pk, time_off=time_off.pk)
+
+    # Agent X's private queue filter (saved filters have no URL of their own).
+    SavedFilter.objects.create(owner=u["agent_x"], name=PRIVATE_FILTER, query="queue=open")
