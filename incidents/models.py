@@ -226,6 +226,9 @@ class IncidentTicket(models.Model):
     cascade_outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     cascade_note = models.CharField(max_length=255, blank=True)
     cascaded_at = models.DateTimeField(null=True, blank=True)
+    # Set once the move's after-commit handlers (SLA clocks, survey) have run; a worker
+    # killed in between leaves it empty, and the next cascade run replays them.
+    cascade_dispatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["incident", "ticket_id"]
@@ -290,6 +293,9 @@ class UpdateDelivery(models.Model):
     message_id = models.BigIntegerField(null=True, blank=True)
     skipped = models.CharField(max_length=255, blank=True, help_text="Why it was not sent.")
     created_at = models.DateTimeField()
+    # Set once the reply's after-commit handlers (its e-mail, SLA clocks) have run; a
+    # worker killed in between leaves it empty, and the next fan-out run replays them.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["update", "ticket"],

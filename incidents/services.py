@@ -16,6 +16,10 @@ Rules decided here:
   cannot take a reply (closed) gets a delivery row with the reason, never a failure.
 - Resolution moves every linked ticket to the chosen status through the ticket state
   machine; a ticket that cannot move is recorded (`cascade_note`) and skipped.
+- A chunk's ticket events (the reply's e-mail, SLA clocks, the survey) are handled after
+  its commit, for seconds; a worker killed then would lose them, since the retry skips
+  what was delivered. So each row is marked once its handlers ran, and a retry first
+  replays the events of unmarked rows (every ticket-event handler is idempotent).
 - Everything stops when the incident resolves: all "next due" columns are cleared.
 """
 from __future__ import annotations
@@ -28,14 +32,16 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.models import User
 from helpdesk.notifications import notify
+from tickets import events as ticket_events
 from tickets import services as ticket_services
-from tickets.models import Ticket
+from tickets.models import EventKind as TicketEventKind
+from tickets.models import Message, Ticket, TicketEvent
 from tickets.state_machine import Status as TicketStatus
 from tickets.state_machine import TransitionError
 
@@ -461,6 +467,7 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
     body = messages.as_reply(update)
     started = time.perf_counter()
     delivered = skipped = 0
+    mine: list[int] = []  # tickets this run delivered to (not another worker)
     with transaction.atomic():
         committed = _commit_clock()
         for tid in ids:
@@ -475,6 +482,7 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
                     UpdateDelivery.objects.create(update=update, ticket_id=tid,
                                                   message_id=msg.pk, created_at=now)
                 delivered += 1
+                mine.append(tid)
             except IntegrityError:
                 continue  # another worker delivered it meanwhile
             except (TransitionError, ValidationError, PermissionDenied) as exc:
@@ -483,14 +491,45 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
                         update=update, ticket_id=tid,
                         defaults={"skipped": str(exc)[:255] or "refused", "created_at": now})
                 skipped += 1
+        _mark_after_handlers(UpdateDelivery.objects.filter(update_id=update_id,
+                                                           ticket_id__in=mine), "dispatched_at")
     if stats is not None:
         stats.add(started=started, committed=committed, done=delivered, skipped=skipped)
     return len(ids)
 
 
+def _mark_after_handlers(rows: QuerySet, column: str) -> None:
+    """After commit, once the ticket events of the chunk were handled, stamp `column`.
+
+    Registered after every event of the chunk, so it runs after their handlers (Django
+    runs on-commit callbacks in order).
+    """
+    def mark() -> None:
+        rows.filter(**{f"{column}__isnull": True}).update(**{column: timezone.now()})
+
+    transaction.on_commit(mark)
+
+
+def _replay_replies(update_id: int, *, batch: int = CHUNK) -> int:
+    """Hand the replies a killed worker committed, but never handed to the ticket-event
+    handlers, to them now (their e-mails were never queued); returns how many."""
+    replayed = 0
+    while rows := list(UpdateDelivery.objects.filter(
+            update_id=update_id, dispatched_at__isnull=True, message_id__isnull=False)
+            .order_by("ticket_id").values_list("pk", "message_id")[:batch]):
+        for msg in Message.objects.filter(pk__in=[m for _, m in rows]).order_by("pk"):
+            ticket_events.dispatch(ticket_events.PublicReply(
+                msg.ticket_id, msg.author_id, msg.created_at, msg.pk, msg.by_agent))
+        UpdateDelivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            dispatched_at=timezone.now())
+        replayed += len(rows)
+    return replayed
+
+
 def fan_out(update_id: int, *, chunk: int = CHUNK) -> FanOutStats:
     """Deliver an update to every linked ticket, chunk by chunk; resumes where it stopped."""
     stats = FanOutStats()
+    _replay_replies(update_id, batch=chunk)
     while deliver_chunk(update_id, limit=chunk, stats=stats) == chunk:
         pass
     PublicUpdate.objects.filter(pk=update_id, fanout_completed_at__isnull=True).update(
@@ -557,7 +596,8 @@ def cascade_chunk(incident_id: int, *, limit: int = CHUNK,
         return 0
     started = time.perf_counter()
     moved = skipped = 0
-    reason = f"{incident.reference} resolved"
+    reason = _cascade_reason(incident)
+    mine: list[int] = []  # links this run marked (not another worker)
     with transaction.atomic():
         committed = _commit_clock()
         for link in links:
@@ -576,16 +616,49 @@ def cascade_chunk(incident_id: int, *, limit: int = CHUNK,
             else:
                 skipped += 1
             # Only a link still pending is marked: a second worker's write wins once.
-            IncidentTicket.objects.filter(pk=link.pk, cascaded_at__isnull=True).update(
-                cascade_outcome=outcome, cascade_note=note[:255], cascaded_at=timezone.now())
+            if IncidentTicket.objects.filter(pk=link.pk, cascaded_at__isnull=True).update(
+                    cascade_outcome=outcome, cascade_note=note[:255],
+                    cascaded_at=timezone.now()):
+                mine.append(link.pk)
+        _mark_after_handlers(IncidentTicket.objects.filter(pk__in=mine),
+                             "cascade_dispatched_at")
     if stats is not None:
         stats.add(started=started, committed=committed, done=moved, skipped=skipped)
     return len(links)
 
 
+def _cascade_reason(incident: Incident) -> str:
+    """The reason on each moved ticket's status event (how a replay finds the event)."""
+    return f"{incident.reference} resolved"
+
+
+def _replay_moves(incident_id: int, *, batch: int = CHUNK) -> int:
+    """Hand the status changes a killed worker committed, but never handed to the
+    ticket-event handlers (SLA clocks, the survey), to them now; returns how many."""
+    reason = _cascade_reason(Incident.objects.get(pk=incident_id))
+    replayed = 0
+    while links := list(IncidentTicket.objects.filter(
+            incident_id=incident_id, cascaded_at__isnull=False,
+            cascade_dispatched_at__isnull=True)
+            .order_by("ticket_id").values_list("pk", "ticket_id")[:batch]):
+        # Only a move that is still the ticket's state: later changes had their own
+        # handlers (a reopened ticket's resolution is void).
+        moves = TicketEvent.objects.filter(
+            ticket_id__in=[t for _, t in links], kind=TicketEventKind.STATUS, note=reason,
+            ticket__status=F("after")).order_by("ticket_id", "created_at", "pk")
+        for ev in moves:
+            ticket_events.dispatch(ticket_events.StatusChanged(
+                ev.ticket_id, ev.actor_id, ev.created_at, ev.before, ev.after))
+        IncidentTicket.objects.filter(pk__in=[pk for pk, _ in links]).update(
+            cascade_dispatched_at=timezone.now())
+        replayed += len(links)
+    return replayed
+
+
 def cascade(incident_id: int, *, chunk: int = CHUNK) -> FanOutStats:
     """Move every linked ticket (chunk by chunk, resumable), then note the totals once."""
     stats = FanOutStats()
+    _replay_moves(incident_id, batch=chunk)
     while cascade_chunk(incident_id, limit=chunk, stats=stats) == chunk:
         pass
     incident = Incident.objects.get(pk=incident_id)

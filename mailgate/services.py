@@ -406,7 +406,9 @@ def queue_reply(message_id: int) -> OutboundEmail | None:
                 "subject": threaded_subject(f"Re: {ticket.subject}", ticket.pk)[:300],
             },
         )
-    if created:
+    # A row still waiting for its first attempt is queued again: the process that wrote it
+    # may have died before queueing it (a replayed event). Sending is once (row lock).
+    if created or (row.status == OutboundStatus.QUEUED and row.attempts == 0):
         _enqueue(row.pk)
     return row
 
