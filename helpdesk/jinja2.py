@@ -1,7 +1,8 @@
 """The Jinja2 environment of the few hot fragments rendered with Jinja2 (see settings).
 
 Only what those fragments use: dates in the user's time zone, Django's "time since"
-words, and the SLA countdown tags, so the markup matches the Django templates exactly.
+words, the SLA countdown tags and the customers' status words, so the markup matches
+the Django templates exactly.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.utils.timezone import template_localtime
 from jinja2 import Environment
 
 from sla.templatetags.sla_tags import sla_countdown, sla_level_label
+from tickets.templatetags.portal_tags import customer_status, customer_status_group
 
 
 def iso_datetime(value: datetime | None) -> str:
@@ -21,8 +23,15 @@ def iso_datetime(value: datetime | None) -> str:
     return dateformat.format(template_localtime(value), "c") if value else ""
 
 
+def date_format(value: datetime | None, fmt: str) -> str:
+    """Like the `date` filter with a format string, in the current time zone."""
+    return dateformat.format(template_localtime(value), fmt) if value else ""
+
+
 def environment(**options: Any) -> Environment:
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
     env.globals.update(sla_countdown=sla_countdown, sla_level_label=sla_level_label)
-    env.filters.update(iso_datetime=iso_datetime, timesince=timesince)
+    env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
+                       timesince=timesince, customer_status=customer_status,
+                       customer_status_group=customer_status_group)
     return env

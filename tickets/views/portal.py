@@ -16,7 +16,10 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from helpdesk.models import User
@@ -75,9 +78,17 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "requester__last_name",
     ).order_by("-created_at", "-id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    tickets = list(page.object_list)
+    url_format = reverse("portal:ticket", args=[0]).replace("/0/", "/{}/")  # reversed once
+    for ticket in tickets:
+        ticket.url = url_format.format(ticket.pk)
     return render(request, "tickets/portal/ticket_list.html", {
         "page_obj": page,
-        "tickets": page.object_list,
+        "tickets": tickets,
+        "rows": mark_safe(render_to_string(  # noqa: S308 - Jinja2 autoescapes
+            "tickets/portal/_ticket_rows.html",
+            {"tickets": tickets, "show_requester": scope == "organization",
+             "user_id": user.pk, "now": timezone.now()}, using="jinja2")),
         "filters": filters,
         "status_filter": status,
         "scope": scope,
