@@ -147,6 +147,11 @@ class Ticket(models.Model):
             _open_index("ticket_open_queue"),
             _open_index("ticket_open_team_queue", "team"),
             _open_index("ticket_open_assignee_queue", "assignee"),
+            # The "unassigned" queue per team: a few thousand rows among the open ones, which
+            # PostgreSQL's statistics cannot tell from the assignee index above.
+            models.Index(fields=["team", "sla_due_at", "priority", "created_at", "id"],
+                         name="ticket_unassigned_queue",
+                         condition=Q(status__in=OPEN_STATUS_VALUES, assignee__isnull=True)),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_recent"),
             models.Index(fields=["organization", "-created_at"], name="ticket_org_recent"),
             models.Index(fields=["status", "resolved_at"], name="ticket_status_resolved"),

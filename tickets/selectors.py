@@ -72,7 +72,11 @@ def queue(user: User, name: str) -> QuerySet[Ticket]:
     elif name == "teams":
         qs = Ticket.objects.filter(open_tickets, team_id__in=user.team_ids)
     elif name == "unassigned":
-        qs = visible_tickets(user).filter(open_tickets, assignee__isnull=True)
+        # Visible through the team alone here ("or assigned to me" cannot hold): without
+        # that OR, PostgreSQL walks the team's queue index instead of every unassigned row.
+        qs = Ticket.objects.filter(open_tickets, assignee__isnull=True)
+        if not user.sees_all_tickets:
+            qs = qs.filter(team_id__in=user.team_ids)
     else:
         qs = visible_tickets(user).filter(open_tickets)
     return qs.only(*ROW_FIELDS)
