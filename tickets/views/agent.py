@@ -105,19 +105,29 @@ class CappedPaginator(Paginator):
     cap = 2000
     is_capped = False
 
+    def __init__(self, *args: Any, known_count: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.known_count = known_count
+
     @cached_property
     def count(self) -> int:
-        total = self.object_list[: self.cap + 1].count()
+        total = self.known_count
+        if total is None:
+            total = self.object_list[: self.cap + 1].count()
         self.is_capped = total > self.cap
         return min(total, self.cap)
 
 
-def _queue_nav(request: HttpRequest, current: str) -> list[dict[str, Any]]:
-    # Sidebar counts may be up to QUEUE_COUNTS_TTL seconds old; the table itself is live.
-    counts = cache.get_or_set(
+def _queue_counts(request: HttpRequest) -> dict[str, int]:
+    # Up to QUEUE_COUNTS_TTL seconds old (the sidebar and the pager); the rows are live.
+    return cache.get_or_set(
         f"queue-counts:{request.user.pk}",
         lambda: selectors.queue_counts(request.user), QUEUE_COUNTS_TTL,
     )
+
+
+def _queue_nav(request: HttpRequest, current: str) -> list[dict[str, Any]]:
+    counts = _queue_counts(request)
     return [
         {"name": name, "label": label, "current": name == current, "count": counts[name]}
         for name, label in selectors.QUEUE_NAMES.items()
@@ -149,6 +159,7 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         raise Http404("No such queue")
     # Ordering stays the model's (SLA due, priority, age): the filters only narrow.
     rows = selectors.queue(request.user, name)
+    known_count = None
     if FILTER_PARAMS.intersection(request.GET):
         filterset = TicketFilter(request.GET, queryset=rows, request=request)
         rows = filterset.qs
@@ -157,8 +168,10 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         # queue builds it only if the cached filter bar has to be rendered again.
         filterset = SimpleLazyObject(lambda: TicketFilter(None, queryset=rows,
                                                           request=request))
+        known_count = _queue_counts(request)[name]  # the sidebar's count: no second COUNT
     per_page = _per_page(request)
-    page = CappedPaginator(rows, per_page).get_page(request.GET.get("page"))
+    page = CappedPaginator(rows, per_page, known_count=known_count).get_page(
+        request.GET.get("page"))
     tickets = selectors.label_rows(list(page.object_list))
     url_format = reverse("agent:ticket", args=[0]).replace("/0/", "/{}/")  # reversed once
     for ticket in tickets:
