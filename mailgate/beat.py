@@ -10,4 +10,11 @@ SCHEDULE: dict = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Replies whose send task was lost (broker down when queued, Redis restarted empty
+    # under a pending retry): queued again; a send happens once whatever the copies.
+    "mailgate-requeue-stalled-outbound": {
+        "task": "mailgate.tasks.requeue_stalled_outbound",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
 }

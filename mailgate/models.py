@@ -152,6 +152,10 @@ class OutboundEmail(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the last send was tried: a retry lost with the broker is due again "
+                  "after its backoff.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

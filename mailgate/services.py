@@ -7,6 +7,7 @@ error, so a poller or a webhook can always move on to the next message.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -466,6 +467,7 @@ def send_outbound(outbound_id: int) -> str:
         row = (OutboundEmail.objects.select_related("ticket", "ticket_message__author", "mailbox")
                .get(pk=row.pk))
         row.attempts += 1
+        row.last_attempt_at = timezone.now()
         try:
             _reply_email(row).send()
         except Exception as exc:  # SMTP refused, network down, bad address…
@@ -474,13 +476,45 @@ def send_outbound(outbound_id: int) -> str:
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if row.attempts >= MAX_SEND_ATTEMPTS:
                 row.status = OutboundStatus.FAILED
-            row.save(update_fields=["attempts", "last_error", "status"])
+            row.save(update_fields=["attempts", "last_error", "status", "last_attempt_at"])
             return "failed" if row.status == OutboundStatus.FAILED else "retry"
         row.status = OutboundStatus.SENT
         row.sent_at = timezone.now()
         row.last_error = ""
-        row.save(update_fields=["attempts", "last_error", "status", "sent_at"])
+        row.save(update_fields=["attempts", "last_error", "status", "sent_at",
+                                "last_attempt_at"])
     return "sent"
+
+
+# A queued send that has not happened this long after it was due was lost with the broker
+# (Redis restarted without its data, or down when the task was queued).
+STALL_GRACE = dt.timedelta(minutes=5)
+
+
+def requeue_stalled(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Queue again the e-mails still waiting whose task was lost: never tried five minutes
+    after they were written, or not tried again five minutes after their backoff ended.
+    Sending is once (row lock + status), so a task that was only late sends nothing twice.
+    """
+    now = now or timezone.now()
+    due = []
+    for row in (OutboundEmail.objects.filter(status=OutboundStatus.QUEUED)
+                .only("pk", "attempts", "created_at", "last_attempt_at")
+                .order_by("created_at")[:limit]):
+        if row.attempts == 0 or row.last_attempt_at is None:
+            stalled = row.created_at + STALL_GRACE < now
+        else:
+            retry_at = row.last_attempt_at + dt.timedelta(seconds=backoff_seconds(row.attempts))
+            stalled = retry_at + STALL_GRACE < now
+        if stalled:
+            due.append(row.pk)
+    from .tasks import send_outbound_email
+
+    for pk in due:
+        send_outbound_email.delay(pk)
+    if due:
+        logger.warning("Queued %s stalled outbound e-mail(s) again", len(due))
+    return len(due)
 
 
 def retry_outbound(row: OutboundEmail, *, actor: User) -> OutboundEmail:

@@ -46,3 +46,9 @@ def send_outbound_email(self, outbound_id: int) -> str:
         attempts = OutboundEmail.objects.get(pk=outbound_id).attempts
         raise self.retry(countdown=services.backoff_seconds(attempts))
     return result
+
+
+@shared_task
+def requeue_stalled_outbound() -> int:
+    """Beat job: e-mails whose send task was lost with the broker are queued again."""
+    return services.requeue_stalled()

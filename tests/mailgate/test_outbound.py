@@ -1,13 +1,16 @@
 """Agent replies go out by e-mail once, threaded; failures show on the ticket page."""
 from __future__ import annotations
 
+import datetime as dt
 import smtplib
 from email import message_from_bytes, policy
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
+from django.utils import timezone
 
 from helpdesk.roles import Role
 from mailgate import services, tasks
@@ -135,3 +138,39 @@ def test_retry_is_a_404_for_customers_and_agents_who_cannot_see_the_ticket(
 
 def test_backoff_grows_and_is_capped():
     assert [services.backoff_seconds(n) for n in (1, 2, 3, 4, 8)] == [60, 120, 240, 480, 3600]
+
+
+def test_retry_lost_with_the_broker_is_queued_again_after_its_backoff(
+        thread, mailbox, agent, settings):
+    """SMTP refused the first attempt; the retry waited in Redis, which restarted empty.
+    The sweep leaves the row alone until its backoff (+ grace) is over, then sends it once."""
+    settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        message = ticket_services.add_reply(thread, author=agent, body="Try 4.2.1.")
+        row = services.queue_reply(message.pk)
+        assert services.send_outbound(row.pk) == "retry"  # the retry task is then lost
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    backoff = dt.timedelta(seconds=services.backoff_seconds(1))
+    with time_machine.travel(start + backoff + dt.timedelta(minutes=4), tick=False):
+        assert tasks.requeue_stalled_outbound() == 0  # its retry may still come
+    assert mail.outbox == []
+    with time_machine.travel(start + backoff + dt.timedelta(minutes=6), tick=False):
+        assert tasks.requeue_stalled_outbound() == 1
+        assert tasks.requeue_stalled_outbound() == 0
+    [sent] = mail.outbox
+    assert "Try 4.2.1." in sent.body
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (OutboundStatus.SENT, 2)
+
+
+def test_sweep_leaves_sent_and_failed_e_mails_alone(thread, mailbox, agent):
+    for key, status in (("reply:a", OutboundStatus.SENT), ("reply:b", OutboundStatus.FAILED)):
+        OutboundEmail.objects.create(key=key, ticket=thread, mailbox=mailbox, to="a@b.example",
+                                     message_id=f"{key}@helpdesk.test", subject="Re: x",
+                                     status=status, attempts=5)
+    mail.outbox.clear()
+    with time_machine.travel(timezone.now() + dt.timedelta(days=1), tick=False):
+        assert tasks.requeue_stalled_outbound() == 0
+    assert mail.outbox == []

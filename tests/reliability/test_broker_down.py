@@ -7,23 +7,31 @@ Runs on SQLite and PostgreSQL.
 """
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+
 import pytest
+import time_machine
+from django.core import mail
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from helpdesk.celery import app
 from helpdesk.roles import Role
+from mailgate import tasks as mail_tasks
+from mailgate.models import Mailbox, OutboundEmail, OutboundStatus
 from sla.models import Clock
 from tests.factories import make_org, make_ticket, make_user, team
-from tickets.models import Message, Ticket
+from tickets.models import Channel, Message, Ticket
 
 from .conftest import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def broker_down():
+@contextlib.contextmanager
+def broker_unreachable():
     """Tasks really go to a broker, and nothing listens where it should be."""
     saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     saved_pool = app._pool
@@ -37,6 +45,12 @@ def broker_down():
             app._pool.force_close_all()
         app.conf.update(saved)
         app._pool = saved_pool
+
+
+@pytest.fixture
+def broker_down():
+    with broker_unreachable():
+        yield
 
 
 def test_a_ticket_filed_through_the_api_is_saved_once(broker_down):
@@ -64,3 +78,34 @@ def test_an_agent_reply_is_saved_once(broker_down):
     assert response.status_code == 302
     assert response.url == f"/agent/tickets/{ticket.pk}/"
     assert Message.objects.filter(ticket=ticket, body="We are on it.").count() == 1
+
+
+def test_reply_e_mail_queued_while_the_broker_was_down_is_sent_once_later():
+    """The reply is saved and its e-mail row written; the send task could not be queued.
+    Once the broker is back, the beat sweep queues it again and the customer gets one mail,
+    however often the sweep runs."""
+    Mailbox.objects.create(name="support", address="support@helpdesk.test", imap_host="")
+    customer = make_user(Role.CUSTOMER, org=make_org(), email="carla@example.com")
+    agent = make_user(Role.AGENT, teams=(team("l1-general"),))
+    ticket = make_ticket(customer, channel=Channel.EMAIL)
+    web = Client(raise_request_exception=False)
+    web.force_login(agent)
+    mail.outbox.clear()
+    with broker_unreachable():
+        response = web.post(f"/agent/tickets/{ticket.pk}/reply/",
+                            {"body": "Fixed in 4.2.1.", "visibility": "public"})
+    assert response.status_code == 302
+    row = OutboundEmail.objects.get(ticket=ticket)
+    assert (row.status, row.attempts) == (OutboundStatus.QUEUED, 0)
+    assert mail.outbox == []
+
+    # The broker is back (tasks run eagerly here). Within the grace period: left alone.
+    assert mail_tasks.requeue_stalled_outbound() == 0
+    later = timezone.now() + dt.timedelta(minutes=6)
+    with time_machine.travel(later, tick=False):
+        assert mail_tasks.requeue_stalled_outbound() == 1
+        assert mail_tasks.requeue_stalled_outbound() == 0
+    [sent] = mail.outbox
+    assert sent.to == ["carla@example.com"] and "Fixed in 4.2.1." in sent.body
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (OutboundStatus.SENT, 1)
