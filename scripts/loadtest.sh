@@ -81,11 +81,7 @@ LOADTEST_ACCOUNTS="$OUT/accounts.json" timeout 300 .venv/bin/locust -f loadtest/
 
 # CPU seconds used so far by the web workers, the Celery worker and PostgreSQL (locust: its own
 # time below), to say where the two cores went during the measured run.
-cpu_by_part() {
-  ps -eo times=,args= | awk '
-    /gunicorn/ {w += $1} /celery/ {c += $1} /postgres/ {p += $1}
-    END {printf "%d %d %d\n", w, c, p}'
-}
+cpu_by_part() { $PY loadtest/cpu.py; }
 cpu_before=$(cpu_by_part)
 echo "== locust: $USERS users (spawn $SPAWN_RATE/s) for $DURATION"
 TIMEFORMAT='%U %S'  # the load generator's own CPU seconds (user, system), from bash's time
@@ -94,8 +90,7 @@ TIMEFORMAT='%U %S'  # the load generator's own CPU seconds (user, system), from 
   -r "$SPAWN_RATE" -t "$DURATION" --csv "$OUT/run" --only-summary --loglevel WARNING \
   >"$OUT/locust.log" 2>&1 || true; } 2>"$OUT/locust.time"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-read -r w0 c0 p0 <<<"$cpu_before"
-read -r w1 c1 p1 <<<"$(cpu_by_part)"
-locust_cpu=$(awk '{printf "%d", $1 + $2}' "$OUT/locust.time")
-echo "CPU seconds during the run: web $((w1 - w0)), Celery $((c1 - c0)), locust $locust_cpu, PostgreSQL $((p1 - p0))"
+locust_cpu=$(awk '{printf "%.1f", $1 + $2}' "$OUT/locust.time")
+echo "$cpu_before $(cpu_by_part) $locust_cpu" | awk '{printf "CPU seconds during the run: \
+web %.1f, Celery %.1f, locust %.1f, PostgreSQL %.1f\n", $4 - $1, $5 - $2, $7, $6 - $3}'
 $PY loadtest/report.py "$OUT/run" --queue-p95-ms "$QUEUE_P95_MS"
