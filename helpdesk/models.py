@@ -26,6 +26,21 @@ class AppendOnlyModel(models.Model):
         raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
 
 
+def staff_only() -> models.Q:
+    """`limit_choices_to` of user fields that must name staff: an assignee, a CSM, whoever
+    gets an SLA alert, a page or a shift, owns an article or an action item. Customers are
+    neither offered nor accepted there (admin, model forms, API), so internal content never
+    goes to one set there by mistake. Staff: members of a role that works tickets, and
+    superusers; inactive ones too, so an old record stays editable."""
+    from django.contrib.auth.models import Group
+
+    staff_groups = Group.objects.filter(
+        permissions__codename="work_ticket", permissions__content_type__app_label="tickets"
+    ).values("pk")
+    members = User.groups.through.objects.filter(group_id__in=staff_groups).values("user_id")
+    return models.Q(pk__in=members) | models.Q(is_superuser=True)
+
+
 class SupportTier(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
     BUSINESS = "business", "Business"
@@ -45,6 +60,7 @@ class Organization(models.Model):
     )
     csm = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        limit_choices_to=staff_only,
         related_name="managed_organizations", verbose_name="customer success manager",
     )
     notes = models.TextField(blank=True)

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from helpdesk.models import AppendOnlyModel
+from helpdesk.models import AppendOnlyModel, staff_only
 
 from .severity import Impact, UsersAffected
 
@@ -65,7 +65,7 @@ class EscalationStep(models.Model):
         "workforce.Rotation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="On-call target; empty = the first rotation by name.")
     user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+                             related_name="+", limit_choices_to=staff_only)
     role = models.CharField(max_length=40, blank=True,
                             help_text="Role (group) name, e.g. 'manager'.")
     channels = models.JSONField(default=list, blank=True)
@@ -157,7 +157,8 @@ SINGLE_ROLES = [RoleKind.COMMANDER, RoleKind.TECH_LEAD, RoleKind.COMMS_LEAD, Rol
 class IncidentRole(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="roles")
     role = models.CharField(max_length=20, choices=RoleKind.choices)
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="incident_roles")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="incident_roles",
+                             limit_choices_to=staff_only)
     assigned_at = models.DateTimeField()
 
     class Meta:
@@ -349,7 +350,7 @@ class ActionItem(models.Model):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="actions")
     title = models.CharField(max_length=255)
     owner = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="incident_actions")
+                              related_name="incident_actions", limit_choices_to=staff_only)
     due_date = models.DateField(null=True, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
     created_at = models.DateTimeField()

@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
+from helpdesk.models import staff_only
+
 MAX_SECTION_DEPTH = 3
 
 
@@ -95,7 +97,8 @@ class Article(models.Model):
     status = models.CharField(max_length=12, choices=ArticleStatus.choices,
                               default=ArticleStatus.DRAFT)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="owned_articles")
+                              on_delete=models.SET_NULL, related_name="owned_articles",
+                              limit_choices_to=staff_only)
     related = models.ManyToManyField("self", blank=True, symmetrical=False,
                                      related_name="related_from")
     last_reviewed_on = models.DateField(null=True, blank=True)

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from helpdesk.models import AppendOnlyModel
+from helpdesk.models import AppendOnlyModel, staff_only
 
 USER = settings.AUTH_USER_MODEL
 
@@ -339,8 +339,10 @@ class Dispute(models.Model):
 class CoachingSession(models.Model):
     """A 1:1 coaching record: strengths first, one development focus, goals, follow-up."""
 
-    agent = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="qa_coaching")
-    coach = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="qa_coaching",
+                              limit_choices_to=staff_only)
+    coach = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+",
+                              limit_choices_to=staff_only)
     held_on = models.DateField()
     reviews = models.ManyToManyField(Review, blank=True, related_name="coaching_sessions")
     strengths = models.TextField()
@@ -371,8 +373,10 @@ class CalibrationSession(models.Model):
     title = models.CharField(max_length=200)
     scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT,
                                   related_name="calibration_sessions")
-    facilitator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
-    participants = models.ManyToManyField(USER, related_name="qa_calibrations")
+    facilitator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+",
+                                    limit_choices_to=staff_only)
+    participants = models.ManyToManyField(USER, related_name="qa_calibrations",
+                                          limit_choices_to=staff_only)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField()

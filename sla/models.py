@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from helpdesk.models import AppendOnlyModel, SupportTier
+from helpdesk.models import AppendOnlyModel, SupportTier, staff_only
 
 from .calendar import BusinessCalendar
 
@@ -236,7 +236,7 @@ class Level(models.Model):
     notify_team_lead = models.BooleanField(default=False)
     notify_managers = models.BooleanField(default=False)
     notify_users = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", limit_choices_to=staff_only,
         help_text="Anyone else to notify (e.g. the director for a severe breach).",
     )
     reassign_to_team = models.ForeignKey(

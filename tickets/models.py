@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from helpdesk.models import AppendOnlyModel, SupportTier, Team
+from helpdesk.models import AppendOnlyModel, SupportTier, Team, staff_only
 
 from .state_machine import LABELS, OPEN_STATUSES, Status
 
@@ -112,7 +112,7 @@ class Ticket(models.Model):
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="assigned_tickets",
+        related_name="assigned_tickets", limit_choices_to=staff_only,
     )
     status = models.CharField(max_length=30, choices=STATUS_CHOICES, default=Status.NEW.value)
     waiting_reason = models.CharField(max_length=255, blank=True)
@@ -496,7 +496,8 @@ class FollowUp(models.Model):
     survey = models.OneToOneField(Survey, on_delete=models.CASCADE, related_name="follow_up")
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="follow_ups")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="follow_ups")
+                              on_delete=models.SET_NULL, related_name="follow_ups",
+                              limit_choices_to=staff_only)
     due_at = models.DateTimeField(db_index=True)
     handled_at = models.DateTimeField(null=True, blank=True)
     handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

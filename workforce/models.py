@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from helpdesk.models import staff_only
 from sla.models import validate_timezone
 
 USER = settings.AUTH_USER_MODEL
@@ -50,7 +51,8 @@ class TeamCapacity(models.Model):
 class Hire(models.Model):
     """A new agent ramping up: counts 0/0/25/50/75/100 % over the first weeks (ramp model)."""
 
-    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="hires")
+    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="hires",
+                              limit_choices_to=staff_only)
     team = models.ForeignKey("helpdesk.Team", on_delete=models.CASCADE, related_name="hires")
     started_on = models.DateField()
 
@@ -124,7 +126,8 @@ class ShiftTemplate(models.Model):
 class ScheduledShift(models.Model):
     """One agent working one shift; instants in UTC, made from the agent's local time."""
 
-    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="shifts")
+    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="shifts",
+                              limit_choices_to=staff_only)
     team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="shifts")
     template = models.ForeignKey(ShiftTemplate, null=True, blank=True,
@@ -155,7 +158,8 @@ class TimeOff(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
 
-    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="time_off")
+    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="time_off",
+                              limit_choices_to=staff_only)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=200, blank=True)
@@ -241,7 +245,8 @@ class Rotation(models.Model):
 
 class RotationMember(models.Model):
     rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="rotation_memberships")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="rotation_memberships",
+                             limit_choices_to=staff_only)
     position = models.PositiveSmallIntegerField()
 
     class Meta:
@@ -267,7 +272,8 @@ class OnCallOverride(models.Model):
     rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="overrides")
     role = models.CharField(max_length=10, choices=OnCallRole.choices,
                             default=OnCallRole.PRIMARY)
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+",
+                             limit_choices_to=staff_only)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=200, blank=True)
@@ -334,7 +340,7 @@ class EscalationStep(models.Model):
     after_minutes = models.PositiveIntegerField()
     target = models.CharField(max_length=10, choices=Target.choices)
     user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+                             related_name="+", limit_choices_to=staff_only)
 
     class Meta:
         ordering = ["policy", "after_minutes"]
