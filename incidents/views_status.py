@@ -82,6 +82,7 @@ class UpdatesFeed(Feed):
         return item.created_at
 
 
+@require_GET
 def feed(request: HttpRequest) -> HttpResponse:
     if (limited := _throttled(request)) is not None:
         return limited

@@ -93,7 +93,6 @@ WRITES: dict[tuple[str, str], Write] = {
         **{f"portal:{n}": w_(OWNER | TEAM_X) for n in ("reply", "solve", "reopen")},
         # SLA, workforce, notifications, surveys
         "sla:index": w_(LOGGED_IN, anon=REDIRECT),
-        "status:feed": w_(LOGGED_IN, anon=200, note="the public Atom feed answers any method"),
         "sla:exempt": w_(TEAM_X, data=lambda w: {"reason": "hijack"}),
         **{f"workforce_oncall:{n}": w_(LEAD_UP, over=SEES_ROTATION_ONLY) for n in (
             "add_override", "swap", "remove_override")},
