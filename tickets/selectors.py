@@ -1,6 +1,9 @@
 """Reads shared by views and the API: who sees which tickets, and the queues."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
@@ -121,16 +124,60 @@ def label_rows(tickets: list[Ticket]) -> list[Ticket]:
     return tickets
 
 
-def queue_counts(user: User) -> dict[str, int]:
-    """Open tickets in each named queue, in one aggregate over the open-ticket index."""
-    team_ids = user.team_ids
-    return visible_tickets(user).filter(status__in=OPEN_STATUS_VALUES).aggregate(
-        mine=Count("pk", filter=Q(assignee_id=user.pk)),
-        teams=Count("pk", filter=Q(team_id__in=team_ids)) if team_ids else Count(
-            "pk", filter=Q(pk__in=[])),
-        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
-        open=Count("pk"),
-    )
+def queue_counts(user: User, *,
+                 shared: Callable[[QueueScope], dict[str, int]] | None = None) -> dict[str, int]:
+    """Open tickets in each named queue.
+
+    Two parts: what every agent with the same teams and reach shares (my teams, unassigned,
+    open: the costly aggregate over a team's backlog, which `shared` may serve from a cache
+    keyed by `queue_scope(user)`) and the agent's own tickets (one small indexed count).
+    """
+    scope = queue_scope(user)
+    counts = (shared or scope_queue_counts)(scope)
+    team_ids = list(scope.team_ids)
+    own = Ticket.objects.filter(status__in=OPEN_STATUS_VALUES, assignee_id=user.pk)
+    if scope.sees_all or not team_ids:
+        mine = own.count()
+        outside = 0 if scope.sees_all else mine
+    else:  # visible as theirs even when the ticket is in another team's queue
+        own_counts = own.aggregate(
+            mine=Count("pk"),
+            outside=Count("pk", filter=Q(team_id__isnull=True) | ~Q(team_id__in=team_ids)))
+        mine, outside = own_counts["mine"], own_counts["outside"]
+    return {"mine": mine, "teams": counts["teams"], "unassigned": counts["unassigned"],
+            "open": counts["open"] + outside}
+
+
+@dataclass(frozen=True)
+class QueueScope:
+    """Whose queue counts are alike: the same teams, and whether they see every ticket."""
+
+    sees_all: bool
+    team_ids: tuple[int, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{'all' if self.sees_all else 'teams'}:{','.join(map(str, self.team_ids))}"
+
+
+def queue_scope(user: User) -> QueueScope:
+    return QueueScope(sees_all=user.sees_all_tickets, team_ids=tuple(sorted(user.team_ids)))
+
+
+def scope_queue_counts(scope: QueueScope) -> dict[str, int]:
+    """My teams, unassigned and open counts of a scope, in one aggregate over the open-ticket
+    index (open: without the agent's own tickets outside those teams)."""
+    open_tickets = Ticket.objects.filter(status__in=OPEN_STATUS_VALUES)
+    if scope.sees_all:
+        in_teams = Q(team_id__in=scope.team_ids) if scope.team_ids else Q(pk__in=[])
+        return open_tickets.aggregate(teams=Count("pk", filter=in_teams),
+                                      unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+                                      open=Count("pk"))
+    if not scope.team_ids:
+        return {"teams": 0, "unassigned": 0, "open": 0}
+    counts = open_tickets.filter(team_id__in=scope.team_ids).aggregate(
+        open=Count("pk"), unassigned=Count("pk", filter=Q(assignee__isnull=True)))
+    return {"teams": counts["open"], **counts}
 
 
 def with_list_relations(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:

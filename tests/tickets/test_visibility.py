@@ -81,3 +81,46 @@ def test_queues_split_open_work(customer_a, agent, lead):
     assert queue_counts(agent) == {"mine": 1, "teams": 3, "unassigned": 1, "open": 3}
     with pytest.raises(Http404):
         queue(agent, "everything")
+
+
+def test_queue_counts_match_the_queues_for_every_kind_of_agent(customer_a, agent, lead,
+                                                                 l2_agent, manager, l2):
+    """The counts are built from a part shared by agents of the same teams and a part of
+    the agent's own: they still equal what each queue lists."""
+    from helpdesk.models import Membership
+
+    tickets = [make_ticket(customer_a) for _ in range(5)]
+    services.assign(tickets[0], assignee=None, actor=lead)
+    services.assign(tickets[1], assignee=l2_agent, actor=lead)  # L2 agent, L1's queue
+    tickets[2].team = l2
+    tickets[2].save(update_fields=["team"])
+    services.assign(tickets[2], assignee=agent, actor=lead)  # agent's, in another team
+    services.transition(tickets[3], "resolved", actor=lead)
+    solo = make_user(Role.AGENT, username="solo")  # in no team
+    services.assign(tickets[4], assignee=solo, actor=lead)
+    qa = make_user(Role.QA_REVIEWER, username="quinn")  # sees all, no team
+    Membership.objects.create(team=l2, user=manager)  # sees all, one team
+    for user in (agent, lead, l2_agent, manager, solo, qa):
+        expected = {name: queue(user, name).count()
+                    for name in ("mine", "teams", "unassigned", "open")}
+        assert queue_counts(user) == expected, user.username
+    assert queue_counts(agent)["open"] == 4  # L1's three open + its own in L2
+    assert queue_counts(solo) == {"mine": 1, "teams": 0, "unassigned": 0, "open": 1}
+
+
+def test_agents_of_the_same_teams_share_one_count_of_the_backlog(customer_a, agent, lead,
+                                                                  monkeypatch):
+    from django.test import Client
+
+    from tickets import selectors
+
+    make_ticket(customer_a)
+    computed = []
+    original = selectors.scope_queue_counts
+    monkeypatch.setattr(selectors, "scope_queue_counts",
+                        lambda scope: computed.append(scope) or original(scope))
+    for user in (agent, lead, agent):
+        web = Client()
+        web.force_login(user)
+        assert web.get("/agent/queue/open/").status_code == 200
+    assert len(computed) == 1  # agnes and lena are both in L1 only

@@ -118,11 +118,18 @@ class CappedPaginator(Paginator):
         return min(total, self.cap)
 
 
+def _scope_counts(scope: selectors.QueueScope) -> dict[str, int]:
+    # Shared by every agent of the same teams: computed once per TTL for all of them, not
+    # once per agent (the costly part over a big team's backlog).
+    return cache.get_or_set(f"queue-counts:scope:{scope.key}",
+                            lambda: selectors.scope_queue_counts(scope), QUEUE_COUNTS_TTL)
+
+
 def _queue_counts(request: HttpRequest) -> dict[str, int]:
     # Up to QUEUE_COUNTS_TTL seconds old (the sidebar and the pager); the rows are live.
     return cache.get_or_set(
         f"queue-counts:{request.user.pk}",
-        lambda: selectors.queue_counts(request.user), QUEUE_COUNTS_TTL,
+        lambda: selectors.queue_counts(request.user, shared=_scope_counts), QUEUE_COUNTS_TTL,
     )
 
 
