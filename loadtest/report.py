@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 from pathlib import Path
 
 QUEUE_PAGE = "queue page"
+QUEUE_PATH = re.compile(r"^/agent/queue/[^/]+/$")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("prefix")
     parser.add_argument("--queue-p95-ms", type=float, default=150.0)
+    parser.add_argument("--access-log", type=Path,
+                        help="gunicorn access log of the run ('%%(m)s %%(U)s %%(q)s %%(s)s "
+                             "%%(D)s'): also print the time spent inside the web workers")
     args = parser.parse_args()
 
     rows = list(csv.DictReader(Path(f"{args.prefix}_stats.csv").read_text().splitlines()))
@@ -40,6 +45,9 @@ def main() -> int:
         for f in csv.DictReader(failures.read_text().splitlines()):
             print(f"  {f['Occurrences']:>5} × {f['Method']} {f['Name']}: {f['Error'][:160]}")
 
+    if args.access_log and args.access_log.exists():
+        server_side(args.access_log)
+
     problems = []
     if errors:
         problems.append(f"{errors} errors (target 0)")
@@ -57,6 +65,29 @@ def main() -> int:
         return 1
     print("OK: targets met")
     return 0
+
+
+def _percentile(values: list[float], share: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * share))] if values else 0.0
+
+
+def server_side(log: Path) -> None:
+    """p50/p95 of the time the web workers spent on the queue page and on every request:
+    what locust measured beyond it was spent waiting for a free worker or in locust."""
+    queue, every = [], []
+    for line in log.read_text().splitlines():
+        parts = line.split(" ")
+        if len(parts) != 5 or not parts[4].isdigit():
+            continue
+        method, path, query, _status, micros = parts
+        ms = int(micros) / 1000
+        every.append(ms)
+        if method == "GET" and QUEUE_PATH.match(path) and "page=" not in query:
+            queue.append(ms)
+    print(f"\ninside the web workers: queue page p50 {_percentile(queue, 0.5):.0f} ms, "
+          f"p95 {_percentile(queue, 0.95):.0f} ms ({len(queue)} requests); all requests "
+          f"p50 {_percentile(every, 0.5):.0f} ms, p95 {_percentile(every, 0.95):.0f} ms")
 
 
 if __name__ == "__main__":

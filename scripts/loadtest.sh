@@ -58,8 +58,11 @@ echo "== accounts"
 $PY loadtest/prepare.py "$OUT/accounts.json" --agents 40 --customers 40 --api 10
 
 echo "== gunicorn ($WEB_WORKERS workers) on 127.0.0.1:$PORT and a Celery worker"
+# The access log keeps each request's server-side time (microseconds), to tell time spent
+# in the web workers from time spent queueing for one or in the load generator.
 .venv/bin/gunicorn helpdesk.wsgi --bind "127.0.0.1:$PORT" --workers "$WEB_WORKERS" \
-  --access-logfile /dev/null --error-logfile "$OUT/gunicorn.log" &
+  --access-logfile "$OUT/access.log" --access-logformat '%(m)s %(U)s %(q)s %(s)s %(D)s' \
+  --error-logfile "$OUT/gunicorn.log" &
 pids+=($!)
 # Background work yields the CPU to requests people wait for, as a production unit would
 # run it (systemd Nice=10): the after-commit handlers of replies and new tickets.
@@ -82,6 +85,7 @@ LOADTEST_ACCOUNTS="$OUT/accounts.json" timeout 300 .venv/bin/locust -f loadtest/
 # CPU seconds used so far by the web workers, the Celery worker and PostgreSQL (locust: its own
 # time below), to say where the two cores went during the measured run.
 cpu_by_part() { $PY loadtest/cpu.py; }
+: >"$OUT/access.log"  # the measured run only
 cpu_before=$(cpu_by_part)
 echo "== locust: $USERS users (spawn $SPAWN_RATE/s) for $DURATION"
 TIMEFORMAT='%U %S'  # the load generator's own CPU seconds (user, system), from bash's time
@@ -93,4 +97,4 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 locust_cpu=$(awk '{printf "%.1f", $1 + $2}' "$OUT/locust.time")
 echo "$cpu_before $(cpu_by_part) $locust_cpu" | awk '{printf "CPU seconds during the run: \
 web %.1f, Celery %.1f, locust %.1f, PostgreSQL %.1f\n", $4 - $1, $5 - $2, $7, $6 - $3}'
-$PY loadtest/report.py "$OUT/run" --queue-p95-ms "$QUEUE_P95_MS"
+$PY loadtest/report.py "$OUT/run" --queue-p95-ms "$QUEUE_P95_MS" --access-log "$OUT/access.log"
