@@ -231,7 +231,9 @@ class Celery:
         """Queue a task by name, as beat or a web process would."""
         from celery import Celery as App
 
-        app = App("reliability-client", broker=self.env["CELERY_BROKER_URL"])
+        # Not the current app: later tests would queue their tasks to this test's broker.
+        app = App("reliability-client", broker=self.env["CELERY_BROKER_URL"],
+                  set_as_current=False)
         try:
             app.send_task(task, args=args)
         finally:
