@@ -1,11 +1,10 @@
 """Identity reads shared by forms, views and the API."""
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from .models import User
+from .models import User, staff_groups, staff_only
 
 
 def agent_ids() -> set[int]:
@@ -14,10 +13,7 @@ def agent_ids() -> set[int]:
     Two index lookups (role membership by group, superusers by a partial index) instead
     of a join over every user: customers outnumber agents a thousand to one.
     """
-    staff_groups = Group.objects.filter(
-        permissions__codename="work_ticket", permissions__content_type__app_label="tickets"
-    ).values("pk")
-    ids = set(User.groups.through.objects.filter(group_id__in=staff_groups)
+    ids = set(User.groups.through.objects.filter(group_id__in=staff_groups())
               .values_list("user_id", flat=True))
     ids.update(User.objects.filter(is_superuser=True).values_list("pk", flat=True))
     return ids
@@ -25,14 +21,7 @@ def agent_ids() -> set[int]:
 
 def agents() -> QuerySet[User]:
     """Active agents, by username (lazy: no query until evaluated)."""
-    staff_groups = Group.objects.filter(
-        permissions__codename="work_ticket", permissions__content_type__app_label="tickets"
-    ).values("pk")
-    members = User.groups.through.objects.filter(group_id__in=staff_groups).values("user_id")
-    superusers = User.objects.filter(is_superuser=True).values("pk")
-    return User.objects.filter(
-        Q(pk__in=members) | Q(pk__in=superusers), is_active=True
-    ).order_by("username")
+    return User.objects.filter(staff_only(), is_active=True).order_by("username")
 
 
 AGENT_CHOICES_KEY = "helpdesk:agent-choices"
