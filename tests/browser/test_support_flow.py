@@ -61,6 +61,9 @@ def test_customer_files_and_agent_works_the_ticket(live_server, page_factory, pe
     expect(apage.locator(".markdown strong")).to_have_text("our endpoint")
 
     # An internal note, then a public reply, both through htmx without a page load.
+    # The shortcuts are bound once the deferred scripts ran (DOMContentLoaded); a person
+    # cannot press a key within the milliseconds before that, a test can.
+    apage.wait_for_load_state("domcontentloaded")
     apage.keyboard.press("r")
     expect(apage.get_by_label("Message")).to_be_focused()
     apage.get_by_label("Message").fill("Internal: their endpoint returns 502 in our logs.")
