@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "incidents.apps.IncidentsConfig",
     "mailgate.apps.MailgateConfig",
     "casework.apps.CaseworkConfig",
+    "importers.apps.ImportersConfig",
 ]
 
 MIDDLEWARE = [
