@@ -31,9 +31,11 @@ class RecordBook:
         return {key: (target, digest) for key, target, digest in
                 self._rows(kind).values_list("source_key", "target_id", "digest")}
 
-    def lookup(self, kind: str, keys: Sequence[int]) -> dict[int, tuple[int, int | None]]:
-        """Records of these source keys ({} at once when the kind is fresh)."""
-        if not keys or self.fresh(kind):
+    def lookup(self, kind: str, keys: Sequence[int], *, this_run: bool = False
+               ) -> dict[int, tuple[int, int | None]]:
+        """Records of these source keys ({} at once when the kind is fresh, unless rows
+        written by this run are wanted too)."""
+        if not keys or (not this_run and self.fresh(kind)):
             return {}
         found: dict[int, tuple[int, int | None]] = {}
         lo, hi = min(keys), max(keys)

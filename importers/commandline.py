@@ -35,7 +35,7 @@ def add_common_arguments(parser: CommandParser) -> None:
                         help="Do not rebuild the metrics rollup at the end.")
 
 
-def _pairs(values: list[str], what: str) -> dict[str, str]:
+def parse_pairs(values: list[str], what: str) -> dict[str, str]:
     mapping = {}
     for value in values:
         source, sep, target = value.partition("=")
@@ -61,8 +61,8 @@ def queue_map(options: dict) -> dict[str, str]:
         else:
             lines = [ln.strip() for ln in text.splitlines()
                      if ln.strip() and not ln.strip().startswith("#")]
-            mapping.update(_pairs(lines, str(path)))
-    mapping.update(_pairs(options["map_queue"], "--map-queue"))
+            mapping.update(parse_pairs(lines, str(path)))
+    mapping.update(parse_pairs(options["map_queue"], "--map-queue"))
     return mapping
 
 

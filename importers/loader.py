@@ -148,8 +148,10 @@ class Loader:
         return self.run_row
 
     def summary_counts(self) -> dict[str, dict[str, int]]:
-        counts = {kind: dict(v) for kind, v in self.people.counts.items()}
-        counts.update({kind: dict(v) for kind, v in self.counts.items() if v})
+        counts = {}
+        for kind, outcomes in [*self.people.counts.items(), *self.counts.items()]:
+            if any(outcomes.values()):
+                counts[kind] = {o: n for o, n in outcomes.items() if n}
         skipped = self.source.skipped()
         if skipped:
             counts["not imported (no equivalent here)"] = skipped
@@ -490,7 +492,8 @@ class Loader:
         pairs = list(self.source.merges())
         if not pairs:
             return
-        targets = self.book.lookup("ticket", sorted({k for pair in pairs for k in pair}))
+        targets = self.book.lookup("ticket", sorted({k for pair in pairs for k in pair}),
+                                   this_run=True)
         problems = []
         with transaction.atomic():
             for key, into in pairs:

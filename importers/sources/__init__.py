@@ -15,6 +15,10 @@ from ..records import (
 )
 
 
+class SourceError(Exception):
+    """The source cannot be read at all (not found, not the kind of data it should be)."""
+
+
 class SourceReader(Protocol):
     """What the loader asks of a source. Tickets come in two steps: `ticket_chunks` yields
     the ticket rows alone (with their digest), and `load_details` fills in the conversation,

@@ -44,6 +44,7 @@ from ..records import (
     TicketRecord,
     digest,
 )
+from . import SourceError
 
 REQUIRED_TABLES = ("helpdesk_ticket", "helpdesk_followup", "helpdesk_queue")
 # django-helpdesk titles the follow-up of a mail it received "E-Mail Received from <addr>"
@@ -51,10 +52,6 @@ REQUIRED_TABLES = ("helpdesk_ticket", "helpdesk_followup", "helpdesk_queue")
 _MAIL_FOLLOWUP = re.compile(r"e-?mail received from\s+(\S+@\S+)", re.IGNORECASE)
 _OPENED = re.compile(r"^ticket opened", re.IGNORECASE)
 HOLD_REASON = "On hold in django-helpdesk"
-
-
-class SourceError(Exception):
-    """The source cannot be read at all (not found, not a django-helpdesk database)."""
 
 
 def _ts(value: Any) -> datetime | None:

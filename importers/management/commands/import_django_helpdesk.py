@@ -12,8 +12,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tickets.state_machine import Status
 
-from ...commandline import _pairs, add_common_arguments, run_import
-from ...sources.django_helpdesk import DjangoHelpdeskSource, SourceError
+from ...commandline import add_common_arguments, parse_pairs, run_import
+from ...sources import SourceError
+from ...sources.django_helpdesk import DjangoHelpdeskSource
 
 
 class Command(BaseCommand):
@@ -33,7 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         statuses = {}
-        for number, status in _pairs(options["map_status"], "--map-status").items():
+        for number, status in parse_pairs(options["map_status"], "--map-status").items():
             if not number.isdigit() or status not in Status:
                 raise CommandError(f"--map-status {number}={status}: a number and one of "
                                    f"{', '.join(s.value for s in Status)}.")
