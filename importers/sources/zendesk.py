@@ -10,9 +10,9 @@ the Zendesk API reference documents each response:
   several pages counts in its latest version), with the `metric_sets` side-load when the
   export asked for it (`include=metric_sets`), and `ticket_fields` (List Ticket Fields)
   for the titles of custom fields;
-- `comments` (List Comments of one ticket): the ticket is the first number in the file
-  name, else the name of its folder (`comments/123.json`, `comments/123-2.json`,
-  `tickets/123/comments.json`);
+- `comments` (List Comments of one ticket): the ticket is its folder when the folder is
+  a number, else the first number in the file name (`tickets/123/comments.json`,
+  `tickets/123/comments-2.json`, `comments/123.json`, `comments/123-2.json`);
 - Guide: `categories`, `sections`, `articles` (Help Center API).
 
 Attachment files are looked for at `attachments/<attachment id>/<file_name>`; one that is
@@ -109,7 +109,8 @@ class ZendeskSource:
         if not isinstance(page, dict):
             return
         if isinstance(page.get("comments"), list):
-            numbers = _NUMBER.findall(path.stem) or _NUMBER.findall(path.parent.name)
+            numbers = ([path.parent.name] if path.parent.name.isdigit()
+                       else _NUMBER.findall(path.stem))
             if not numbers:
                 self.unreadable.append(Problem("page", str(path.relative_to(self.root)),
                                                "comments page without a ticket id in its name"))

@@ -221,9 +221,9 @@ def test_nothing_is_sent_or_fired_for_the_past(dh_source, at_now, media,
     assert not Clock.objects.filter(ticket__status__in=["closed", "resolved"]).exists()
 
     # Levels still ahead fire as usual, once time gets there.
-    with time_machine.travel(NOW + timedelta(days=30), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            fire_due_levels()
+    with time_machine.travel(NOW + timedelta(days=30), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        fire_due_levels()
     assert Notification.objects.exists()
     assert not Notification.objects.filter(title__contains=f"#{overdue.pk} First").exists()
 
@@ -260,9 +260,9 @@ def test_a_second_run_duplicates_nothing_and_a_changed_source_adds_only_the_chan
                      " 3)", [t2, stamp, sam])
         conn.execute("UPDATE helpdesk_ticket SET modified = ?, status = CASE id WHEN ? THEN 3"
                      " ELSE status END WHERE id IN (?, ?)", [stamp, t2, t1, t2])
-    with time_machine.travel(later + timedelta(hours=1), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            output = run_import("import_django_helpdesk", source, *args)
+    with time_machine.travel(later + timedelta(hours=1), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        output = run_import("import_django_helpdesk", source, *args)
     assert Message.objects.count() == before[1] + 2
     assert Ticket.objects.count() == before[0]
     answered, solved = ticket_of(dh_source, "new_by_mail"), ticket_of(dh_source, "in_progress")
