@@ -323,3 +323,36 @@ def test_people_keep_their_password(dh_source, at_now, media, settings):
     do_import(dh_source)
     assert authenticate(username="alice", password="alice-pass-123") is not None
     assert not User.objects.get(username="sam").has_usable_password()
+
+
+def test_imported_tickets_cost_no_more_queries_than_native_ones(
+        dh_source, imported_once, client, django_capture_on_commit_callbacks):
+    """The agent's queue and ticket page on imported data: same query count as on tickets
+    created through the services (no per-row or per-message query)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    sam = User.objects.get(username="sam")
+    client.force_login(sam)
+    alice = User.objects.get(username="alice")
+    with django_capture_on_commit_callbacks(execute=True):  # its SLA clocks start too
+        native = services.create_ticket(requester=alice, subject="Native", description="x")
+        native.team = ticket_of(dh_source, "on_hold").team
+        native.assignee = ticket_of(dh_source, "on_hold").assignee
+        native.save()
+        services.add_reply(native, author=sam, body="one", public=True)
+        services.add_reply(native, author=alice, body="two", public=True)
+        services.add_reply(native, author=sam, body="three", public=False)
+
+    def cost(url: str) -> int:
+        client.get(url)  # warm caches
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    imported = ticket_of(dh_source, "on_hold")  # three messages, a note, a breached clock
+    assert cost(reverse("agent:ticket", args=[imported.pk])) <= \
+        cost(reverse("agent:ticket", args=[native.pk]))
+    page = client.get(reverse("agent:queue", kwargs={"name": "open"}))
+    assert imported.subject in page.content.decode()
