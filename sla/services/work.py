@@ -1,44 +1,25 @@
-"""Every write to SLA clocks: locked, inside a transaction, audited with ClockEvent rows.
+"""The clocks of one ticket at one instant: the transitions every SLA service is made of.
 
-Handlers (sla.handlers), the escalation job, admin actions and views call these; none
-of them touches Clock rows directly. Each function
-
-- takes the instant of what happened (`at`, from the domain event), never "now", so the
-  numbers are exact however late the handler runs;
-- locks the ticket's clock rows (SELECT ... FOR UPDATE) so concurrent events serialise;
-- checks state before acting, so running it twice (a retried task, a duplicated event)
-  changes nothing;
-- keeps the ticket's denormalised `sla_due_at` / `sla_level` in step (`sync_ticket`).
-
-Rules of thumb a support lead can check against the audit trail:
-
-- A clock completed at or before its contractual due time is met; completed after it,
-  it is breached at the due time (`breached_at = due_at`), even if the escalation job
-  had not run yet. A breach, once recorded, stands: re-prioritising cannot erase it.
-- Clocks stopped because the ticket was resolved or closed (e.g. a first response that
-  was never needed) become exempt with the reason "stopped: ...", unless they had
-  already breached; they count neither as met nor as breached.
-- Completion events carry `business_used`, `target`, `internal_target` and
-  `internal_met` in their data: the internal-goal compliance report reads them.
-- A paused clock has no due time (`due_at` is None) until it resumes.
+`ClockWork` holds a ticket's locked clock rows for one service call and moves them
+(open, pause, resume, complete, exempt, recompute), writing the ClockEvent audit trail;
+`sync_ticket` keeps the ticket's denormalised SLA columns in step. Only the modules of
+this package use it: everyone else calls the functions `sla.services` exports.
 """
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
-from tickets.models import OPEN_STATUS_VALUES, Ticket
+from tickets.models import Ticket
 from tickets.state_machine import Status
 
-from . import clocks as arith
-from .calendar import BusinessCalendar
-from .models import (
+from .. import clocks as arith
+from ..calendar import BusinessCalendar
+from ..models import (
     ACTIVE_STATES,
     Clock,
     ClockEvent,
@@ -50,18 +31,7 @@ from .models import (
     Metric,
     Policy,
 )
-from .policies import ResolvedTarget, active_policies, match_policy, targets_for
-
-if TYPE_CHECKING:
-    from helpdesk.models import User
-
-__all__ = [
-    "start_clocks", "record_agent_reply", "record_customer_reply", "on_status_change",
-    "record_reopen", "record_merge", "exempt", "reevaluate", "reevaluate_organization",
-    "mark_breached", "refresh_next_level", "sync_ticket", "NOT_APPLICABLE",
-]
-
-logger = logging.getLogger(__name__)
+from ..policies import ResolvedTarget, targets_for
 
 #: Metrics whose clocks start with the ticket (periodic update only with a target).
 START_METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.PERIODIC_UPDATE)
@@ -118,7 +88,7 @@ def _lock_clocks(ticket_id: int) -> list[Clock]:
     )
 
 
-class _Work:
+class ClockWork:
     """One service call on one ticket's (locked) clocks, at one instant, by one actor."""
 
     def __init__(self, ticket_id: int, *, at: datetime, actor: Any,
@@ -494,226 +464,3 @@ def sync_ticket(ticket_id: int) -> None:
                       .order_by("-percent").values_list("colour", flat=True).first()) or ""
     Ticket.objects.filter(pk=ticket_id).update(sla_due_at=due_at, sla_level=colour)
 
-
-# --- reacting to the ticket's life ---------------------------------------------------
-
-def start_clocks(ticket: Ticket, *, at: datetime) -> list[Clock]:
-    """Ticket created: start first response, resolution and (with a target) periodic update.
-
-    No matching policy, or clocks already started: nothing happens.
-    """
-    with transaction.atomic():
-        work = _Work(ticket.pk, at=at, actor=None, ticket=ticket)
-        if work.clocks:
-            return []
-        policy = match_policy(ticket)
-        if policy is None:
-            return []
-        targets = targets_for(ticket, policy, at=at)
-        started = [
-            clock for metric in START_METRICS if metric in targets
-            if (clock := work.open_clock(metric, 1, policy, targets[metric], started_at=at,
-                                         reason="ticket created")) is not None
-        ]
-        sync_ticket(ticket.pk)
-    return started
-
-
-def record_agent_reply(ticket: Ticket, *, at: datetime, actor: User | int | None) -> None:
-    """A public agent reply: first and next response met, next periodic-update cycle."""
-    with transaction.atomic():
-        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
-        if not work.clocks:
-            return
-        for clock in work.active(Metric.FIRST_RESPONSE):
-            work.complete(clock, met=True, reason="first public agent reply")
-        for clock in work.active(Metric.NEXT_RESPONSE):
-            work.complete(clock, met=True, reason="agent replied")
-        work.restart_periodic(reason="agent update")
-        sync_ticket(ticket.pk)
-
-
-def record_customer_reply(ticket: Ticket, *, at: datetime,
-                          actor: User | int | None) -> Clock | None:
-    """A customer message after an agent reply starts a next-response clock (one at a time)."""
-    with transaction.atomic():
-        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
-        if not work.clocks:
-            return None
-        cycles = work.of_metric(Metric.NEXT_RESPONSE)
-        if any(c.started_at >= at or c.completed_at is None or c.completed_at > at
-               for c in cycles):
-            return None  # one was running at `at`, or this message was already handled
-        if ticket.first_response_at is None or ticket.first_response_at > at:
-            return None  # still waiting for the first response: its own clock runs
-        clock = work.start_cycle(Metric.NEXT_RESPONSE, reason="customer replied")
-        sync_ticket(ticket.pk)
-    return clock
-
-
-def on_status_change(ticket: Ticket, before: str, after: str, *, at: datetime,
-                     actor: User | int | None) -> None:
-    """Pause, resume, complete or restart clocks for a status change."""
-    with transaction.atomic():
-        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
-        if not work.clocks:
-            return
-        if after == Status.RESOLVED:
-            for clock in work.active():
-                work.complete(clock, met=clock.metric == Metric.RESOLUTION,
-                              reason="ticket resolved")
-        elif after == Status.CLOSED:
-            if ticket.merged_into_id:
-                for clock in work.active():
-                    work.exempt(clock, reason=f"merged into #{ticket.merged_into_id}")
-            else:
-                for clock in work.active():
-                    work.complete(clock, met=False, reason="ticket closed")
-        else:
-            if before in (Status.RESOLVED, Status.CLOSED):
-                work.reopen()
-            work.apply_pausing(after, waiting_reason=ticket.waiting_reason)
-        sync_ticket(ticket.pk)
-
-
-def record_reopen(ticket: Ticket, *, at: datetime, actor: User | int | None) -> None:
-    """Ticket reopened: a new resolution cycle with the full target from `at`."""
-    with transaction.atomic():
-        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
-        if not work.clocks:
-            return
-        work.reopen()
-        work.apply_pausing(ticket.status, waiting_reason=ticket.waiting_reason)
-        sync_ticket(ticket.pk)
-
-
-def record_merge(ticket: Ticket, *, into_id: int, at: datetime,
-                 actor: User | int | None) -> None:
-    """The ticket was merged into #into_id: its active clocks become exempt."""
-    with transaction.atomic():
-        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
-        for clock in work.active():
-            work.exempt(clock, reason=f"merged into #{into_id}")
-        sync_ticket(ticket.pk)
-
-
-def exempt(clock: Clock, *, reason: str, actor: User | int | None,
-           at: datetime | None = None) -> Clock:
-    """Take a clock out of SLA measurement (out of scope...), with a mandatory reason."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValueError("A reason is required to exempt a clock.")
-    with transaction.atomic():
-        locked = (Clock.objects.select_for_update(of=("self",))
-                  .select_related("calendar", "policy").get(pk=clock.pk))
-        work = _Work(locked.ticket_id, at=at or timezone.now(), actor=actor, clocks=[locked])
-        work.exempt(locked, reason=reason)
-        sync_ticket(locked.ticket_id)
-    return locked
-
-
-def mark_breached(clock: Clock, *, at: datetime | None = None,
-                  actor: User | int | None = None) -> bool:
-    """Record the breach of a running clock whose due time has passed (breached_at = due_at).
-
-    For the escalation job when the 100 % level fires; idempotent (False if nothing done).
-    """
-    at = at or timezone.now()
-    with transaction.atomic():
-        locked = (Clock.objects.select_for_update(of=("self",))
-                  .select_related("calendar", "policy").get(pk=clock.pk))
-        work = _Work(locked.ticket_id, at=at, actor=actor, clocks=[locked])
-        if not work.breach_if_overdue(locked, at, inclusive=True):
-            return False
-        work.refresh_level(locked, arith.calendar_of(locked))
-        locked.save()
-        sync_ticket(locked.ticket_id)
-    clock.state, clock.breached_at = locked.state, locked.breached_at
-    return True
-
-
-def refresh_next_level(clock: Clock) -> Clock:
-    """Recompute the clock's next level (after one fired) and re-sync its ticket.
-
-    Reads the ClockLevelFire rows: the next level is the smallest percent not fired yet.
-    Updates `clock` in place too.
-    """
-    with transaction.atomic():
-        locked = (Clock.objects.select_for_update(of=("self",))
-                  .select_related("calendar", "policy").get(pk=clock.pk))
-        work = _Work(locked.ticket_id, at=timezone.now(), actor=None, clocks=[locked])
-        work.refresh_level(locked, arith.calendar_of(locked))
-        Clock.objects.filter(pk=locked.pk).update(
-            next_level_at=locked.next_level_at, next_level_percent=locked.next_level_percent)
-        sync_ticket(locked.ticket_id)
-    clock.next_level_at = locked.next_level_at
-    clock.next_level_percent = locked.next_level_percent
-    return locked
-
-
-# --- re-evaluation -----------------------------------------------------------------
-
-def reevaluate(ticket: Ticket, *, at: datetime, actor: User | int | None = None,
-               reason: str = "", policies: Sequence[Policy] | None = None) -> list[Clock]:
-    """Re-match the policy and recompute targets and due times from each clock's start.
-
-    Called when priority, team, tags or the organization's tier change. Business time
-    already used and the pauses are kept (recounted if the calendar changes). Clocks
-    whose metric has no target any more become exempt ("not applicable: ..."); metrics
-    that never had a clock and now have a target start from the ticket's original start.
-    Returns the clocks whose targets changed (each with a "recomputed" event).
-    """
-    reason = reason or "ticket re-evaluated"
-    with transaction.atomic():
-        work = _Work(ticket.pk, at=at, actor=actor, ticket=ticket)
-        policy = match_policy(ticket, policies=policies)
-        changed: list[Clock] = []
-        if policy is None:
-            for clock in work.active():
-                work.exempt(clock, reason=f"{NOT_APPLICABLE}no SLA policy matches")
-            sync_ticket(ticket.pk)
-            return changed
-        cache: dict[datetime, dict[str, ResolvedTarget]] = {}
-
-        def targets_at(start: datetime) -> dict[str, ResolvedTarget]:
-            if start not in cache:
-                cache[start] = targets_for(ticket, policy, at=start)
-            return cache[start]
-
-        for clock in work.active():
-            target = targets_at(clock.started_at).get(clock.metric)
-            if target is None:
-                work.exempt(clock, reason=(
-                    f"{NOT_APPLICABLE}no {clock.get_metric_display().lower()} target for "
-                    f"P{ticket.priority} under {policy.name}"))
-            elif work.recompute(clock, policy, target, reason=reason):
-                changed.append(clock)
-        work.backfill(policy, targets_at, reason=reason)
-        work.apply_pausing(ticket.status, waiting_reason=ticket.waiting_reason)
-        sync_ticket(ticket.pk)
-    return changed
-
-
-def reevaluate_organization(organization_id: int, *, at: datetime, batch_size: int = 200,
-                            reason: str = "organization tier changed") -> int:
-    """Re-evaluate the open tickets of an organization, in batches; returns how many.
-
-    Each ticket is its own transaction, so a large organization never holds long locks;
-    the active policies are loaded once.
-    """
-    policies = active_policies()
-    base = (Ticket.objects.filter(organization_id=organization_id,
-                                  status__in=OPEN_STATUS_VALUES)
-            .select_related("organization").order_by("pk"))
-    done, last_pk = 0, 0
-    while True:
-        batch = list(base.filter(pk__gt=last_pk)[:batch_size])
-        if not batch:
-            return done
-        for ticket in batch:
-            try:
-                reevaluate(ticket, at=at, reason=reason, policies=policies)
-            except Exception:  # one bad ticket must not stop the others
-                logger.exception("SLA re-evaluation failed for ticket %s", ticket.pk)
-            done += 1
-        last_pk = batch[-1].pk

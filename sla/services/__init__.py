@@ -1,0 +1,45 @@
+"""Every write to SLA clocks: locked, inside a transaction, audited with ClockEvent rows.
+
+Handlers (sla.handlers), the escalation job, admin actions and views call these; none
+of them touches Clock rows directly. Each function
+
+- takes the instant of what happened (`at`, from the domain event), never "now", so the
+  numbers are exact however late the handler runs;
+- locks the ticket's clock rows (SELECT ... FOR UPDATE) so concurrent events serialise;
+- checks state before acting, so running it twice (a retried task, a duplicated event)
+  changes nothing;
+- keeps the ticket's denormalised `sla_due_at` / `sla_level` in step (`sync_ticket`).
+
+Rules of thumb a support lead can check against the audit trail:
+
+- A clock completed at or before its contractual due time is met; completed after it,
+  it is breached at the due time (`breached_at = due_at`), even if the escalation job
+  had not run yet. A breach, once recorded, stands: re-prioritising cannot erase it.
+- Clocks stopped because the ticket was resolved or closed (e.g. a first response that
+  was never needed) become exempt with the reason "stopped: ...", unless they had
+  already breached; they count neither as met nor as breached.
+- Completion events carry `business_used`, `target`, `internal_target` and
+  `internal_met` in their data: the internal-goal compliance report reads them.
+- A paused clock has no due time (`due_at` is None) until it resumes.
+"""
+from __future__ import annotations
+
+from .lifecycle import (
+    exempt,
+    mark_breached,
+    on_status_change,
+    record_agent_reply,
+    record_customer_reply,
+    record_merge,
+    record_reopen,
+    refresh_next_level,
+    start_clocks,
+)
+from .reevaluation import reevaluate, reevaluate_organization
+from .work import NOT_APPLICABLE, START_METRICS, sync_ticket
+
+__all__ = [
+    "start_clocks", "record_agent_reply", "record_customer_reply", "on_status_change",
+    "record_reopen", "record_merge", "exempt", "reevaluate", "reevaluate_organization",
+    "mark_breached", "refresh_next_level", "sync_ticket", "NOT_APPLICABLE", "START_METRICS",
+]

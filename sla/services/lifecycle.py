@@ -1,0 +1,174 @@
+"""Clock services that react to the ticket's life, and the escalation job's writes."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from tickets.models import Ticket
+from tickets.state_machine import Status
+
+from .. import clocks as arith
+from ..models import Clock, Metric
+from ..policies import match_policy, targets_for
+from .work import START_METRICS, ClockWork, sync_ticket
+
+if TYPE_CHECKING:
+    from helpdesk.models import User
+
+
+def start_clocks(ticket: Ticket, *, at: datetime) -> list[Clock]:
+    """Ticket created: start first response, resolution and (with a target) periodic update.
+
+    No matching policy, or clocks already started: nothing happens.
+    """
+    with transaction.atomic():
+        work = ClockWork(ticket.pk, at=at, actor=None, ticket=ticket)
+        if work.clocks:
+            return []
+        policy = match_policy(ticket)
+        if policy is None:
+            return []
+        targets = targets_for(ticket, policy, at=at)
+        started = [
+            clock for metric in START_METRICS if metric in targets
+            if (clock := work.open_clock(metric, 1, policy, targets[metric], started_at=at,
+                                         reason="ticket created")) is not None
+        ]
+        sync_ticket(ticket.pk)
+    return started
+
+
+def record_agent_reply(ticket: Ticket, *, at: datetime, actor: User | int | None) -> None:
+    """A public agent reply: first and next response met, next periodic-update cycle."""
+    with transaction.atomic():
+        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+        if not work.clocks:
+            return
+        for clock in work.active(Metric.FIRST_RESPONSE):
+            work.complete(clock, met=True, reason="first public agent reply")
+        for clock in work.active(Metric.NEXT_RESPONSE):
+            work.complete(clock, met=True, reason="agent replied")
+        work.restart_periodic(reason="agent update")
+        sync_ticket(ticket.pk)
+
+
+def record_customer_reply(ticket: Ticket, *, at: datetime,
+                          actor: User | int | None) -> Clock | None:
+    """A customer message after an agent reply starts a next-response clock (one at a time)."""
+    with transaction.atomic():
+        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+        if not work.clocks:
+            return None
+        cycles = work.of_metric(Metric.NEXT_RESPONSE)
+        if any(c.started_at >= at or c.completed_at is None or c.completed_at > at
+               for c in cycles):
+            return None  # one was running at `at`, or this message was already handled
+        if ticket.first_response_at is None or ticket.first_response_at > at:
+            return None  # still waiting for the first response: its own clock runs
+        clock = work.start_cycle(Metric.NEXT_RESPONSE, reason="customer replied")
+        sync_ticket(ticket.pk)
+    return clock
+
+
+def on_status_change(ticket: Ticket, before: str, after: str, *, at: datetime,
+                     actor: User | int | None) -> None:
+    """Pause, resume, complete or restart clocks for a status change."""
+    with transaction.atomic():
+        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+        if not work.clocks:
+            return
+        if after == Status.RESOLVED:
+            for clock in work.active():
+                work.complete(clock, met=clock.metric == Metric.RESOLUTION,
+                              reason="ticket resolved")
+        elif after == Status.CLOSED:
+            if ticket.merged_into_id:
+                for clock in work.active():
+                    work.exempt(clock, reason=f"merged into #{ticket.merged_into_id}")
+            else:
+                for clock in work.active():
+                    work.complete(clock, met=False, reason="ticket closed")
+        else:
+            if before in (Status.RESOLVED, Status.CLOSED):
+                work.reopen()
+            work.apply_pausing(after, waiting_reason=ticket.waiting_reason)
+        sync_ticket(ticket.pk)
+
+
+def record_reopen(ticket: Ticket, *, at: datetime, actor: User | int | None) -> None:
+    """Ticket reopened: a new resolution cycle with the full target from `at`."""
+    with transaction.atomic():
+        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+        if not work.clocks:
+            return
+        work.reopen()
+        work.apply_pausing(ticket.status, waiting_reason=ticket.waiting_reason)
+        sync_ticket(ticket.pk)
+
+
+def record_merge(ticket: Ticket, *, into_id: int, at: datetime,
+                 actor: User | int | None) -> None:
+    """The ticket was merged into #into_id: its active clocks become exempt."""
+    with transaction.atomic():
+        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+        for clock in work.active():
+            work.exempt(clock, reason=f"merged into #{into_id}")
+        sync_ticket(ticket.pk)
+
+
+def exempt(clock: Clock, *, reason: str, actor: User | int | None,
+           at: datetime | None = None) -> Clock:
+    """Take a clock out of SLA measurement (out of scope...), with a mandatory reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("A reason is required to exempt a clock.")
+    with transaction.atomic():
+        locked = (Clock.objects.select_for_update(of=("self",))
+                  .select_related("calendar", "policy").get(pk=clock.pk))
+        work = ClockWork(locked.ticket_id, at=at or timezone.now(), actor=actor, clocks=[locked])
+        work.exempt(locked, reason=reason)
+        sync_ticket(locked.ticket_id)
+    return locked
+
+
+def mark_breached(clock: Clock, *, at: datetime | None = None,
+                  actor: User | int | None = None) -> bool:
+    """Record the breach of a running clock whose due time has passed (breached_at = due_at).
+
+    For the escalation job when the 100 % level fires; idempotent (False if nothing done).
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = (Clock.objects.select_for_update(of=("self",))
+                  .select_related("calendar", "policy").get(pk=clock.pk))
+        work = ClockWork(locked.ticket_id, at=at, actor=actor, clocks=[locked])
+        if not work.breach_if_overdue(locked, at, inclusive=True):
+            return False
+        work.refresh_level(locked, arith.calendar_of(locked))
+        locked.save()
+        sync_ticket(locked.ticket_id)
+    clock.state, clock.breached_at = locked.state, locked.breached_at
+    return True
+
+
+def refresh_next_level(clock: Clock) -> Clock:
+    """Recompute the clock's next level (after one fired) and re-sync its ticket.
+
+    Reads the ClockLevelFire rows: the next level is the smallest percent not fired yet.
+    Updates `clock` in place too.
+    """
+    with transaction.atomic():
+        locked = (Clock.objects.select_for_update(of=("self",))
+                  .select_related("calendar", "policy").get(pk=clock.pk))
+        work = ClockWork(locked.ticket_id, at=timezone.now(), actor=None, clocks=[locked])
+        work.refresh_level(locked, arith.calendar_of(locked))
+        Clock.objects.filter(pk=locked.pk).update(
+            next_level_at=locked.next_level_at, next_level_percent=locked.next_level_percent)
+        sync_ticket(locked.ticket_id)
+    clock.next_level_at = locked.next_level_at
+    clock.next_level_percent = locked.next_level_percent
+    return locked
+
