@@ -444,7 +444,8 @@ class ClockAdmin(AuditRecordAdmin):
     """State changes go through sla.services (pause, resume, exempt...), never this page."""
 
     list_display = ("id", "ticket", "metric", "cycle", "state", "policy", "started_at",
-                    "due_at", "internal_due_at", "met_at", "breached_at", "completed_at")
+                    "due_at", "internal_due_at", "met_at", "breached_at",
+                    "internal_breached_at", "completed_at")
     list_filter = ("state", "metric", "policy")
     list_select_related = ("ticket", "policy")
     search_fields = ("=ticket__id",)

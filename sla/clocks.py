@@ -10,7 +10,9 @@ is summed in `business_used`; the current segment started at `segment_started_at
 and a level at p % of the target is crossed at
 cal.add(segment_started_at, target * p / 100 - business_used) when that amount is still
 ahead of `business_used`; otherwise it was crossed before the current segment
-("already passed"). A paused clock has no due time: nothing is consumed while it waits.
+("already passed"). A paused clock has no due time: nothing is consumed while it waits;
+but the levels its used time already passed (before the pause, or because a re-evaluation
+shortened the target) are still due, at the pause, so they fire as they would have.
 
 The functions read (and, for `pause` / `resume`, set) attributes of a `sla.models.Clock`
 but never save it: `sla.services` does the writing, the locking and the audit trail.
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .models import Clock
 
 __all__ = [
-    "Segment", "calendar_of", "is_counting", "used_at", "remaining_at", "due_times",
+    "Segment", "calendar_of", "is_counting", "fires_levels", "used_at", "remaining_at", "due_times",
     "level_amount", "level_instant", "next_level", "usage_instant", "pause", "resume",
 ]
 
@@ -54,6 +56,14 @@ def is_counting(clock: Clock) -> bool:
         clock.completed_at is None
         and clock.state in (ClockState.RUNNING, ClockState.BREACHED)
         and clock.segment_started_at is not None
+    )
+
+
+def fires_levels(clock: Clock) -> bool:
+    """Counting, or paused (a paused clock may still owe the levels it passed)."""
+    return is_counting(clock) or (
+        clock.completed_at is None and clock.state == ClockState.PAUSED
+        and clock.paused_at is not None
     )
 
 
@@ -148,18 +158,24 @@ def next_level(clock: Clock, levels: Iterable[int | _HasPercent],
                cal: BusinessCalendar | None = None) -> tuple[int, datetime] | None:
     """The smallest level not fired yet and when it is (or was) crossed.
 
-    Only running or breached clocks that are not completed have one; paused, completed
-    and exempt clocks return None. A level already passed before the current segment
-    (crossed before a pause and never fired) is due at once: the segment's start.
+    Running or breached clocks that are not completed have one; completed and exempt
+    clocks return None. A level already passed before the current segment (crossed
+    before a pause and never fired) is due at once: the segment's start. A paused clock
+    has one only for a level its used time has passed (a target shortened while it
+    waited, or a level crossed just before the pause): due at the pause.
     """
-    if not is_counting(clock):
+    if not fires_levels(clock):
         return None
     fired = set(fired_percents)
     percents = sorted({lv if isinstance(lv, int) else lv.percent for lv in levels} - fired)
     if not percents:
         return None
-    cal = cal or calendar_of(clock)
     percent = percents[0]
+    if not is_counting(clock):  # paused
+        if level_amount(clock.target, percent) > clock.business_used:
+            return None
+        return percent, clock.paused_at
+    cal = cal or calendar_of(clock)
     at = level_instant(clock, cal, percent)
     if at is None:
         amount = level_amount(clock.target, percent)

@@ -49,7 +49,9 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 50
 BREACH_PERCENT = 100
 NOTIFICATION_SOURCE = "sla.level"
-# Only these clocks move towards their next level; paused or finished ones never fire.
+# Only these clocks move towards their next level and have a due time; a paused clock
+# fires only the levels its used time already passed (sla.clocks.next_level), finished
+# ones never fire.
 FIRING_STATES = (ClockState.RUNNING, ClockState.BREACHED)
 # Labels by value: get_FOO_display() rebuilds its choices on every call.
 METRIC_LABELS = dict(Metric.choices)
@@ -138,11 +140,11 @@ class _Plan:
 def _process(batch: list[Clock], context: _Context) -> None:
     from . import services
 
-    firing = [c for c in batch if c.completed_at is None and c.state in FIRING_STATES]
+    firing = [c for c in batch if arith.fires_levels(c)]
     for clock in batch:
         if clock not in firing:
-            # A stale next level on a paused or finished clock: the clock services clear
-            # it (a paused clock has none) so the scan stops finding it.
+            # A stale next level on a finished clock: the clock services clear it so the
+            # scan stops finding it.
             services.refresh_next_level(clock)
     if not firing:
         return
@@ -176,6 +178,7 @@ def _process(batch: list[Clock], context: _Context) -> None:
         if (level.percent >= BREACH_PERCENT and clock.breached_at is None
                 and clock.state == ClockState.RUNNING):
             # The breach happened when the target ran out, not when the scan noticed.
+            # (A paused clock that passed its target was breached by the clock services.)
             clock.state = ClockState.BREACHED
             clock.breached_at = (plan.scheduled if level.percent == BREACH_PERCENT
                                  else clock.due_at or plan.scheduled)
@@ -344,9 +347,14 @@ def _notifications(clock: Clock, level: Level, context: _Context) -> list[Notifi
 def _title(clock: Clock, level: Level, user: User, now: datetime) -> str:
     metric = METRIC_LABELS.get(clock.metric, clock.metric)
     ref = f"#{clock.ticket_id}"
-    due = _local(clock.due_at, user, now) if clock.due_at else ""
+    if level.percent >= BREACH_PERCENT and clock.breached_at is not None:
+        due = _local(clock.breached_at, user, now)  # a paused clock has no due time
+    else:
+        due = _local(clock.due_at, user, now) if clock.due_at else ""
     if level.percent < BREACH_PERCENT:
-        return f"SLA {level.percent}%: {ref} {metric} due {due}".rstrip()
+        if not due:
+            return f"SLA {level.percent}%: {ref} {metric} (paused)"
+        return f"SLA {level.percent}%: {ref} {metric} due {due}"
     if level.percent == BREACH_PERCENT:
         return f"SLA breached: {ref} {metric} was due {due}".rstrip()
     return f"SLA {level.percent}% severe breach: {ref} {metric} was due {due}".rstrip()

@@ -294,6 +294,10 @@ class Clock(models.Model):
     internal_due_at = models.DateTimeField(null=True, blank=True)
     met_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
+    # Stands once set, as breached_at does: the internal-goal figures read it.
+    internal_breached_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the business time used reached an internal target the clock had.")
     completed_at = models.DateTimeField(null=True, blank=True)
     exempt_reason = models.CharField(max_length=255, blank=True)
     # The escalation scan reads only this indexed column: the next level still to fire.

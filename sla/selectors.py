@@ -202,17 +202,24 @@ class DashboardFilters:
 
 # Completed (met or breached; exempt clocks count neither way).
 DONE = Q(completed_at__isnull=False, state__in=[ClockState.MET, ClockState.BREACHED])
-# Completed by the internal due time. A clock completed while paused has no due time:
-# then its business time used against the internal target decides (as sla.services does).
-INTERNAL_MET = (Q(completed_at__lte=F("internal_due_at"))
-                | Q(internal_due_at__isnull=True, business_used__lte=F("internal_target")))
+# A breach: a clock in state breached, or a paused one whose used time reached its target
+# (it stays "paused" until it resumes or completes; `breached_at` tells).
+BREACHED = (Q(state=ClockState.BREACHED)
+            | Q(state=ClockState.PAUSED, breached_at__isnull=False))
+# Internal goal met: the used time never reached an internal target the clock had
+# (`internal_breached_at`, recorded by sla.services), and, for rows completed before that
+# column existed, completed by the internal due time (or, completed while paused, within
+# the internal target).
+INTERNAL_MET = Q(internal_breached_at__isnull=True) & (
+    Q(completed_at__lte=F("internal_due_at"))
+    | Q(internal_due_at__isnull=True, business_used__lte=F("internal_target")))
 
 
 def _figures_sql() -> dict[str, Any]:
     """The aggregate expressions behind every dashboard figure."""
     done = DONE
     met = Q(state=ClockState.MET)
-    breached = Q(state=ClockState.BREACHED)
+    breached = BREACHED
     internal_met = INTERNAL_MET
     severe = ClockLevelFire.objects.filter(clock=OuterRef("pk"), percent__gte=SEVERE_PERCENT)
     out: dict[str, Any] = {"clocks": Count("pk")}
@@ -252,9 +259,11 @@ def compliance(filters: DashboardFilters, *, user: User) -> dict[str, Any]:
     """Totals of the period: compliance, averages against target, breaches, leading indicator.
 
     - compliance % = met ÷ (met + breached), over completed clocks (exempt ones excluded);
-    - internal compliance % = completed by internal_due_at ÷ the same completed clocks;
+    - internal compliance % = completed without ever reaching an internal target they had
+      ÷ the same completed clocks;
     - averages are of business time used by completed clocks, next to their average target;
-    - breaches: clocks in state breached; severe: clocks that fired a 200 % level;
+    - breaches: clocks in state breached, or paused after reaching their target;
+      severe: clocks that fired a 200 % level;
     - leading indicator = met first responses that used ≤ 50 % of their target
       ÷ completed first responses.
     """

@@ -51,7 +51,8 @@ class ClockSerializer(serializers.ModelSerializer):
             "id", "metric", "metric_label", "cycle", "state", "state_label", "is_active",
             "level", "policy", "calendar", "started_at", "due_at", "internal_due_at",
             "target_seconds", "internal_target_seconds", "business_used_seconds",
-            "used_percent", "paused_since", "met_at", "breached_at", "completed_at",
+            "used_percent", "paused_since", "met_at", "breached_at", "internal_breached_at",
+            "completed_at",
             "exempt_reason",
         ]
         read_only_fields = fields

@@ -12,15 +12,24 @@ of them touches Clock rows directly. Each function
 
 Rules of thumb a support lead can check against the audit trail:
 
-- A clock completed at or before its contractual due time is met; completed after it,
-  it is breached at the due time (`breached_at = due_at`), even if the escalation job
-  had not run yet. A breach, once recorded, stands: re-prioritising cannot erase it.
+- A clock is breached once the business time it used reaches its contractual target,
+  running or paused. A running clock breaches at its due time (`breached_at = due_at`),
+  even if the escalation job had not run yet; completing at that very instant is still
+  met. A clock whose target a re-evaluation (priority, tier, tags, team) shortens below
+  the time it has used breaches at the instant its recomputed history crossed the new
+  target, paused or not, and the escalation job fires the levels it passed, once.
+- A breach, once recorded, stands: each target a clock had is checked when it is
+  replaced, so a longer target later cannot erase it. Completion decides met or breached
+  from that record and the time used, never from whether the clock has a due time.
+- The internal target works the same way and sets `internal_breached_at`.
 - Clocks stopped because the ticket was resolved or closed (e.g. a first response that
   was never needed) become exempt with the reason "stopped: ...", unless they had
   already breached; they count neither as met nor as breached.
 - Completion events carry `business_used`, `target`, `internal_target` and
-  `internal_met` in their data: the internal-goal compliance report reads them.
+  `internal_met` (no internal target it had was reached) in their data.
 - A paused clock has no due time (`due_at` is None) until it resumes.
+- A clock started in the past (a metric a re-evaluation brings) replays the ticket's
+  waits since its start, as pauses.
 """
 from __future__ import annotations
 

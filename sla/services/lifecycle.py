@@ -136,22 +136,25 @@ def exempt(clock: Clock, *, reason: str, actor: User | int | None,
 
 def mark_breached(clock: Clock, *, at: datetime | None = None,
                   actor: User | int | None = None) -> bool:
-    """Record the breach of a running clock whose due time has passed (breached_at = due_at).
+    """Record the breach of a clock whose used time has reached its target by `at`.
 
-    For the escalation job when the 100 % level fires; idempotent (False if nothing done).
+    A running clock breaches at its due time (inclusive: as the escalation job does when
+    the 100 % level fires), a paused one at the instant its history crossed the target.
+    Idempotent: False when no breach was recorded now.
     """
     at = at or timezone.now()
     with transaction.atomic():
         locked = (Clock.objects.select_for_update(of=("self",))
                   .select_related("calendar", "policy").get(pk=clock.pk))
         work = ClockWork(locked.ticket_id, at=at, actor=actor, clocks=[locked])
-        if not work.breach_if_overdue(locked, at, inclusive=True):
+        before = locked.breached_at
+        if not work.record_reached(locked, at, inclusive=True):
             return False
         work.refresh_level(locked, arith.calendar_of(locked))
         locked.save()
         sync_ticket(locked.ticket_id)
     clock.state, clock.breached_at = locked.state, locked.breached_at
-    return True
+    return before is None and locked.breached_at is not None
 
 
 def refresh_next_level(clock: Clock) -> Clock:

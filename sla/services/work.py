@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.duration import duration_iso_string
 
-from tickets.models import Ticket
+from tickets.models import EventKind, Ticket, TicketEvent
 from tickets.state_machine import Status
 
 from .. import clocks as arith
@@ -37,6 +37,8 @@ from ..policies import ResolvedTarget, targets_for
 START_METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.PERIODIC_UPDATE)
 #: Prefix of the exemption reason of clocks that a re-evaluation left without a target.
 NOT_APPLICABLE = "not applicable: "
+#: A stretch the ticket waited: (from, until or None if still waiting, reason, actor id).
+Wait = tuple[datetime, datetime | None, str, int | None]
 
 
 def _actor_id(actor: Any) -> int | None:
@@ -123,10 +125,10 @@ class ClockWork:
     # -- audit -----------------------------------------------------------------------
 
     def event(self, clock: Clock, kind: str, *, at: datetime | None = None, reason: str = "",
-              data: dict[str, Any] | None = None) -> None:
+              data: dict[str, Any] | None = None, actor_id: int | None = None) -> None:
         ClockEvent.objects.create(
             clock=clock, ticket_id=clock.ticket_id, kind=kind, at=at or self.at,
-            actor_id=self.actor_id, reason=reason[:255], data=data or {},
+            actor_id=actor_id or self.actor_id, reason=reason[:255], data=data or {},
         )
 
     # -- levels ----------------------------------------------------------------------
@@ -141,13 +143,17 @@ class ClockWork:
 
     def refresh_level(self, clock: Clock, cal: BusinessCalendar, *,
                       fired: Iterable[int] | None = None) -> None:
-        if not arith.is_counting(clock):
+        percents = self.level_percents(clock.policy_id)
+        if not arith.fires_levels(clock) or (
+                not arith.is_counting(clock)  # paused: only levels its used time passed
+                and not any(arith.level_amount(clock.target, p) <= clock.business_used
+                            for p in percents)):
             clock.next_level_at = clock.next_level_percent = None
             return
         if fired is None:
             fired = ClockLevelFire.objects.filter(clock_id=clock.pk).values_list(
                 "percent", flat=True)
-        nxt = arith.next_level(clock, self.level_percents(clock.policy_id), fired, cal=cal)
+        nxt = arith.next_level(clock, percents, fired, cal=cal)
         clock.next_level_percent, clock.next_level_at = nxt if nxt else (None, None)
 
     # -- segments ----------------------------------------------------------------------
@@ -182,11 +188,35 @@ class ClockWork:
         if pauses:
             ClockPause.objects.bulk_update(pauses, ["business_time"])
 
+    def waits(self, policy: Policy, since: datetime, until: datetime) -> list[Wait]:
+        """The stretches of [since, until] the ticket spent in a status that pauses clocks
+        under `policy`, read from its status history (the ticket's audit trail)."""
+        found: list[Wait] = []
+        waiting: tuple[datetime, str, int | None] | None = None
+        history = (TicketEvent.objects.filter(ticket_id=self.ticket_id, kind=EventKind.STATUS,
+                                              created_at__lte=until)
+                   .order_by("created_at", "pk").values_list("created_at", "after", "note",
+                                                             "actor_id"))
+        for at, status, note, actor_id in history:
+            at = max(at, since)
+            why = _pause_reason(status, note, policy)
+            if why is not None and waiting is None:
+                waiting = (at, why, actor_id)
+            elif why is None and waiting is not None:
+                if at > waiting[0]:
+                    found.append((waiting[0], at, waiting[1], waiting[2]))
+                waiting = None
+        if waiting is not None:
+            found.append((waiting[0], None, waiting[1], waiting[2]))
+        return found
+
     # -- transitions of one clock -------------------------------------------------------
 
     def open_clock(self, metric: str, cycle: int, policy: Policy, target: ResolvedTarget, *,
-                   started_at: datetime, reason: str = "",
-                   settle: bool = True) -> Clock | None:
+                   started_at: datetime, reason: str = "", settle: bool = True,
+                   waits: Iterable[Wait] = ()) -> Clock | None:
+        """Start a clock at `started_at`; `waits` (a clock started in the past) replays the
+        ticket's waits since then, so it runs only the stretches it would have run."""
         clock = Clock(
             ticket_id=self.ticket_id, metric=metric, cycle=cycle, policy=policy,
             calendar=target.calendar, target=target.contractual,
@@ -204,46 +234,84 @@ class ClockWork:
         self.clocks.append(clock)
         self.event(clock, ClockEventKind.STARTED, at=started_at, reason=reason, data={
             "cycle": cycle, "policy": policy.name, **_snapshot(clock)})
+        changed = False
+        for paused, resumed, why, actor_id in waits:
+            changed |= self.pause(clock, cal, at=paused, reason=why, actor_id=actor_id)
+            if resumed is not None:
+                changed |= self.resume(clock, cal, at=resumed, reason="status changed")
         if settle:  # bring it up to self.at: paused if the ticket waits, breached if late
             pause_reason = _pause_reason(self.ticket.status, self.ticket.waiting_reason, policy)
             if pause_reason is not None:
-                changed = self.pause(clock, cal, at=max(started_at, self.at),
-                                     reason=pause_reason)
+                changed |= self.pause(clock, cal, at=max(started_at, self.at),
+                                      reason=pause_reason)
             else:
-                changed = self.breach_if_overdue(clock)
-            if changed:
-                self.refresh_level(clock, cal, fired=())
-                clock.save()
+                changed |= self.record_reached(clock)
+        if changed:
+            self.refresh_level(clock, cal, fired=())
+            clock.save()
         return clock
 
-    def breach_if_overdue(self, clock: Clock, at: datetime | None = None, *,
-                          inclusive: bool = False) -> bool:
-        """Record a breach at the due time if `at` is past it and nobody recorded it yet.
+    def reached(self, clock: Clock, amount: timedelta, due: datetime | None, at: datetime, *,
+                inclusive: bool) -> datetime | None:
+        """When the clock's used time reached `amount`, if it had by `at`; else None.
 
-        Completing exactly at the due time is still met; the escalation job, which fires
-        at the due time itself, records the breach `inclusive`-ly.
+        A counting clock reaches it at its due time (`due`): strictly before `at`, or at
+        `at` itself when `inclusive`. A paused clock has reached it if its used time is
+        at least `amount`: at the instant its recorded history (the running stretches on
+        its calendar) crossed it, which a shortened target can put well before `at`.
+        """
+        if arith.is_counting(clock):
+            if due is not None and (due < at or (inclusive and due == at)):
+                return due
+            return None
+        if clock.state != ClockState.PAUSED or clock.business_used < amount:
+            return None
+        crossed = arith.usage_instant(arith.calendar_of(clock), self.segments(clock), amount)
+        return min(crossed or clock.paused_at or at, at)
+
+    def record_reached(self, clock: Clock, at: datetime | None = None, *,
+                       inclusive: bool = False, reason: str = "target passed") -> bool:
+        """Record the contractual and internal targets the clock has reached by `at`.
+
+        The contractual one is a breach (`breached_at`, a "breached" event at that
+        instant, the state `breached` unless the clock is paused); the internal one sets
+        `internal_breached_at`. Both stand once recorded: a later, longer target cannot
+        erase them. Completing exactly at the due time is still met; the escalation job,
+        which fires at the due time itself, and a pause record them `inclusive`-ly.
+        Returns True when it recorded anything.
         """
         at = at or self.at
-        if (clock.state != ClockState.RUNNING or clock.completed_at is not None
-                or clock.due_at is None or at < clock.due_at
-                or (at == clock.due_at and not inclusive)):
+        if clock.completed_at is not None or clock.state not in ACTIVE_STATES:
             return False
-        clock.state = ClockState.BREACHED
-        clock.breached_at = clock.due_at
-        self.event(clock, ClockEventKind.BREACHED, at=clock.due_at, reason="target passed",
-                   data={"target": _dur(clock.target), "detected_at": _iso(at)})
+        internal = clock.internal_breached_at is None and self.reached(
+            clock, clock.internal_target, clock.internal_due_at, at, inclusive=inclusive)
+        if internal:
+            clock.internal_breached_at = internal
+        breached_at = clock.breached_at is None and self.reached(
+            clock, clock.target, clock.due_at, at, inclusive=inclusive)
+        if not breached_at:
+            return bool(internal)
+        clock.breached_at = breached_at
+        if clock.state == ClockState.RUNNING:
+            clock.state = ClockState.BREACHED
+        self.event(clock, ClockEventKind.BREACHED, at=breached_at, reason=reason, data={
+            "target": _dur(clock.target), "business_used": _dur(arith.used_at(
+                clock, arith.calendar_of(clock), at)), "detected_at": _iso(at)})
         return True
 
     def pause(self, clock: Clock, cal: BusinessCalendar, *, at: datetime | None = None,
-              reason: str) -> bool:
+              reason: str, actor_id: int | None = None) -> bool:
         at = at or self.at
+        actor_id = actor_id or self.actor_id
         if not arith.is_counting(clock) or clock.segment_started_at > at:
             return False
-        self.breach_if_overdue(clock, at)
+        # Reaching the target at the very instant it stops counting is reaching it.
+        self.record_reached(clock, at, inclusive=True)
         arith.pause(clock, cal, at)
+        self.refresh_level(clock, cal)  # a level it passed and nobody fired yet
         ClockPause.objects.create(clock=clock, ticket_id=clock.ticket_id,
-                                  actor_id=self.actor_id, reason=reason[:255], started_at=at)
-        self.event(clock, ClockEventKind.PAUSED, at=at, reason=reason,
+                                  actor_id=actor_id, reason=reason[:255], started_at=at)
+        self.event(clock, ClockEventKind.PAUSED, at=at, reason=reason, actor_id=actor_id,
                    data={"business_used": _dur(clock.business_used)})
         return True
 
@@ -253,37 +321,41 @@ class ClockWork:
             ended_at=at, business_time=kept_off)
         return kept_off
 
-    def resume(self, clock: Clock, cal: BusinessCalendar, *, reason: str) -> bool:
-        at = self.at
+    def resume(self, clock: Clock, cal: BusinessCalendar, *, reason: str,
+               at: datetime | None = None) -> bool:
+        at = at or self.at
         if (clock.state != ClockState.PAUSED or clock.completed_at is not None
                 or clock.paused_at is None or clock.paused_at > at):
             return False
         kept_off = self._close_pause(clock, cal, at)
         arith.resume(clock, cal, at)
         clock.due_at, clock.internal_due_at = self.due(clock, cal)
-        self.event(clock, ClockEventKind.RESUMED, reason=reason,
+        self.event(clock, ClockEventKind.RESUMED, at=at, reason=reason,
                    data={"business_time_paused": _dur(kept_off), "due_at": _iso(clock.due_at)})
-        self.breach_if_overdue(clock)
+        self.record_reached(clock, at)
         self.refresh_level(clock, cal)
         return True
 
     def complete(self, clock: Clock, *, met: bool, reason: str,
                  at: datetime | None = None) -> bool:
-        """End the clock at `at` (default self.at): met (a response/resolution) or stopped."""
+        """End the clock at `at` (default self.at): met (a response/resolution) or stopped.
+
+        Met or breached follows what the used time reached, never whether the clock has a
+        due time: every target the clock had was checked when it was replaced (see
+        `recompute`), and a paused clock whose used time reached its target is breached.
+        """
         at = at or self.at
         if clock.completed_at is not None or clock.started_at > at:
             return False
+        if arith.is_counting(clock) and clock.segment_started_at > at:
+            return False
         cal = arith.calendar_of(clock)
+        self.record_reached(clock, at)
         if arith.is_counting(clock):
-            if clock.segment_started_at > at:
-                return False
-            self.breach_if_overdue(clock, at)
-            internal_met = clock.internal_due_at is None or at <= clock.internal_due_at
             clock.business_used += cal.elapsed(clock.segment_started_at, at)
-        else:  # paused: nothing consumed since the pause
-            if clock.paused_at is not None:
-                self._close_pause(clock, cal, at)
-            internal_met = clock.business_used <= clock.internal_target
+        elif clock.paused_at is not None:  # paused: nothing consumed since the pause
+            self._close_pause(clock, cal, at)
+        internal_met = clock.internal_breached_at is None
         clock.segment_started_at = clock.paused_at = None
         clock.next_level_at = clock.next_level_percent = None
         clock.completed_at = at
@@ -336,6 +408,7 @@ class ClockWork:
                 and clock.internal_target == target.internal):
             return False
         before = _snapshot(clock)
+        self.record_reached(clock)  # what the target it had reached by now stands
         clock.policy = policy
         clock.calendar = target.calendar
         clock.target = target.contractual
@@ -346,7 +419,9 @@ class ClockWork:
         clock.due_at, clock.internal_due_at = self.due(clock, cal)
         self.event(clock, ClockEventKind.RECOMPUTED, reason=reason,
                    data={"before": before, "after": _snapshot(clock)})
-        self.breach_if_overdue(clock)
+        # The new target applies from the clock's start: if the recomputed history has
+        # crossed it, the clock breached then, running or paused.
+        self.record_reached(clock, reason=f"target passed ({reason})")
         self.refresh_level(clock, cal)
         clock.save()
         return True
@@ -410,8 +485,9 @@ class ClockWork:
         """Start, from the ticket's original start, metrics that never had a clock.
 
         E.g. no policy matched at creation and one does now, or the new priority has an
-        update cadence the old one had not. A first response already given completes
-        at once (met or breached at its own instant).
+        update cadence the old one had not. The ticket's waits since then are replayed
+        as pauses. A first response already given completes at once (met or breached at
+        its own instant).
         """
         ticket = self.ticket
         if not ticket.is_open:
@@ -434,8 +510,9 @@ class ClockWork:
             responded = ticket.first_response_at if metric == Metric.FIRST_RESPONSE else None
             if responded is not None and not started_at <= responded <= self.at:
                 responded = None
+            waits = self.waits(policy, started_at, responded or self.at)
             clock = self.open_clock(metric, 1, policy, target, started_at=started_at,
-                                    reason=reason, settle=responded is None)
+                                    reason=reason, settle=responded is None, waits=waits)
             if clock is not None and responded is not None:
                 self.complete(clock, met=True, reason="first public agent reply", at=responded)
 
