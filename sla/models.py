@@ -356,6 +356,7 @@ class ClockEventKind(models.TextChoices):
     RECOMPUTED = "recomputed", "Recomputed"
     LEVEL = "level", "Level crossed"
     STOPPED = "stopped", "Stopped"
+    CORRECTED = "corrected", "Corrected"  # a wrong record put right (sla_repair_clocks)
 
 
 class ClockEvent(AppendOnlyModel):

@@ -246,6 +246,17 @@ def refresh(hours: Iterable[datetime], *, now: datetime | None = None,
     return len(rows)
 
 
+def refresh_covered(moments: Iterable[datetime]) -> int:
+    """Recompute the covered hours holding `moments`: for a correction of old rows that
+    `sync` cannot see (it follows recent changes). Returns rows written."""
+    state = MetricsRollupState.objects.filter(pk=1).first()
+    if state is None or state.covered_from is None:
+        return 0
+    hours = {h for h in map(floor_hour, moments)
+             if state.covered_from <= h < state.covered_to}
+    return refresh(hours)
+
+
 def _merge(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
     merged: list[tuple[datetime, datetime]] = []
     for start, end in sorted(ranges):

@@ -47,11 +47,11 @@ def _actor_id(actor: Any) -> int | None:
     return actor.pk
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_at(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _dur(value: timedelta | None) -> str | None:
+def iso_dur(value: timedelta | None) -> str | None:
     return duration_iso_string(value) if value is not None else None
 
 
@@ -73,11 +73,11 @@ def _snapshot(clock: Clock) -> dict[str, Any]:
     return {
         "policy": clock.policy.name if clock.policy_id else None,
         "calendar": clock.calendar.name if clock.calendar_id else "24/7",
-        "target": _dur(clock.target),
-        "internal_target": _dur(clock.internal_target),
-        "business_used": _dur(clock.business_used),
-        "due_at": _iso(clock.due_at),
-        "internal_due_at": _iso(clock.internal_due_at),
+        "target": iso_dur(clock.target),
+        "internal_target": iso_dur(clock.internal_target),
+        "business_used": iso_dur(clock.business_used),
+        "due_at": iso_at(clock.due_at),
+        "internal_due_at": iso_at(clock.internal_due_at),
     }
 
 
@@ -295,8 +295,8 @@ class ClockWork:
         if clock.state == ClockState.RUNNING:
             clock.state = ClockState.BREACHED
         self.event(clock, ClockEventKind.BREACHED, at=breached_at, reason=reason, data={
-            "target": _dur(clock.target), "business_used": _dur(arith.used_at(
-                clock, arith.calendar_of(clock), at)), "detected_at": _iso(at)})
+            "target": iso_dur(clock.target), "business_used": iso_dur(arith.used_at(
+                clock, arith.calendar_of(clock), at)), "detected_at": iso_at(at)})
         return True
 
     def pause(self, clock: Clock, cal: BusinessCalendar, *, at: datetime | None = None,
@@ -312,7 +312,7 @@ class ClockWork:
         ClockPause.objects.create(clock=clock, ticket_id=clock.ticket_id,
                                   actor_id=actor_id, reason=reason[:255], started_at=at)
         self.event(clock, ClockEventKind.PAUSED, at=at, reason=reason, actor_id=actor_id,
-                   data={"business_used": _dur(clock.business_used)})
+                   data={"business_used": iso_dur(clock.business_used)})
         return True
 
     def _close_pause(self, clock: Clock, cal: BusinessCalendar, at: datetime) -> timedelta:
@@ -331,7 +331,7 @@ class ClockWork:
         arith.resume(clock, cal, at)
         clock.due_at, clock.internal_due_at = self.due(clock, cal)
         self.event(clock, ClockEventKind.RESUMED, at=at, reason=reason,
-                   data={"business_time_paused": _dur(kept_off), "due_at": _iso(clock.due_at)})
+                   data={"business_time_paused": iso_dur(kept_off), "due_at": iso_at(clock.due_at)})
         self.record_reached(clock, at)
         self.refresh_level(clock, cal)
         return True
@@ -360,8 +360,8 @@ class ClockWork:
         clock.next_level_at = clock.next_level_percent = None
         clock.completed_at = at
         data = {
-            "business_used": _dur(clock.business_used), "target": _dur(clock.target),
-            "internal_target": _dur(clock.internal_target), "internal_met": internal_met,
+            "business_used": iso_dur(clock.business_used), "target": iso_dur(clock.target),
+            "internal_target": iso_dur(clock.internal_target), "internal_met": internal_met,
         }
         if clock.breached_at is not None:
             clock.state = ClockState.BREACHED
@@ -394,7 +394,7 @@ class ClockWork:
         clock.segment_started_at = clock.paused_at = None
         clock.next_level_at = clock.next_level_percent = None
         self.event(clock, ClockEventKind.EXEMPTED, reason=reason,
-                   data={"previous_state": previous, "business_used": _dur(clock.business_used)})
+                   data={"previous_state": previous, "business_used": iso_dur(clock.business_used)})
         clock.save()
         return True
 
