@@ -31,7 +31,7 @@ from ..models import (
     Metric,
     Policy,
 )
-from ..policies import ResolvedTarget, targets_for
+from ..policies import ResolvedTarget, match_policy, targets_for
 
 #: Metrics whose clocks start with the ticket (periodic update only with a target).
 START_METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION, Metric.PERIODIC_UPDATE)
@@ -115,12 +115,13 @@ class ClockWork:
         return sorted((c for c in self.clocks if c.metric == metric), key=lambda c: c.cycle)
 
     def policy(self) -> Policy | None:
-        """The policy the ticket's clocks run under (the latest started active clock's)."""
-        ranked = sorted(self.clocks, key=lambda c: (_is_active(c), c.started_at, c.pk))
-        for clock in reversed(ranked):
-            if clock.policy_id is not None:
-                return clock.policy
-        return None
+        """The policy a new cycle starts under: its active clocks' (every re-evaluation
+        moves them all to the policy it matched), else the one that matches the ticket
+        now (a reopened ticket: a finished clock may carry a policy it no longer has)."""
+        active = [c for c in self.clocks if _is_active(c) and c.policy_id is not None]
+        if active:
+            return max(active, key=lambda c: (c.started_at, c.pk)).policy
+        return match_policy(self.ticket)
 
     # -- audit -----------------------------------------------------------------------
 

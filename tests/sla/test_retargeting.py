@@ -277,3 +277,41 @@ def test_completing_exactly_at_the_due_time_is_still_met(desk, agent):
     fr = desk.clock(ticket, FR)
     assert (fr.state, fr.breached_at, fr.internal_breached_at) == ("met", None, T + 45 * (
         timedelta(minutes=1)))
+
+
+# --- the policy of a new cycle ---------------------------------------------------------
+
+@pytest.fixture
+def vip(db, standard):
+    """Tag "vip": a 24/7 policy at half the standard targets."""
+    policy = Policy.objects.create(name="VIP", order=10)
+    policy.tags.add(Tag.objects.create(name="vip"))
+    for target in Target.objects.filter(policy=standard):
+        target.pk, target.policy, target.calendar = None, policy, None
+        target.contractual, target.internal = target.contractual / 2, target.internal / 2
+        target.save()
+    return policy
+
+
+def test_a_reopened_ticket_restarts_under_the_policy_it_has_now(desk, agent, vip):
+    customer = customer_of(SupportTier.BUSINESS)
+    ticket = desk.create(customer, priority=3)
+    desk.reply(ticket, agent, at=T + 30 * timedelta(minutes=1))  # update cadence: cycle 2
+    desk.update(ticket, actor=agent, at=T + H, priority=4)  # no cadence: cycle 2 exempt
+    desk.update(ticket, actor=agent, at=T + 2 * H, tags=["vip"])
+    desk.move(ticket, "resolved", actor=agent, at=T + 3 * H)
+    desk.reply(ticket, customer, at=T + 4 * H, body="Not fixed")  # reopens it
+    res, nr = desk.clock(ticket, RES), desk.clock(ticket, "next_response")
+    assert (res.cycle, res.policy, res.calendar, res.target) == (2, vip, None, 36 * H)
+    assert (nr.policy, nr.target, nr.due_at) == (vip, 4 * H, T + 8 * H)
+
+
+def test_tagged_while_resolved_the_reopened_cycle_runs_under_the_new_policy(
+        desk, agent, vip):
+    customer = customer_of(SupportTier.BUSINESS)
+    ticket = desk.create(customer, priority=3)
+    desk.move(ticket, "resolved", actor=agent, at=T + H)
+    desk.update(ticket, actor=agent, at=T + 2 * H, tags=["vip"])
+    desk.move(ticket, "in_progress", actor=customer, at=T + 3 * H, reason="Again")
+    res = desk.clock(ticket, RES)
+    assert (res.cycle, res.policy, res.target, res.due_at) == (2, vip, 12 * H, T + 15 * H)
