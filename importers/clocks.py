@@ -26,7 +26,9 @@ from sla.policies import active_policies
 from tickets.models import Ticket
 from tickets.state_machine import WAITING_STATUSES, Status
 
-ACTIVE = (ClockState.RUNNING, ClockState.BREACHED)
+# Clocks that can owe levels: a paused one owes those its used time passed before it
+# stopped (or below a shortened target), due at its pause (sla.clocks.next_level).
+ACTIVE = (ClockState.RUNNING, ClockState.BREACHED, ClockState.PAUSED)
 SILENT = "before the import: nobody was notified"
 
 
