@@ -156,6 +156,22 @@ def test_totals_of_the_default_period(manager_client, dataset):
     assert totals["leading_indicator"] == 33.3
 
 
+def test_a_paused_breach_counts_and_a_missed_internal_goal_stays_missed(manager_client,
+                                                                        dataset):
+    # C9 completed while paused with 5 h of 6 h internal used, but an internal target it
+    # had earlier (a re-evaluation) was reached: not an internal success any more.
+    Clock.objects.filter(pk=dataset.c9.pk).update(internal_breached_at=S1 + 26 * H)
+    # A first response still waiting on the customer, past its target.
+    clock(dataset.t3, Metric.NEXT_RESPONSE, S2, FR, state=ClockState.PAUSED, used=90 * MIN,
+          done=False, paused_at_end=True)
+    Clock.objects.filter(metric=Metric.NEXT_RESPONSE, ticket=dataset.t3).update(
+        breached_at=S2 + H, segment_started_at=None, paused_at=S2 + 2 * H)
+    totals = dashboard(manager_client)["totals"]
+    assert totals["resolution_met"] == 2  # the contract was met all the same
+    assert totals["resolution_internal_met"] == 0
+    assert totals["breaches"] == 4  # C4, C5, C6 and the paused one
+
+
 def test_page_shows_figures_with_their_formulas(manager_client, dataset):
     html = manager_client.get(reverse("sla:dashboard")).content.decode()
 
