@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import services
+from . import outbound, services
 from .models import InboundMessage, Mailbox, OutboundEmail, OutboundStatus, Quarantine
 
 
@@ -94,6 +94,6 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
     def requeue(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:
         rows = list(queryset.filter(status=OutboundStatus.FAILED))
         for row in rows:
-            services.retry_outbound(row, actor=request.user)
+            outbound.retry_outbound(row, actor=request.user)
         self.message_user(request, f"{len(rows)} e-mail(s) queued again "
                                    f"({timezone.now():%H:%M}).")

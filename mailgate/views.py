@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from helpdesk import throttle
 from tickets.selectors import get_ticket_for
 
-from . import services
+from . import outbound, services
 from .models import Mailbox, OutboundEmail
 
 
@@ -74,5 +74,5 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such e-mail")
     row = get_object_or_404(OutboundEmail.objects.filter(ticket__isnull=False), pk=pk)
     ticket = get_ticket_for(request.user, row.ticket_id)
-    services.retry_outbound(row, actor=request.user)
+    outbound.retry_outbound(row, actor=request.user)
     return redirect(ticket.get_absolute_url())

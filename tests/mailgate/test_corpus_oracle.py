@@ -18,7 +18,7 @@ from email import policy
 import pytest
 from django.apps import apps
 
-from mailgate import services
+from mailgate import bounces, services
 from mailgate.models import InboundMessage, OutboundEmail, OutboundStatus, Quarantine
 from tests.factories import make_ticket
 from tickets.models import Attachment, Channel, Message, Ticket
@@ -220,15 +220,6 @@ class Result:
     problems: list[str]
 
 
-def _bounce_marks() -> dict[str, bool]:
-    """Address -> held, from mailgate's bounce mark (absent before it existed)."""
-    try:
-        from mailgate import bounces
-    except ImportError:
-        return {}
-    return {a: bounces.is_held(a) for a in bounces.marked_addresses()}
-
-
 def feed(name: str, thread: Ticket, mailbox) -> Result:
     expect = MANIFEST[name]
     raw = corpus(name, thread.pk)
@@ -283,8 +274,7 @@ def feed(name: str, thread: Ticket, mailbox) -> Result:
             if who != expect["requester"]:
                 problems.append(f"requester {who}")
     if "held" in expect:
-        marks = _bounce_marks()
-        held = sorted(a for a in expect["to"] if marks.get(a))
+        held = sorted(a for a in expect["to"] if bounces.is_held(a))
         if held != sorted(expect["held"]):
             problems.append(f"held {held}, expected {expect['held']}")
     return Result(name, outcome, lost, problems)
