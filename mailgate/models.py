@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from tickets.models import Priority
 
+from .reports import describe
+
 
 class Mailbox(models.Model):
     """A support address polled over IMAP and/or fed by an MTA or webhook.
@@ -219,6 +221,10 @@ class BounceMark(models.Model):
     @property
     def is_held(self) -> bool:
         return self.cleared_at is None
+
+    @property
+    def status_text(self) -> str:
+        return describe(self.status)
 
 
 class HeldEmail(models.Model):
