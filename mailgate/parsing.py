@@ -145,6 +145,14 @@ def decode_bytes(data: bytes, declared: str | None = None, hints: Iterable[str] 
             return data.decode("utf-8")
         except UnicodeDecodeError:
             pass
+    if charset in (None, "ascii"):
+        # Mostly UTF-8 with a few broken bytes (a cut-off or mangled header): the readable
+        # part stays readable, the broken bytes become U+FFFD, no guessing another charset.
+        mostly = data.decode("utf-8", errors="replace")
+        broken = mostly.count("\ufffd")
+        readable = sum(1 for ch in mostly if ord(ch) > 127) - broken
+        if readable and readable * 2 >= broken:
+            return mostly
     if charset is not None and charset != "ascii":
         try:
             return data.decode(charset)
@@ -420,13 +428,18 @@ def _add_file(part: email_message.Message, walk: _Walk) -> None:
 
 def _choose_alternative(parts: list[email_message.Message],
                         walk: _Walk) -> email_message.Message | None:
-    """The alternative to show: plain text when it says something, else the richest."""
-    def has_words(part: email_message.Message) -> bool:
-        return bool(re.search(r"\w", _text_of(part, walk)))
-
-    for part in parts:
-        if part.get_content_type() == "text/plain" and _is_body(part, walk) and has_words(part):
-            return part
+    """The alternative to show: plain text when it says something, else the richest (the
+    last, RFC 2046). A plain stub beside a long HTML part ("view this mail in a browser")
+    loses to the HTML."""
+    plain = next((p for p in parts if p.get_content_type() == "text/plain"
+                  and _is_body(p, walk)), None)
+    html = next((p for p in parts if p.get_content_type() == "text/html"
+                 and _is_body(p, walk)), None)
+    plain_text = _text_of(plain, walk) if plain is not None else ""
+    if plain is not None and re.search(r"\w", plain_text):
+        if html is None or len(html_to_text(_text_of(html, walk))) <= 3 * len(plain_text) + 500:
+            return plain
+        return html
     return parts[-1] if parts else None
 
 

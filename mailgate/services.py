@@ -150,6 +150,8 @@ def _route(raw: bytes, parsed: parsing.ParsedMessage, mailbox: Mailbox | None) -
     reason = loops.loop_reason(parsed, own_addresses=own_addresses())
     if reason:
         return _store(raw, parsed, mailbox, InboundStatus.IGNORED_LOOP, reason=reason)
+    if not parsed.from_address:  # a mail-system notice that is neither report nor loop
+        return quarantine(raw, mailbox, error="The message has no valid From address.")
     sender = match_sender(parsed, mailbox)
     if sender is None:
         return _store(raw, parsed, mailbox, InboundStatus.IGNORED_SENDER,

@@ -276,3 +276,11 @@ def test_agent_mailing_a_ticket_token_needs_to_see_the_ticket(mailbox, thread, l
         b"From: Alice Smith <alice@acme.example>", f"From: <{outsider.email}>".encode())
     result = services.ingest(raw, mailbox)
     assert result.ticket != thread and thread.messages.count() == 0
+
+
+def test_a_mail_system_notice_without_an_address_is_quarantined(mailbox):
+    raw = b"From: postmaster\nTo: support@helpdesk.test\nSubject: Hello\n\nNo address here.\n"
+    result = services.ingest(raw, mailbox)
+    assert result.status == InboundStatus.QUARANTINED
+    assert "no valid From address" in Quarantine.objects.get().error
+    assert not User.objects.filter(email="").exists()

@@ -117,6 +117,7 @@ def test_out_of_office_subject_without_headers_is_a_loop():
      "Ошибка при входе в систему"),
     ("ログインできません".encode("cp932"), "shift_jis", "ログインできません"),
     (b"plain ascii", "klingon-8", "plain ascii"),
+    ("Café".encode() + b" \xff\xfe broken", None, "Café \ufffd\ufffd broken"),
 ])
 def test_decode_bytes_never_shows_mojibake(data, declared, expected):
     assert parsing.decode_bytes(data, declared) == expected
@@ -198,3 +199,13 @@ def test_status_from_a_reply_code_when_no_enhanced_status_is_given():
     assert reports.status_of("#5.1.1 no such user") == "5.1.1"
     assert reports.status_of("550 Requested action not taken") == "5.0.0"
     assert reports.status_of("451 try later") == "4.0.0"
+
+
+def test_a_plain_stub_beside_a_long_html_part_loses_to_the_html():
+    article = "<p>" + "The quarterly figures are attached below in full detail. " * 30 + "</p>"
+    raw = msg("MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n",
+              "--b\nContent-Type: text/plain\n\nView this message in a browser.\n"
+              f"--b\nContent-Type: text/html\n\n{article}\n--b--")
+    parsed = parsing.parse(raw)
+    assert parsed.text.startswith("The quarterly figures are attached below")
+    assert not parsed.has_plain  # shown from HTML: the original goes beside it
