@@ -162,7 +162,7 @@ def _route(raw: bytes, parsed: parsing.ParsedMessage, mailbox: Mailbox | None) -
     if closed is not None:
         ticket = None  # a closed ticket stays closed: the mail opens a follow-up
     with transaction.atomic():
-        # The row first: its unique Message-ID stops a concurrent twin before any write.
+        # The row first: its unique Message-ID + content stops a concurrent twin first.
         inbound = _store(raw, parsed, mailbox, InboundStatus.TICKET_CREATED).inbound
         assert inbound is not None
         if ticket is not None:

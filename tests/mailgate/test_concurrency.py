@@ -60,7 +60,7 @@ def test_same_mail_ingested_by_two_workers_at_once_makes_one_ticket(mailbox):
 
 
 def test_same_reply_sent_by_two_workers_goes_out_once(thread, agent, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the workers below send
+    monkeypatch.setattr(outbound, "_enqueue", lambda pk: None)  # the workers below send
     message = ticket_services.add_reply(thread, author=agent, body="Fixed on our side.")
     row = outbound.queue_reply(message.pk)
     mail.outbox.clear()
