@@ -6,13 +6,13 @@ part; `helpdesk` and `tickets` never import them.
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.utils.crypto import salted_hmac
 from django.utils.html import escape, linebreaks
 
 
@@ -52,8 +52,10 @@ def mail_domain() -> str:
 
 
 def stable_message_id(key: str) -> str:
-    """The same key gives the same Message-ID, so a resend is recognisably the same mail."""
-    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    """The same key gives the same Message-ID, so a resend is recognisably the same mail.
+    Keyed with the secret: the ids of others' mail cannot be worked out from their keys
+    (a forged bounce naming one could otherwise hold someone's mail)."""
+    digest = salted_hmac("helpdesk.mail.message-id", key, algorithm="sha256").hexdigest()[:24]
     return f"<hd.{digest}@{mail_domain()}>"
 
 

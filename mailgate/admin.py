@@ -1,5 +1,5 @@
 """Admin: mailboxes (configuration), the inbound log (read-only), quarantine with a retry
-action, and the outbox filtered by delivery status."""
+action, the outbox filtered by delivery status, and bouncing addresses with a clear action."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -7,8 +7,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import services
-from .models import InboundMessage, Mailbox, OutboundEmail, OutboundStatus, Quarantine
+from . import bounces, outbound, services
+from .models import (
+    BounceMark,
+    HeldEmail,
+    InboundMessage,
+    Mailbox,
+    OutboundEmail,
+    OutboundStatus,
+    Quarantine,
+)
 
 
 @admin.register(Mailbox)
@@ -94,6 +102,37 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
     def requeue(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:
         rows = list(queryset.filter(status=OutboundStatus.FAILED))
         for row in rows:
-            services.retry_outbound(row, actor=request.user)
+            outbound.retry_outbound(row, actor=request.user)
         self.message_user(request, f"{len(rows)} e-mail(s) queued again "
                                    f"({timezone.now():%H:%M}).")
+
+
+class HeldEmailInline(admin.TabularInline):
+    model = HeldEmail
+    fields = ("held_at", "kind", "subject", "ticket")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(BounceMark)
+class BounceMarkAdmin(ReadOnlyAdmin):
+    list_display = ("address", "status", "bounced_at", "failures", "cleared_at", "cleared_by",
+                    "ticket")
+    list_filter = (("cleared_at", admin.EmptyFieldListFilter),)
+    search_fields = ("address",)
+    list_select_related = ("ticket", "cleared_by")
+    raw_id_fields = ("user", "ticket", "outbound", "report", "cleared_by")
+    inlines = [HeldEmailInline]
+    actions = ["clear_marks"]
+
+    @admin.action(description="Clear the selected marks (send automatic e-mail again)")
+    def clear_marks(self, request: HttpRequest, queryset: QuerySet[BounceMark]) -> None:
+        rows = list(queryset.filter(cleared_at__isnull=True))
+        for row in rows:
+            bounces.clear(row, actor=request.user)
+        self.message_user(request, f"{len(rows)} mark(s) cleared.", messages.SUCCESS)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from helpdesk.api import NOT_FOUND, is_agent
 from tickets.selectors import get_ticket_for
 
-from . import services
+from . import outbound
 from .models import InboundMessage, OutboundEmail
 from .serializers import OutboundEmailSerializer, TicketMailSerializer
 
@@ -59,5 +59,5 @@ class RetryOutboundView(generics.GenericAPIView):
         get_ticket_for(request.user, row.ticket_id)
         if row.status != "failed":
             return Response({"detail": "Only a failed e-mail can be sent again."}, status=409)
-        row = services.retry_outbound(row, actor=request.user)
+        row = outbound.retry_outbound(row, actor=request.user)
         return Response(self.get_serializer(row).data)

@@ -9,8 +9,8 @@ class MailgateConfig(AppConfig):
         # tickets and helpdesk never import mailgate: it subscribes and registers here.
         from helpdesk import mail
 
-        from . import handlers, panels, services
+        from . import handlers, outbound, panels
 
         handlers.connect()
         panels.register_all()
-        mail.register(services.enrich_outgoing)
+        mail.register(outbound.enrich_outgoing)

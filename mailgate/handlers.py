@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from tickets import events
 
-from . import services
+from . import outbound
 
 
 def on_public_reply(event: events.PublicReply) -> None:
     if event.by_agent:
-        services.queue_reply(event.message_id)
+        outbound.queue_reply(event.message_id)
 
 
 def connect() -> None:

@@ -1,12 +1,16 @@
-"""Email channel: mailboxes, every inbound message (once per Message-ID), quarantine, outbox."""
+"""Email channel: mailboxes, every inbound message (once per Message-ID and content),
+quarantine, outbox, and the addresses whose mail bounces."""
 from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from tickets.models import Priority
+
+from .reports import describe
 
 
 class Mailbox(models.Model):
@@ -69,13 +73,20 @@ class InboundStatus(models.TextChoices):
     IGNORED_LOOP = "ignored_loop", "Ignored (auto-reply, bounce, list, own address)"
     IGNORED_SENDER = "ignored_sender", "Ignored (unknown sender, mailbox closed to new ones)"
     QUARANTINED = "quarantined", "Quarantined"
+    BOUNCE = "bounce", "Delivery report recorded on its ticket"
+    AUTO_REPLY = "auto_reply", "Automatic reply recorded on its ticket"
 
 
 class InboundMessage(models.Model):
-    """Every message that reached a mailbox, once: the unique Message-ID makes a second
-    fetch of the same mail a no-op."""
+    """Every message that reached a mailbox, once: the same Message-ID with the same
+    content makes a second fetch of the same mail a no-op, while another message under a
+    reused Message-ID is kept."""
 
-    message_id = models.CharField(max_length=255, unique=True)
+    message_id = models.CharField(max_length=255, db_index=True)
+    content_hash = models.CharField(
+        max_length=64, blank=True,
+        help_text="SHA-256 of the message without its trace headers (parsing.content_hash); "
+                  "empty on rows stored before it existed, which match any content.")
     mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="messages")
     raw = models.FileField(upload_to=raw_path, max_length=300)
@@ -92,6 +103,8 @@ class InboundMessage(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["ticket", "received_at"], name="inbound_ticket_time")]
+        constraints = [models.UniqueConstraint(fields=["message_id", "content_hash"],
+                                               name="inbound_once_per_content")]
 
     def __str__(self) -> str:
         return f"{self.message_id} ({self.get_status_display()})"
@@ -171,3 +184,66 @@ class OutboundEmail(models.Model):
     def recipients(self) -> list[str]:
         return [a.strip() for a in self.to.split(",") if a.strip()]
 
+
+
+class BounceMark(models.Model):
+    """An address our mail bounced from: automatic mail to it is held until an agent
+    clears the mark (agents' own replies still go out). One row per address; a new
+    failure after clearing sets it again."""
+
+    address = models.EmailField(max_length=254, unique=True, help_text="Lower-cased.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+",
+                             help_text="The person with this address, when there is one.")
+    status = models.CharField(max_length=20, blank=True, help_text="RFC 3463, e.g. 5.1.1.")
+    reason = models.TextField(blank=True, help_text="What the receiving server said.")
+    bounced_at = models.DateTimeField(help_text="The latest failure.")
+    failures = models.PositiveIntegerField(default=1, help_text="Failures since it was set.")
+    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    outbound = models.ForeignKey(OutboundEmail, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+",
+                                 help_text="The e-mail that bounced.")
+    report = models.ForeignKey(InboundMessage, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+",
+                               help_text="The delivery report.")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-bounced_at", "-id"]
+
+    def __str__(self) -> str:
+        state = "cleared" if self.cleared_at else "held"
+        return f"{self.address} ({self.status or 'bounced'}, {state})"
+
+    @property
+    def is_held(self) -> bool:
+        return self.cleared_at is None
+
+    @property
+    def status_text(self) -> str:
+        return describe(self.status)
+
+
+class HeldEmail(models.Model):
+    """An automatic e-mail not sent to a bouncing address: one row per e-mail and address,
+    so a retried build records it once."""
+
+    mark = models.ForeignKey(BounceMark, on_delete=models.CASCADE, related_name="held")
+    address = models.EmailField(max_length=254)
+    key = models.CharField(max_length=100, help_text="The e-mail's key, e.g. survey:12.")
+    kind = models.CharField(max_length=20)
+    subject = models.CharField(max_length=300)
+    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    held_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-held_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["key", "address"],
+                                               name="held_once_per_address")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.address} held"

@@ -1,32 +1,28 @@
-"""Email channel writes: ingest inbound mail into tickets, queue and send outbound replies.
+"""Email channel, inbound: mail into tickets, replies, and notes for delivery reports.
 
 `ingest` never raises: whatever goes wrong, the raw message ends up either as an
-`InboundMessage` (ticket, reply, or ignored with a reason) or in `Quarantine` with the
-error, so a poller or a webhook can always move on to the next message.
+`InboundMessage` (ticket, reply, a note for a bounce or automatic reply, or ignored with a
+reason) or in `Quarantine` with the error, so a poller or a webhook can always move on to
+the next message. Every text part reaches the ticket; what it cannot show is in the
+original message attached beside it (for agents, and for the customer who sent it).
 """
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import hashlib
 import logging
 import re
 import traceback
 from dataclasses import dataclass
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import parseaddr
 from pathlib import PurePath
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
-from django.urls import reverse
+from django.db.models import Q
 from django.utils import timezone
 
-from helpdesk.mail import OutgoingMail, mail_domain
 from helpdesk.models import User
 from helpdesk.services import register_customer
 from tickets import services as ticket_services
@@ -34,24 +30,26 @@ from tickets.models import Channel, Message, Ticket
 from tickets.selectors import visible_tickets
 from tickets.state_machine import Status
 
-from . import loops, parsing
+from . import bounces, loops, parsing, reports
 from .models import (
     InboundMessage,
     InboundStatus,
     Mailbox,
     OutboundEmail,
-    OutboundStatus,
     Quarantine,
 )
 
 logger = logging.getLogger(__name__)
 
-MAX_SEND_ATTEMPTS = 5
-REFERENCES_KEPT = 20  # mail clients truncate long References chains the same way
-
 
 def max_message_bytes() -> int:
     return int(getattr(settings, "MAILGATE_MAX_MESSAGE_BYTES", 25 * 1024 * 1024))
+
+
+def max_attachments() -> int:
+    """Files kept from one e-mail: a mail cannot be sent back to be split, so more than a
+    web form allows (the message size limit bounds them too)."""
+    return int(getattr(settings, "MAILGATE_MAX_ATTACHMENTS", 50))
 
 
 def token_prefix() -> str:
@@ -121,26 +119,39 @@ def _ingest(raw: bytes, mailbox: Mailbox | None) -> IngestResult:
         parsed = parsing.parse(raw)
     except parsing.ParseError:
         return quarantine(raw, mailbox, error=traceback.format_exc())
-    message_id = _db_message_id(parsed.message_id)
-    existing = InboundMessage.objects.filter(message_id=message_id).first()
+    existing = _already_ingested(parsed, raw)
     if existing is not None:
         return IngestResult(existing.status, inbound=existing, duplicate=True)
 
     try:
         return _route(raw, parsed, mailbox)
     except IntegrityError:
-        # Fetched twice at once: the other worker's row won the unique Message-ID.
-        existing = InboundMessage.objects.filter(message_id=message_id).first()
+        # Fetched twice at once: the other worker's row won the unique Message-ID + content.
+        existing = _already_ingested(parsed, raw)
         if existing is None:
             raise
         return IngestResult(existing.status, inbound=existing, duplicate=True)
 
 
+def _already_ingested(parsed: parsing.ParsedMessage, raw: bytes) -> InboundMessage | None:
+    """The same message delivered before: same Message-ID and content (rows stored before
+    content hashes existed match on the Message-ID alone)."""
+    return (InboundMessage.objects.filter(message_id=_db_message_id(parsed.message_id))
+            .filter(Q(content_hash=parsing.content_hash(raw)) | Q(content_hash=""))
+            .order_by("pk").first())
+
+
 def _route(raw: bytes, parsed: parsing.ParsedMessage, mailbox: Mailbox | None) -> IngestResult:
-    """Ignore it (loop, unknown sender), add it to its ticket, or open a ticket."""
+    """Record a report on the ticket it answers, ignore it (loop, unknown sender), add it
+    to its ticket, or open a ticket."""
+    report = reports.read(parsed)
+    if report is not None:
+        return _record_report(raw, parsed, mailbox, report)
     reason = loops.loop_reason(parsed, own_addresses=own_addresses())
     if reason:
         return _store(raw, parsed, mailbox, InboundStatus.IGNORED_LOOP, reason=reason)
+    if not parsed.from_address:  # a mail-system notice that is neither report nor loop
+        return quarantine(raw, mailbox, error="The message has no valid From address.")
     sender = match_sender(parsed, mailbox)
     if sender is None:
         return _store(raw, parsed, mailbox, InboundStatus.IGNORED_SENDER,
@@ -151,7 +162,7 @@ def _route(raw: bytes, parsed: parsing.ParsedMessage, mailbox: Mailbox | None) -
     if closed is not None:
         ticket = None  # a closed ticket stays closed: the mail opens a follow-up
     with transaction.atomic():
-        # The row first: its unique Message-ID stops a concurrent twin before any write.
+        # The row first: its unique Message-ID + content stops a concurrent twin first.
         inbound = _store(raw, parsed, mailbox, InboundStatus.TICKET_CREATED).inbound
         assert inbound is not None
         if ticket is not None:
@@ -165,6 +176,98 @@ def _route(raw: bytes, parsed: parsing.ParsedMessage, mailbox: Mailbox | None) -
     return IngestResult(inbound.status, inbound=inbound)
 
 
+def _record_report(raw: bytes, parsed: parsing.ParsedMessage, mailbox: Mailbox | None,
+                   report: reports.Report) -> IngestResult:
+    """A bounce or automatic reply: an internal note on the ticket of the mail it answers
+    (never a ticket, never quarantine, never an answer), and for a permanent failure the
+    address marked as bouncing. A report about mail we did not send is only kept."""
+    outbound, ticket = _answered(parsed, report)
+    if outbound is None and ticket is None:
+        return _store(raw, parsed, mailbox, InboundStatus.IGNORED_LOOP,
+                      reason=f"{report.label} about mail we did not send: not linked.")
+    bounce = report.kind == reports.Kind.BOUNCE
+    sent_to = {parseaddr(a)[1].lower() for a in (outbound.recipients if outbound else [])}
+    with transaction.atomic():
+        inbound = _store(raw, parsed, mailbox, InboundStatus.BOUNCE if bounce
+                         else InboundStatus.AUTO_REPLY).inbound
+        assert inbound is not None
+        marked: dict[str, str] = {}  # address in the report -> address marked ("" if not)
+        for recipient in report.failed if bounce else []:
+            address = next((a for a in recipient.addresses if a in sent_to), "")
+            if address:
+                bounces.mark(address, status=recipient.status, reason=recipient.diagnostic,
+                             ticket=ticket, outbound=outbound, report=inbound)
+            marked[recipient.address] = address
+        body, summary = _report_note(parsed, report, marked)
+        inbound.reason = summary[:2000]
+        if ticket is not None:
+            name = "delivery-report.eml" if bounce else "automatic-reply.eml"
+            inbound.ticket = ticket
+            inbound.ticket_message = ticket_services.add_system_note(
+                ticket, body=body, channel=Channel.EMAIL, attachments=[
+                    SimpleUploadedFile(name, raw, content_type="message/rfc822")])
+        inbound.save(update_fields=["reason", "ticket", "ticket_message"])
+    return IngestResult(inbound.status, inbound=inbound)
+
+
+def _answered(parsed: parsing.ParsedMessage,
+              report: reports.Report) -> tuple[OutboundEmail | None, Ticket | None]:
+    """The e-mail a report answers (by the returned copy's Message-ID, else the report's
+    own threading headers) and its ticket; an automatic reply may also name the ticket by
+    its token when its sender may write to that ticket."""
+    ids = [_db_message_id(i) for i in
+           report.original_ids + parsed.in_reply_to + list(reversed(parsed.references))]
+    rows = {row.message_id: row for row in
+            OutboundEmail.objects.filter(message_id__in=ids).select_related("ticket")}
+    outbound = next((rows[i] for i in ids if i in rows), None)
+    if outbound is not None:
+        return outbound, _surviving(outbound.ticket)
+    if report.kind == reports.Kind.AUTO_REPLY:
+        sender = User.objects.filter(email__iexact=parsed.from_address, is_active=True) \
+            .order_by("pk").first() if parsed.from_address else None
+        if sender is not None:
+            return None, find_ticket(parsed, sender)
+    return None, None
+
+
+def _report_note(parsed: parsing.ParsedMessage, report: reports.Report,
+                 marked: dict[str, str]) -> tuple[str, str]:
+    """(the note's Markdown, a one-line summary) of a report."""
+    sender = parsed.from_address or parsed.from_name or "the mail system"
+    lines: list[str] = []
+    if report.kind == reports.Kind.AUTO_REPLY:
+        summary = f"{report.label} from {sender}"
+        lines.append(f"**{summary}**: {parsed.subject}")
+        if report.text.strip():
+            lines += ["", report.text.strip()]
+        lines += ["", "_Recorded as a note: nobody is told, nothing is sent back._"]
+        return "\n".join(lines), summary
+    for recipient in report.failed:
+        lines.append(f"**Delivery to {recipient.address} failed: "
+                     f"{reports.describe(recipient.status)}**")
+        if recipient.diagnostic:
+            lines.append(f"The receiving server said: {recipient.diagnostic}")
+        if marked.get(recipient.address):
+            lines.append("The address is marked as bouncing: automatic e-mail to it is held "
+                         "until an agent clears the mark.")
+        else:
+            lines.append("Not marked: the e-mail it answers was not sent to this address.")
+        lines.append("")
+    for recipient in report.delayed:
+        lines += [f"**Delivery to {recipient.address} delayed: "
+                  f"{reports.describe(recipient.status)}**"]
+        if recipient.diagnostic:
+            lines.append(f"The receiving server said: {recipient.diagnostic}")
+        lines += ["The sending server keeps trying; nothing is held.", ""]
+    if not lines:
+        lines = [f"**Delivery report from {sender}**: it names no failed recipient.", ""]
+    summary = lines[0].strip("*")
+    lines.append(f"Report from {sender}: “{parsed.subject}”")
+    quoted = report.text.strip()[:3000]
+    lines += [f"> {line}".rstrip() for line in quoted.split("\n")] if quoted else []
+    return "\n".join(lines), summary
+
+
 def _db_message_id(value: str) -> str:
     value = parsing.normalise_msgid(value)
     if len(value) <= 255:
@@ -175,7 +278,8 @@ def _db_message_id(value: str) -> str:
 def _store(raw: bytes, parsed: parsing.ParsedMessage, mailbox: Mailbox | None, status: str,
            *, reason: str = "") -> IngestResult:
     inbound = InboundMessage(
-        message_id=_db_message_id(parsed.message_id), mailbox=mailbox,
+        message_id=_db_message_id(parsed.message_id), content_hash=parsing.content_hash(raw),
+        mailbox=mailbox,
         from_address=parsed.from_address[:254], subject=parsed.subject[:255], status=status,
         reason=reason, received_at=timezone.now(),
     )
@@ -247,13 +351,18 @@ def find_ticket(parsed: parsing.ParsedMessage, sender: User) -> Ticket | None:
         ticket_id = int(match.group(1)) if match else None
     if ticket_id is None:
         return None
-    ticket = Ticket.objects.filter(pk=ticket_id).select_related("merged_into").first()
-    for _ in range(5):  # follow merges to the surviving ticket
-        if ticket is None or ticket.merged_into_id is None:
-            break
-        ticket = ticket.merged_into
+    ticket = _surviving(Ticket.objects.filter(pk=ticket_id).first())
     if ticket is None or not _may_reply_to(ticket, sender):
         return None
+    return ticket
+
+
+def _surviving(ticket: Ticket | None) -> Ticket | None:
+    """The ticket itself, or the one it was merged into (followed a few levels)."""
+    for _ in range(5):
+        if ticket is None or ticket.merged_into_id is None:
+            break
+        ticket = Ticket.objects.filter(pk=ticket.merged_into_id).first()
     return ticket
 
 
@@ -261,17 +370,18 @@ def find_ticket(parsed: parsing.ParsedMessage, sender: User) -> Ticket | None:
 class _Upload:
     files: list[SimpleUploadedFile]
     dropped: list[str]
+    original: list[SimpleUploadedFile]  # the whole message, for agents and its sender
 
 
-def _uploads(parsed: parsing.ParsedMessage, raw_original: bytes | None) -> _Upload:
-    """Attachments within the ticket limits (count, size, type); the rest are noted."""
+def _uploads(parsed: parsing.ParsedMessage, raw: bytes, *, keep_original: bool) -> _Upload:
+    """Attachments within the ticket limits (type, size, count); the rest are noted, and
+    then the original message goes along so that nothing is out of reach."""
     allowed = {e.lower() for e in settings.HELPDESK_ALLOWED_ATTACHMENT_EXTENSIONS}
     max_bytes = settings.HELPDESK_MAX_ATTACHMENT_BYTES
-    max_count = settings.HELPDESK_MAX_ATTACHMENTS_PER_MESSAGE
+    max_count = max_attachments()
     files: list[SimpleUploadedFile] = []
     dropped: list[str] = []
     wanted = sorted(parsed.attachments, key=lambda a: a.inline)  # real attachments first
-    slots = max_count - (1 if raw_original is not None else 0)
     for att in wanted:
         name = att.filename
         ext = PurePath(name).suffix.lower().lstrip(".")
@@ -279,31 +389,32 @@ def _uploads(parsed: parsing.ParsedMessage, raw_original: bytes | None) -> _Uplo
             dropped.append(f"{name} (files of type .{ext or '?'} are not accepted)")
         elif len(att.payload) > max_bytes:
             dropped.append(f"{name} (larger than {max_bytes // (1024 * 1024)} MB)")
-        elif len(files) >= slots:
+        elif len(files) >= max_count:
             dropped.append(f"{name} (more than {max_count} attachments)")
         else:
             files.append(SimpleUploadedFile(name, att.payload, content_type=att.content_type))
-    if raw_original is not None:
-        if len(raw_original) <= max_bytes:
-            files.append(SimpleUploadedFile("original-message.eml", raw_original,
-                                            content_type="message/rfc822"))
-        else:
-            dropped.append("original-message.eml (larger than the attachment limit; the "
-                           "full message is kept with the inbound mail)")
-    return _Upload(files, dropped)
+    dropped += [f"a {ctype} part that could not be read" for ctype in parsed.unreadable]
+    original = []
+    if keep_original or dropped:
+        original.append(SimpleUploadedFile(ORIGINAL_NAME, raw, content_type="message/rfc822"))
+    return _Upload(files, dropped, original)
+
+
+ORIGINAL_NAME = "original-message.eml"
 
 
 def _body_and_files(parsed: parsing.ParsedMessage, raw: bytes, *,
                     strip: bool) -> tuple[str, _Upload]:
     """The text to store and the files to attach: the full original goes along whenever
-    the stored text is not the whole message (history stripped, or taken from HTML)."""
+    the stored text is not the whole message (history stripped, taken from HTML, nested
+    messages) or a part could not be stored."""
     text = parsed.reply_text if strip else parsed.text
-    stripped = text.strip() != parsed.text.strip()
-    html_only = bool(parsed.html) and not parsed.has_plain
-    upload = _uploads(parsed, raw if (stripped or html_only) else None)
+    cut = " ".join(text.split()) != " ".join(parsed.text.split())
+    upload = _uploads(parsed, raw, keep_original=cut or not parsed.shown_whole)
     body = text.strip() or "(no text)"
     if upload.dropped:
-        body += "\n\n_Attachments not stored: " + "; ".join(upload.dropped) + "._"
+        body += ("\n\n_Not stored on the ticket (kept in the attached original message): "
+                 + "; ".join(upload.dropped) + "._")
     return body, upload
 
 
@@ -318,6 +429,7 @@ def _create_ticket(parsed: parsing.ParsedMessage, raw: bytes, sender: User,
     ticket = ticket_services.create_ticket(
         requester=sender, subject=subject, description=body, channel=Channel.EMAIL,
         priority=mailbox.default_priority if mailbox else None, attachments=upload.files,
+        max_attachments=max_attachments(), sender_only_attachments=upload.original,
     )
     if mailbox and mailbox.default_team_id and ticket.assignee_id is None \
             and ticket.team_id != mailbox.default_team_id:
@@ -330,240 +442,9 @@ def _add_reply(ticket: Ticket, parsed: parsing.ParsedMessage, raw: bytes,
                sender: User) -> Message:
     body, upload = _body_and_files(parsed, raw, strip=True)
     return ticket_services.add_reply(ticket, author=sender, body=body, public=True,
-                                     attachments=upload.files, channel=Channel.EMAIL)
-
-
-# --- the mail thread of a ticket ------------------------------------------------------
-
-def mailbox_for(ticket: Ticket) -> Mailbox | None:
-    """The mailbox the conversation came through, else the first active one."""
-    inbound = (InboundMessage.objects.filter(ticket=ticket, mailbox__isnull=False)
-               .select_related("mailbox").order_by("received_at", "pk").first())
-    if inbound is not None:
-        return inbound.mailbox
-    return Mailbox.objects.filter(is_active=True).order_by("pk").first()
-
-
-def thread_ids(ticket: Ticket) -> tuple[str, list[str]]:
-    """(In-Reply-To, References) for the next mail of the ticket: the latest customer
-    mail is answered; References lists the thread oldest first, capped."""
-    inbound = list(InboundMessage.objects.filter(
-        ticket=ticket, status__in=[InboundStatus.TICKET_CREATED, InboundStatus.REPLY_ADDED])
-        .order_by("received_at", "pk").values_list("received_at", "message_id"))
-    outbound = list(OutboundEmail.objects.filter(ticket=ticket)
-                    .exclude(status=OutboundStatus.FAILED)
-                    .order_by("created_at", "pk").values_list("created_at", "message_id"))
-    thread = [mid for _, mid in sorted(inbound + outbound, key=lambda r: r[0])]
-    refs = thread[:1] + thread[1:][-(REFERENCES_KEPT - 1):] if thread else []
-    in_reply_to = inbound[-1][1] if inbound else (thread[-1] if thread else "")
-    return in_reply_to, refs
-
-
-def _angle(message_id: str) -> str:
-    return f"<{message_id}>" if message_id else ""
-
-
-def threaded_subject(subject: str, ticket_id: int) -> str:
-    token = ticket_token(ticket_id)
-    return subject if token in subject else f"{subject} {token}"
-
-
-def is_mail_ticket(ticket: Ticket) -> bool:
-    return ticket.channel == Channel.EMAIL
-
-
-# --- outbound replies -----------------------------------------------------------------
-
-def queue_reply(message_id: int) -> OutboundEmail | None:
-    """Queue the e-mail of an agent's public reply, once (unique key per message).
-
-    Only tickets of the email channel get replies by e-mail: web and chat customers
-    follow their tickets in the portal. Internal notes are never sent.
-    """
-    message = (Message.objects.select_related("ticket__requester", "author")
-               .filter(pk=message_id).first())
-    if message is None or not message.is_public or not message.by_agent:
-        return None
-    ticket = message.ticket
-    if not is_mail_ticket(ticket):
-        return None
-    own = own_addresses()
-    to = [ticket.requester.email] + list(ticket.ccs.exclude(email="")
-                                          .values_list("email", flat=True))
-    to = list(dict.fromkeys(a for a in to if a and a.lower() not in own))
-    if not to:
-        return None
-    mailbox = mailbox_for(ticket)
-    domain = mailbox.address.rsplit("@", 1)[-1] if mailbox else mail_domain()
-    in_reply_to, refs = thread_ids(ticket)
-    with transaction.atomic():
-        row, created = OutboundEmail.objects.get_or_create(
-            key=f"reply:{message.pk}",
-            defaults={
-                "kind": "reply", "ticket": ticket, "ticket_message": message, "mailbox": mailbox,
-                "message_id": parsing.normalise_msgid(make_msgid("hd", domain=domain)),
-                "in_reply_to": in_reply_to, "references": " ".join(refs),
-                "to": ", ".join(to),
-                "subject": threaded_subject(f"Re: {ticket.subject}", ticket.pk)[:300],
-            },
-        )
-    # A row still waiting for its first attempt is queued again: the process that wrote it
-    # may have died before queueing it (a replayed event). Sending is once (row lock).
-    if created or (row.status == OutboundStatus.QUEUED and row.attempts == 0):
-        _enqueue(row.pk)
-    return row
-
-
-def _enqueue(outbound_id: int) -> None:
-    from .tasks import send_outbound_email
-
-    transaction.on_commit(lambda: send_outbound_email.delay(outbound_id))
-
-
-def backoff_seconds(attempts: int) -> int:
-    """1, 2, 4, 8 … minutes between attempts, at most an hour."""
-    return min(60 * 2 ** max(attempts - 1, 0), 3600)
-
-
-def _reply_email(row: OutboundEmail) -> EmailMultiAlternatives:
-    message = row.ticket_message
-    ticket = row.ticket
-    mailbox = row.mailbox
-    address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
-    agent_name = message.author.display_name if message and message.author else "Support"
-    context = {"ticket": ticket, "message": message, "agent_name": agent_name,
-               "token": ticket_token(ticket.pk),
-               "portal_url": f"{settings.HELPDESK_BASE_URL}"
-                             f"{reverse('portal:ticket', args=[ticket.pk])}"}
-    headers = {"Message-ID": _angle(row.message_id),
-               "X-Auto-Response-Suppress": "OOF, AutoReply",
-               f"X-{token_prefix()}-Ticket": str(ticket.pk)}
-    if row.in_reply_to:
-        headers["In-Reply-To"] = _angle(row.in_reply_to)
-    if row.references:
-        headers["References"] = " ".join(_angle(r) for r in row.references.split())
-    email = EmailMultiAlternatives(
-        row.subject, render_to_string("mailgate/email/reply.txt", context),
-        formataddr((f"{agent_name} via {mailbox.name if mailbox else 'Support'}",
-                    parseaddr(address)[1])),
-        row.recipients, headers=headers, reply_to=[address],
-    )
-    email.attach_alternative(render_to_string("mailgate/email/reply.html", context),
-                             "text/html")
-    return email
-
-
-def send_outbound(outbound_id: int) -> str:
-    """Send one queued e-mail at most once: "sent", "skipped", "retry" or "failed".
-
-    The row is locked while the mail is handed over and marked sent in the same
-    transaction, so a task run twice (or by two workers) sends it once.
-    """
-    with transaction.atomic():
-        row = (OutboundEmail.objects.select_for_update()
-               .filter(pk=outbound_id, status=OutboundStatus.QUEUED).first())
-        if row is None:
-            return "skipped"
-        row = (OutboundEmail.objects.select_related("ticket", "ticket_message__author", "mailbox")
-               .get(pk=row.pk))
-        row.attempts += 1
-        row.last_attempt_at = timezone.now()
-        try:
-            _reply_email(row).send()
-        except Exception as exc:  # SMTP refused, network down, bad address…
-            logger.warning("Outbound e-mail %s failed (attempt %s): %s", row.key,
-                           row.attempts, exc)
-            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if row.attempts >= MAX_SEND_ATTEMPTS:
-                row.status = OutboundStatus.FAILED
-            row.save(update_fields=["attempts", "last_error", "status", "last_attempt_at"])
-            return "failed" if row.status == OutboundStatus.FAILED else "retry"
-        row.status = OutboundStatus.SENT
-        row.sent_at = timezone.now()
-        row.last_error = ""
-        row.save(update_fields=["attempts", "last_error", "status", "sent_at",
-                                "last_attempt_at"])
-    return "sent"
-
-
-# A queued send that has not happened this long after it was due was lost with the broker
-# (Redis restarted without its data, or down when the task was queued).
-STALL_GRACE = dt.timedelta(minutes=5)
-
-
-def requeue_stalled(*, now: dt.datetime | None = None, limit: int = 500) -> int:
-    """Queue again the e-mails still waiting whose task was lost: never tried five minutes
-    after they were written, or not tried again five minutes after their backoff ended.
-    Sending is once (row lock + status), so a task that was only late sends nothing twice.
-    """
-    now = now or timezone.now()
-    due = []
-    for row in (OutboundEmail.objects.filter(status=OutboundStatus.QUEUED)
-                .only("pk", "attempts", "created_at", "last_attempt_at")
-                .order_by("created_at")[:limit]):
-        if row.attempts == 0 or row.last_attempt_at is None:
-            stalled = row.created_at + STALL_GRACE < now
-        else:
-            retry_at = row.last_attempt_at + dt.timedelta(seconds=backoff_seconds(row.attempts))
-            stalled = retry_at + STALL_GRACE < now
-        if stalled:
-            due.append(row.pk)
-    from .tasks import send_outbound_email
-
-    for pk in due:
-        send_outbound_email.delay(pk)
-    if due:
-        logger.warning("Queued %s stalled outbound e-mail(s) again", len(due))
-    return len(due)
-
-
-def retry_outbound(row: OutboundEmail, *, actor: User) -> OutboundEmail:
-    """An agent asks to send a failed e-mail again (same Message-ID, so still one mail)."""
-    with transaction.atomic():
-        row = OutboundEmail.objects.select_for_update().get(pk=row.pk)
-        if row.status != OutboundStatus.FAILED:
-            return row
-        row.status = OutboundStatus.QUEUED
-        row.attempts = 0
-        row.save(update_fields=["status", "attempts"])
-        logger.info("Outbound e-mail %s queued again by %s", row.key, actor.pk)
-        _enqueue(row.pk)
-    return row
-
-
-# --- notifications and surveys: threading headers for helpdesk.mail ------------------
-
-def enrich_outgoing(mail: OutgoingMail) -> None:
-    """helpdesk.mail hook: notifications and surveys get the RFC 3834 auto header, the
-    HTML part from our templates and, for a mail ticket, thread headers and the token."""
-    mail.headers.setdefault("Auto-Submitted", "auto-generated")
-    if not mail.html:
-        with contextlib.suppress(TemplateDoesNotExist):  # kinds without a template
-            mail.html = render_to_string(f"mailgate/email/{mail.kind}.html",
-                                         {"mail": mail, "base_url": settings.HELPDESK_BASE_URL,
-                                          **mail.context})
-    if mail.ticket_id is None:
-        return
-    ticket = Ticket.objects.filter(pk=mail.ticket_id).first()
-    if ticket is None or not is_mail_ticket(ticket):
-        return
-    mailbox = mailbox_for(ticket)
-    in_reply_to, refs = thread_ids(ticket)
-    if in_reply_to:
-        mail.headers["In-Reply-To"] = _angle(in_reply_to)
-    if refs:
-        mail.headers["References"] = " ".join(_angle(r) for r in refs)
-    mail.subject = threaded_subject(mail.subject, ticket.pk)
-    if mailbox is not None:
-        mail.reply_to = [mailbox.address]
-    message_id = parsing.normalise_msgid(mail.headers["Message-ID"])
-    # Remember the Message-ID so a reply to this mail lands on the ticket.
-    OutboundEmail.objects.get_or_create(key=mail.key[:100], defaults={
-        "kind": mail.kind[:20], "ticket": ticket, "mailbox": mailbox,
-        "message_id": message_id, "to": ", ".join(mail.to), "subject": mail.subject[:300],
-        "status": OutboundStatus.EXTERNAL, "in_reply_to": in_reply_to,
-        "references": " ".join(refs),
-    })
+                                     attachments=upload.files, channel=Channel.EMAIL,
+                                     max_attachments=max_attachments(),
+                                     sender_only_attachments=upload.original)
 
 
 def retry_quarantined(row: Quarantine) -> InboundMessage | None:

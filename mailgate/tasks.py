@@ -4,7 +4,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.cache import cache
 
-from . import imap, services
+from . import imap, outbound
 from .models import Mailbox, OutboundEmail
 
 POLL_LOCK_SECONDS = 300  # longer than a batch takes; a crashed run frees it by expiry
@@ -36,19 +36,19 @@ def poll_mailbox(mailbox_id: int) -> int:
         cache.delete(lock)
 
 
-@shared_task(bind=True, max_retries=services.MAX_SEND_ATTEMPTS)
+@shared_task(bind=True, max_retries=outbound.MAX_SEND_ATTEMPTS)
 def send_outbound_email(self, outbound_id: int) -> str:
     """Send once; on failure retry with backoff until the row is marked failed."""
-    result = services.send_outbound(outbound_id)
+    result = outbound.send_outbound(outbound_id)
     if result == "retry":
         if self.request.is_eager:  # no broker to wait on (tests): the next attempt now
             return self.run(outbound_id)
         attempts = OutboundEmail.objects.get(pk=outbound_id).attempts
-        raise self.retry(countdown=services.backoff_seconds(attempts))
+        raise self.retry(countdown=outbound.backoff_seconds(attempts))
     return result
 
 
 @shared_task
 def requeue_stalled_outbound() -> int:
     """Beat job: e-mails whose send task was lost with the broker are queued again."""
-    return services.requeue_stalled()
+    return outbound.requeue_stalled()

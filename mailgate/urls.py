@@ -7,4 +7,5 @@ app_name = "mailgate"
 urlpatterns: list = [
     path("inbound/<slug:name>/", views.inbound, name="inbound"),
     path("outbound/<int:pk>/retry/", views.retry, name="retry"),
+    path("bounces/<int:pk>/clear/", views.clear_bounce, name="clear_bounce"),
 ]

@@ -23,8 +23,9 @@ from django.views.decorators.http import require_POST
 from helpdesk import throttle
 from tickets.selectors import get_ticket_for
 
-from . import services
-from .models import Mailbox, OutboundEmail
+from . import bounces, outbound, services
+from .models import BounceMark, Mailbox, OutboundEmail
+from .panels import ticket_addresses
 
 
 def inbound_rate() -> int:
@@ -74,5 +75,18 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such e-mail")
     row = get_object_or_404(OutboundEmail.objects.filter(ticket__isnull=False), pk=pk)
     ticket = get_ticket_for(request.user, row.ticket_id)
-    services.retry_outbound(row, actor=request.user)
+    outbound.retry_outbound(row, actor=request.user)
+    return redirect(ticket.get_absolute_url())
+
+
+@login_required
+@require_POST
+def clear_bounce(request: HttpRequest, pk: int) -> HttpResponse:
+    """An agent clears the bounce mark of an address on a ticket they can see (the
+    requester's or a CC's); anyone else, or a mark of another ticket's people, is a 404."""
+    if not request.user.is_agent:
+        raise Http404("No such mark")
+    ticket = get_ticket_for(request.user, request.POST.get("ticket", ""), detail=True)
+    mark = get_object_or_404(BounceMark, pk=pk, address__in=ticket_addresses(ticket))
+    bounces.clear(mark, actor=request.user, ticket=ticket)
     return redirect(ticket.get_absolute_url())

@@ -261,7 +261,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         agent = is_agent(request.user)
         if request.method == "GET":
             page = self.paginate_queryset(
-                selectors.conversation(ticket, include_internal=agent)
+                selectors.conversation(ticket, include_internal=agent, viewer=request.user)
             )
             ctx = self.get_serializer_context()
             return self.get_paginated_response(
@@ -274,7 +274,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             public=data["public"] or not agent,  # customers have no internal notes
             attachments=data["attachments"], channel=Channel.API,
         )
-        message = selectors.conversation(ticket, include_internal=True).get(pk=message.pk)
+        message = selectors.conversation(ticket, include_internal=agent,
+                                         viewer=request.user).get(pk=message.pk)
         ctx = self.get_serializer_context()
         return Response(MessageSerializer(message, context=ctx).data,
                         status=status.HTTP_201_CREATED)

@@ -11,8 +11,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
 
-def validate_uploads(files: Sequence[UploadedFile]) -> None:
-    limit = settings.HELPDESK_MAX_ATTACHMENTS_PER_MESSAGE
+def validate_uploads(files: Sequence[UploadedFile], *, max_count: int | None = None) -> None:
+    """Refuse the whole set if one file breaks a limit. `max_count` replaces the per-message
+    count for channels that cannot ask the sender to split (an e-mail arrives whole)."""
+    limit = max_count or settings.HELPDESK_MAX_ATTACHMENTS_PER_MESSAGE
     if len(files) > limit:
         raise ValidationError(f"At most {limit} attachments per message.")
     allowed = {ext.lower() for ext in settings.HELPDESK_ALLOWED_ATTACHMENT_EXTENSIONS}

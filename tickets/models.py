@@ -220,6 +220,11 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    sender_only = models.BooleanField(
+        default=False,
+        help_text="Shown to staff and to the author of its message only: a record the "
+                  "system attached (such as the original e-mail, which may carry other "
+                  "people's addresses), not something shared with the whole ticket.")
 
     def __str__(self) -> str:
         return self.filename

@@ -9,7 +9,7 @@ from django.http import Http404
 
 from helpdesk.models import User
 
-from .models import OPEN_STATUS_VALUES, Escalation, Message, Ticket, TicketEvent
+from .models import OPEN_STATUS_VALUES, Attachment, Escalation, Message, Ticket, TicketEvent
 
 MAX_CC_TICKETS = 5000
 
@@ -191,9 +191,23 @@ def with_list_relations(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     )
 
 
-def conversation(ticket: Ticket, *, include_internal: bool) -> QuerySet[Message]:
+def customer_attachment_filter(user: User, prefix: str = "message__") -> Q:
+    """Attachments a customer may have: on public messages, and sender-only records (the
+    original e-mail) only of the messages they wrote."""
+    return Q(**{f"{prefix}is_public": True}) & (
+        Q(sender_only=False) | Q(**{f"{prefix}author_id": user.pk}))
+
+
+def conversation(ticket: Ticket, *, include_internal: bool,
+                 viewer: User | None = None) -> QuerySet[Message]:
+    """The messages of a ticket with their attachments; without `include_internal` (a
+    customer's view) the attachments are those `viewer` may have."""
+    attachments = Attachment.objects.all()
+    if not include_internal:
+        attachments = attachments.filter(
+            customer_attachment_filter(viewer) if viewer is not None else Q(sender_only=False))
     qs = ticket.messages.select_related("author", "merged_from").prefetch_related(
-        "attachments"
+        Prefetch("attachments", queryset=attachments)
     )
     if not include_internal:
         qs = qs.filter(is_public=True)

@@ -150,7 +150,8 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attachment
-        fields = ["id", "filename", "content_type", "size", "created_at", "download_url"]
+        fields = ["id", "filename", "content_type", "size", "created_at", "sender_only",
+                  "download_url"]
         read_only_fields = fields
 
     def get_download_url(self, attachment: Attachment) -> str:

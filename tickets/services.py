@@ -46,6 +46,7 @@ from .state_machine import (
 __all__ = [
     "TransitionError", "HandoffPacket", "create_ticket", "transition", "add_reply",
     "update_ticket", "assign", "escalate", "return_escalation", "merge", "apply_macro",
+    "add_system_note",
     "bulk_update", "close_stale_resolved",
 ]
 
@@ -98,13 +99,14 @@ def _lock(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
-def _store_attachments(message: Message, files: Sequence[UploadedFile]) -> list[Attachment]:
+def _store_attachments(message: Message, files: Sequence[UploadedFile], *,
+                       sender_only: bool = False) -> list[Attachment]:
     stored = []
     for f in files:
         name = safe_filename(f.name)
         att = Attachment(
             message=message, filename=name, size=f.size,
-            content_type=guess_content_type(name),
+            content_type=guess_content_type(name), sender_only=sender_only,
         )
         att.file.save(name, f, save=False)
         att.save()
@@ -127,8 +129,16 @@ def create_ticket(
     tags: Iterable[str] = (),
     actor: User | None = None,
     attachments: Sequence[UploadedFile] = (),
+    max_attachments: int | None = None,
+    sender_only_attachments: Sequence[UploadedFile] = (),
 ) -> Ticket:
-    """Open a ticket, apply intake rules, route to a team and assign per its strategy."""
+    """Open a ticket, apply intake rules, route to a team and assign per its strategy.
+
+    `sender_only_attachments` are records the system itself attaches (the original
+    e-mail): not uploads, so not held to the upload limits, and shown to staff and the
+    requester only. `max_attachments` raises the per-message count for a channel that
+    cannot ask the sender to split (e-mail).
+    """
     subject = (subject or "").strip()
     description = (description or "").strip()
     if not subject:
@@ -139,7 +149,7 @@ def create_ticket(
         raise ValidationError({"channel": f"Unknown channel {channel!r}."})
     if priority is not None and priority not in Priority.values:
         raise ValidationError({"priority": "Priority must be 1 (P1) to 5 (P5)."})
-    validate_uploads(attachments)
+    validate_uploads(attachments, max_count=max_attachments)
     actor = actor or requester
     now = timezone.now()
     with transaction.atomic():
@@ -150,12 +160,14 @@ def create_ticket(
             created_at=now, updated_at=now, status_changed_at=now,
         )
         _record(ticket, EventKind.CREATED, actor=actor, after=ticket.subject, public=True, at=now)
-        if attachments:
+        if attachments or sender_only_attachments:
             first = Message.objects.create(
                 ticket=ticket, author=requester, is_public=True, by_agent=_is_agent(requester),
-                body="Attachments sent with the request.", channel=channel, created_at=now,
+                body="Attachments sent with the request." if attachments else
+                "The original message.", channel=channel, created_at=now,
             )
             _store_attachments(first, attachments)
+            _store_attachments(first, sender_only_attachments, sender_only=True)
         if tags:
             _add_tags(ticket, tags)
         routing.apply_rules(ticket, record=_record)
@@ -260,17 +272,20 @@ def add_reply(
     set_status: str = "",
     status_reason: str = "",
     time_minutes: int | None = None,
+    max_attachments: int | None = None,
+    sender_only_attachments: Sequence[UploadedFile] = (),
 ) -> Message:
     """Add a public reply or an internal note.
 
     A customer reply brings a waiting ticket back into work and reopens a resolved one;
     an agent's first public reply stamps the first response time. `time_minutes` (agents
     only) logs time spent, linked to the message, in the same transaction.
+    `max_attachments` and `sender_only_attachments` are as for `create_ticket`.
     """
     body = (body or "").strip()
     if not body and not attachments:
         raise ValidationError({"body": "The message is empty."})
-    validate_uploads(attachments)
+    validate_uploads(attachments, max_count=max_attachments)
     agent = _is_agent(author)
     if not agent and not public:
         raise PermissionDenied("Customers cannot write internal notes.")
@@ -290,6 +305,7 @@ def add_reply(
         )
         if attachments:
             _store_attachments(message, attachments)
+        _store_attachments(message, sender_only_attachments, sender_only=True)
         if time_minutes:
             from .timetracking import log_time
 
@@ -311,6 +327,29 @@ def add_reply(
                            reason="customer replied after resolution")
         elif set_status and set_status != ticket.status:
             transition(ticket, set_status, actor=author, reason=status_reason)
+    return message
+
+
+def add_system_note(ticket: Ticket, *, body: str, channel: str = Channel.WEB,
+                    attachments: Sequence[UploadedFile] = ()) -> Message:
+    """An internal note the system writes (a delivery report, an automatic reply): no
+    author, never shown to the customer, no reply event, no status change, also on a
+    closed ticket (it records, it does not reopen). `attachments` are records the system
+    attaches itself, so not held to the upload limits."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "The note is empty."})
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        now = timezone.now()
+        message = Message.objects.create(
+            ticket=ticket, author=None, is_public=False, by_agent=True, body=body,
+            channel=channel, created_at=now,
+        )
+        _store_attachments(message, attachments)
+        _record(ticket, EventKind.NOTE, actor=None, note=f"message {message.pk}", at=now)
+        ticket.updated_at = now
+        ticket.save(update_fields=["updated_at"])
     return message
 
 

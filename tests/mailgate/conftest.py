@@ -1,6 +1,7 @@
 """Fixtures of the email channel tests: a mailbox, the corpus, a ticket with a mail thread."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,49 @@ def thread(customer_a, mailbox):
                                  message_id=SENT_ID, to=customer_a.email,
                                  subject="Re: Cannot log in", status=OutboundStatus.SENT)
     return ticket
+
+
+def delivery_report(sent: bytes, recipient: str, *, status: str = "5.1.1",
+                    action: str = "failed", diagnostic: str = "550 5.1.1 User unknown",
+                    mta: str = "mx.acme.example") -> bytes:
+    """An RFC 3464 report as Postfix writes it about the mail `sent` (raw bytes as it left
+    us): the headers of the returned mail are quoted, so its Message-ID is there."""
+    head = sent.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("ascii", "replace")
+    report_id = hashlib.sha256(sent + recipient.encode() + status.encode()).hexdigest()[:16]
+    return f"""Return-Path: <>
+From: Mail Delivery System <MAILER-DAEMON@{mta}>
+To: support@helpdesk.test
+Subject: Undelivered Mail Returned to Sender
+Date: Mon, 30 Nov 2026 10:00:00 +0000
+Message-ID: <dsn-{report_id}@{mta}>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="dsn-b"
+
+--dsn-b
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host {mta}.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+<{recipient}>: host {mta} said: {diagnostic}
+
+--dsn-b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; {mta}
+
+Final-Recipient: rfc822; {recipient}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; {diagnostic}
+
+--dsn-b
+Content-Type: text/rfc822-headers
+
+{head}
+
+--dsn-b--
+""".encode()

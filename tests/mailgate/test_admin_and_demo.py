@@ -5,9 +5,10 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from mailgate import demo, services
-from mailgate.models import InboundMessage, Mailbox, Quarantine
+from mailgate import bounces, demo, services
+from mailgate.models import BounceMark, InboundMessage, Mailbox, Quarantine
 from tickets.models import Priority
 
 from .conftest import corpus
@@ -24,7 +25,9 @@ def admin_client(client, admin_user):
 def test_admin_lists_render(admin_client, mailbox, thread):
     services.ingest(corpus("14_malformed_no_sender.eml"), mailbox)
     services.ingest(corpus("02_gmail_reply.eml", thread.pk), mailbox)
-    for model in ("mailbox", "inboundmessage", "quarantine", "outboundemail"):
+    mark = BounceMark.objects.create(address="gone@acme.example", status="5.1.1",
+                                     bounced_at=timezone.now(), ticket=thread)
+    for model in ("mailbox", "inboundmessage", "quarantine", "outboundemail", "bouncemark"):
         response = admin_client.get(reverse(f"admin:mailgate_{model}_changelist"))
         assert response.status_code == 200, model
     page = admin_client.get(reverse("admin:mailgate_quarantine_changelist")).content.decode()
@@ -32,6 +35,18 @@ def test_admin_lists_render(admin_client, mailbox, thread):
     outbox = admin_client.get(reverse("admin:mailgate_outboundemail_changelist"),
                               {"status__exact": "failed"})
     assert outbox.status_code == 200
+    detail = admin_client.get(reverse("admin:mailgate_bouncemark_change", args=[mark.pk]))
+    assert detail.status_code == 200 and "gone@acme.example" in detail.content.decode()
+
+
+def test_admin_clears_bounce_marks(admin_client, admin_user):
+    mark = BounceMark.objects.create(address="gone@acme.example", status="5.1.1",
+                                     bounced_at=timezone.now())
+    response = admin_client.post(reverse("admin:mailgate_bouncemark_changelist"), {
+        "action": "clear_marks", "_selected_action": [mark.pk]})
+    assert response.status_code == 302
+    mark.refresh_from_db()
+    assert mark.cleared_by == admin_user and not bounces.is_held("gone@acme.example")
 
 
 def test_admin_retry_ingest_action(admin_client, mailbox, monkeypatch):

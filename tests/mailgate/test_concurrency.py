@@ -12,7 +12,7 @@ from django.core import mail
 from django.db import connection
 
 from helpdesk.models import User
-from mailgate import services
+from mailgate import outbound, services
 from mailgate.models import InboundMessage, OutboundEmail, OutboundStatus
 from tickets import services as ticket_services
 from tickets.models import Ticket
@@ -60,11 +60,11 @@ def test_same_mail_ingested_by_two_workers_at_once_makes_one_ticket(mailbox):
 
 
 def test_same_reply_sent_by_two_workers_goes_out_once(thread, agent, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the workers below send
+    monkeypatch.setattr(outbound, "_enqueue", lambda pk: None)  # the workers below send
     message = ticket_services.add_reply(thread, author=agent, body="Fixed on our side.")
-    row = services.queue_reply(message.pk)
+    row = outbound.queue_reply(message.pk)
     mail.outbox.clear()
-    results = run_two(lambda: services.send_outbound(row.pk))
+    results = run_two(lambda: outbound.send_outbound(row.pk))
     assert sorted(results) == ["sent", "skipped"]
     assert len(mail.outbox) == 1
     row.refresh_from_db()

@@ -99,3 +99,17 @@ def test_management_command_needs_a_known_mailbox(db, monkeypatch):
     _stdin(monkeypatch, corpus("08_windows1252.eml"))
     with pytest.raises(CommandError, match="No mailbox named 'ghost'"):
         call_command("ingest_email", "--mailbox", "ghost")
+
+
+def test_inactive_mailbox_takes_no_mail_by_webhook_nor_by_command(client, mailbox, token,
+                                                                  monkeypatch):
+    """Both doors refuse it alike, with a clear answer, and store nothing at all."""
+    mailbox.is_active = False
+    mailbox.save()
+    assert post(client, corpus("01_new_plain.eml")).status_code == 401
+    _stdin(monkeypatch, corpus("01_new_plain.eml"))
+    with pytest.raises(CommandError, match="The mailbox 'support' is inactive; nothing was "
+                                           "stored"):
+        call_command("ingest_email", "--mailbox", "support")
+    assert not InboundMessage.objects.exists() and not Quarantine.objects.exists()
+    assert not Ticket.objects.exists()

@@ -8,7 +8,7 @@ from django.core import mail
 from helpdesk.models import User
 from helpdesk.roles import Role
 from mailgate import services
-from mailgate.models import InboundMessage, InboundStatus, Quarantine
+from mailgate.models import BounceMark, InboundMessage, InboundStatus, Quarantine
 from tests.factories import make_ticket, make_user
 from tickets import services as ticket_services
 from tickets.models import Attachment, Channel, Message, Ticket
@@ -93,16 +93,19 @@ def test_windows_1252_smart_quotes_and_euro(mailbox):
 def test_attachments_and_inline_image_are_stored_refused_type_is_noted(mailbox, customer_a):
     ticket = ingest("09_attachment_inline_image.eml", mailbox).ticket
     first = ticket.messages.get()
-    assert attachment_names(first) == ["export.log", "screenshot.png"]
+    assert attachment_names(first) == ["export.log", "original-message.eml", "screenshot.png"]
     log = first.attachments.get(filename="export.log")
     assert log.file.read().startswith(b"2026-11-26 10:00:01 ERROR export")
     assert "setup.exe (files of type .exe are not accepted)" in ticket.description
+    # The refused file is still reachable: in the original, kept for agents and Alice.
+    original = first.attachments.get(filename="original-message.eml")
+    assert original.sender_only and b"TVqQAGZha2U=" in original.file.read()
 
 
 def test_attachment_over_the_size_limit_is_dropped_with_a_note(mailbox, customer_a, settings):
     settings.HELPDESK_MAX_ATTACHMENT_BYTES = 60  # the log (57 B) fits, the image (67 B) not
     ticket = ingest("09_attachment_inline_image.eml", mailbox).ticket
-    assert attachment_names(ticket.messages.get()) == ["export.log"]
+    assert attachment_names(ticket.messages.get()) == ["export.log", "original-message.eml"]
     assert "screenshot.png (larger than 0 MB)" in ticket.description
 
 
@@ -193,13 +196,10 @@ def test_unknown_sender_is_ignored_when_mailbox_is_closed_to_new_customers(mailb
 # --- loops ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, reason", [
-    ("10_out_of_office.eml", "Auto-Submitted: auto-replied"),
-    ("11_bounce_dsn.eml", "Auto-Submitted: auto-replied"),
     ("12_mailing_list.eml", "Precedence: list"),
     ("13_own_address.eml", "sent from one of our own addresses"),
 ])
-def test_auto_replies_bounces_lists_and_own_mail_never_make_tickets(mailbox, thread, name,
-                                                                    reason):
+def test_lists_and_own_mail_never_make_tickets(mailbox, thread, name, reason):
     users = User.objects.count()
     mail.outbox.clear()
     result = ingest(name, mailbox, thread.pk)
@@ -211,11 +211,15 @@ def test_auto_replies_bounces_lists_and_own_mail_never_make_tickets(mailbox, thr
     assert mail.outbox == []
 
 
-def test_bounce_with_null_return_path_only_is_a_loop(mailbox):
+def test_bounce_about_mail_we_did_not_send_is_kept_unlinked(mailbox):
+    """Backscatter (spam that forged our address) bounces too: no ticket, no note, no
+    mark, no quarantine; the report is kept with the inbound mail."""
     raw = corpus("11_bounce_dsn.eml").replace(b"Auto-Submitted: auto-replied\n", b"")
     result = services.ingest(raw, mailbox)
     assert result.status == InboundStatus.IGNORED_LOOP
-    assert result.inbound.reason == "delivery status notification (bounce)"
+    assert result.inbound.reason == "Delivery report about mail we did not send: not linked."
+    assert not Ticket.objects.exists() and not Quarantine.objects.exists()
+    assert not BounceMark.objects.exists()
 
 
 # --- quarantine -----------------------------------------------------------------------
@@ -272,3 +276,11 @@ def test_agent_mailing_a_ticket_token_needs_to_see_the_ticket(mailbox, thread, l
         b"From: Alice Smith <alice@acme.example>", f"From: <{outsider.email}>".encode())
     result = services.ingest(raw, mailbox)
     assert result.ticket != thread and thread.messages.count() == 0
+
+
+def test_a_mail_system_notice_without_an_address_is_quarantined(mailbox):
+    raw = b"From: postmaster\nTo: support@helpdesk.test\nSubject: Hello\n\nNo address here.\n"
+    result = services.ingest(raw, mailbox)
+    assert result.status == InboundStatus.QUARANTINED
+    assert "no valid From address" in Quarantine.objects.get().error
+    assert not User.objects.filter(email="").exists()

@@ -1,11 +1,13 @@
 """End to end over real servers: Dovecot (IMAP) on a high port and aiosmtpd (SMTP).
 
-mail → ticket → agent reply → mail → customer reply → same ticket.
+mail → ticket → agent reply → mail → customer reply → same ticket; and agent replies whose
+bounces come back by the webhook and by IMAP onto the right tickets.
 Skipped only when the `dovecot` binary is missing (local dev); scripts/test.sh installs
 dovecot-imapd, so CI runs it.
 """
 from __future__ import annotations
 
+import datetime as dt
 import imaplib
 import os
 import shutil
@@ -20,12 +22,18 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+import time_machine
+from django.urls import reverse
 from django.utils import timezone
 
-from mailgate import tasks
-from mailgate.models import InboundMessage, Mailbox, OutboundEmail, OutboundStatus
+from mailgate import bounces, tasks
+from mailgate.models import HeldEmail, InboundMessage, Mailbox, OutboundEmail, OutboundStatus
 from tickets import services as ticket_services
-from tickets.models import Ticket
+from tickets import surveys
+from tickets.models import Message, Ticket
+from tickets.state_machine import Status
+
+from .conftest import delivery_report
 
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists()
                                       else None)
@@ -131,19 +139,20 @@ def smtp_sink(settings):
         controller.stop()
 
 
-def deliver(port: int, message: EmailMessage) -> None:
+def deliver(port: int, message: EmailMessage | bytes) -> None:
     """Put a message into the INBOX over IMAP, as the mail server would deliver it."""
     conn = imaplib.IMAP4("127.0.0.1", port)
     conn.login(USER, PASSWORD)
-    typ, _ = conn.append("INBOX", "", imaplib.Time2Internaldate(time.time()),
-                         message.as_bytes(policy=policy.SMTP))
+    raw = message if isinstance(message, bytes) else message.as_bytes(policy=policy.SMTP)
+    typ, _ = conn.append("INBOX", "", imaplib.Time2Internaldate(time.time()), raw)
     assert typ == "OK"
     conn.logout()
 
 
-def customer_mail(subject: str, body: str, **headers: str) -> EmailMessage:
+def customer_mail(subject: str, body: str, *, sender: str = "Carol Jones <carol@acme.example>",
+                  **headers: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = "Carol Jones <carol@acme.example>"
+    msg["From"] = sender
     msg["To"] = "Support <support@helpdesk.test>"
     msg["Subject"] = subject
     msg["Date"] = format_datetime(timezone.now())
@@ -214,3 +223,65 @@ def test_wrong_password_is_recorded_on_the_mailbox_not_raised(dovecot, monkeypat
     mailbox.refresh_from_db()
     assert mailbox.last_error.startswith("Cannot connect:")
     assert mailbox.last_polled_at is not None
+
+
+def test_bounces_of_replies_come_back_by_webhook_and_by_imap_onto_their_tickets(
+        dovecot, smtp_sink, monkeypatch, client, settings, org_a, agent):
+    """Two customers write in; the agent answers both over real SMTP; both answers bounce.
+    Carol's report is posted to the webhook by the MTA, Dave's lands in the mailbox and the
+    poller fetches it. Each becomes a note on its own ticket and marks its address; then
+    automatic mail to them is held while the agent's replies still go out."""
+    monkeypatch.setenv("MAILGATE_IT_PASSWORD", PASSWORD)
+    monkeypatch.setenv("MAILGATE_IT_TOKEN", "it-Webhook-token-7")
+    mailbox = Mailbox.objects.create(
+        name="support", address=USER, imap_host="127.0.0.1", imap_port=dovecot,
+        imap_tls=False, username=USER, password_env="MAILGATE_IT_PASSWORD",
+        webhook_token_env="MAILGATE_IT_TOKEN")
+    deliver(dovecot, customer_mail("Export to CSV times out", "The export fails.",
+                                   Message_ID="<export.carol@acme.example>"))
+    deliver(dovecot, customer_mail("Invoice PDF empty", "The PDF has no pages.",
+                                   sender="Dave Ng <dave@globex.example>",
+                                   Message_ID="<pdf.dave@globex.example>"))
+    tasks.poll_mailboxes()
+    carols = Ticket.objects.get(requester__email="carol@acme.example")
+    daves = Ticket.objects.get(requester__email="dave@globex.example")
+    ticket_services.add_reply(carols, author=agent, body="Try the export again now.")
+    ticket_services.add_reply(daves, author=agent, body="Please send the invoice number.")
+    [(_, [to_carol], to_carols), (_, [to_dave], to_daves)] = smtp_sink.messages
+    assert (to_carol, to_dave) == ("carol@acme.example", "dave@globex.example")
+
+    report = delivery_report(to_carols, "carol@acme.example")
+    response = client.post(reverse("mailgate:inbound", args=["support"]), data=report,
+                           content_type="message/rfc822",
+                           HTTP_AUTHORIZATION="Bearer it-Webhook-token-7")
+    assert response.status_code == 202
+    assert response.json() == {"status": "bounce", "duplicate": False, "ticket": carols.pk}
+    deliver(dovecot, delivery_report(to_daves, "dave@globex.example", status="5.2.2",
+                                     diagnostic="552 5.2.2 Mailbox full", mta="mx.globex.example"))
+    assert tasks.poll_mailbox(mailbox.pk) == 1
+
+    for ticket, line in ((carols, "Delivery to carol@acme.example failed: 5.1.1 user unknown"),
+                         (daves, "Delivery to dave@globex.example failed: 5.2.2 mailbox full")):
+        [note] = ticket.messages.filter(is_public=False)
+        assert note.body.startswith(f"**{line}**") and note.author is None
+    assert bounces.held_addresses(["carol@acme.example", "dave@globex.example"]) == {
+        "carol@acme.example", "dave@globex.example"}
+    assert Ticket.objects.count() == 2 and len(smtp_sink.messages) == 2  # nothing answered
+
+    # Automatic mail is held; the agent's own reply still goes out.
+    settings.HELPDESK_SURVEY_DELAY = dt.timedelta(minutes=1)
+    ticket_services.transition(carols, Status.RESOLVED, actor=agent)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=5), tick=False):
+        surveys.send_due_surveys()
+    ticket_services.add_reply(daves, author=agent, body="We found the invoice anyway.")
+    assert [rcpt for _, rcpt, _ in smtp_sink.messages[2:]] == [["dave@globex.example"]]
+    assert HeldEmail.objects.get().kind == "survey"
+
+    # The same report again, by either door, changes nothing.
+    again = client.post(reverse("mailgate:inbound", args=["support"]), data=report,
+                        content_type="message/rfc822",
+                        HTTP_AUTHORIZATION="Bearer it-Webhook-token-7")
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    Mailbox.objects.filter(pk=mailbox.pk).update(last_uid=0)
+    tasks.poll_mailbox(mailbox.pk)
+    assert Message.objects.filter(is_public=False).count() == 2

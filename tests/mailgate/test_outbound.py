@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.roles import Role
-from mailgate import services, tasks
+from mailgate import outbound, services, tasks
 from mailgate.models import OutboundEmail, OutboundStatus
 from tests.factories import make_ticket, make_user
 from tickets import services as ticket_services
@@ -89,8 +89,8 @@ def test_internal_notes_and_web_tickets_are_not_mailed(thread, agent, customer_a
 def test_task_run_twice_sends_once(replied):
     row = OutboundEmail.objects.get(key=f"reply:{replied.pk}")
     assert tasks.send_outbound_email.delay(row.pk).get() == "skipped"
-    assert services.send_outbound(row.pk) == "skipped"
-    assert services.queue_reply(replied.pk) == row  # a duplicate event: same row, no task
+    assert outbound.send_outbound(row.pk) == "skipped"
+    assert outbound.queue_reply(replied.pk) == row  # a duplicate event: same row, no task
     assert len(mail.outbox) == 1
 
 
@@ -101,7 +101,7 @@ def test_failure_is_retried_then_shown_on_ticket_and_agent_can_resend(
         message = ticket_services.add_reply(thread, author=agent, body="Try again please.")
     row = OutboundEmail.objects.get(key=f"reply:{message.pk}")
     assert row.status == OutboundStatus.FAILED
-    assert row.attempts == services.MAX_SEND_ATTEMPTS  # eager retries ran them all
+    assert row.attempts == outbound.MAX_SEND_ATTEMPTS  # eager retries ran them all
     assert "mailbox full" in row.last_error
 
     client.force_login(agent)
@@ -137,7 +137,7 @@ def test_retry_is_a_404_for_customers_and_agents_who_cannot_see_the_ticket(
 
 
 def test_backoff_grows_and_is_capped():
-    assert [services.backoff_seconds(n) for n in (1, 2, 3, 4, 8)] == [60, 120, 240, 480, 3600]
+    assert [outbound.backoff_seconds(n) for n in (1, 2, 3, 4, 8)] == [60, 120, 240, 480, 3600]
 
 
 def test_retry_lost_with_the_broker_is_queued_again_after_its_backoff(
@@ -148,11 +148,11 @@ def test_retry_lost_with_the_broker_is_queued_again_after_its_backoff(
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         message = ticket_services.add_reply(thread, author=agent, body="Try 4.2.1.")
-        row = services.queue_reply(message.pk)
-        assert services.send_outbound(row.pk) == "retry"  # the retry task is then lost
+        row = outbound.queue_reply(message.pk)
+        assert outbound.send_outbound(row.pk) == "retry"  # the retry task is then lost
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     mail.outbox.clear()
-    backoff = dt.timedelta(seconds=services.backoff_seconds(1))
+    backoff = dt.timedelta(seconds=outbound.backoff_seconds(1))
     with time_machine.travel(start + backoff + dt.timedelta(minutes=4), tick=False):
         assert tasks.requeue_stalled_outbound() == 0  # its retry may still come
     assert mail.outbox == []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailgate import loops, parsing
+from mailgate import loops, parsing, reports
 
 OWN = {"support@helpdesk.test"}
 
@@ -104,3 +104,108 @@ def test_out_of_office_subject_without_headers_is_a_loop():
     raw = msg().replace(b"Subject: Hi", b"Subject: Out of Office: back Monday")
     reason = loops.loop_reason(parsing.parse(raw), own_addresses=OWN)
     assert reason == "automatic reply (subject)"
+
+
+# --- charsets, names, structure -----------------------------------------------------------
+
+@pytest.mark.parametrize("data, declared, expected", [
+    ("Grüße aus München".encode(), "iso-8859-1", "Grüße aus München"),  # UTF-8 mislabelled
+    ("“quoted” – €5".encode("cp1252"), "iso-8859-1", "“quoted” – €5"),  # Latin-1 is 1252
+    ("Проверьте настройки экспорта, пожалуйста.".encode("cp1251"), None,
+     "Проверьте настройки экспорта, пожалуйста."),
+    ("Ошибка при входе в систему".encode("koi8_r"), "x-unknown",
+     "Ошибка при входе в систему"),
+    ("ログインできません".encode("cp932"), "shift_jis", "ログインできません"),
+    (b"plain ascii", "klingon-8", "plain ascii"),
+    ("Café".encode() + b" \xff\xfe broken", None, "Café \ufffd\ufffd broken"),
+])
+def test_decode_bytes_never_shows_mojibake(data, declared, expected):
+    assert parsing.decode_bytes(data, declared) == expected
+
+
+def test_a_charset_named_elsewhere_in_the_message_decides_a_short_header():
+    data = "Проблема".encode("cp1251")
+    assert parsing.decode_bytes(data, None, hints=["windows-1251"]) == "Проблема"
+
+
+@pytest.mark.parametrize("disposition, expected", [
+    ("attachment; filename*=UTF-8''Vertrag%20M%C3%BCnchen.pdf", "Vertrag München.pdf"),
+    ("attachment; filename*0*=iso-8859-1''sign%E9e; filename*1=\".pdf\"", "signée.pdf"),
+    ('attachment; filename="=?UTF-8?B?w6lsw6hiZS5wZGY=?="', "élèbe.pdf"),
+    ("attachment; filename=quarterly report.pdf", "quarterly report.pdf"),
+    ('attachment; filename="C:\\\\Users\\\\ann\\\\log.txt"', "log.txt"),
+    ('attachment; filename="../../etc/passwd.txt"', "passwd.txt"),
+])
+def test_file_names_in_every_form(disposition, expected):
+    raw = msg("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n",
+              f"--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/pdf\n"
+              f"Content-Disposition: {disposition}\n\n%PDF\n--b--")
+    [attachment] = parsing.parse(raw).attachments
+    assert attachment.filename == expected
+
+
+def test_a_part_without_a_name_is_named_from_its_type_and_a_bare_name_gets_its_extension():
+    raw = msg("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n",
+              "--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/pdf\n\n%PDF\n"
+              "--b\nContent-Type: image/png; name=scan\n\nPNG\n--b--")
+    assert [a.filename for a in parsing.parse(raw).attachments] == [
+        "attachment-1.pdf", "scan.png"]
+
+
+def test_format_flowed_is_joined_again():
+    raw = msg("MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8; format=flowed\n",
+              "This line was wrapped \nby the sender.\n\n-- \nAnn")
+    assert parsing.parse(raw).text.startswith("This line was wrapped by the sender.\n\n-- \n")
+
+
+def test_content_hash_ignores_what_each_relay_adds_but_not_the_message():
+    raw = msg()
+    relayed = (b"Received: from relay.example\n\tby mx.example; Mon, 1 Dec 2026\n"
+               b"DKIM-Signature: v=1; a=rsa-sha256;\n b=abc\n"
+               + raw.replace(b"\n", b"\r\n"))
+    assert parsing.content_hash(relayed) == parsing.content_hash(raw)
+    assert parsing.content_hash(raw.replace(b"Hello", b"Hello!")) != parsing.content_hash(raw)
+    assert parsing.content_hash(raw.replace(b"Subject: Hi", b"Subject: Ho")) != \
+        parsing.content_hash(raw)
+
+
+def test_old_outlook_unquoted_boundary_is_read_with_the_legacy_policy():
+    raw = msg("MIME-Version: 1.0\nContent-Type: multipart/mixed;\n\tboundary=----=_NextPart_0\n",
+              "------=_NextPart_0\nContent-Type: text/plain\n\nThe body.\n"
+              "------=_NextPart_0\nContent-Type: text/csv; name=a.csv\n\nx,y\n"
+              "------=_NextPart_0--")
+    parsed = parsing.parse(raw)
+    assert parsed.text == "The body."
+    assert [(a.filename, a.payload) for a in parsed.attachments] == [("a.csv", b"x,y")]
+
+
+def test_a_delivery_report_needs_no_from_address_but_a_person_does():
+    report = msg("Return-Path: <>\n", sender="MAILER-DAEMON")
+    assert parsing.parse(report).from_address == ""
+    with pytest.raises(parsing.ParseError, match="no valid From"):
+        parsing.parse(msg(sender="not-an-address"))
+
+
+@pytest.mark.parametrize("status, text", [
+    ("5.1.1", "5.1.1 user unknown"), ("5.2.2", "5.2.2 mailbox full"),
+    ("4.4.7", "4.4.7 delivery time expired"), ("5.9.99", "5.9.99 permanent failure"),
+    ("", "no status given"),
+])
+def test_statuses_are_described(status, text):
+    assert reports.describe(status) == text
+
+
+def test_status_from_a_reply_code_when_no_enhanced_status_is_given():
+    assert reports.status_of("#5.1.1 no such user") == "5.1.1"
+    assert reports.status_of("550 Requested action not taken") == "5.0.0"
+    assert reports.status_of("451 try later") == "4.0.0"
+
+
+def test_a_plain_stub_beside_a_long_html_part_loses_to_the_html():
+    article = "<p>" + "The quarterly figures are attached below in full detail. " * 30 + "</p>"
+    raw = msg("MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n",
+              "--b\nContent-Type: text/plain\n\nView this message in a browser.\n"
+              f"--b\nContent-Type: text/html\n\n{article}\n--b--")
+    parsed = parsing.parse(raw)
+    assert parsed.text.startswith("The quarterly figures are attached below")
+    assert not parsed.has_plain  # shown from HTML: the original goes beside it

@@ -31,7 +31,7 @@ from django.db.models import Count
 from helpdesk.roles import Role
 from incidents import services, tasks
 from incidents.models import EntryKind, IncidentTicket, PublicUpdate, UpdateDelivery
-from mailgate import services as mail_services
+from mailgate import outbound as mail_outbound
 from mailgate.models import OutboundEmail, OutboundStatus
 from sla.models import Clock, Metric
 from tests.factories import make_org, make_ticket, make_user, team
@@ -283,8 +283,8 @@ def test_reply_e_mail_whose_task_was_lost_is_queued_again_by_the_replay(
                                      body="Engineers are rolling back the release.")
     services.deliver_chunk(update.pk)
     message = Message.objects.filter(ticket=tickets[0], body__contains=update.body).get()
-    with mock.patch.object(mail_services, "_enqueue"):
-        row = mail_services.queue_reply(message.pk)  # the row, but no task
+    with mock.patch.object(mail_outbound, "_enqueue"):
+        row = mail_outbound.queue_reply(message.pk)  # the row, but no task
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):

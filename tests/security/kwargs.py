@@ -19,6 +19,7 @@ PK_BY_NAME = {
     "qa:dispute": "review_disputed",
     "knowledge:panel_search": "ticket", "knowledge:flag": "ticket",
     "knowledge:draft_from_ticket": "ticket", "mailgate:retry": "outbound",
+    "mailgate:clear_bounce": "bounce_mark",
     "mail-outbound-retry": "outbound", "casework-link-status": "link",
     "workforce_oncall:rotation": "rotation", "workforce_oncall:ical": "rotation",
     "workforce_oncall:add_override": "rotation", "workforce_oncall:swap": "rotation",

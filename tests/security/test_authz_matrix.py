@@ -177,6 +177,7 @@ RULES: dict[str, Rule] = {
     # mail
     "mailgate:inbound": ANY_405,
     "mailgate:retry": P(LOGGED_IN),
+    "mailgate:clear_bounce": P(LOGGED_IN),
     # casework
     "casework:index": G(STAFF, ok=REDIRECT),
     "casework:dashboard": G(QA_UP),

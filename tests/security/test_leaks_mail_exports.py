@@ -132,6 +132,7 @@ WRITES: dict[tuple[str, str], Write] = {
             "incident": w.ids["incident"]}),
         # mail and casework: the ticket's team (and those who see every ticket)
         "mailgate:retry": w_(TEAM_X),
+        "mailgate:clear_bounce": w_(TEAM_X, data=lambda w: {"ticket": w.ids["ticket"]}),
         "casework:voc_generate": w_(QA_UP),
         **{f"casework:{n}": w_(TEAM_X) for n in (
             "save_investigation", "add_evidence", "verify_evidence", "start_playbook",

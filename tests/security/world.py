@@ -134,7 +134,7 @@ def _objects_of_others(w: World, t, incident, rot, survey) -> None:
     from helpdesk.notifications import notify
     from incidents import services as inc
     from incidents.models import LinkSuggestion
-    from mailgate.models import OutboundEmail, OutboundStatus
+    from mailgate.models import BounceMark, OutboundEmail, OutboundStatus
     from qa import services as qs
     from qa.models import Scorecard
     from sla import services as sla
@@ -190,7 +190,9 @@ def _objects_of_others(w: World, t, incident, rot, survey) -> None:
     clock = Clock.objects.filter(ticket=t2, completed_at__isnull=True).first()
     follow_up = FollowUp.objects.create(survey=survey, ticket=t, owner=u["lead_x"],
                                         due_at=now + timedelta(days=1))
-    w.ids.update(outbound=outbound.pk, notification=note.pk,
+    mark = BounceMark.objects.create(address=u["customer_a"].email, status="5.1.1",
+                                     bounced_at=now, ticket=t, outbound=outbound)
+    w.ids.update(outbound=outbound.pk, notification=note.pk, bounce_mark=mark.pk,
                  clock=clock.pk, follow_up=follow_up.pk)
 
     # Workforce: an override and a page on team X's rotation, agent X's time-off request.

@@ -12,7 +12,8 @@ from ..models import Attachment
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def download(request: HttpRequest, pk: int) -> FileResponse:
-    """The file, if the user can see its ticket and, for customers, its message is public.
+    """The file, if the user can see its ticket and, for customers, its message is public
+    (and, for a sender-only record such as the original e-mail, they wrote that message).
 
     Anything else is a 404, so a guessed id tells nothing about what exists.
     """
@@ -21,7 +22,7 @@ def download(request: HttpRequest, pk: int) -> FileResponse:
         pk=pk, message__ticket__in=selectors.visible_tickets(user).values("pk")
     )
     if not user.is_agent:
-        qs = qs.filter(message__is_public=True)
+        qs = qs.filter(selectors.customer_attachment_filter(user))
     attachment = qs.first()
     if attachment is None:
         raise Http404("No such attachment")

@@ -202,7 +202,8 @@ def _render_ticket(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFor
             pk=ticket.merged_into_id).only("id", "subject").first()
     return render(request, "tickets/portal/ticket_detail.html", {
         "ticket": ticket,
-        "conversation": list(selectors.conversation(ticket, include_internal=False)),
+        "conversation": list(selectors.conversation(ticket, include_internal=False,
+                                                    viewer=request.user)),
         "activity": _activity(ticket),
         "merged_into": merged_into,
         "reply_form": reply_form or ReplyForm(),

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         mailbox = Mailbox.objects.filter(name=options["mailbox"]).first()
         if mailbox is None:
             raise CommandError(f"No mailbox named {options['mailbox']!r}.")
+        if not mailbox.is_active:  # as the webhook: an inactive mailbox takes no mail
+            raise CommandError(f"The mailbox {mailbox.name!r} is inactive; nothing was "
+                               "stored. Activate it in the admin first.")
         raw = sys.stdin.buffer.read(services.max_message_bytes() + 1)
         result = services.ingest(raw, mailbox)
         ticket = result.ticket

@@ -1,0 +1,265 @@
+"""Email channel, outbound: agents' replies mailed once and threaded, retries, and the
+`helpdesk.mail` hook that threads notifications and surveys and holds automatic mail to
+bouncing addresses."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from email.utils import formataddr, make_msgid, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from helpdesk.mail import OutgoingMail, mail_domain
+from helpdesk.models import User
+from tickets.models import Channel, Message, Ticket
+
+from . import bounces, parsing
+from .models import InboundMessage, InboundStatus, Mailbox, OutboundEmail, OutboundStatus
+from .services import own_addresses, ticket_token, token_prefix
+
+logger = logging.getLogger(__name__)
+
+MAX_SEND_ATTEMPTS = 5
+REFERENCES_KEPT = 20  # mail clients truncate long References chains the same way
+
+
+# --- the mail thread of a ticket ------------------------------------------------------
+
+def mailbox_for(ticket: Ticket) -> Mailbox | None:
+    """The mailbox the conversation came through, else the first active one."""
+    inbound = (InboundMessage.objects.filter(ticket=ticket, mailbox__isnull=False)
+               .select_related("mailbox").order_by("received_at", "pk").first())
+    if inbound is not None:
+        return inbound.mailbox
+    return Mailbox.objects.filter(is_active=True).order_by("pk").first()
+
+
+def thread_ids(ticket: Ticket) -> tuple[str, list[str]]:
+    """(In-Reply-To, References) for the next mail of the ticket: the latest customer
+    mail is answered; References lists the thread oldest first, capped."""
+    inbound = list(InboundMessage.objects.filter(
+        ticket=ticket, status__in=[InboundStatus.TICKET_CREATED, InboundStatus.REPLY_ADDED])
+        .order_by("received_at", "pk").values_list("received_at", "message_id"))
+    outbound = list(OutboundEmail.objects.filter(ticket=ticket)
+                    .exclude(status=OutboundStatus.FAILED)
+                    .order_by("created_at", "pk").values_list("created_at", "message_id"))
+    thread = [mid for _, mid in sorted(inbound + outbound, key=lambda r: r[0])]
+    refs = thread[:1] + thread[1:][-(REFERENCES_KEPT - 1):] if thread else []
+    in_reply_to = inbound[-1][1] if inbound else (thread[-1] if thread else "")
+    return in_reply_to, refs
+
+
+def _angle(message_id: str) -> str:
+    return f"<{message_id}>" if message_id else ""
+
+
+def threaded_subject(subject: str, ticket_id: int) -> str:
+    token = ticket_token(ticket_id)
+    return subject if token in subject else f"{subject} {token}"
+
+
+def is_mail_ticket(ticket: Ticket) -> bool:
+    return ticket.channel == Channel.EMAIL
+
+
+# --- outbound replies -----------------------------------------------------------------
+
+def queue_reply(message_id: int) -> OutboundEmail | None:
+    """Queue the e-mail of an agent's public reply, once (unique key per message).
+
+    Only tickets of the email channel get replies by e-mail: web and chat customers
+    follow their tickets in the portal. Internal notes are never sent.
+    """
+    message = (Message.objects.select_related("ticket__requester", "author")
+               .filter(pk=message_id).first())
+    if message is None or not message.is_public or not message.by_agent:
+        return None
+    ticket = message.ticket
+    if not is_mail_ticket(ticket):
+        return None
+    own = own_addresses()
+    to = [ticket.requester.email] + list(ticket.ccs.exclude(email="")
+                                          .values_list("email", flat=True))
+    to = list(dict.fromkeys(a for a in to if a and a.lower() not in own))
+    if not to:
+        return None
+    mailbox = mailbox_for(ticket)
+    domain = mailbox.address.rsplit("@", 1)[-1] if mailbox else mail_domain()
+    in_reply_to, refs = thread_ids(ticket)
+    with transaction.atomic():
+        row, created = OutboundEmail.objects.get_or_create(
+            key=f"reply:{message.pk}",
+            defaults={
+                "kind": "reply", "ticket": ticket, "ticket_message": message, "mailbox": mailbox,
+                "message_id": parsing.normalise_msgid(make_msgid("hd", domain=domain)),
+                "in_reply_to": in_reply_to, "references": " ".join(refs),
+                "to": ", ".join(to),
+                "subject": threaded_subject(f"Re: {ticket.subject}", ticket.pk)[:300],
+            },
+        )
+    # A row still waiting for its first attempt is queued again: the process that wrote it
+    # may have died before queueing it (a replayed event). Sending is once (row lock).
+    if created or (row.status == OutboundStatus.QUEUED and row.attempts == 0):
+        _enqueue(row.pk)
+    return row
+
+
+def _enqueue(outbound_id: int) -> None:
+    from .tasks import send_outbound_email
+
+    transaction.on_commit(lambda: send_outbound_email.delay(outbound_id))
+
+
+def backoff_seconds(attempts: int) -> int:
+    """1, 2, 4, 8 … minutes between attempts, at most an hour."""
+    return min(60 * 2 ** max(attempts - 1, 0), 3600)
+
+
+def _reply_email(row: OutboundEmail) -> EmailMultiAlternatives:
+    message = row.ticket_message
+    ticket = row.ticket
+    mailbox = row.mailbox
+    address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
+    agent_name = message.author.display_name if message and message.author else "Support"
+    context = {"ticket": ticket, "message": message, "agent_name": agent_name,
+               "token": ticket_token(ticket.pk),
+               "portal_url": f"{settings.HELPDESK_BASE_URL}"
+                             f"{reverse('portal:ticket', args=[ticket.pk])}"}
+    headers = {"Message-ID": _angle(row.message_id),
+               "X-Auto-Response-Suppress": "OOF, AutoReply",
+               f"X-{token_prefix()}-Ticket": str(ticket.pk)}
+    if row.in_reply_to:
+        headers["In-Reply-To"] = _angle(row.in_reply_to)
+    if row.references:
+        headers["References"] = " ".join(_angle(r) for r in row.references.split())
+    email = EmailMultiAlternatives(
+        row.subject, render_to_string("mailgate/email/reply.txt", context),
+        formataddr((f"{agent_name} via {mailbox.name if mailbox else 'Support'}",
+                    parseaddr(address)[1])),
+        row.recipients, headers=headers, reply_to=[address],
+    )
+    email.attach_alternative(render_to_string("mailgate/email/reply.html", context),
+                             "text/html")
+    return email
+
+
+def send_outbound(outbound_id: int) -> str:
+    """Send one queued e-mail at most once: "sent", "skipped", "retry" or "failed".
+
+    The row is locked while the mail is handed over and marked sent in the same
+    transaction, so a task run twice (or by two workers) sends it once.
+    """
+    with transaction.atomic():
+        row = (OutboundEmail.objects.select_for_update()
+               .filter(pk=outbound_id, status=OutboundStatus.QUEUED).first())
+        if row is None:
+            return "skipped"
+        row = (OutboundEmail.objects.select_related("ticket", "ticket_message__author", "mailbox")
+               .get(pk=row.pk))
+        row.attempts += 1
+        row.last_attempt_at = timezone.now()
+        try:
+            _reply_email(row).send()
+        except Exception as exc:  # SMTP refused, network down, bad address…
+            logger.warning("Outbound e-mail %s failed (attempt %s): %s", row.key,
+                           row.attempts, exc)
+            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if row.attempts >= MAX_SEND_ATTEMPTS:
+                row.status = OutboundStatus.FAILED
+            row.save(update_fields=["attempts", "last_error", "status", "last_attempt_at"])
+            return "failed" if row.status == OutboundStatus.FAILED else "retry"
+        row.status = OutboundStatus.SENT
+        row.sent_at = timezone.now()
+        row.last_error = ""
+        row.save(update_fields=["attempts", "last_error", "status", "sent_at",
+                                "last_attempt_at"])
+    return "sent"
+
+
+# A queued send that has not happened this long after it was due was lost with the broker
+# (Redis restarted without its data, or down when the task was queued).
+STALL_GRACE = dt.timedelta(minutes=5)
+
+
+def requeue_stalled(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Queue again the e-mails still waiting whose task was lost: never tried five minutes
+    after they were written, or not tried again five minutes after their backoff ended.
+    Sending is once (row lock + status), so a task that was only late sends nothing twice.
+    """
+    now = now or timezone.now()
+    due = []
+    for row in (OutboundEmail.objects.filter(status=OutboundStatus.QUEUED)
+                .only("pk", "attempts", "created_at", "last_attempt_at")
+                .order_by("created_at")[:limit]):
+        if row.attempts == 0 or row.last_attempt_at is None:
+            stalled = row.created_at + STALL_GRACE < now
+        else:
+            retry_at = row.last_attempt_at + dt.timedelta(seconds=backoff_seconds(row.attempts))
+            stalled = retry_at + STALL_GRACE < now
+        if stalled:
+            due.append(row.pk)
+    from .tasks import send_outbound_email
+
+    for pk in due:
+        send_outbound_email.delay(pk)
+    if due:
+        logger.warning("Queued %s stalled outbound e-mail(s) again", len(due))
+    return len(due)
+
+
+def retry_outbound(row: OutboundEmail, *, actor: User) -> OutboundEmail:
+    """An agent asks to send a failed e-mail again (same Message-ID, so still one mail)."""
+    with transaction.atomic():
+        row = OutboundEmail.objects.select_for_update().get(pk=row.pk)
+        if row.status != OutboundStatus.FAILED:
+            return row
+        row.status = OutboundStatus.QUEUED
+        row.attempts = 0
+        row.save(update_fields=["status", "attempts"])
+        logger.info("Outbound e-mail %s queued again by %s", row.key, actor.pk)
+        _enqueue(row.pk)
+    return row
+
+
+# --- notifications and surveys: threading headers for helpdesk.mail ------------------
+
+def enrich_outgoing(mail: OutgoingMail) -> None:
+    """helpdesk.mail hook for every automatic e-mail (notifications, surveys...): the
+    RFC 3834 auto header, the HTML part from our templates, no recipient whose mail bounces
+    (held and recorded), for a mail ticket the thread headers and token, and its
+    Message-ID remembered so that a reply or a bounce finds what it answers."""
+    mail.headers.setdefault("Auto-Submitted", "auto-generated")
+    bounces.hold_automatic(mail)
+    if not mail.html:
+        with contextlib.suppress(TemplateDoesNotExist):  # kinds without a template
+            mail.html = render_to_string(f"mailgate/email/{mail.kind}.html",
+                                         {"mail": mail, "base_url": settings.HELPDESK_BASE_URL,
+                                          **mail.context})
+    ticket = Ticket.objects.filter(pk=mail.ticket_id).first() if mail.ticket_id else None
+    mailbox, in_reply_to, refs = None, "", []
+    if ticket is not None and is_mail_ticket(ticket):
+        mailbox = mailbox_for(ticket)
+        in_reply_to, refs = thread_ids(ticket)
+        if in_reply_to:
+            mail.headers["In-Reply-To"] = _angle(in_reply_to)
+        if refs:
+            mail.headers["References"] = " ".join(_angle(r) for r in refs)
+        mail.subject = threaded_subject(mail.subject, ticket.pk)
+        if mailbox is not None:
+            mail.reply_to = [mailbox.address]
+    if not mail.to:
+        return  # every recipient held: nothing goes out
+    OutboundEmail.objects.get_or_create(key=mail.key[:100], defaults={
+        "kind": mail.kind[:20], "ticket": ticket, "mailbox": mailbox,
+        "message_id": parsing.normalise_msgid(mail.headers["Message-ID"]),
+        "to": ", ".join(mail.to), "subject": mail.subject[:300],
+        "status": OutboundStatus.EXTERNAL, "in_reply_to": in_reply_to,
+        "references": " ".join(refs),
+    })
