@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -90,6 +91,27 @@ def _flat_errors(errors: object, prefix: str = "") -> dict[str, list[str]]:
     return {name: [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]}
 
 
+def if_match_versions(header: str | None) -> list[str] | None:
+    """The ticket versions an `If-Match` header accepts (RFC 9110, 13.1.1).
+
+    None when there is no condition (no header, or `*`: the ticket exists, it was just
+    read). Otherwise the opaque values of the header's strong entity tags, which may be a
+    list: a weak tag (`W/"..."`) never matches under the strong comparison If-Match uses,
+    and a header with no valid tag matches nothing (412), rather than being ignored.
+    """
+    if header is None or not header.strip():
+        return None
+    tags = parse_etags(header)
+    if tags == ["*"]:
+        return None
+    return [tag[1:-1] for tag in tags if not tag.startswith("W/")]
+
+
+def _names(data: object) -> list[str]:
+    """The input names a request body gives (none when it is not an object)."""
+    return list(data.keys()) if isinstance(data, Mapping) else []
+
+
 def ticket_queryset(qs: QuerySet[Ticket], *, agent: bool) -> QuerySet[Ticket]:
     """Everything a ticket's representation shows, in a constant number of queries."""
     qs = selectors.with_list_relations(qs).select_related("product_area")
@@ -144,27 +166,30 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         summary="File a ticket",
-        description="Customers always file for themselves through the api channel; priority "
-        "and tags come from agents and intake rules. Agents may file for a requester, set the "
-        "priority, channel and tags.",
+        description="Customers file for themselves through a self-service channel (api by "
+        "default); priority and tags come from agents and intake rules, and a customer who "
+        "sends a requester, priority, tags or a phone or chat channel is refused (403, "
+        "naming the fields). Agents may file for a requester, set the priority, channel and "
+        "tags.",
         request=TicketCreateSerializer,
-        responses={201: TicketSerializer, 400: INVALID},
+        responses={201: TicketSerializer, 400: INVALID, 403: FORBIDDEN},
     )
     def create(self, request: Request) -> Response:
+        services.refuse_staff_inputs(request.user, "create_ticket", _names(request.data))
         serializer = TicketCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = request.user
-        agent = is_agent(user)
+        # Who may set which field is decided by the service, for every route alike.
         ticket = services.create_ticket(
-            requester=(data.get("requester") or user) if agent else user,
+            requester=data.get("requester") or user,
             subject=data["subject"],
             description=data["description"],
-            channel=data["channel"] if agent else Channel.API,
-            priority=data.get("priority") if agent else None,
+            channel=data["channel"],
+            priority=data.get("priority"),
             category=data.get("category"),
             product_area=data.get("product_area"),
-            tags=data.get("tags", ()) if agent else (),
+            tags=data.get("tags", ()),
             actor=user,
             attachments=data["attachments"],
         )
@@ -177,7 +202,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         request=TicketUpdateSerializer,
         parameters=[OpenApiParameter(
             "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-            description="The ETag of a GET: refuse with 412 if the ticket changed since.")],
+            description="The ETag of a GET (or a list of them, or `*`): refuse with 412 if the "
+            "ticket is at none of those versions. Strong comparison: a weak tag (W/) never "
+            "matches.")],
         responses={200: TicketSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND,
                    412: OpenApiResponse(description="The ticket changed since that ETag; "
                                         "nothing was saved.")},
@@ -197,15 +224,13 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         changes = dict(serializer.validated_data)
         # Optimistic locking: `If-Match` with the ETag of a GET refuses (412) to overwrite
         # a ticket someone changed since; without it, the fields sent are applied.
-        if_match = request.headers.get("If-Match", "").strip()
-        expected = if_match.removeprefix("W/").strip('"') if if_match not in ("", "*") else None
-        if changes or expected:
-            try:
-                ticket = services.update_ticket(ticket, actor=request.user, changes=changes,
-                                                expected_version=expected)
-            except services.ConflictError as exc:
-                return Response({"detail": " ".join(exc.messages)},
-                                status=status.HTTP_412_PRECONDITION_FAILED)
+        expected = if_match_versions(request.headers.get("If-Match"))
+        try:
+            ticket = services.update_ticket(ticket, actor=request.user, changes=changes,
+                                            expected_versions=expected)
+        except services.ConflictError as exc:
+            return Response({"detail": " ".join(exc.messages)},
+                            status=status.HTTP_412_PRECONDITION_FAILED)
         response = Response(self._represent(ticket))
         response["ETag"] = f'"{services.version_of(Ticket.objects.get(pk=ticket.pk))}"'
         return response
@@ -227,6 +252,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"], filter_backends=[])
     def transition(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
+        services.refuse_staff_inputs(request.user, "transition", _names(request.data))
         serializer = TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -245,39 +271,36 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(self._represent(ticket))
 
     @extend_schema(
-        methods=["GET"],
         summary="The conversation (customers see public replies only)",
         responses={200: MessageSerializer(many=True), 404: NOT_FOUND},
     )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def messages(self, request: Request, pk: str | None = None) -> Response:
+        # GET, and HEAD through it (DRF maps HEAD to the GET handler): never a write.
+        ticket = self.get_object()
+        page = self.paginate_queryset(selectors.conversation(
+            ticket, include_internal=is_agent(request.user), viewer=request.user))
+        return self.get_paginated_response(
+            MessageSerializer(page, many=True, context=self.get_serializer_context()).data)
+
     @extend_schema(
-        methods=["POST"],
         summary="Reply, or (agents) add an internal note",
         request=MessageCreateSerializer,
         responses={201: MessageSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
-    def messages(self, request: Request, pk: str | None = None) -> Response:
+    @messages.mapping.post
+    def add_message(self, request: Request, pk: str | None = None) -> Response:
         ticket = self.get_object()
-        agent = is_agent(request.user)
-        if request.method == "GET":
-            page = self.paginate_queryset(
-                selectors.conversation(ticket, include_internal=agent, viewer=request.user)
-            )
-            ctx = self.get_serializer_context()
-            return self.get_paginated_response(
-                MessageSerializer(page, many=True, context=ctx).data)
         serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         message = services.add_reply(
-            ticket, author=request.user, body=data["body"],
-            public=data["public"] or not agent,  # customers have no internal notes
+            ticket, author=request.user, body=data["body"], public=data["public"],
             attachments=data["attachments"], channel=Channel.API,
         )
-        message = selectors.conversation(ticket, include_internal=agent,
+        message = selectors.conversation(ticket, include_internal=is_agent(request.user),
                                          viewer=request.user).get(pk=message.pk)
-        ctx = self.get_serializer_context()
-        return Response(MessageSerializer(message, context=ctx).data,
+        return Response(MessageSerializer(message, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -209,15 +209,15 @@ class TicketCreateSerializer(serializers.Serializer):
     description = serializers.CharField()
     channel = serializers.ChoiceField(
         choices=Channel.choices, default=Channel.API,
-        help_text="Defaults to api. Customers' tickets are always api.",
+        help_text="Defaults to api. Customers may only give web, email or api.",
     )
     priority = serializers.ChoiceField(
         choices=Priority.choices, required=False,
-        help_text="Agents only; ignored for customers (intake rules decide).",
+        help_text="Agents only (403 for customers: intake rules decide).",
     )
     requester = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False,
-        help_text="Agents only: the user the ticket is for. Customers always file for "
+        help_text="Agents only: the user the ticket is for. Customers file for "
         "themselves.",
     )
     category = serializers.PrimaryKeyRelatedField(
@@ -226,7 +226,7 @@ class TicketCreateSerializer(serializers.Serializer):
     product_area = serializers.PrimaryKeyRelatedField(
         queryset=ProductArea.objects.all(), required=False, allow_null=True
     )
-    tags = _tag_list(help_text="Tag names (agents only; ignored for customers).")
+    tags = _tag_list(help_text="Tag names (agents only; 403 for customers).")
     attachments = _attachments()
 
 
@@ -291,8 +291,8 @@ class MessageCreateSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, default="")
     public = serializers.BooleanField(
         default=True,
-        help_text="false writes an internal note (agents only; customers always write public "
-        "replies).",
+        help_text="false writes an internal note (agents only: refused with 403 for "
+        "customers, who write public replies).",
     )
     attachments = _attachments()
 

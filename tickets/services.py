@@ -5,7 +5,7 @@ Views, the API, admin actions, Celery tasks and management commands all call the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,11 +44,58 @@ from .state_machine import (
 )
 
 __all__ = [
-    "TransitionError", "HandoffPacket", "create_ticket", "transition", "add_reply",
-    "update_ticket", "assign", "escalate", "return_escalation", "merge", "apply_macro",
-    "add_system_note",
-    "bulk_update", "close_stale_resolved",
+    "TransitionError", "HandoffPacket", "StaffOnlyField", "create_ticket", "transition",
+    "add_reply", "update_ticket", "assign", "escalate", "return_escalation", "merge",
+    "apply_macro", "add_system_note", "bulk_update", "close_stale_resolved",
 ]
+
+# --- who may set what -----------------------------------------------------------------
+#
+# Customers (requesters, their CCs, an organization's admin contact) file tickets, reply
+# publicly, mark them solved and reopen them. Everything that decides how a ticket is
+# worked is staff-only, whichever route the value comes through (API, portal form, e-mail,
+# transition): these checks live here so that no route can forget them.
+
+# Channels a customer's own request arrives through; phone and chat are logged by agents.
+CUSTOMER_CHANNELS = frozenset({Channel.WEB, Channel.EMAIL, Channel.API})
+
+
+class StaffOnlyField(PermissionDenied):
+    """A customer gave a value only staff may set; nothing was changed."""
+
+    def __init__(self, fields: Iterable[str]) -> None:
+        self.fields = tuple(sorted(fields))
+        names = ", ".join(f.replace("_", " ") for f in self.fields)
+        super().__init__(f"Only agents can set {names}.")
+
+
+# The inputs of each write that only staff may give, whatever their value. (A channel and
+# a reply's visibility are judged by value: a customer may choose web and public.)
+STAFF_ONLY_INPUTS: dict[str, frozenset[str]] = {
+    "create_ticket": frozenset({"requester", "organization", "priority", "tags"}),
+    "transition": frozenset({"assignee", "to_team", "packet"}),
+    "add_reply": frozenset({"time_minutes", "set_status", "status_reason"}),
+}
+
+
+def refuse_staff_inputs(actor: User | None, operation: str, names: Iterable[str]) -> None:
+    """Refuse a customer who names a staff-only input of `operation`, before its value is
+    even read (so an unknown id and a real one get the same answer)."""
+    staff_only = STAFF_ONLY_INPUTS[operation]
+    _refuse_staff_fields(actor, {name: name in staff_only for name in names})
+
+
+def _refuse_staff_fields(actor: User | None, given: Mapping[str, bool]) -> None:
+    """Refuse a customer actor every staff-only input it gave (`given`: name -> given).
+
+    `actor=None` is the system (intake rules, a mailbox's configured defaults, scheduled
+    jobs): it may set anything.
+    """
+    if actor is None or _is_agent(actor):
+        return
+    named = [name for name, is_given in given.items() if is_given]
+    if named:
+        raise StaffOnlyField(named)
 
 
 @dataclass(frozen=True)
@@ -138,7 +185,21 @@ def create_ticket(
     e-mail): not uploads, so not held to the upload limits, and shown to staff and the
     requester only. `max_attachments` raises the per-message count for a channel that
     cannot ask the sender to split (e-mail).
+
+    `actor` is who files it: an agent may file for any requester, with a priority, tags
+    and any channel; a customer files for themselves through a self-service channel, and
+    intake rules decide the rest. Without an actor the system files (e-mail intake with
+    its mailbox's defaults) and the requester is recorded as its author.
     """
+    tags = [t for t in tags if t and str(t).strip()]
+    if actor is not None:
+        _refuse_staff_fields(actor, {
+            "priority": priority is not None, "tags": bool(tags),
+            "requester": requester.pk != actor.pk,
+            "organization": organization is not None
+            and organization.pk != actor.organization_id,
+            "channel": channel not in CUSTOMER_CHANNELS,
+        })
     subject = (subject or "").strip()
     description = (description or "").strip()
     if not subject:
@@ -207,8 +268,14 @@ def transition(
     packet: Mapping[str, Any] | None = None,
     to_team: Team | None = None,
 ) -> Ticket:
-    """Move a ticket through the state machine; a refused move raises and changes nothing."""
+    """Move a ticket through the state machine; a refused move raises and changes nothing.
+
+    Customers may only make the moves the state machine marks as theirs, on tickets they
+    may act on, and never choose an assignee, a team or a handoff packet.
+    """
     customer = actor is not None and not _is_agent(actor)
+    _refuse_staff_fields(actor, {"assignee": assignee is not None,
+                                 "to_team": to_team is not None, "packet": bool(packet)})
     with transaction.atomic():
         ticket = _lock(ticket)
         provided = {
@@ -282,15 +349,15 @@ def add_reply(
     only) logs time spent, linked to the message, in the same transaction.
     `max_attachments` and `sender_only_attachments` are as for `create_ticket`.
     """
+    agent = _is_agent(author)
+    if not agent and not public:
+        raise PermissionDenied("Customers cannot write internal notes.")
+    _refuse_staff_fields(author, {"time_minutes": bool(time_minutes),
+                                  "set_status": bool(set_status)})
     body = (body or "").strip()
     if not body and not attachments:
         raise ValidationError({"body": "The message is empty."})
     validate_uploads(attachments, max_count=max_attachments)
-    agent = _is_agent(author)
-    if not agent and not public:
-        raise PermissionDenied("Customers cannot write internal notes.")
-    if time_minutes and not agent:
-        raise PermissionDenied("Only agents track time.")
     with transaction.atomic():
         ticket = _lock(ticket)
         if ticket.status == Status.CLOSED:
@@ -394,13 +461,15 @@ def version_of(ticket: Ticket) -> str:
 
 def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, Any],
                   expected: Mapping[str, Any] | None = None,
-                  expected_version: str | None = None) -> Ticket:
+                  expected_versions: Collection[str] | None = None) -> Ticket:
     """Change priority, category, product area, team, assignee, subject or tags, audited.
 
     Optimistic concurrency, checked under the row lock so two agents never overwrite each
     other silently: `expected` holds the values the editor started from for the fields it
-    changes (a field someone else changed meanwhile is a conflict); `expected_version` the
-    whole ticket's version (any change meanwhile is a conflict). A conflict saves nothing.
+    changes (a field someone else changed meanwhile is a conflict); `expected_versions`
+    the versions of the whole ticket the editor accepts (an API If-Match: any other version
+    is a conflict). A conflict saves nothing. Values equal to the current ones change
+    nothing: no event, and the version stays (an ETag changes only with the ticket).
     """
     allowed = {"priority", "category", "product_area", "team", "assignee", "subject", "tags"}
     unknown = set(changes) - allowed
@@ -410,7 +479,7 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
         raise PermissionDenied("Only agents can change ticket fields.")
     with transaction.atomic():
         ticket = _lock(ticket)
-        if expected_version is not None and expected_version != version_of(ticket):
+        if expected_versions is not None and version_of(ticket) not in expected_versions:
             raise ConflictError("The ticket was changed by someone else since you loaded it; "
                                 "reload it and apply your change again.")
         if expected:
@@ -424,6 +493,7 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
                                 for name in moved)
                     + ". Nothing was saved; review and apply your change again.")
         now = timezone.now()
+        changed = False
         if "priority" in changes:
             new = int(changes["priority"])
             if new not in Priority.values:
@@ -434,11 +504,13 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
                 events.emit(events.PriorityChanged(ticket.pk, _actor_id(actor), now,
                                                    ticket.priority, new))
                 ticket.priority = new
+                changed = True
         for name in ("category", "product_area", "team"):
             if name in changes and getattr(ticket, f"{name}_id") != _pk(changes[name]):
                 _record(ticket, EventKind.FIELD, actor=actor, field=name,
                         before=getattr(ticket, name) or "", after=changes[name] or "", at=now)
                 setattr(ticket, name, changes[name])
+                changed = True
                 if name == "team":
                     events.emit(events.Assigned(ticket.pk, _actor_id(actor), now,
                                                 ticket.assignee_id, _pk(changes[name])))
@@ -450,11 +522,14 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
                 _record(ticket, EventKind.FIELD, actor=actor, field="subject",
                         before=ticket.subject, after=subject, at=now)
                 ticket.subject = subject
+                changed = True
         if "assignee" in changes:
             agent = changes["assignee"]
             if agent is not None and not agent.is_agent:
                 raise ValidationError({"assignee": "Tickets can only be assigned to agents."})
-            _set_assignee(ticket, agent, actor=actor)
+            if _pk(agent) != ticket.assignee_id:
+                _set_assignee(ticket, agent, actor=actor)
+                changed = True
         if "tags" in changes:
             wanted = {t.strip().lower() for t in changes["tags"] if t and t.strip()}
             current = set(ticket.tags.values_list("name", flat=True))
@@ -465,6 +540,9 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
                         at=now)
                 events.emit(events.TagsChanged(ticket.pk, _actor_id(actor), now,
                                                tuple(sorted(current)), tuple(sorted(wanted))))
+                changed = True
+        if not changed:
+            return ticket
         ticket.updated_at = now
         ticket.save()
         # Giving an untouched ticket to someone is the "assign" step of the lifecycle;
@@ -690,6 +768,8 @@ def render_macro(macro: Macro, ticket: Ticket, agent: User) -> str:
 
 def apply_macro(ticket: Ticket, macro: Macro, *, actor: User) -> Ticket:
     """Post the macro's reply or note and apply the field changes it carries, atomically."""
+    if not _is_agent(actor):
+        raise PermissionDenied("Only agents can apply macros.")
     if not macro.is_active:
         raise ValidationError("This macro is disabled.")
     with transaction.atomic():
@@ -725,6 +805,8 @@ class BulkResult:
 def bulk_update(tickets: Iterable[Ticket], *, actor: User, assignee: User | None = None,
                 unassign: bool = False, status: str = "", reason: str = "") -> BulkResult:
     """Apply one change to many tickets; each ticket succeeds or is refused on its own."""
+    if not _is_agent(actor):
+        raise PermissionDenied("Only agents can change tickets in bulk.")
     result = BulkResult(changed=[], refused={})
     for ticket in tickets:
         try:

@@ -55,9 +55,10 @@ def test_customer_cannot_post_an_internal_note(client_for, customer_a, assigned_
     response = client_for(customer_a).post(messages_url(assigned_ticket),
                                            {"body": "Secret?", "public": False}, format="json")
 
-    assert response.status_code == 201
-    assert response.json()["is_public"] is True
-    assert not Message.objects.filter(ticket=assigned_ticket, is_public=False).exists()
+    # Refused with a reason rather than published: the customer asked for something else.
+    assert response.status_code == 403
+    assert "internal notes" in response.json()["detail"]
+    assert not Message.objects.filter(ticket=assigned_ticket, body="Secret?").exists()
     assert not assigned_ticket.events.filter(kind="note").exists()
 
 

@@ -23,12 +23,20 @@ def ids(response) -> set[int]:
 def test_customer_files_for_themselves_and_cannot_choose_priority(
         client_for, customer_a, customer_b, org_a):
     category = Category.objects.create(name="API test category", slug="api-test-category")
-    response = client_for(customer_a).post(TICKETS, {
-        "subject": "Export is empty", "description": "The CSV export has no rows.",
-        "priority": 1, "requester": customer_b.pk, "channel": "phone", "tags": ["vip"],
-        "category": category.pk,
-    }, format="json")
+    client = client_for(customer_a)
+    base = {"subject": "Export is empty", "description": "The CSV export has no rows.",
+            "category": category.pk}
+    # Staff-only inputs are refused, named, and nothing is filed (issue 28: they used to
+    # be dropped silently here, and taken elsewhere).
+    for staff_only, named in [({"priority": 1}, "priority"),
+                              ({"requester": customer_b.pk}, "requester"),
+                              ({"tags": ["vip"]}, "tags"), ({"channel": "phone"}, "channel")]:
+        response = client.post(TICKETS, {**base, **staff_only}, format="json")
+        assert response.status_code == 403, (staff_only, response.json())
+        assert named in response.json()["detail"]
+    assert not Ticket.objects.exists()
 
+    response = client.post(TICKETS, base, format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
     ticket = Ticket.objects.get(pk=body["id"])

@@ -133,8 +133,8 @@ def test_customer_cannot_escalate(client_for, customer_a, l2, assigned_ticket):
     before = snapshot(assigned_ticket)
     response = post(client_for(customer_a), assigned_ticket, to="escalated", to_team=l2.pk,
                     packet=PACKET)
-    assert response.status_code == 400
-    assert "Customers cannot" in response.json()["detail"]
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Only agents can set packet, to team."
     assert snapshot(assigned_ticket) == before
 
 

@@ -92,8 +92,10 @@ def test_customer_cannot_write_internal_notes(ticket_a, customer_a):
 
 
 def test_customer_cannot_escalate_or_change_fields(ticket_a, customer_a, l2):
-    with pytest.raises(TransitionError):
+    with pytest.raises(services.StaffOnlyField):
         services.transition(ticket_a, "escalated", actor=customer_a, packet=PACKET, to_team=l2)
+    with pytest.raises(TransitionError):
+        services.transition(ticket_a, "escalated", actor=customer_a)
     with pytest.raises(PermissionDenied):
         services.update_ticket(ticket_a, actor=customer_a, changes={"priority": 1})
 

@@ -122,7 +122,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                     requester=request.user, subject=data["subject"],
                     description=data["description"], channel=Channel.WEB,
                     category=data["category"], product_area=data["product_area"],
-                    attachments=data["attachments"],
+                    attachments=data["attachments"], actor=request.user,
                 )
             except (ValidationError, TransitionError, PermissionDenied) as exc:
                 add_service_error(form, exc, field="attachments")
