@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api import NOT_FOUND, is_agent
+from helpdesk.ids import parse_id
 from tickets.selectors import get_ticket_for, visible_tickets
 
 from . import services
@@ -69,10 +70,11 @@ class EngineeringLinkStatusView(generics.GenericAPIView):
                               404: NOT_FOUND})
     def post(self, request: Request, pk: str) -> Response:
         _agents_only(request)
-        if not str(pk).isdecimal():  # not isdigit(): int() refuses "²"
+        link_id = parse_id(pk)
+        if link_id is None:
             raise exceptions.NotFound()
         link = EngineeringLink.objects.filter(
-            pk=pk, ticket__in=visible_tickets(request.user).values("pk")).first()
+            pk=link_id, ticket__in=visible_tickets(request.user).values("pk")).first()
         if link is None:
             raise exceptions.NotFound()
         body = LinkStatusSerializer(data=request.data)

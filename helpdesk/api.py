@@ -5,7 +5,6 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -18,18 +17,41 @@ from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 
+from .ids import MAX_ID, MIN_ID
 from .models import Organization, User
 from .serializers import OrganizationSerializer, UserSerializer, with_agent_flag
+from .throttle import ClientAddressThrottle
 
 
 class StandardPagination(PageNumberPagination):
-    """25 per page by default; clients may ask for up to 100 with ?page_size=."""
+    """25 per page by default; clients may ask for up to 100 with ?page_size= (more is
+    capped at 100). A page size that is not a whole number of at least 1 is a 400."""
 
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if not raw:  # absent, or empty as a form sends an unused field
+            return self.page_size
+        if not raw.isascii() or not raw.isdecimal() or int(raw) < 1:
+            raise serializers.ValidationError(
+                {self.page_size_query_param: "Give a whole number of at least 1."})
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; more than "
+                    f"{self.max_page_size} is capped at {self.max_page_size}).")
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -46,17 +68,51 @@ def is_agent(user: User) -> bool:
     return bool(user.is_authenticated and user.is_agent)
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.NumberFilter):
-    """An object's id, matched as given (no lookup of the object)."""
+class IdField(forms.IntegerField):
+    """An id in the database's range (1 to 2^63 - 1); anything else is a 400."""
 
-    field_class = forms.IntegerField
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", MIN_ID)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": MIN_ID, "maximum": MAX_ID}
+
+
+@extend_schema_field(ID_SCHEMA)
+class IdFilter(django_filters.NumberFilter):
+    """An object's id, matched as given (no lookup of the object); out of range is a 400."""
+
+    field_class = IdField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0) in a query string; anything else is a 400, not "no filter"."""
+
+    widget = forms.TextInput  # the select widget would read an unknown value as "unknown"
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in (True, "true", "True", "1"):
+            return True
+        if value in (False, "false", "False", "0"):
+            return False
+        raise forms.ValidationError("Give true or false.", code="invalid")
+
+    def validate(self, value) -> None:
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 # --- authentication -------------------------------------------------------------------
 
 
-class TokenObtainThrottle(SimpleRateThrottle):
+class TokenObtainThrottle(ClientAddressThrottle):
     """Sign-in attempts per client address, as for the login form (guessing passwords)."""
 
     scope = "auth_token"
@@ -129,7 +185,7 @@ class UserFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", label="Name, username or e-mail")
     organization = IdFilter(field_name="organization_id", label="Organization id")
     team = IdFilter(field_name="memberships__team_id", label="Team id")
-    is_agent = django_filters.BooleanFilter(field_name="agent_flag")
+    is_agent = StrictBooleanFilter(field_name="agent_flag")
 
     class Meta:
         model = User
@@ -162,6 +218,10 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
         if is_agent(user):
             return qs
         return qs.filter(pk=user.pk)
+
+    def filter_queryset(self, queryset: QuerySet[User]) -> QuerySet[User]:
+        # Query-string filters narrow the list; they never turn a lookup into a 404.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     @extend_schema(summary="The signed-in user", responses={200: UserSerializer})
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)

@@ -9,8 +9,11 @@ class HelpdeskConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from . import roles, selectors
+        from . import lookups, roles, selectors
         from .models import User
+
+        # A number past an integer column's range matches no row instead of crashing.
+        lookups.register()
 
         # Runs after every app's permissions exist, including after test flushes.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="helpdesk.sync_roles")

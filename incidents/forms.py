@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from helpdesk import ids
 from helpdesk.models import User
 from tickets.state_machine import Status as TicketStatus
 
@@ -75,7 +76,8 @@ class LinkForm(forms.Form):
 
 
 def parse_ids(raw: str) -> list[int]:
-    return sorted({int(n) for n in re.findall(r"\d+", raw or "")})[:1000]
+    """Ticket numbers in free text; one past the database's range names no ticket."""
+    return sorted(ids.parse_ids(re.findall(r"\d+", raw or "")))[:1000]
 
 
 class UpdateForm(forms.Form):

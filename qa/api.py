@@ -9,7 +9,8 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, viewsets
 
-from helpdesk.api import NOT_FOUND, StandardPagination
+from helpdesk.api import ID_SCHEMA, NOT_FOUND, StandardPagination
+from helpdesk.ids import MAX_ID, MIN_ID, parse_id
 
 from . import permissions, selectors
 from .models import Review, ReviewScore, ReviewStatus
@@ -22,10 +23,11 @@ from .serializers import ReviewSerializer
         description="Reviews you may read, newest first: every review for QA reviewers and "
         "leads, your own submitted reviews for agents. Customers get a 404.",
         parameters=[
-            OpenApiParameter("agent", int, description="Only reviews of this agent (id)."),
+            OpenApiParameter("agent", ID_SCHEMA, description="Only reviews of this agent (id)."),
             OpenApiParameter("status", str, description="Only reviews in this status.",
                              enum=ReviewStatus.values),
-            OpenApiParameter("ticket", int, description="Only reviews of this ticket (id)."),
+            OpenApiParameter("ticket", ID_SCHEMA,
+                             description="Only reviews of this ticket (id)."),
         ],
         responses={200: ReviewSerializer(many=True), 404: NOT_FOUND},
     ),
@@ -51,9 +53,11 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
         for name in ("agent", "ticket"):
             value = params.get(name)
             if value is not None:
-                if not value.isdecimal():  # not isdigit(): int() refuses "²"
-                    raise exceptions.ValidationError({name: "Give an id."})
-                qs = qs.filter(**{f"{name}_id": int(value)})
+                number = parse_id(value)
+                if number is None:
+                    raise exceptions.ValidationError(
+                        {name: f"Give an id from {MIN_ID} to {MAX_ID}."})
+                qs = qs.filter(**{f"{name}_id": number})
         status = params.get("status")
         if status:
             if status not in ReviewStatus.values:

@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from helpdesk.ids import parse_id
 from helpdesk.models import Team, User
 from helpdesk.roles import Role
 
@@ -120,9 +121,10 @@ class CalibrationForm(forms.Form):
             part = part.strip().lstrip("#")
             if not part:
                 continue
-            if not part.isdecimal():  # not isdigit(): int() refuses "²"
+            number = parse_id(part)
+            if number is None:
                 raise ValidationError(f"“{part}” is not a ticket number.")
-            ids.append(int(part))
+            ids.append(number)
         return ids
 
 

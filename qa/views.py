@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk.ids import parse_id
 from helpdesk.models import User
 from tickets import selectors as ticket_selectors
 from tickets.views.agent import agent_required
@@ -354,8 +355,8 @@ def coaching_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @_require(permissions.is_qa_lead)
 def coaching_new(request: HttpRequest) -> HttpResponse:
     agent = None
-    if request.GET.get("agent", "").isdecimal():  # not isdigit(): int() refuses "²"
-        agent = User.objects.filter(pk=int(request.GET["agent"])).first()
+    if (agent_id := parse_id(request.GET.get("agent"))) is not None:
+        agent = User.objects.filter(pk=agent_id).first()
     initial = {"held_on": timezone.localdate(), "agent": agent}
     form = CoachingForm(request.POST or None, coach=request.user, agent=agent, initial=initial)
     if request.method == "POST" and form.is_valid():

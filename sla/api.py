@@ -13,7 +13,7 @@ from rest_framework import exceptions, generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from helpdesk.api import NOT_FOUND, StandardPagination, is_agent
+from helpdesk.api import ID_SCHEMA, NOT_FOUND, StandardPagination, is_agent
 from tickets.selectors import get_ticket_for
 
 from . import selectors
@@ -80,7 +80,7 @@ class ApproachingView(generics.ListAPIView):
         "are left out: they cannot breach while paused.",
         parameters=[
             OpenApiParameter("within", int, description="Minutes ahead (1–10080, default 60)."),
-            OpenApiParameter("team", int, description="Only tickets of this team (id)."),
+            OpenApiParameter("team", ID_SCHEMA, description="Only tickets of this team (id)."),
         ],
         responses={200: ApproachingClockSerializer(many=True), 400: OpenApiResponse(
             description="Invalid `within` or `team`."), 404: NOT_FOUND},

@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from helpdesk.ids import MAX_ID, MIN_ID
 from helpdesk.serializers import (
     OrganizationBriefSerializer,
     TeamBriefSerializer,
@@ -112,5 +113,5 @@ class ApproachingQuerySerializer(serializers.Serializer):
     within = serializers.IntegerField(
         required=False, default=60, min_value=1, max_value=7 * 24 * 60,
         help_text="Minutes ahead (default 60); overdue clocks are always listed.")
-    team = serializers.IntegerField(required=False, min_value=1,
+    team = serializers.IntegerField(required=False, min_value=MIN_ID, max_value=MAX_ID,
                                     help_text="Only tickets of this team.")

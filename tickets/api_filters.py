@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import django_filters
 from django.db.models import QuerySet
 
-from helpdesk.api import IdFilter
+from helpdesk.api import IdFilter, StrictBooleanFilter
 
 from .models import OPEN_STATUS_VALUES, STATUS_CHOICES, Channel, Priority, Ticket
 
@@ -24,8 +24,14 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
             try:
                 value = value.astimezone(UTC)
             except OverflowError:
-                return qs.none()  # before year 1 or after 9999 once in UTC: nothing matches
+                # Past the end of time (after 9999) or before its start (year 1) once in
+                # UTC: every ticket is before the first and after the second.
+                return self._beyond_range(qs, after_the_end=value.year == datetime.max.year)
         return super().filter(qs, value)
+
+    def _beyond_range(self, qs: QuerySet, *, after_the_end: bool) -> QuerySet:
+        everything_matches = (self.lookup_expr in ("lt", "lte")) == after_the_end
+        return qs if everything_matches else qs.none()
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -41,7 +47,7 @@ class TicketFilter(django_filters.FilterSet):
     )
     team = IdFilter(field_name="team_id", label="Team id")
     assignee = IdFilter(field_name="assignee_id", label="Assignee (user id)")
-    unassigned = django_filters.BooleanFilter(
+    unassigned = StrictBooleanFilter(
         field_name="assignee", lookup_expr="isnull", label="Only tickets without an assignee"
     )
     requester = IdFilter(
@@ -59,7 +65,7 @@ class TicketFilter(django_filters.FilterSet):
     created_before = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="Created before (ISO 8601)"
     )
-    open = django_filters.BooleanFilter(
+    open = StrictBooleanFilter(
         method="filter_open", label="true: open tickets only; false: resolved or closed only"
     )
 

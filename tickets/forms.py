@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils.choices import BaseChoiceIterator
 
+from helpdesk.ids import parse_id
 from helpdesk.models import Team, User
 from helpdesk.selectors import agent_choices, agents
 
@@ -250,10 +251,10 @@ class MergeForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_into(self) -> int:
-        raw = self.cleaned_data["into"].strip().lstrip("#")
-        if not raw.isdecimal():  # not isdigit(): "²" is a digit int() refuses
+        number = parse_id(self.cleaned_data["into"].strip().lstrip("#"))
+        if number is None:
             raise forms.ValidationError("Enter a ticket number, like 1234.")
-        return int(raw)
+        return number
 
 
 class MacroForm(forms.Form):
@@ -290,7 +291,7 @@ class BulkForm(forms.Form):
         ]
         # Any id is accepted here; the view keeps only the tickets the agent can see.
         raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
-        self.fields["ids"].choices = [(v, v) for v in raw if str(v).isdigit()]
+        self.fields["ids"].choices = [(v, v) for v in raw if parse_id(v) is not None]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
