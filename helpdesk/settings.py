@@ -289,9 +289,12 @@ for _app in ("knowledge", "qa", "incidents", "mailgate", "casework"):
 
 # REST API
 REST_FRAMEWORK = {
+    # Token first: a request without (or with invalid) credentials gets 401 with
+    # `WWW-Authenticate: Token`, as documented. Sessions are for the browser: a session
+    # request that fails the CSRF check is refused with 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -304,9 +307,10 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's, keyed by helpdesk.throttle.client_ip (TRUSTED_PROXY_COUNT) like the web's.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "helpdesk.throttle.AnonRateThrottle",
+        "helpdesk.throttle.UserRateThrottle",
     ],
     "EXCEPTION_HANDLER": "tickets.api.service_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -316,7 +320,13 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
-    "DESCRIPTION": "Tickets, messages, organizations and users. Token or session auth.",
+    "DESCRIPTION": (
+        "Tickets, messages, organizations and users. Authenticate with a token "
+        "(`Authorization: Token <key>`, from POST /api/v1/auth/token/): a request without "
+        "credentials, or with an invalid token, gets 401 and `WWW-Authenticate: Token`. "
+        "The browser's session cookie is accepted too; a session write (POST, PATCH, PUT) "
+        "without its CSRF token gets 403. HEAD and OPTIONS never change anything."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -326,6 +336,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "helpdesk.openapi.add_error_responses",
+        "helpdesk.openapi.add_links",
     ],
     # Several models have a "status" with its own choices: name each enum after its owner.
     "ENUM_NAME_OVERRIDES": {

@@ -6,7 +6,8 @@ logged-in ones, agents internal ones too; anything else is a 404.
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import generics, permissions, throttling
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import generics, permissions
 from rest_framework import serializers as drf_serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +24,6 @@ class ArticleList(generics.ListAPIView):
     serializer_class = ArticleListSerializer
     permission_classes = [permissions.AllowAny]
     pagination_class = StandardPagination
-    throttle_classes = [throttling.AnonRateThrottle, throttling.UserRateThrottle]
     filter_backends: list = []
 
     def get_queryset(self):
@@ -33,7 +33,6 @@ class ArticleList(generics.ListAPIView):
 class ArticleDetail(generics.RetrieveAPIView):
     serializer_class = ArticleSerializer
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [throttling.AnonRateThrottle, throttling.UserRateThrottle]
     lookup_field = "slug"
     filter_backends: list = []
 
@@ -43,12 +42,15 @@ class ArticleDetail(generics.RetrieveAPIView):
 
 class ArticleSearch(APIView):
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [throttling.AnonRateThrottle, throttling.UserRateThrottle]
 
     @extend_schema(
         summary="Search the help center",
-        parameters=[OpenApiParameter("q", str, required=True),
-                    OpenApiParameter("limit", int, required=False)],
+        parameters=[OpenApiParameter("q", str, required=False,
+                                     description="The words to search for (none: no results)."),
+                    OpenApiParameter("limit", {"type": "integer", "minimum": 1},
+                                     required=False,
+                                     description="Results (default 10; more than 50 is "
+                                     "capped at 50).")],
         responses={200: inline_serializer("ArticleSearchResult", {
             "query": drf_serializers.CharField(help_text="The query as searched (normalised)."),
             "corrected": drf_serializers.BooleanField(
@@ -58,10 +60,10 @@ class ArticleSearch(APIView):
     )
     def get(self, request: Request) -> Response:
         text = request.query_params.get("q", "")[:200]
-        try:
-            limit = max(1, min(50, int(request.query_params.get("limit", "10"))))
-        except ValueError:
-            limit = 10
+        raw_limit = request.query_params.get("limit") or "10"
+        if not (raw_limit.isascii() and raw_limit.isdecimal() and int(raw_limit) >= 1):
+            raise drf_exceptions.ValidationError({"limit": "Give a whole number of at least 1."})
+        limit = min(50, int(raw_limit))
         result = search.search(text, audiences=search.audiences_for(request.user), limit=limit)
         if result.query:
             services.log_search(visit=None, text=text, result_count=len(result),
