@@ -15,7 +15,8 @@ class RoleSerializer(serializers.ModelSerializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.display_name", default=None)
+    author = serializers.CharField(source="author.display_name", default=None,
+                                   allow_null=True, help_text="Null for the system.")
 
     class Meta:
         model = TimelineEntry

@@ -15,7 +15,9 @@ class ArticleListSerializer(serializers.ModelSerializer):
 
 
 class ArticleSerializer(ArticleListSerializer):
-    section = serializers.CharField(source="section.name", default=None, read_only=True)
+    section = serializers.CharField(source="section.name", default=None, read_only=True,
+                                    allow_null=True,
+                                    help_text="Null when the article is in no section.")
 
     class Meta(ArticleListSerializer.Meta):
         fields = [*ArticleListSerializer.Meta.fields, "body", "tags", "section",
