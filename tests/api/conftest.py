@@ -33,3 +33,18 @@ def assigned_ticket(agent, customer_a):
     assert ticket.status == "assigned" and ticket.assignee_id == agent.pk
     return ticket
 
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The Schemathesis cases run, per role, database and phase (tests/api/test_fuzz.py)."""
+    from .test_fuzz import CASES
+
+    if not CASES:
+        return
+    terminalreporter.section("Schemathesis cases")
+    for who in sorted({w for w, _, _ in CASES}):
+        for vendor in sorted({v for w, v, _ in CASES if w == who}):
+            phases = {p: n for (w, v, p), n in CASES.items() if (w, v) == (who, vendor)}
+            detail = ", ".join(f"{p} {n}" for p, n in sorted(phases.items()))
+            terminalreporter.write_line(
+                f"{who} on {vendor}: {sum(phases.values())} cases ({detail})")
