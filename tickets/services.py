@@ -18,6 +18,12 @@ from helpdesk.models import Organization, Team, User
 
 from . import assignment, events, routing
 from .attachments import guess_content_type, safe_filename, validate_uploads
+from .field_rules import (
+    CUSTOMER_CHANNELS,
+    StaffOnlyField,
+    refuse_staff_fields,
+    refuse_staff_inputs,
+)
 from .models import (
     Attachment,
     Category,
@@ -44,59 +50,11 @@ from .state_machine import (
 )
 
 __all__ = [
-    "TransitionError", "HandoffPacket", "StaffOnlyField", "create_ticket", "transition",
-    "add_reply", "update_ticket", "assign", "escalate", "return_escalation", "merge",
-    "apply_macro", "add_system_note", "bulk_update", "close_stale_resolved",
+    "TransitionError", "HandoffPacket", "StaffOnlyField", "refuse_staff_inputs",
+    "create_ticket", "transition", "add_reply", "update_ticket", "assign", "escalate",
+    "return_escalation", "merge", "apply_macro", "add_system_note", "bulk_update",
+    "close_stale_resolved",
 ]
-
-# --- who may set what -----------------------------------------------------------------
-#
-# Customers (requesters, their CCs, an organization's admin contact) file tickets, reply
-# publicly, mark them solved and reopen them. Everything that decides how a ticket is
-# worked is staff-only, whichever route the value comes through (API, portal form, e-mail,
-# transition): these checks live here so that no route can forget them.
-
-# Channels a customer's own request arrives through; phone and chat are logged by agents.
-CUSTOMER_CHANNELS = frozenset({Channel.WEB, Channel.EMAIL, Channel.API})
-
-
-class StaffOnlyField(PermissionDenied):
-    """A customer gave a value only staff may set; nothing was changed."""
-
-    def __init__(self, fields: Iterable[str]) -> None:
-        self.fields = tuple(sorted(fields))
-        names = ", ".join(f.replace("_", " ") for f in self.fields)
-        super().__init__(f"Only agents can set {names}.")
-
-
-# The inputs of each write that only staff may give, whatever their value. (A channel and
-# a reply's visibility are judged by value: a customer may choose web and public.)
-STAFF_ONLY_INPUTS: dict[str, frozenset[str]] = {
-    "create_ticket": frozenset({"requester", "organization", "priority", "tags"}),
-    "transition": frozenset({"assignee", "to_team", "packet"}),
-    "add_reply": frozenset({"time_minutes", "set_status", "status_reason"}),
-}
-
-
-def refuse_staff_inputs(actor: User | None, operation: str, names: Iterable[str]) -> None:
-    """Refuse a customer who names a staff-only input of `operation`, before its value is
-    even read (so an unknown id and a real one get the same answer)."""
-    staff_only = STAFF_ONLY_INPUTS[operation]
-    _refuse_staff_fields(actor, {name: name in staff_only for name in names})
-
-
-def _refuse_staff_fields(actor: User | None, given: Mapping[str, bool]) -> None:
-    """Refuse a customer actor every staff-only input it gave (`given`: name -> given).
-
-    `actor=None` is the system (intake rules, a mailbox's configured defaults, scheduled
-    jobs): it may set anything.
-    """
-    if actor is None or _is_agent(actor):
-        return
-    named = [name for name, is_given in given.items() if is_given]
-    if named:
-        raise StaffOnlyField(named)
-
 
 @dataclass(frozen=True)
 class HandoffPacket:
@@ -193,7 +151,7 @@ def create_ticket(
     """
     tags = [t for t in tags if t and str(t).strip()]
     if actor is not None:
-        _refuse_staff_fields(actor, {
+        refuse_staff_fields(actor, {
             "priority": priority is not None, "tags": bool(tags),
             "requester": requester.pk != actor.pk,
             "organization": organization is not None
@@ -274,7 +232,7 @@ def transition(
     may act on, and never choose an assignee, a team or a handoff packet.
     """
     customer = actor is not None and not _is_agent(actor)
-    _refuse_staff_fields(actor, {"assignee": assignee is not None,
+    refuse_staff_fields(actor, {"assignee": assignee is not None,
                                  "to_team": to_team is not None, "packet": bool(packet)})
     with transaction.atomic():
         ticket = _lock(ticket)
@@ -352,7 +310,7 @@ def add_reply(
     agent = _is_agent(author)
     if not agent and not public:
         raise PermissionDenied("Customers cannot write internal notes.")
-    _refuse_staff_fields(author, {"time_minutes": bool(time_minutes),
+    refuse_staff_fields(author, {"time_minutes": bool(time_minutes),
                                   "set_status": bool(set_status)})
     body = (body or "").strip()
     if not body and not attachments:
