@@ -5,6 +5,10 @@ have a rule below; each rule is asserted for every role against objects owned by
 team X. Denied logged-in users get 404 (no existence leak); anonymous users are sent to
 the login page (HTML) or refused (API). Markers of internal notes, internal articles, QA
 reviews and internal incident timeline entries must never reach a customer.
+
+Writes: every write route x role is in test_leaks_mail_exports.py (WRITES), and every
+field of the routes a customer can write x role in test_write_fields.py (issue 28);
+HEAD and OPTIONS on every route here store nothing (test_safe_methods.py).
 """
 from __future__ import annotations
 
