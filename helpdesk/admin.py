@@ -1,6 +1,7 @@
 """Admin for identity: users, organizations, teams and their members, skills, API tokens."""
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, QuerySet
@@ -10,6 +11,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from .models import (
     Membership,
+    NoticeTemplate,
     Notification,
     NotificationPreference,
     Organization,
@@ -17,6 +19,7 @@ from .models import (
     Team,
     User,
 )
+from .notice_templates import default_keys
 
 
 @admin.register(User)
@@ -131,3 +134,26 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     list_select_related = ("user",)
     show_full_result_count = False
+
+
+class NoticeTemplateForm(forms.ModelForm):
+    class Meta:
+        model = NoticeTemplate
+        fields = ("key", "team", "subject", "body_text", "body_html", "is_active")
+
+    def clean_key(self) -> str:
+        key = self.cleaned_data["key"]
+        if key not in default_keys():
+            raise forms.ValidationError(
+                "Unknown notice. Known: " + ", ".join(default_keys()) + ".")
+        return key
+
+
+@admin.register(NoticeTemplate)
+class NoticeTemplateAdmin(admin.ModelAdmin):
+    """The wording of every notice; rows override the shipped defaults."""
+
+    form = NoticeTemplateForm
+    list_display = ("key", "team", "subject", "is_active", "updated_at")
+    list_filter = ("is_active", "team")
+    search_fields = ("key", "subject")

@@ -252,3 +252,34 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"Notification preferences of {self.user}"
+
+
+class NoticeTemplate(models.Model):
+    """An admin's wording of one notice (customer e-mail or staff notification).
+
+    Keyed by event (e.g. `customer.reply`); a team-specific row wins over the global one
+    (team empty), which wins over the default shipped in `templates/notices/`. The text
+    uses the same `{{ placeholder }}` syntax as macros, never template code.
+    """
+
+    key = models.CharField(max_length=80, help_text="The event, e.g. customer.reply.")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="notice_templates",
+                             help_text="Empty: every team without its own wording.")
+    subject = models.CharField(max_length=250)
+    body_text = models.TextField(help_text="Plain-text body.")
+    body_html = models.TextField(blank=True,
+                                 help_text="HTML body; empty: built from the plain text.")
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key", "team__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "team"], name="notice_template_per_team"),
+            models.UniqueConstraint(fields=["key"], condition=models.Q(team__isnull=True),
+                                    name="notice_template_global"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.team or 'all teams'})"
