@@ -6,7 +6,6 @@ the request and call one service; the panel actions answer htmx with the panel i
 """
 from __future__ import annotations
 
-import csv
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from helpdesk.csv_export import csv_response
 from helpdesk.models import Team
 from tickets import services as ticket_services
 from tickets.models import Attachment, Category, Ticket
@@ -292,25 +292,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _dashboard_csv(data: dict[str, Any]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="casework-dashboard.csv"'
-    w = csv.writer(response)
-    w.writerow(["breakdown", "name", "technical tickets", "time to first evidence (min)",
-                "resolved", "resolved without engineering", "solve-without-engineering",
-                "escalations", "returned", "rework rate", "workflow reuse", "recurring",
-                "recurring that followed a playbook", "repeat-case rate"])
-    rows = [("total", data["totals"])] + [("team", r) for r in data["by_team"]] + [
+    header = ["breakdown", "name", "technical tickets", "time to first evidence (min)",
+              "resolved", "resolved without engineering", "solve-without-engineering",
+              "escalations", "returned", "rework rate", "workflow reuse", "recurring",
+              "recurring that followed a playbook", "repeat-case rate"]
+    groups = [("total", data["totals"])] + [("team", r) for r in data["by_team"]] + [
         ("category", r) for r in data["by_category"]]
-    for kind, r in rows:
-        w.writerow([kind, r.label, r.technical,
-                    "" if r.ttfe_seconds is None else f"{r.ttfe_seconds / 60:.1f}",
-                    r.resolved, r.resolved_without_engineering, r.swe_text, r.escalations,
-                    r.returned, r.rework_text, r.followed, r.recurring, r.recurring_followed,
-                    r.repeat_text])
-    for t in data["by_tier"]:
-        w.writerow(["tier", t["label"], t["handled"], "", "", "", "", t["escalated"], "",
-                    t["rate_text"]])
-    return response
+    rows: list[list[Any]] = [
+        [kind, r.label, r.technical,
+         "" if r.ttfe_seconds is None else f"{r.ttfe_seconds / 60:.1f}",
+         r.resolved, r.resolved_without_engineering, r.swe_text, r.escalations,
+         r.returned, r.rework_text, r.followed, r.recurring, r.recurring_followed,
+         r.repeat_text]
+        for kind, r in groups]
+    rows += [["tier", t["label"], t["handled"], "", "", "", "", t["escalated"], "",
+              t["rate_text"]] for t in data["by_tier"]]
+    return csv_response("casework-dashboard", header, rows)
 
 
 # --- product feedback ------------------------------------------------------------------------
@@ -392,26 +389,24 @@ def voc_generate(request: HttpRequest) -> HttpResponse:
 
 def _voc_csv(report: VocReport) -> HttpResponse:
     data = report.data
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="voice-of-customer-{report.week_start}.csv"')
-    w = csv.writer(response)
-    w.writerow(["section", "name", "kind", "this week", "previous week", "change"])
+    rows: list[list[Any]] = []
     t = data["tickets"]
-    w.writerow(["tickets", "all tickets", "", t["this_week"], t["previous_week"], t["change"]])
+    rows.append(["tickets", "all tickets", "", t["this_week"], t["previous_week"], t["change"]])
     for c in data["top_categories"]:
-        w.writerow(["top category", c["name"], "", c["this_week"], c["previous_week"],
-                    c["change"]])
+        rows.append(["top category", c["name"], "", c["this_week"], c["previous_week"],
+                     c["change"]])
     for c in data["trending_categories"]:
-        w.writerow(["trending category", c["name"], "", c["this_week"], c["previous_week"],
-                    c["change"]])
+        rows.append(["trending category", c["name"], "", c["this_week"], c["previous_week"],
+                     c["change"]])
     for f in data["trending_feedback"]:
-        w.writerow(["trending feedback", f["title"], f["kind"], f["this_week"],
-                    f["previous_week"], f["change"]])
+        rows.append(["trending feedback", f["title"], f["kind"], f["this_week"],
+                     f["previous_week"], f["change"]])
     for f in data["new_feedback"]:
-        w.writerow(["new feedback", f["title"], f["kind"], f["mentions"], "", ""])
+        rows.append(["new feedback", f["title"], f["kind"], f["mentions"], "", ""])
     for a in data["at_risk"]:
-        w.writerow(["at-risk account", a["organization"], a["signal"], "", "", ""])
-    return response
+        rows.append(["at-risk account", a["organization"], a["signal"], "", "", ""])
+    return csv_response(f"voice-of-customer-{report.week_start}",
+                        ["section", "name", "kind", "this week", "previous week", "change"],
+                        rows)
 
 

@@ -6,7 +6,6 @@ Anyone who is not an agent gets a 404, like the rest of the agent workspace.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import astuple
 from datetime import date, datetime, time, timedelta
@@ -23,6 +22,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from helpdesk.csv_export import csv_response
 from helpdesk.models import SupportTier, Team
 from tickets.models import Channel, Priority
 from tickets.selectors import visible_tickets
@@ -152,11 +152,6 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value}"
 
 
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in names people typed (CSV injection)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 CSV_COLUMNS = [
     ("clocks", "clocks", str),
     ("response_met", "response_met", str),
@@ -185,17 +180,13 @@ def _dashboard_csv(request: HttpRequest, filters: selectors.DashboardFilters,
                    dimensions: list[str]) -> HttpResponse:
     start = filters.start.date().isoformat()
     end = (filters.end - timedelta(days=1)).date().isoformat()
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="sla-{start}-to-{end}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["dimension", "group", *(name for name, _, _ in CSV_COLUMNS)])
     total = selectors.compliance(filters, user=request.user)
-    writer.writerow(["total", "all", *(fmt(total[key]) for _, key, fmt in CSV_COLUMNS)])
+    rows = [["total", "all", *(fmt(total[key]) for _, key, fmt in CSV_COLUMNS)]]
     for dimension in dimensions:
-        for row in selectors.compliance_by(filters, dimension, user=request.user):
-            writer.writerow([dimension, _cell(row["group"]),
-                             *(fmt(row[key]) for _, key, fmt in CSV_COLUMNS)])
-    return response
+        rows += ([dimension, row["group"], *(fmt(row[key]) for _, key, fmt in CSV_COLUMNS)]
+                 for row in selectors.compliance_by(filters, dimension, user=request.user))
+    return csv_response(f"sla-{start}-to-{end}",
+                        ["dimension", "group", *(name for name, _, _ in CSV_COLUMNS)], rows)
 
 
 PERCENT_KEYS = (

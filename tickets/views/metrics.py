@@ -6,7 +6,6 @@ filter set and visibility scope, like the SLA dashboard. Every view has a CSV of
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import astuple
 from datetime import date, datetime, time, timedelta
@@ -20,6 +19,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from helpdesk.csv_export import csv_response
 from helpdesk.models import SupportTier, Team, User
 from helpdesk.selectors import agents
 
@@ -123,10 +123,6 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} %"
 
 
-def _cell(text: str) -> str:
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _scope(user: Any) -> str:
     if user.sees_all_tickets:
         return "all"
@@ -145,13 +141,8 @@ def _cached(name: str, user: Any, filters: metrics.MetricFilters, compute: Any) 
 
 
 def _csv(filename: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) if isinstance(v, str) else _num(v) for v in row])
-    return response
+    return csv_response(filename, header,
+                        ([v if isinstance(v, str) else _num(v) for v in row] for row in rows))
 
 
 CHART_H = 100
