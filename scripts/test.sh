@@ -17,5 +17,6 @@ fi
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[test]'
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache  # the layers of design.md (pyproject.toml)
 .venv/bin/python manage.py makemigrations --check --dry-run --settings=helpdesk.settings_test
 exec .venv/bin/pytest "$@"
