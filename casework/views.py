@@ -22,11 +22,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk.csv_export import csv_response
 from helpdesk.models import Team
+from helpdesk.web import DateInput, agent_required, problem
 from tickets import services as ticket_services
 from tickets.models import Attachment, Category, Ticket
 from tickets.selectors import get_ticket_for, visible_tickets
 from tickets.services import TransitionError
-from tickets.views.agent import agent_required
 
 from . import selectors, services
 from .models import (
@@ -47,12 +47,6 @@ from .panels import can_return, panel_context
 SERVICE_ERRORS = (ValidationError, PermissionDenied, TransitionError)
 DEFAULT_DAYS = 30
 PER_PAGE = 25
-
-
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "This action is not allowed."
 
 
 def can_see_dashboard(user: Any) -> bool:
@@ -89,7 +83,7 @@ def _act(request: HttpRequest, pk: int, action: Any, done: str) -> HttpResponse:
     try:
         action(ticket)
     except SERVICE_ERRORS as exc:
-        return _panel(request, ticket, error=_problem(exc))
+        return _panel(request, ticket, error=problem(exc))
     return _panel(request, ticket, message=done)
 
 
@@ -232,7 +226,7 @@ def return_escalation(request: HttpRequest, pk: int) -> HttpResponse:
         ticket_services.return_escalation(ticket, actor=request.user,
                                           missing=request.POST.get("missing", ""))
     except SERVICE_ERRORS as exc:
-        return _panel(request, ticket, error=_problem(exc))
+        return _panel(request, ticket, error=problem(exc))
     done = "Escalation returned to the escalating team with your request."
     if visible_tickets(request.user).filter(pk=ticket.pk).exists():
         return _panel(request, ticket, message=done)
@@ -250,10 +244,6 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 # --- dashboard -------------------------------------------------------------------------------
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
 
 class DashboardFilterForm(forms.Form):
     start = forms.DateField(required=False, widget=DateInput, label="From")

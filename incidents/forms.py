@@ -8,6 +8,7 @@ from django import forms
 
 from helpdesk import ids
 from helpdesk.models import User
+from helpdesk.web import DateInput
 from tickets.state_machine import Status as TicketStatus
 
 from .models import ActionItem, EntryKind, RoleKind, Severity, Status, UpdateKind
@@ -103,10 +104,6 @@ class ReviewForm(forms.Form):
                                 label="What went well")
     to_improve = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
                                  label="What to improve")
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class ActionForm(forms.Form):

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from helpdesk.web import problem
 from tickets.selectors import visible_tickets
 
 from . import messages as templates
@@ -54,12 +55,6 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return checked
 
 
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "This action is not allowed."
-
-
 def _back(request: HttpRequest, default: str) -> HttpResponse:
     target = request.POST.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()},
@@ -73,7 +68,7 @@ def _act(request: HttpRequest, fn: Callable[[], Any], ok: str) -> None:
         fn()
         messages.success(request, ok)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
 
 
 # --- list and declare -------------------------------------------------------------------
@@ -110,7 +105,7 @@ def declare(request: HttpRequest) -> HttpResponse:
                     level=data["level"], reason=data["reason"], keywords=data["keywords"],
                     is_public=data["is_public"], tickets=tickets, actor=request.user)
             except ValidationError as exc:
-                form.add_error(None, _problem(exc))
+                form.add_error(None, problem(exc))
             else:
                 messages.success(request, f"{incident.reference} declared as "
                                           f"{incident.severity.label}.")
@@ -329,7 +324,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, "Review saved.")
                 return redirect("incidents:review", pk=incident.pk)
             except (ValidationError, PermissionDenied) as exc:
-                form.add_error(None, _problem(exc))
+                form.add_error(None, problem(exc))
     elif row is not None:
         form = ReviewForm(initial={n: getattr(row, n) for n in services.REVIEW_FIELDS})
     else:  # not started: the pre-filled draft; the row is created on the first save

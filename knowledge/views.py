@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import throttle
+from helpdesk.web import agent_required
 from tickets.selectors import get_ticket_for
-from tickets.views.agent import agent_required
 
 from . import conf, deflection, search, selectors, services
 from .forms import ArticleSettingsForm, EditArticleForm, FlagForm, NewArticleForm, VoteForm

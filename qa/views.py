@@ -22,8 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from helpdesk.ids import parse_id
 from helpdesk.models import User
+from helpdesk.web import agent_required, problem
 from tickets import selectors as ticket_selectors
-from tickets.views.agent import agent_required
 
 from . import permissions, scoring, selectors, services
 from .forms import (
@@ -60,12 +60,6 @@ def _require(check: Callable[[Any], bool]) -> Callable[[View], View]:
     return decorator
 
 
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "This action is not allowed."
-
-
 def _page(request: HttpRequest, qs: Any) -> Any:
     return Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
 
@@ -98,7 +92,7 @@ def _preview(card: Scorecard, data: ScoreInput) -> dict[str, Any]:
     try:
         result = services.evaluate(card, data).result
     except ValidationError as exc:
-        return {"error": _problem(exc)}
+        return {"error": problem(exc)}
     band = None
     if result.score is not None:
         band = scoring.BAND_LABELS[scoring.band(result.score, auto_failed=result.auto_failed)]
@@ -113,7 +107,7 @@ def preview(request: HttpRequest, scorecard_pk: int) -> HttpResponse:
     try:
         data = parse_scores(card, request.POST)
     except ValidationError as exc:
-        return render(request, "qa/_score_preview.html", {"preview": {"error": _problem(exc)}})
+        return render(request, "qa/_score_preview.html", {"preview": {"error": problem(exc)}})
     return render(request, "qa/_score_preview.html", {"preview": _preview(card, data),
                                                       "scorecard": card})
 
@@ -192,7 +186,7 @@ def save_review(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         data = parse_scores(review.scorecard, request.POST)
     except ValidationError as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
         return redirect(review)
     try:
         if request.POST.get("action") == "submit":
@@ -204,7 +198,7 @@ def save_review(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Draft saved.")
         return redirect(review)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
         review = selectors.get_review_for(request.user, pk)
         return _review_page(request, review, data=data, status=400)
 
@@ -217,7 +211,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
         services.assign_review(review, reviewer=request.user, actor=request.user)
         messages.success(request, "The review is in your queue.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
     return redirect(review)
 
 
@@ -229,7 +223,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
         services.acknowledge(review, actor=request.user)
         messages.success(request, "Thanks: the review is acknowledged.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
     return redirect(review)
 
 
@@ -244,7 +238,7 @@ def raise_dispute(request: HttpRequest, pk: int) -> HttpResponse:
         services.dispute(review, actor=request.user, reason=form.cleaned_data["reason"])
         messages.success(request, "Your dispute has been sent to your team lead.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
     return redirect(review)
 
 
@@ -258,7 +252,7 @@ def ticket_of_week(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Ticket of the week set." if on
                          else "Ticket of the week removed.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
     if request.POST.get("back") == "ticket":  # the toggle on the ticket page's QA panel
         return redirect(review.ticket.get_absolute_url())
     return redirect(review)
@@ -296,7 +290,7 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("qa:disputes")
             status = 400
         except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, _problem(exc))
+            messages.error(request, problem(exc))
             status = 400
     return render(request, "qa/resolve.html", {
         **_nav(request), "review": review, "ticket": review.ticket, "form": form,
@@ -325,7 +319,7 @@ def start_review(request: HttpRequest, ticket_pk: int) -> HttpResponse:
     try:
         review = services.create_review(ticket=ticket, actor=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
         return redirect(ticket.get_absolute_url())
     return redirect(review)
 
@@ -370,7 +364,7 @@ def coaching_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Coaching record saved; the agent can read it.")
             return redirect("qa:coaching_detail", pk=item.pk)
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _problem(exc))
+            form.add_error(None, problem(exc))
     return render(request, "qa/coaching_form.html", {**_nav(request), "form": form},
                   status=400 if form.is_bound and form.errors else 200)
 
@@ -410,7 +404,7 @@ def calibration_new(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Session started: participants score blind.")
                 return redirect(session)
             except (ValidationError, PermissionDenied) as exc:
-                form.add_error(None, _problem(exc))
+                form.add_error(None, problem(exc))
     return render(request, "qa/calibration_form.html", {**_nav(request), "form": form},
                   status=400 if form.is_bound and form.errors else 200)
 
@@ -458,7 +452,7 @@ def calibration_item(request: HttpRequest, pk: int, item_pk: int) -> HttpRespons
                 messages.success(request, "Score submitted: you can now compare.")
             return redirect("qa:calibration_item", pk=session.pk, item_pk=item.pk)
         except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, _problem(exc))
+            messages.error(request, problem(exc))
             status = 400
     result = next(r for r in selectors.calibration_results(session, user)
                   if r.item.pk == item.pk)
@@ -487,7 +481,7 @@ def calibration_close(request: HttpRequest, pk: int) -> HttpResponse:
                                    notes=request.POST.get("notes", ""))
         messages.success(request, "Session closed.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
     return redirect(session)
 
 

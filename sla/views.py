@@ -24,9 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.csv_export import csv_response
 from helpdesk.models import SupportTier, Team
+from helpdesk.web import DateInput, agent_required
 from tickets.models import Channel, Priority
 from tickets.selectors import visible_tickets
-from tickets.views.agent import agent_required
 
 from . import selectors
 from .models import Clock
@@ -43,10 +43,6 @@ DEFAULT_WITHIN = 60
 
 
 # --- filter forms -----------------------------------------------------------------------------
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
 
 class PeriodFilterForm(forms.Form):
     """Clocks (or pauses) started in a period of local dates, narrowed by ticket fields."""

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from helpdesk.models import Team
+from helpdesk.web import DateInput, agent_required
 from tickets.models import Priority
-from tickets.views.agent import agent_required
 
 from . import capacity
 from . import forecast as fc
@@ -29,10 +29,6 @@ BACKTEST_WEEKS = 4
 #: The arrival history and the handle time scan tens of thousands of tickets per team on a
 #: large database (no (team, created_at) index): kept this long per team and week.
 CACHE_SECONDS = 600
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class CapacityForm(forms.Form):

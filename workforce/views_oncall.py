@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.models import User
 from helpdesk.roles import Role
-from tickets.views.agent import agent_required
+from helpdesk.web import agent_required, problem
 
 from . import services_oncall as svc
 from .models import OnCallOverride, OnCallRole, Page, Rotation
@@ -93,12 +93,6 @@ def _rotation(pk: int) -> Rotation:
     return get_object_or_404(Rotation.objects.select_related("team"), pk=pk)
 
 
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "This action is not allowed."
-
-
 @require_GET
 @agent_required
 def rotations(request: HttpRequest) -> HttpResponse:
@@ -162,7 +156,7 @@ def add_override(request: HttpRequest, pk: int) -> HttpResponse:
             svc.add_override(rot, role=d["role"], user=d["user"], starts_at=d["starts_at"],
                              ends_at=d["ends_at"], reason=d["reason"], actor=request.user)
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _problem(exc))
+            form.add_error(None, problem(exc))
         else:
             messages.success(request, f"{d['user']} covers {d['role']} from "
                                       f"{d['starts_at']:%d %b %H:%M}.")
@@ -185,7 +179,7 @@ def swap(request: HttpRequest, pk: int) -> HttpResponse:
                                            role=d["role"], reason=d["reason"],
                                            actor=request.user)
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _problem(exc))
+            form.add_error(None, problem(exc))
         else:
             messages.success(request, f"Swapped: {first.user} and {second.user}.")
             return redirect("workforce_oncall:rotation", pk=rot.pk)

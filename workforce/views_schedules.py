@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk.models import Membership, Team, User
-from tickets.views.agent import agent_required
+from helpdesk.web import DateInput, agent_required
 
 from . import schedules
 from .models import AgentState, ScheduledShift, ShiftTemplate, TimeOff
@@ -134,10 +134,6 @@ def week(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 # --- adding a shift -----------------------------------------------------------------------
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
 
 class ShiftForm(forms.Form):
     agent = forms.ModelChoiceField(User.objects.none())

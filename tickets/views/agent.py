@@ -6,11 +6,9 @@ Agents only: anyone else gets a 404, and so does a ticket outside the agent's vi
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -29,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from helpdesk.selectors import agent_choices, agent_choices_version
+from helpdesk.web import agent_required, problem
 
 from .. import bulk_actions, selectors, services, timetracking
 from ..filters import TicketFilter
@@ -57,29 +56,6 @@ FILTER_PARAMS = frozenset(TicketFilter.base_filters)
 SERVICE_ERRORS = (TransitionError, ValidationError, PermissionDenied)
 
 View = Callable[..., HttpResponse]
-
-
-def agent_required(view: View) -> View:
-    """Signed-in agents only; other users get a 404 so the workspace is not advertised."""
-
-    @wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            if request.htmx:  # a partial must not swap the login page into the table
-                return HttpResponseClientRedirect(
-                    redirect_to_login(request.get_full_path()).url)
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_agent:
-            raise Http404("Not found")
-        return view(request, *args, **kwargs)
-
-    return checked
-
-
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or "This action is not allowed."
 
 
 # --- queues ---------------------------------------------------------------------------
@@ -299,7 +275,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                     actor=request.user, attachments=request.FILES.getlist("attachments"),
                 )
             except SERVICE_ERRORS as exc:
-                messages.error(request, _problem(exc))
+                messages.error(request, problem(exc))
             else:
                 team = ticket.team.name if ticket.team else "no team"
                 messages.success(request, f"Ticket {ticket.reference} created for "
@@ -431,7 +407,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
             time_minutes=data.get("time_minutes") or None,
         )
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, _problem(exc), reply_form=form)
+        return _refused(request, ticket, problem(exc), reply_form=form)
     sent = "Reply sent." if form.is_public else "Internal note added."
     if request.htmx and not data["set_status"]:
         # Only the conversation changed: swap it in and give back an empty form.
@@ -456,7 +432,7 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
         ticket = services.transition(ticket, data["to"], actor=request.user,
                                      reason=data["reason"], assignee=data["assignee"])
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, _problem(exc))
+        return _refused(request, ticket, problem(exc))
     return _done(request, ticket, f"Status changed to {ticket.status_label}.")
 
 
@@ -476,14 +452,14 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
                                expected=form.expected())
     except services.ConflictError as exc:
         # Show the ticket as it is now: the agent sees the other change and decides.
-        messages.error(request, _problem(exc))
+        messages.error(request, problem(exc))
         if request.htmx:
             response = HttpResponseClientRefresh()
             response.status_code = 409
             return response
         return _ticket_page(request, _load(request, ticket.pk), status=409)
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, _problem(exc), update_form=form)
+        return _refused(request, ticket, problem(exc), update_form=form)
     names = ", ".join(form.fields[name].label.lower() for name in changes)
     return _done(request, ticket, f"Updated {names}.")
 
@@ -508,7 +484,7 @@ def escalate(request: HttpRequest, pk: int) -> HttpResponse:
             packet=form.packet(), actor=request.user, engineering=engineering,
         )
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, _problem(exc), escalate_form=form)
+        return _refused(request, ticket, problem(exc), escalate_form=form)
     where = "engineering" if engineering else (ticket.team.name if ticket.team else "the team")
     return _done(request, ticket, f"Escalated to {where} with the handoff packet.")
 
@@ -531,7 +507,7 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         into = services.merge(ticket, into=into, actor=request.user)
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, _problem(exc), merge_form=form)
+        return _refused(request, ticket, problem(exc), merge_form=form)
     return _done(request, ticket, f"{ticket.reference} merged into {into.reference}.",
                  target=into)
 
@@ -547,7 +523,7 @@ def macro(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.apply_macro(ticket, chosen, actor=request.user)
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, _problem(exc), macro_form=form)
+        return _refused(request, ticket, problem(exc), macro_form=form)
     return _done(request, ticket, f"Macro “{chosen.name}” applied.")
 
 
@@ -579,7 +555,7 @@ def timer_start(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         timetracking.start_timer(ticket, agent=request.user)
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, _problem(exc))
+        return _refused(request, ticket, problem(exc))
     return _timer_response(request, ticket, "Timer started.")
 
 
@@ -590,6 +566,6 @@ def timer_stop(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         entry = timetracking.stop_timer(ticket, agent=request.user)
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, _problem(exc))
+        return _refused(request, ticket, problem(exc))
     unit = "minute" if entry.minutes == 1 else "minutes"
     return _timer_response(request, ticket, f"Timer stopped: {entry.minutes} {unit} logged.")

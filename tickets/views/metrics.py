@@ -22,18 +22,14 @@ from django.views.decorators.http import require_GET
 from helpdesk.csv_export import csv_response
 from helpdesk.models import SupportTier, Team, User
 from helpdesk.selectors import agents
+from helpdesk.web import DateInput, agent_required
 
 from .. import metrics
 from ..forms import AgentChoiceField
 from ..models import Category, Channel, Priority
-from .agent import agent_required
 
 CACHE_SECONDS = 300
 MAX_PERIOD_DAYS = 731
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class MetricsFilterForm(forms.Form):

@@ -15,9 +15,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk.web import agent_required
+
 from .. import surveys
 from ..models import FollowUp, Survey
-from .agent import agent_required
 
 RATING_LABELS = {1: "Very dissatisfied", 2: "Dissatisfied", 3: "Neutral", 4: "Satisfied",
                  5: "Very satisfied"}
