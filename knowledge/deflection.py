@@ -9,11 +9,10 @@ A visit is followed from its first search to article views, votes and any ticket
   elsewhere: not counted as deflected);
 - pending: the window is still open; left out of the rate until it closes.
 
-Deflection rate = deflected ÷ (deflected + ticket + no answer).
+Deflection rate = deflected ÷ (deflected + ticket + no answer). The rule itself runs in
+SQL (knowledge/selectors.py), over every visit at once.
 """
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 DEFLECTED, TICKET, NO_ANSWER, PENDING = "deflected", "ticket", "no_answer", "pending"
 
@@ -26,17 +25,6 @@ DEFINITION = (
     "closes. Deflection rate = deflected ÷ decided visits; tickets saved = deflected visits; "
     "cost saved = tickets saved × cost per ticket ({cost})."
 )
-
-
-def classify(*, solved: bool, ticket_filed: bool, article_views: int, last_seen_at: datetime,
-             now: datetime, window: timedelta) -> str:
-    if solved:
-        return DEFLECTED
-    if ticket_filed:
-        return TICKET
-    if now < last_seen_at + window:
-        return PENDING
-    return DEFLECTED if article_views > 0 else NO_ANSWER
 
 
 def rate(part: int, whole: int) -> float | None:

@@ -53,61 +53,60 @@ class Transition:
     source: Status
     target: Status
     name: str
-    event: str
     requires: frozenset[str] = field(default_factory=frozenset)
     # Who may trigger it besides agents: customers act only on their own tickets.
     customer_allowed: bool = False
 
 
-def _t(source: Status, target: Status, name: str, event: str, *requires: str,
+def _t(source: Status, target: Status, name: str, *requires: str,
        customer: bool = False) -> Transition:
-    return Transition(source, target, name, event, frozenset(requires), customer)
+    return Transition(source, target, name, frozenset(requires), customer)
 
 
 S = Status
 _TABLE: list[Transition] = [
     # Intake
-    _t(S.NEW, S.TRIAGED, "triage", "ticket.triaged"),
-    _t(S.NEW, S.ASSIGNED, "assign", "ticket.assigned", ASSIGNEE),
-    _t(S.NEW, S.IN_PROGRESS, "start", "ticket.started", ASSIGNEE),
-    _t(S.NEW, S.ESCALATED, "escalate", "ticket.escalated", PACKET, TO_TEAM),
-    _t(S.NEW, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
-    _t(S.NEW, S.CLOSED, "close", "ticket.closed", REASON),
-    _t(S.TRIAGED, S.ASSIGNED, "assign", "ticket.assigned", ASSIGNEE),
-    _t(S.TRIAGED, S.IN_PROGRESS, "start", "ticket.started", ASSIGNEE),
-    _t(S.TRIAGED, S.ESCALATED, "escalate", "ticket.escalated", PACKET, TO_TEAM),
-    _t(S.TRIAGED, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
-    _t(S.TRIAGED, S.CLOSED, "close", "ticket.closed", REASON),
+    _t(S.NEW, S.TRIAGED, "triage"),
+    _t(S.NEW, S.ASSIGNED, "assign", ASSIGNEE),
+    _t(S.NEW, S.IN_PROGRESS, "start", ASSIGNEE),
+    _t(S.NEW, S.ESCALATED, "escalate", PACKET, TO_TEAM),
+    _t(S.NEW, S.RESOLVED, "resolve", customer=True),
+    _t(S.NEW, S.CLOSED, "close", REASON),
+    _t(S.TRIAGED, S.ASSIGNED, "assign", ASSIGNEE),
+    _t(S.TRIAGED, S.IN_PROGRESS, "start", ASSIGNEE),
+    _t(S.TRIAGED, S.ESCALATED, "escalate", PACKET, TO_TEAM),
+    _t(S.TRIAGED, S.RESOLVED, "resolve", customer=True),
+    _t(S.TRIAGED, S.CLOSED, "close", REASON),
     # Work
-    _t(S.ASSIGNED, S.TRIAGED, "return to queue", "ticket.unassigned", REASON),
-    _t(S.ASSIGNED, S.IN_PROGRESS, "start", "ticket.started"),
-    _t(S.ASSIGNED, S.WAITING_ON_CUSTOMER, "wait on customer", "ticket.waiting", REASON),
-    _t(S.ASSIGNED, S.WAITING_ON_THIRD_PARTY, "wait on third party", "ticket.waiting", REASON),
-    _t(S.ASSIGNED, S.ESCALATED, "escalate", "ticket.escalated", PACKET, TO_TEAM),
-    _t(S.ASSIGNED, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
-    _t(S.IN_PROGRESS, S.WAITING_ON_CUSTOMER, "wait on customer", "ticket.waiting", REASON),
-    _t(S.IN_PROGRESS, S.WAITING_ON_THIRD_PARTY, "wait on third party", "ticket.waiting", REASON),
-    _t(S.IN_PROGRESS, S.ESCALATED, "escalate", "ticket.escalated", PACKET, TO_TEAM),
-    _t(S.IN_PROGRESS, S.ENGINEERING, "send to engineering", "ticket.engineering", PACKET),
-    _t(S.IN_PROGRESS, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    _t(S.ASSIGNED, S.TRIAGED, "return to queue", REASON),
+    _t(S.ASSIGNED, S.IN_PROGRESS, "start"),
+    _t(S.ASSIGNED, S.WAITING_ON_CUSTOMER, "wait on customer", REASON),
+    _t(S.ASSIGNED, S.WAITING_ON_THIRD_PARTY, "wait on third party", REASON),
+    _t(S.ASSIGNED, S.ESCALATED, "escalate", PACKET, TO_TEAM),
+    _t(S.ASSIGNED, S.RESOLVED, "resolve", customer=True),
+    _t(S.IN_PROGRESS, S.WAITING_ON_CUSTOMER, "wait on customer", REASON),
+    _t(S.IN_PROGRESS, S.WAITING_ON_THIRD_PARTY, "wait on third party", REASON),
+    _t(S.IN_PROGRESS, S.ESCALATED, "escalate", PACKET, TO_TEAM),
+    _t(S.IN_PROGRESS, S.ENGINEERING, "send to engineering", PACKET),
+    _t(S.IN_PROGRESS, S.RESOLVED, "resolve", customer=True),
     # Waiting
-    _t(S.WAITING_ON_CUSTOMER, S.IN_PROGRESS, "resume", "ticket.resumed", customer=True),
-    _t(S.WAITING_ON_CUSTOMER, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
-    _t(S.WAITING_ON_CUSTOMER, S.CLOSED, "close", "ticket.closed", REASON),
-    _t(S.WAITING_ON_THIRD_PARTY, S.IN_PROGRESS, "resume", "ticket.resumed"),
-    _t(S.WAITING_ON_THIRD_PARTY, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    _t(S.WAITING_ON_CUSTOMER, S.IN_PROGRESS, "resume", customer=True),
+    _t(S.WAITING_ON_CUSTOMER, S.RESOLVED, "resolve", customer=True),
+    _t(S.WAITING_ON_CUSTOMER, S.CLOSED, "close", REASON),
+    _t(S.WAITING_ON_THIRD_PARTY, S.IN_PROGRESS, "resume"),
+    _t(S.WAITING_ON_THIRD_PARTY, S.RESOLVED, "resolve", customer=True),
     # Escalated: the receiving tier picks it up, sends it on, or solves it
-    _t(S.ESCALATED, S.ASSIGNED, "accept escalation", "ticket.assigned", ASSIGNEE),
-    _t(S.ESCALATED, S.IN_PROGRESS, "start", "ticket.started", ASSIGNEE),
-    _t(S.ESCALATED, S.ENGINEERING, "send to engineering", "ticket.engineering", PACKET),
-    _t(S.ESCALATED, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    _t(S.ESCALATED, S.ASSIGNED, "accept escalation", ASSIGNEE),
+    _t(S.ESCALATED, S.IN_PROGRESS, "start", ASSIGNEE),
+    _t(S.ESCALATED, S.ENGINEERING, "send to engineering", PACKET),
+    _t(S.ESCALATED, S.RESOLVED, "resolve", customer=True),
     # Engineering
-    _t(S.ENGINEERING, S.IN_PROGRESS, "back from engineering", "ticket.resumed"),
-    _t(S.ENGINEERING, S.WAITING_ON_CUSTOMER, "wait on customer", "ticket.waiting", REASON),
-    _t(S.ENGINEERING, S.RESOLVED, "resolve", "ticket.resolved", customer=True),
+    _t(S.ENGINEERING, S.IN_PROGRESS, "back from engineering"),
+    _t(S.ENGINEERING, S.WAITING_ON_CUSTOMER, "wait on customer", REASON),
+    _t(S.ENGINEERING, S.RESOLVED, "resolve", customer=True),
     # After resolution
-    _t(S.RESOLVED, S.IN_PROGRESS, "reopen", "ticket.reopened", REASON, customer=True),
-    _t(S.RESOLVED, S.CLOSED, "close", "ticket.closed"),
+    _t(S.RESOLVED, S.IN_PROGRESS, "reopen", REASON, customer=True),
+    _t(S.RESOLVED, S.CLOSED, "close"),
 ]
 
 TRANSITIONS: dict[tuple[Status, Status], Transition] = {
