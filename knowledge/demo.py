@@ -76,7 +76,7 @@ ARTICLES = [
      "$500: ask a team lead to approve, then refund.\n\nNever promise a refund before "
      "approval."),
 ]
-SYNONYMS = ["sign in, login, log in, log-in", "2fa, two-factor, mfa",
+SYNONYMS = ["sign in, signin, sign-in, login, log in, log-in", "2fa, two-factor, mfa",
             "invoice, bill, receipt", "sso, single sign-on, saml"]
 
 

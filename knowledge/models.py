@@ -224,6 +224,24 @@ class Synonym(models.Model):
             raise ValidationError({"terms": "Give at least two terms."})
 
 
+class SearchTerm(models.Model):
+    """A word of the published articles one audience may read: the vocabulary that spelling
+    corrections and search-as-you-type completions come from. Written by knowledge.search
+    when articles are indexed; a full re-index drops words no article uses any more."""
+
+    word = models.CharField(max_length=40)
+    stem = models.CharField(max_length=40)
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["audience", "word"],
+                                               name="kb_term_unique")]
+        indexes = [models.Index(fields=["audience", "stem"], name="kb_term_stem")]
+
+    def __str__(self) -> str:
+        return self.word
+
+
 class Visit(models.Model):
     """One help-center visit (anonymous cookie and/or user), followed from the first search
     to article views, votes and any ticket it filed."""

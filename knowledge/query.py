@@ -1,36 +1,29 @@
-"""Parse a help-center query: normalise it, drop stop words, expand synonyms.
+"""Parse a help-center query: analyse its words as the index does, drop stop words, expand
+synonyms (matched by stem, so "receipts" finds the group of "receipt").
 
 Pure logic (no Django): the search backends render the parsed query into a PostgreSQL
-tsquery or an SQLite FTS5 MATCH expression.
+tsquery or an SQLite FTS5 MATCH expression, both over the analysed terms of
+knowledge.analysis.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-TOKEN = re.compile(r"\w+", re.UNICODE)
-MAX_CLAUSES = 16
+from . import analysis
 
-STOPWORDS = frozenset("""
-a about after again all am an and any are as at be been before being but by can cannot
-could did do does doing don for from had has have having he her here hers him his how i
-if in into is it its itself just me more most my myself no nor not of off on once only or
-other our ours out over own please same she should so some such than that the their them
-then there these they this those through to too under until up very was we were what when
-where which while who whom why will with would you your yours yourself hi hello thanks
-thank get got getting help
-""".split())
+MAX_CLAUSES = 16
+STOPWORDS = analysis.STOPWORDS
 
 
 @dataclass(frozen=True)
 class Term:
-    word: str
+    word: str  # an analysed term (a stem)
     prefix: bool = False
 
 
 # A clause matches when any of its alternatives matches; an alternative matches when all
-# its terms match. A query is the AND (or, for suggestions, the OR) of its clauses.
+# its terms match. A query is the AND (or, in the second tier, the OR) of its clauses.
 Alternative = tuple[Term, ...]
 Clause = tuple[Alternative, ...]
 
@@ -38,6 +31,10 @@ Clause = tuple[Alternative, ...]
 @dataclass(frozen=True)
 class ParsedQuery:
     clauses: tuple[Clause, ...]
+    # What the reader typed for each clause (folded), for spelling corrections.
+    typed: tuple[str, ...] = ()
+    # Clauses that came from a synonym phrase: never "corrected".
+    from_synonym: tuple[bool, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -45,8 +42,11 @@ class ParsedQuery:
 
     @property
     def words(self) -> list[str]:
-        """Every distinct word of the query (for highlighting and typo correction)."""
+        """Every distinct typed word and analysed term (for highlighting)."""
         seen: dict[str, None] = {}
+        for typed in self.typed:
+            for word in analysis.words(typed):
+                seen.setdefault(word, None)
         for clause in self.clauses:
             for alt in clause:
                 for term in alt:
@@ -55,7 +55,7 @@ class ParsedQuery:
 
 
 def tokens(text: str) -> list[str]:
-    return TOKEN.findall((text or "").lower())
+    return analysis.words(text)
 
 
 def normalise(text: str) -> str:
@@ -63,65 +63,103 @@ def normalise(text: str) -> str:
     return " ".join(tokens(text))[:255]
 
 
-def _content(words: Sequence[str]) -> tuple[str, ...]:
-    kept = tuple(w for w in words if w not in STOPWORDS)
-    return kept or tuple(words)
+def phrase_terms(phrase: str) -> Alternative:
+    """The terms a synonym (or any phrase) must all match: compounds joined, stop words out."""
+    terms: list[Term] = []
+    for word in analysis.words(phrase):
+        pieces = analysis.parts(word)
+        if len(pieces) > 1 and "-" in word:
+            terms.append(Term(analysis.stem("".join(pieces))))
+        else:
+            terms.extend(Term(analysis.stem(p)) for p in pieces
+                         if p not in STOPWORDS and len(p) > 1)
+    if not terms:  # a phrase of stop words only ("log in" stays "log")
+        terms = [Term(analysis.stem(p)) for w in analysis.words(phrase)
+                 for p in analysis.parts(w)]
+    return tuple(dict.fromkeys(terms))
+
+
+def _phrase_key(phrase: str) -> tuple[str, ...]:
+    return tuple(analysis.stem(p) for w in analysis.words(phrase) for p in analysis.parts(w))
 
 
 def parse(text: str, synonyms: Iterable[Sequence[str]] = (), *, prefix: bool = True,
           max_clauses: int = MAX_CLAUSES) -> ParsedQuery:
     """`synonyms`: groups of equivalent terms (each a phrase). `prefix`: the last word the
     user typed also matches longer words (search as you type)."""
-    words = tokens(text)
+    typed_words = tokens(text)
     ends_mid_word = bool(text) and not text[-1].isspace()
-    groups = [[tuple(tokens(t)) for t in group] for group in synonyms]
-    groups = [[t for t in g if t] for g in groups]
+    # The query as a flat run of stemmed parts; a phrase may only start and end on a word.
+    flat: list[str] = []
+    starts: dict[int, int] = {}  # flat position -> index of the typed word starting there
+    for wi, word in enumerate(typed_words):
+        starts[len(flat)] = wi
+        flat.extend(analysis.stem(p) for p in analysis.parts(word))
+    ends = {s for s in starts} | {len(flat)}
+    groups = [[t for t in group if _phrase_key(t)] for group in synonyms]
     # Longest phrases first, so "log in" wins over "log".
-    candidates = sorted(
-        ((phrase, gi) for gi, g in enumerate(groups) for phrase in g),
-        key=lambda pg: -len(pg[0]),
-    )
+    candidates = sorted(((_phrase_key(t), gi) for gi, g in enumerate(groups) for t in g),
+                        key=lambda pg: -len(pg[0]))
     clauses: list[Clause] = []
+    typed: list[str] = []
+    from_synonym: list[bool] = []
     seen: set[Clause] = set()
-    i = 0
-    while i < len(words) and len(clauses) < max_clauses:
-        match = next(((phrase, gi) for phrase, gi in candidates
-                      if tuple(words[i:i + len(phrase)]) == phrase), None)
+    pos = 0
+    while pos < len(flat) and len(clauses) < max_clauses:
+        wi = starts[pos]
+        match = next(((key, gi) for key, gi in candidates
+                      if tuple(flat[pos:pos + len(key)]) == key and pos + len(key) in ends),
+                     None)
         if match:
-            phrase, gi = match
+            key, gi = match
             alts: list[Alternative] = []
-            for alt_phrase in groups[gi]:
-                alt = tuple(Term(w) for w in _content(alt_phrase))
-                if alt not in alts:
+            for term in groups[gi]:
+                alt = phrase_terms(term)
+                if alt and alt not in alts:
                     alts.append(alt)
-            clause = tuple(alts)
-            i += len(phrase)
+            clause: Clause = tuple(alts)
+            end = pos + len(key)
+            last_wi = max(i for p, i in starts.items() if p < end)
+            said = " ".join(typed_words[wi:last_wi + 1])
+            pos, synonym = end, True
         else:
-            word = words[i]
-            i += 1
-            is_last = i == len(words)
-            if (word in STOPWORDS and not is_last) or len(word) < 2:
-                continue
-            if word in STOPWORDS and not (prefix and ends_mid_word):
-                continue
-            clause = ((Term(word, prefix=prefix and is_last and ends_mid_word),),)
+            word = typed_words[wi]
+            pieces = analysis.parts(word)
+            pos += len(pieces)
+            is_last = wi == len(typed_words) - 1
+            as_prefix = prefix and is_last and ends_mid_word
+            said, synonym = word, False
+            if len(pieces) > 1 and "-" in word:
+                clause = ((Term(analysis.stem("".join(pieces)), as_prefix),),)
+            else:
+                piece = pieces[0] if pieces else ""
+                if len(piece) < 2 or (piece in STOPWORDS and not as_prefix):
+                    continue
+                clause = ((Term(analysis.stem(piece), as_prefix),),)
         if clause not in seen:
             seen.add(clause)
             clauses.append(clause)
-    return ParsedQuery(tuple(clauses))
+            typed.append(said)
+            from_synonym.append(synonym)
+    return ParsedQuery(tuple(clauses), tuple(typed), tuple(from_synonym))
 
 
-def replace_words(parsed: ParsedQuery, corrections: dict[str, str]) -> ParsedQuery:
-    """The same query with misspelt words replaced (typo fallback)."""
-    return ParsedQuery(tuple(
-        tuple(tuple(Term(corrections.get(t.word, t.word), t.prefix) for t in alt)
-              for alt in clause)
-        for clause in parsed.clauses
-    ))
+def with_alternatives(parsed: ParsedQuery, extra: dict[int, Sequence[str]]) -> ParsedQuery:
+    """The same query with more one-term alternatives for some clauses (by index): the
+    words a prefix completes to, or the spelling corrections of an unknown word."""
+    clauses = list(parsed.clauses)
+    for index, terms in extra.items():
+        alts = list(clauses[index])
+        for term in terms:
+            alt = (Term(term),)
+            if alt not in alts:
+                alts.append(alt)
+        clauses[index] = tuple(alts)
+    return ParsedQuery(tuple(clauses), parsed.typed, parsed.from_synonym)
 
 
 def to_tsquery(parsed: ParsedQuery, *, any_clause: bool = False) -> str:
-    """PostgreSQL to_tsquery() syntax; words are \\w+ only, so nothing needs escaping."""
+    """PostgreSQL to_tsquery() syntax; terms are letters and digits only, nothing to escape."""
     def term(t: Term) -> str:
         return f"{t.word}:*" if t.prefix else t.word
 

@@ -1,15 +1,17 @@
-"""One search interface over two backends: PostgreSQL full-text search (weighted vector,
-GIN index, ts_rank, prefix tsquery, pg_trgm fallback for typos) and SQLite FTS5 (bm25 with
-column weights, snippet(), difflib fallback over the article vocabulary).
+"""One search interface over two backends: PostgreSQL full-text search (weighted vectors,
+GIN indexes, ts_rank_cd, pg_trgm on the vocabulary for typos) and SQLite FTS5 (bm25 with
+column weights, symmetric-delete spelling over the vocabulary).
 
-Callers use `search(text, audiences=..., limit=...)` and never branch on the database.
-Audience and status filtering happens inside the SQL query, so an article the reader may
-not see is never fetched.
+Both index and query the terms of knowledge.analysis (folded, stemmed, compounds joined),
+so they find the same articles. Callers use `search(text, audiences=..., limit=...)` and
+never branch on the database. Audience and status filtering happens inside the SQL query,
+so an article the reader may not see is never fetched; the vocabulary is kept per audience,
+so neither a correction nor a completion reveals a word of an article the reader may not
+see.
 """
 # ruff: noqa: S608 - table names are module constants; every value is a bound parameter.
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -19,16 +21,16 @@ from django.db import connection
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from . import conf
-from .models import Article, Audience, Synonym
+from . import analysis, conf
+from .models import Audience, Synonym
 from .query import (
     MAX_CLAUSES,
     ParsedQuery,
     normalise,
     parse,
-    replace_words,
     to_fts5,
     to_tsquery,
+    with_alternatives,
 )
 
 # Highlight markers that survive the database untouched; replaced by <mark> after escaping.
@@ -37,7 +39,8 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MD_LINE_MARK = re.compile(r"(?m)^\s{0,3}(#{1,6}|>)\s?")
 _MD_EMPHASIS = re.compile(r"\*\*|__|`+")
 FTS_TABLE = "knowledge_article_fts"
-TRIGRAM_THRESHOLD = 0.4
+TRIGRAM_THRESHOLD = 0.3
+COMPLETIONS = 20  # stems a half-typed last word may complete to
 SUGGEST_CLAUSES = 6
 SYNONYMS_CACHE_KEY = "knowledge:synonyms"
 VOCAB_VERSION_KEY = "knowledge:vocab-version"
@@ -58,7 +61,8 @@ class Hit:
 class SearchResult:
     query: str  # normalised
     hits: list[Hit] = field(default_factory=list)
-    corrected: bool = False  # found through the typo fallback
+    corrected: bool = False  # some word was corrected (spelling)
+    suggestion: str = ""  # "did you mean": the query with the corrections
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -127,104 +131,89 @@ class Backend:
     vendor = ""
 
     def run(self, parsed: ParsedQuery, *, audiences: Sequence[str], limit: int,
-            any_clause: bool, exclude: Sequence[int]) -> list[Hit]:
+            any_clause: bool, exclude: Sequence[int], head_only: bool) -> list[Hit]:
         raise NotImplementedError
 
-    def fuzzy(self, parsed: ParsedQuery, text: str, *, audiences: Sequence[str], limit: int,
-              exclude: Sequence[int]) -> list[Hit]:
+    def close_words(self, word: str, *, audiences: Sequence[str]) -> list[str]:
+        """Vocabulary words that may be what `word` was meant to be (checked afterwards)."""
         raise NotImplementedError
 
-    def index(self, article_ids: Collection[int] | None = None) -> None:
+    def write_index(self, cur, rows: list[tuple[int, str, str, str, str]]) -> None:
+        raise NotImplementedError
+
+    def clear_index(self, cur, article_ids: list[int] | None) -> None:
         raise NotImplementedError
 
 
 class PostgresBackend(Backend):
     vendor = "postgresql"
 
+    # ts_rank_cd weights {D, C, B, A}: body C, summary and tags B, title A.
     SQL = """
-        WITH q AS (SELECT to_tsquery('english', %s) AS q)
+        WITH q AS (SELECT to_tsquery('simple', %s) AS q)
         SELECT a.id, a.slug, a.title, a.summary, a.audience, a.body, r.rank
         FROM (
-            SELECT id, ts_rank({vector}, q.q) AS rank
+            SELECT id, ts_rank_cd('{{0.1, 0.2, 0.4, 1.0}}', {vector}, q.q) AS rank
             FROM knowledge_article, q
             WHERE {vector} @@ q.q AND status = 'published' AND audience = ANY(%s)
-              AND NOT (id = ANY(%s)) {extra}
+              AND NOT (id = ANY(%s))
             ORDER BY rank DESC, id
             LIMIT %s
         ) r JOIN knowledge_article a ON a.id = r.id
         ORDER BY r.rank DESC, a.id
     """
-    # Stage 1: matches in title/summary/tags, ranked on the small head vector.
-    HEAD_SQL = SQL.format(vector="head_vector", extra="")
-    # Stage 2, only when stage 1 leaves room: matches in the body alone, ranked after.
-    BODY_SQL = SQL.format(vector="search_vector", extra="AND NOT (head_vector @@ q.q)")
-    FUZZY_SQL = """
-        SELECT a.id, a.slug, a.title, a.summary, a.audience,
-               a.body, r.sim
-        FROM (
-            SELECT id, word_similarity(%s, lower(title)) AS sim
-            FROM knowledge_article
-            WHERE status = 'published' AND audience = ANY(%s) AND NOT (id = ANY(%s))
-              AND %s <%% lower(title)
-            ORDER BY sim DESC, id
-            LIMIT %s
-        ) r JOIN knowledge_article a ON a.id = r.id
-        ORDER BY r.sim DESC, a.id
+    # The small head vector (title, summary, tags) ranks thousands of matches in a few ms;
+    # whole bodies are read only when the heads leave room.
+    HEAD_SQL = SQL.format(vector="head_vector")
+    BODY_SQL = SQL.format(vector="search_vector")
+    CLOSE_SQL = """
+        SELECT word FROM knowledge_searchterm
+        WHERE audience = ANY(%s) AND word %% %s
+        ORDER BY similarity(word, %s) DESC, word
+        LIMIT 8
     """
 
-    def run(self, parsed, *, audiences, limit, any_clause, exclude):
+    def run(self, parsed, *, audiences, limit, any_clause, exclude, head_only):
         tsquery = to_tsquery(parsed, any_clause=any_clause)
         with connection.cursor() as cur:
-            cur.execute(self.HEAD_SQL, [tsquery, list(audiences), list(exclude), limit])
+            cur.execute(self.HEAD_SQL if head_only else self.BODY_SQL,
+                        [tsquery, list(audiences), list(exclude), limit])
             rows = cur.fetchall()
-            if len(rows) < limit:
-                cur.execute(self.BODY_SQL, [tsquery, list(audiences), list(exclude),
-                                            limit - len(rows)])
-                rows += cur.fetchall()
         # Snippets in Python: ts_headline re-parses every body and cost more than the search.
         words = parsed.words
         return [Hit(r[0], r[1], r[2], r[3], r[4], make_snippet(r[5], words), float(r[6]))
                 for r in rows]
 
-    def fuzzy(self, parsed, text, *, audiences, limit, exclude):
-        needle = " ".join(parsed.words) or normalise(text)
+    def close_words(self, word, *, audiences):
         with connection.cursor() as cur:
-            # The <% operator uses the trigram index with this threshold (transaction-local).
-            cur.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
+            # The % operator uses the trigram index with this threshold (transaction-local).
+            cur.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
                         [str(TRIGRAM_THRESHOLD)])
-            cur.execute(self.FUZZY_SQL, [needle, list(audiences), list(exclude), needle, limit])
-            rows = cur.fetchall()
-        return [Hit(r[0], r[1], r[2], r[3], r[4], make_snippet(r[5], []), float(r[6]))
-                for r in rows]
+            cur.execute(self.CLOSE_SQL, [list(audiences), word, word])
+            return [r[0] for r in cur.fetchall()]
 
-    def index(self, article_ids=None):
-        sql = """
-            UPDATE knowledge_article SET search_vector = head || body_vector,
-                                         head_vector = head
-            FROM (
-                SELECT id AS vid,
-                       setweight(to_tsvector('english', coalesce(title, '')), 'A')
-                    || setweight(to_tsvector('english', coalesce(summary, '') || ' '
-                                             || replace(coalesce(tags, ''), ',', ' ')), 'B')
-                       AS head,
-                       setweight(to_tsvector('english', coalesce(body, '')), 'C') AS body_vector
-                FROM knowledge_article {where}
-            ) v
-            WHERE knowledge_article.id = v.vid
-        """
-        with connection.cursor() as cur:
-            if article_ids is None:
-                cur.execute(sql.format(where=""))
-            else:
-                cur.execute(sql.format(where="WHERE id = ANY(%s)"), [list(article_ids)])
+    def write_index(self, cur, rows):
+        cur.execute("""
+            UPDATE knowledge_article a
+            SET head_vector = setweight(to_tsvector('simple', v.t), 'A')
+                              || setweight(to_tsvector('simple', v.s), 'B'),
+                search_vector = setweight(to_tsvector('simple', v.t), 'A')
+                                || setweight(to_tsvector('simple', v.s), 'B')
+                                || setweight(to_tsvector('simple', v.b), 'C')
+            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(id, t, s, b)
+            WHERE a.id = v.id
+        """, [[r[0] for r in rows], [r[1] for r in rows], [f"{r[2]} {r[4]}" for r in rows],
+              [r[3] for r in rows]])
+
+    def clear_index(self, cur, article_ids):
+        pass  # each article's vectors are overwritten in place
 
 
 class SqliteBackend(Backend):
     vendor = "sqlite"
     # bm25 weights per FTS column: title, summary, body, tags.
     SQL = f"""
-        SELECT a.id, a.slug, a.title, a.summary, a.audience,
-               snippet({FTS_TABLE}, 2, '{START}', '{STOP}', ' … ', 24) AS snippet,
+        SELECT a.id, a.slug, a.title, a.summary, a.audience, a.body,
                bm25({FTS_TABLE}, 10.0, 4.0, 1.0, 4.0) AS score
         FROM {FTS_TABLE} JOIN knowledge_article a ON a.id = {FTS_TABLE}.rowid
         WHERE {FTS_TABLE} MATCH %s AND a.status = 'published' AND a.audience IN ({{aud}})
@@ -233,62 +222,62 @@ class SqliteBackend(Backend):
         LIMIT %s
     """
 
-    def run(self, parsed, *, audiences, limit, any_clause, exclude):
+    def run(self, parsed, *, audiences, limit, any_clause, exclude, head_only):
         sql = self.SQL.format(
             aud=", ".join(["%s"] * len(audiences)),
             exclude=f"AND a.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else "",
         )
-        params = [to_fts5(parsed, any_clause=any_clause), *audiences, *exclude, limit]
+        match = to_fts5(parsed, any_clause=any_clause)
+        if head_only:
+            match = "{title summary tags} : (" + match + ")"
         with connection.cursor() as cur:
-            cur.execute(sql, params)
+            cur.execute(sql, [match, *audiences, *exclude, limit])
             rows = cur.fetchall()
-        return [Hit(r[0], r[1], r[2], r[3], r[4], safe_highlight(r[5]), -float(r[6]))
+        words = parsed.words
+        return [Hit(r[0], r[1], r[2], r[3], r[4], make_snippet(r[5], words), -float(r[6]))
                 for r in rows]
 
-    def _vocabulary(self, audiences: Sequence[str]) -> list[str]:
-        version = cache.get_or_set(VOCAB_VERSION_KEY, 1, None)
-        key = f"knowledge:vocab:{version}:{','.join(sorted(audiences))}"
-        vocab = cache.get(key)
-        if vocab is None:
-            words: set[str] = set()
-            for title, summary, tags in Article.objects.filter(
-                status="published", audience__in=audiences
-            ).values_list("title", "summary", "tags").iterator():
-                words.update(w for w in normalise(f"{title} {summary} {tags}").split()
-                             if len(w) > 2)
-            vocab = sorted(words)
-            cache.set(key, vocab, 3600)
-        return vocab
+    def close_words(self, word, *, audiences):
+        index = _spelling_index(tuple(sorted(audiences)))
+        found: set[str] = set()
+        for variant in analysis.deletes(word, 2):
+            found.update(index.get(variant, ()))
+        return sorted(found)
 
-    def fuzzy(self, parsed, text, *, audiences, limit, exclude):
-        vocab = self._vocabulary(audiences)
-        known = set(vocab)
-        corrections = {}
-        for word in parsed.words:
-            if word not in known and len(word) > 2:
-                close = difflib.get_close_matches(word, vocab, n=1, cutoff=0.75)
-                if close:
-                    corrections[word] = close[0]
-        if not corrections:
-            return []
-        fixed = replace_words(parsed, corrections)
-        return self.run(fixed, audiences=audiences, limit=limit, any_clause=False,
-                        exclude=exclude)
+    def write_index(self, cur, rows):
+        cur.executemany(f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body, tags) "
+                        "VALUES (%s, %s, %s, %s, %s)", rows)
 
-    def index(self, article_ids=None):
+    def clear_index(self, cur, article_ids):
+        if article_ids is None:
+            cur.execute(f"DELETE FROM {FTS_TABLE}")
+        else:
+            marks = ", ".join(["%s"] * len(article_ids))
+            cur.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", article_ids)
+
+
+_SPELLING: dict[tuple, dict[str, list[str]]] = {}
+
+
+def _spelling_index(audiences: tuple[str, ...]) -> dict[str, list[str]]:
+    """Symmetric-delete index of the vocabulary (each word and its one-letter deletions),
+    built once per vocabulary version in each process."""
+    key = (cache.get_or_set(VOCAB_VERSION_KEY, 1, None), audiences)
+    index = _SPELLING.get(key)
+    if index is None:
+        marks = ", ".join(["%s"] * len(audiences))
         with connection.cursor() as cur:
-            if article_ids is None:
-                cur.execute(f"DELETE FROM {FTS_TABLE}")
-                cur.execute(f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body, tags) "
-                            "SELECT id, title, summary, body, tags FROM knowledge_article")
-            else:
-                ids = list(article_ids)
-                marks = ", ".join(["%s"] * len(ids))
-                cur.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", ids)
-                cur.execute(f"INSERT INTO {FTS_TABLE} (rowid, title, summary, body, tags) "
-                            f"SELECT id, title, summary, body, tags FROM knowledge_article "
-                            f"WHERE id IN ({marks})", ids)
-        cache.set(VOCAB_VERSION_KEY, (cache.get(VOCAB_VERSION_KEY) or 1) + 1, None)
+            cur.execute(f"SELECT DISTINCT word FROM knowledge_searchterm "
+                        f"WHERE audience IN ({marks})", list(audiences))
+            vocab = [r[0] for r in cur.fetchall()]
+        index = {}
+        for word in vocab:
+            for variant in analysis.deletes(word, 1):
+                index.setdefault(variant, []).append(word)
+        for old in [k for k in _SPELLING if k[0] != key[0]]:
+            del _SPELLING[old]
+        _SPELLING[key] = index
+    return index
 
 
 _BACKENDS = {b.vendor: b for b in (PostgresBackend(), SqliteBackend())}
@@ -302,42 +291,148 @@ def backend() -> Backend:
         raise NotImplementedError(f"No knowledge search backend for {name!r}") from None
 
 
+def _known_stems(stems: Collection[str], audiences: Sequence[str]) -> set[str]:
+    if not stems:
+        return set()
+    aud = ", ".join(["%s"] * len(audiences))
+    marks = ", ".join(["%s"] * len(stems))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT stem FROM knowledge_searchterm WHERE audience IN ({aud}) "
+                    f"AND stem IN ({marks})", [*audiences, *stems])
+        return {r[0] for r in cur.fetchall()}
+
+
+def _completions(typed: str, audiences: Sequence[str]) -> list[str]:
+    """Stems of the vocabulary words that start with what the reader is still typing."""
+    aud = ", ".join(["%s"] * len(audiences))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT stem FROM knowledge_searchterm WHERE audience IN ({aud}) "
+                    f"AND word >= %s AND word < %s LIMIT {COMPLETIONS}",
+                    [*audiences, typed, typed + "\uffff"])
+        return [r[0] for r in cur.fetchall()]
+
+
+def correct(word: str, *, audiences: Sequence[str]) -> str | None:
+    """The vocabulary word closest to a word no visible article uses (edit distance, one
+    typo in a short word, two in a longer one), or None."""
+    allowed = analysis.allowed_typos(word)
+    if not allowed or not word.isalpha():
+        return None
+    best: tuple | None = None
+    for candidate in backend().close_words(word, audiences=audiences):
+        distance = analysis.edit_distance(word, candidate, allowed)
+        if distance <= allowed:
+            rank = (distance, candidate[0] != word[0], abs(len(candidate) - len(word)),
+                    candidate)
+            best = min(best, rank) if best else rank
+    return best[-1] if best else None
+
+
+def _expand(parsed: ParsedQuery, audiences: Sequence[str]) -> tuple[ParsedQuery, dict[str, str]]:
+    """Per word: complete the word still being typed, and correct the spelling of a word
+    that no article the reader may see contains. Returns the query and the corrections."""
+    single = {i: clause[0][0] for i, clause in enumerate(parsed.clauses)
+              if len(clause) == 1 and len(clause[0]) == 1 and not parsed.from_synonym[i]}
+    known = _known_stems({t.word for t in single.values()}, audiences)
+    extra: dict[int, list[str]] = {}
+    corrections: dict[str, str] = {}
+    for i, term in single.items():
+        typed = analysis.joined(parsed.typed[i])
+        if term.prefix:
+            extra[i] = _completions(typed, audiences)
+            if extra[i] or term.word in known:
+                continue
+        elif term.word in known:
+            continue
+        fixed = correct(typed, audiences=audiences)
+        if fixed:
+            corrections[parsed.typed[i]] = fixed
+            extra.setdefault(i, []).append(analysis.stem(fixed))
+    return with_alternatives(parsed, extra), corrections
+
+
 def search(text: str, *, audiences: Sequence[str], limit: int = 10, any_words: bool = False,
            exclude: Sequence[int] = (), prefix: bool = True,
            max_clauses: int = MAX_CLAUSES) -> SearchResult:
     """Published articles for `audiences` matching `text`, best first.
 
-    any_words=False (the search box): every word (or one of its synonyms) must match, the
-    last one as a prefix; no match at all falls back to typo tolerance.
-    any_words=True (suggestions from a ticket's subject and description): any word matches,
-    ranked by how many and where.
+    Articles with every meaningful word (or a synonym, a completion of the word being
+    typed, a spelling correction) come first, title and summary matches before body ones;
+    then articles with some of the words, ranked by BM25 (SQLite) or ts_rank_cd (PostgreSQL)
+    with title, summary and body weights. So a query with one meaningful word that some
+    article contains never comes back empty. Stop words never decide.
+
+    any_words=True (suggestions from a ticket's subject and description): the same
+    ranking, without treating the last word as typed half-way.
     """
     result = SearchResult(query=normalise(text))
     parsed = parse(text, synonym_groups(), prefix=prefix and not any_words,
                    max_clauses=max_clauses)
     if parsed.is_empty or not audiences:
         return result
+    parsed, corrections = _expand(parsed, audiences)
     be = backend()
-    result.hits = be.run(parsed, audiences=audiences, limit=limit, any_clause=any_words,
-                         exclude=exclude)
-    if not result.hits and not any_words:
-        result.hits = be.fuzzy(parsed, text, audiences=audiences, limit=limit, exclude=exclude)
-        result.corrected = bool(result.hits)
+    hits: list[Hit] = []
+    found = list(exclude)
+    tiers = [(False, True), (False, False)]
+    if len(parsed.clauses) > 1:
+        tiers += [(True, True), (True, False)]
+    for any_clause, head_only in tiers:
+        if len(hits) >= limit:
+            break
+        more = be.run(parsed, audiences=audiences, limit=limit - len(hits),
+                      any_clause=any_clause, exclude=found, head_only=head_only)
+        hits += more
+        found += [h.id for h in more]
+    result.hits = hits
+    if corrections and hits:
+        result.corrected = True
+        result.suggestion = " ".join(corrections.get(w, w) for w in result.query.split())
     return result
 
 
 def suggest(subject: str, description: str = "", *, audiences: Sequence[str],
             limit: int = 5) -> SearchResult:
-    """Articles for a ticket being written (or worked): any word may match; the subject's
-    words come first and the query keeps the first SUGGEST_CLAUSES distinct words, so a long
-    description cannot make the query slow."""
+    """Articles for a ticket being written (or worked), ranked as the search box ranks: the
+    subject's words come first and the query keeps the first SUGGEST_CLAUSES distinct
+    words, so a long description cannot make the query slow."""
     text = f"{subject} {description[:2000]}"
     return search(text, audiences=audiences, limit=limit, any_words=True,
                   max_clauses=SUGGEST_CLAUSES)
 
 
 def index_article(article_ids: Collection[int] | None = None) -> None:
-    """Bring the search index up to date for these articles (None: all of them)."""
+    """Bring the search index and the vocabulary up to date for these articles (None: all
+    of them, which also forgets words no article uses any more)."""
     if article_ids is not None and not article_ids:
         return
-    backend().index(article_ids)
+    rebuild(connection, backend(), None if article_ids is None else list(article_ids))
+    cache.set(VOCAB_VERSION_KEY, (cache.get(VOCAB_VERSION_KEY) or 1) + 1, None)
+
+
+def rebuild(conn, be: Backend, article_ids: list[int] | None) -> None:
+    """Index articles with raw SQL only (the migration that changed the analysis calls it)."""
+    where, params = "", []
+    if article_ids is not None:
+        where = f"WHERE id IN ({', '.join(['%s'] * len(article_ids))})"
+        params = article_ids
+    with conn.cursor() as cur:
+        be.clear_index(cur, article_ids)
+        if article_ids is None:
+            cur.execute("DELETE FROM knowledge_searchterm")
+        cur.execute("SELECT id, title, summary, body, tags, status, audience "
+                    f"FROM knowledge_article {where} ORDER BY id", params)
+        rows = cur.fetchall()
+        for start in range(0, len(rows), 500):
+            batch = rows[start:start + 500]
+            be.write_index(cur, [
+                (r[0], analysis.index_text(r[1]), analysis.index_text(r[2]),
+                 analysis.index_text(r[3]), analysis.index_text((r[4] or "").replace(",", " ")))
+                for r in batch])
+            terms: set[tuple[str, str, str]] = set()
+            for r in batch:
+                if r[5] == "published":
+                    for word in analysis.vocabulary(f"{r[1]} {r[2]} {r[3]} {r[4]}"):
+                        terms.add((word, analysis.stem(word), r[6]))
+            cur.executemany("INSERT INTO knowledge_searchterm (word, stem, audience) "
+                            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", sorted(terms))

@@ -64,7 +64,6 @@ def test_the_set_is_big_enough_and_names_real_articles(corpus):
     assert {case["expect"] for case in DATA["query"]} <= known
 
 
-@pytest.mark.xfail(reason="before #29: search-box mode needs every word", strict=False)
 def test_customers_find_the_right_article_in_the_top_three(corpus):
     figures = evaluate()
     print(f"\nrelevance {figures}")
