@@ -127,7 +127,7 @@ def edit_distance(a: str, b: str, limit: int = 2) -> int:
 
 def allowed_typos(word: str) -> int:
     """Short words tolerate one typo, longer ones two; very short ones none."""
-    return 0 if len(word) < 4 else 1 if len(word) < 7 else 2
+    return 0 if len(word) < 4 else 1 if len(word) < 6 else 2
 
 
 def deletes(word: str, depth: int) -> set[str]:

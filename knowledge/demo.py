@@ -76,7 +76,8 @@ ARTICLES = [
      "$500: ask a team lead to approve, then refund.\n\nNever promise a refund before "
      "approval."),
 ]
-SYNONYMS = ["sign in, signin, sign-in, login, log in, log-in", "2fa, two-factor, mfa",
+# The first two are also shipped by migration 0004 (same text, so seeding adds no copy).
+SYNONYMS = ["sign in, signin, sign-in, log in, login, log-in", "two-factor, 2fa, two factor, mfa",
             "invoice, bill, receipt", "sso, single sign-on, saml"]
 
 

@@ -242,6 +242,9 @@ class SqliteBackend(Backend):
         found: set[str] = set()
         for variant in analysis.deletes(word, 2):
             found.update(index.get(variant, ()))
+        if not found:  # two letters missing: the words of the same initial, near its length
+            found = {w for w in index.get("\0" + word[:1], ())
+                     if abs(len(w) - len(word)) <= 2}
         return sorted(found)
 
     def write_index(self, cur, rows):
@@ -260,8 +263,9 @@ _SPELLING: dict[tuple, dict[str, list[str]]] = {}
 
 
 def _spelling_index(audiences: tuple[str, ...]) -> dict[str, list[str]]:
-    """Symmetric-delete index of the vocabulary (each word and its one-letter deletions),
-    built once per vocabulary version in each process."""
+    """Symmetric-delete index of the vocabulary (each word and its one-letter deletions,
+    and under "\\0" + initial the words of each initial), built once per vocabulary
+    version in each process."""
     key = (cache.get_or_set(VOCAB_VERSION_KEY, 1, None), audiences)
     index = _SPELLING.get(key)
     if index is None:
@@ -274,6 +278,7 @@ def _spelling_index(audiences: tuple[str, ...]) -> dict[str, list[str]]:
         for word in vocab:
             for variant in analysis.deletes(word, 1):
                 index.setdefault(variant, []).append(word)
+            index.setdefault("\0" + word[:1], []).append(word)
         for old in [k for k in _SPELLING if k[0] != key[0]]:
             del _SPELLING[old]
         _SPELLING[key] = index

@@ -15,7 +15,7 @@ from tickets.models import Category, Ticket
 from . import conf
 from .deflection import rate
 from .models import Article, ArticleStatus, ArticleVote, Audience, SearchLog, SearchSource, Visit
-from .search import audiences_for
+from .search import audiences_for, search
 
 CUSTOMER_SOURCES = (SearchSource.HELP_CENTER, SearchSource.SUGGESTION, SearchSource.API)
 WRITE_NEXT_THRESHOLD = 10  # tickets in a week on a category with no article
@@ -190,9 +190,29 @@ def top_searches(*, start: datetime, end: datetime, limit: int = 20) -> list[dic
     ).order_by("-n", "query")[:limit])
 
 
+@dataclass(frozen=True)
+class ZeroResultRate:
+    zero: int
+    searches: int
+    rate: float | None
+
+
+def zero_result_rate(*, start: datetime, end: datetime) -> ZeroResultRate:
+    counts = _searches(start, end).aggregate(total=Count("id"),
+                                             zero=Count("id", filter=Q(result_count=0)))
+    return ZeroResultRate(counts["zero"], counts["total"], rate(counts["zero"], counts["total"]))
+
+
 def zero_result_searches(*, start: datetime, end: datetime, limit: int = 20) -> list[dict]:
-    return list(_searches(start, end).filter(result_count=0).values("query")
+    """The most frequent queries that found nothing, each searched again now as a signed-in
+    customer: `still_nothing` says writers still have an article to add (or a synonym)."""
+    rows = list(_searches(start, end).filter(result_count=0).values("query")
                 .annotate(n=Count("id")).order_by("-n", "query")[:limit])
+    customer = (Audience.PUBLIC.value, Audience.CUSTOMERS.value)
+    for row in rows:
+        row["still_nothing"] = not search(row["query"], audiences=customer, limit=1,
+                                          prefix=False).hits
+    return rows
 
 
 def no_click_searches(*, start: datetime, end: datetime, limit: int = 20) -> list[dict]:

@@ -427,6 +427,7 @@ def reports(request: HttpRequest) -> HttpResponse:
         "days": days,
         "top": selectors.top_searches(start=start, end=end),
         "zero": selectors.zero_result_searches(start=start, end=end),
+        "zero_rate": selectors.zero_result_rate(start=start, end=end),
         "no_click": selectors.no_click_searches(start=start, end=end),
         "refinements": selectors.refinements(start=start, end=end),
     })
