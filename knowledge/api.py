@@ -54,7 +54,9 @@ class ArticleSearch(APIView):
         responses={200: inline_serializer("ArticleSearchResult", {
             "query": drf_serializers.CharField(help_text="The query as searched (normalised)."),
             "corrected": drf_serializers.BooleanField(
-                help_text="True when a spelling correction was searched instead."),
+                help_text="True when some word's spelling correction was searched too."),
+            "did_you_mean": drf_serializers.CharField(
+                help_text="The query with its spelling corrected, or empty."),
             "results": SearchHitSerializer(many=True),
         })},
     )
@@ -69,4 +71,5 @@ class ArticleSearch(APIView):
             services.log_search(visit=None, text=text, result_count=len(result),
                                 source=SearchSource.API)
         return Response({"query": result.query, "corrected": result.corrected,
+                         "did_you_mean": result.suggestion,
                          "results": SearchHitSerializer(result.hits, many=True).data})

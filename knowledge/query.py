@@ -7,7 +7,7 @@ knowledge.analysis.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from . import analysis
@@ -144,12 +144,14 @@ def parse(text: str, synonyms: Iterable[Sequence[str]] = (), *, prefix: bool = T
     return ParsedQuery(tuple(clauses), tuple(typed), tuple(from_synonym))
 
 
-def with_alternatives(parsed: ParsedQuery, extra: dict[int, Sequence[str]]) -> ParsedQuery:
+def with_alternatives(parsed: ParsedQuery, extra: dict[int, Sequence[str]], *,
+                      replace: Collection[int] = ()) -> ParsedQuery:
     """The same query with more one-term alternatives for some clauses (by index): the
-    words a prefix completes to, or the spelling corrections of an unknown word."""
+    words a prefix completes to, or the spelling corrections of an unknown word. A clause
+    in `replace` keeps only the new alternatives (a prefix whose completions are known)."""
     clauses = list(parsed.clauses)
     for index, terms in extra.items():
-        alts = list(clauses[index])
+        alts = [] if index in replace else list(clauses[index])
         for term in terms:
             alt = (Term(term),)
             if alt not in alts:

@@ -41,6 +41,7 @@ _MD_EMPHASIS = re.compile(r"\*\*|__|`+")
 FTS_TABLE = "knowledge_article_fts"
 TRIGRAM_THRESHOLD = 0.3
 COMPLETIONS = 20  # stems a half-typed last word may complete to
+MAX_CORRECTIONS = 3  # unknown words corrected per query (a long ticket text has many)
 SUGGEST_CLAUSES = 6
 SYNONYMS_CACHE_KEY = "knowledge:synonyms"
 VOCAB_VERSION_KEY = "knowledge:vocab-version"
@@ -340,20 +341,26 @@ def _expand(parsed: ParsedQuery, audiences: Sequence[str]) -> tuple[ParsedQuery,
               if len(clause) == 1 and len(clause[0]) == 1 and not parsed.from_synonym[i]}
     known = _known_stems({t.word for t in single.values()}, audiences)
     extra: dict[int, list[str]] = {}
+    complete: set[int] = set()
     corrections: dict[str, str] = {}
     for i, term in single.items():
         typed = analysis.joined(parsed.typed[i])
         if term.prefix:
             extra[i] = _completions(typed, audiences)
+            if len(extra[i]) < COMPLETIONS:
+                complete.add(i)  # every completion is listed: no prefix term needed
             if extra[i] or term.word in known:
                 continue
         elif term.word in known:
             continue
+        if len(corrections) >= MAX_CORRECTIONS:
+            break
         fixed = correct(typed, audiences=audiences)
         if fixed:
             corrections[parsed.typed[i]] = fixed
             extra.setdefault(i, []).append(analysis.stem(fixed))
-    return with_alternatives(parsed, extra), corrections
+    return with_alternatives(parsed, extra, replace={i for i in complete if extra[i]}), \
+        corrections
 
 
 def search(text: str, *, audiences: Sequence[str], limit: int = 10, any_words: bool = False,

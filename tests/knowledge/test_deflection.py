@@ -145,7 +145,8 @@ def test_typing_collapses_and_rephrasing_counts_as_refinement(article, client):
             {"query": "zzzz qqqq", "refined_to": "export invoices", "n": 1},
         ]
         assert selectors.zero_result_searches(start=start, end=end) == [
-            {"query": "download receipts", "n": 1}, {"query": "zzzz qqqq", "n": 1}]
+            {"query": "download receipts", "n": 1, "still_nothing": True},
+            {"query": "zzzz qqqq", "n": 1, "still_nothing": True}]
         assert selectors.no_click_searches(start=start, end=end) == [
             {"query": "export csv", "n": 1}]
         top = selectors.top_searches(start=start, end=end)
