@@ -44,6 +44,11 @@ IRREGULAR = {
     "logged": "log", "logging": "log",
 }
 
+# Phrasal verbs are also indexed as one word ("signed out" -> "signout"), so "sign out"
+# and "sign in" differ although "in" and "out" are stop words.
+PHRASAL_VERBS = frozenset("sign log set check opt back roll clean lock turn switch".split())
+PARTICLES = frozenset("in on out up off".split())
+
 _stemmer = snowballstemmer.stemmer("english")
 
 
@@ -82,14 +87,24 @@ def index_terms(text: str) -> list[str]:
     """The terms an article's text is indexed under: stems of every meaningful word, and
     for a compound the stem of its joined form too, so "email" finds "e-mail"."""
     out: list[str] = []
-    for word in words(text):
+    found = words(text)
+    for n, word in enumerate(found):
         pieces = parts(word)
         for piece in pieces:
             if piece not in STOPWORDS and len(piece) > 1:
                 out.append(stem(piece))
         if len(pieces) > 1 and "-" in word:
             out.append(stem("".join(pieces)))
+        elif phrasal := phrasal_verb(word, found[n + 1] if n + 1 < len(found) else ""):
+            out.append(phrasal)
     return out
+
+
+def phrasal_verb(word: str, following: str) -> str:
+    """"signed" + "out" -> "signout"; "" when the two words are not a phrasal verb."""
+    if following in PARTICLES and stem(word) in PHRASAL_VERBS:
+        return stem(word) + following
+    return ""
 
 
 def index_text(text: str) -> str:
@@ -126,8 +141,8 @@ def edit_distance(a: str, b: str, limit: int = 2) -> int:
 
 
 def allowed_typos(word: str) -> int:
-    """Short words tolerate one typo, longer ones two; very short ones none."""
-    return 0 if len(word) < 4 else 1 if len(word) < 6 else 2
+    """Words of four to seven letters tolerate one typo, longer ones two, shorter none."""
+    return 0 if len(word) < 4 else 1 if len(word) < 8 else 2
 
 
 def deletes(word: str, depth: int) -> set[str]:

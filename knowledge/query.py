@@ -66,10 +66,14 @@ def normalise(text: str) -> str:
 def phrase_terms(phrase: str) -> Alternative:
     """The terms a synonym (or any phrase) must all match: compounds joined, stop words out."""
     terms: list[Term] = []
-    for word in analysis.words(phrase):
+    found = analysis.words(phrase)
+    for n, word in enumerate(found):
         pieces = analysis.parts(word)
+        following = found[n + 1] if n + 1 < len(found) else ""
         if len(pieces) > 1 and "-" in word:
             terms.append(Term(analysis.stem("".join(pieces))))
+        elif phrasal := analysis.phrasal_verb(word, following):
+            terms.append(Term(phrasal))
         else:
             terms.extend(Term(analysis.stem(p)) for p in pieces
                          if p not in STOPWORDS and len(p) > 1)
@@ -135,7 +139,12 @@ def parse(text: str, synonyms: Iterable[Sequence[str]] = (), *, prefix: bool = T
                 piece = pieces[0] if pieces else ""
                 if len(piece) < 2 or (piece in STOPWORDS and not as_prefix):
                     continue
-                clause = ((Term(analysis.stem(piece), as_prefix),),)
+                following = typed_words[wi + 1] if wi + 1 < len(typed_words) else ""
+                phrasal = analysis.phrasal_verb(piece, following)
+                if phrasal:  # "signed out": the phrasal verb first, the verb alone too
+                    clause = ((Term(phrasal),), (Term(analysis.stem(piece)),))
+                else:
+                    clause = ((Term(analysis.stem(piece), as_prefix),),)
         if clause not in seen:
             seen.add(clause)
             clauses.append(clause)

@@ -104,3 +104,12 @@ def test_analysis_folds_stems_and_joins_compounds():
         "forget", "mail", "email", "francai"]
     assert analysis.edit_distance("webhok", "webhook") == 1
     assert analysis.edit_distance("recieve", "receive") == 1  # a swap counts one
+
+
+def test_sign_out_is_not_sign_in(db):
+    publish("Sign in with single sign-on", body="Choose Sign in with SSO.")
+    publish("Why am I signed out after a while?", body="Sessions end after 12 hours.")
+    assert titles(search.search("signed out", audiences=PUBLIC))[0] == \
+        "Why am I signed out after a while?"
+    assert titles(search.search("how do i sign in", audiences=PUBLIC))[0] == \
+        "Sign in with single sign-on"
