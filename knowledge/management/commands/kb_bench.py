@@ -49,7 +49,11 @@ QUERIES = ["reset password", "password", "invoice", "export csv", "sso", "sso lo
            "calendar sync", "custom domain", "audit log", "payment method", "user roles",
            "slack", "backups restore", "session timeout", "ip allowlist", "pass", "inv",
            "configure web", "upgrade billing plan enterprise", "rotate api token",
-           "pasword reset", "webhok", "single sign on", "sign in", "log in problems"]
+           "pasword reset", "webhok", "single sign on", "sign in", "log in problems",
+           # as customers type them: questions, extra words, typos next to right words
+           "how do i reset my password please", "double charge on my card",
+           "update my e-mail", "webhok retries", "why do i keep getting logged out",
+           "two-factor authentication setup"]
 TICKETS = [
     ("Cannot log in with Okta", "Since this morning our users get an error on the SSO page."),
     ("Invoice shows the wrong amount", "We were charged twice for the enterprise plan."),
