@@ -9,4 +9,10 @@ SCHEDULE: dict = {
         "schedule": 7 * 24 * 3600.0,
         "options": {"expires": 3600},
     },
+    # Nightly: the spelling vocabulary forgets words no published article uses any more.
+    "knowledge-search-vocabulary": {
+        "task": "knowledge.tasks.rebuild_search_vocabulary",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 3600},
+    },
 }

@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -451,10 +451,32 @@ def rebuild(conn, be: Backend, article_ids: list[int] | None) -> None:
                 (r[0], analysis.index_text(r[1]), analysis.index_text(r[2]),
                  analysis.index_text(r[3]), analysis.index_text((r[4] or "").replace(",", " ")))
                 for r in batch])
-            terms: set[tuple[str, str, str]] = set()
-            for r in batch:
-                if r[5] == "published":
-                    for word in analysis.vocabulary(f"{r[1]} {r[2]} {r[3]} {r[4]}"):
-                        terms.add((word, analysis.stem(word), r[6]))
-            cur.executemany("INSERT INTO knowledge_searchterm (word, stem, audience) "
-                            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", sorted(terms))
+            _add_vocabulary(cur, batch)
+
+
+def _add_vocabulary(cur, rows: list[tuple]) -> None:
+    """Words of the published ones of these rows (id, title, summary, body, tags, status,
+    audience), under their audience."""
+    terms: set[tuple[str, str, str]] = set()
+    for r in rows:
+        if r[5] == "published":
+            for word in analysis.vocabulary(f"{r[1]} {r[2]} {r[3]} {r[4]}"):
+                terms.add((word, analysis.stem(word), r[6]))
+    cur.executemany("INSERT INTO knowledge_searchterm (word, stem, audience) "
+                    "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", sorted(terms))
+
+
+def rebuild_vocabulary() -> int:
+    """The vocabulary afresh from the published articles: words of articles since archived
+    or moved to another audience go (the nightly job). Returns how many words it holds."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM knowledge_searchterm")
+        cur.execute("SELECT id, title, summary, body, tags, status, audience "
+                    "FROM knowledge_article WHERE status = 'published' ORDER BY id")
+        rows = cur.fetchall()
+        for start in range(0, len(rows), 500):
+            _add_vocabulary(cur, rows[start:start + 500])
+        cur.execute("SELECT count(*) FROM knowledge_searchterm")
+        count = cur.fetchone()[0]
+    cache.set(VOCAB_VERSION_KEY, (cache.get(VOCAB_VERSION_KEY) or 1) + 1, None)
+    return count

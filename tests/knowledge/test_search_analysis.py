@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from knowledge import analysis, search
-from knowledge.models import Audience, SearchLog
+from knowledge import analysis, search, tasks
+from knowledge.models import Article, Audience, SearchLog
 
 from .conftest import publish
 
@@ -113,3 +113,13 @@ def test_sign_out_is_not_sign_in(db):
         "Why am I signed out after a while?"
     assert titles(search.search("how do i sign in", audiences=PUBLIC))[0] == \
         "Sign in with single sign-on"
+
+
+def test_nightly_vocabulary_forgets_words_of_an_article_moved_to_agents(db):
+    article = publish("Escalation matrix", body="Who to page.")
+    assert search.search("escalaton", audiences=PUBLIC).suggestion == "escalation"
+    Article.objects.filter(pk=article.pk).update(audience=Audience.INTERNAL)
+    search.index_article([article.pk])
+    tasks.rebuild_search_vocabulary()
+    assert search.search("escalaton", audiences=PUBLIC).suggestion == ""
+    assert titles(search.search("escalation", audiences=PUBLIC)) == []
