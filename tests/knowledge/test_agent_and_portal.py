@@ -117,3 +117,18 @@ def test_agent_editor_cannot_publish(kb, client, agent):
                 {"action": "publish", "title": "Hijacked", "summary": "", "body": "x"})
     article.refresh_from_db()
     assert article.title != "Hijacked"
+
+
+def test_panel_and_ticket_form_answer_a_question_with_a_typo(kb, client, agent, ticket_a):
+    """The agent panel and the portal's suggestions rank as the help-center search does."""
+    client.force_login(agent)
+    html = client.get(f"/help/agent/tickets/{ticket_a.pk}/search/",
+                      {"q": "why can't I login after changing my pasword"},
+                      HTTP_HX_REQUEST="true").content.decode()
+    assert html.index("Cannot log in after a password change") < html.index(
+        "Login escalation runbook")
+    client.logout()
+    html = client.get("/help/suggest/", {"subject": "cant sign in after pasword change"},
+                      HTTP_HX_REQUEST="true").content.decode()
+    assert "Cannot log in after a password change" in html
+    assert "Login escalation runbook" not in html
