@@ -136,8 +136,9 @@ def parse(text: str, synonyms: Iterable[Sequence[str]] = (), *, prefix: bool = T
             if len(pieces) > 1 and "-" in word:
                 clause = ((Term(analysis.stem("".join(pieces)), as_prefix),),)
             else:
-                piece = pieces[0] if pieces else ""
-                if len(piece) < 2 or (piece in STOPWORDS and not as_prefix):
+                # "o'reilly" -> "reilly": an elided letter is no word of its own.
+                piece = next((p for p in pieces if len(p) > 1), "")
+                if not piece or (piece in STOPWORDS and not as_prefix):
                     continue
                 following = typed_words[wi + 1] if wi + 1 < len(typed_words) else ""
                 phrasal = analysis.phrasal_verb(piece, following)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from knowledge import analysis, search, tasks
 from knowledge.models import Article, Audience, SearchLog
+from knowledge.query import parse
 
 from .conftest import publish
 
@@ -123,3 +124,9 @@ def test_nightly_vocabulary_forgets_words_of_an_article_moved_to_agents(db):
     tasks.rebuild_search_vocabulary()
     assert search.search("escalaton", audiences=PUBLIC).suggestion == ""
     assert titles(search.search("escalation", audiences=PUBLIC)) == []
+
+
+def test_parsing_keeps_meaningful_words_only():
+    assert [c[0][0].word for c in parse("What's new from O'Reilly? ", ()).clauses] == [
+        "new", "reilli"]
+    assert parse("how do I ", ()).is_empty
