@@ -304,25 +304,27 @@ def backend() -> Backend:
         raise NotImplementedError(f"No knowledge search backend for {name!r}") from None
 
 
-def _known_stems(stems: Collection[str], audiences: Sequence[str]) -> set[str]:
-    if not stems:
-        return set()
+def _look_up(stems: Collection[str], typed: str | None,
+             audiences: Sequence[str]) -> tuple[set[str], list[str]]:
+    """In one round trip: which of `stems` the vocabulary knows, and the stems of the words
+    that start with `typed` (the word still being typed, if any)."""
     aud = ", ".join(["%s"] * len(audiences))
-    marks = ", ".join(["%s"] * len(stems))
+    parts, params = [], []
+    if stems:
+        parts.append(f"SELECT 'k', stem FROM knowledge_searchterm WHERE audience IN ({aud}) "
+                     f"AND stem IN ({', '.join(['%s'] * len(stems))})")
+        params += [*audiences, *stems]
+    if typed:
+        parts.append(f"SELECT 'c', stem FROM (SELECT DISTINCT stem FROM knowledge_searchterm "
+                     f"WHERE audience IN ({aud}) AND word >= %s AND word < %s "
+                     f"LIMIT {COMPLETIONS}) c")
+        params += [*audiences, typed, typed + "\uffff"]
+    if not parts:
+        return set(), []
     with connection.cursor() as cur:
-        cur.execute(f"SELECT DISTINCT stem FROM knowledge_searchterm WHERE audience IN ({aud}) "
-                    f"AND stem IN ({marks})", [*audiences, *stems])
-        return {r[0] for r in cur.fetchall()}
-
-
-def _completions(typed: str, audiences: Sequence[str]) -> list[str]:
-    """Stems of the vocabulary words that start with what the reader is still typing."""
-    aud = ", ".join(["%s"] * len(audiences))
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT DISTINCT stem FROM knowledge_searchterm WHERE audience IN ({aud}) "
-                    f"AND word >= %s AND word < %s LIMIT {COMPLETIONS}",
-                    [*audiences, typed, typed + "\uffff"])
-        return [r[0] for r in cur.fetchall()]
+        cur.execute(" UNION ALL ".join(parts), params)
+        rows = cur.fetchall()
+    return {r[1] for r in rows if r[0] == "k"}, [r[1] for r in rows if r[0] == "c"]
 
 
 def correct(word: str, *, audiences: Sequence[str]) -> str | None:
@@ -349,14 +351,17 @@ def _expand(parsed: ParsedQuery, audiences: Sequence[str]) -> tuple[ParsedQuery,
     that no article the reader may see contains. Returns the query and the corrections."""
     single = {i: clause[0][0] for i, clause in enumerate(parsed.clauses)
               if len(clause) == 1 and len(clause[0]) == 1 and not parsed.from_synonym[i]}
-    known = _known_stems({t.word for t in single.values()}, audiences)
+    typing = next((i for i, t in single.items() if t.prefix), None)
+    known, completions = _look_up(
+        {t.word for t in single.values()},
+        None if typing is None else analysis.joined(parsed.typed[typing]), audiences)
     extra: dict[int, list[str]] = {}
     complete: set[int] = set()
     corrections: dict[str, str] = {}
     for i, term in single.items():
         typed = analysis.joined(parsed.typed[i])
         if term.prefix:
-            extra[i] = _completions(typed, audiences)
+            extra[i] = completions
             if len(extra[i]) < COMPLETIONS:
                 complete.add(i)  # every completion is listed: no prefix term needed
             if extra[i] or term.word in known:
