@@ -33,6 +33,7 @@ Rules of thumb a support lead can check against the audit trail:
 """
 from __future__ import annotations
 
+from .bulk import start_clocks_in_bulk
 from .lifecycle import (
     exempt,
     mark_breached,
@@ -45,10 +46,11 @@ from .lifecycle import (
     start_clocks,
 )
 from .reevaluation import reevaluate, reevaluate_organization
-from .work import NOT_APPLICABLE, START_METRICS, sync_ticket
+from .work import NOT_APPLICABLE, START_METRICS, sync_ticket, sync_tickets
 
 __all__ = [
     "start_clocks", "record_agent_reply", "record_customer_reply", "on_status_change",
     "record_reopen", "record_merge", "exempt", "reevaluate", "reevaluate_organization",
-    "mark_breached", "refresh_next_level", "sync_ticket", "NOT_APPLICABLE", "START_METRICS",
+    "mark_breached", "refresh_next_level", "sync_ticket", "sync_tickets", "NOT_APPLICABLE",
+    "START_METRICS", "start_clocks_in_bulk",
 ]

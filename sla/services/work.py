@@ -123,6 +123,52 @@ class ClockWork:
             return max(active, key=lambda c: (c.started_at, c.pk)).policy
         return match_policy(self.ticket)
 
+    # -- storage (the bulk path overrides these and keeps the rows in memory) ----------
+
+    def save(self, clock: Clock) -> None:
+        clock.save()
+
+    def insert(self, clock: Clock) -> bool:
+        """Write a new clock; False when another handler started it concurrently."""
+        try:
+            with transaction.atomic():
+                clock.save(force_insert=True)
+        except IntegrityError:
+            return False
+        return True
+
+    def fired_percents(self, clock: Clock) -> Iterable[int]:
+        return ClockLevelFire.objects.filter(clock_id=clock.pk).values_list(
+            "percent", flat=True)
+
+    def pause_spans(self, clock: Clock) -> list[tuple[datetime, datetime | None]]:
+        """(started_at, ended_at) of the clock's pauses, in order."""
+        return list(ClockPause.objects.filter(clock_id=clock.pk).order_by("started_at", "pk")
+                    .values_list("started_at", "ended_at"))
+
+    def add_pause(self, clock: Clock, *, at: datetime, reason: str,
+                  actor_id: int | None) -> None:
+        ClockPause.objects.create(clock=clock, ticket_id=clock.ticket_id,
+                                  actor_id=actor_id, reason=reason[:255], started_at=at)
+
+    def end_pause(self, clock: Clock, *, at: datetime, business_time: timedelta) -> None:
+        ClockPause.objects.filter(clock_id=clock.pk, ended_at__isnull=True).update(
+            ended_at=at, business_time=business_time)
+
+    def status_history(self, until: datetime) -> Iterable[tuple[datetime, str, str,
+                                                                int | None]]:
+        """(created_at, after, note, actor id) of the ticket's status changes until then."""
+        return (TicketEvent.objects.filter(ticket_id=self.ticket_id, kind=EventKind.STATUS,
+                                           created_at__lte=until)
+                .order_by("created_at", "pk").values_list("created_at", "after", "note",
+                                                          "actor_id"))
+
+    def last_agent_update(self) -> datetime | None:
+        """The latest public agent message up to self.at (the periodic update cadence)."""
+        return (self.ticket.messages.filter(is_public=True, by_agent=True,
+                                            created_at__lte=self.at)
+                .order_by("-created_at").values_list("created_at", flat=True).first())
+
     # -- audit -----------------------------------------------------------------------
 
     def event(self, clock: Clock, kind: str, *, at: datetime | None = None, reason: str = "",
@@ -152,8 +198,7 @@ class ClockWork:
             clock.next_level_at = clock.next_level_percent = None
             return
         if fired is None:
-            fired = ClockLevelFire.objects.filter(clock_id=clock.pk).values_list(
-                "percent", flat=True)
+            fired = self.fired_percents(clock)
         nxt = arith.next_level(clock, percents, fired, cal=cal)
         clock.next_level_percent, clock.next_level_at = nxt if nxt else (None, None)
 
@@ -163,8 +208,7 @@ class ClockWork:
         """The stretches the clock ran, from its start and its pause rows."""
         segments: list[arith.Segment] = []
         start: datetime | None = clock.started_at
-        pauses = ClockPause.objects.filter(clock_id=clock.pk).order_by("started_at", "pk")
-        for paused, ended in pauses.values_list("started_at", "ended_at"):
+        for paused, ended in self.pause_spans(clock):
             segments.append((start, paused))
             if ended is None:
                 return segments
@@ -194,11 +238,7 @@ class ClockWork:
         under `policy`, read from its status history (the ticket's audit trail)."""
         found: list[Wait] = []
         waiting: tuple[datetime, str, int | None] | None = None
-        history = (TicketEvent.objects.filter(ticket_id=self.ticket_id, kind=EventKind.STATUS,
-                                              created_at__lte=until)
-                   .order_by("created_at", "pk").values_list("created_at", "after", "note",
-                                                             "actor_id"))
-        for at, status, note, actor_id in history:
+        for at, status, note, actor_id in self.status_history(until):
             at = max(at, since)
             why = _pause_reason(status, note, policy)
             if why is not None and waiting is None:
@@ -227,10 +267,7 @@ class ClockWork:
         cal = target.business
         clock.due_at, clock.internal_due_at = arith.due_times(clock, cal)
         self.refresh_level(clock, cal, fired=())
-        try:
-            with transaction.atomic():
-                clock.save(force_insert=True)
-        except IntegrityError:  # started concurrently by another handler
+        if not self.insert(clock):  # started concurrently by another handler
             return None
         self.clocks.append(clock)
         self.event(clock, ClockEventKind.STARTED, at=started_at, reason=reason, data={
@@ -249,7 +286,7 @@ class ClockWork:
                 changed |= self.record_reached(clock)
         if changed:
             self.refresh_level(clock, cal, fired=())
-            clock.save()
+            self.save(clock)
         return clock
 
     def reached(self, clock: Clock, amount: timedelta, due: datetime | None, at: datetime, *,
@@ -310,16 +347,14 @@ class ClockWork:
         self.record_reached(clock, at, inclusive=True)
         arith.pause(clock, cal, at)
         self.refresh_level(clock, cal)  # a level it passed and nobody fired yet
-        ClockPause.objects.create(clock=clock, ticket_id=clock.ticket_id,
-                                  actor_id=actor_id, reason=reason[:255], started_at=at)
+        self.add_pause(clock, at=at, reason=reason, actor_id=actor_id)
         self.event(clock, ClockEventKind.PAUSED, at=at, reason=reason, actor_id=actor_id,
                    data={"business_used": iso_dur(clock.business_used)})
         return True
 
     def _close_pause(self, clock: Clock, cal: BusinessCalendar, at: datetime) -> timedelta:
         kept_off = cal.elapsed(clock.paused_at, at)
-        ClockPause.objects.filter(clock_id=clock.pk, ended_at__isnull=True).update(
-            ended_at=at, business_time=kept_off)
+        self.end_pause(clock, at=at, business_time=kept_off)
         return kept_off
 
     def resume(self, clock: Clock, cal: BusinessCalendar, *, reason: str,
@@ -376,7 +411,7 @@ class ClockWork:
             clock.state = ClockState.EXEMPT
             clock.exempt_reason = f"stopped: {reason}"[:255]
             self.event(clock, ClockEventKind.STOPPED, at=at, reason=reason, data=data)
-        clock.save()
+        self.save(clock)
         return True
 
     def exempt(self, clock: Clock, *, reason: str) -> bool:
@@ -396,7 +431,7 @@ class ClockWork:
         clock.next_level_at = clock.next_level_percent = None
         self.event(clock, ClockEventKind.EXEMPTED, reason=reason,
                    data={"previous_state": previous, "business_used": iso_dur(clock.business_used)})
-        clock.save()
+        self.save(clock)
         return True
 
     def recompute(self, clock: Clock, policy: Policy, target: ResolvedTarget, *,
@@ -424,7 +459,7 @@ class ClockWork:
         # crossed it, the clock breached then, running or paused.
         self.record_reached(clock, reason=f"target passed ({reason})")
         self.refresh_level(clock, cal)
-        clock.save()
+        self.save(clock)
         return True
 
     # -- rules over the ticket's clocks ----------------------------------------------
@@ -436,10 +471,10 @@ class ClockWork:
             cal = arith.calendar_of(clock)
             if reason is not None:
                 if self.pause(clock, cal, reason=reason):
-                    clock.save()
+                    self.save(clock)
             elif clock.state == ClockState.PAUSED and self.resume(
                     clock, cal, reason=f"status: {status}"):
-                clock.save()
+                self.save(clock)
 
     def restart_periodic(self, *, reason: str) -> None:
         """Complete the current periodic-update cycle and start the next one from now."""
@@ -499,11 +534,7 @@ class ClockWork:
                 continue
             started_at = ticket.created_at
             if metric == Metric.PERIODIC_UPDATE:
-                last_update = (ticket.messages.filter(is_public=True, by_agent=True,
-                                                      created_at__lte=self.at)
-                               .order_by("-created_at").values_list("created_at", flat=True)
-                               .first())
-                started_at = last_update or started_at
+                started_at = self.last_agent_update() or started_at
             started_at = min(started_at, self.at)
             target = targets_at(started_at).get(metric)
             if target is None:
@@ -542,3 +573,38 @@ def sync_ticket(ticket_id: int) -> None:
                       .order_by("-percent").values_list("colour", flat=True).first()) or ""
     Ticket.objects.filter(pk=ticket_id).update(sla_due_at=due_at, sla_level=colour)
 
+
+
+def sync_tickets(ticket_ids: Iterable[int], *, batch_size: int = 500) -> None:
+    """`sync_ticket` for many tickets: a few queries and one bulk update per batch."""
+    ids = sorted(set(ticket_ids))
+    for i in range(0, len(ids), batch_size):
+        batch = ids[i:i + batch_size]
+        first: dict[int, tuple[int, datetime, int | None]] = {}
+        for ticket_id, pk, due_at, policy_id in (
+                Clock.objects.filter(ticket_id__in=batch, completed_at__isnull=True,
+                                     state__in=[ClockState.RUNNING, ClockState.BREACHED],
+                                     due_at__isnull=False)
+                .order_by("ticket_id", "due_at", "pk")
+                .values_list("ticket_id", "pk", "due_at", "policy_id")):
+            first.setdefault(ticket_id, (pk, due_at, policy_id))
+        fired: dict[int, int] = {}
+        for clock_id, percent in ClockLevelFire.objects.filter(
+                clock_id__in=[pk for pk, _, _ in first.values()]).values_list(
+                "clock_id", "percent"):
+            fired[clock_id] = max(percent, fired.get(clock_id, percent))
+        colours: dict[int, list[tuple[int, str]]] = {}
+        policy_ids = {policy_id for pk, _, policy_id in first.values() if pk in fired}
+        for policy_id, percent, colour in Level.objects.filter(
+                policy_id__in=policy_ids).values_list("policy_id", "percent", "colour"):
+            colours.setdefault(policy_id, []).append((percent, colour))
+        rows = []
+        for ticket_id in batch:
+            due_at, colour = None, ""
+            if ticket_id in first:
+                pk, due_at, policy_id = first[ticket_id]
+                if pk in fired and policy_id is not None:
+                    below = [lv for lv in colours.get(policy_id, []) if lv[0] <= fired[pk]]
+                    colour = max(below)[1] if below else ""
+            rows.append(Ticket(pk=ticket_id, sla_due_at=due_at, sla_level=colour))
+        Ticket.objects.bulk_update(rows, ["sla_due_at", "sla_level"])
