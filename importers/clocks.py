@@ -62,8 +62,9 @@ def start(ticket_ids: Iterable[int], *, now: datetime, reason: str) -> int:
     if not ids:
         return 0
     started = services.start_clocks_in_bulk(
-        ids, at=lambda ticket: evaluated_at(ticket, now=now), reason=reason)
-    silence_past_levels(ids, now=now)
+        ids, at=lambda ticket: evaluated_at(ticket, now=now), reason=reason,
+        passed=services.PassedLevels(until=now, note=SILENT, data={"imported": True}))
+    silence_past_levels(ids, now=now)  # tickets that had clocks (a few queries otherwise)
     return started
 
 

@@ -61,6 +61,8 @@ MESSAGE_COLUMNS = ("id", "ticket_id", "author_id", "is_public", "by_agent", "bod
 EVENT_COLUMNS = ("ticket_id", "actor_id", "created_at", "kind", "field", "before", "after",
                  "note", "is_public")
 ATTACHMENT_COLUMNS = ("message_id", "file", "filename", "content_type", "size", "created_at")
+# Channel.values builds a new list on every access: looked up per message, keep one set.
+CHANNELS = frozenset(Channel.values)
 TIME_COLUMNS = ("ticket_id", "agent_id", "message_id", "started_at", "ended_at", "minutes",
                 "note")
 
@@ -273,7 +275,7 @@ class Loader:
             org = self.people.orgs.get(t.org_key) if t.org_key is not None else None
             if org is None:
                 org = self.people.org_of.get(requester)
-            channel = t.channel if t.channel in Channel.values else Channel.WEB
+            channel = t.channel if t.channel in CHANNELS else Channel.WEB
             batch.tickets.append((
                 tid, t.subject[:255], t.description or t.subject, requester, org, t.priority,
                 channel, self.people.teams.get(t.team_key) if t.team_key is not None else None,
@@ -307,8 +309,8 @@ class Loader:
             agent = author in self.people.staff
             body = ("Attachments sent with the request." if e.opening
                     else e.body or "(attachments)")
-            channel = e.channel if e.channel in Channel.values else t.channel
-            if channel not in Channel.values:
+            channel = e.channel if e.channel in CHANNELS else t.channel
+            if channel not in CHANNELS:
                 channel = Channel.WEB
             batch.messages.append((mid, tid, author, e.public, agent, body, channel, e.at))
             batch.events.append((tid, author, e.at, EventKind.REPLY if e.public

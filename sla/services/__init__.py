@@ -33,7 +33,7 @@ Rules of thumb a support lead can check against the audit trail:
 """
 from __future__ import annotations
 
-from .bulk import start_clocks_in_bulk
+from .bulk import PassedLevels, start_clocks_in_bulk
 from .lifecycle import (
     exempt,
     mark_breached,
@@ -52,5 +52,5 @@ __all__ = [
     "start_clocks", "record_agent_reply", "record_customer_reply", "on_status_change",
     "record_reopen", "record_merge", "exempt", "reevaluate", "reevaluate_organization",
     "mark_breached", "refresh_next_level", "sync_ticket", "sync_tickets", "NOT_APPLICABLE",
-    "START_METRICS", "start_clocks_in_bulk",
+    "START_METRICS", "start_clocks_in_bulk", "PassedLevels",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,10 +21,21 @@ from django.db import transaction
 
 from tickets.models import EventKind, Message, Ticket, TicketEvent
 
-from ..models import Clock, ClockEvent, ClockPause, Level, Policy
+from .. import clocks as arith
+from ..models import (
+    ACTIVE_STATES,
+    Clock,
+    ClockEvent,
+    ClockEventKind,
+    ClockLevelFire,
+    ClockPause,
+    ClockState,
+    Level,
+    Policy,
+)
 from ..policies import ResolvedTarget, TargetBook, active_policies, match_policy
 from .reevaluation import reevaluate
-from .work import ClockWork, sync_tickets
+from .work import ClockWork
 
 #: Tickets evaluated (and their rows written) per batch.
 BATCH = 1000
@@ -38,6 +50,19 @@ def _chunks(ids: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(ids[i:i + size])
 
 
+@dataclass(frozen=True)
+class PassedLevels:
+    """Levels due before `until` are recorded as fired, and nobody is told: for clocks of
+    history brought in from elsewhere (an import). Each gets its `ClockLevelFire` row, so
+    the escalation job never fires it, and a "level" event whose reason ends with `note`
+    and whose data holds `data` too. A running clock due by then is breached first, as
+    `mark_breached(clock, at=until)` records it."""
+
+    until: datetime
+    note: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 class _Rows:
     """The rows a batch produces, in the order the per-ticket services would write them."""
 
@@ -45,12 +70,15 @@ class _Rows:
         self.clocks: list[Clock] = []
         self.events: list[ClockEvent] = []
         self.pauses: dict[int, list[ClockPause]] = defaultdict(list)  # by id(clock)
+        self.fires: list[ClockLevelFire] = []
+        self.fired: dict[int, int] = {}  # id(clock) -> highest percent fired
 
     def write(self) -> None:
         Clock.objects.bulk_create(self.clocks, batch_size=IN_BATCH)  # gives them their ids
         ClockPause.objects.bulk_create(
             [p for c in self.clocks for p in self.pauses[id(c)]], batch_size=IN_BATCH)
         ClockEvent.objects.bulk_create(self.events, batch_size=IN_BATCH)
+        ClockLevelFire.objects.bulk_create(self.fires, batch_size=IN_BATCH)
 
 
 class _BulkWork(ClockWork):
@@ -104,11 +132,14 @@ class _BulkWork(ClockWork):
 
 
 def start_clocks_in_bulk(ticket_ids: Iterable[int], *, at: Callable[[Ticket], datetime],
-                         reason: str = "", batch_size: int = BATCH) -> int:
+                         reason: str = "", passed: PassedLevels | None = None,
+                         batch_size: int = BATCH) -> int:
     """Start the clocks of open tickets that have none, as `reevaluate` would, in batches.
 
-    `at(ticket)` is the instant each ticket is evaluated at (`reevaluate`'s `at`). Tickets
-    that already have clocks are re-evaluated one by one instead. Returns how many tickets
+    `at(ticket)` is the instant each ticket is evaluated at (`reevaluate`'s `at`). With
+    `passed`, the levels the new clocks crossed before `passed.until` are recorded as
+    passed without notifying anyone (see PassedLevels). Tickets that already have clocks
+    are re-evaluated one by one instead (and get no such levels). Returns how many tickets
     were evaluated.
     """
     ids = sorted(set(ticket_ids))
@@ -117,8 +148,11 @@ def start_clocks_in_bulk(ticket_ids: Iterable[int], *, at: Callable[[Ticket], da
     policies = active_policies()
     book = TargetBook()
     levels: dict[int | None, list[int]] = {}
-    for policy_id, percent in Level.objects.values_list("policy_id", "percent"):
+    colours: dict[int, dict[int, str]] = defaultdict(dict)
+    for policy_id, percent, colour in Level.objects.values_list("policy_id", "percent",
+                                                                "colour"):
         levels.setdefault(policy_id, []).append(percent)
+        colours[policy_id][percent] = colour
     for policy in policies:
         levels.setdefault(policy.pk, [])
     with_tags = any(policy.tags.all() for policy in policies)
@@ -126,13 +160,15 @@ def start_clocks_in_bulk(ticket_ids: Iterable[int], *, at: Callable[[Ticket], da
     for batch in _chunks(ids, batch_size):
         with transaction.atomic():
             done += _start_batch(batch, at=at, reason=reason, policies=policies, book=book,
-                                 levels=levels, with_tags=with_tags)
+                                 levels=levels, colours=colours, with_tags=with_tags,
+                                 passed=passed)
     return done
 
 
 def _start_batch(ids: list[int], *, at: Callable[[Ticket], datetime], reason: str,
                  policies: Sequence[Policy], book: TargetBook,
-                 levels: dict[int | None, list[int]], with_tags: bool) -> int:
+                 levels: dict[int | None, list[int]], colours: dict[int, dict[int, str]],
+                 with_tags: bool, passed: PassedLevels | None) -> int:
     tickets = list(Ticket.objects.filter(pk__in=ids).select_related("organization")
                    .order_by("pk"))
     have_clocks = set(Clock.objects.filter(ticket_id__in=ids)
@@ -156,6 +192,7 @@ def _start_batch(ids: list[int], *, at: Callable[[Ticket], datetime], reason: st
             tags[ticket_id].add(tag_id)
 
     rows = _Rows()
+    works: dict[int, _BulkWork] = {}
     for ticket in tickets:
         when = at(ticket)
         if ticket.pk in have_clocks:
@@ -164,8 +201,9 @@ def _start_batch(ids: list[int], *, at: Callable[[Ticket], datetime], reason: st
         policy = match_policy(ticket, policies=policies, tag_ids=tags[ticket.pk])
         if policy is None:
             continue
-        work = _BulkWork(ticket, at=when, rows=rows, history=history[ticket.pk],
-                         agent_updates=updates[ticket.pk], levels=levels)
+        work = works[ticket.pk] = _BulkWork(
+            ticket, at=when, rows=rows, history=history[ticket.pk],
+            agent_updates=updates[ticket.pk], levels=levels)
         cache: dict[datetime, dict[str, ResolvedTarget]] = {}
 
         def targets_at(start: datetime, ticket: Ticket = ticket, policy: Policy = policy,
@@ -176,6 +214,67 @@ def _start_batch(ids: list[int], *, at: Callable[[Ticket], datetime], reason: st
 
         work.backfill(policy, targets_at, reason=reason or "ticket re-evaluated")
         work.apply_pausing(ticket.status, waiting_reason=ticket.waiting_reason)
+        if passed is not None:
+            _pass_levels(work, passed, colours)
     rows.write()
-    sync_tickets(fresh)
+    synced = []  # what sync_ticket writes, where it differs from the row
+    for ticket in tickets:
+        if ticket.pk in have_clocks:
+            continue
+        work = works.get(ticket.pk)
+        values = _sync_values(work.clocks if work else [], rows.fired, colours)
+        if values != (ticket.sla_due_at, ticket.sla_level):
+            ticket.sla_due_at, ticket.sla_level = values
+            synced.append(ticket)
+    Ticket.objects.bulk_update(synced, ["sla_due_at", "sla_level"], batch_size=IN_BATCH)
     return len(tickets)
+
+
+def _pass_levels(work: _BulkWork, passed: PassedLevels,
+                 colours: dict[int, dict[int, str]]) -> None:
+    """What `mark_breached` and the import's silencing of past levels do to fresh clocks:
+    in the order they do it (the clocks' default order: metric, cycle)."""
+    now = passed.until
+    mine = sorted(work.clocks, key=lambda c: (c.metric, c.cycle))
+    for clock in mine:
+        # record_reached and refresh_level read only the instant they are given.
+        if (clock.completed_at is None and clock.state == ClockState.RUNNING
+                and clock.due_at is not None and clock.due_at <= now
+                and work.record_reached(clock, now, inclusive=True)):
+            work.refresh_level(clock, arith.calendar_of(clock))
+    for clock in mine:
+        if (clock.completed_at is not None or clock.state not in ACTIVE_STATES
+                or clock.next_level_at is None or clock.next_level_at > now):
+            continue
+        percents = work.level_percents(clock.policy_id)
+        done: set[int] = set()
+        cal = arith.calendar_of(clock)
+        nxt = arith.next_level(clock, percents, done, cal=cal)
+        while nxt is not None and nxt[1] <= now:
+            percent, when = nxt
+            work.rows.fires.append(ClockLevelFire(clock=clock, percent=percent,
+                                                  scheduled_at=when, fired_at=now))
+            work.rows.events.append(ClockEvent(
+                clock=clock, ticket_id=clock.ticket_id, kind=ClockEventKind.LEVEL, at=when,
+                reason=f"{percent}% of the target elapsed ({passed.note})",
+                data={"percent": percent, "colour": colours[clock.policy_id][percent],
+                      **passed.data}))
+            done.add(percent)
+            work.rows.fired[id(clock)] = max(percent, work.rows.fired.get(id(clock), 0))
+            nxt = arith.next_level(clock, percents, done, cal=cal)
+        clock.next_level_percent, clock.next_level_at = nxt if nxt else (None, None)
+
+
+def _sync_values(clocks: list[Clock], fired: dict[int, int],
+                 colours: dict[int, dict[int, str]]) -> tuple[datetime | None, str]:
+    """`sync_ticket` on clocks in memory: the earliest due active clock and its colour."""
+    due = [c for c in clocks if c.completed_at is None and c.due_at is not None
+           and c.state in (ClockState.RUNNING, ClockState.BREACHED)]
+    if not due:
+        return None, ""
+    clock = min(due, key=lambda c: (c.due_at, c.pk))
+    top = fired.get(id(clock))
+    if top is None or clock.policy_id is None:
+        return clock.due_at, ""
+    below = [p for p in colours.get(clock.policy_id, {}) if p <= top]
+    return clock.due_at, colours[clock.policy_id][max(below)] if below else ""

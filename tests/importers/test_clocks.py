@@ -38,3 +38,22 @@ def test_a_paused_clock_owes_no_notification_for_levels_passed_before_the_import
     with time_machine.travel(T + 4 * H, tick=False), capture(execute=True):
         fire_due_levels()
     assert not Notification.objects.exists()
+
+
+def test_imported_clocks_are_started_in_bulk_as_one_by_one_re_evaluations_start_them():
+    """The importer starts clocks in batches; a ticket gets the same clocks, pauses, audit
+    events, silenced levels and SLA columns as `reevaluate` and the silencing of past
+    levels give it ticket by ticket (tests/sla/test_bulk_start.py has the varied set)."""
+    from importers import clocks
+    from sla.models import Policy
+    from tests.sla.test_bulk_start import NOW, assert_same, both_ways, varied_tickets
+
+    ids = varied_tickets(Policy.objects.get(name="Standard support"))
+    expected, got = both_ways(
+        ids, lambda ids: clocks.start(ids, now=NOW, reason="imported"),
+        lambda ids: clocks.start_one_by_one(ids, now=NOW, reason="imported"))
+    assert len(expected["fires"]) > 100
+    assert {f[1] for f in expected["fires"]} == {50, 80, 90, 100, 200}
+    assert sum(1 for e in expected["events"] if e[1] == "level") == len(expected["fires"])
+    assert {level for _, _, level in expected["tickets"]} >= {"yellow", "breach", "severe"}
+    assert_same(expected, got)

@@ -19,7 +19,7 @@ import pytest
 from helpdesk.models import SupportTier, Team
 from helpdesk.roles import Role
 from sla import services
-from sla.models import Clock, ClockEvent, ClockPause, Override, Policy, Target
+from sla.models import Clock, ClockEvent, ClockLevelFire, ClockPause, Override, Policy, Target
 from tests.factories import make_org, make_user
 from tickets.models import Channel, EventKind, Message, Tag, Ticket, TicketEvent
 from tickets.state_machine import WAITING_STATUSES, Status
@@ -61,7 +61,8 @@ def _policies(standard: Policy) -> tuple[Team, Tag]:
     return billing_team, vip
 
 
-def _tickets(standard: Policy) -> list[int]:
+def varied_tickets(standard: Policy) -> list[int]:
+    """96 open tickets without clocks, as varied as the clocks' rules (see the module)."""
     team, vip = _policies(standard)
     agent = make_user(Role.AGENT)
     orgs = {tier: make_org(tier=tier) if tier else None for tier in TIERS}
@@ -135,9 +136,12 @@ def snapshot(ids: list[int]) -> dict:
     pauses = [(key(p.clock_id), p.actor_id, p.reason, p.started_at, p.ended_at,
                p.business_time)
               for p in ClockPause.objects.filter(ticket_id__in=ids).order_by("ticket_id", "pk")]
+    fires = sorted((key(f.clock_id), f.percent, f.scheduled_at, f.fired_at)
+                   for f in ClockLevelFire.objects.filter(clock__ticket_id__in=ids))
     tickets = list(Ticket.objects.filter(pk__in=ids).order_by("pk").values_list(
         "pk", "sla_due_at", "sla_level"))
-    return {"clocks": clocks, "events": events, "pauses": pauses, "tickets": tickets}
+    return {"clocks": clocks, "events": events, "pauses": pauses, "fires": fires,
+            "tickets": tickets}
 
 
 def forget(ids: list[int]) -> None:
@@ -165,11 +169,12 @@ def assert_same(expected: dict, got: dict) -> None:
         assert got["clocks"][key] == fields, key
     assert got["pauses"] == expected["pauses"]
     assert got["events"] == expected["events"]
+    assert got["fires"] == expected["fires"]
     assert got["tickets"] == expected["tickets"]
 
 
 def test_bulk_start_writes_the_clocks_reevaluate_writes(standard):
-    ids = _tickets(standard)
+    ids = varied_tickets(standard)
     expected, got = both_ways(
         ids, lambda ids: services.start_clocks_in_bulk(ids, at=evaluated_at, reason="imported",
                                                        batch_size=37),
@@ -186,7 +191,7 @@ def test_bulk_start_writes_the_clocks_reevaluate_writes(standard):
 
 
 def test_bulk_start_leaves_tickets_with_clocks_to_reevaluate(standard):
-    ids = _tickets(standard)[:12]
+    ids = varied_tickets(standard)[:12]
     one_by_one(ids[:5])  # these already have clocks: re-evaluated, not started twice
     before = Clock.objects.filter(ticket_id__in=ids).count()
     assert services.start_clocks_in_bulk(ids, at=evaluated_at, reason="imported") == 12
