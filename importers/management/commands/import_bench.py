@@ -48,15 +48,17 @@ class Command(BaseCommand):
         parser.add_argument("--reuse-source", action="store_true",
                             help="Import the source built by an earlier run as it is.")
         parser.add_argument("--chunk-size", type=int, default=2000)
+        parser.add_argument("--fast-load", action="store_true",
+                            help="Import with foreign-key checks off (PostgreSQL superuser).")
 
     def handle(self, *args, tickets: int, followups: int, reuse_source: bool,
-               chunk_size: int, **options) -> None:
+               chunk_size: int, fast_load: bool, **options) -> None:
         location, exists = _source_location(tickets)
         if not (exists and reuse_source):
             self._build(location, tickets, followups)
         source = DjangoHelpdeskSource(location)
-        loader = Loader(source, Options(name=f"bench-{tickets}", chunk_size=chunk_size),
-                        out=self.stdout.write)
+        loader = Loader(source, Options(name=f"bench-{tickets}", chunk_size=chunk_size,
+                                        fast_load=fast_load), out=self.stdout.write)
         began = time.perf_counter()
         run = loader.run()
         elapsed = time.perf_counter() - began
