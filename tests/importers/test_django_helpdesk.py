@@ -13,6 +13,7 @@ from django.contrib.auth import authenticate
 from django.core import mail
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from helpdesk.models import Membership, Notification, Organization, Team, User
 from helpdesk.roles import Role
@@ -356,3 +357,25 @@ def test_imported_tickets_cost_no_more_queries_than_native_ones(
         cost(reverse("agent:ticket", args=[native.pk]))
     page = client.get(reverse("agent:queue", kwargs={"name": "open"}))
     assert imported.subject in page.content.decode()
+
+
+def test_a_fast_load_imports_the_same_tickets(dh_source, at_now, media,
+                                              django_capture_on_commit_callbacks):
+    """--fast-load only turns the foreign-key triggers off (PostgreSQL superuser): the
+    same tickets, conversations, audit trail and clocks as a normal run."""
+    def contents() -> list:
+        return [sorted(Ticket.objects.values_list("subject", "status", "sla_due_at")),
+                sorted(Message.objects.values_list("body", "is_public", "created_at")),
+                sorted(TicketEvent.objects.values_list("kind", "created_at", "after")),
+                sorted(Clock.objects.values_list("metric", "state", "due_at", "breached_at")),
+                ClockLevelFire.objects.count(), Attachment.objects.count()]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_import(dh_source, "--name", "normal")
+    normal = contents()
+    Ticket.objects.all().delete()
+    ImportedRecord.objects.filter(kind__in=["ticket", "entry", "attachment"]).delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        output = do_import(dh_source, "--name", "normal", "--fast-load")
+    assert contents() == normal
+    assert ("foreign keys stay checked" in output) == (connection.vendor != "postgresql")
