@@ -203,6 +203,7 @@ class TargetBook:
         self._loaded: set[int] = set()
         self._tiers = dict(TierMultiplier.objects.values_list("tier", "factor"))
         self._overrides = list(Override.objects.order_by("starts_at", "id"))
+        self._resolved: dict[tuple, dict[str, ResolvedTarget]] = {}
 
     def _targets(self, policy: Policy, priority: int) -> list[Target]:
         if policy.pk not in self._loaded:
@@ -220,13 +221,17 @@ class TargetBook:
         factor = Decimal(1)
         if policy.apply_tier_multipliers and ticket.organization_id is not None:
             factor = self._tiers.get(ticket.organization.support_tier, Decimal(1))
-        overrides = [o for o in self._overrides if o.starts_at <= at < o.ends_at
-                     and o.policy_id in (None, policy.pk)]
-        return {
-            row.metric: resolve_target(
-                row, factor=factor,
-                overrides=[o for o in overrides
-                           if _override_applies(o, ticket.priority, row.metric)],
-            )
-            for row in rows
-        }
+        overrides = tuple(o for o in self._overrides if o.starts_at <= at < o.ends_at
+                          and o.policy_id in (None, policy.pk))
+        # Tickets of one priority and tier under the same overrides share their targets.
+        key = (policy.pk, ticket.priority, factor, tuple(o.pk for o in overrides))
+        if key not in self._resolved:
+            self._resolved[key] = {
+                row.metric: resolve_target(
+                    row, factor=factor,
+                    overrides=[o for o in overrides
+                               if _override_applies(o, ticket.priority, row.metric)],
+                )
+                for row in rows
+            }
+        return self._resolved[key]

@@ -11,15 +11,18 @@ tests/sla/test_bulk_start.py holds the two paths equal, field by field.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
+from django.utils import timezone
 
 from tickets.models import EventKind, Message, Ticket, TicketEvent
+from tickets.seeding import RowWriter
 
 from .. import clocks as arith
 from ..models import (
@@ -74,11 +77,45 @@ class _Rows:
         self.fired: dict[int, int] = {}  # id(clock) -> highest percent fired
 
     def write(self) -> None:
-        Clock.objects.bulk_create(self.clocks, batch_size=IN_BATCH)  # gives them their ids
-        ClockPause.objects.bulk_create(
-            [p for c in self.clocks for p in self.pauses[id(c)]], batch_size=IN_BATCH)
-        ClockEvent.objects.bulk_create(self.events, batch_size=IN_BATCH)
-        ClockLevelFire.objects.bulk_create(self.fires, batch_size=IN_BATCH)
+        pauses = [p for c in self.clocks for p in self.pauses[id(c)]]
+        if connection.vendor != "postgresql":
+            Clock.objects.bulk_create(self.clocks, batch_size=IN_BATCH)  # gives them ids
+            ClockPause.objects.bulk_create(pauses, batch_size=IN_BATCH)
+            ClockEvent.objects.bulk_create(self.events, batch_size=IN_BATCH)
+            ClockLevelFire.objects.bulk_create(self.fires, batch_size=IN_BATCH)
+            return
+        # PostgreSQL: COPY, a few times faster than bulk_create's INSERTs for these rows.
+        writer = RowWriter()
+        first = writer.reserve_ids(Clock, len(self.clocks))
+        for pk, clock in enumerate(self.clocks, start=first):
+            clock.pk = pk
+        for row in (*pauses, *self.events, *self.fires):
+            row.clock_id = row.clock.pk
+        _copy(writer, Clock, self.clocks, with_id=True)
+        _copy(writer, ClockPause, pauses)
+        _copy(writer, ClockEvent, self.events)
+        _copy(writer, ClockLevelFire, self.fires)
+
+
+def _copy(writer: RowWriter, model: type[models.Model], objs: Sequence[models.Model], *,
+          with_id: bool = False) -> None:
+    """Write model instances with COPY, every column as bulk_create would save it."""
+    if not objs:
+        return
+    fields = [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
+    now = timezone.now()
+    prepare = []
+    for f in fields:
+        if isinstance(f, models.JSONField):
+            prepare.append(lambda value, f=f: json.dumps(value, cls=f.encoder))
+        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            prepare.append(lambda value: now)
+        else:
+            prepare.append(None)
+    names = [f.attname for f in fields]
+    rows = [tuple(fn(getattr(obj, name)) if fn else getattr(obj, name)
+                  for name, fn in zip(names, prepare, strict=True)) for obj in objs]
+    writer.write(model, tuple(f.column for f in fields), rows)
 
 
 class _BulkWork(ClockWork):
