@@ -13,13 +13,14 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from sla.models import Clock, ClockEvent, ClockLevelFire, ClockPause
@@ -81,6 +82,18 @@ class Options:
     # Called after each committed chunk with the number of tickets read so far (tests
     # interrupt a run here).
     after_chunk: Callable[[int], None] | None = None
+
+
+@dataclass
+class _Plan:
+    """One chunk of source tickets: which are new or changed, and what went wrong."""
+
+    known: dict
+    new: list[TicketRecord]
+    changed: list[TicketRecord]
+    problems: list[Problem]
+    broken: set
+    clock: float = 0.0  # perf_counter at the end of the last stage timed
 
 
 @dataclass
@@ -196,18 +209,59 @@ class Loader:
     def _tickets(self) -> None:
         total = self.source.ticket_count()
         progress = Progress(total, "tickets", enabled=self.options.progress)
+        # On PostgreSQL a second thread, with its own connection, writes chunk k (rows,
+        # clocks, commit: mostly the database's work) while this one reads and builds chunk
+        # k+1. Not inside a caller's transaction (tests): the other connection could not
+        # see its uncommitted rows. Chunks with changed tickets are done here, in order.
+        parallel = self.writer.postgres and not transaction.get_connection().in_atomic_block
+        pool = ThreadPoolExecutor(max_workers=1) if parallel else None
+        pending: tuple[Future, int] | None = None
         done = 0
+
+        def committed(count: int) -> None:
+            nonlocal done
+            done += count
+            progress.update(count, problems=self.problem_count)
+            if self.options.after_chunk is not None:
+                self.options.after_chunk(done)
+
         try:
             for headers in self.source.ticket_chunks(self.options.chunk_size):
-                self._chunk(headers)
-                done += len(headers)
-                progress.update(len(headers), problems=self.problem_count)
-                if self.options.after_chunk is not None:
-                    self.options.after_chunk(done)
+                plan = self._read(headers)
+                if pool is None or plan.changed:
+                    if pending is not None:
+                        pending[0].result()
+                        committed(pending[1])
+                        pending = None
+                    with transaction.atomic():
+                        self._tune_transaction()
+                        batch, open_new, history, start = self._build(plan)
+                        self._store(plan, batch, open_new + start, history)
+                    self._lap("committing", plan.clock)
+                    self.counts["tickets"]["failed"] += len(plan.broken)
+                    committed(len(headers))
+                    continue
+                batch, open_new, _, _ = self._build(plan)
+                self.counts["tickets"]["failed"] += len(plan.broken)
+                if pending is not None:
+                    pending[0].result()
+                    committed(pending[1])
+                pending = (pool.submit(self._store_chunk, plan, batch, open_new), len(headers))
+            if pending is not None:
+                future, count = pending
+                pending = None
+                future.result()
+                committed(count)
         finally:
+            if pool is not None:
+                if pending is not None:
+                    wait([pending[0]])
+                pool.submit(lambda: connections[DEFAULT_DB_ALIAS].close()).result()
+                pool.shutdown()
             progress.close()
 
-    def _chunk(self, headers: list[TicketRecord]) -> None:
+    def _read(self, headers: list[TicketRecord]) -> _Plan:
+        """Which tickets of a chunk are new or changed, with their details from the source."""
         clock = time.perf_counter()
         known = self.book.lookup("ticket", [t.key for t in headers])
         new = [t for t in headers if t.key not in known]
@@ -216,26 +270,41 @@ class Loader:
         self.counts["tickets"]["unchanged"] += len(headers) - len(new) - len(changed)
         problems = self.source.load_details(new + changed)
         broken = {p.ticket_key for p in problems if p.kind == "ticket" and p.ticket_key}
-        clock = self._lap("reading the source", clock)
+        plan = _Plan(known, new, changed, problems, broken)
+        plan.clock = self._lap("reading the source", clock)
+        return plan
+
+    def _build(self, plan: _Plan) -> tuple[_Batch, list[int], dict, list[int]]:
+        """The chunk's rows. Changed tickets are updated in place: call it inside the
+        chunk's transaction when there are any."""
+        batch = _Batch()
+        # Message ids for the chunk in one block (an upper bound: gaps are harmless).
+        wanted = sum(len(t.entries) + 1 for t in plan.new + plan.changed)
+        first = self._ids(Message, wanted)
+        self._message_ids = iter(range(first, first + wanted))
+        open_new = self._insert([t for t in plan.new if t.key not in plan.broken], batch,
+                                plan.problems)
+        history, start = self._update([t for t in plan.changed if t.key not in plan.broken],
+                                      plan.known, batch, plan.problems)
+        plan.clock = self._lap("building rows", plan.clock)
+        return batch, open_new, history, start
+
+    def _store_chunk(self, plan: _Plan, batch: _Batch, open_new: list[int]) -> None:
+        """A chunk of new tickets in one transaction (on the writing thread)."""
+        plan.clock = time.perf_counter()
         with transaction.atomic():
             self._tune_transaction()
-            batch = _Batch()
-            # Message ids for the chunk in one block (an upper bound: gaps are harmless).
-            wanted = sum(len(t.entries) + 1 for t in new + changed)
-            first = self._ids(Message, wanted)
-            self._message_ids = iter(range(first, first + wanted))
-            open_new = self._insert([t for t in new if t.key not in broken], batch, problems)
-            history, start = self._update(
-                [t for t in changed if t.key not in broken], known, batch, problems)
-            clock = self._lap("building rows", clock)
-            self._write(batch)
-            clock = self._lap("writing rows", clock)
-            clocks.start(open_new + start, now=self.now, reason=f"imported from {self.label}")
-            clocks.replay(history, now=self.now)
-            self._problems(problems)
-            clock = self._lap("SLA clocks", clock)
-        self._lap("committing", clock)
-        self.counts["tickets"]["failed"] += len(broken)
+            self._store(plan, batch, open_new, {})
+        self._lap("committing", plan.clock)
+
+    def _store(self, plan: _Plan, batch: _Batch, start: list[int],
+               history: dict[int, list[clocks.Happened]]) -> None:
+        self._write(batch)
+        plan.clock = self._lap("writing rows", plan.clock)
+        clocks.start(start, now=self.now, reason=f"imported from {self.label}")
+        clocks.replay(history, now=self.now)
+        self._problems(plan.problems)
+        plan.clock = self._lap("SLA clocks", plan.clock)
 
     def _tune_transaction(self) -> None:
         """PostgreSQL: a chunk's commit does not wait for its WAL flush (a crash can lose

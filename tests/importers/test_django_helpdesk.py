@@ -379,3 +379,28 @@ def test_a_fast_load_imports_the_same_tickets(dh_source, at_now, media,
         output = do_import(dh_source, "--name", "normal", "--fast-load")
     assert contents() == normal
     assert ("foreign keys stay checked" in output) == (connection.vendor != "postgresql")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="the second writing thread runs on PostgreSQL only")
+def test_chunks_written_by_a_second_thread_land_whole_and_in_order(dh_source, at_now, media):
+    """Outside a transaction, on PostgreSQL, one thread reads and builds the next chunk
+    while another writes the last one: every ticket lands once, with its conversation,
+    records and clocks, and the progress counts committed chunks only."""
+    seen: list[int] = []
+    source = DjangoHelpdeskSource(dh_source.location, media_root=dh_source.media_root)
+    run = Loader(source, Options(chunk_size=3, rollup=False, progress=False,
+                                 after_chunk=seen.append), out=lambda s: None).run()
+    assert run.status == RunStatus.FINISHED
+    assert seen == [3, 6, 9, 11]  # 11 source tickets, the one with a broken queue reported
+    assert Ticket.objects.count() == 10
+    keys = list(ImportedRecord.objects.filter(kind="ticket").values_list("source_key",
+                                                                          flat=True))
+    assert len(keys) == len(set(keys)) == 10
+    assert Message.objects.filter(ticket__subject="Export to CSV times out").count() == 2
+    open_tickets = Ticket.objects.filter(status__in=["new", "assigned", "in_progress",
+                                                     "waiting_on_third_party"])
+    assert open_tickets.exists()
+    assert set(Clock.objects.values_list("ticket_id", flat=True)) == set(
+        open_tickets.values_list("pk", flat=True))
