@@ -151,15 +151,20 @@ class Loader:
         if self.options.fast_load and not self.skip_fk_checks:
             self.out("Fast load needs PostgreSQL and a superuser: foreign keys stay checked.")
         try:
+            clock = time.perf_counter()
             self._reference_data()
+            clock = self._lap("people, teams, knowledge base", clock)
             self._tickets()
+            clock = time.perf_counter()
             self._merges()
             self.writer.analyze([Ticket, Message, TicketEvent, Attachment, ImportedRecord,
                                  Ticket.ccs.through, Ticket.tags.through])
+            clock = self._lap("merges, statistics", clock)
             if self.options.rollup and (self.counts["tickets"]["new"]
                                         or self.counts["tickets"]["changed"]):
                 self.out("Rebuilding the metrics rollup (last 120 days)…")
                 rollups.rebuild()
+                self._lap("metrics rollup", clock)
             self.run_row.status = RunStatus.FINISHED
         except KeyboardInterrupt:
             self.run_row.status = RunStatus.INTERRUPTED

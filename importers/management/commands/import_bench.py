@@ -72,7 +72,8 @@ class Command(BaseCommand):
                           f"({connection.vendor})")
         for line in summary_lines(counts):
             self.stdout.write(line)
-        self.stdout.write("Time by stage: " + ", ".join(
+        self.stdout.write("Time by stage (on PostgreSQL writing overlaps reading and building): "
+                          + ", ".join(
             f"{stage} {seconds:.1f}s" for stage, seconds in loader.timings.items()))
         self.stdout.write("Writing by table: " + ", ".join(
             f"{table} {seconds:.1f}s" for table, seconds in
