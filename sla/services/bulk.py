@@ -3,10 +3,11 @@ batches, for an import or a backfill of thousands of open tickets.
 
 The transitions are the very ones the per-ticket services run (`ClockWork.backfill`,
 `apply_pausing`: targets, waits replayed as pauses, breaches, a first response already
-given); only the storage differs. Rows stay in memory while the tickets of a batch are
-evaluated and are then written with one `bulk_create` per table, the inputs (tickets,
-tags, status history, agent replies, targets, levels) are read once per batch, and the
-tickets' denormalised `sla_due_at` / `sla_level` are written by `sync_tickets`.
+given); only the storage differs. The inputs (tickets, tags, status history, agent
+replies, targets, levels) are read once per batch; rows stay in memory while its tickets
+are evaluated and are then written table by table (COPY on PostgreSQL, bulk_create
+elsewhere), and the tickets' denormalised `sla_due_at` / `sla_level` are computed as
+`sync_ticket` computes them and written in one bulk update.
 tests/sla/test_bulk_start.py holds the two paths equal, field by field.
 """
 from __future__ import annotations
@@ -42,7 +43,7 @@ from .work import ClockWork
 
 #: Tickets evaluated (and their rows written) per batch.
 BATCH = 1000
-#: Ids per IN (...) list: well under SQLite's limit on query parameters.
+#: Rows per INSERT where bulk_create writes them.
 IN_BATCH = 500
 
 History = list[tuple[datetime, str, str, int | None]]
@@ -86,8 +87,14 @@ class _Rows:
             return
         # PostgreSQL: COPY, a few times faster than bulk_create's INSERTs for these rows.
         writer = RowWriter()
-        first = writer.reserve_ids(Clock, len(self.clocks))
-        for pk, clock in enumerate(self.clocks, start=first):
+        # Ids from the table's own sequence, so clocks other processes start meanwhile
+        # never collide with these.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))"
+                           " FROM generate_series(1, %s)",
+                           [Clock._meta.db_table, len(self.clocks)])
+            ids = sorted(pk for (pk,) in cursor.fetchall())
+        for clock, pk in zip(self.clocks, ids, strict=True):
             clock.pk = pk
         for row in (*pauses, *self.events, *self.fires):
             row.clock_id = row.clock.pk
