@@ -275,6 +275,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60.0,
         "options": {"expires": 4 * 60},
     },
+    # Digest e-mails of people who asked for one every N minutes; sends each notice once.
+    "notifications-send-digests": {
+        "task": "helpdesk.tasks.send_notification_digests",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # One reminder per low-score follow-up left unhandled past its due time.
     "surveys-remind-overdue-follow-ups": {
         "task": "tickets.tasks.remind_overdue_survey_follow_ups",
