@@ -134,10 +134,12 @@ class PreferenceForm(forms.ModelForm):
 
     def __init__(self, *args, staff: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["digest_minutes"].validators.append(MaxValueValidator(MAX_DIGEST_MINUTES))
-        self.fields["digest_minutes"].widget.attrs["max"] = MAX_DIGEST_MINUTES
-        if not staff:  # ticket queues are the staff's
+        digest = self.fields["digest_minutes"]
+        digest.validators.append(MaxValueValidator(MAX_DIGEST_MINUTES))
+        digest.widget.attrs["max"] = MAX_DIGEST_MINUTES
+        if not staff:  # ticket queues and the digest of their changes are the staff's
             del self.fields["unassigned_replies"]
+            del self.fields["digest_minutes"]
         self.fields["muted"].initial = ", ".join(self.instance.muted_sources or [])
 
     def clean_muted(self) -> list[str]:

@@ -153,7 +153,11 @@ def test_preferences_page_saves_the_digest(client, agent):
     assert response.status_code == 400
 
 
-def test_customers_are_not_offered_the_team_option(client, customer_a):
+def test_customers_are_not_offered_the_staff_options(client, customer_a):
     client.force_login(customer_a)
     page = client.get("/notifications/preferences/").content.decode()
-    assert "digest_minutes" in page and "unassigned_replies" not in page
+    assert "digest_minutes" not in page and "unassigned_replies" not in page
+    client.post("/notifications/preferences/", {
+        "email_enabled": "on", "digest_minutes": "5", "unassigned_replies": "on"})
+    pref = NotificationPreference.objects.get(user=customer_a)
+    assert pref.digest_minutes == 0 and not pref.unassigned_replies
