@@ -100,7 +100,8 @@ class ReplyForm(forms.Form):
     body = forms.CharField(
         label="Message", required=False,
         widget=forms.Textarea(attrs={"rows": 6, "data-shortcut": "reply"}),
-        help_text="Markdown. Press r anywhere on the page to jump here.",
+        help_text="Markdown. Press r anywhere on the page to jump here. In an internal "
+                  "note, @username tells a colleague (type @ for names).",
     )
     visibility = forms.ChoiceField(
         label="Send as", choices=[(PUBLIC, "Public reply"), (NOTE, "Internal note")],

@@ -51,6 +51,7 @@ def test_notices_are_collected_then_sent_as_one_email(busy, django_capture_on_co
     for title in ("Reply on #7", "Note on #7", "Status of #7"):
         assert title in digest.body
     assert f"{settings.HELPDESK_BASE_URL}/agent/tickets/7/" in digest.body
+    assert "{{" not in digest.body
     html = digest.alternatives[0][0]
     assert '<li><a href="http' in html
     assert not Notification.objects.filter(emailed_at__isnull=True).exists()

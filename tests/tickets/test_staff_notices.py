@@ -47,7 +47,10 @@ def notices(user, source: str | None = None):
     qs = Notification.objects.filter(recipient=user)
     if source:
         qs = qs.filter(source=source)
-    return list(qs.order_by("id"))
+    found = list(qs.order_by("id"))
+    for note in found:  # every placeholder of the shipped wording was filled
+        assert "{{" not in note.title + note.body, note.body
+    return found
 
 
 def follow(ticket, user):
