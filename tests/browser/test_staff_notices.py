@@ -74,4 +74,11 @@ def test_note_box_completes_mentions_from_the_keyboard(live_server, page_factory
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_text("Internal note added.")).to_be_visible()
     assert colleague.notifications.filter(source="staff.mentioned").count() == 1
+
+    # Following from the keyboard: the button turns into "Unfollow" and keeps the focus.
+    page.get_by_role("button", name="Follow").focus()
+    page.keyboard.press("Enter")
+    unfollow = page.get_by_role("button", name="Unfollow")
+    expect(unfollow).to_be_focused()
+    assert ticket.followers.filter(user=agent).exists()
     assert page.js_errors == []
