@@ -223,6 +223,9 @@ class Notification(models.Model):
     email_error = models.TextField(blank=True)
     in_digest = models.BooleanField(
         default=False, help_text="E-mailed in the recipient's next digest, not on its own.")
+    body_html = models.TextField(
+        blank=True, help_text="The e-mail's HTML body, rendered from its notice template "
+                              "(escaped values); empty: built from the plain text.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

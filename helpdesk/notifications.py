@@ -260,8 +260,13 @@ def send_email(notification_id: int) -> bool:
         if note is None:
             return False
         link = f"\n\n{settings.HELPDESK_BASE_URL}{note.url}" if note.url else ""
+        html = ""
+        if note.body_html:
+            html = note.body_html + (
+                f'<p><a href="{escape(settings.HELPDESK_BASE_URL + note.url)}">'
+                f"{escape(settings.HELPDESK_BASE_URL + note.url)}</a></p>" if note.url else "")
         build_email(kind="notification", key=f"notification:{note.pk}", subject=note.title,
-                    text=f"{note.body}{link}", to=[note.recipient.email],
+                    text=f"{note.body}{link}", html=html, to=[note.recipient.email],
                     context={"notification": note}).send()
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])

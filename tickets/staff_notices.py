@@ -119,7 +119,8 @@ def deliver(ticket: Ticket, notices: Iterable[Notice], *, event: str,
     url = ticket.get_absolute_url()
     notify_bulk([
         Notification(recipient=n.user, title=rendered[n.key].subject[:200],
-                     body=rendered[n.key].text, url=url, source=n.key, urgent=urgent,
+                     body=rendered[n.key].text, body_html=rendered[n.key].html, url=url,
+                     source=n.key, urgent=urgent,
                      dedupe_key=f"staff:{event}:{uid}", created_at=now, email_wanted=True)
         for uid, n in chosen.items()
     ])

@@ -246,3 +246,36 @@ def test_a_handler_that_runs_twice_sends_nothing_twice(agent, colleague, custome
     assert [n.source for n in notices(agent, "staff.mentioned")] == ["staff.mentioned"]
     assert len(mail.outbox) == sent
     assert Message.objects.filter(ticket=ticket, is_public=False).count() == 1
+
+
+# --- wording --------------------------------------------------------------------------
+
+def test_a_teams_own_wording_and_html_reach_the_email(agent, l2_agent, l2, customer_a, run):
+    from helpdesk.models import NoticeTemplate
+
+    NoticeTemplate.objects.create(
+        key="staff.escalated", team=l2, subject="L2 pick-up: {{ ticket_ref }}",
+        body_text="From {{ actor_name }}: {{ reason }}",
+        body_html="<p>From <b>{{ actor_name }}</b>: {{ reason }}</p>")
+    ticket = make_ticket(customer_a)
+    packet = {**PACKET, "reason": "Needs <script>alert(1)</script> logs"}
+    mail.outbox.clear()
+    run(services.escalate, ticket, to_team=l2, packet=packet, actor=agent)
+    [note] = notices(l2_agent, "staff.escalated")
+    assert note.title == f"L2 pick-up: #{ticket.pk}"
+    [sent] = [m for m in mail.outbox if m.to == [l2_agent.email]
+              and m.subject.startswith("L2 pick-up")]
+    assert "From Agnes: Needs <script>alert(1)</script> logs" in sent.body  # plain text
+    html = sent.alternatives[0][0]
+    assert "<p>From <b>Agnes</b>: Needs &lt;script&gt;alert(1)&lt;/script&gt; logs</p>" in html
+    assert f"/agent/tickets/{ticket.pk}/" in html
+
+
+def test_the_shipped_escalation_email_has_the_packet_in_html(agent, l2_agent, l2,
+                                                             customer_a, run):
+    ticket = make_ticket(customer_a)
+    mail.outbox.clear()
+    run(services.escalate, ticket, to_team=l2, packet=PACKET, actor=agent)
+    [sent] = [m for m in mail.outbox if "Escalated to" in m.subject]
+    html = sent.alternatives[0][0]
+    assert "<dt>Suggested next steps</dt>" in html and "{{" not in html
