@@ -71,6 +71,18 @@ def test_the_auto_assigner_tells_the_agent_it_chose(agent, customer_a, run):
     assert f"/agent/tickets/{ticket.pk}/" in mail.outbox[0].body
 
 
+def test_a_routing_rule_and_the_teams_strategy_tell_the_chosen_agent(l2_agent, l2,
+                                                                      customer_a, run):
+    from tickets.models import IntakeRule
+
+    IntakeRule.objects.create(name="SSO to L2", set_team=l2, keywords="sso")
+    ticket = run(make_ticket, customer_a, subject="SSO broken")
+    assert ticket.team == l2 and ticket.assignee == l2_agent  # L2: least loaded
+    [note] = notices(l2_agent)
+    assert note.source == "staff.assigned" and "The auto-assigner" in note.body
+    assert "Team: L2 Technical" in note.body
+
+
 def test_reassigning_tells_the_new_and_the_previous_assignee_not_the_lead(
         agent, colleague, lead, customer_a, manual_l1, run):
     ticket = make_ticket(customer_a)
