@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -283,9 +283,11 @@ def _pending_digest(user_id: int) -> QuerySet[Notification]:
 def send_due_digests(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     """Send every digest that is due; the number sent. Safe to run twice at once."""
     now = now or timezone.now()
+    # Longest waiting first, so recipients not due yet never hold back those who are.
     user_ids = list(Notification.objects.filter(
         in_digest=True, email_wanted=True, emailed_at__isnull=True)
-        .values_list("recipient_id", flat=True).distinct().order_by("recipient_id")[:limit])
+        .values("recipient_id").annotate(oldest=Min("created_at")).order_by("oldest")
+        .values_list("recipient_id", flat=True)[:limit])
     sent = 0
     for user_id in user_ids:
         try:
