@@ -128,7 +128,8 @@ class NotificationAdmin(admin.ModelAdmin):
 class NotificationPreferenceAdmin(admin.ModelAdmin):
     """Each user edits their own at /notifications/preferences/; admins can help here."""
 
-    list_display = ("user", "email_enabled", "in_app_enabled", "quiet_start", "quiet_end")
+    list_display = ("user", "email_enabled", "in_app_enabled", "quiet_start", "quiet_end",
+                    "digest_minutes")
     list_filter = ("email_enabled", "in_app_enabled")
     search_fields = ("user__username", "user__email")
     raw_id_fields = ("user",)

@@ -2,6 +2,7 @@
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -30,4 +31,5 @@ def nav_urls() -> dict[str, str]:
 def roles(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     is_agent = bool(user and user.is_authenticated and user.is_agent)
-    return {"is_agent": is_agent, "nav": nav_urls()}
+    return {"is_agent": is_agent, "nav": nav_urls(),
+            "bell_poll_seconds": settings.NOTIFICATION_POLL_SECONDS}

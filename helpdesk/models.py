@@ -221,6 +221,11 @@ class Notification(models.Model):
     email_wanted = models.BooleanField(default=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
+    in_digest = models.BooleanField(
+        default=False, help_text="E-mailed in the recipient's next digest, not on its own.")
+    body_html = models.TextField(
+        blank=True, help_text="The e-mail's HTML body, rendered from its notice template "
+                              "(escaped values); empty: built from the plain text.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -228,6 +233,10 @@ class Notification(models.Model):
             models.Index(fields=["recipient", "-created_at"], name="notification_inbox"),
             models.Index(fields=["recipient"], name="notification_unread",
                          condition=models.Q(read_at__isnull=True)),
+            # The digest job's scan: only notices still waiting for a digest.
+            models.Index(fields=["recipient", "created_at"], name="notification_digest_due",
+                         condition=models.Q(in_digest=True, emailed_at__isnull=True,
+                                            email_wanted=True)),
         ]
 
     def __str__(self) -> str:
@@ -249,6 +258,12 @@ class NotificationPreference(models.Model):
     )
     quiet_start = models.TimeField(null=True, blank=True)
     quiet_end = models.TimeField(null=True, blank=True)
+    digest_minutes = models.PositiveIntegerField(
+        default=0, help_text="0: one e-mail per notification; N: one digest every N minutes "
+                             "(urgent ones still at once).")
+    unassigned_replies = models.BooleanField(
+        default=False, help_text="Tell me when a customer answers an unassigned ticket of "
+                                 "my teams.")
 
     def __str__(self) -> str:
         return f"Notification preferences of {self.user}"

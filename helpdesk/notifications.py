@@ -12,20 +12,28 @@ record of what was sent and why stays complete.
 - quiet hours (``quiet_start``–``quiet_end`` in the user's own time zone, possibly
   across midnight; start == end means none): the e-mail is deferred until the quiet
   period ends (Celery ``apply_async(eta=...)``), the in-app row appears at once;
-- urgent notifications (P1, SEV1: ``urgent=True``) ignore mutes and quiet hours and
-  go out at once. The channel switches stay the user's choice even for them.
+- digest (``digest_minutes`` = N): e-mails are not sent one by one but collected, and
+  `send_due_digests` (beat, every minute) sends one e-mail listing them once the oldest
+  has waited N minutes (and the recipient is not in quiet hours);
+- urgent notifications (P1, SEV1: ``urgent=True``) ignore mutes, quiet hours and the
+  digest and go out at once. The channel switches stay the user's choice even for them.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
+from django.db.models import Min, QuerySet
 from django.utils import timezone
+from django.utils.html import escape
 
 from .models import Notification, NotificationPreference, User
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class Delivery:
     in_app: bool  # False: recorded as already read
     email: bool
     email_at: dt.datetime | None = None  # None: at once
+    digest: bool = False  # True: in the next digest e-mail instead of on its own
 
 
 def user_zone(user: User) -> dt.tzinfo:
@@ -88,6 +97,8 @@ def plan_delivery(pref: NotificationPreference | None, *, recipient: User, sourc
     if not urgent and is_muted(pref, source):
         return Delivery(in_app=False, email=False)
     wants_email = wants_email and pref.email_enabled
+    if wants_email and not urgent and pref.digest_minutes:
+        return Delivery(in_app=pref.in_app_enabled, email=True, digest=True)
     email_at = None
     if wants_email and not urgent:
         email_at = quiet_until(pref, now, user_zone(recipient))
@@ -125,7 +136,7 @@ def requeue_unsent_emails(*, now: dt.datetime | None = None, older_than_minutes:
 
     now = now or timezone.now()
     pending = (Notification.objects.filter(
-        email_wanted=True, emailed_at__isnull=True,
+        email_wanted=True, emailed_at__isnull=True, in_digest=False,
         created_at__lt=now - dt.timedelta(minutes=older_than_minutes),
         created_at__gte=now - dt.timedelta(hours=within_hours))
         .select_related("recipient").order_by("created_at")[:limit])
@@ -165,14 +176,14 @@ def notify(
             note = Notification.objects.create(
                 recipient=recipient, title=title[:200], body=body, url=url[:500],
                 source=source, urgent=urgent, dedupe_key=dedupe_key,
-                created_at=now, email_wanted=plan.email,
+                created_at=now, email_wanted=plan.email, in_digest=plan.digest,
                 read_at=None if plan.in_app else now,
             )
     except IntegrityError:
         if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key).exists():
             return None
         raise
-    if note.email_wanted:
+    if note.email_wanted and not note.in_digest:
         _queue_email(note, plan.email_at)
     return note
 
@@ -195,6 +206,7 @@ def notify_bulk(notes: list[Notification]) -> None:
         plan = plan_delivery(prefs.get(n.recipient_id), recipient=n.recipient, source=n.source,
                              urgent=n.urgent, email=n.email_wanted, now=now)
         n.email_wanted = plan.email
+        n.in_digest = plan.digest
         if not plan.in_app and n.read_at is None:
             n.read_at = n.created_at or now
         plans.append(plan)
@@ -207,7 +219,7 @@ def notify_bulk(notes: list[Notification]) -> None:
                    urgent=n.urgent, dedupe_key=n.dedupe_key, email=n.email_wanted)
         return
     for note, plan in zip(notes, plans, strict=True):
-        if note.email_wanted:
+        if note.email_wanted and not note.in_digest:
             _queue_email(note, plan.email_at)
 
 
@@ -242,14 +254,95 @@ def send_email(notification_id: int) -> bool:
 
     with transaction.atomic():
         note = (Notification.objects.select_for_update().select_related("recipient")
-                .filter(pk=notification_id, emailed_at__isnull=True, email_wanted=True)
+                .filter(pk=notification_id, emailed_at__isnull=True, email_wanted=True,
+                        in_digest=False)
                 .first())
         if note is None:
             return False
         link = f"\n\n{settings.HELPDESK_BASE_URL}{note.url}" if note.url else ""
+        html = ""
+        if note.body_html:
+            html = note.body_html + (
+                f'<p><a href="{escape(settings.HELPDESK_BASE_URL + note.url)}">'
+                f"{escape(settings.HELPDESK_BASE_URL + note.url)}</a></p>" if note.url else "")
         build_email(kind="notification", key=f"notification:{note.pk}", subject=note.title,
-                    text=f"{note.body}{link}", to=[note.recipient.email],
+                    text=f"{note.body}{link}", html=html, to=[note.recipient.email],
                     context={"notification": note}).send()
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])
+    return True
+
+
+# --- digests --------------------------------------------------------------------------
+
+def _pending_digest(user_id: int) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient_id=user_id, in_digest=True,
+                                       email_wanted=True, emailed_at__isnull=True)
+
+
+def send_due_digests(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Send every digest that is due; the number sent. Safe to run twice at once."""
+    now = now or timezone.now()
+    # Longest waiting first, so recipients not due yet never hold back those who are.
+    user_ids = list(Notification.objects.filter(
+        in_digest=True, email_wanted=True, emailed_at__isnull=True)
+        .values("recipient_id").annotate(oldest=Min("created_at")).order_by("oldest")
+        .values_list("recipient_id", flat=True)[:limit])
+    sent = 0
+    for user_id in user_ids:
+        try:
+            sent += send_digest(user_id, now=now)
+        except OSError:  # SMTP down: nothing was stamped, the next run sends it
+            logger.warning("Digest e-mail to user %s failed; retried next run", user_id,
+                           exc_info=True)
+    return sent
+
+
+def send_digest(user_id: int, *, now: dt.datetime | None = None) -> bool:
+    """One e-mail listing the recipient's collected notices, if their digest is due.
+
+    Due: the oldest waiting notice is `digest_minutes` old, and the recipient is not in
+    quiet hours. Under row locks the notices are sent and stamped `emailed_at` in one
+    transaction: a second worker waits, then finds nothing; a failed send stamps nothing
+    and the next run tries again, so a notice is in exactly one digest.
+    """
+    from django.conf import settings
+
+    from .mail import build_email
+    from .notice_templates import Block, render_notice
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        pref = (NotificationPreference.objects.select_for_update()
+                .filter(user_id=user_id).first())
+        notes = list(_pending_digest(user_id).select_for_update()
+                     .filter(created_at__lte=now).order_by("created_at", "id"))
+        if not notes:
+            return False
+        user = User.objects.get(pk=user_id)
+        if not user.is_active or not user.email or (pref is not None
+                                                    and not pref.email_enabled):
+            # Nobody to send to any more: the notices stay in the bell, no e-mail.
+            _pending_digest(user_id).filter(pk__in=[n.pk for n in notes]).update(
+                email_wanted=False)
+            return False
+        minutes = pref.digest_minutes if pref is not None else 0
+        # Switched off meanwhile (minutes 0): what was collected goes out now.
+        if notes[0].created_at + dt.timedelta(minutes=minutes) > now:
+            return False
+        if quiet_until(pref, now, user_zone(user)) is not None:
+            return False
+        base = settings.HELPDESK_BASE_URL
+        lines = [f"- {n.title}" + (f"\n  {base}{n.url}" if n.url else "") for n in notes]
+        items_html = "".join(
+            f'<li><a href="{escape(base + n.url)}">{escape(n.title)}</a></li>' if n.url
+            else f"<li>{escape(n.title)}</li>" for n in notes)
+        rendered = render_notice("staff.digest", {
+            "name": user.display_name, "count": str(len(notes)),
+            "items": Block("\n".join(lines), f"<ul>{items_html}</ul>"),
+        })
+        build_email(kind="notification", key=f"digest:{user_id}:{notes[0].pk}:{notes[-1].pk}",
+                    subject=rendered.subject, text=rendered.text, html=rendered.html,
+                    to=[user.email], context={"notifications": notes}).send()
+        Notification.objects.filter(pk__in=[n.pk for n in notes]).update(emailed_at=now)
     return True

@@ -182,6 +182,8 @@ HELPDESK_AUTO_CLOSE_DAYS = int(os.environ.get("AUTO_CLOSE_DAYS", "4"))
 
 # Email
 HELPDESK_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# How often an open page asks for the bell's unread count (one indexed COUNT).
+NOTIFICATION_POLL_SECONDS = int(os.environ.get("NOTIFICATION_POLL_SECONDS", "30"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@helpdesk.localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
@@ -274,6 +276,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.requeue_unsent_notification_emails",
         "schedule": 5 * 60.0,
         "options": {"expires": 4 * 60},
+    },
+    # Digest e-mails of people who asked for one every N minutes; sends each notice once.
+    "notifications-send-digests": {
+        "task": "helpdesk.tasks.send_notification_digests",
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
     # One reminder per low-score follow-up left unhandled past its due time.
     "surveys-remind-overdue-follow-ups": {

@@ -16,3 +16,9 @@ def send_notification_email(self, notification_id: int) -> bool:
 def requeue_unsent_notification_emails() -> int:
     """Notification e-mails whose queueing failed are queued again (idempotent sends)."""
     return notifications.requeue_unsent_emails()
+
+
+@shared_task
+def send_notification_digests() -> int:
+    """Digest e-mails that are due (each notice in exactly one digest)."""
+    return notifications.send_due_digests()

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -97,6 +98,9 @@ def _back(request: HttpRequest) -> HttpResponse:
 
 # --- preferences ----------------------------------------------------------------------
 
+MAX_DIGEST_MINUTES = 24 * 60
+
+
 class PreferenceForm(forms.ModelForm):
     muted = forms.CharField(
         label="Muted sources", required=False, max_length=1000,
@@ -107,20 +111,35 @@ class PreferenceForm(forms.ModelForm):
 
     class Meta:
         model = NotificationPreference
-        fields = ("email_enabled", "in_app_enabled", "quiet_start", "quiet_end")
+        fields = ("email_enabled", "in_app_enabled", "quiet_start", "quiet_end",
+                  "digest_minutes", "unassigned_replies")
         labels = {
             "email_enabled": "Send me e-mail",
             "in_app_enabled": "Show notifications in the bell",
             "quiet_start": "Quiet hours from",
             "quiet_end": "Quiet hours until",
+            "digest_minutes": "E-mail digest every (minutes)",
+            "unassigned_replies": "Tell me when a customer answers an unassigned ticket "
+                                  "of my teams",
+        }
+        help_texts = {
+            "digest_minutes": "0 sends each notification on its own. With e.g. 60, one "
+                              "e-mail an hour lists what changed; urgent (P1) ones still "
+                              "come at once.",
         }
         widgets = {
             "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, staff: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        digest = self.fields["digest_minutes"]
+        digest.validators.append(MaxValueValidator(MAX_DIGEST_MINUTES))
+        digest.widget.attrs["max"] = MAX_DIGEST_MINUTES
+        if not staff:  # ticket queues and the digest of their changes are the staff's
+            del self.fields["unassigned_replies"]
+            del self.fields["digest_minutes"]
         self.fields["muted"].initial = ", ".join(self.instance.muted_sources or [])
 
     def clean_muted(self) -> list[str]:
@@ -155,14 +174,14 @@ def preferences(request: HttpRequest) -> HttpResponse:
             or NotificationPreference(user=request.user))
     status = 200
     if request.method == "POST":
-        form = PreferenceForm(request.POST, instance=pref)
+        form = PreferenceForm(request.POST, instance=pref, staff=request.user.is_agent)
         if form.is_valid():
             form.save()
             messages.success(request, "Notification preferences saved.")
             return redirect("notifications:preferences")
         status = 400
     else:
-        form = PreferenceForm(instance=pref)
+        form = PreferenceForm(instance=pref, staff=request.user.is_agent)
     return render(request, "helpdesk/notification_preferences.html", {
         "form": form, "time_zone": request.user.time_zone or "UTC",
     }, status=status)

@@ -347,3 +347,17 @@ class MetricsHourAdmin(ReadOnlyRecordAdmin):
 @admin.register(MetricsRollupState)
 class MetricsRollupStateAdmin(ReadOnlyRecordAdmin):
     list_display = ("covered_from", "covered_to", "synced_at", "rebuilt_at")
+
+
+from .models import TicketFollower  # noqa: E402  (beside its admin)
+
+
+@admin.register(TicketFollower)
+class TicketFollowerAdmin(admin.ModelAdmin):
+    """Who follows which ticket (agents follow and unfollow on the ticket page)."""
+
+    list_display = ("ticket", "user", "created_at")
+    list_select_related = ("ticket", "user")
+    search_fields = ("=ticket__id", "user__username")
+    raw_id_fields = ("ticket", "user")
+    show_full_result_count = False

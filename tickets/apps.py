@@ -32,3 +32,7 @@ class TicketsConfig(AppConfig):
         from . import survey_handlers
 
         survey_handlers.connect()
+        # Staff notices (assigned, customer answered, mentions, following, escalations).
+        from . import staff_notices
+
+        staff_notices.connect()

@@ -73,6 +73,22 @@ class Reopened(TicketEvent):
     pass
 
 
+@dataclass(frozen=True)
+class AssigneeChanged(TicketEvent):
+    """The ticket went from one assignee to another (either may be None)."""
+
+    before_id: int | None
+    after_id: int | None
+    record_id: int  # the audit row, so each change has its own identity
+
+
+@dataclass(frozen=True)
+class NoteAdded(TicketEvent):
+    """An internal note written by an agent (never by the system)."""
+
+    message_id: int
+
+
 E = TypeVar("E", bound=TicketEvent)
 Handler = Callable[[TicketEvent], None]
 _handlers: dict[type[TicketEvent], list[Handler]] = defaultdict(list)

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils.choices import BaseChoiceIterator
 
 from helpdesk.ids import parse_id
@@ -99,7 +100,8 @@ class ReplyForm(forms.Form):
     body = forms.CharField(
         label="Message", required=False,
         widget=forms.Textarea(attrs={"rows": 6, "data-shortcut": "reply"}),
-        help_text="Markdown. Press r anywhere on the page to jump here.",
+        help_text="Markdown. Press r anywhere on the page to jump here. In an internal "
+                  "note, @username tells a colleague (type @ for names).",
     )
     visibility = forms.ChoiceField(
         label="Send as", choices=[(PUBLIC, "Public reply"), (NOTE, "Internal note")],
@@ -117,6 +119,9 @@ class ReplyForm(forms.Form):
     def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "reply_%s")
         super().__init__(*args, **kwargs)
+        if ticket.pk:  # "@" completion in internal notes (static/js/mentions.js)
+            self.fields["body"].widget.attrs["data-mentions-url"] = reverse(
+                "agent:mentions", args=[ticket.pk])
         self.fields["set_status"].choices = [("", "Keep the status")] + settable_statuses(
             ticket.status)
 

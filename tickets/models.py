@@ -575,3 +575,24 @@ class MetricsRollupState(models.Model):
 
     def __str__(self) -> str:
         return f"Metrics rollup {self.covered_from} – {self.covered_to}"
+
+
+class TicketFollower(models.Model):
+    """An agent who follows a ticket: told of its public replies, notes and status changes.
+
+    Only staff who can see the ticket may follow it; notices go only to followers who
+    still can (a ticket moved to another team stops reaching the old team's followers).
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="followers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="followed_tickets")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "user"], name="ticket_follower_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} follows {self.ticket}"

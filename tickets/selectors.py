@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from helpdesk.models import User
+from helpdesk.models import Membership, User, staff_only
 
 from .models import OPEN_STATUS_VALUES, Attachment, Escalation, Message, Ticket, TicketEvent
 
@@ -31,6 +31,28 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
     if user.is_org_admin and user.organization_id:
         own |= Q(organization_id=user.organization_id)
     return qs.filter(own)
+
+
+def staff_who_see(ticket: Ticket) -> QuerySet[User]:
+    """Active staff who may see `ticket` (the agent side of `visible_tickets`), lazily.
+
+    Those who see every ticket (by role, by their own permission, superusers), the
+    ticket's team and its assignee; subqueries, so one query however many staff.
+    """
+    from django.contrib.auth.models import Permission
+
+    see_all = Permission.objects.filter(codename="view_all_tickets",
+                                        content_type__app_label="tickets").values("pk")
+    by_role = User.groups.through.objects.filter(
+        group__permissions__in=see_all).values("user_id")
+    by_own = User.user_permissions.through.objects.filter(
+        permission_id__in=see_all).values("user_id")
+    sees = Q(pk__in=by_role) | Q(pk__in=by_own) | Q(is_superuser=True)
+    if ticket.team_id:
+        sees |= Q(pk__in=Membership.objects.filter(team_id=ticket.team_id).values("user_id"))
+    if ticket.assignee_id:
+        sees |= Q(pk=ticket.assignee_id)
+    return User.objects.filter(staff_only(), sees, is_active=True)
 
 
 def get_ticket_for(user: User, pk: int | str, *, for_update: bool = False,

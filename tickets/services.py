@@ -343,6 +343,8 @@ def add_reply(
         ticket.save(update_fields=["updated_at", "first_response_at"])
         if public:
             events.emit(events.PublicReply(ticket.pk, author.pk, now, message.pk, agent))
+        else:
+            events.emit(events.NoteAdded(ticket.pk, author.pk, now, message.pk))
         if not agent:
             if ticket.status == Status.WAITING_ON_CUSTOMER:
                 transition(ticket, Status.IN_PROGRESS, actor=None,
@@ -386,11 +388,15 @@ def _set_assignee(ticket: Ticket, agent: User | None, *, actor: User | None,
     if (before.pk if before else None) == (agent.pk if agent else None):
         return
     ticket.assignee = agent
-    _record(ticket, EventKind.FIELD, actor=actor, field="assignee",
-            before=before.display_name if before else "",
-            after=agent.display_name if agent else "", note=note)
-    events.emit(events.Assigned(ticket.pk, _actor_id(actor), timezone.now(),
+    row = _record(ticket, EventKind.FIELD, actor=actor, field="assignee",
+                  before=before.display_name if before else "",
+                  after=agent.display_name if agent else "", note=note)
+    now = timezone.now()
+    events.emit(events.Assigned(ticket.pk, _actor_id(actor), now,
                                 agent.pk if agent else None, ticket.team_id))
+    events.emit(events.AssigneeChanged(ticket.pk, _actor_id(actor), now,
+                                       before.pk if before else None,
+                                       agent.pk if agent else None, row.pk))
 
 
 def assign(ticket: Ticket, *, assignee: User | None, actor: User | None) -> Ticket:

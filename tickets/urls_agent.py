@@ -18,6 +18,8 @@ urlpatterns = [
     path("tickets/<int:pk>/escalate/", agent.escalate, name="escalate"),
     path("tickets/<int:pk>/merge/", agent.merge, name="merge"),
     path("tickets/<int:pk>/macro/", agent.macro, name="macro"),
+    path("tickets/<int:pk>/follow/", agent.follow, name="follow"),
+    path("tickets/<int:pk>/mentions/", agent.mention_suggestions, name="mentions"),
     path("tickets/<int:pk>/timer/start/", agent.timer_start, name="timer_start"),
     path("tickets/<int:pk>/timer/stop/", agent.timer_stop, name="timer_stop"),
 ]

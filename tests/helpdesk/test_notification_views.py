@@ -71,7 +71,7 @@ def test_pages_show_the_bell_to_signed_in_users_only(agent, customer_a):
     page = client_for(agent).get(reverse("agent:queue", args=["mine"])).content.decode()
     bell = re.search(r'<span id="notification-count"[^>]*>', page).group(0)
     assert f'hx-get="{BELL}"' in bell
-    assert "every 60s" in bell
+    assert "every 30s" in bell
     assert 'aria-live="polite"' in bell
     assert f'href="{LIST}"' in page
     assert "notification-count" in client_for(customer_a).get(

@@ -113,6 +113,14 @@ first_valid_uid = 0
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
+def no_staff_email(agent) -> None:
+    """Only the customers' mail is counted here: the agent's notices (assigned, customer
+    answered) stay in the bell; they are tested in tests/tickets/test_staff_notices.py."""
+    from helpdesk.models import NotificationPreference
+
+    NotificationPreference.objects.create(user=agent, email_enabled=False)
+
+
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
@@ -164,6 +172,7 @@ def customer_mail(subject: str, body: str, *, sender: str = "Carol Jones <carol@
 
 def test_mail_to_ticket_to_reply_to_mail_and_back(dovecot, smtp_sink, monkeypatch, org_a,
                                                   agent):
+    no_staff_email(agent)
     monkeypatch.setenv("MAILGATE_IT_PASSWORD", PASSWORD)
     mailbox = Mailbox.objects.create(
         name="support", address=USER, imap_host="127.0.0.1", imap_port=dovecot,
@@ -237,6 +246,7 @@ def test_bounces_of_replies_come_back_by_webhook_and_by_imap_onto_their_tickets(
         name="support", address=USER, imap_host="127.0.0.1", imap_port=dovecot,
         imap_tls=False, username=USER, password_env="MAILGATE_IT_PASSWORD",
         webhook_token_env="MAILGATE_IT_TOKEN")
+    no_staff_email(agent)
     deliver(dovecot, customer_mail("Export to CSV times out", "The export fails.",
                                    Message_ID="<export.carol@acme.example>"))
     deliver(dovecot, customer_mail("Invoice PDF empty", "The PDF has no pages.",

@@ -85,9 +85,10 @@ RULES: dict[str, Rule] = {
     "agent:new_ticket": G(STAFF),
     "agent:ticket": G(TEAM_X),
     "agent:conversation": G(TEAM_X),
+    "agent:mentions": G(TEAM_X, note="JSON: staff who can see the ticket"),
     **{f"agent:{n}": ANY_405 for n in (
         "bulk", "saved_filter", "reply", "transition", "update", "escalate", "merge", "macro",
-        "timer_start", "timer_stop")},
+        "timer_start", "timer_stop", "follow")},
     # customer portal
     "portal:tickets": G(LOGGED_IN),
     "portal:new_ticket": G(LOGGED_IN),

@@ -87,7 +87,7 @@ WRITES: dict[tuple[str, str], Write] = {
         "agent:new_ticket": w_(STAFF),
         **{f"agent:{n}": w_(TEAM_X) for n in (
             "reply", "transition", "update", "escalate", "merge", "macro", "timer_start",
-            "timer_stop")},
+            "timer_stop", "follow")},
         # portal
         "portal:new_ticket": w_(LOGGED_IN),
         **{f"portal:{n}": w_(OWNER | TEAM_X) for n in ("reply", "solve", "reopen")},

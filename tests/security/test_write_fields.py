@@ -82,8 +82,11 @@ FIELDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("portal:solve", "post"): {},
     ("portal:reopen", "post"): {"reason": ANYONE},
     # the rest a customer can post: their own settings, answers and votes
-    ("notifications:preferences", "post"): dict.fromkeys(
-        ("email_enabled", "in_app_enabled", "muted", "quiet_start", "quiet_end"), ANYONE),
+    ("notifications:preferences", "post"): {
+        **dict.fromkeys(("email_enabled", "in_app_enabled", "muted", "quiet_start",
+                         "quiet_end"), ANYONE),
+        **dict.fromkeys(("digest_minutes", "unassigned_replies"), STAFF),
+    },
     ("notifications:read_all", "post"): {},
     ("surveys:feedback", "post"): dict.fromkeys(("rating", "nps", "comment"), ANYONE),
     ("knowledge:vote", "post"): dict.fromkeys(("helpful", "reason", "comment"), ANYONE),

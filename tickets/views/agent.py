@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,7 +29,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 from helpdesk.selectors import agent_choices, agent_choices_version
 from helpdesk.web import agent_required, problem
 
-from .. import bulk_actions, selectors, services, timetracking
+from .. import bulk_actions, following, selectors, services, timetracking
 from ..filters import TicketFilter
 from ..forms import (
     BulkForm,
@@ -343,6 +343,7 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
         "can_escalate": any(t["needs_packet"] for t in _transition_choices(ticket)),
         "can_merge": request.user.has_perm("tickets.merge_ticket") and not ticket.merged_into_id,
         "agent_options": agent_options,
+        "following": following.is_following(ticket, request.user),
         **_time_context(request, ticket),
     }
     return render(request, "tickets/agent/ticket.html", context, status=status)
@@ -526,6 +527,48 @@ def macro(request: HttpRequest, pk: int) -> HttpResponse:
         return _refused(request, ticket, problem(exc), macro_form=form)
     return _done(request, ticket, f"Macro “{chosen.name}” applied.")
 
+
+# --- following and mentions -----------------------------------------------------------
+
+@require_POST
+@agent_required
+def follow(request: HttpRequest, pk: int) -> HttpResponse:
+    """Follow (`action=follow`) or stop following (`action=unfollow`) a visible ticket."""
+    ticket = selectors.get_ticket_for(request.user, pk)
+    if request.POST.get("action") == "unfollow":
+        following.unfollow(ticket, user=request.user)
+        now_following, said = False, "You no longer follow this ticket."
+    else:
+        following.follow(ticket, user=request.user)
+        now_following, said = True, ("You follow this ticket: you hear of its replies, "
+                                     "notes and status changes.")
+    if request.htmx:
+        return render(request, "tickets/agent/_follow.html",
+                      {"ticket": ticket, "following": now_following, "said": said})
+    messages.success(request, said)
+    return redirect(ticket.get_absolute_url())
+
+
+MENTION_LIMIT = 8
+
+
+@require_GET
+@agent_required
+def mention_suggestions(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff who can see the ticket whose username (or name) starts with `q`, as JSON:
+    the completion of `@username` in the note box. Nobody else is ever listed."""
+    ticket = selectors.get_ticket_for(request.user, pk)
+    q = (request.GET.get("q") or "").strip().lstrip("@")[:50]
+    people = selectors.staff_who_see(ticket).exclude(pk=request.user.pk)
+    if q:
+        people = people.filter(Q(username__istartswith=q) | Q(first_name__istartswith=q)
+                               | Q(last_name__istartswith=q))
+    found = people.order_by("username").only(
+        "username", "first_name", "last_name")[:MENTION_LIMIT]
+    response = JsonResponse({"results": [
+        {"username": u.username, "name": u.display_name} for u in found]})
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- time tracking --------------------------------------------------------------------
