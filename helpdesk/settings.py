@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "incidents.apps.IncidentsConfig",
     "mailgate.apps.MailgateConfig",
     "casework.apps.CaseworkConfig",
+    "reporting.apps.ReportingConfig",
     "importers.apps.ImportersConfig",
 ]
 
@@ -263,12 +264,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Manager dashboard rollup: recently touched hours every five minutes, all nightly.
     "metrics-sync-rollup": {
-        "task": "tickets.tasks.sync_metrics_rollup",
+        "task": "reporting.tasks.sync_metrics_rollup",
         "schedule": 5 * 60.0,
         "options": {"expires": 4 * 60},
     },
     "metrics-rebuild-rollup": {
-        "task": "tickets.tasks.rebuild_metrics_rollup",
+        "task": "reporting.tasks.rebuild_metrics_rollup",
         "schedule": crontab(hour=3, minute=17),
     },
     # Notification e-mails whose queueing failed (broker down at commit): queued again.

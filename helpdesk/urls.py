@@ -12,7 +12,7 @@ urlpatterns = [
     path("agent/", include("tickets.urls_agent", namespace="agent")),
     path("portal/", include("tickets.urls_portal", namespace="portal")),
     path("sla/", include("sla.urls", namespace="sla")),
-    path("metrics/", include("tickets.urls_metrics", namespace="metrics")),
+    path("metrics/", include("reporting.urls", namespace="metrics")),
     path("workforce/oncall/", include("workforce.urls_oncall")),
     path("workforce/schedules/", include("workforce.urls_schedules")),
     path("workforce/capacity/", include("workforce.urls_capacity")),

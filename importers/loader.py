@@ -23,8 +23,8 @@ from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from reporting import rollups
 from sla.models import Clock, ClockEvent, ClockLevelFire, ClockPause
-from tickets import rollups
 from tickets.attachments import guess_content_type, safe_filename
 from tickets.models import (
     OPEN_STATUS_VALUES,

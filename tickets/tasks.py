@@ -25,18 +25,3 @@ def remind_overdue_survey_follow_ups() -> int:
 
     return surveys.remind_overdue_follow_ups()
 
-
-@shared_task
-def sync_metrics_rollup() -> int:
-    """Fold the hours touched since the last run into the metrics rollup (rows written)."""
-    from . import rollups
-
-    return rollups.sync()
-
-
-@shared_task
-def rebuild_metrics_rollup(days: int = 120) -> int:
-    """Recompute the whole rollup window (nightly): catches what `sync` cannot see."""
-    from . import rollups
-
-    return rollups.rebuild(days)

@@ -32,9 +32,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_duration
 
-from tickets import rollups
-
 from .. import clocks as arith
+from .. import hooks
 from ..calendar import BusinessCalendar
 from ..models import Calendar, Clock, ClockEvent, ClockEventKind, ClockState, Metric
 from ..policies import business_calendar_of
@@ -137,7 +136,8 @@ def repair_clocks(*, dry_run: bool = False, batch_size: int = 500,
         if progress is not None:
             progress(report)
     if hours and not dry_run:
-        report.rollup_rows = rollups.refresh_covered(hours)
+        # The manager dashboard's rollup (reporting) refreshes those hours.
+        report.rollup_rows = hooks.clock_hours_corrected(hours)
     return report
 
 

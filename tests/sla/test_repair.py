@@ -14,11 +14,11 @@ import pytest
 from django.core.management import call_command
 
 from helpdesk.models import SupportTier
+from reporting import rollups
+from reporting.models import MetricsHour
 from sla import escalation
 from sla.models import Clock, ClockEvent, ClockLevelFire
 from sla.services import repair
-from tickets import rollups
-from tickets.models import MetricsHour
 
 from .conftest import MIN, START, H, customer_of, utc
 

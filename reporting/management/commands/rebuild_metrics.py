@@ -11,7 +11,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from tickets import rollups
+from reporting import rollups
 
 
 class Command(BaseCommand):

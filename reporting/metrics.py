@@ -36,9 +36,17 @@ from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
 from helpdesk.models import User
-
-from .models import OPEN_STATUS_VALUES, Escalation, Message, Survey, Ticket, TimeEntry
-from .selectors import visible_tickets
+from sla.models import Clock, ClockState, Metric
+from tickets.models import (
+    OPEN_STATUS_VALUES,
+    Escalation,
+    Message,
+    Priority,
+    Survey,
+    Ticket,
+    TimeEntry,
+)
+from tickets.selectors import visible_tickets
 
 # --- filters ------------------------------------------------------------------------------
 
@@ -286,10 +294,6 @@ def productivity(filters: MetricFilters, *, user: User) -> dict[str, Any]:
 
 
 def _first_response_clocks(filters: MetricFilters, user: User) -> QuerySet:
-    # tickets never imports the apps above it, except here: the brief of the metrics
-    # dashboards lets them read the SLA clocks, late, so the import graph stays one-way.
-    from sla.models import Clock, ClockState, Metric
-
     qs = Clock.objects.filter(metric=Metric.FIRST_RESPONSE,
                               state__in=[ClockState.MET, ClockState.BREACHED],
                               completed_at__isnull=False,
@@ -299,8 +303,6 @@ def _first_response_clocks(filters: MetricFilters, user: User) -> QuerySet:
 
 def sla_compliance(filters: MetricFilters, *, user: User) -> dict[str, Any]:
     """SLA % = first-response clocks met ÷ (met + breached), clocks started in the period."""
-    from sla.models import ClockState
-
     row = _first_response_clocks(filters, user).aggregate(
         met=Count("pk", filter=Q(state=ClockState.MET)),
         breached=Count("pk", filter=Q(state=ClockState.BREACHED)))
@@ -311,10 +313,6 @@ def sla_compliance(filters: MetricFilters, *, user: User) -> dict[str, Any]:
 def by_priority(filters: MetricFilters, *, user: User) -> list[dict[str, Any]]:
     """Per priority: tickets created, still open of those, mean first response time, and the
     SLA % of the first-response clocks (met ÷ met + breached). Two GROUP BY queries."""
-    from sla.models import ClockState
-
-    from .models import Priority
-
     rows = {r["priority"]: r for r in filters.created(user).values("priority").annotate(
         created=Count("pk"),
         open=Count("pk", filter=Q(status__in=OPEN_STATUS_VALUES)),

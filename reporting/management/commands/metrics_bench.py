@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.models import User
-from tickets import rollups
-from tickets.models import MetricsRollupState
+from reporting import rollups
+from reporting.models import MetricsRollupState
 
 
 class Command(BaseCommand):

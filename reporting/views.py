@@ -1,6 +1,6 @@
 """Support metrics dashboards for agents: their own, the team lead's and the manager's.
 
-Figures come from tickets.metrics (aggregated in SQL) and are cached for five minutes per
+Figures come from reporting.metrics (aggregated in SQL) and are cached for five minutes per
 filter set and visibility scope, like the SLA dashboard. Every view has a CSV of its table
 (?format=csv). Anyone who is not an agent gets a 404.
 """
@@ -23,10 +23,10 @@ from helpdesk.csv_export import csv_response
 from helpdesk.models import SupportTier, Team, User
 from helpdesk.selectors import agents
 from helpdesk.web import DateInput, agent_required
+from tickets.forms import AgentChoiceField
+from tickets.models import Category, Channel, Priority
 
-from .. import metrics
-from ..forms import AgentChoiceField
-from ..models import Category, Channel, Priority
+from . import metrics
 
 CACHE_SECONDS = 300
 MAX_PERIOD_DAYS = 731
@@ -214,7 +214,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _csv("metrics-mine", ["figure", "value", "formula"],
                     [[str(a), str(b), c_] for a, b, c_ in table])
-    return render(request, "tickets/metrics/mine.html", {
+    return render(request, "reporting/metrics/mine.html", {
         "form": form, "figures": figures, "table": table, "computed_at": figures["computed_at"],
         **_period(filters)})
 
@@ -255,7 +255,7 @@ def team(request: HttpRequest) -> HttpResponse:
                for r in figures["by_priority"]])
     by_priority = [{**r, "sla_text": _pct(r["sla_pct"]), "frt_text": duration_text(r["frt_mean"])}
                    for r in figures["by_priority"]]
-    return render(request, "tickets/metrics/team.html", {
+    return render(request, "reporting/metrics/team.html", {
         "form": form, "figures": figures, "sla_text": _pct(figures["sla"]["pct"]),
         "by_priority": by_priority,
         "chart": bar_chart(by_priority, "sla_pct", maximum=100),
@@ -311,7 +311,7 @@ def manager(request: HttpRequest) -> HttpResponse:
             [[w["label"], w["created"], _hours(w["frt_mean"]), w["resolved"], w["fcr"],
               w["fcr_pct"], w["reopened"], w["reopen_pct"], w["tracked"], w["handle_mean"],
               w["responses"], w["satisfied"], w["csat"]] for w in weeks])
-    return render(request, "tickets/metrics/manager.html", {
+    return render(request, "reporting/metrics/manager.html", {
         "form": form, "figures": figures, "weeks": weeks,
         "charts": [
             {"title": "Tickets resolved per week", "chart": bar_chart(weeks, "resolved")},
@@ -348,5 +348,5 @@ def manager_medians(request: HttpRequest) -> HttpResponse:
     user = request.user
     values = _cached("manager-medians", user, filters, lambda: metrics.medians(
         filters, user=user, now=timezone.now()))
-    return render(request, "tickets/metrics/_manager_medians.html", {
+    return render(request, "reporting/metrics/_manager_medians.html", {
         "texts": {k: duration_text(values[k]) for k in ("frt", "ttr", "backlog_age")}})

@@ -14,9 +14,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from tickets import metrics, rollups
-from tickets.models import MetricsHour, Priority, Ticket
-from tickets.views.metrics import manager_figures
+from reporting import metrics, rollups
+from reporting.models import MetricsHour
+from reporting.views import manager_figures
+from tickets.models import Priority, Ticket
 
 from ..factories import make_ticket
 from .test_metrics import END, NOW, QS, START, F, at, data  # noqa: F401  (fixture)

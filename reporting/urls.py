@@ -1,7 +1,7 @@
 """Support metrics dashboards (mounted at /metrics/, namespace "metrics")."""
 from django.urls import path
 
-from .views import metrics
+from . import views as metrics
 
 app_name = "metrics"
 

@@ -1,7 +1,7 @@
 """Hourly rollups of the manager dashboard's additive figures (see models.MetricsHour).
 
 - `compute(start, end)` aggregates the raw tables per (UTC hour, team) with the same
-  definitions as `tickets.metrics` (a test holds the two equal);
+  definitions as `reporting.metrics` (a test holds the two equal);
 - `refresh(...)` writes those rows; `sync()` (Celery, every five minutes) folds in the
   hours touched since the last run and moves the covered window up to the current hour;
   `rebuild(days)` (nightly and `manage.py rebuild_metrics`) recomputes a whole window, which
@@ -32,15 +32,10 @@ from django.db.models import (
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from .models import (
-    OPEN_STATUS_VALUES,
-    Escalation,
-    MetricsHour,
-    MetricsRollupState,
-    Survey,
-    Ticket,
-    TimeEntry,
-)
+from sla.models import Clock, ClockState, Metric
+from tickets.models import OPEN_STATUS_VALUES, Escalation, Survey, Ticket, TimeEntry
+
+from .models import MetricsHour, MetricsRollupState
 
 HOUR = timedelta(hours=1)
 MEASURES = (
@@ -89,9 +84,6 @@ def _ranges(field: str, ranges: list[tuple[datetime, datetime]]) -> Q:
 def compute(ranges: list[tuple[datetime, datetime]], *, team_id: int | None = None) -> Rows:
     """Figures per (UTC hour, team id or 0) of the events inside `ranges` (hour-aligned
     [start, end) pairs). Four GROUP BY queries, whatever the number of tickets."""
-    # Late import: the SLA app sits above tickets; only its clocks are read, as metrics does.
-    from sla.models import Clock, ClockState, Metric
-
     from .metrics import fcr_filter, handle_minutes, public_agent_replies
 
     rows: Rows = {}
@@ -300,8 +292,6 @@ MAX_HOURS_PER_SYNC = 500
 
 def touched_hours(since: datetime, until: datetime) -> set[datetime]:
     """UTC hours whose figures may have changed between `since` and `until`."""
-    from sla.models import Clock
-
     hours: set[datetime] = set()
     for created, resolved in (Ticket.objects.filter(updated_at__gte=since, updated_at__lt=until)
                               .values_list("created_at", "resolved_at").iterator()):

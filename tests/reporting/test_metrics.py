@@ -20,8 +20,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from reporting import metrics
 from sla.models import Clock, ClockState, Metric
-from tickets import metrics
 from tickets.models import Escalation, Message, Priority, Survey, Ticket, TimeEntry
 
 from ..factories import PACKET, make_ticket

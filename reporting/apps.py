@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ReportingConfig(AppConfig):
+    name = "reporting"
+
+    def ready(self) -> None:
+        # A repair of SLA clocks refreshes the rollup hours it changed (sla never imports
+        # reporting: it calls what is registered here).
+        from sla import hooks
+
+        from . import rollups
+
+        hooks.on_clock_hours_corrected(rollups.refresh_covered)
