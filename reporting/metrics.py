@@ -500,7 +500,7 @@ def health_score(*, sla: float | None, csat: float | None, fcr: float | None,
             "weights_used": round(weights, 2)}
 
 
-# --- the manager's figures from the hourly rollup ----------------------------------------------
+# --- what the hourly rollup can serve (the figures: rollups.manager_from_rollup) -------------
 
 
 def rollup_eligible(filters: MetricFilters, user: User) -> bool:
@@ -509,98 +509,6 @@ def rollup_eligible(filters: MetricFilters, user: User) -> bool:
     return bool(user.is_active and user.sees_all_tickets and not (
         filters.agent_id or filters.tier or filters.priority or filters.channel
         or filters.category_id))
-
-
-def _mean(total_seconds: int, n: int) -> timedelta | None:
-    return timedelta(seconds=total_seconds / n) if n else None
-
-
-def manager_from_rollup(filters: MetricFilters, *, user: User, now: datetime
-                        ) -> dict[str, Any] | None:
-    """Every additive figure of the manager dashboard from `MetricsHour` rows (and live
-    rows for the hours not rolled up yet): the same formulas, summed instead of scanned.
-    Medians are not additive and are left to `medians` (loaded after the page). None
-    when the rollup cannot serve these filters."""
-    from . import rollups
-
-    if not rollup_eligible(filters, user) or rollups.covered(filters.start, filters.end) is None:
-        return None
-    zone = timezone.get_current_timezone()
-    by_week, by_team = rollups.read_by_week_and_team(filters.start, filters.end, zone=zone,
-                                                      team_id=filters.team_id)
-    t = dict.fromkeys(rollups.MEASURES, 0)
-    for values in by_team.values():
-        for name in rollups.MEASURES:
-            t[name] += values[name]
-    weeks = []
-    for key, w in sorted(by_week.items()):
-        row = {"created": w["created"], "frt_mean": _mean(w["frt_seconds"], w["responded"]),
-               "resolved": w["resolved"], "fcr": w["fcr"], "reopened": w["reopened"],
-               "tracked": w["tracked"], "handle_total": w["handle_minutes"] or None,
-               "responses": w["responses"], "satisfied": w["satisfied"]}
-        _quality(row)
-        year, number, _ = key.isocalendar()
-        row.update(week=key, label=f"{year}-W{number:02d}",
-                   csat=percent(row["satisfied"], row["responses"]))
-        weeks.append(row)
-    sla = {"met": t["sla_met"], "breached": t["sla_breached"]}
-    sla["pct"] = percent(sla["met"], sla["met"] + sla["breached"])
-    n = t["nps_responses"]
-    csat = {"responses": t["responses"], "satisfied": t["satisfied"], "nps_responses": n,
-            "promoters": t["promoters"], "detractors": t["detractors"],
-            "csat": percent(t["satisfied"], t["responses"]),
-            "nps": round(100 * (t["promoters"] - t["detractors"]) / n, 1) if n else None}
-    quality = _quality({"resolved": t["resolved"], "fcr": t["fcr"], "reopened": t["reopened"],
-                        "tracked": t["tracked"], "handle_total": t["handle_minutes"] or None})
-    escalation = {"created": t["created"], "escalated": t["escalated"],
-                  "rate": percent(t["escalated"], t["created"])}
-
-    open_rows = {r["team"]: r for r in filters.tickets(user)
-                 .filter(status__in=OPEN_STATUS_VALUES).values("team")
-                 .annotate(open=Count("pk"), oldest=Min("created_at")).order_by("team")}
-    open_now = sum(r["open"] for r in open_rows.values())
-    from helpdesk.models import Team
-
-    names = dict(Team.objects.values_list("pk", "name"))
-    teams = []
-    for team in {r or 0 for r in open_rows} | set(by_team):
-        if filters.team_id and team != filters.team_id:
-            continue
-        o = open_rows.get(team or None, {})
-        f = by_team.get(team, {})
-        row = {"team": team or None, "name": names.get(team, "No team"),
-               "open": o.get("open", 0),
-               "oldest_age": (now - o["oldest"]) if o.get("oldest") else None,
-               "created": f.get("created", 0), "resolved": f.get("resolved", 0)}
-        row["net"] = row["created"] - row["resolved"]
-        teams.append(row)
-    teams.sort(key=lambda r: (r["team"] is None, r["name"].lower()))
-
-    def backlog_then(moment: datetime) -> int:
-        if moment >= now:
-            return open_now
-        stored = rollups.backlog_at(moment, team_id=filters.team_id)
-        return stored if stored is not None else backlog_at(filters, [moment], user=user)[0]
-
-    end = min(filters.end, now)
-    start_backlog = backlog_then(filters.start)
-    end_backlog = backlog_then(max(end, filters.start))
-    score = backlog_score(start_backlog, end_backlog)
-    return {
-        "sla": sla, "csat": csat, "quality": quality, "weeks": weeks,
-        "frt": {"created": t["created"], "responded": t["responded"],
-                "mean": _mean(t["frt_seconds"], t["responded"]), "median": None},
-        "ttr": {"resolved": t["resolved"], "mean": _mean(t["ttr_seconds"], t["resolved"]),
-                "median": None},
-        "escalation": escalation,
-        "backlog": {"open": open_now, "median_age": None},
-        "productivity": _productivity(filters, t["resolved"], active_agents(filters)),
-        "teams": teams,
-        "backlog_start": start_backlog, "backlog_end": end_backlog, "backlog_score": score,
-        "health": health_score(sla=sla["pct"], csat=csat["csat"], fcr=quality["fcr_pct"],
-                               backlog=score),
-        "from_rollup": True,
-    }
 
 
 def active_agents(filters: MetricFilters) -> int:

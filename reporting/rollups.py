@@ -8,7 +8,9 @@
   also picks up the rare change `sync` cannot see (a ticket re-resolved days later leaves
   its old resolution hour);
 - `totals(start, end, team_id)` reads rows for the covered hours and computes the rest live,
-  so a figure is never older than the last refresh of its hour and never missing.
+  so a figure is never older than the last refresh of its hour and never missing;
+- `manager_from_rollup(...)` gives the manager dashboard from those rows. It lives here, not
+  in `metrics`, so that the import goes one way: rollups -> metrics.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -32,9 +35,12 @@ from django.db.models import (
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from helpdesk.models import Team, User
 from sla.models import Clock, ClockState, Metric
 from tickets.models import OPEN_STATUS_VALUES, Escalation, Survey, Ticket, TimeEntry
 
+from . import metrics
+from .metrics import fcr_filter, handle_minutes, public_agent_replies
 from .models import MetricsHour, MetricsRollupState
 
 HOUR = timedelta(hours=1)
@@ -84,8 +90,6 @@ def _ranges(field: str, ranges: list[tuple[datetime, datetime]]) -> Q:
 def compute(ranges: list[tuple[datetime, datetime]], *, team_id: int | None = None) -> Rows:
     """Figures per (UTC hour, team id or 0) of the events inside `ranges` (hour-aligned
     [start, end) pairs). Four GROUP BY queries, whatever the number of tickets."""
-    from .metrics import fcr_filter, handle_minutes, public_agent_replies
-
     rows: Rows = {}
     if not ranges:
         return rows
@@ -433,3 +437,95 @@ def group(rows: Rows, key: Any) -> dict[Any, dict[str, int]]:
         for name in MEASURES:
             target[name] += values.get(name, 0) or 0
     return dict(out)
+
+
+def _mean(total_seconds: int, n: int) -> timedelta | None:
+    return timedelta(seconds=total_seconds / n) if n else None
+
+
+def manager_from_rollup(filters: metrics.MetricFilters, *, user: User, now: datetime
+                        ) -> dict[str, Any] | None:
+    """Every additive figure of the manager dashboard from `MetricsHour` rows (and live
+    rows for the hours not rolled up yet): the same formulas, summed instead of scanned.
+    Medians are not additive and are left to `medians` (loaded after the page). None
+    when the rollup cannot serve these filters."""
+    if not metrics.rollup_eligible(filters, user) or covered(filters.start, filters.end) is None:
+        return None
+    zone = timezone.get_current_timezone()
+    by_week, by_team = read_by_week_and_team(filters.start, filters.end, zone=zone,
+                                                      team_id=filters.team_id)
+    t = dict.fromkeys(MEASURES, 0)
+    for values in by_team.values():
+        for name in MEASURES:
+            t[name] += values[name]
+    weeks = []
+    for key, w in sorted(by_week.items()):
+        row = {"created": w["created"], "frt_mean": _mean(w["frt_seconds"], w["responded"]),
+               "resolved": w["resolved"], "fcr": w["fcr"], "reopened": w["reopened"],
+               "tracked": w["tracked"], "handle_total": w["handle_minutes"] or None,
+               "responses": w["responses"], "satisfied": w["satisfied"]}
+        metrics._quality(row)
+        year, number, _ = key.isocalendar()
+        row.update(week=key, label=f"{year}-W{number:02d}",
+                   csat=metrics.percent(row["satisfied"], row["responses"]))
+        weeks.append(row)
+    sla = {"met": t["sla_met"], "breached": t["sla_breached"]}
+    sla["pct"] = metrics.percent(sla["met"], sla["met"] + sla["breached"])
+    n = t["nps_responses"]
+    csat = {"responses": t["responses"], "satisfied": t["satisfied"], "nps_responses": n,
+            "promoters": t["promoters"], "detractors": t["detractors"],
+            "csat": metrics.percent(t["satisfied"], t["responses"]),
+            "nps": round(100 * (t["promoters"] - t["detractors"]) / n, 1) if n else None}
+    quality = metrics._quality({"resolved": t["resolved"], "fcr": t["fcr"],
+                                "reopened": t["reopened"], "tracked": t["tracked"],
+                                "handle_total": t["handle_minutes"] or None})
+    escalation = {"created": t["created"], "escalated": t["escalated"],
+                  "rate": metrics.percent(t["escalated"], t["created"])}
+
+    open_rows = {r["team"]: r for r in filters.tickets(user)
+                 .filter(status__in=OPEN_STATUS_VALUES).values("team")
+                 .annotate(open=Count("pk"), oldest=Min("created_at")).order_by("team")}
+    open_now = sum(r["open"] for r in open_rows.values())
+    names = dict(Team.objects.values_list("pk", "name"))
+    teams = []
+    for team in {r or 0 for r in open_rows} | set(by_team):
+        if filters.team_id and team != filters.team_id:
+            continue
+        o = open_rows.get(team or None, {})
+        f = by_team.get(team, {})
+        row = {"team": team or None, "name": names.get(team, "No team"),
+               "open": o.get("open", 0),
+               "oldest_age": (now - o["oldest"]) if o.get("oldest") else None,
+               "created": f.get("created", 0), "resolved": f.get("resolved", 0)}
+        row["net"] = row["created"] - row["resolved"]
+        teams.append(row)
+    teams.sort(key=lambda r: (r["team"] is None, r["name"].lower()))
+
+    def backlog_then(moment: datetime) -> int:
+        if moment >= now:
+            return open_now
+        stored = backlog_at(moment, team_id=filters.team_id)
+        if stored is not None:
+            return stored
+        return metrics.backlog_at(filters, [moment], user=user)[0]
+
+    end = min(filters.end, now)
+    start_backlog = backlog_then(filters.start)
+    end_backlog = backlog_then(max(end, filters.start))
+    score = metrics.backlog_score(start_backlog, end_backlog)
+    return {
+        "sla": sla, "csat": csat, "quality": quality, "weeks": weeks,
+        "frt": {"created": t["created"], "responded": t["responded"],
+                "mean": _mean(t["frt_seconds"], t["responded"]), "median": None},
+        "ttr": {"resolved": t["resolved"], "mean": _mean(t["ttr_seconds"], t["resolved"]),
+                "median": None},
+        "escalation": escalation,
+        "backlog": {"open": open_now, "median_age": None},
+        "productivity": metrics._productivity(filters, t["resolved"],
+                                              metrics.active_agents(filters)),
+        "teams": teams,
+        "backlog_start": start_backlog, "backlog_end": end_backlog, "backlog_score": score,
+        "health": metrics.health_score(sla=sla["pct"], csat=csat["csat"],
+                                       fcr=quality["fcr_pct"], backlog=score),
+        "from_rollup": True,
+    }
