@@ -3,12 +3,30 @@
 
 from django.db import migrations, models
 
+MODELS = ("metricshour", "metricsrollupstate")
+
+
+def _relabel(apps, schema_editor, old: str, new: str) -> None:
+    # The content types (and the admin permissions hanging on them) follow the models.
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    ContentType.objects.using(schema_editor.connection.alias).filter(
+        app_label=old, model__in=MODELS).update(app_label=new)
+
+
+def forwards(apps, schema_editor) -> None:
+    _relabel(apps, schema_editor, "tickets", "reporting")
+
+
+def backwards(apps, schema_editor) -> None:
+    _relabel(apps, schema_editor, "reporting", "tickets")
+
 
 class Migration(migrations.Migration):
 
     initial = True
 
     dependencies = [
+        ('contenttypes', '0002_remove_content_type_name'),
         ('tickets', '0012_metrics_rollup_to_reporting'),
     ]
 
@@ -62,4 +80,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
+        migrations.RunPython(forwards, backwards),
     ]
