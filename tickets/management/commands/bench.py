@@ -36,6 +36,7 @@ from tickets.state_machine import Status
 
 LONG_TICKET_SUBJECT = "[bench] Long conversation (50 messages)"
 API_CREATE_PATH = "/api/v1/tickets/"
+REPLY_TICKET_SUBJECT = "[bench] Agent reply target"
 
 
 @dataclass
@@ -62,11 +63,13 @@ class Scenario:
     path: str | None  # None: the URL does not exist
     payload: Callable[[int], dict] | None = None
     missing: str = ""
+    form: bool = False  # POST as a form (with HX-Request), not JSON
 
 
 class Command(BaseCommand):
     help = ("Measure p50/p95/max latency and SQL queries per request of the agent queue, "
-            "the ticket page, the customer ticket list and API ticket creation.")
+            "the ticket page, the customer ticket list, API ticket creation and an agent's "
+            "public reply.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--iterations", type=int, default=200,
@@ -113,6 +116,7 @@ class Command(BaseCommand):
             self._page("ticket page (~50 messages)", manager, "agent:ticket", [ticket_id]),
             self._page("customer ticket list", customer, "portal:tickets", []),
             self._api_create(customer),
+            self._agent_reply(l1_agent, customer),
         ]
         created_before = Ticket.objects.filter(subject__startswith="[bench] API").count()
         results = []
@@ -229,6 +233,27 @@ class Command(BaseCommand):
                                    "The export button does nothing in Safari 17."}
         return Scenario(label, customer, "post", API_CREATE_PATH, payload)
 
+    def _agent_reply(self, agent: User, customer: User) -> Scenario:
+        """An agent's public reply on a portal ticket of the customer (one ticket, reused):
+        what the agent waits for, including everything that reacts to the reply."""
+        label = "agent public reply (POST reply/)"
+        team = Team.objects.get(slug="l1-general")
+        ticket = Ticket.objects.filter(requester=customer, subject=REPLY_TICKET_SUBJECT).first()
+        if ticket is None:
+            ticket = Ticket.objects.create(
+                subject=REPLY_TICKET_SUBJECT, requester=customer,
+                organization_id=customer.organization_id, team=team, assignee=agent,
+                description="Target of the agent reply benchmark.", priority=Priority.P3,
+                channel=Channel.WEB, status=Status.IN_PROGRESS.value,
+                created_at=timezone.now(), updated_at=timezone.now(),
+                status_changed_at=timezone.now())
+        path = reverse("agent:reply", args=[ticket.pk])
+
+        def payload(i: int) -> dict:
+            return {"body": f"Thanks for the details, we are on it (bench reply {i}).",
+                    "visibility": "public", "set_status": ""}
+        return Scenario(label, agent, "post", path, payload, form=True)
+
     def _storages(self) -> dict:
         """Without DEBUG a manifest storage needs collectstatic; fall back if it is missing."""
         from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
@@ -257,6 +282,8 @@ class Command(BaseCommand):
 
         def request(i: int):
             cache.delete(throttle_key)  # the API's per-user throttle would trip
+            if scenario.method == "post" and scenario.form:
+                return client.post(scenario.path, scenario.payload(i), HTTP_HX_REQUEST="true")
             if scenario.method == "post":
                 return client.post(scenario.path, scenario.payload(i),
                                    content_type="application/json")
