@@ -182,6 +182,15 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 HELPDESK_AUTO_CLOSE_DAYS = int(os.environ.get("AUTO_CLOSE_DAYS", "4"))
 
 # Email
+# Customer e-mails (mailgate/notices.py): reminders after these business days of waiting
+# on the customer, automatic resolution after AUTO_RESOLVE (0: never), and at most this
+# many automatic e-mails per address and hour (loop safety).
+HELPDESK_CUSTOMER_NOTICES = env_bool("CUSTOMER_NOTICES", True)
+HELPDESK_CUSTOMER_REMINDER_DAYS = [
+    int(d) for d in env_list("CUSTOMER_REMINDER_DAYS", "2,4") if d.strip()]
+HELPDESK_CUSTOMER_AUTO_RESOLVE_DAYS = int(os.environ.get("CUSTOMER_AUTO_RESOLVE_DAYS", "7"))
+HELPDESK_CUSTOMER_MAIL_HOURLY_CAP = int(os.environ.get("CUSTOMER_MAIL_HOURLY_CAP", "20"))
+HELPDESK_MAIL_SENDER_NAME = os.environ.get("MAIL_SENDER_NAME", "Support")
 HELPDESK_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # How often an open page asks for the bell's unread count (one indexed COUNT).
 NOTIFICATION_POLL_SECONDS = int(os.environ.get("NOTIFICATION_POLL_SECONDS", "30"))

@@ -17,4 +17,11 @@ SCHEDULE: dict = {
         "schedule": 5 * 60.0,
         "options": {"expires": 4 * 60},
     },
+    # Reminders to customers a ticket waits on, then the automatic resolution: scans the
+    # indexed next-due column; each step is recorded, so a rerun sends nothing twice.
+    "mailgate-scan-waiting-tickets": {
+        "task": "mailgate.tasks.scan_waiting_tickets",
+        "schedule": 10 * 60.0,
+        "options": {"expires": 9 * 60},
+    },
 }

@@ -1,9 +1,12 @@
-"""Reactions to ticket events: an agent's public reply on a mail ticket goes out by e-mail."""
+"""Reactions to ticket events: the customer e-mails (agent replies, acknowledgement,
+status notices) and the waiting-on-customer reminders."""
 from __future__ import annotations
 
 from tickets import events
+from tickets.models import Ticket
+from tickets.state_machine import Status
 
-from . import outbound
+from . import notices, outbound, waiting
 
 
 def on_public_reply(event: events.PublicReply) -> None:
@@ -11,5 +14,40 @@ def on_public_reply(event: events.PublicReply) -> None:
         outbound.queue_reply(event.message_id)
 
 
+def on_created(event: events.TicketCreated) -> None:
+    # The acknowledgement also goes to the requester who filed it: that is its point.
+    notices.queue_ticket_notice("customer.created", event.ticket_id, at=event.at,
+                                actor_id=event.actor_id, tell_actor=True)
+
+
+def on_status_changed(event: events.StatusChanged) -> None:
+    waited = None
+    if event.before == Status.WAITING_ON_CUSTOMER and event.after != event.before:
+        waited = waiting.stopped_waiting(event.ticket_id)
+    if event.after == Status.WAITING_ON_CUSTOMER:
+        waiting.started_waiting(event.ticket_id, event.at)
+        notice = "customer.waiting"
+    elif event.after == Status.RESOLVED:
+        auto = waited is not None and waited.auto_resolved_at is not None
+        notice = "customer.auto_resolved" if auto else "customer.resolved"
+    elif event.after == Status.CLOSED:
+        if Ticket.objects.filter(pk=event.ticket_id, merged_into__isnull=False).exists():
+            return  # the merge notice says where the conversation continues
+        notice = "customer.closed"
+    else:
+        return
+    context = {"auto_resolve_days": waiting.auto_resolve_days()}
+    notices.queue_ticket_notice(notice, event.ticket_id, at=event.at,
+                                actor_id=event.actor_id, context=context)
+
+
+def on_merged(event: events.Merged) -> None:
+    notices.queue_ticket_notice("customer.merged", event.ticket_id, at=event.at,
+                                actor_id=event.actor_id, context={"merged_into": event.into_id})
+
+
 def connect() -> None:
     events.subscribe(events.PublicReply, on_public_reply)
+    events.subscribe(events.TicketCreated, on_created)
+    events.subscribe(events.StatusChanged, on_status_changed)
+    events.subscribe(events.Merged, on_merged)

@@ -140,6 +140,8 @@ class OutboundStatus(models.TextChoices):
     # Notifications and surveys are delivered (once) by their own services; their row
     # only records the Message-ID so replies to them thread back to the ticket.
     EXTERNAL = "external", "Sent by its own service"
+    # A customer notice not sent: the address reached the hourly cap (loop safety).
+    SUPPRESSED = "suppressed", "Not sent (hourly cap)"
 
 
 class OutboundEmail(models.Model):
@@ -169,12 +171,24 @@ class OutboundEmail(models.Model):
         null=True, blank=True,
         help_text="When the last send was tried: a retry lost with the broker is due again "
                   "after its backoff.")
+    # Customer notices: rendered at send time from the notice template `notice`, with the
+    # event's own values in `context`, so the request that caused them only writes rows.
+    notice = models.CharField(max_length=40, blank=True,
+                              help_text="Notice template key, e.g. customer.resolved.")
+    context = models.JSONField(default=dict, blank=True)
+    recipient = models.EmailField(max_length=254, blank=True,
+                                  help_text="The one person an automatic notice is for.")
+    automatic = models.BooleanField(
+        default=False, help_text="Sent by the system, not written by a person: "
+                                 "Auto-Submitted: auto-generated.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["ticket", "created_at"], name="outbound_ticket_time"),
             models.Index(fields=["status", "created_at"], name="outbound_status_time"),
+            # The hourly cap counts an address's recent automatic notices.
+            models.Index(fields=["recipient", "created_at"], name="outbound_recipient_time"),
         ]
 
     def __str__(self) -> str:
@@ -247,3 +261,58 @@ class HeldEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.address} held"
+
+
+class CustomerMailPreference(models.Model):
+    """What a customer wants by e-mail. No row: everything on. Replies to their own
+    tickets go out unless `all_email` is off."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="customer_mail_preference")
+    all_email = models.BooleanField(
+        "e-mail at all", default=True,
+        help_text="Off: no e-mail about tickets at all (the portal still shows everything).")
+    status_updates = models.BooleanField(
+        default=True, help_text="Acknowledgements and status changes (waiting, resolved, "
+                                "closed, merged).")
+    reminders = models.BooleanField(default=True,
+                                    help_text="Reminders while a ticket waits on you.")
+    incident_updates = models.BooleanField(default=True,
+                                           help_text="Updates about service incidents.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"e-mail preferences of {self.user}"
+
+
+class TeamSender(models.Model):
+    """How a team signs the e-mails customers get about its tickets."""
+
+    team = models.OneToOneField("helpdesk.Team", on_delete=models.CASCADE,
+                                related_name="mail_sender")
+    sender_name = models.CharField(max_length=100,
+                                   help_text='Shown as the From name, e.g. "Acme Support".')
+    signature = models.TextField(blank=True, help_text="Plain text under every notice.")
+
+    class Meta:
+        verbose_name = "team sender and signature"
+
+    def __str__(self) -> str:
+        return f"{self.sender_name} ({self.team})"
+
+
+class WaitingTicket(models.Model):
+    """A ticket waiting on its customer: when the next reminder or the automatic
+    resolution is due. Written when the wait starts, removed when it ends; the periodic
+    scan reads the indexed `next_due_at`, so its cost follows the work due."""
+
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE,
+                                  related_name="+")
+    waiting_since = models.DateTimeField()
+    step = models.PositiveSmallIntegerField(
+        default=0, help_text="Reminders already sent in this wait.")
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    auto_resolved_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} waiting since {self.waiting_since:%Y-%m-%d %H:%M}"

@@ -20,9 +20,9 @@ from helpdesk.mail import OutgoingMail, mail_domain
 from helpdesk.models import User
 from tickets.models import Channel, Message, Ticket
 
-from . import bounces, parsing
+from . import bounces, notices, parsing
 from .models import InboundMessage, InboundStatus, Mailbox, OutboundEmail, OutboundStatus
-from .services import own_addresses, ticket_token, token_prefix
+from .services import ticket_token, token_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +41,15 @@ def mailbox_for(ticket: Ticket) -> Mailbox | None:
     return Mailbox.objects.filter(is_active=True).order_by("pk").first()
 
 
-def thread_ids(ticket: Ticket) -> tuple[str, list[str]]:
+def thread_ids(ticket: Ticket, *, exclude_pk: int | None = None) -> tuple[str, list[str]]:
     """(In-Reply-To, References) for the next mail of the ticket: the latest customer
     mail is answered; References lists the thread oldest first, capped."""
     inbound = list(InboundMessage.objects.filter(
         ticket=ticket, status__in=[InboundStatus.TICKET_CREATED, InboundStatus.REPLY_ADDED])
         .order_by("received_at", "pk").values_list("received_at", "message_id"))
     outbound = list(OutboundEmail.objects.filter(ticket=ticket)
-                    .exclude(status=OutboundStatus.FAILED)
+                    .exclude(status__in=[OutboundStatus.FAILED, OutboundStatus.SUPPRESSED])
+                    .exclude(pk=exclude_pk)
                     .order_by("created_at", "pk").values_list("created_at", "message_id"))
     thread = [mid for _, mid in sorted(inbound + outbound, key=lambda r: r[0])]
     refs = thread[:1] + thread[1:][-(REFERENCES_KEPT - 1):] if thread else []
@@ -74,20 +75,18 @@ def is_mail_ticket(ticket: Ticket) -> bool:
 def queue_reply(message_id: int) -> OutboundEmail | None:
     """Queue the e-mail of an agent's public reply, once (unique key per message).
 
-    Only tickets of the email channel get replies by e-mail: web and chat customers
-    follow their tickets in the portal. Internal notes are never sent.
+    Every channel: the requester and CCs get it by e-mail (unless they turned e-mail off
+    entirely, or they wrote it). Internal notes are never sent; a reply that another app
+    tells in its own way (an incident update, in its per-customer digest) is left out.
     """
     message = (Message.objects.select_related("ticket__requester", "author")
                .filter(pk=message_id).first())
     if message is None or not message.is_public or not message.by_agent:
         return None
     ticket = message.ticket
-    if not is_mail_ticket(ticket):
+    if notices.suppressed("customer.reply", ticket.pk, message.pk, message.created_at):
         return None
-    own = own_addresses()
-    to = [ticket.requester.email] + list(ticket.ccs.exclude(email="")
-                                          .values_list("email", flat=True))
-    to = list(dict.fromkeys(a for a in to if a and a.lower() not in own))
+    to = notices.reply_recipients(message)
     if not to:
         return None
     mailbox = mailbox_for(ticket)
@@ -97,7 +96,8 @@ def queue_reply(message_id: int) -> OutboundEmail | None:
         row, created = OutboundEmail.objects.get_or_create(
             key=f"reply:{message.pk}",
             defaults={
-                "kind": "reply", "ticket": ticket, "ticket_message": message, "mailbox": mailbox,
+                "kind": "reply", "notice": "customer.reply", "ticket": ticket,
+                "ticket_message": message, "mailbox": mailbox,
                 "message_id": parsing.normalise_msgid(make_msgid("hd", domain=domain)),
                 "in_reply_to": in_reply_to, "references": " ".join(refs),
                 "to": ", ".join(to),
@@ -166,7 +166,12 @@ def send_outbound(outbound_id: int) -> str:
         row.attempts += 1
         row.last_attempt_at = timezone.now()
         try:
-            _reply_email(row).send()
+            if row.notice:
+                email = notices.notice_email(row)
+                row.save(update_fields=["subject", "in_reply_to", "references"])
+            else:  # rows queued before notices existed
+                email = _reply_email(row)
+            email.send()
         except Exception as exc:  # SMTP refused, network down, bad address…
             logger.warning("Outbound e-mail %s failed (attempt %s): %s", row.key,
                            row.attempts, exc)

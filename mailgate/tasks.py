@@ -52,3 +52,11 @@ def send_outbound_email(self, outbound_id: int) -> str:
 def requeue_stalled_outbound() -> int:
     """Beat job: e-mails whose send task was lost with the broker are queued again."""
     return outbound.requeue_stalled()
+
+
+@shared_task
+def scan_waiting_tickets() -> dict[str, int]:
+    """Beat job: reminders and automatic resolutions of tickets waiting on customers."""
+    from . import waiting
+
+    return waiting.scan()

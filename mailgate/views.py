@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import hmac
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from helpdesk import throttle
+from helpdesk.models import User
 from tickets.selectors import get_ticket_for
 
-from . import bounces, outbound, services
-from .models import BounceMark, Mailbox, OutboundEmail
+from . import bounces, notices, outbound, services
+from .models import BounceMark, CustomerMailPreference, Mailbox, OutboundEmail
 from .panels import ticket_addresses
 
 
@@ -90,3 +94,40 @@ def clear_bounce(request: HttpRequest, pk: int) -> HttpResponse:
     mark = get_object_or_404(BounceMark, pk=pk, address__in=ticket_addresses(ticket))
     bounces.clear(mark, actor=request.user, ticket=ticket)
     return redirect(ticket.get_absolute_url())
+
+
+# --- the customer's e-mail preferences and the one-click unsubscribe ---------------------
+
+class PreferenceForm(forms.ModelForm):
+    class Meta:
+        model = CustomerMailPreference
+        fields = ("all_email", "status_updates", "reminders", "incident_updates")
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """Each person chooses which ticket e-mails they get (their own row)."""
+    pref, _ = CustomerMailPreference.objects.get_or_create(user=request.user)
+    form = PreferenceForm(request.POST or None, instance=pref)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your e-mail preferences are saved.")
+        return redirect("mailgate:preferences")
+    return render(request, "mailgate/preferences.html", {"form": form})
+
+
+@csrf_exempt  # RFC 8058: mail clients POST here without a session or a CSRF token
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirmation button (link scanners must not unsubscribe anyone);
+    POST, with the signed token as the only credential, unsubscribes at once."""
+    try:
+        user_id, topic = notices.read_unsubscribe_token(token)
+    except signing.BadSignature:
+        raise Http404("Unknown or damaged unsubscribe link.") from None
+    user = get_object_or_404(User, pk=user_id)
+    label = {"reminder": "reminders while a ticket waits on you",
+             "incident": "updates about service incidents"}[topic]
+    if request.method == "POST":
+        notices.unsubscribe(user, topic)
+        return render(request, "mailgate/unsubscribed.html", {"label": label, "done": True})
+    return render(request, "mailgate/unsubscribed.html", {"label": label, "done": False})

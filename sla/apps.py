@@ -24,6 +24,11 @@ class SlaConfig(AppConfig):
         from . import handlers
 
         handlers.connect()
+        from tickets import deadlines
+
+        from .selectors import first_response_due
+
+        deadlines.register_first_response_due(first_response_due)  # the customer's ack
         import_module("sla.panels").register_all()  # the SLA panel of the agent ticket page
         # Calendar.business_calendar() caches by updated_at; child rows must bump it.
         from django.db.models.signals import post_delete, post_save

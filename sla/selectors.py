@@ -417,3 +417,11 @@ def paused_time(filters: DashboardFilters, *, user: User, by: str,
 
 def paused_totals(filters: DashboardFilters, *, user: User) -> dict[str, Any]:
     return _pauses(filters, user).aggregate(**_PAUSE_FIGURES)
+
+
+def first_response_due(ticket_id: int) -> datetime | None:
+    """The due time of the ticket's running first-response clock (for the customer's
+    acknowledgement e-mail, through tickets.deadlines)."""
+    return (Clock.objects.filter(ticket_id=ticket_id, metric=Metric.FIRST_RESPONSE,
+                                 completed_at__isnull=True, due_at__isnull=False)
+            .order_by("-cycle").values_list("due_at", flat=True).first())

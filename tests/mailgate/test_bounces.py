@@ -96,11 +96,13 @@ def test_automatic_mail_is_held_while_agent_replies_still_go_out(
         ticket_services.add_reply(thread, author=agent, body="One more idea: clear cookies.")
         ticket_services.transition(thread, Status.RESOLVED, actor=agent)
     assert [m.to for m in mail.outbox] == [["alice@acme.example"]]  # the agent's reply
+    # The "resolved" notice is automatic: held, like the survey below.
+    assert HeldEmail.objects.get().kind == "notice"
     mail.outbox.clear()
     with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
         surveys.send_due_surveys()
     assert mail.outbox == []  # the survey is automatic: held
-    held = HeldEmail.objects.get()
+    held = HeldEmail.objects.get(kind="survey")
     assert (held.address, held.kind, held.ticket) == ("alice@acme.example", "survey", thread)
     assert not OutboundEmail.objects.filter(kind="survey").exists()  # nothing went out
 

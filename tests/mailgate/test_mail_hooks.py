@@ -41,7 +41,10 @@ def test_survey_of_a_mail_ticket_is_threaded_and_an_answer_lands_on_the_ticket(
         assert surveys.send_due_surveys() == 1
     [sent] = mail.outbox
     assert sent.subject == f"How did we do on ticket #{thread.pk}? [HD-{thread.pk}]"
-    assert sent.extra_headers["In-Reply-To"] == f"<{SENT_ID}>"
+    # It answers the latest mail of the thread: the "resolved" notice.
+    resolved = OutboundEmail.objects.get(notice="customer.resolved")
+    assert sent.extra_headers["In-Reply-To"] == f"<{resolved.message_id}>"
+    assert f"<{SENT_ID}>" in sent.extra_headers["References"]
     assert sent.reply_to == ["support@helpdesk.test"]
     [(html, _)] = sent.alternatives
     assert html.count("/rate/") == 5  # the five one-click ratings

@@ -73,17 +73,19 @@ def test_customer_answer_to_our_mail_threads_back(replied, thread, mailbox):
     assert result.ticket == thread and result.status == "reply_added"
 
 
-def test_internal_notes_and_web_tickets_are_not_mailed(thread, agent, customer_a,
-                                                        django_capture_on_commit_callbacks):
+def test_internal_notes_and_customers_own_replies_are_not_mailed_web_replies_are(
+        thread, agent, customer_a, django_capture_on_commit_callbacks):
     web = make_ticket(customer_a, channel=Channel.WEB)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         ticket_services.add_reply(thread, author=agent, body="Looks like SSO.", public=False)
         ticket_services.add_reply(web, author=agent, body="Portal answer.")
         ticket_services.add_reply(thread, author=customer_a, body="Customer via portal.")
-    assert mail.outbox == []
-    assert not OutboundEmail.objects.filter(key__startswith="reply:").exclude(
-        key="reply:seed").exists()
+    [sent] = mail.outbox  # the portal ticket's answer reaches its customer by e-mail too
+    assert sent.to == ["alice@acme.example"] and "Portal answer." in sent.body
+    assert "Looks like SSO" not in sent.body
+    assert list(OutboundEmail.objects.filter(key__startswith="reply:").exclude(
+        key="reply:seed").values_list("ticket", flat=True)) == [web.pk]
 
 
 def test_task_run_twice_sends_once(replied):

@@ -1,0 +1,417 @@
+"""Customer notices: the e-mails requesters and CCs get about their tickets, every channel.
+
+Flow: a ticket event (after commit) → `queue_*` writes one `OutboundEmail` row per event
+and person (unique key, so a replayed event or a second worker writes nothing new) and
+queues its send → `send_outbound` renders it from the editable notice template at send
+time. The request that caused the event only writes rows: no rendering, no SMTP.
+
+Rules held here:
+- Who: the requester and the CCs with an address, never the person who made the change
+  (except the acknowledgement of a new ticket, which is what its requester wants).
+- Preferences (`CustomerMailPreference`): `all_email` off stops everything; replies to
+  their tickets go out otherwise; status notices, reminders and incident updates each
+  have their own switch, the last two with a one-click unsubscribe (RFC 8058).
+- Loop safety: automatic notices carry `Auto-Submitted: auto-generated`, are never sent
+  to a bouncing address (held and recorded) and stop at `HELPDESK_CUSTOMER_MAIL_HOURLY_CAP`
+  per address and hour (the extra ones are recorded as suppressed). Automatic inbound
+  mail never becomes a ticket or a reply (`loops.py`), so it triggers no notice.
+- Only public content: a reply's own public text, its shared attachments, the latest
+  public customer message, the public waiting reason, public incident updates.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from email.utils import formataddr, make_msgid, parseaddr
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.defaultfilters import linebreaksbr
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from helpdesk.mail import OutgoingMail, mail_domain
+from helpdesk.models import User
+from helpdesk.notice_templates import Block, render_notice
+from tickets import deadlines
+from tickets.models import Attachment, Message, Ticket
+from tickets.rendering import render_markdown
+from tickets.state_machine import LABELS, Status
+
+from . import bounces, parsing
+from .models import (
+    CustomerMailPreference,
+    Mailbox,
+    OutboundEmail,
+    OutboundStatus,
+    TeamSender,
+)
+from .services import own_addresses, token_prefix
+
+logger = logging.getLogger(__name__)
+
+# What each notice is about, for the preferences.
+REPLY, STATUS, REMINDER, INCIDENT = "reply", "status", "reminder", "incident"
+TOPICS = {
+    "customer.reply": REPLY,
+    "customer.created": STATUS,
+    "customer.waiting": STATUS,
+    "customer.resolved": STATUS,
+    "customer.auto_resolved": STATUS,
+    "customer.closed": STATUS,
+    "customer.merged": STATUS,
+    "customer.reminder": REMINDER,
+    "customer.incident_update": INCIDENT,
+}
+UNSUBSCRIBABLE = {REMINDER: "reminders", INCIDENT: "incident_updates"}
+PREFERENCE_FIELD = {STATUS: "status_updates", **UNSUBSCRIBABLE}
+UNSUBSCRIBE_SALT = "mailgate.unsubscribe"
+QUOTE_CHARS = 1500
+
+
+def hourly_cap() -> int:
+    return int(getattr(settings, "HELPDESK_CUSTOMER_MAIL_HOURLY_CAP", 20))
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "HELPDESK_CUSTOMER_NOTICES", True))
+
+
+# --- suppressors: apps above mailgate say "this one is told another way" -------------
+
+Suppressor = Callable[[str, int, int | None, dt.datetime], bool]
+_suppressors: list[Suppressor] = []
+
+
+def register_suppressor(fn: Suppressor) -> None:
+    """`fn(notice, ticket_id, message_id, at)` returns True when the notice must not go
+    (e.g. incidents: a public update reaches each customer once, in its own digest)."""
+    if fn not in _suppressors:
+        _suppressors.append(fn)
+
+
+def suppressed(notice: str, ticket_id: int, message_id: int | None, at: dt.datetime) -> bool:
+    return any(fn(notice, ticket_id, message_id, at) for fn in _suppressors)
+
+
+# --- preferences ------------------------------------------------------------------------
+
+def preferences(user_ids: Iterable[int]) -> dict[int, CustomerMailPreference]:
+    return {p.user_id: p for p in CustomerMailPreference.objects.filter(user_id__in=user_ids)}
+
+
+def wants(pref: CustomerMailPreference | None, topic: str) -> bool:
+    if pref is None:
+        return True
+    if not pref.all_email:
+        return False
+    field = PREFERENCE_FIELD.get(topic)
+    return True if field is None else bool(getattr(pref, field))
+
+
+def unsubscribe_token(user_id: int, topic: str) -> str:
+    return signing.dumps({"u": user_id, "t": topic}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def read_unsubscribe_token(token: str) -> tuple[int, str]:
+    """(user id, topic) of a signed token; raises signing.BadSignature when forged."""
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    if not isinstance(data, dict) or data.get("t") not in UNSUBSCRIBABLE:
+        raise signing.BadSignature("not an unsubscribe token")
+    return int(data["u"]), str(data["t"])
+
+
+def unsubscribe(user: User, topic: str) -> CustomerMailPreference:
+    pref, _ = CustomerMailPreference.objects.get_or_create(user=user)
+    setattr(pref, UNSUBSCRIBABLE[topic], False)
+    pref.save()
+    logger.info("User %s unsubscribed from %s", user.pk, topic)
+    return pref
+
+
+# --- who ------------------------------------------------------------------------------
+
+def customers_of(ticket: Ticket) -> list[User]:
+    """The requester and the CCs (customers only), requester first."""
+    people = [ticket.requester, *ticket.ccs.all()]
+    seen: set[int] = set()
+    out = []
+    for person in people:
+        if person is None or person.pk in seen or person.is_agent:
+            continue
+        seen.add(person.pk)
+        out.append(person)
+    return out
+
+
+def _eligible(people: Sequence[User], topic: str, *, skip_user_id: int | None) -> list[User]:
+    prefs = preferences(p.pk for p in people)
+    own = own_addresses()
+    return [p for p in people
+            if p.pk != skip_user_id and p.is_active and p.email
+            and p.email.lower() not in own and wants(prefs.get(p.pk), topic)]
+
+
+# --- queueing ---------------------------------------------------------------------------
+
+def _stamp(at: dt.datetime) -> str:
+    return str(int(at.timestamp() * 1_000_000))
+
+
+def _mailbox() -> Mailbox | None:
+    return Mailbox.objects.filter(is_active=True).order_by("pk").first()
+
+
+def _enqueue(outbound_id: int) -> None:
+    from .tasks import send_outbound_email
+
+    transaction.on_commit(lambda: send_outbound_email.delay(outbound_id))
+
+
+def _over_cap(address: str, now: dt.datetime) -> bool:
+    recent = (OutboundEmail.objects.filter(recipient=address, automatic=True,
+                                           created_at__gte=now - dt.timedelta(hours=1))
+              .exclude(status=OutboundStatus.SUPPRESSED).count())
+    return recent >= hourly_cap()
+
+
+def queue_notice(notice: str, *, people: Sequence[User], event_key: str,
+                 ticket: Ticket | None = None, context: dict | None = None,
+                 skip_user_id: int | None = None) -> list[OutboundEmail]:
+    """One automatic notice per eligible person, once per (notice, event, person)."""
+    if not enabled():
+        return []
+    topic = TOPICS[notice]
+    rows = []
+    now = timezone.now()
+    mailbox = None
+    for person in _eligible(people, topic, skip_user_id=skip_user_id):
+        key = f"{notice}:{event_key}:{person.pk}"[:100]
+        address = person.email.strip().lower()
+        if OutboundEmail.objects.filter(key=key).exists():
+            continue  # a replayed event
+        if bounces.held_addresses([address]):
+            bounces.hold_automatic(OutgoingMail(kind="notice", key=key, subject=notice,
+                                                text="", to=[address],
+                                                ticket_id=ticket.pk if ticket else None))
+            continue
+        status = OutboundStatus.SUPPRESSED if _over_cap(address, now) else OutboundStatus.QUEUED
+        mailbox = mailbox or _mailbox()
+        domain = mailbox.address.rsplit("@", 1)[-1] if mailbox else mail_domain()
+        with transaction.atomic():
+            row, created = OutboundEmail.objects.get_or_create(key=key, defaults={
+                "kind": "notice", "notice": notice, "ticket": ticket, "mailbox": mailbox,
+                "message_id": parsing.normalise_msgid(make_msgid("hd", domain=domain)),
+                "to": address, "recipient": address, "automatic": True,
+                "subject": notice, "context": {"user": person.pk, **(context or {})},
+                "status": status, "created_at": now,
+            })
+        if not created:
+            continue
+        if status == OutboundStatus.SUPPRESSED:
+            logger.warning("Notice %s to %s not sent: hourly cap reached", key, address)
+        else:
+            _enqueue(row.pk)
+        rows.append(row)
+    return rows
+
+
+def queue_ticket_notice(notice: str, ticket_id: int, *, at: dt.datetime,
+                        actor_id: int | None, context: dict | None = None,
+                        tell_actor: bool = False, suffix: str = "") -> list[OutboundEmail]:
+    ticket = (Ticket.objects.select_related("requester").prefetch_related("ccs")
+              .filter(pk=ticket_id).first())
+    if ticket is None or not enabled() or suppressed(notice, ticket_id, None, at):
+        return []
+    return queue_notice(notice, people=customers_of(ticket), ticket=ticket,
+                        event_key=f"{ticket_id}:{_stamp(at)}{suffix}", context=context,
+                        skip_user_id=None if tell_actor else actor_id)
+
+
+def reply_recipients(message: Message) -> list[str]:
+    """Addresses an agent's public reply goes to: every customer of the ticket who did
+    not turn e-mail off entirely."""
+    if not enabled():
+        return []
+    people = _eligible(customers_of(message.ticket), REPLY, skip_user_id=message.author_id)
+    return list(dict.fromkeys(p.email for p in people))
+
+
+# --- rendering (at send time) ------------------------------------------------------------
+
+def _url(path: str) -> str:
+    return f"{settings.HELPDESK_BASE_URL}{path}"
+
+
+def portal_url(ticket_id: int) -> str:
+    return _url(reverse("portal:ticket", args=[ticket_id]))
+
+
+def _local(value: dt.datetime | None, user: User | None) -> str:
+    if value is None:
+        return ""
+    try:
+        zone = ZoneInfo(user.time_zone if user and user.time_zone else "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = value.astimezone(zone)
+    return f"{local:%A %d %B %Y, %H:%M} ({zone.key})"
+
+
+def _quote(text: str) -> Block:
+    text = text.strip()
+    if len(text) > QUOTE_CHARS:
+        text = text[:QUOTE_CHARS].rstrip() + " …"
+    quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    html = ('<blockquote style="margin:0 0 0 .8em;padding-left:.8em;'
+            f'border-left:3px solid #d0d7de;color:#57606a;">{linebreaksbr(escape(text))}'
+            "</blockquote>")
+    return Block(quoted, html)
+
+
+def _latest_customer_text(ticket: Ticket, before: dt.datetime) -> str:
+    msg = (Message.objects.filter(ticket=ticket, is_public=True, by_agent=False,
+                                  created_at__lt=before)
+           .order_by("-created_at", "-pk").values_list("body", flat=True).first())
+    return msg if msg is not None else ticket.description
+
+
+def _attachments(message: Message) -> Block:
+    files = list(Attachment.objects.filter(message=message, sender_only=False).order_by("pk"))
+    if not files:
+        return Block("", "")
+    lines, items = [], []
+    for f in files:
+        url = _url(reverse("portal:attachment", args=[f.pk]))
+        size = f"{max(f.size // 1024, 1)} KB"
+        lines.append(f"- {f.filename} ({size}): {url}")
+        items.append(f'<li><a href="{escape(url)}">{escape(f.filename)}</a> ({size})</li>')
+    return Block("Attachments:\n" + "\n".join(lines) + "\n",
+                 "<p>Attachments:</p><ul>" + "".join(items) + "</ul>")
+
+
+def _ticket_list(ticket_ids: Sequence[int]) -> Block:
+    tickets = list(Ticket.objects.filter(pk__in=ticket_ids).order_by("pk")
+                   .only("pk", "subject"))
+    lines = [f"- {t.reference} {t.subject}: {portal_url(t.pk)}" for t in tickets]
+    items = [f'<li><a href="{escape(portal_url(t.pk))}">{escape(t.reference)}</a> '
+             f"{escape(t.subject)}</li>" for t in tickets]
+    return Block("\n".join(lines), "<ul>" + "".join(items) + "</ul>")
+
+
+@dataclass
+class Sender:
+    name: str
+    signature: str
+
+
+def sender_for(team_id: int | None, mailbox: Mailbox | None = None) -> Sender:
+    """The team's sender name and signature; else the mailbox's name, else the setting."""
+    row = TeamSender.objects.filter(team_id=team_id).first() if team_id else None
+    if row is not None:
+        return Sender(row.sender_name, row.signature)
+    default = getattr(settings, "HELPDESK_MAIL_SENDER_NAME", "Support")
+    return Sender(mailbox.name if mailbox else default, "")
+
+
+def notice_values(row: OutboundEmail) -> dict[str, str | Block]:
+    """Every placeholder of a notice, from public data only."""
+    ctx = row.context or {}
+    ticket = row.ticket
+    person = User.objects.filter(pk=ctx.get("user")).first() if ctx.get("user") else None
+    if person is None and ticket is not None:
+        person = ticket.requester
+    sender = sender_for(ticket.team_id if ticket else ctx.get("team"), row.mailbox)
+    values: dict[str, str | Block] = {
+        "customer_name": person.display_name if person else "",
+        "sender_name": sender.name,
+        "signature": Block(sender.signature, linebreaksbr(escape(sender.signature))),
+        "preferences_url": _url(reverse("mailgate:preferences")),
+    }
+    topic = TOPICS.get(row.notice, "")
+    if person is not None and topic in UNSUBSCRIBABLE:
+        values["unsubscribe_url"] = unsubscribe_url(person.pk, topic)
+    if ticket is not None:
+        values.update({
+            "ticket_reference": ticket.reference, "ticket_subject": ticket.subject,
+            "ticket_status": LABELS.get(Status(ticket.status), ticket.status),
+            "portal_url": portal_url(ticket.pk),
+            "team_name": ticket.team.name if ticket.team_id else "",
+            "waiting_reason": ticket.waiting_reason
+            if ticket.status == Status.WAITING_ON_CUSTOMER else "",
+        })
+    if row.notice == "customer.created" and ticket is not None:
+        due = deadlines.first_response_due(ticket.pk) or ticket.sla_due_at
+        values["first_response_due"] = (
+            f"We aim to answer by {_local(due, person)}." if due else
+            "We will answer as soon as we can.")
+    message = row.ticket_message
+    if message is not None and message.is_public and ticket is not None:
+        values["reply"] = Block(message.body, render_markdown(message.body))
+        values["agent_name"] = message.author.display_name if message.author else "Support"
+        values["attachments"] = _attachments(message)
+        values["quote"] = _quote(_latest_customer_text(ticket, message.created_at))
+    if "merged_into" in ctx:
+        values["merged_into_reference"] = f"#{ctx['merged_into']}"
+        values["merged_into_url"] = portal_url(int(ctx["merged_into"]))
+    for name in ("reminder_number", "auto_resolve_days", "incident_title", "status_url"):
+        if name in ctx:
+            values[name] = str(ctx[name])
+    if "update_text" in ctx:
+        values["update"] = Block(ctx["update_text"], render_markdown(ctx["update_text"]))
+    if "tickets" in ctx:
+        values["tickets"] = _ticket_list(ctx["tickets"])
+    return values
+
+
+def unsubscribe_url(user_id: int, topic: str) -> str:
+    return _url(reverse("mailgate:unsubscribe", args=[unsubscribe_token(user_id, topic)]))
+
+
+def _angle(message_id: str) -> str:
+    return f"<{message_id}>" if message_id else ""
+
+
+def notice_email(row: OutboundEmail) -> EmailMultiAlternatives:
+    """The e-mail of a notice row, rendered now from its template (team wording first)."""
+    from .outbound import thread_ids, threaded_subject  # outbound imports this module
+
+    ticket = row.ticket
+    values = notice_values(row)
+    rendered = render_notice(row.notice, values,
+                             team_id=ticket.team_id if ticket else None)
+    address = row.mailbox.address if row.mailbox else settings.DEFAULT_FROM_EMAIL
+    headers = {"Message-ID": _angle(row.message_id),
+               "X-Auto-Response-Suppress": "All"}
+    if row.automatic:
+        headers["Auto-Submitted"] = "auto-generated"
+    subject = rendered.subject
+    if ticket is not None:
+        headers[f"X-{token_prefix()}-Ticket"] = str(ticket.pk)
+        subject = threaded_subject(subject, ticket.pk)
+        if row.kind != "reply":
+            in_reply_to, refs = thread_ids(ticket, exclude_pk=row.pk)
+            row.in_reply_to, row.references = in_reply_to, " ".join(refs)
+        if row.in_reply_to:
+            headers["In-Reply-To"] = _angle(row.in_reply_to)
+        if row.references:
+            headers["References"] = " ".join(_angle(r) for r in row.references.split())
+    if "unsubscribe_url" in values:
+        # RFC 8058: a POST to this URL unsubscribes without any further step.
+        headers["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    row.subject = subject[:300]
+    name = str(values.get("sender_name") or "Support")
+    if row.kind == "reply" and values.get("agent_name"):
+        name = f"{values['agent_name']} via {name}"
+    email = EmailMultiAlternatives(subject, rendered.text,
+                                   formataddr((name, parseaddr(address)[1])),
+                                   row.recipients, headers=headers, reply_to=[address])
+    email.attach_alternative(rendered.html, "text/html")
+    return email
