@@ -22,6 +22,10 @@ class IncidentsConfig(AppConfig):
                              dispatch_uid="incidents.seed_defaults")
         import_module("incidents.handlers").connect()  # suggested links for new tickets
         import_module("incidents.panels").register_all()  # banner on the ticket page
+        from mailgate import notices
+
+        # Updates reach customers in one e-mail each, not as one reply e-mail per ticket.
+        notices.register_suppressor(import_module("incidents.customer_mail").told_by_incident)
         from tickets import bulk_actions
 
         bulk_actions.register(bulk_actions.BulkAction(

@@ -291,7 +291,8 @@ class UpdateDelivery(models.Model):
 
     update = models.ForeignKey(PublicUpdate, on_delete=models.CASCADE, related_name="deliveries")
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
-    message_id = models.BigIntegerField(null=True, blank=True)
+    # Indexed: mailgate asks, for every agent reply, whether it is an update's delivery.
+    message_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     skipped = models.CharField(max_length=255, blank=True, help_text="Why it was not sent.")
     created_at = models.DateTimeField()
     # Set once the reply's after-commit handlers (its e-mail, SLA clocks) have run; a

@@ -45,7 +45,7 @@ from tickets.models import Message, Ticket, TicketEvent
 from tickets.state_machine import Status as TicketStatus
 from tickets.state_machine import TransitionError
 
-from . import matching, messages, severity
+from . import customer_mail, matching, messages, severity
 from .models import (
     ActionItem,
     EntryKind,
@@ -532,6 +532,8 @@ def fan_out(update_id: int, *, chunk: int = CHUNK) -> FanOutStats:
     _replay_replies(update_id, batch=chunk)
     while deliver_chunk(update_id, limit=chunk, stats=stats) == chunk:
         pass
+    # Customers get the update once each, listing their tickets (never one per ticket).
+    customer_mail.queue_customer_digest(update_id)
     PublicUpdate.objects.filter(pk=update_id, fanout_completed_at__isnull=True).update(
         fanout_completed_at=timezone.now())
     return stats
@@ -629,7 +631,7 @@ def cascade_chunk(incident_id: int, *, limit: int = CHUNK,
 
 def _cascade_reason(incident: Incident) -> str:
     """The reason on each moved ticket's status event (how a replay finds the event)."""
-    return f"{incident.reference} resolved"
+    return customer_mail.cascade_reason(incident)
 
 
 def _replay_moves(incident_id: int, *, batch: int = CHUNK) -> int:

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Count
 from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils import timezone
@@ -174,52 +175,81 @@ def _enqueue(outbound_id: int) -> None:
     transaction.on_commit(lambda: send_outbound_email.delay(outbound_id))
 
 
-def _over_cap(address: str, now: dt.datetime) -> bool:
-    recent = (OutboundEmail.objects.filter(recipient=address, automatic=True,
-                                           created_at__gte=now - dt.timedelta(hours=1))
-              .exclude(status=OutboundStatus.SUPPRESSED).count())
-    return recent >= hourly_cap()
+def _recent_counts(addresses: Sequence[str], now: dt.datetime) -> dict[str, int]:
+    """Automatic notices each address got in the last hour (suppressed ones not counted)."""
+    rows = (OutboundEmail.objects.filter(recipient__in=addresses, automatic=True,
+                                         created_at__gte=now - dt.timedelta(hours=1))
+            .exclude(status=OutboundStatus.SUPPRESSED)
+            .values("recipient").annotate(n=Count("pk")))
+    return {r["recipient"]: r["n"] for r in rows}
+
+
+def queue_per_person(notice: str, items: Sequence[tuple[User, dict]], *, event_key: str,
+                     ticket: Ticket | None = None,
+                     skip_user_id: int | None = None) -> list[OutboundEmail]:
+    """One automatic notice per eligible person (each with its own values), once per
+    (notice, event, person): a few queries for the whole batch, whatever its size."""
+    if not enabled() or not items:
+        return []
+    topic = TOPICS[notice]
+    context_of = {person.pk: ctx for person, ctx in items}
+    people = _eligible([p for p, _ in items], topic, skip_user_id=skip_user_id)
+    keys = {p.pk: f"{notice}:{event_key}:{p.pk}"[:100] for p in people}
+    done = set(OutboundEmail.objects.filter(key__in=keys.values())
+                                    .values_list("key", flat=True))
+    people = [p for p in people if keys[p.pk] not in done]  # a replayed event
+    if not people:
+        return []
+    held = bounces.held_addresses(p.email for p in people)
+    now = timezone.now()
+    counts = _recent_counts([p.email.strip().lower() for p in people], now)
+    mailbox = _mailbox()
+    domain = mailbox.address.rsplit("@", 1)[-1] if mailbox else mail_domain()
+    rows = []
+    for person in people:
+        address = person.email.strip().lower()
+        if address in held:
+            bounces.hold_automatic(OutgoingMail(kind="notice", key=keys[person.pk],
+                                                subject=notice, text="", to=[address],
+                                                ticket_id=ticket.pk if ticket else None))
+            continue
+        over = counts.get(address, 0) >= hourly_cap()
+        counts[address] = counts.get(address, 0) + (0 if over else 1)
+        rows.append(OutboundEmail(
+            key=keys[person.pk], kind="notice", notice=notice, ticket=ticket,
+            mailbox=mailbox, to=address, recipient=address, automatic=True, subject=notice,
+            message_id=parsing.normalise_msgid(make_msgid("hd", domain=domain)),
+            context={"user": person.pk, **context_of[person.pk]}, created_at=now,
+            status=OutboundStatus.SUPPRESSED if over else OutboundStatus.QUEUED))
+    # A concurrent twin of this event may have written some keys meanwhile: skip those.
+    OutboundEmail.objects.bulk_create(rows, ignore_conflicts=True)
+    created = list(OutboundEmail.objects.filter(key__in=[r.key for r in rows],
+                                                created_at=now,
+                                                message_id__in=[r.message_id for r in rows]))
+    for row in created:
+        if row.status == OutboundStatus.SUPPRESSED:
+            logger.warning("Notice %s to %s not sent: hourly cap reached", row.key, row.to)
+        else:
+            _enqueue(row.pk)
+    return created
 
 
 def queue_notice(notice: str, *, people: Sequence[User], event_key: str,
                  ticket: Ticket | None = None, context: dict | None = None,
                  skip_user_id: int | None = None) -> list[OutboundEmail]:
-    """One automatic notice per eligible person, once per (notice, event, person)."""
-    if not enabled():
-        return []
-    topic = TOPICS[notice]
-    rows = []
-    now = timezone.now()
-    mailbox = None
-    for person in _eligible(people, topic, skip_user_id=skip_user_id):
-        key = f"{notice}:{event_key}:{person.pk}"[:100]
-        address = person.email.strip().lower()
-        if OutboundEmail.objects.filter(key=key).exists():
-            continue  # a replayed event
-        if bounces.held_addresses([address]):
-            bounces.hold_automatic(OutgoingMail(kind="notice", key=key, subject=notice,
-                                                text="", to=[address],
-                                                ticket_id=ticket.pk if ticket else None))
-            continue
-        status = OutboundStatus.SUPPRESSED if _over_cap(address, now) else OutboundStatus.QUEUED
-        mailbox = mailbox or _mailbox()
-        domain = mailbox.address.rsplit("@", 1)[-1] if mailbox else mail_domain()
-        with transaction.atomic():
-            row, created = OutboundEmail.objects.get_or_create(key=key, defaults={
-                "kind": "notice", "notice": notice, "ticket": ticket, "mailbox": mailbox,
-                "message_id": parsing.normalise_msgid(make_msgid("hd", domain=domain)),
-                "to": address, "recipient": address, "automatic": True,
-                "subject": notice, "context": {"user": person.pk, **(context or {})},
-                "status": status, "created_at": now,
-            })
-        if not created:
-            continue
-        if status == OutboundStatus.SUPPRESSED:
-            logger.warning("Notice %s to %s not sent: hourly cap reached", key, address)
-        else:
-            _enqueue(row.pk)
-        rows.append(row)
-    return rows
+    """The same notice, with the same values, to each eligible person."""
+    return queue_per_person(notice, [(p, dict(context or {})) for p in people],
+                            event_key=event_key, ticket=ticket, skip_user_id=skip_user_id)
+
+
+def queue_incident_update(update_id: int, *, tickets_of: dict[User, list[int]],
+                          title: str, text: str, status_url: str) -> list[OutboundEmail]:
+    """An incident's public update: ONE e-mail per customer, listing all of their linked
+    tickets (incidents calls this after its fan-out; once per update and person)."""
+    items = [(person, {"tickets": sorted(ids), "incident_title": title,
+                       "update_text": text, "status_url": status_url})
+             for person, ids in tickets_of.items()]
+    return queue_per_person("customer.incident_update", items, event_key=f"u{update_id}")
 
 
 def queue_ticket_notice(notice: str, ticket_id: int, *, at: dt.datetime,

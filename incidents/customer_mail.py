@@ -1,0 +1,62 @@
+"""Customers hear of an incident once per public update: one e-mail each, listing all of
+their linked tickets (through mailgate's notices), instead of one e-mail per ticket."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.conf import settings
+from django.urls import reverse
+
+from helpdesk.models import User
+from mailgate import notices
+from tickets.models import EventKind, Ticket, TicketEvent
+
+from .models import Incident, PublicUpdate, UpdateDelivery
+
+
+def cascade_reason(incident: Incident) -> str:
+    """The reason on the status event of each ticket the resolution cascade moved."""
+    return f"{incident.reference} resolved"
+
+
+def told_by_incident(notice: str, ticket_id: int, message_id: int | None,
+                     at: dt.datetime) -> bool:
+    """mailgate suppressor: the per-ticket reply of an update, and the status change of
+    the resolution cascade, reach the customer in the incident's own e-mail instead."""
+    if notice == "customer.reply":
+        return message_id is not None and \
+            UpdateDelivery.objects.filter(message_id=message_id).exists()
+    if notice in ("customer.resolved", "customer.waiting"):
+        reasons = [cascade_reason(i) for i in Incident.objects.filter(
+            links__ticket_id=ticket_id, resolved_at__isnull=False)]
+        return bool(reasons) and TicketEvent.objects.filter(
+            ticket_id=ticket_id, kind=EventKind.STATUS, created_at=at,
+            note__in=reasons).exists()
+    return False
+
+
+def queue_customer_digest(update_id: int) -> int:
+    """After the fan-out: one e-mail per customer of the tickets the update reached
+    (requesters and CCs). Safe to run again: each (update, person) is written once."""
+    update = PublicUpdate.objects.select_related("incident").get(pk=update_id)
+    incident = update.incident
+    reached = UpdateDelivery.objects.filter(update_id=update_id, message_id__isnull=False)
+    tickets = (Ticket.objects.filter(pk__in=reached.values("ticket_id"))
+               .select_related("requester").prefetch_related("ccs").only(
+                   "pk", "requester__id", "requester__email", "requester__is_active",
+                   "requester__first_name", "requester__last_name",
+                   "requester__username", "requester__time_zone"))
+    tickets_of: dict[User, list[int]] = defaultdict(list)
+    for ticket in tickets:
+        for person in notices.customers_of(ticket):
+            tickets_of[person].append(ticket.pk)
+    if not tickets_of:
+        return 0
+    path = (reverse("status:incident", args=[incident.pk]) if incident.is_public
+            else reverse("status:page"))
+    rows = notices.queue_incident_update(
+        update_id, tickets_of=dict(tickets_of), title=incident.title,
+        text=f"{update.get_kind_display()}: {update.body}",
+        status_url=f"{settings.HELPDESK_BASE_URL}{path}")
+    return len(rows)
