@@ -413,17 +413,79 @@ def test_mail_ticket_story_sends_customers_public_text_only(
     assert W.INTERNAL_ARTICLE in lead, "the flag note reaches the article's owner"
 
 
-def test_web_ticket_activity_mails_no_customer(world, django_capture_on_commit_callbacks):
-    """Org A's web ticket: replies, notes and status changes are followed in the portal;
-    nothing is e-mailed to the customer (and so nothing internal can be)."""
+def test_web_ticket_activity_mails_customers_public_text_only(
+        world, django_capture_on_commit_callbacks):
+    """Org A's web ticket: the public reply and the resolution reach the customer by
+    e-mail (issue 18); the internal note written alongside never does."""
     capture = django_capture_on_commit_callbacks
     _as(world, "agent_x", "agent:reply", {"body": f"{W.INTERNAL_NOTE} again",
                                           "visibility": "note"}, capture)
     _as(world, "agent_x", "agent:reply", {"body": "Public web answer", "visibility": "public"},
         capture)
     _as(world, "agent_x", "agent:transition", {"to": "resolved", "reason": "fixed"}, capture)
-    assert not _mail_to(world.users["customer_a"].email)
+    alice = _joined(_mail_to(world.users["customer_a"].email))
+    assert "Public web answer" in alice  # "resolved" is automatic: held, her mail bounces
+    assert "Resolved: Sec ticket A" not in alice
     _assert_no_marker_reaches_a_customer()
+
+
+def test_every_customer_notice_carries_public_text_only(
+        world, django_capture_on_commit_callbacks):
+    """Issue 18: each customer notice template (acknowledgement, reply, waiting, reminder,
+    automatic resolution, resolved, closed, merged, incident update) is sent at least
+    once in a world full of internal content, and none carries any of it."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from incidents import services as inc
+    from incidents.models import Incident
+    from mailgate import waiting
+    from mailgate.models import BounceMark, OutboundEmail, OutboundStatus
+    from tickets import services as ts
+    from tickets.models import Channel, Ticket
+
+    capture, u = django_capture_on_commit_callbacks, world.users
+    BounceMark.objects.update(cleared_at=timezone.now())  # the world's mark would hold all
+    t = Ticket.objects.get(pk=world.ids["ticket"])
+    agent = u["agent_x"]
+
+    def run(fn, *args, **kwargs):
+        with capture(execute=True):
+            return fn(*args, **kwargs)
+
+    # A phone ticket logged by the agent (acknowledgement), answered with a note nearby.
+    phone = run(ts.create_ticket, requester=u["customer_a"], subject="Sec phone call",
+                description="Called about exports", channel=Channel.PHONE, actor=agent)
+    run(ts.add_reply, phone, author=agent, public=False, body=f"{W.INTERNAL_NOTE} on call",
+        attachments=[SimpleUploadedFile(f"{W.INTERNAL_NOTE}.txt", b"x", "text/plain")])
+    run(ts.add_reply, phone, author=agent, body="PUBLIC-PHONE-REPLY try again")
+    run(ts.transition, phone, "resolved", actor=agent)
+    run(ts.close_stale_resolved, days=0)
+    # Waiting on Alice, reminded, then resolved for lack of an answer.
+    run(ts.add_reply, t, author=agent, public=False, body=f"{W.INTERNAL_NOTE} before asking")
+    run(ts.transition, t, "in_progress", actor=agent)
+    run(ts.transition, t, "waiting_on_customer", actor=agent, reason="Send the logs")
+    for days in (3, 6, 12):
+        with time_machine.travel(timezone.now() + timedelta(days=days)):
+            run(waiting.scan)
+    # A duplicate merged into Alice's other ticket; an incident update.
+    dup = run(ts.create_ticket, requester=u["customer_a"], subject="Sec duplicate",
+              description="Same as the phone call")
+    other = run(ts.create_ticket, requester=u["customer_a"], subject="Sec survivor",
+                description="Exports fail")
+    run(ts.merge, dup, into=other, actor=agent)
+    incident = Incident.objects.get(pk=world.ids["incident"])
+    run(inc.link_tickets, incident, [other], actor=u["lead_x"])
+    run(inc.publish_update, incident, kind="update", body="PUBLIC-INC exports slow",
+        actor=u["lead_x"])
+
+    sent = set(OutboundEmail.objects.filter(status=OutboundStatus.SENT, notice__gt="")
+               .values_list("notice", flat=True))
+    from helpdesk.notice_templates import default_keys
+    assert sent == {k for k in default_keys() if k.startswith("customer.")}
+    _assert_no_marker_reaches_a_customer()
+    alice = _joined(_mail_to(u["customer_a"].email))
+    for public in ("PUBLIC-PHONE-REPLY", "Send the logs", "PUBLIC-INC exports slow"):
+        assert public in alice
 
 
 def _run_every_scheduled_job(capture) -> list[str]:
@@ -466,7 +528,11 @@ def test_scheduled_jobs_and_at_risk_alerts_mail_staff_only(
     _assert_no_marker_reaches_a_customer()
     subjects = {m.subject for m in _customer_mail()}
     survey = f"How did we do on ticket #{mail_ticket.pk}?"
-    assert subjects and all(s.startswith(survey) for s in subjects), subjects
+    # The survey and the customer notices of issue 18 (status changes, reminders).
+    notices = ("We received your request", "Resolved", "Closed", "Reminder",
+               "We need your answer", "Re: ")
+    assert any(s.startswith(survey) for s in subjects), subjects
+    assert all(s.startswith((survey, *notices)) for s in subjects), subjects
     # Control: the alerts and reminders went out, to staff, with their internal detail.
     manager = _joined(_mail_to(u["manager"].email))
     assert "At-risk: Acme" in manager and W.INTERNAL_NOTE in manager
