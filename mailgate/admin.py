@@ -2,20 +2,38 @@
 action, the outbox filtered by delivery status, and bouncing addresses with a clear action."""
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 
-from . import bounces, outbound, services
+from helpdesk.models import NoticeTemplate
+from helpdesk.notice_templates import (
+    RenderedNotice,
+    Wording,
+    default_keys,
+    render_notice,
+    render_wording,
+)
+from tickets.models import Message, Ticket
+
+from . import bounces, notices, outbound, services, waiting
 from .models import (
     BounceMark,
+    CustomerMailPreference,
     HeldEmail,
     InboundMessage,
     Mailbox,
     OutboundEmail,
     OutboundStatus,
     Quarantine,
+    TeamSender,
 )
 
 
@@ -136,3 +154,74 @@ class BounceMarkAdmin(ReadOnlyAdmin):
         for row in rows:
             bounces.clear(row, actor=request.user)
         self.message_user(request, f"{len(rows)} mark(s) cleared.", messages.SUCCESS)
+
+
+@admin.register(CustomerMailPreference)
+class CustomerMailPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "all_email", "status_updates", "reminders", "incident_updates",
+                    "updated_at")
+    list_filter = ("all_email", "status_updates", "reminders", "incident_updates")
+    search_fields = ("user__username", "user__email")
+    raw_id_fields = ("user",)
+
+
+class NoticePreviewForm(forms.Form):
+    key = forms.ChoiceField(label="Notice")
+    ticket = forms.IntegerField(label="Ticket id", min_value=1)
+    template = forms.ModelChoiceField(
+        NoticeTemplate.objects.all(), required=False, label="Wording",
+        help_text="Empty: what the ticket's team would get (its wording, the global one or "
+                  "the shipped default).")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [(k, k) for k in default_keys()
+                                      if k.startswith("customer.")]
+
+
+def preview_notice(key: str, ticket: Ticket, template: NoticeTemplate | None = None
+                   ) -> RenderedNotice:
+    """A notice rendered for a real ticket, as its requester would get it; event values
+    the ticket does not have (a merge, an incident) are filled with examples."""
+    message = (Message.objects.filter(ticket=ticket, is_public=True, by_agent=True)
+               .order_by("-created_at", "-pk").first())
+    row = OutboundEmail(notice=key, ticket=ticket, ticket_message=message,
+                        kind="reply" if key == "customer.reply" else "notice",
+                        context={"user": ticket.requester_id, "merged_into": ticket.pk,
+                                 "reminder_number": 1,
+                                 "auto_resolve_days": waiting.auto_resolve_days(),
+                                 "tickets": [ticket.pk], "incident_title": "Example incident",
+                                 "update_text": "Example update: engineers are on it.",
+                                 "status_url": "https://status.example"})
+    values = notices.notice_values(row)
+    if template is not None:
+        return render_wording(Wording(template.subject, template.body_text,
+                                      template.body_html), values)
+    return render_notice(key, values, team_id=ticket.team_id)
+
+
+@admin.register(TeamSender)
+class TeamSenderAdmin(admin.ModelAdmin):
+    list_display = ("team", "sender_name")
+    change_list_template = "admin/mailgate/teamsender/change_list.html"
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.preview_view)
+        return [path("preview/", view, name="mailgate_notice_preview"), *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """Admin → Team senders → Preview a notice: a template against a real ticket."""
+        if not request.user.has_perm("helpdesk.view_noticetemplate"):
+            raise PermissionDenied
+        form = NoticePreviewForm(request.GET or None)
+        rendered = None
+        if form.is_valid():
+            ticket = Ticket.objects.filter(pk=form.cleaned_data["ticket"]).first()
+            if ticket is None:
+                form.add_error("ticket", "No such ticket.")
+            else:
+                rendered = preview_notice(form.cleaned_data["key"], ticket,
+                                          form.cleaned_data["template"])
+        return TemplateResponse(request, "admin/mailgate/notice_preview.html", {
+            **self.admin_site.each_context(request), "title": "Preview a customer notice",
+            "form": form, "rendered": rendered, "opts": self.model._meta})

@@ -8,13 +8,13 @@ from django.http import HttpRequest
 
 from tickets import panels
 
-from .models import BounceMark, OutboundEmail, OutboundStatus
+from .models import BounceMark, CustomerMailPreference, OutboundEmail, OutboundStatus
 
 
 def panel_context(ticket: Any, request: HttpRequest) -> dict[str, Any] | None:
     """Shown to agents only while some e-mail of the ticket failed or waits for a retry."""
     user = request.user
-    if not (user.is_authenticated and user.is_agent) or ticket.channel != "email":
+    if not (user.is_authenticated and user.is_agent):
         return None
     problems = list(OutboundEmail.objects.filter(ticket=ticket, kind="reply")
                     .filter(status__in=[OutboundStatus.FAILED, OutboundStatus.QUEUED])
@@ -31,8 +31,27 @@ def ticket_addresses(ticket: Any) -> list[str]:
     return [p.email.lower() for p in people if p is not None and p.email]
 
 
+def opted_out(ticket: Any) -> list[dict[str, Any]]:
+    """The ticket's people who turned some customer e-mail off, and what they miss."""
+    people = {p.pk: p for p in [ticket.requester, *ticket.ccs.all()] if p is not None}
+    rows = []
+    for pref in CustomerMailPreference.objects.filter(user_id__in=people).order_by("user_id"):
+        if not pref.all_email:
+            off = ["all e-mail"]
+        else:
+            off = [label for field, label in (("status_updates", "status updates"),
+                                              ("reminders", "reminders"),
+                                              ("incident_updates", "incident updates"))
+                   if not getattr(pref, field)]
+        if off:
+            person = people[pref.user_id]
+            rows.append({"person": person, "email": person.email, "off": off})
+    return rows
+
+
 def bounce_context(ticket: Any, request: HttpRequest) -> dict[str, Any] | None:
-    """Shown to agents while the requester's or a CC's address is marked as bouncing."""
+    """Shown to agents while the requester's or a CC's address is marked as bouncing, or
+    someone of the ticket turned (some) customer e-mail off."""
     user = request.user
     if not (user.is_authenticated and user.is_agent):
         return None
@@ -41,7 +60,10 @@ def bounce_context(ticket: Any, request: HttpRequest) -> dict[str, Any] | None:
         return None
     marks = list(BounceMark.objects.filter(address__in=addresses, cleared_at__isnull=True)
                  .annotate(held_count=Count("held")).order_by("address"))
-    return {"bounce_marks": marks} if marks else None
+    unsubscribed = opted_out(ticket)
+    if not marks and not unsubscribed:
+        return None
+    return {"bounce_marks": marks, "unsubscribed": unsubscribed}
 
 
 def register_all() -> None:

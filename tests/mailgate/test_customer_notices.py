@@ -296,3 +296,33 @@ def test_team_wording_sender_name_and_signature(customer_a, agent, l1, mailbox, 
     assert sent.subject.startswith("Got it: Cannot log in")
     assert sent.from_email == "Acme Care <support@helpdesk.test>"
     assert "Acme Care team" in sent.body and "Acme Care team<br>" in html_of(sent)
+
+
+def test_agent_sees_bounced_and_unsubscribed_people_on_any_ticket(
+        customer_a, carol, agent, client, mailbox):
+    ticket = make_ticket(customer_a, channel=Channel.WEB)
+    ticket.ccs.add(carol)
+    CustomerMailPreference.objects.create(user=customer_a, reminders=False)
+    CustomerMailPreference.objects.create(user=carol, all_email=False)
+    client.force_login(agent)
+    page = client.get(reverse("agent:ticket", args=[ticket.pk])).content.decode()
+    assert "alice@acme.example</strong> unsubscribed from reminders" in page
+    assert "carol@acme.example</strong> unsubscribed from all e-mail" in page
+    client.force_login(customer_a)
+    portal = client.get(reverse("portal:ticket", args=[ticket.pk])).content.decode()
+    assert "unsubscribed from" not in portal
+
+
+def test_admin_previews_a_notice_against_a_real_ticket(
+        customer_a, agent, admin_user, client, mailbox, capture):
+    ticket = make_ticket(customer_a, subject="Printer <b>jam</b>")
+    capture(ticket_services.add_reply, ticket, author=agent, body="Try **this**.")
+    client.force_login(admin_user)
+    url = reverse("admin:mailgate_notice_preview")
+    page = client.get(url, {"key": "customer.reply", "ticket": ticket.pk}).content.decode()
+    assert "Re: Printer &lt;b&gt;jam&lt;/b&gt;" in page
+    assert "&lt;strong&gt;this&lt;/strong&gt;" in page  # the HTML part, inert in srcdoc
+    assert "<b>jam</b>" not in page
+    client.force_login(agent)
+    assert client.get(url, {"key": "customer.reply", "ticket": ticket.pk}).status_code in (
+        302, 403)
