@@ -107,7 +107,9 @@ class PreferenceForm(forms.ModelForm):
 @login_required
 def preferences(request: HttpRequest) -> HttpResponse:
     """Each person chooses which ticket e-mails they get (their own row)."""
-    pref, _ = CustomerMailPreference.objects.get_or_create(user=request.user)
+    # A GET writes nothing: no row until the first save (no row means everything on).
+    pref = (CustomerMailPreference.objects.filter(user=request.user).first()
+            or CustomerMailPreference(user=request.user))
     form = PreferenceForm(request.POST or None, instance=pref)
     if request.method == "POST" and form.is_valid():
         form.save()

@@ -76,6 +76,8 @@ def build_url(name: str, w: World, **override) -> str:
         elif key == "slug":
             ref = SLUG_BY_NAME.get(name)
             kwargs[key] = ids[ref] if ref else ids["team_slug"]
+        elif key == "token" and name == "mailgate:unsubscribe":
+            kwargs[key] = ids["unsubscribe_token"]
         elif key == "token":
             kwargs[key] = ids["survey_token"]
         elif key == "score":

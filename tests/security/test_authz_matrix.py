@@ -183,6 +183,9 @@ RULES: dict[str, Rule] = {
     "mailgate:inbound": ANY_405,
     "mailgate:retry": P(LOGGED_IN),
     "mailgate:clear_bounce": P(LOGGED_IN),
+    "mailgate:preferences": G(LOGGED_IN),  # each person's own e-mail preferences
+    # A signed token is the credential (RFC 8058 one-click): the page opens for anyone.
+    "mailgate:unsubscribe": G(LOGGED_IN, anon=200),
     # casework
     "casework:index": G(STAFF, ok=REDIRECT),
     "casework:dashboard": G(QA_UP),

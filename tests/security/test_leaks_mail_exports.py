@@ -133,6 +133,7 @@ WRITES: dict[tuple[str, str], Write] = {
         # mail and casework: the ticket's team (and those who see every ticket)
         "mailgate:retry": w_(TEAM_X),
         "mailgate:clear_bounce": w_(TEAM_X, data=lambda w: {"ticket": w.ids["ticket"]}),
+        "mailgate:preferences": w_(LOGGED_IN, data=lambda w: {"all_email": "on"}),
         "casework:voc_generate": w_(QA_UP),
         **{f"casework:{n}": w_(TEAM_X) for n in (
             "save_investigation", "add_evidence", "verify_evidence", "start_playbook",
@@ -160,6 +161,8 @@ WRITES_ELSEWHERE = {
     "password_reset": "tests/helpdesk/test_security.py (a reset link works once)",
     "password_reset_confirm": "tests/helpdesk/test_security.py (a reset link works once)",
     "mailgate:inbound": "bearer token, no session: tests/mailgate/test_inbound_endpoints.py",
+    "mailgate:unsubscribe": "signed token, no session (RFC 8058): "
+                            "tests/mailgate/test_customer_notices.py",
     "logout": "logs out whoever asks, then the login page: nothing to refuse",
 }
 CONTROL_ORDER = ("agent_x", "customer_a", "lead_x", "qa", "manager", "admin", "agent_y",

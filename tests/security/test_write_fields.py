@@ -88,6 +88,9 @@ FIELDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
         **dict.fromkeys(("digest_minutes", "unassigned_replies"), STAFF),
     },
     ("notifications:read_all", "post"): {},
+    ("mailgate:preferences", "post"): dict.fromkeys(
+        ("all_email", "status_updates", "reminders", "incident_updates"), ANYONE),
+    ("mailgate:unsubscribe", "post"): {},  # the signed token in the URL says who and what
     ("surveys:feedback", "post"): dict.fromkeys(("rating", "nps", "comment"), ANYONE),
     ("knowledge:vote", "post"): dict.fromkeys(("helpful", "reason", "comment"), ANYONE),
     ("knowledge:solved", "post"): {"article": ANYONE},

@@ -81,6 +81,8 @@ def build() -> World:
                                    sent_at=now, expires_at=now + timezone.timedelta(days=7),
                                    status="sent")
     w.ids["survey_token"] = surveys.make_token(survey)
+    from mailgate import notices
+    w.ids["unsubscribe_token"] = notices.unsubscribe_token(u["customer_a"].pk, "reminder")
 
     # Knowledge: a public article and an internal one.
     pub = kb.publish(kb.create_article(title="Sec public article", author=None,
