@@ -140,8 +140,9 @@ class OutboundStatus(models.TextChoices):
     # Notifications and surveys are delivered (once) by their own services; their row
     # only records the Message-ID so replies to them thread back to the ticket.
     EXTERNAL = "external", "Sent by its own service"
-    # A customer notice not sent: the address reached the hourly cap (loop safety).
-    SUPPRESSED = "suppressed", "Not sent (hourly cap)"
+    # A customer notice not sent: the address reached the hourly cap (loop safety), or
+    # nobody of the ticket wanted a reply by e-mail.
+    SUPPRESSED = "suppressed", "Not sent (hourly cap or preferences)"
 
 
 class OutboundEmail(models.Model):

@@ -78,20 +78,19 @@ def queue_reply(message_id: int) -> OutboundEmail | None:
     Every channel: the requester and CCs get it by e-mail (unless they turned e-mail off
     entirely, or they wrote it). Internal notes are never sent; a reply that another app
     tells in its own way (an incident update, in its per-customer digest) is left out.
+    This runs in the agent's request: it only writes the row; who gets it and the thread
+    headers are worked out when it is sent (`prepare_reply`).
     """
-    message = (Message.objects.select_related("ticket__requester", "author")
+    message = (Message.objects.select_related("ticket")
                .filter(pk=message_id).first())
     if message is None or not message.is_public or not message.by_agent:
         return None
     ticket = message.ticket
-    if notices.suppressed("customer.reply", ticket.pk, message.pk, message.created_at):
-        return None
-    to = notices.reply_recipients(message)
-    if not to:
+    if not notices.enabled() or notices.suppressed("customer.reply", ticket.pk, message.pk,
+                                                   message.created_at):
         return None
     mailbox = mailbox_for(ticket)
     domain = mailbox.address.rsplit("@", 1)[-1] if mailbox else mail_domain()
-    in_reply_to, refs = thread_ids(ticket)
     with transaction.atomic():
         row, created = OutboundEmail.objects.get_or_create(
             key=f"reply:{message.pk}",
@@ -99,9 +98,7 @@ def queue_reply(message_id: int) -> OutboundEmail | None:
                 "kind": "reply", "notice": "customer.reply", "ticket": ticket,
                 "ticket_message": message, "mailbox": mailbox,
                 "message_id": parsing.normalise_msgid(make_msgid("hd", domain=domain)),
-                "in_reply_to": in_reply_to, "references": " ".join(refs),
-                "to": ", ".join(to),
-                "subject": threaded_subject(f"Re: {ticket.subject}", ticket.pk)[:300],
+                "to": "", "subject": f"Re: {ticket.subject}"[:300],
             },
         )
     # A row still waiting for its first attempt is queued again: the process that wrote it
@@ -109,6 +106,21 @@ def queue_reply(message_id: int) -> OutboundEmail | None:
     if created or (row.status == OutboundStatus.QUEUED and row.attempts == 0):
         _enqueue(row.pk)
     return row
+
+
+def prepare_reply(row: OutboundEmail) -> bool:
+    """At the first attempt: the recipients and thread headers of a queued reply (kept
+    for the retries); False when nobody is to get it."""
+    if row.attempts > 1 or row.to:
+        return bool(row.recipients)
+    message = row.ticket_message
+    if message is None:
+        return False
+    row.to = ", ".join(notices.reply_recipients(message))
+    in_reply_to, refs = thread_ids(row.ticket, exclude_pk=row.pk)
+    row.in_reply_to, row.references = in_reply_to, " ".join(refs)
+    row.save(update_fields=["to", "in_reply_to", "references"])
+    return bool(row.to)
 
 
 def _enqueue(outbound_id: int) -> None:
@@ -165,6 +177,10 @@ def send_outbound(outbound_id: int) -> str:
                .get(pk=row.pk))
         row.attempts += 1
         row.last_attempt_at = timezone.now()
+        if row.kind == "reply" and row.notice and not prepare_reply(row):
+            row.status = OutboundStatus.SUPPRESSED  # nobody wants it (preferences)
+            row.save(update_fields=["status", "attempts", "last_attempt_at"])
+            return "skipped"
         try:
             if row.notice:
                 email = notices.notice_email(row)
