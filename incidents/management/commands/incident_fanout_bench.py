@@ -1,6 +1,6 @@
 """Benchmark of the public-update fan-out and the resolution cascade.
 
-    manage.py incident_fanout_bench [--tickets 10000] [--chunk 500]
+    manage.py incident_fanout_bench [--tickets 10000] [--customers 1] [--chunk 500]
 
 Not part of the test suite: run it on a database of its own, e.g. on PostgreSQL
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_incbench. It creates
@@ -14,6 +14,9 @@ SEV2 incident, then times
 
 It prints total seconds, tickets per second, the number of chunks and the longest
 transaction (chunk) in seconds, then checks that each ticket got each message once.
+With `--customers N` the tickets belong to N customers (round robin) and it also times
+the customers' e-mails: one per customer and update, listing their tickets (issue 18),
+and prints how many were queued and how many per-ticket reply e-mails (expected 0).
 """
 from __future__ import annotations
 
@@ -28,8 +31,9 @@ from django.utils import timezone
 
 from helpdesk.models import Organization, SupportTier, User
 from helpdesk.roles import Role
-from incidents import services
+from incidents import customer_mail, services
 from incidents.models import IncidentTicket, UpdateDelivery
+from mailgate.models import OutboundEmail
 from tickets.models import Message, Ticket
 from tickets.state_machine import Status
 
@@ -39,22 +43,26 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tickets", type=int, default=10_000)
+        parser.add_argument("--customers", type=int, default=1)
         parser.add_argument("--chunk", type=int, default=services.CHUNK)
 
-    def handle(self, *args, tickets: int, chunk: int, **options) -> None:
+    def handle(self, *args, tickets: int, customers: int, chunk: int, **options) -> None:
         run = uuid.uuid4().hex[:8]
         org = Organization.objects.create(name=f"Bench {run}", domain=f"{run}.bench.example",
                                           support_tier=SupportTier.ENTERPRISE)
-        customer = User.objects.create_user(username=f"bench-customer-{run}",
-                                            organization=org)
-        customer.groups.add(Group.objects.get(name=Role.CUSTOMER))
+        people = [User.objects.create_user(username=f"bench-customer-{run}-{i}",
+                                           email=f"customer-{i}@{run}.bench.example",
+                                           organization=org)
+                  for i in range(max(customers, 1))]
+        Group.objects.get(name=Role.CUSTOMER).user_set.add(*people)
         lead = User.objects.create_user(username=f"bench-lead-{run}")
         lead.groups.add(Group.objects.get(name=Role.TEAM_LEAD))
         lead = User.objects.get(pk=lead.pk)
         now = timezone.now()
         t0 = time.perf_counter()
         rows = Ticket.objects.bulk_create(
-            [Ticket(subject=f"Outage {n}", description="Cannot log in.", requester=customer,
+            [Ticket(subject=f"Outage {n}", description="Cannot log in.",
+                    requester=people[n % len(people)],
                     organization=org, status=Status.IN_PROGRESS.value, assignee=lead,
                     created_at=now, updated_at=now, status_changed_at=now)
              for n in range(tickets)], batch_size=2000)
@@ -71,8 +79,22 @@ class Command(BaseCommand):
         update = services.publish_update(incident, kind="initial", actor=lead,
                                          body="We are investigating failed logins.")
         started = time.perf_counter()
-        stats = services.fan_out(update.pk, chunk=chunk)
+        stats = services.FanOutStats()
+        while services.deliver_chunk(update.pk, limit=chunk, stats=stats) == chunk:
+            pass
+        delivered_at = time.perf_counter()
+        customer_mail.queue_customer_digest(update.pk)
+        digest = time.perf_counter() - delivered_at
+        services.fan_out(update.pk, chunk=chunk)  # nothing left: marks it complete
         self._report("Fan-out of one update", time.perf_counter() - started, tickets, stats)
+        queued = OutboundEmail.objects.filter(notice="customer.incident_update",
+                                              key__contains=f":u{update.pk}:").count()
+        replies = OutboundEmail.objects.filter(
+            kind="reply", ticket__organization=org).count()
+        self.stdout.write(
+            f"  customer e-mails: {queued} queued for {len(people)} customers in "
+            f"{digest:.2f} s (one per customer, listing their tickets); "
+            f"{replies} per-ticket reply e-mails")
 
         resolution = services.resolve(incident, body="Logins work again.", actor=lead)
         started = time.perf_counter()
