@@ -2,11 +2,15 @@
 status notices) and the waiting-on-customer reminders."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tickets import events
-from tickets.models import Ticket
+from tickets.models import Message, Ticket
 from tickets.state_machine import Status
 
 from . import notices, outbound, waiting
+
+REPLY_WINDOW = timedelta(seconds=5)
 
 
 def on_public_reply(event: events.PublicReply) -> None:
@@ -26,6 +30,8 @@ def on_status_changed(event: events.StatusChanged) -> None:
         waited = waiting.stopped_waiting(event.ticket_id)
     if event.after == Status.WAITING_ON_CUSTOMER:
         waiting.started_waiting(event.ticket_id, event.at)
+        if _asked_in_a_reply(event):
+            return  # the reply that asked is the e-mail: one message, not two
         notice = "customer.waiting"
     elif event.after == Status.RESOLVED:
         auto = waited is not None and waited.auto_resolved_at is not None
@@ -39,6 +45,14 @@ def on_status_changed(event: events.StatusChanged) -> None:
     context = {"auto_resolve_days": waiting.auto_resolve_days()}
     notices.queue_ticket_notice(notice, event.ticket_id, at=event.at,
                                 actor_id=event.actor_id, context=context)
+
+
+def _asked_in_a_reply(event: events.StatusChanged) -> bool:
+    """The status came with a public reply of the same person (the reply form's "and set
+    status"): written a moment before, in the same request."""
+    return event.actor_id is not None and Message.objects.filter(
+        ticket_id=event.ticket_id, author_id=event.actor_id, by_agent=True, is_public=True,
+        created_at__gte=event.at - REPLY_WINDOW, created_at__lte=event.at).exists()
 
 
 def on_merged(event: events.Merged) -> None:

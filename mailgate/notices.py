@@ -373,8 +373,9 @@ def notice_values(row: OutboundEmail) -> dict[str, str | Block]:
             "ticket_status": LABELS.get(Status(ticket.status), ticket.status),
             "portal_url": portal_url(ticket.pk),
             "team_name": ticket.team.name if ticket.team_id else "",
-            "waiting_reason": ticket.waiting_reason
-            if ticket.status == Status.WAITING_ON_CUSTOMER else "",
+            # Public: the portal shows it on the ticket as well.
+            "waiting_reason": f"What we need from you: {ticket.waiting_reason}"
+            if ticket.status == Status.WAITING_ON_CUSTOMER and ticket.waiting_reason else "",
         })
     if row.notice == "customer.created" and ticket is not None:
         due = deadlines.first_response_due(ticket.pk) or ticket.sla_due_at

@@ -265,7 +265,9 @@ def enrich_outgoing(mail: OutgoingMail) -> None:
                                           **mail.context})
     ticket = Ticket.objects.filter(pk=mail.ticket_id).first() if mail.ticket_id else None
     mailbox, in_reply_to, refs = None, "", []
-    if ticket is not None and is_mail_ticket(ticket):
+    # Surveys thread on every ticket (customers get its other mail by e-mail too); staff
+    # notifications stay unthreaded, so an agent's answer to one never posts a reply.
+    if ticket is not None and (is_mail_ticket(ticket) or mail.kind == "survey"):
         mailbox = mailbox_for(ticket)
         in_reply_to, refs = thread_ids(ticket)
         if in_reply_to:
