@@ -10,9 +10,11 @@ from django.urls import reverse
 
 from helpdesk.models import User
 from mailgate import notices
-from tickets.models import EventKind, Ticket, TicketEvent
+from tickets.models import Ticket
 
-from .models import Incident, PublicUpdate, UpdateDelivery
+from .models import Incident, IncidentTicket, PublicUpdate, UpdateDelivery
+
+CASCADE_STAMP_WITHIN = dt.timedelta(minutes=1)
 
 
 def cascade_reason(incident: Incident) -> str:
@@ -28,11 +30,10 @@ def told_by_incident(notice: str, ticket_id: int, message_id: int | None,
         return message_id is not None and \
             UpdateDelivery.objects.filter(message_id=message_id).exists()
     if notice in ("customer.resolved", "customer.waiting"):
-        reasons = [cascade_reason(i) for i in Incident.objects.filter(
-            links__ticket_id=ticket_id, resolved_at__isnull=False)]
-        return bool(reasons) and TicketEvent.objects.filter(
-            ticket_id=ticket_id, kind=EventKind.STATUS, created_at=at,
-            note__in=reasons).exists()
+        # The cascade stamps the link right after moving the ticket, in one transaction.
+        return IncidentTicket.objects.filter(
+            ticket_id=ticket_id, cascade_outcome=IncidentTicket.Outcome.MOVED,
+            cascaded_at__gte=at, cascaded_at__lte=at + CASCADE_STAMP_WITHIN).exists()
     return False
 
 
@@ -47,9 +48,12 @@ def queue_customer_digest(update_id: int) -> int:
                    "pk", "requester__id", "requester__email", "requester__is_active",
                    "requester__first_name", "requester__last_name",
                    "requester__username", "requester__time_zone"))
+    tickets = list(tickets)
+    staff = notices.staff_ids({t.requester_id for t in tickets}
+                              | {p.pk for t in tickets for p in t.ccs.all()})
     tickets_of: dict[User, list[int]] = defaultdict(list)
     for ticket in tickets:
-        for person in notices.customers_of(ticket):
+        for person in notices.customers_of(ticket, staff=staff):
             tickets_of[person].append(ticket.pk)
     if not tickets_of:
         return 0

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils import timezone
@@ -138,13 +138,26 @@ def unsubscribe(user: User, topic: str) -> CustomerMailPreference:
 
 # --- who ------------------------------------------------------------------------------
 
-def customers_of(ticket: Ticket) -> list[User]:
-    """The requester and the CCs (customers only), requester first."""
-    people = [ticket.requester, *ticket.ccs.all()]
+def staff_ids(user_ids: Iterable[int]) -> set[int]:
+    """Who among these people works tickets (one query, not a permission check each)."""
+    work = Q(groups__permissions__codename="work_ticket",
+             groups__permissions__content_type__app_label="tickets") | Q(
+        user_permissions__codename="work_ticket",
+        user_permissions__content_type__app_label="tickets") | Q(is_superuser=True)
+    return set(User.objects.filter(pk__in=set(user_ids)).filter(work)
+               .values_list("pk", flat=True))
+
+
+def customers_of(ticket: Ticket, *, staff: set[int] | None = None) -> list[User]:
+    """The requester and the CCs (customers only), requester first. `staff`: the ids
+    of staff among them, when the caller looked them up for many tickets at once."""
+    people = [p for p in [ticket.requester, *ticket.ccs.all()] if p is not None]
+    if staff is None:
+        staff = staff_ids(p.pk for p in people)
     seen: set[int] = set()
     out = []
     for person in people:
-        if person is None or person.pk in seen or person.is_agent:
+        if person.pk in seen or person.pk in staff:
             continue
         seen.add(person.pk)
         out.append(person)
@@ -255,9 +268,11 @@ def queue_incident_update(update_id: int, *, tickets_of: dict[User, list[int]],
 def queue_ticket_notice(notice: str, ticket_id: int, *, at: dt.datetime,
                         actor_id: int | None, context: dict | None = None,
                         tell_actor: bool = False, suffix: str = "") -> list[OutboundEmail]:
+    if not enabled() or suppressed(notice, ticket_id, None, at):
+        return []
     ticket = (Ticket.objects.select_related("requester").prefetch_related("ccs")
               .filter(pk=ticket_id).first())
-    if ticket is None or not enabled() or suppressed(notice, ticket_id, None, at):
+    if ticket is None:
         return []
     return queue_notice(notice, people=customers_of(ticket), ticket=ticket,
                         event_key=f"{ticket_id}:{_stamp(at)}{suffix}", context=context,
