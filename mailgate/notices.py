@@ -208,9 +208,15 @@ def queue_per_person(notice: str, items: Sequence[tuple[User, dict]], *, event_k
     context_of = {person.pk: ctx for person, ctx in items}
     people = _eligible([p for p, _ in items], topic, skip_user_id=skip_user_id)
     keys = {p.pk: f"{notice}:{event_key}:{p.pk}"[:100] for p in people}
-    done = set(OutboundEmail.objects.filter(key__in=keys.values())
-                                    .values_list("key", flat=True))
-    people = [p for p in people if keys[p.pk] not in done]  # a replayed event
+    done = set()
+    for key, pk, status, attempts in OutboundEmail.objects.filter(
+            key__in=keys.values()).values_list("key", "pk", "status", "attempts"):
+        done.add(key)  # a replayed event: written before
+        if status == OutboundStatus.QUEUED and attempts == 0:
+            # Its writer may have died before queueing it: queue it again (sending is
+            # once, under the row lock), instead of waiting for the stalled sweep.
+            _enqueue(pk)
+    people = [p for p in people if keys[p.pk] not in done]
     if not people:
         return []
     held = bounces.held_addresses(p.email for p in people)
