@@ -10,7 +10,7 @@ from tickets.state_machine import Status
 
 from . import notices, outbound, waiting
 
-REPLY_WINDOW = timedelta(seconds=5)
+REPLY_WINDOW = timedelta(seconds=1)
 
 
 def on_public_reply(event: events.PublicReply) -> None:

@@ -45,6 +45,9 @@ def broker_unreachable():
             app._pool.force_close_all()
         app.conf.update(saved)
         app._pool = saved_pool
+        # The producer pool is cached over the connection pool just closed: drop it too,
+        # or the next test's tasks fail with "Acquire on closed pool".
+        app.amqp._producer_pool = None
 
 
 @pytest.fixture
@@ -95,17 +98,19 @@ def test_reply_e_mail_queued_while_the_broker_was_down_is_sent_once_later():
         response = web.post(f"/agent/tickets/{ticket.pk}/reply/",
                             {"body": "Fixed in 4.2.1.", "visibility": "public"})
     assert response.status_code == 302
-    row = OutboundEmail.objects.get(ticket=ticket)
+    row = OutboundEmail.objects.get(ticket=ticket, kind="reply")
     assert (row.status, row.attempts) == (OutboundStatus.QUEUED, 0)
     assert mail.outbox == []
+    # The acknowledgement of the ticket (issue 18) may be waiting for the sweep as well.
+    waiting = OutboundEmail.objects.filter(status=OutboundStatus.QUEUED, attempts=0).count()
 
     # The broker is back (tasks run eagerly here). Within the grace period: left alone.
     assert mail_tasks.requeue_stalled_outbound() == 0
     later = timezone.now() + dt.timedelta(minutes=6)
     with time_machine.travel(later, tick=False):
-        assert mail_tasks.requeue_stalled_outbound() == 1
+        assert mail_tasks.requeue_stalled_outbound() == waiting
         assert mail_tasks.requeue_stalled_outbound() == 0
-    [sent] = mail.outbox
+    [sent] = [m for m in mail.outbox if m.subject.startswith("Re:")]
     assert sent.to == ["carla@example.com"] and "Fixed in 4.2.1." in sent.body
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboundStatus.SENT, 1)

@@ -465,8 +465,9 @@ def test_every_customer_notice_carries_public_text_only(
     run(ts.close_stale_resolved, days=0)
     # Waiting on Alice, reminded, then resolved for lack of an answer.
     run(ts.add_reply, t, author=agent, public=False, body=f"{W.INTERNAL_NOTE} before asking")
-    run(ts.transition, t, "in_progress", actor=agent)
-    run(ts.transition, t, "waiting_on_customer", actor=agent, reason="Send the logs")
+    # By the lead: the agent's reply a moment ago would make this "the reply that asks".
+    run(ts.transition, t, "in_progress", actor=u["lead_x"])
+    run(ts.transition, t, "waiting_on_customer", actor=u["lead_x"], reason="Send the logs")
     for days in (3, 6, 12):
         with time_machine.travel(timezone.now() + timedelta(days=days)):
             run(waiting.scan)
