@@ -14,3 +14,6 @@ class MailgateConfig(AppConfig):
         handlers.connect()
         panels.register_all()
         mail.register(outbound.enrich_outgoing)
+        from tickets.views import portal
+
+        portal.register_portal_link("E-mail preferences", "mailgate:preferences")

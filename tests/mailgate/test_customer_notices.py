@@ -326,3 +326,9 @@ def test_admin_previews_a_notice_against_a_real_ticket(
     client.force_login(agent)
     assert client.get(url, {"key": "customer.reply", "ticket": ticket.pk}).status_code in (
         302, 403)
+
+
+def test_customer_finds_the_e_mail_preferences_from_the_portal(customer_a, client):
+    client.force_login(customer_a)
+    page = client.get(reverse("portal:tickets")).content.decode()
+    assert f'href="{reverse("mailgate:preferences")}">E-mail preferences</a>' in page

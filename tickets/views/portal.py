@@ -83,6 +83,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     for ticket in tickets:
         ticket.url = url_format.format(ticket.pk)
     return render(request, "tickets/portal/ticket_list.html", {
+        "portal_links": [(label, reverse(name)) for label, name in _portal_links],
         "page_obj": page,
         "tickets": tickets,
         "rows": mark_safe(render_to_string(  # noqa: S308 - Jinja2 autoescapes
@@ -94,6 +95,16 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "scope": scope,
         "show_requester": scope == "organization",
     })
+
+
+# Extension point: links other apps add to the head of the customer's request list (the
+# e-mail preferences of mailgate), as (label, URL name), without `tickets` knowing them.
+_portal_links: list[tuple[str, str]] = []
+
+
+def register_portal_link(label: str, url_name: str) -> None:
+    if (label, url_name) not in _portal_links:
+        _portal_links.append((label, url_name))
 
 
 # --- new ticket -----------------------------------------------------------------------
