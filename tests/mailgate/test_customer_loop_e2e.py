@@ -44,9 +44,10 @@ def smtp(settings):
 
 
 def take(recorder: Recorder) -> list[tuple[list[str], EmailMessage]]:
-    """The mails received since the last call, parsed."""
+    """The mails the customer received since the last call, parsed (staff notices to the
+    agent travel the same way and are left aside)."""
     out = [(rcpt, message_from_bytes(data, policy=policy.default))
-           for _, rcpt, data in recorder.messages]
+           for _, rcpt, data in recorder.messages if rcpt == ["alice@acme.example"]]
     recorder.messages.clear()
     return out
 
