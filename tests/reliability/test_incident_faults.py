@@ -128,7 +128,7 @@ class Outage:
         return done
 
     def wait_until_settled(self, update: PublicUpdate, celery: Celery, *, cascade: bool = False,
-                           timeout: float = 50) -> None:
+                           timeout: float = 120) -> None:
         """Until everything a customer and the war room should see is there. Not "the
         queue is empty": with the tests' 4 s visibility timeout a long run's message is
         handed to a second worker too, and the two runs overlap (harmlessly)."""
