@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import notifications
 from mailgate.models import Mailbox
 from tickets import surveys
 from tickets.models import Ticket
@@ -43,11 +44,12 @@ def smtp(settings):
         controller.stop()
 
 
-def take(recorder: Recorder) -> list[tuple[list[str], EmailMessage]]:
-    """The mails the customer received since the last call, parsed (staff notices to the
-    agent travel the same way and are left aside)."""
+def take(recorder: Recorder, to: str = "alice@acme.example",
+         ) -> list[tuple[list[str], EmailMessage]]:
+    """The mails `to` received since the last call, parsed; everything else received is
+    left aside (staff notices travel the same way)."""
     out = [(rcpt, message_from_bytes(data, policy=policy.default))
-           for _, rcpt, data in recorder.messages if rcpt == ["alice@acme.example"]]
+           for _, rcpt, data in recorder.messages if rcpt == [to]]
     recorder.messages.clear()
     return out
 
@@ -71,6 +73,7 @@ def test_portal_ticket_conversation_by_e_mail_from_filing_to_survey(
         "subject": "Export to CSV fails", "description": "Error 500 since this morning."})
     assert response.status_code == 302
     ticket = Ticket.objects.get()
+    staff_mail = [m for _, rcpt, m in smtp.messages if rcpt == [agent.email]]
     [(rcpt, ack)] = take(smtp)
     assert rcpt == ["alice@acme.example"]
     assert ack["Subject"] == f"We received your request: Export to CSV fails [HD-{ticket.pk}]"
@@ -78,6 +81,11 @@ def test_portal_ticket_conversation_by_e_mail_from_filing_to_survey(
     assert ack["Reply-To"] == "support@helpdesk.test"
     assert f"/portal/tickets/{ticket.pk}/" in text_of(ack)
     assert "We aim to answer by" in text_of(ack)
+
+    # The auto-assigner gave it to Agnes, and told her (bell and e-mail).
+    assert ticket.assignee == agent
+    assert list(agent.notifications.values_list("source", flat=True)) == ["staff.assigned"]
+    assert len(staff_mail) == 1
 
     # 2. Agnes answers in the workspace: a threaded reply, Markdown rendered in HTML.
     assert agnes.post(reverse("agent:reply", args=[ticket.pk]), {
@@ -112,7 +120,14 @@ def test_portal_ticket_conversation_by_e_mail_from_filing_to_survey(
     assert ticket.status == Status.IN_PROGRESS  # as a portal reply would
     latest = ticket.messages.order_by("-pk").first()
     assert (latest.body, latest.by_agent) == ("Yes, it works now. Thanks!", False)
-    assert take(smtp) == []  # nobody is told of their own answer
+    # The assignee hears of it: the bell counts it and the notice arrives over SMTP;
+    # Alice is not told of her own answer.
+    assert notifications.unread_count(agent) == 2
+    note = agent.notifications.first()  # the newest
+    assert note.source == "staff.customer_replied" and f"/{ticket.pk}/" in note.url
+    staff_mail = [m for _, rcpt, m in smtp.messages if rcpt == [agent.email]]
+    assert len(staff_mail) == 1 and str(ticket.pk) in staff_mail[0].decode()
+    assert take(smtp) == []
 
     # 4. Agnes resolves it: the resolved e-mail, then the survey.
     assert agnes.post(reverse("agent:transition", args=[ticket.pk]),
