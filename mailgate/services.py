@@ -19,7 +19,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -304,6 +304,12 @@ def match_sender(parsed: parsing.ParsedMessage, mailbox: Mailbox | None) -> User
     first, _, last = (parsed.from_name or "").strip().partition(" ")
     try:
         with transaction.atomic():
+            # Two workers ingesting mail of one new sender: the second waits here for the
+            # first to commit, then finds its customer instead of making "address-2".
+            _lock_address(address)
+            user = User.objects.filter(email__iexact=address).order_by("pk").first()
+            if user is not None:
+                return user if user.is_active else None
             return register_customer(username=_free_username(address), email=address,
                                      password=None,  # type: ignore[arg-type] - unusable
                                      first_name=first[:150], last_name=last[:150])
@@ -312,6 +318,14 @@ def match_sender(parsed: parsing.ParsedMessage, mailbox: Mailbox | None) -> User
         if user is None:
             raise
         return user
+
+
+def _lock_address(address: str) -> None:
+    """A transaction-scoped lock per address (PostgreSQL; SQLite has one writer anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                           [f"mailgate.sender:{address.lower()}"])
 
 
 def _free_username(address: str) -> str:
