@@ -83,3 +83,7 @@ Content-Type: text/rfc822-headers
 
 --dsn-b--
 """.encode()
+
+
+# aiosmtpd on a free port, for every test here that needs the product's real SMTP delivery.
+from .test_integration import smtp_sink  # noqa: E402, F401

@@ -20,28 +20,11 @@ from tickets import surveys
 from tickets.models import Ticket
 from tickets.state_machine import Status
 
-from .test_integration import Recorder, free_port
+from .test_integration import Recorder
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: handlers after commit
 
 TOKEN = "e2e-Webhook-token-9"
-
-
-@pytest.fixture
-def smtp(settings):
-    from aiosmtpd.controller import Controller
-
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    try:
-        yield recorder
-    finally:
-        controller.stop()
 
 
 def take(recorder: Recorder, to: str = "alice@acme.example",
@@ -59,7 +42,7 @@ def text_of(msg: EmailMessage) -> str:
 
 
 def test_portal_ticket_conversation_by_e_mail_from_filing_to_survey(
-        smtp, monkeypatch, customer_a, agent, settings):
+        smtp_sink, monkeypatch, customer_a, agent, settings):
     monkeypatch.setenv("E2E_MAILGATE_TOKEN", TOKEN)
     Mailbox.objects.create(name="support", address="support@helpdesk.test", imap_host="",
                            webhook_token_env="E2E_MAILGATE_TOKEN")
@@ -73,8 +56,8 @@ def test_portal_ticket_conversation_by_e_mail_from_filing_to_survey(
         "subject": "Export to CSV fails", "description": "Error 500 since this morning."})
     assert response.status_code == 302
     ticket = Ticket.objects.get()
-    staff_mail = [m for _, rcpt, m in smtp.messages if rcpt == [agent.email]]
-    [(rcpt, ack)] = take(smtp)
+    staff_mail = [m for _, rcpt, m in smtp_sink.messages if rcpt == [agent.email]]
+    [(rcpt, ack)] = take(smtp_sink)
     assert rcpt == ["alice@acme.example"]
     assert ack["Subject"] == f"We received your request: Export to CSV fails [HD-{ticket.pk}]"
     assert ack["Auto-Submitted"] == "auto-generated"
@@ -92,7 +75,7 @@ def test_portal_ticket_conversation_by_e_mail_from_filing_to_survey(
         "body": "Please **retry** the export now.", "visibility": "public",
         "set_status": Status.WAITING_ON_CUSTOMER.value,
         "status_reason": "Did the retry work?"}).status_code == 302
-    [(_, reply)] = take(smtp)  # the reply that asks is the one e-mail (no "waiting" too)
+    [(_, reply)] = take(smtp_sink)  # the reply that asks is the one e-mail (no "waiting" too)
     assert reply["In-Reply-To"] == ack["Message-ID"]  # answers the acknowledgement thread
     assert "<strong>retry</strong>" in reply.get_body(("html",)).get_content()
     assert "> Error 500 since this morning." in text_of(reply)
@@ -125,19 +108,19 @@ def test_portal_ticket_conversation_by_e_mail_from_filing_to_survey(
     assert notifications.unread_count(agent) == 2
     note = agent.notifications.first()  # the newest
     assert note.source == "staff.customer_replied" and f"/{ticket.pk}/" in note.url
-    staff_mail = [m for _, rcpt, m in smtp.messages if rcpt == [agent.email]]
+    staff_mail = [m for _, rcpt, m in smtp_sink.messages if rcpt == [agent.email]]
     assert len(staff_mail) == 1 and str(ticket.pk) in staff_mail[0].decode()
-    assert take(smtp) == []
+    assert take(smtp_sink) == []
 
     # 4. Agnes resolves it: the resolved e-mail, then the survey.
     assert agnes.post(reverse("agent:transition", args=[ticket.pk]),
                       {"to": "resolved", "reason": "Works again"}).status_code == 302
-    [(_, resolved)] = take(smtp)
+    [(_, resolved)] = take(smtp_sink)
     assert resolved["Subject"] == f"Resolved: Export to CSV fails [HD-{ticket.pk}]"
     assert "reopen" in text_of(resolved)
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=5), tick=False):
         assert surveys.send_due_surveys() == 1
-    [(rcpt, survey)] = take(smtp)
+    [(rcpt, survey)] = take(smtp_sink)
     assert rcpt == ["alice@acme.example"]
     assert survey["Subject"].startswith(f"How did we do on ticket #{ticket.pk}?")
     # Threaded like the rest, so an answer in words lands on the ticket too.
