@@ -13,6 +13,7 @@ see.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
@@ -128,22 +129,27 @@ def make_snippet(body: str, words: Sequence[str], *, width: int = 200) -> SafeSt
     return safe_highlight(("… " if start else "") + window + (" …" if end < len(text) else ""))
 
 
-class Backend:
+class Backend(ABC):
+    """One search backend per database vendor (PostgreSQL FTS, SQLite FTS5)."""
+
     vendor = ""
 
+    @abstractmethod
     def run(self, parsed: ParsedQuery, *, audiences: Sequence[str], limit: int,
             any_clause: bool, exclude: Sequence[int], head_only: bool) -> list[Hit]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def close_words(self, word: str, *, audiences: Sequence[str]) -> list[str]:
         """Vocabulary words that may be what `word` was meant to be (checked afterwards)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def write_index(self, cur, rows: list[tuple[int, str, str, str, str]]) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def clear_index(self, cur, article_ids: list[int] | None) -> None:
-        raise NotImplementedError
+        ...
 
 
 class PostgresBackend(Backend):
