@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "casework.apps.CaseworkConfig",
     "reporting.apps.ReportingConfig",
     "importers.apps.ImportersConfig",
+    "devdata.apps.DevdataConfig",
 ]
 
 MIDDLEWARE = [

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 CHUNK = 20_000
 # Closed, resolved, duplicate for tickets older than a month; the backlog is recent (as in
-# tickets.seeding): 40 % of the last month's tickets are open, 0.2 % of older ones.
+# devdata.seeding): 40 % of the last month's tickets are open, 0.2 % of older ones.
 DONE_MIX = ((4, 89), (3, 10), (5, 1))
 OPEN_MIX = ((1, 90), (2, 10))
 LABELS = {1: "Open", 2: "Reopened", 3: "Resolved", 4: "Closed", 5: "Duplicate"}

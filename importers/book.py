@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tickets.seeding import RowWriter
+from helpdesk.bulkload import RowWriter
 
 from .models import ImportedRecord
 

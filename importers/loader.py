@@ -23,6 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from helpdesk.bulkload import RowWriter
 from reporting import rollups
 from sla.models import Clock, ClockEvent, ClockLevelFire, ClockPause
 from tickets.attachments import guess_content_type, safe_filename
@@ -37,7 +38,6 @@ from tickets.models import (
     TicketEvent,
     TimeEntry,
 )
-from tickets.seeding import RowWriter
 from tickets.state_machine import Status
 
 from . import clocks, mapping

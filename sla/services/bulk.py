@@ -22,8 +22,8 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from helpdesk.bulkload import RowWriter
 from tickets.models import EventKind, Message, Ticket, TicketEvent
-from tickets.seeding import RowWriter
 
 from .. import clocks as arith
 from ..models import (

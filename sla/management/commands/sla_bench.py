@@ -34,6 +34,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from helpdesk.bulkload import RowWriter
 from helpdesk.models import Membership, Notification, Team, User
 from helpdesk.roles import Role
 from sla import escalation
@@ -50,7 +51,6 @@ from sla.models import (
 )
 from sla.tasks import scan_due_clocks
 from tickets.models import Channel, Ticket, TicketEvent
-from tickets.seeding import RowWriter
 
 PREFIX = "slabench"
 POLICY_NAME = "SLA bench (do not use)"

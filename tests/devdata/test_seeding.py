@@ -10,10 +10,10 @@ from django.core.management import call_command
 from django.db.models import Count, F
 from django.utils import timezone
 
+from devdata.seeding import SLA_DUE_HOURS, SeedOptions, seed
 from helpdesk.models import Membership, Organization, Team, User
 from helpdesk.roles import Role
 from tickets.models import Escalation, IntakeRule, Macro, Message, Ticket, TicketEvent
-from tickets.seeding import SLA_DUE_HOURS, SeedOptions, seed
 from tickets.state_machine import TRANSITIONS, Status
 
 CLOSED = [Status.RESOLVED.value, Status.CLOSED.value]

@@ -40,13 +40,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
-from django.db.models import Max
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from helpdesk.bulkload import BulkLoadError, RowWriter
 from helpdesk.models import Membership, Organization, SupportTier, Team, User
 from helpdesk.roles import Role, sync_roles
-
-from .models import (
+from tickets.models import (
     Category,
     Escalation,
     EventKind,
@@ -56,7 +55,7 @@ from .models import (
     Ticket,
     TicketEvent,
 )
-from .state_machine import TRANSITIONS, Status
+from tickets.state_machine import TRANSITIONS, Status
 
 Log = Callable[[str], None]
 
@@ -121,185 +120,8 @@ class SeedReport:
                 + self.messages + self.events + self.escalations + self.ticket_tags)
 
 
-class SeedError(Exception):
+class SeedError(BulkLoadError):
     pass
-
-
-# --- writing rows fast ---------------------------------------------------------------
-
-class RowWriter:
-    """Append rows (tuples in a fixed column order) to a model's table, fast.
-
-    PostgreSQL: COPY ... FROM STDIN through psycopg 3. Elsewhere: executemany.
-    Non-null columns the caller leaves out get the field's default, so a column
-    another app adds later (with a default) does not break seeding.
-    """
-
-    def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
-        self.using = using
-        self.postgres = connections[using].vendor == "postgresql"
-        self._plans: dict[tuple, tuple[str, tuple, list[int]]] = {}
-        self.seconds: dict[str, float] = {}  # time spent writing, per table
-        self._columns: dict[str, set[str]] = {}
-
-    @property
-    def connection(self):
-        """This thread's connection (Django connections are per thread)."""
-        return connections[self.using]
-
-    def can_skip_fk_checks(self, models_: Sequence[type[models.Model]]) -> bool:
-        """True when this role may load with triggers off and no table has a trigger of
-        its own (only the foreign-key checks, which the generator satisfies, are skipped)."""
-        if not self.postgres:
-            return False
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            row = cursor.fetchone()
-            if not row or not row[0]:
-                return False
-            cursor.execute(
-                "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
-                " AND tgrelid::regclass::text = ANY(%s)",
-                [[m._meta.db_table for m in models_]])
-            return cursor.fetchone()[0] == 0
-
-    def _db_columns(self, table: str) -> set[str]:
-        if table not in self._columns:
-            conn = self.connection
-            with conn.cursor() as cursor:
-                self._columns[table] = {
-                    c.name for c in conn.introspection.get_table_description(cursor, table)}
-        return self._columns[table]
-
-    def _plan(self, model: type[models.Model], columns: tuple[str, ...]):
-        key = (model, columns)
-        plan = self._plans.get(key)
-        if plan is not None:
-            return plan
-        opts = model._meta
-        by_column = {f.column: f for f in opts.concrete_fields}
-        unknown = [c for c in columns if c not in by_column]
-        if unknown:
-            raise SeedError(f"{opts.db_table} has no column(s) {unknown}")
-        missing = [c for c in columns if c not in self._db_columns(opts.db_table)]
-        if missing:
-            raise SeedError(f"{opts.db_table} has no column(s) {missing} in the database: "
-                            "run `manage.py migrate`.")
-        extra_cols: list[str] = []
-        extra_vals: list[Any] = []
-        for column, f in by_column.items():
-            if column in columns or f.primary_key or f.null:
-                continue
-            if column not in self._db_columns(opts.db_table):
-                continue  # a field whose migration is not applied here
-            if f.db_default is not models.NOT_PROVIDED:
-                continue  # the database fills it
-            if f.has_default():
-                value = f.get_default()
-            elif isinstance(f, models.CharField | models.TextField):
-                value = ""
-            else:
-                raise SeedError(f"Seeding cannot fill {opts.db_table}.{column}; "
-                                "teach tickets/seeding.py about it.")
-            extra_cols.append(column)
-            extra_vals.append(f.get_db_prep_save(value, self.connection))
-        qn = self.connection.ops.quote_name
-        names = ", ".join(qn(c) for c in (*columns, *extra_cols))
-        table = qn(opts.db_table)
-        if self.postgres:
-            sql = f"COPY {table} ({names}) FROM STDIN"
-            datetimes: list[int] = []
-        else:
-            marks = ", ".join(["%s"] * (len(columns) + len(extra_cols)))
-            # Identifiers from model metadata, quoted; values are parameters.
-            sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
-            datetimes = [i for i, c in enumerate(columns)
-                         if isinstance(by_column[c], models.DateTimeField)]
-        plan = (sql, tuple(extra_vals), datetimes)
-        self._plans[key] = plan
-        return plan
-
-    def write(self, model: type[models.Model], columns: tuple[str, ...],
-              rows: Sequence[tuple]) -> int:
-        if not rows:
-            return 0
-        started = time.perf_counter()
-        try:
-            return self._write(model, columns, rows)
-        finally:
-            table = model._meta.db_table
-            self.seconds[table] = self.seconds.get(table, 0.0) + time.perf_counter() - started
-
-    def _write(self, model: type[models.Model], columns: tuple[str, ...],
-               rows: Sequence[tuple]) -> int:
-        sql, extra, datetimes = self._plan(model, columns)
-        with self.connection.cursor() as cursor:
-            if self.postgres:
-                with cursor.cursor.copy(sql) as copy:
-                    write_row = copy.write_row
-                    if extra:
-                        for row in rows:
-                            write_row(row + extra)
-                    else:
-                        for row in rows:
-                            write_row(row)
-            else:
-                if datetimes or extra:
-                    adapt = self.connection.ops.adapt_datetimefield_value
-                    converted = []
-                    for row in rows:
-                        row = list(row)
-                        for i in datetimes:
-                            if row[i] is not None:
-                                row[i] = adapt(row[i])
-                        converted.append(tuple(row) + extra)
-                    rows = converted
-                cursor.executemany(sql, rows)
-        return len(rows)
-
-    # ids ------------------------------------------------------------------------------
-
-    def _sequence(self, table: str) -> str | None:
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-            row = cursor.fetchone()
-        return row[0] if row else None
-
-    def reserve_ids(self, model: type[models.Model], count: int) -> int:
-        """First id of a block of `count` ids nobody else will be given."""
-        top = model._default_manager.using(self.connection.alias).aggregate(
-            m=Max("pk"))["m"] or 0
-        if self.postgres and count > 0:
-            seq = self._sequence(model._meta.db_table)
-            if seq:
-                with self.connection.cursor() as cursor:
-                    # seq comes from pg_get_serial_sequence, already quoted
-                    cursor.execute(f"SELECT last_value, is_called FROM {seq}")  # noqa: S608
-                    last, called = cursor.fetchone()
-                    top = max(top, last if called else last - 1)
-                    cursor.execute("SELECT setval(%s, %s)", [seq, top + count])
-        return top + 1
-
-    def reset_sequence(self, model: type[models.Model]) -> None:
-        if not self.postgres:
-            return  # SQLite's AUTOINCREMENT follows explicit ids by itself
-        table = model._meta.db_table
-        seq = self._sequence(table)
-        if not seq:
-            return
-        qn = self.connection.ops.quote_name
-        with self.connection.cursor() as cursor:
-            sql = (f"SELECT setval(%s, GREATEST((SELECT COALESCE(MAX(id), 0) FROM {qn(table)}),"  # noqa: S608
-                   f" (SELECT last_value FROM {seq}), 1))")
-            cursor.execute(sql, [seq])
-
-    def analyze(self, models_: Sequence[type[models.Model]]) -> None:
-        if not self.postgres:
-            return
-        qn = self.connection.ops.quote_name
-        tables = ", ".join(qn(m._meta.db_table) for m in models_)
-        with self.connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {tables}")
 
 
 # --- vocabulary ----------------------------------------------------------------------

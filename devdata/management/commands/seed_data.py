@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tickets.seeding import SeedError, SeedOptions, seed
+from devdata.seeding import SeedOptions, seed
+from helpdesk.bulkload import BulkLoadError
 
 
 class Command(BaseCommand):
@@ -56,7 +57,7 @@ class Command(BaseCommand):
         verbose = opts["verbosity"] >= 1
         try:
             report = seed(options, log=self.stdout.write if verbose else None)
-        except SeedError as exc:
+        except BulkLoadError as exc:
             raise CommandError(str(exc)) from exc
         if not verbose:
             return

@@ -7,13 +7,15 @@ the documented ones if someone changed them).
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from devdata.seeding import SeedOptions, seed
+from helpdesk import generators
+from helpdesk.bulkload import BulkLoadError
 from helpdesk.models import Membership, Organization, SupportTier, Team, User
 from helpdesk.roles import Role, sync_roles
 from tickets import services
@@ -27,7 +29,6 @@ from tickets.models import (
     Tag,
     Ticket,
 )
-from tickets.seeding import SeedError, SeedOptions, seed
 from tickets.state_machine import Status
 
 ACME = {"name": "Acme Corp", "domain": "acme.example", "support_tier": SupportTier.ENTERPRISE}
@@ -139,7 +140,7 @@ class Command(BaseCommand):
             try:
                 report = seed(SeedOptions(tickets=n, seed=opts["seed"], agents=10),
                               log=None)
-            except SeedError as exc:
+            except BulkLoadError as exc:
                 raise CommandError(str(exc)) from exc
             self.stdout.write(
                 f"  {report.tickets} tickets, {report.messages} messages, "
@@ -155,9 +156,11 @@ class Command(BaseCommand):
         created = self._scenarios(users, macros, teams)
         self.stdout.write(f"Scenario tickets created: {created}" if created
                           else "Scenario tickets exist already.")
-        # Apps above tickets add their own demo data (articles, reviews, incidents...).
-        for app in ("knowledge", "qa", "incidents", "mailgate", "casework"):
-            importlib.import_module(f"{app}.demo").seed_demo(self.stdout)
+        # Every app adds its own demo data (articles, reviews, incidents...) through the
+        # generator registry (helpdesk/generators.py).
+        for generator in generators.registered():
+            if generator.demo is not None:
+                generator.demo(self.stdout)
         self._print_accounts()
 
     # --- setup --------------------------------------------------------------------

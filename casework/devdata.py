@@ -1,0 +1,8 @@
+"""The casework app's development data (see helpdesk/generators.py)."""
+from __future__ import annotations
+
+from helpdesk import generators
+
+from .demo import seed_demo
+
+generators.register(generators.Generator("casework", order=60, demo=seed_demo))

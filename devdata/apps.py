@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class DevdataConfig(AppConfig):
+    name = "devdata"
+    verbose_name = "Development data"
+
+    def ready(self) -> None:
+        # Each app's `devdata.py` registers its generator (helpdesk.generators); nothing
+        # below this app imports it, and production code never loads the generators.
+        autodiscover_modules("devdata")

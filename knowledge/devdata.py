@@ -1,0 +1,8 @@
+"""The knowledge app's development data (see helpdesk/generators.py)."""
+from __future__ import annotations
+
+from helpdesk import generators
+
+from .demo import seed_demo
+
+generators.register(generators.Generator("knowledge", order=20, demo=seed_demo))

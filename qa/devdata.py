@@ -1,0 +1,8 @@
+"""The qa app's development data (see helpdesk/generators.py)."""
+from __future__ import annotations
+
+from helpdesk import generators
+
+from .demo import seed_demo
+
+generators.register(generators.Generator("qa", order=30, demo=seed_demo))
