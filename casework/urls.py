@@ -1,4 +1,4 @@
-"""Web pages of the casework app (mounted by helpdesk/urls.py at /casework/)."""
+"""Web pages of the casework app (mounted by wiring/urls.py at /casework/)."""
 from django.urls import path
 
 from . import views

@@ -86,7 +86,7 @@ MIDDLEWARE = [
     "helpdesk.middleware.DatabaseUnavailableMiddleware",
 ]
 
-ROOT_URLCONF = "helpdesk.urls"
+ROOT_URLCONF = "wiring.urls"
 WSGI_APPLICATION = "helpdesk.wsgi.application"
 
 TEMPLATES = [
@@ -110,7 +110,7 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "helpdesk.jinja2.environment"},
+        "OPTIONS": {"environment": "wiring.jinja2.environment"},
     },
 ]
 

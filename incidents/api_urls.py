@@ -1,4 +1,4 @@
-"""REST API routes of the incidents app, included under /api/v1/ by helpdesk/api_urls.py."""
+"""REST API routes of the incidents app, included under /api/v1/ by wiring/api_urls.py."""
 from rest_framework.routers import SimpleRouter
 
 from .api import IncidentViewSet

@@ -1,4 +1,4 @@
-"""Web pages of the incidents app (mounted at /incidents/ by helpdesk/urls.py)."""
+"""Web pages of the incidents app (mounted at /incidents/ by wiring/urls.py)."""
 from django.urls import path
 
 from . import views

@@ -1,4 +1,4 @@
-"""Public status page of the incidents app (mounted at /status/ by helpdesk/urls.py)."""
+"""Public status page of the incidents app (mounted at /status/ by wiring/urls.py)."""
 from django.urls import path
 
 from . import views_status

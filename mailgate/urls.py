@@ -1,4 +1,4 @@
-"""Web pages of the mailgate app (mounted by helpdesk/urls.py)."""
+"""Web pages of the mailgate app (mounted by wiring/urls.py)."""
 from django.urls import path
 
 from . import views

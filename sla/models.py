@@ -1,7 +1,6 @@
 """SLA configuration (calendars, policies, targets, levels) and per-ticket clocks."""
 from __future__ import annotations
 
-import zoneinfo
 from datetime import time, timedelta
 
 from django.conf import settings
@@ -10,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from helpdesk.models import AppendOnlyModel, SupportTier, staff_only
+from helpdesk.validators import validate_timezone  # noqa: F401 - named by sla migration 0001
 
 from .calendar import BusinessCalendar
 
@@ -29,13 +29,6 @@ class Weekday(models.IntegerChoices):
     FRIDAY = 4, "Friday"
     SATURDAY = 5, "Saturday"
     SUNDAY = 6, "Sunday"
-
-
-def validate_timezone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"Unknown time zone {value!r}.") from exc
 
 
 class Calendar(models.Model):

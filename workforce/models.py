@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from helpdesk.models import staff_only
-from sla.models import validate_timezone
+from helpdesk.validators import validate_timezone
 
 USER = settings.AUTH_USER_MODEL
 

@@ -3,7 +3,7 @@
 import datetime
 import django.core.validators
 import django.db.models.deletion
-import sla.models
+import helpdesk.validators
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True)),
-                ('timezone', models.CharField(default='UTC', max_length=64, validators=[sla.models.validate_timezone])),
+                ('timezone', models.CharField(default='UTC', max_length=64, validators=[helpdesk.validators.validate_timezone])),
                 ('handoff_weekday', models.PositiveSmallIntegerField(default=0, help_text='0 = Monday.', validators=[django.core.validators.MaxValueValidator(6)])),
                 ('handoff_time', models.TimeField(default=datetime.time(9, 0))),
                 ('starts_on', models.DateField(help_text='The first handoff date of the rotation.')),

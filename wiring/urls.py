@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from helpdesk import views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,7 +24,7 @@ urlpatterns = [
     path("status/", include("incidents.urls_status", namespace="status")),
     path("mail/", include("mailgate.urls", namespace="mailgate")),
     path("casework/", include("casework.urls", namespace="casework")),
-    path("api/v1/", include("helpdesk.api_urls")),
+    path("api/v1/", include("wiring.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

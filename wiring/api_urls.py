@@ -3,10 +3,9 @@ organizations, users, the SLA approaching-breach list, and the token endpoint.""
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from helpdesk.api import OrganizationViewSet, UserViewSet, obtain_auth_token
 from sla.api import ApproachingView, TicketSlaView
 from tickets.api import TicketViewSet
-
-from .api import OrganizationViewSet, UserViewSet, obtain_auth_token
 
 router = DefaultRouter()
 router.register("tickets", TicketViewSet, basename="ticket")

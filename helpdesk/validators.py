@@ -1,0 +1,14 @@
+"""Field validators shared by the apps."""
+from __future__ import annotations
+
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+
+
+def validate_timezone(value: str) -> None:
+    """An IANA time zone name such as "Europe/Paris"."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"Unknown time zone {value!r}.") from exc
