@@ -1,24 +1,36 @@
 """Identity-level jobs: notification e-mail."""
-from celery import shared_task
+from __future__ import annotations
 
-from . import notifications
+import datetime as dt
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import notification_mail
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def send_notification_email(self, notification_id: int) -> bool:
     try:
-        return notifications.send_email(notification_id)
+        return notification_mail.send_email(notification_id)
     except OSError as exc:  # SMTP down: try again later, the row stays unsent
         raise self.retry(exc=exc) from exc
 
 
 @shared_task
-def requeue_unsent_notification_emails() -> int:
+def requeue_unsent_notification_emails(*, now: dt.datetime | None = None,
+                                       older_than_minutes: int = 5, within_hours: int = 24,
+                                       limit: int = 500) -> int:
     """Notification e-mails whose queueing failed are queued again (idempotent sends)."""
-    return notifications.requeue_unsent_emails()
+    due = notification_mail.emails_to_requeue(
+        now=now or timezone.now(), older_than_minutes=older_than_minutes,
+        within_hours=within_hours, limit=limit)
+    for pk in due:
+        send_notification_email.delay(pk)
+    return len(due)
 
 
 @shared_task
 def send_notification_digests() -> int:
     """Digest e-mails that are due (each notice in exactly one digest)."""
-    return notifications.send_due_digests()
+    return notification_mail.send_due_digests()

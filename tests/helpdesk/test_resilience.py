@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 
-from helpdesk import notifications, tasks
+from helpdesk import notification_mail, notifications, tasks
 from helpdesk.middleware import DatabaseUnavailableMiddleware
 from helpdesk.models import Notification
 
@@ -38,7 +38,7 @@ def test_a_broker_outage_never_fails_the_action_and_the_mail_goes_out_later(
 
 def test_the_sweep_waits_for_quiet_hours(agent):
     note = notifications.notify(agent, title="FYI", source="tickets.assigned", email=True)
-    with mock.patch.object(notifications, "plan_delivery", return_value=notifications.Delivery(
+    with mock.patch.object(notification_mail, "plan_delivery", return_value=notifications.Delivery(
             in_app=True, email=True, email_at=timezone.now() + timedelta(hours=3))):
         assert notifications.requeue_unsent_emails(
             now=timezone.now() + timedelta(minutes=6)) == 0
