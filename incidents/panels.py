@@ -7,16 +7,16 @@ from django.http import HttpRequest
 
 from tickets import panels
 
-from . import selectors, services
+from . import permissions, selectors
 
 
 def panel_context(ticket: Any, request: HttpRequest) -> dict[str, Any] | None:
     user = request.user
-    if not services.can_view(user):
+    if not permissions.can_view(user):
         return None
     links = selectors.incident_links_for_ticket(ticket.pk)
     linked_ids = {link.incident_id for link in links}
-    can_declare = services.can_declare(user)
+    can_declare = permissions.can_declare(user)
     others = [i for i in selectors.open_incidents()[:20] if i.pk not in linked_ids] \
         if can_declare else []
     return {"incident_links": links, "open_incidents": others, "can_declare": can_declare}

@@ -19,10 +19,13 @@ from .models import (
     Status,
     TimelineEntry,
 )
-from .services import BREACH_LEVELS, can_view
+from .permissions import can_view
 
 STATUS_PAGE_RESOLVED_DAYS = 14
 LINKS_SHOWN = 50
+
+# SLA levels the sla app writes on tickets once a target has passed.
+BREACH_LEVELS = ("breach", "severe")
 
 
 def incidents_for(user: User) -> QuerySet[Incident]:

@@ -23,7 +23,7 @@ from helpdesk.web import problem
 from tickets.selectors import visible_tickets
 
 from . import messages as templates
-from . import selectors, services, severity
+from . import permissions, selectors, services, severity
 from .forms import (
     ActionForm,
     ActionStateForm,
@@ -48,7 +48,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not services.can_view(request.user):
+        if not permissions.can_view(request.user):
             raise Http404("Not found")
         return view(request, *args, **kwargs)
 
@@ -82,12 +82,12 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.incident_list(request.user, state=state), PER_PAGE).get_page(
         request.GET.get("page"))
     return render(request, "incidents/list.html", {
-        "page": page, "state": state, "can_declare": services.can_declare(request.user)})
+        "page": page, "state": state, "can_declare": permissions.can_declare(request.user)})
 
 
 @staff_required
 def declare(request: HttpRequest) -> HttpResponse:
-    if not services.can_declare(request.user):
+    if not permissions.can_declare(request.user):
         raise Http404("Not found")
     raw_ids = request.POST.get("tickets") if request.method == "POST" else ",".join(
         request.GET.getlist("ticket"))
@@ -138,9 +138,9 @@ def _room_context(request: HttpRequest, incident) -> dict[str, Any]:
     ctx = selectors.war_room(incident)
     user = request.user
     ctx.update({
-        "can_manage": services.can_manage(user, incident),
-        "can_publish": services.can_publish(user, incident),
-        "can_work": services.can_declare(user),
+        "can_manage": permissions.can_manage(user, incident),
+        "can_publish": permissions.can_publish(user, incident),
+        "can_work": permissions.can_declare(user),
     })
     return ctx
 
@@ -331,7 +331,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
         form = ReviewForm(initial=services.review_draft(incident))
     return render(request, "incidents/review.html", {
         "incident": incident, "review": row, "form": form, "action_form": ActionForm(),
-        "can_work": services.can_declare(request.user),
+        "can_work": permissions.can_declare(request.user),
         "figures": selectors.review_figures(incident),
         "actions": list(row.actions.select_related("owner")) if row else [],
         "state_choices": ActionItem.State.choices,

@@ -9,9 +9,10 @@ class MailgateConfig(AppConfig):
         # tickets and helpdesk never import mailgate: it subscribes and registers here.
         from helpdesk import mail
 
-        from . import handlers, outbound, panels
+        from . import handlers, outbound, panels, send_queue, tasks
 
         handlers.connect()
+        send_queue.register(tasks.send_outbound_email)
         panels.register_all()
         mail.register(outbound.enrich_outgoing)
         from tickets.views import portal

@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.db.models import Count, Q
 from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
@@ -45,7 +44,7 @@ from tickets.models import Attachment, Message, Ticket
 from tickets.rendering import render_markdown
 from tickets.state_machine import LABELS, Status
 
-from . import bounces, parsing
+from . import bounces, parsing, send_queue
 from .models import (
     CustomerMailPreference,
     Mailbox,
@@ -54,6 +53,7 @@ from .models import (
     TeamSender,
 )
 from .services import own_addresses, token_prefix
+from .threads import angle, thread_ids, threaded_subject
 
 logger = logging.getLogger(__name__)
 
@@ -183,9 +183,7 @@ def _mailbox() -> Mailbox | None:
 
 
 def _enqueue(outbound_id: int) -> None:
-    from .tasks import send_outbound_email
-
-    transaction.on_commit(lambda: send_outbound_email.delay(outbound_id))
+    send_queue.enqueue(outbound_id)
 
 
 def _recent_counts(addresses: Sequence[str], now: dt.datetime) -> dict[str, int]:
@@ -426,20 +424,14 @@ def unsubscribe_url(user_id: int, topic: str) -> str:
     return _url(reverse("mailgate:unsubscribe", args=[unsubscribe_token(user_id, topic)]))
 
 
-def _angle(message_id: str) -> str:
-    return f"<{message_id}>" if message_id else ""
-
-
 def notice_email(row: OutboundEmail) -> EmailMultiAlternatives:
     """The e-mail of a notice row, rendered now from its template (team wording first)."""
-    from .outbound import thread_ids, threaded_subject  # outbound imports this module
-
     ticket = row.ticket
     values = notice_values(row)
     rendered = render_notice(row.notice, values,
                              team_id=ticket.team_id if ticket else None)
     address = row.mailbox.address if row.mailbox else settings.DEFAULT_FROM_EMAIL
-    headers = {"Message-ID": _angle(row.message_id),
+    headers = {"Message-ID": angle(row.message_id),
                "X-Auto-Response-Suppress": "All"}
     if row.automatic:
         headers["Auto-Submitted"] = "auto-generated"
@@ -451,9 +443,9 @@ def notice_email(row: OutboundEmail) -> EmailMultiAlternatives:
             in_reply_to, refs = thread_ids(ticket, exclude_pk=row.pk)
             row.in_reply_to, row.references = in_reply_to, " ".join(refs)
         if row.in_reply_to:
-            headers["In-Reply-To"] = _angle(row.in_reply_to)
+            headers["In-Reply-To"] = angle(row.in_reply_to)
         if row.references:
-            headers["References"] = " ".join(_angle(r) for r in row.references.split())
+            headers["References"] = " ".join(angle(r) for r in row.references.split())
     if "unsubscribe_url" in values:
         # RFC 8058: a POST to this URL unsubscribes without any further step.
         headers["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"

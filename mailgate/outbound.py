@@ -18,56 +18,22 @@ from django.utils import timezone
 
 from helpdesk.mail import OutgoingMail, mail_domain
 from helpdesk.models import User
-from tickets.models import Channel, Message, Ticket
+from tickets.models import Message, Ticket
 
-from . import bounces, notices, parsing
-from .models import InboundMessage, InboundStatus, Mailbox, OutboundEmail, OutboundStatus
+from . import bounces, notices, parsing, send_queue
+from .models import OutboundEmail, OutboundStatus
 from .services import ticket_token, token_prefix
+from .threads import (  # noqa: F401 - part of this module's interface
+    angle,
+    is_mail_ticket,
+    mailbox_for,
+    thread_ids,
+    threaded_subject,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 5
-REFERENCES_KEPT = 20  # mail clients truncate long References chains the same way
-
-
-# --- the mail thread of a ticket ------------------------------------------------------
-
-def mailbox_for(ticket: Ticket) -> Mailbox | None:
-    """The mailbox the conversation came through, else the first active one."""
-    inbound = (InboundMessage.objects.filter(ticket=ticket, mailbox__isnull=False)
-               .select_related("mailbox").order_by("received_at", "pk").first())
-    if inbound is not None:
-        return inbound.mailbox
-    return Mailbox.objects.filter(is_active=True).order_by("pk").first()
-
-
-def thread_ids(ticket: Ticket, *, exclude_pk: int | None = None) -> tuple[str, list[str]]:
-    """(In-Reply-To, References) for the next mail of the ticket: the latest customer
-    mail is answered; References lists the thread oldest first, capped."""
-    inbound = list(InboundMessage.objects.filter(
-        ticket=ticket, status__in=[InboundStatus.TICKET_CREATED, InboundStatus.REPLY_ADDED])
-        .order_by("received_at", "pk").values_list("received_at", "message_id"))
-    outbound = list(OutboundEmail.objects.filter(ticket=ticket)
-                    .exclude(status__in=[OutboundStatus.FAILED, OutboundStatus.SUPPRESSED])
-                    .exclude(pk=exclude_pk)
-                    .order_by("created_at", "pk").values_list("created_at", "message_id"))
-    thread = [mid for _, mid in sorted(inbound + outbound, key=lambda r: r[0])]
-    refs = thread[:1] + thread[1:][-(REFERENCES_KEPT - 1):] if thread else []
-    in_reply_to = inbound[-1][1] if inbound else (thread[-1] if thread else "")
-    return in_reply_to, refs
-
-
-def _angle(message_id: str) -> str:
-    return f"<{message_id}>" if message_id else ""
-
-
-def threaded_subject(subject: str, ticket_id: int) -> str:
-    token = ticket_token(ticket_id)
-    return subject if token in subject else f"{subject} {token}"
-
-
-def is_mail_ticket(ticket: Ticket) -> bool:
-    return ticket.channel == Channel.EMAIL
 
 
 # --- outbound replies -----------------------------------------------------------------
@@ -124,9 +90,7 @@ def prepare_reply(row: OutboundEmail) -> bool:
 
 
 def _enqueue(outbound_id: int) -> None:
-    from .tasks import send_outbound_email
-
-    transaction.on_commit(lambda: send_outbound_email.delay(outbound_id))
+    send_queue.enqueue(outbound_id)
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -144,13 +108,13 @@ def _reply_email(row: OutboundEmail) -> EmailMultiAlternatives:
                "token": ticket_token(ticket.pk),
                "portal_url": f"{settings.HELPDESK_BASE_URL}"
                              f"{reverse('portal:ticket', args=[ticket.pk])}"}
-    headers = {"Message-ID": _angle(row.message_id),
+    headers = {"Message-ID": angle(row.message_id),
                "X-Auto-Response-Suppress": "OOF, AutoReply",
                f"X-{token_prefix()}-Ticket": str(ticket.pk)}
     if row.in_reply_to:
-        headers["In-Reply-To"] = _angle(row.in_reply_to)
+        headers["In-Reply-To"] = angle(row.in_reply_to)
     if row.references:
-        headers["References"] = " ".join(_angle(r) for r in row.references.split())
+        headers["References"] = " ".join(angle(r) for r in row.references.split())
     email = EmailMultiAlternatives(
         row.subject, render_to_string("mailgate/email/reply.txt", context),
         formataddr((f"{agent_name} via {mailbox.name if mailbox else 'Support'}",
@@ -226,10 +190,8 @@ def requeue_stalled(*, now: dt.datetime | None = None, limit: int = 500) -> int:
             stalled = retry_at + STALL_GRACE < now
         if stalled:
             due.append(row.pk)
-    from .tasks import send_outbound_email
-
     for pk in due:
-        send_outbound_email.delay(pk)
+        send_queue.enqueue_now(pk)
     if due:
         logger.warning("Queued %s stalled outbound e-mail(s) again", len(due))
     return len(due)
@@ -271,9 +233,9 @@ def enrich_outgoing(mail: OutgoingMail) -> None:
         mailbox = mailbox_for(ticket)
         in_reply_to, refs = thread_ids(ticket)
         if in_reply_to:
-            mail.headers["In-Reply-To"] = _angle(in_reply_to)
+            mail.headers["In-Reply-To"] = angle(in_reply_to)
         if refs:
-            mail.headers["References"] = " ".join(_angle(r) for r in refs)
+            mail.headers["References"] = " ".join(angle(r) for r in refs)
         mail.subject = threaded_subject(mail.subject, ticket.pk)
         if mailbox is not None:
             mail.reply_to = [mailbox.address]

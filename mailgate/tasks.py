@@ -4,7 +4,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.cache import cache
 
-from . import imap, outbound
+from . import imap, outbound, waiting
 from .models import Mailbox, OutboundEmail
 
 POLL_LOCK_SECONDS = 300  # longer than a batch takes; a crashed run frees it by expiry
@@ -57,6 +57,4 @@ def requeue_stalled_outbound() -> int:
 @shared_task
 def scan_waiting_tickets() -> dict[str, int]:
     """Beat job: reminders and automatic resolutions of tickets waiting on customers."""
-    from . import waiting
-
     return waiting.scan()

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from helpdesk.models import Notification
 from helpdesk.roles import Role
-from incidents import services
+from incidents import permissions, services
 from incidents.models import EntryKind, IncidentRole, RoleKind, TimelineEntry
 from tests.factories import make_user
 
@@ -85,7 +85,7 @@ def test_customer_cannot_write_in_the_room(declare, customer_a):
 def test_comms_lead_may_publish_but_not_resolve(declare, lead, l2_agent):
     incident = declare()
     services.assign_role(incident, role=RoleKind.COMMS_LEAD, user=l2_agent, actor=lead)
-    assert services.can_publish(l2_agent, incident)
-    assert not services.can_manage(l2_agent, incident)
+    assert permissions.can_publish(l2_agent, incident)
+    assert not permissions.can_manage(l2_agent, incident)
     other = make_user(Role.AGENT)
-    assert not services.can_publish(other, incident)
+    assert not permissions.can_publish(other, incident)

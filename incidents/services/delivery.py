@@ -1,0 +1,114 @@
+"""Exactly-once fan-out of a public update to every linked ticket (run by a job)."""
+from __future__ import annotations
+
+import time
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from tickets import events as ticket_events
+from tickets import services as ticket_services
+from tickets.models import Message, Ticket
+from tickets.state_machine import TransitionError
+
+from .. import customer_mail, messages
+from ..models import (
+    IncidentTicket,
+    PublicUpdate,
+    UpdateDelivery,
+)
+from ._base import CHUNK, FanOutStats, _commit_clock
+
+
+def deliver_chunk(update_id: int, *, limit: int = CHUNK,
+                  stats: FanOutStats | None = None) -> int:
+    """Deliver the update to the next `limit` linked tickets not yet delivered, in one
+    short transaction; returns how many tickets it handled (0: nothing left)."""
+    update = PublicUpdate.objects.select_related("incident", "created_by").get(pk=update_id)
+    pending = (IncidentTicket.objects.filter(incident_id=update.incident_id)
+               .filter(~Exists(UpdateDelivery.objects.filter(
+                   update_id=update_id, ticket_id=OuterRef("ticket_id"))))
+               .order_by("ticket_id").values_list("ticket_id", flat=True)[:limit])
+    ids = list(pending)
+    if not ids:
+        return 0
+    author = update.created_by or update.incident.declared_by
+    if author is None or not author.is_agent:
+        # Never post as a non-agent: a customer-authored reply would reopen tickets.
+        raise PermissionDenied("The update's author is no longer an agent; publish it again.")
+    tickets = Ticket.objects.in_bulk(ids)
+    body = messages.as_reply(update)
+    started = time.perf_counter()
+    delivered = skipped = 0
+    mine: list[int] = []  # tickets this run delivered to (not another worker)
+    with transaction.atomic():
+        committed = _commit_clock()
+        for tid in ids:
+            ticket = tickets.get(tid)
+            if ticket is None:
+                continue
+            now = timezone.now()
+            try:
+                with transaction.atomic():  # savepoint: the reply and its delivery row
+                    msg = ticket_services.add_reply(ticket, author=author, body=body,
+                                                    public=True)
+                    UpdateDelivery.objects.create(update=update, ticket_id=tid,
+                                                  message_id=msg.pk, created_at=now)
+                delivered += 1
+                mine.append(tid)
+            except IntegrityError:
+                continue  # another worker delivered it meanwhile
+            except (TransitionError, ValidationError, PermissionDenied) as exc:
+                with transaction.atomic():
+                    UpdateDelivery.objects.get_or_create(
+                        update=update, ticket_id=tid,
+                        defaults={"skipped": str(exc)[:255] or "refused", "created_at": now})
+                skipped += 1
+        _mark_after_handlers(UpdateDelivery.objects.filter(update_id=update_id,
+                                                           ticket_id__in=mine), "dispatched_at")
+    if stats is not None:
+        stats.add(started=started, committed=committed, done=delivered, skipped=skipped)
+    return len(ids)
+
+
+def _mark_after_handlers(rows: QuerySet, column: str) -> None:
+    """After commit, once the ticket events of the chunk were handled, stamp `column`.
+
+    Registered after every event of the chunk, so it runs after their handlers (Django
+    runs on-commit callbacks in order).
+    """
+    def mark() -> None:
+        rows.filter(**{f"{column}__isnull": True}).update(**{column: timezone.now()})
+
+    transaction.on_commit(mark)
+
+
+def _replay_replies(update_id: int, *, batch: int = CHUNK) -> int:
+    """Hand the replies a killed worker committed, but never handed to the ticket-event
+    handlers, to them now (their e-mails were never queued); returns how many."""
+    replayed = 0
+    while rows := list(UpdateDelivery.objects.filter(
+            update_id=update_id, dispatched_at__isnull=True, message_id__isnull=False)
+            .order_by("ticket_id").values_list("pk", "message_id")[:batch]):
+        for msg in Message.objects.filter(pk__in=[m for _, m in rows]).order_by("pk"):
+            ticket_events.dispatch(ticket_events.PublicReply(
+                msg.ticket_id, msg.author_id, msg.created_at, msg.pk, msg.by_agent))
+        UpdateDelivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            dispatched_at=timezone.now())
+        replayed += len(rows)
+    return replayed
+
+
+def fan_out(update_id: int, *, chunk: int = CHUNK) -> FanOutStats:
+    """Deliver an update to every linked ticket, chunk by chunk; resumes where it stopped."""
+    stats = FanOutStats()
+    _replay_replies(update_id, batch=chunk)
+    while deliver_chunk(update_id, limit=chunk, stats=stats) == chunk:
+        pass
+    # Customers get the update once each, listing their tickets (never one per ticket).
+    customer_mail.queue_customer_digest(update_id)
+    PublicUpdate.objects.filter(pk=update_id, fanout_completed_at__isnull=True).update(
+        fanout_completed_at=timezone.now())
+    return stats
