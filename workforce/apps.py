@@ -8,6 +8,6 @@ class WorkforceConfig(AppConfig):
         # Routing honours schedules, time off and status without tickets importing us.
         from tickets.assignment import register_availability_filter
 
-        from .schedules import available_members
+        from .selectors import available_members
 
         register_availability_filter(available_members)

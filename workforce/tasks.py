@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import services_oncall
+from .services import oncall
 
 
 @shared_task
 def escalate_unacknowledged_pages() -> int:
     """Page the escalation steps now due for unacknowledged pages; each step pages once
     (unique dedupe keys), so a retry or a second worker never pages twice."""
-    return services_oncall.escalate_due()
+    return oncall.escalate_due()

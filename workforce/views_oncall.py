@@ -2,7 +2,7 @@
 swaps (leads and managers), the pages log, acknowledging a page, the iCalendar download.
 
 Anyone who is not an agent gets a 404, like the rest of the agent workspace. Writes go
-through workforce.services_oncall.
+through workforce.services.oncall.
 """
 from __future__ import annotations
 
@@ -19,21 +19,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.models import User
-from helpdesk.roles import Role
 from helpdesk.web import agent_required, problem
 
-from . import services_oncall as svc
+from . import selectors
 from .models import OnCallOverride, OnCallRole, Page, Rotation
+from .services import oncall as svc
 
 PLAN_WEEKS = 8
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PAGES_PER_PAGE = 50
 ICAL_WEEKS = 12
-
-
-def _agents():
-    return (User.objects.filter(groups__name__in=Role.STAFF, is_active=True).distinct()
-            .order_by("first_name", "last_name", "username"))
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -55,7 +50,7 @@ class OverrideForm(forms.Form):
     def __init__(self, *args: Any, rotation: Rotation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rotation = rotation
-        self.fields["user"].queryset = _agents()
+        self.fields["user"].queryset = selectors.staff()
         for name, f in self.fields.items():
             f.widget.attrs.setdefault("id", f"override_{name}")
 
@@ -100,7 +95,7 @@ def rotations(request: HttpRequest) -> HttpResponse:
     rotation; rotations are few)."""
     now = timezone.now()
     rows = []
-    for rot in Rotation.objects.select_related("team").order_by("name"):
+    for rot in selectors.rotations():
         plan = svc.upcoming_turns(rot, weeks=PLAN_WEEKS + 1, at=now)
         current = plan[0] if plan and plan[0].starts_at <= now else None
         upcoming = plan[1:] if current else plan[:PLAN_WEEKS]
@@ -113,11 +108,10 @@ def rotations(request: HttpRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, rot: Rotation, **forms_: Any) -> dict[str, Any]:
     now = timezone.now()
     plan = svc.upcoming_turns(rot, weeks=PLAN_WEEKS, at=now)
-    overrides = (OnCallOverride.objects.filter(rotation=rot, ends_at__gt=now)
-                 .select_related("user", "created_by").order_by("starts_at"))
-    pages = Paginator(svc.page_log(rot), PAGES_PER_PAGE).get_page(request.GET.get("page"))
+    overrides = selectors.active_overrides(rot, now)
+    pages = Paginator(selectors.page_log(rot), PAGES_PER_PAGE).get_page(request.GET.get("page"))
     can_manage = svc.can_manage(request.user)
-    paged = svc.pages_this_turn(rot, at=now)
+    paged = selectors.pages_this_turn(rot, at=now)
     return {
         "rotation": rot, "now": now, "plan": plan, "handoff_day": WEEKDAYS[rot.handoff_weekday],
         "current": plan[0] if plan and plan[0].starts_at <= now else None,

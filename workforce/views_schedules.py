@@ -4,7 +4,7 @@ template, time off (request, and the leads' approval list), "my status" and adhe
 Agents only (others get a 404). Team leads of a team and managers (holding
 workforce.change_scheduledshift, and either leading the team or seeing every team) edit the
 schedules of others; everyone else sees and changes only their own.
-Writes go through workforce.schedules.
+Reads come from workforce.selectors, writes go through workforce.services.schedules.
 """
 from __future__ import annotations
 
@@ -20,42 +20,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from helpdesk.models import Membership, Team, User
+from helpdesk.models import Team, User
 from helpdesk.web import DateInput, agent_required
 
-from . import schedules
-from .models import AgentState, ScheduledShift, ShiftTemplate, TimeOff
+from . import selectors, shift_time
+from .models import AgentState, ShiftTemplate
+from .services import schedules
 
 PENDING_SHOWN = 200
 
 
-# --- permissions --------------------------------------------------------------------------
-
-def _led_team_ids(user: User) -> set[int]:
-    return set(Membership.objects.filter(user=user, is_lead=True).values_list("team_id",
-                                                                              flat=True))
-
-
-def manages_all(user: User) -> bool:
-    return user.is_superuser or (user.has_perm("workforce.change_scheduledshift")
-                                 and user.has_perm("tickets.view_all_tickets"))
-
-
-def can_manage(user: User, team: Team) -> bool:
-    """May edit the schedules of others in `team`."""
-    if manages_all(user):
-        return True
-    return user.has_perm("workforce.change_scheduledshift") and team.pk in _led_team_ids(user)
-
-
-def _visible_teams(user: User):
-    if manages_all(user):
-        return Team.objects.all()
-    return Team.objects.filter(memberships__user=user)
-
-
 def _team_or_404(user: User, slug: str) -> Team:
-    return get_object_or_404(_visible_teams(user), slug=slug)
+    return get_object_or_404(selectors.visible_teams(user), slug=slug)
 
 
 def _week(request: HttpRequest) -> date:
@@ -64,15 +40,7 @@ def _week(request: HttpRequest) -> date:
         day = date.fromisoformat(raw) if raw else timezone.localdate()
     except ValueError:
         day = timezone.localdate()
-    return schedules.week_start(day)
-
-
-def _team_agents(team: Team, user: User, manager: bool) -> list[User]:
-    members = Membership.objects.filter(team=team, user__is_active=True).select_related(
-        "user").order_by("user__first_name", "user__username")
-    if not manager:
-        members = members.filter(user=user)
-    return [m.user for m in members]
+    return shift_time.week_start(day)
 
 
 def _week_nav(monday: date) -> dict[str, Any]:
@@ -86,7 +54,7 @@ def _week_nav(monday: date) -> dict[str, Any]:
 @require_GET
 @agent_required
 def index(request: HttpRequest) -> HttpResponse:
-    team = _visible_teams(request.user).first()
+    team = selectors.visible_teams(request.user).first()
     if team is None:
         raise Http404("No team")
     return redirect("workforce_schedules:week", slug=team.slug)
@@ -96,39 +64,36 @@ def index(request: HttpRequest) -> HttpResponse:
 @agent_required
 def week(request: HttpRequest, slug: str) -> HttpResponse:
     team = _team_or_404(request.user, slug)
-    manager = can_manage(request.user, team)
+    manager = selectors.can_manage_team(request.user, team)
     monday = _week(request)
-    agents = _team_agents(team, request.user, manager)
+    agents = selectors.team_agents(team, request.user, manager=manager)
     ids = [a.pk for a in agents]
-    lo = datetime.combine(monday - timedelta(days=1), datetime.min.time(), schedules.UTC)
+    lo = datetime.combine(monday - timedelta(days=1), datetime.min.time(), shift_time.UTC)
     hi = lo + timedelta(days=9)
     cells: dict[tuple[int, date], dict[str, list]] = {}
     for agent in agents:
         for d in range(7):
             cells[(agent.pk, monday + timedelta(days=d))] = {"shifts": [], "off": []}
     by_id = {a.pk: a for a in agents}
-    for shift in ScheduledShift.objects.filter(agent_id__in=ids, starts_at__gte=lo,
-                                               starts_at__lt=hi).select_related("template"):
-        zone = schedules.agent_zone(by_id[shift.agent_id])
+    for shift in selectors.shifts_between(ids, lo, hi):
+        zone = shift_time.agent_zone(by_id[shift.agent_id])
         start = shift.starts_at.astimezone(zone)
         cell = cells.get((shift.agent_id, start.date()))
         if cell is not None:
             cell["shifts"].append({"shift": shift, "start": f"{start:%H:%M}",
                                    "end": f"{shift.ends_at.astimezone(zone):%H:%M}"})
-    for off in TimeOff.objects.filter(agent_id__in=ids, starts_at__lt=hi, ends_at__gt=lo,
-                                      status__in=[TimeOff.Status.REQUESTED,
-                                                  TimeOff.Status.APPROVED]):
-        zone = schedules.agent_zone(by_id[off.agent_id])
+    for off in selectors.time_off_between(ids, lo, hi):
+        zone = shift_time.agent_zone(by_id[off.agent_id])
         for d in range(7):
             day = monday + timedelta(days=d)
-            start, end = schedules.local_day_bounds(day, zone)
+            start, end = shift_time.local_day_bounds(day, zone)
             if off.starts_at < end and off.ends_at > start:
                 cells[(off.agent_id, day)]["off"].append(off)
     nav = _week_nav(monday)
-    rows = [{"agent": a, "zone": schedules.agent_zone(a).key,
+    rows = [{"agent": a, "zone": shift_time.agent_zone(a).key,
              "cells": [cells[(a.pk, day)] for day in nav["days"]]} for a in agents]
     return render(request, "workforce/schedules/week.html", {
-        "team": team, "teams": _visible_teams(request.user), "rows": rows,
+        "team": team, "teams": selectors.visible_teams(request.user), "rows": rows,
         "can_manage": manager, **nav,
     })
 
@@ -151,7 +116,7 @@ class ShiftForm(forms.Form):
 @agent_required
 def add_shift(request: HttpRequest, slug: str) -> HttpResponse:
     team = _team_or_404(request.user, slug)
-    if not can_manage(request.user, team):
+    if not selectors.can_manage_team(request.user, team):
         raise Http404("Not found")
     form = ShiftForm(request.POST or None, team=team,
                      initial={"day": request.GET.get("day") or timezone.localdate()})
@@ -167,7 +132,7 @@ def add_shift(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, f"{data['template']} scheduled for {data['agent']} on "
                                       f"{data['day']:%a %Y-%m-%d} ({len(created)} part"
                                       f"{'s' if len(created) > 1 else ''}).")
-            return redirect(f"{_week_url(team)}?week={schedules.week_start(data['day'])}")
+            return redirect(f"{_week_url(team)}?week={shift_time.week_start(data['day'])}")
     status = 422 if request.method == "POST" else 200
     return render(request, "workforce/schedules/add_shift.html",
                   {"team": team, "form": form}, status=status)
@@ -185,15 +150,6 @@ class TimeOffForm(forms.Form):
     reason = forms.CharField(max_length=200, required=False)
 
 
-def _pending_for(user: User):
-    pending = TimeOff.objects.filter(status=TimeOff.Status.REQUESTED).exclude(agent=user)
-    if not manages_all(user):
-        if not user.has_perm("workforce.change_scheduledshift"):
-            return pending.none()
-        pending = pending.filter(agent__memberships__team_id__in=_led_team_ids(user))
-    return pending.select_related("agent").order_by("starts_at").distinct()
-
-
 @require_http_methods(["GET", "POST"])
 @agent_required
 def time_off(request: HttpRequest) -> HttpResponse:
@@ -209,8 +165,8 @@ def time_off(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Time off requested; your team lead will decide.")
             return redirect("workforce_schedules:time_off")
-    mine = TimeOff.objects.filter(agent=request.user).select_related("decided_by")[:50]
-    pending = list(_pending_for(request.user)[:PENDING_SHOWN])
+    mine = selectors.own_time_off(request.user)
+    pending = list(selectors.pending_time_off(request.user)[:PENDING_SHOWN])
     return render(request, "workforce/schedules/time_off.html", {
         "form": form, "mine": mine, "pending": pending,
     }, status=422 if request.method == "POST" else 200)
@@ -219,14 +175,14 @@ def time_off(request: HttpRequest) -> HttpResponse:
 @require_POST
 @agent_required
 def decide_time_off(request: HttpRequest, pk: int) -> HttpResponse:
-    item = get_object_or_404(_pending_for(request.user), pk=pk)
+    item = get_object_or_404(selectors.pending_time_off(request.user), pk=pk)
     decision = request.POST.get("decision")
     try:
         if decision == "approve":
             _, cancelled = schedules.approve_time_off(item, actor=request.user)
             text = f"Time off of {item.agent} approved."
             if cancelled:
-                zone = schedules.agent_zone(item.agent)
+                zone = shift_time.agent_zone(item.agent)
                 text += " Cancelled shifts: " + ", ".join(
                     f"{s.starts_at.astimezone(zone):%a %d %b %H:%M}" for s in cancelled) + "."
             messages.success(request, text)
@@ -251,7 +207,7 @@ def my_status(request: HttpRequest) -> HttpResponse:
             schedules.set_status(agent=request.user, status=request.POST.get("status", ""))
         except ValidationError as exc:
             error = " ".join(exc.messages)
-    context = {"current": schedules.current_status(request.user),
+    context = {"current": selectors.current_status(request.user),
                "states": AgentState.choices, "error": error}
     template = ("workforce/schedules/_status.html" if request.htmx
                 else "workforce/schedules/status.html")
@@ -264,13 +220,13 @@ def my_status(request: HttpRequest) -> HttpResponse:
 @agent_required
 def adherence(request: HttpRequest, slug: str) -> HttpResponse:
     team = _team_or_404(request.user, slug)
-    manager = can_manage(request.user, team)
+    manager = selectors.can_manage_team(request.user, team)
     monday = _week(request)
-    agents = _team_agents(team, request.user, manager)
-    report = schedules.adherence_week(agents, monday)
+    agents = selectors.team_agents(team, request.user, manager=manager)
+    report = selectors.adherence_week(agents, monday)
     rows = [{"agent": a, "days": report[a.pk]} for a in agents]
     return render(request, "workforce/schedules/adherence.html", {
-        "team": team, "teams": _visible_teams(request.user), "rows": rows,
+        "team": team, "teams": selectors.visible_teams(request.user), "rows": rows,
         "can_manage": manager, **_week_nav(monday),
     })
 

@@ -78,7 +78,8 @@ def _run_step(incident: Incident, step: EscalationStep, key: str, now: datetime)
     if step.target == EscalationStep.Target.ONCALL:
         from django.apps import apps
 
-        from workforce import services_oncall  # the one app above tickets we may call
+        # The one app on our layer we may call (pyproject.toml names this crossing).
+        from workforce.services import oncall as services_oncall
 
         rotation = step.rotation or apps.get_model("workforce", "Rotation").objects.order_by(
             "name").first()

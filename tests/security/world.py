@@ -142,8 +142,7 @@ def _objects_of_others(w: World, t, incident, rot, survey) -> None:
     from sla import services as sla
     from sla.models import Clock
     from tickets.models import FollowUp, SavedFilter
-    from workforce import schedules
-    from workforce import services_oncall as oncall
+    from workforce.services import oncall, schedules
 
     u, now = w.users, timezone.now()
     tx = t.team

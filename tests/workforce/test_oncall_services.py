@@ -16,8 +16,8 @@ from django.urls import reverse
 from helpdesk.models import Notification
 from helpdesk.roles import Role
 from tests.factories import make_user
-from workforce import services_oncall as svc
 from workforce.models import OnCallOverride, OnCallRole, Page, Rotation, RotationMember
+from workforce.services import oncall as svc
 from workforce.tasks import escalate_unacknowledged_pages
 
 WEEK1_TUESDAY_NOON = datetime(2026, 3, 10, 11, tzinfo=UTC)  # 12:00 Berlin
@@ -385,7 +385,7 @@ def test_rotation_not_started_yet_shows_next_turn(client, rotation, agent):
 
 @pytest.mark.django_db
 def test_only_leads_and_managers_may_change_the_rota(agent, lead, manager):
-    from workforce.services_oncall import can_manage
+    from workforce.services.oncall import can_manage
 
     assert not can_manage(agent)
     assert can_manage(lead) and can_manage(manager)

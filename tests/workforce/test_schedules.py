@@ -12,8 +12,10 @@ from django.urls import reverse
 from helpdesk.models import AssignmentStrategy
 from helpdesk.roles import Role
 from tickets import assignment
-from workforce import schedules
+from workforce import selectors as wf_selectors
+from workforce import shift_time
 from workforce.models import AgentState, AgentStatus, ScheduledShift, ShiftTemplate, TimeOff
+from workforce.services import schedules
 
 from ..factories import make_ticket, make_user
 
@@ -74,8 +76,8 @@ def test_new_york_core_shift_before_and_after_dst(agent, core):
 
 
 def test_time_in_the_spring_forward_gap_lands_after_it():
-    zone = schedules.ZoneInfo("Europe/Berlin")
-    assert schedules.local_instant(date(2026, 3, 29), time(2, 30), zone) == utc(2026, 3, 29, 1,
+    zone = shift_time.ZoneInfo("Europe/Berlin")
+    assert shift_time.local_instant(date(2026, 3, 29), time(2, 30), zone) == utc(2026, 3, 29, 1,
                                                                                30)
 
 
@@ -182,7 +184,7 @@ def test_switching_status_closes_the_previous_interval(agent):
     first.refresh_from_db()
     assert first.ended_at == utc(2026, 5, 4, 11)
     assert second.ended_at is None
-    assert schedules.current_status(agent) == second
+    assert wf_selectors.current_status(agent) == second
     assert AgentStatus.objects.filter(agent=agent).count() == 2
 
 
@@ -197,7 +199,7 @@ def test_adherence_arithmetic_eight_hour_shift_with_break():
     shift = (utc(2026, 5, 4, 9), utc(2026, 5, 4, 17), 30)
     available = [(utc(2026, 5, 4, 8), utc(2026, 5, 4, 12)),  # 3 h inside the shift
                  (utc(2026, 5, 4, 13), utc(2026, 5, 4, 16))]  # 3 h
-    result = schedules.adherence_of([shift], available)
+    result = shift_time.adherence_of([shift], available)
     assert (result.productive_minutes, result.scheduled_minutes) == (360, 450)
     assert result.fraction == pytest.approx(0.8)
     assert result.percent == 80
@@ -205,15 +207,15 @@ def test_adherence_arithmetic_eight_hour_shift_with_break():
 
 def test_adherence_is_capped_and_empty_without_shifts():
     shift = (utc(2026, 5, 4, 9), utc(2026, 5, 4, 17), 30)
-    full = schedules.adherence_of([shift], [(utc(2026, 5, 4, 0), utc(2026, 5, 5, 0))])
+    full = shift_time.adherence_of([shift], [(utc(2026, 5, 4, 0), utc(2026, 5, 5, 0))])
     assert full.fraction == 1.0
-    assert schedules.adherence_of([], []).fraction is None
+    assert shift_time.adherence_of([], []).fraction is None
 
 
 def test_overlap_merges_overlapping_intervals():
     a = [(utc(2026, 1, 1, 9), utc(2026, 1, 1, 12)), (utc(2026, 1, 1, 11), utc(2026, 1, 1, 13))]
     b = [(utc(2026, 1, 1, 10), utc(2026, 1, 1, 20))]
-    assert schedules.overlap(a, b) == timedelta(hours=3)
+    assert shift_time.overlap(a, b) == timedelta(hours=3)
 
 
 def test_adherence_week_per_agent_and_day(agent, core):
@@ -222,7 +224,7 @@ def test_adherence_week_per_agent_and_day(agent, core):
                                started_at=utc(2026, 5, 4, 9), ended_at=utc(2026, 5, 4, 15))
     AgentStatus.objects.create(agent=agent, status=AgentState.BREAK,
                                started_at=utc(2026, 5, 4, 15), ended_at=utc(2026, 5, 4, 17))
-    report = schedules.adherence_week([agent], date(2026, 5, 4))[agent.pk]
+    report = wf_selectors.adherence_week([agent], date(2026, 5, 4))[agent.pk]
     assert report[0].percent == 80
     assert report[1].fraction is None
 
@@ -243,7 +245,7 @@ def _pick(team, customer):
 
 
 def test_filter_is_registered_by_the_workforce_app():
-    assert schedules.available_members in assignment.availability_filters
+    assert wf_selectors.available_members in assignment.availability_filters
 
 
 @pytest.mark.parametrize("situation", ["off_shift", "time_off", "offline"])
@@ -390,7 +392,7 @@ def test_status_switcher_htmx(client, agent):
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html and "Meeting" in html
-    assert schedules.current_status(agent).status == AgentState.MEETING
+    assert wf_selectors.current_status(agent).status == AgentState.MEETING
     assert client.post(url, {"status": "bogus"}, HTTP_HX_REQUEST="true").status_code == 422
 
 

@@ -1,9 +1,6 @@
-"""Schedules: shifts planned from templates in the agent's time zone, conflict rules, time off,
-agent status intervals, adherence, and the availability filter used by routing.
-
-Every write goes through a function here, inside a transaction. Instants are stored in UTC and
-made from the agent's local wall-clock time with zoneinfo, so a shift across a DST change has
-its true length (a Berlin 22:00–06:00 night shift on 2026-03-28 lasts 7 hours).
+"""Schedules: shifts planned from templates in the agent's time zone, conflict rules,
+time off and agent status. Every write of schedules goes through a function here, inside
+a transaction; instants come from workforce.shift_time.
 
 Decisions:
 - A split template makes two ScheduledShift rows (one per part); its break goes on the first.
@@ -11,138 +8,38 @@ Decisions:
   local ISO week (Monday 00:00 to Monday 00:00 in their time zone).
 - Time off may be requested over scheduled shifts; approving it cancels (deletes) the shifts
   that overlap it and returns them, so the lead sees exactly what was removed.
-- Adherence counts time "available" inside scheduled shifts, capped at the scheduled
-  productive time (shift minus break), for shifts starting on that local day.
+- Adherence (workforce.selectors) counts time "available" inside scheduled shifts, capped
+  at the scheduled productive time (shift minus break), for shifts starting on that day.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
-from helpdesk.models import Membership, Team, User
+from helpdesk.models import Team, User
 
-from .models import (
-    PRODUCTIVE_STATES,
+from ..models import (
     AgentState,
     AgentStatus,
     ScheduledShift,
     ShiftTemplate,
     TimeOff,
 )
+from ..selectors import conflicting_shifts
+from ..shift_time import Interval, agent_zone, local_instant, template_instants, week_start
 
 MAX_SHIFT = timedelta(hours=12)
+
+
 DEFAULT_MAX_WEEKLY_HOURS = 48
-AVAILABILITY_WINDOW = timedelta(days=7)
 
-Interval = tuple[datetime, datetime]
-
-
-# --- time zones -------------------------------------------------------------------------
-
-def agent_zone(agent: User) -> ZoneInfo:
-    try:
-        return ZoneInfo(agent.time_zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant of wall-clock `at` on `day` in `zone`.
-
-    A time that does not exist (skipped by a spring-forward) lands after the gap, as a clock
-    would show it; an ambiguous one (fall-back) takes the first occurrence.
-    """
-    # fold=0 (PEP 495): a gap time is read with the offset before the change, i.e. after it.
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def local_day_bounds(day: date, zone: ZoneInfo) -> Interval:
-    return local_instant(day, time(0), zone), local_instant(day + timedelta(days=1), time(0), zone)
-
-
-def template_instants(template: ShiftTemplate, day: date, zone: ZoneInfo) -> list[Interval]:
-    """The UTC intervals of `template` worked on local `day` (two for a split shift).
-
-    An end at or before its start is on the next day (a night shift).
-    """
-    parts = [(template.start, template.end)]
-    if template.second_start is not None and template.second_end is not None:
-        parts.append((template.second_start, template.second_end))
-    intervals: list[Interval] = []
-    for start, end in parts:
-        end_day = day + timedelta(days=1) if end <= start else day
-        intervals.append((local_instant(day, start, zone), local_instant(end_day, end, zone)))
-    return intervals
-
-
-# --- pure interval arithmetic -------------------------------------------------------------
-
-def merge(intervals: Iterable[Interval]) -> list[Interval]:
-    """Sorted, non-overlapping union of the intervals (empty ones dropped)."""
-    merged: list[list[datetime]] = []
-    for start, end in sorted(i for i in intervals if i[1] > i[0]):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(s, e) for s, e in merged]
-
-
-def overlap(a: Iterable[Interval], b: Iterable[Interval]) -> timedelta:
-    """Total time covered by both sets of intervals."""
-    left, right = merge(a), merge(b)
-    total, i, j = timedelta(0), 0, 0
-    while i < len(left) and j < len(right):
-        start = max(left[i][0], right[j][0])
-        end = min(left[i][1], right[j][1])
-        if end > start:
-            total += end - start
-        if left[i][1] <= right[j][1]:
-            i += 1
-        else:
-            j += 1
-    return total
-
-
-@dataclass(frozen=True)
-class Adherence:
-    scheduled_minutes: int  # scheduled productive time: shifts minus breaks
-    productive_minutes: int  # time available inside the shifts, capped at the above
-
-    @property
-    def fraction(self) -> float | None:
-        if not self.scheduled_minutes:
-            return None
-        return self.productive_minutes / self.scheduled_minutes
-
-    @property
-    def percent(self) -> int | None:
-        f = self.fraction
-        return None if f is None else round(f * 100)
-
-
-def adherence_of(shifts: Sequence[tuple[datetime, datetime, int]],
-                 productive: Iterable[Interval]) -> Adherence:
-    """Adherence of shifts (start, end, break minutes) against productive-state intervals."""
-    scheduled = sum(max(0, int((e - s).total_seconds() // 60) - b) for s, e, b in shifts)
-    inside = overlap([(s, e) for s, e, _ in shifts], productive)
-    return Adherence(scheduled, min(scheduled, int(inside.total_seconds() // 60)))
-
-
-# --- conflict rules -----------------------------------------------------------------------
 
 def max_weekly_hours() -> float:
     return float(getattr(settings, "HELPDESK_MAX_WEEKLY_HOURS", DEFAULT_MAX_WEEKLY_HOURS))
@@ -234,8 +131,6 @@ def plan_shift(*, agent: User, template: ShiftTemplate, day: date, team: Team | 
     ]
 
 
-# --- time off -----------------------------------------------------------------------------
-
 @transaction.atomic
 def request_time_off(*, agent: User, starts_at: datetime, ends_at: datetime,
                      reason: str = "") -> TimeOff:
@@ -262,12 +157,6 @@ def time_off_for_days(*, agent: User, first: date, last: date, reason: str = "")
     return request_time_off(agent=agent, starts_at=local_instant(first, time(0), zone),
                             ends_at=local_instant(last + timedelta(days=1), time(0), zone),
                             reason=reason)
-
-
-def conflicting_shifts(time_off: TimeOff) -> QuerySet[ScheduledShift]:
-    return ScheduledShift.objects.filter(agent_id=time_off.agent_id,
-                                         starts_at__lt=time_off.ends_at,
-                                         ends_at__gt=time_off.starts_at)
 
 
 def _decide(time_off: TimeOff, status: str, actor: User) -> TimeOff:
@@ -298,12 +187,6 @@ def reject_time_off(time_off: TimeOff, *, actor: User) -> TimeOff:
     return _decide(time_off, TimeOff.Status.REJECTED, actor)
 
 
-# --- agent status -------------------------------------------------------------------------
-
-def current_status(agent: User) -> AgentStatus | None:
-    return AgentStatus.objects.filter(agent=agent, ended_at__isnull=True).first()
-
-
 @transaction.atomic
 def set_status(*, agent: User, status: str) -> AgentStatus:
     """Switch the agent's status: the open interval is closed now and a new one opened.
@@ -322,54 +205,3 @@ def set_status(*, agent: User, status: str) -> AgentStatus:
         current.ended_at = max(now, current.started_at)
         current.save(update_fields=["ended_at"])
     return AgentStatus.objects.create(agent=agent, status=status, started_at=now)
-
-
-# --- adherence ----------------------------------------------------------------------------
-
-def adherence_week(agents: Sequence[User], monday: date) -> dict[int, list[Adherence]]:
-    """Adherence per agent (by id) and local day of the week starting `monday` (two queries)."""
-    if not agents:
-        return {}
-    lo = datetime.combine(monday - timedelta(days=1), time(0), UTC)
-    hi = datetime.combine(monday + timedelta(days=9), time(0), UTC)
-    ids = [a.pk for a in agents]
-    shifts: dict[int, list[ScheduledShift]] = defaultdict(list)
-    for s in ScheduledShift.objects.filter(agent_id__in=ids, starts_at__gte=lo,
-                                           starts_at__lt=hi):
-        shifts[s.agent_id].append(s)
-    now = timezone.now()
-    productive: dict[int, list[Interval]] = defaultdict(list)
-    for st in AgentStatus.objects.filter(
-            Q(ended_at__isnull=True) | Q(ended_at__gt=lo), agent_id__in=ids,
-            status__in=PRODUCTIVE_STATES, started_at__lt=hi + timedelta(days=1)):
-        productive[st.agent_id].append((st.started_at, st.ended_at or now))
-    result: dict[int, list[Adherence]] = {}
-    for agent in agents:
-        zone = agent_zone(agent)
-        per_day: dict[date, list[tuple[datetime, datetime, int]]] = defaultdict(list)
-        for s in shifts[agent.pk]:
-            per_day[s.starts_at.astimezone(zone).date()].append(
-                (s.starts_at, s.ends_at, s.break_minutes))
-        result[agent.pk] = [
-            adherence_of(per_day[monday + timedelta(days=d)], productive[agent.pk])
-            for d in range(7)
-        ]
-    return result
-
-
-# --- routing ------------------------------------------------------------------------------
-
-def available_members(members: QuerySet[Membership], now: datetime) -> QuerySet[Membership]:
-    """Drop members on approved time off, offline, or off shift (only agents who have any
-    shift within ±7 days are held to their schedule: no schedule means always on)."""
-    user = OuterRef("user_id")
-    on_time_off = TimeOff.objects.filter(agent=user, status=TimeOff.Status.APPROVED,
-                                         starts_at__lte=now, ends_at__gt=now)
-    offline = AgentStatus.objects.filter(agent=user, ended_at__isnull=True,
-                                         status=AgentState.OFFLINE)
-    shifts = ScheduledShift.objects.filter(agent=user)
-    scheduled = shifts.filter(starts_at__lt=now + AVAILABILITY_WINDOW,
-                              ends_at__gt=now - AVAILABILITY_WINDOW)
-    on_shift = shifts.filter(starts_at__lte=now, ends_at__gt=now)
-    return members.exclude(Exists(on_time_off)).exclude(Exists(offline)).exclude(
-        Exists(scheduled) & ~Exists(on_shift))

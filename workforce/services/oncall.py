@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -48,8 +48,8 @@ from helpdesk.notifications import notify
 from helpdesk.roles import Role
 from tickets.models import Priority
 
-from . import oncall
-from .models import (
+from .. import oncall as rota
+from ..models import (
     EscalationPolicy,
     EscalationStep,
     OnCallOverride,
@@ -57,6 +57,7 @@ from .models import (
     Page,
     Rotation,
 )
+from ..selectors import handoffs
 
 ESCALATION_PREFIX = "oncall-esc:"
 DEFAULT_STEPS = ((5, EscalationStep.Target.PRIMARY), (15, EscalationStep.Target.SECONDARY),
@@ -66,12 +67,6 @@ ESCALATION_HORIZON = timedelta(hours=24)
 
 
 # --- turns ------------------------------------------------------------------------------
-
-def handoffs(rotation: Rotation) -> oncall.Handoffs:
-    return oncall.Handoffs(timezone=rotation.timezone, starts_on=rotation.starts_on,
-                           handoff_weekday=rotation.handoff_weekday,
-                           handoff_time=rotation.handoff_time)
-
 
 @dataclass
 class Turn:
@@ -97,7 +92,7 @@ def _members(rotation: Rotation) -> list[User]:
     return [m.user for m in rotation.members.select_related("user").order_by("position")]
 
 
-def _page_counts(rotation: Rotation, clock: oncall.Handoffs,
+def _page_counts(rotation: Rotation, clock: rota.Handoffs,
                  weeks: Iterable[int]) -> dict[int, dict[int, int]]:
     """Pages per user id in each of `weeks` (one query)."""
     weeks = sorted(set(weeks))
@@ -137,7 +132,7 @@ def turns(rotation: Rotation, weeks: Iterable[int], *, at: datetime | None = Non
     members = _members(rotation)
     by_id = {u.pk: u for u in members}
     counts = _page_counts(rotation, clock, [w - 1 for w in weeks])
-    plan = oncall.plan([u.pk for u in members], weeks, counts, rotation.skip_after_pages)
+    plan = rota.plan([u.pk for u in members], weeks, counts, rotation.skip_after_pages)
     overrides = _overrides(rotation, clock.start(min(weeks)), clock.start(max(weeks) + 1))
     result = []
     for a in plan:
@@ -258,7 +253,7 @@ class PageOutcome:
 
 def is_after_hours(rotation: Rotation, at: datetime) -> bool:
     local = at.astimezone(handoffs(rotation).zone)
-    return oncall.is_after_hours(local, rotation.business_start, rotation.business_end)
+    return rota.is_after_hours(local, rotation.business_start, rotation.business_end)
 
 
 def page(rotation: Rotation, *, reason: str, priority: int | None, ticket=None,
@@ -437,20 +432,6 @@ def escalate_due(*, now: datetime | None = None) -> int:
     return sent
 
 
-# --- reads for the pages ----------------------------------------------------------------
-
-def page_log(rotation: Rotation):
-    return (Page.objects.filter(rotation=rotation).select_related("user", "ticket")
-            .order_by("-created_at"))
-
-
-def pages_this_turn(rotation: Rotation, *, at: datetime | None = None) -> dict[int, int]:
-    """Pages per user id in the current turn (what the paged-twice rule will look at)."""
-    start, end = handoffs(rotation).window(handoffs(rotation).week_at(at or timezone.now()))
-    return dict(Page.objects.filter(rotation=rotation, created_at__gte=start, created_at__lt=end)
-                .values_list("user_id").annotate(n=Count("pk")).values_list("user_id", "n"))
-
-
 # --- iCalendar --------------------------------------------------------------------------
 
 def ical(rotation: Rotation, *, weeks: int = 8, at: datetime | None = None,
@@ -465,7 +446,7 @@ def ical(rotation: Rotation, *, weeks: int = 8, at: datetime | None = None,
                              (OnCallRole.SECONDARY, t.scheduled_secondary)):
             if person is None:
                 continue
-            events.append(oncall.CalendarEvent(
+            events.append(rota.CalendarEvent(
                 uid=f"rotation-{rotation.pk}-week-{t.week}-{role}@{domain}",
                 starts_at=t.starts_at, ends_at=t.ends_at,
                 summary=f"{rotation.name}: {person} on call ({role})",
@@ -474,9 +455,9 @@ def ical(rotation: Rotation, *, weeks: int = 8, at: datetime | None = None,
                             f"{rotation.timezone}."))
     if plan:
         for o in _overrides(rotation, plan[0].starts_at, plan[-1].ends_at):
-            events.append(oncall.CalendarEvent(
+            events.append(rota.CalendarEvent(
                 uid=f"rotation-{rotation.pk}-override-{o.pk}@{domain}",
                 starts_at=o.starts_at, ends_at=o.ends_at,
                 summary=f"{rotation.name}: {o.user} covers {o.role}",
                 description=o.reason))
-    return oncall.ical_calendar(events, name=f"On call: {rotation.name}", stamp=at)
+    return rota.ical_calendar(events, name=f"On call: {rotation.name}", stamp=at)
