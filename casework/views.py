@@ -6,7 +6,7 @@ the request and call one service; the panel actions answer htmx with the panel i
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -16,13 +16,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk.csv_export import csv_response
 from helpdesk.models import Team
-from helpdesk.web import DateInput, agent_required, problem
+from helpdesk.web import PeriodForm, agent_required, problem
 from tickets import services as ticket_services
 from tickets.models import Attachment, Category, Ticket
 from tickets.selectors import get_ticket_for, visible_tickets
@@ -245,25 +244,19 @@ def index(request: HttpRequest) -> HttpResponse:
 
 # --- dashboard -------------------------------------------------------------------------------
 
-class DashboardFilterForm(forms.Form):
-    start = forms.DateField(required=False, widget=DateInput, label="From")
-    end = forms.DateField(required=False, widget=DateInput, label="To (inclusive)")
+class DashboardFilterForm(PeriodForm):
     team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
     category = forms.ModelChoiceField(Category.objects.all(), required=False,
                                       empty_label="All categories")
+    default_days = DEFAULT_DAYS
 
     def filters(self) -> selectors.Filters:
-        data = self.cleaned_data if self.is_valid() else {}
-        end = data.get("end") or timezone.localdate()
-        start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
-        if start > end:
-            start, end = end, start
-        zone = timezone.get_current_timezone()
+        data = self.values()
+        start, end = self.bounds(data)
         team, category = data.get("team"), data.get("category")
         return selectors.Filters(
-            start=datetime.combine(start, time.min, tzinfo=zone),
-            end=datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
-            team_id=team.pk if team else None, category_id=category.pk if category else None)
+            start=start, end=end, team_id=team.pk if team else None,
+            category_id=category.pk if category else None)
 
 
 @require_GET

@@ -1,4 +1,5 @@
-"""Shared web helpers for every app's views: access decorators, form widgets, errors.
+"""Shared web helpers for every app's views: access decorators, form widgets, errors,
+the period filter of the reports and the live countdown.
 
 Kept in the kernel so that apps on any layer use one copy instead of importing another
 app's views module.
@@ -6,6 +7,7 @@ app's views module.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 from typing import Any
 
@@ -13,6 +15,11 @@ from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import dateformat, formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince, timeuntil
+from django.utils.timezone import template_localtime
 from django_htmx.http import HttpResponseClientRedirect
 
 View = Callable[..., HttpResponse]
@@ -46,3 +53,70 @@ class DateInput(forms.DateInput):
     """The browser's date picker."""
 
     input_type = "date"
+
+
+MAX_PERIOD_DAYS = 731
+
+
+class PeriodForm(forms.Form):
+    """The period filter of every report: local dates From .. To (inclusive), by default
+    the last `default_days` days, at most two years. Reports add their narrowing fields
+    in a subclass and render it with templates/includes/period_filters.html."""
+
+    start = forms.DateField(required=False, widget=DateInput, label="From")
+    end = forms.DateField(required=False, widget=DateInput, label="To (inclusive)")
+    default_days = 30
+
+    def __init__(self, *args: Any, default_days: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if default_days is not None:
+            self.default_days = default_days
+        for name, f in self.fields.items():
+            f.widget.attrs.setdefault("id", f"filter_{name}")
+
+    def default_period(self, today: date) -> tuple[date, date]:
+        return today - timedelta(days=self.default_days - 1), today
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = self.default_period(timezone.localdate())
+        if data.get("start"):
+            start = data["start"]
+        elif data.get("end"):
+            start = data["end"] - timedelta(days=self.default_days - 1)
+        end = data.get("end") or max(end, start)
+        if end < start:
+            raise ValidationError("The end of the period is before its start.")
+        if (end - start).days >= MAX_PERIOD_DAYS:
+            raise ValidationError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.")
+        data["start"], data["end"] = start, end
+        return data
+
+    def values(self) -> dict[str, Any]:
+        """The cleaned data; the default period alone while the form is invalid (its
+        errors are shown, the report shows the default period meanwhile)."""
+        if self.is_valid():
+            return dict(self.cleaned_data)
+        start, end = self.default_period(timezone.localdate())
+        return {"start": start, "end": end}
+
+    @staticmethod
+    def bounds(values: dict[str, Any]) -> tuple[datetime, datetime]:
+        """The period as [start 00:00, day after end 00:00) in the current time zone."""
+        zone = timezone.get_current_timezone()
+        return (datetime.combine(values["start"], time.min, tzinfo=zone),
+                datetime.combine(values["end"] + timedelta(days=1), time.min, tzinfo=zone))
+
+
+def countdown(due: datetime, now: datetime) -> SafeString:
+    """A live countdown to `due` (SLA clocks, the next incident update): the words are
+    rendered here, so it reads right without JS, and kept current by
+    static/js/countdown.js. The one countdown of both template engines."""
+    local = template_localtime(due)
+    overdue = due <= now
+    words = f"overdue {timesince(due, now)}" if overdue else f"in {timeuntil(due, now)}"
+    return format_html(
+        '<time data-countdown datetime="{}" title="{}" class="countdown{}">{}</time>',
+        dateformat.format(local, "c"), formats.date_format(local, "DATETIME_FORMAT"),
+        " overdue" if overdue else "", words,
+    )

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import astuple
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -22,19 +21,16 @@ from django.views.decorators.http import require_GET
 from helpdesk.csv_export import csv_response
 from helpdesk.models import SupportTier, Team, User
 from helpdesk.selectors import agents
-from helpdesk.web import DateInput, agent_required
+from helpdesk.web import PeriodForm, agent_required
 from tickets.forms import AgentChoiceField
 from tickets.models import Category, Channel, Priority
 
 from . import metrics, rollups
 
 CACHE_SECONDS = 300
-MAX_PERIOD_DAYS = 731
 
 
-class MetricsFilterForm(forms.Form):
-    start = forms.DateField(required=False, widget=DateInput, label="From")
-    end = forms.DateField(required=False, widget=DateInput, label="To (inclusive)")
+class MetricsFilterForm(PeriodForm):
     team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
     # Rendered from the cached agent list: a join over every user costs ~0.3 s at 250k.
     agent = AgentChoiceField(agents(), required=False, empty_label="All agents")
@@ -47,40 +43,12 @@ class MetricsFilterForm(forms.Form):
     category = forms.ModelChoiceField(Category.objects.all(), required=False,
                                       empty_label="All categories")
 
-    def __init__(self, *args: Any, default_days: int = 30, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.default_days = default_days
-        for name, f in self.fields.items():
-            f.widget.attrs.setdefault("id", f"filter_{name}")
-
-    def default_period(self, today: date) -> tuple[date, date]:
-        return today - timedelta(days=self.default_days - 1), today
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        start, end = self.default_period(timezone.localdate())
-        if data.get("start"):
-            start = data["start"]
-        elif data.get("end"):
-            start = data["end"] - timedelta(days=self.default_days - 1)
-        end = data.get("end") or max(end, start)
-        if end < start:
-            raise ValidationError("The end of the period is before its start.")
-        if (end - start).days >= MAX_PERIOD_DAYS:
-            raise ValidationError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.")
-        data["start"], data["end"] = start, end
-        return data
-
     def to_filters(self, **overrides: Any) -> metrics.MetricFilters:
-        if self.is_valid():
-            data = dict(self.cleaned_data)
-        else:
-            start, end = self.default_period(timezone.localdate())
-            data = {"start": start, "end": end}
-        zone = timezone.get_current_timezone()
+        data = self.values()
+        start, end = self.bounds(data)
         values = {
-            "start": datetime.combine(data["start"], time.min, tzinfo=zone),
-            "end": datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=zone),
+            "start": start,
+            "end": end,
             "team_id": data["team"].pk if data.get("team") else None,
             "agent_id": data["agent"].pk if data.get("agent") else None,
             "tier": data.get("tier") or "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import astuple
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -24,15 +24,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.csv_export import csv_response
 from helpdesk.models import SupportTier, Team
-from helpdesk.web import DateInput, agent_required
+from helpdesk.web import PeriodForm, agent_required
 from tickets.models import Channel, Priority
 from tickets.selectors import visible_tickets
 
 from . import selectors
 from .models import Clock
 
-DEFAULT_PERIOD_DAYS = 30
-MAX_PERIOD_DAYS = 731
 APPROACHING_PER_PAGE = 50
 PAUSE_PAIRS_SHOWN = 100
 WITHIN_CHOICES = [
@@ -44,11 +42,9 @@ DEFAULT_WITHIN = 60
 
 # --- filter forms -----------------------------------------------------------------------------
 
-class PeriodFilterForm(forms.Form):
+class PeriodFilterForm(PeriodForm):
     """Clocks (or pauses) started in a period of local dates, narrowed by ticket fields."""
 
-    start = forms.DateField(required=False, widget=DateInput, label="From")
-    end = forms.DateField(required=False, widget=DateInput, label="To (inclusive)")
     team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
     tier = forms.ChoiceField(choices=[("", "All tiers"), *SupportTier.choices], required=False,
                              label="Support tier")
@@ -57,43 +53,13 @@ class PeriodFilterForm(forms.Form):
     channel = forms.ChoiceField(choices=[("", "All channels"), *Channel.choices],
                                 required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, f in self.fields.items():
-            f.widget.attrs.setdefault("id", f"filter_{name}")
-
-    @staticmethod
-    def default_period(today: date) -> tuple[date, date]:
-        return today - timedelta(days=DEFAULT_PERIOD_DAYS - 1), today
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        start, end = self.default_period(timezone.localdate())
-        start = data.get("start") or (data["end"] - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-                                      if data.get("end") else start)
-        end = data.get("end") or max(end, start)
-        if end < start:
-            raise ValidationError("The end of the period is before its start.")
-        if (end - start).days >= MAX_PERIOD_DAYS:
-            raise ValidationError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.")
-        data["start"], data["end"] = start, end
-        return data
-
     def to_filters(self) -> selectors.DashboardFilters:
-        """The period as [start 00:00, day after end 00:00) in the current time zone."""
-        if self.is_valid():
-            data = self.cleaned_data
-        else:  # show the errors, and the default period meanwhile
-            start, end = self.default_period(timezone.localdate())
-            data = {"start": start, "end": end}
-        zone = timezone.get_current_timezone()
+        data = self.values()
+        start, end = self.bounds(data)
         team = data.get("team")
         return selectors.DashboardFilters(
-            start=datetime.combine(data["start"], time.min, tzinfo=zone),
-            end=datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=zone),
-            team_id=team.pk if team else None,
-            tier=data.get("tier") or "",
-            priority=data.get("priority"),
+            start=start, end=end, team_id=team.pk if team else None,
+            tier=data.get("tier") or "", priority=data.get("priority"),
             channel=data.get("channel") or "",
         )
 

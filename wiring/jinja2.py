@@ -1,7 +1,7 @@
 """The Jinja2 environment of the few hot fragments rendered with Jinja2 (see settings).
 
 Only what those fragments use: dates in the user's time zone, Django's "time since"
-words, the SLA countdown tags and the customers' status words, so the markup matches
+words, the countdown, the SLA level words and the customers' status words, so the markup matches
 the Django templates exactly.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ from django.utils.timesince import timesince
 from django.utils.timezone import template_localtime
 from jinja2 import Environment
 
-from sla.templatetags.sla_tags import sla_countdown, sla_level_label
+from helpdesk.web import countdown
+from tickets.sla_levels import sla_level_label
 from tickets.templatetags.portal_tags import customer_status, customer_status_group
 
 
@@ -30,7 +31,7 @@ def date_format(value: datetime | None, fmt: str) -> str:
 
 def environment(**options: Any) -> Environment:
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
-    env.globals.update(sla_countdown=sla_countdown, sla_level_label=sla_level_label)
+    env.globals.update(countdown=countdown, sla_level_label=sla_level_label)
     env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
                        timesince=timesince, customer_status=customer_status,
                        customer_status_group=customer_status_group)

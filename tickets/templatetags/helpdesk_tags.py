@@ -1,11 +1,8 @@
-"""Template helpers of the ticket pages: safe Markdown, readable status names, form fields."""
+"""Template helpers of the ticket pages: safe Markdown, readable status names."""
 from __future__ import annotations
 
-from typing import Any
-
 from django import template
-from django.template.loader import render_to_string
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 from tickets.rendering import render_markdown
 from tickets.state_machine import LABELS, Status
@@ -26,10 +23,3 @@ def status_name(value: str) -> str:
         return LABELS[Status(value)]
     except ValueError:
         return value
-
-
-@register.simple_tag
-def form_fields(form: Any) -> SafeString:
-    """The fields of `form` with labels, help and errors (templates/jinja2/includes)."""
-    return mark_safe(render_to_string(  # noqa: S308 - Jinja2 autoescapes
-        "includes/_fields.html", {"form": form}, using="jinja2"))
