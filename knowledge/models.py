@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-from helpdesk.models import staff_only
+from helpdesk.models import AppendOnlyModel, staff_only
 
 MAX_SECTION_DEPTH = 3
 
@@ -200,6 +200,29 @@ class ArticleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article} v{self.number} ({self.state})"
+
+
+class ArticleEventKind(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+class ArticleEvent(AppendOnlyModel):
+    """Who published or archived an article, and when: the article's audit trail."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=12, choices=ArticleEventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    version = models.ForeignKey(ArticleVersion, null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["article", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.article} {self.kind} by {self.actor or 'system'}"
 
 
 class Synonym(models.Model):

@@ -21,6 +21,8 @@ from . import conf, search
 from .article_templates import starting_content
 from .models import (
     Article,
+    ArticleEvent,
+    ArticleEventKind,
     ArticleFlag,
     ArticleStatus,
     ArticleTemplate,
@@ -166,6 +168,8 @@ def publish(article: Article, *, actor: User | None) -> Article:
         article.last_reviewed_on = timezone.localdate(now)
         article.updated_at = now
         article.save()
+        ArticleEvent.objects.create(article=article, kind=ArticleEventKind.PUBLISHED,
+                                    actor=actor, version=version, created_at=now)
         search.index_article([article.pk])
     return article
 
@@ -184,10 +188,13 @@ def discard_draft(article: Article, *, actor: User | None) -> None:
 def archive(article: Article, *, actor: User | None) -> None:
     if not _can_publish(actor):
         raise PermissionDenied("You cannot archive articles.")
+    now = timezone.now()
     with transaction.atomic():
         article.status = ArticleStatus.ARCHIVED
-        article.updated_at = timezone.now()
+        article.updated_at = now
         article.save(update_fields=["status", "updated_at"])
+        ArticleEvent.objects.create(article=article, kind=ArticleEventKind.ARCHIVED,
+                                    actor=actor, created_at=now)
 
 
 def mark_reviewed(article: Article, *, actor: User | None, on: date | None = None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -45,8 +46,10 @@ from .state_machine import (
     TO_TEAM,
     WAITING_STATUSES,
     Status,
+    Transition,
     TransitionError,
     check,
+    check_merge,
 )
 
 __all__ = [
@@ -249,33 +252,41 @@ def transition(
         if assignee is not None and not assignee.is_agent:
             raise TransitionError("Tickets can only be assigned to agents.")
         now = timezone.now()
-        before = ticket.status
-        target = Status(to)
         if handoff is not None:
             _write_escalation(ticket, handoff, actor=actor, to_team=to_team, now=now,
-                              engineering=target == Status.ENGINEERING)
+                              engineering=step.target == Status.ENGINEERING)
         if assignee is not None and assignee.pk != ticket.assignee_id:
             _set_assignee(ticket, assignee, actor=actor)
-        ticket.status = target.value
-        ticket.status_changed_at = now
-        ticket.updated_at = now
-        ticket.waiting_reason = reason.strip()[:255] if target in WAITING_STATUSES else ""
-        if target == Status.RESOLVED:
-            ticket.resolved_at = now
-        if target == Status.CLOSED:
-            ticket.closed_at = now
-        if step.name == "reopen":
-            ticket.reopen_count += 1
-            ticket.resolved_at = None
-        if step.name == "return to queue":
-            _set_assignee(ticket, None, actor=actor)
-        ticket.save()
-        _record(ticket, EventKind.STATUS, actor=actor, field="status", before=before,
-                after=target.value, note=reason.strip(), public=True, at=now)
-        events.emit(events.StatusChanged(ticket.pk, _actor_id(actor), now, before, target.value))
-        if step.name == "reopen":
-            events.emit(events.Reopened(ticket.pk, _actor_id(actor), now))
+        _apply(ticket, step, actor=actor, note=reason.strip(), now=now)
     return ticket
+
+
+def _apply(ticket: Ticket, step: Transition, *, actor: User | None, note: str,
+           now: datetime) -> None:
+    """Write a checked transition: the status and its timestamps, the audit event and the
+    domain event. Every status change of a ticket goes through here (inside the caller's
+    transaction, the row locked)."""
+    before = ticket.status
+    target = step.target
+    ticket.status = target.value
+    ticket.status_changed_at = now
+    ticket.updated_at = now
+    ticket.waiting_reason = note[:255] if target in WAITING_STATUSES else ""
+    if target == Status.RESOLVED:
+        ticket.resolved_at = now
+    if target == Status.CLOSED:
+        ticket.closed_at = now
+    if step.name == "reopen":
+        ticket.reopen_count += 1
+        ticket.resolved_at = None
+    if step.name == "return to queue":
+        _set_assignee(ticket, None, actor=actor)
+    ticket.save()
+    _record(ticket, EventKind.STATUS, actor=actor, field="status", before=before,
+            after=target.value, note=note, public=True, at=now)
+    events.emit(events.StatusChanged(ticket.pk, _actor_id(actor), now, before, target.value))
+    if step.name == "reopen":
+        events.emit(events.Reopened(ticket.pk, _actor_id(actor), now))
 
 
 def _customer_can_act(ticket: Ticket, actor: User) -> bool:
@@ -670,6 +681,7 @@ def merge(duplicate: Ticket, *, into: Ticket, actor: User) -> Ticket:
         duplicate, into = locked[duplicate.pk], locked[into.pk]
         if duplicate.merged_into_id:
             raise ValidationError(f"{duplicate.reference} is already merged.")
+        step = check_merge(duplicate.status)
         if into.merged_into_id or into.status == Status.CLOSED:
             raise ValidationError(f"{into.reference} is closed; merge into an open ticket.")
         now = timezone.now()
@@ -694,19 +706,10 @@ def merge(duplicate: Ticket, *, into: Ticket, actor: User) -> Ticket:
                 public=True, at=now)
         _record(duplicate, EventKind.MERGED, actor=actor, field="merged_into",
                 after=into.reference, public=True, at=now)
-        before = duplicate.status
-        duplicate.merged_into = into
-        duplicate.status = Status.CLOSED.value
-        duplicate.closed_at = now
-        duplicate.status_changed_at = now
-        duplicate.updated_at = now
-        duplicate.save()
         into.updated_at = now
         into.save(update_fields=["updated_at"])
-        _record(duplicate, EventKind.STATUS, actor=actor, field="status", before=before,
-                after=Status.CLOSED.value, note=f"duplicate of {into.reference}",
-                public=True, at=now)
-        events.emit(events.StatusChanged(duplicate.pk, actor.pk, now, before, "closed"))
+        duplicate.merged_into = into
+        _apply(duplicate, step, actor=actor, note=f"duplicate of {into.reference}", now=now)
         events.emit(events.Merged(duplicate.pk, actor.pk, now, into.pk))
     return into
 

@@ -114,6 +114,13 @@ TRANSITIONS: dict[tuple[Status, Status], Transition] = {
 }
 assert len(TRANSITIONS) == len(_TABLE), "duplicate transition in the table"
 
+# Merging closes the duplicate from every status but closed, with no input to give: a
+# table of its own, since the manual "close" of the same (source, target) pairs needs a
+# reason and exists only from some statuses.
+MERGES: dict[Status, Transition] = {
+    s: Transition(s, S.CLOSED, "merge") for s in Status if s != S.CLOSED
+}
+
 
 class TransitionError(ValueError):
     """A status change that is not allowed; changes nothing."""
@@ -121,6 +128,14 @@ class TransitionError(ValueError):
     def __init__(self, message: str, *, missing: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.missing = tuple(sorted(missing))
+
+
+def check_merge(source: Status | str) -> Transition:
+    """The transition that closes a ticket merged into another; refused once closed."""
+    step = MERGES.get(Status(source))
+    if step is None:
+        raise TransitionError(f"A {LABELS[Status(source)].lower()} ticket cannot be merged.")
+    return step
 
 
 def allowed_targets(source: Status | str, *, customer: bool = False) -> list[Status]:

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 
 from helpdesk.models import Notification
 from knowledge import selectors, services
-from knowledge.models import ArticleStatus, ArticleTemplate, Section, VersionState
+from knowledge.models import ArticleEventKind, ArticleStatus, ArticleTemplate, Section, VersionState
 
 from .conftest import publish
 
@@ -45,10 +45,21 @@ def test_published_article_stays_online_while_a_draft_is_edited(writer, client):
     assert states == [(1, VersionState.SUPERSEDED), (2, VersionState.PUBLISHED)]
 
 
+def test_publishing_and_archiving_record_who_did_it(writer):
+    article = services.create_article(title="Reset two-factor", author=writer)
+    services.publish(article, actor=writer)
+    services.archive(article, actor=writer)
+    events = list(article.events.values_list("kind", "actor_id"))
+    assert events == [(ArticleEventKind.PUBLISHED, writer.pk),
+                      (ArticleEventKind.ARCHIVED, writer.pk)]
+    assert article.events.first().version.number == 1
+
+
 def test_an_agent_cannot_publish(agent):
     article = services.create_article(title="Draft by an agent", author=agent)
     with pytest.raises(PermissionDenied):
         services.publish(article, actor=agent)
+    assert not article.events.exists()
 
 
 def test_sections_nest_at_most_three_levels(db):

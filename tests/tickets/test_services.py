@@ -336,6 +336,22 @@ def test_merge_refuses_self_closed_and_already_merged(customer_a, agent):
     assert Message.objects.filter(ticket=c).count() == 0
 
 
+def test_merge_closes_through_the_transition_table(customer_a, agent):
+    original, duplicate, closed = (make_ticket(customer_a) for _ in range(3))
+    services.transition(duplicate, "in_progress", actor=agent, assignee=agent)
+    services.merge(duplicate, into=original, actor=agent)
+    status = duplicate.events.filter(kind="status").latest("pk")
+    assert (status.before, status.after) == ("in_progress", "closed")
+    assert status.note == f"duplicate of {original.reference}"
+    duplicate.refresh_from_db()
+    assert duplicate.closed_at is not None and duplicate.status_changed_at == duplicate.closed_at
+    services.transition(closed, "resolved", actor=agent)
+    services.transition(closed, "closed", actor=agent)
+    with pytest.raises(TransitionError):
+        services.merge(closed, into=original, actor=agent)  # closed is where merging ends
+    assert not original.messages.filter(merged_from=closed).exists()
+
+
 def test_customers_cannot_merge(customer_a):
     a, b = make_ticket(customer_a), make_ticket(customer_a)
     with pytest.raises(PermissionDenied):
