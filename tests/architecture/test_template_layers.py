@@ -54,6 +54,6 @@ def test_an_upward_or_sideways_include_is_found(tmp_path):
         (tmp_path / name).write_text(text)
     assert sorted(upward_includes(tmp_path)) == [
         "qa/_probe.html -> workforce/_row.html",
-        "tickets/_rows.html -> reporting/_cell.html",
         "tickets/_probe.html -> sla/panel.html",
+        "tickets/_rows.html -> reporting/_cell.html",
     ]
