@@ -103,8 +103,8 @@ TEMPLATES = [
         },
     },
     {
-        # Hot fragments only (the queue rows): Jinja2 renders them several times faster.
-        # Rendered by name with using="jinja2"; pages themselves stay Django templates.
+        # The engine chosen for product pages (README, "One way to render a page"); so far
+        # the queue and portal rows and the field layout, rendered with using="jinja2".
         "NAME": "jinja2",
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],

@@ -12,6 +12,7 @@ import logging
 import re
 import ssl
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from . import services
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 BATCH = 200  # messages per run; the rest come with the next beat
 TIMEOUT = 30
+POLL_LOCK_SECONDS = 300  # longer than a batch takes; a crashed run frees it by expiry
 
 
 def connect(mailbox: Mailbox) -> imaplib.IMAP4:
@@ -87,6 +89,28 @@ def poll(mailbox: Mailbox, *, limit: int = BATCH) -> int:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             conn.logout()
     return handled
+
+
+def active_mailbox_ids() -> list[int]:
+    """The mailboxes to poll: active, with an IMAP server."""
+    return list(Mailbox.objects.filter(is_active=True).exclude(imap_host="")
+                .values_list("pk", flat=True))
+
+
+def poll_one(mailbox_id: int) -> int:
+    """Poll one mailbox if it is still active; an overlapping run of the same mailbox
+    steps aside (the Message-ID dedupe would absorb it anyway, this saves the double
+    fetch)."""
+    mailbox = Mailbox.objects.filter(pk=mailbox_id, is_active=True).first()
+    if mailbox is None:
+        return 0
+    lock = f"mailgate:poll:{mailbox_id}"
+    if not cache.add(lock, 1, timeout=POLL_LOCK_SECONDS):
+        return 0
+    try:
+        return poll(mailbox)
+    finally:
+        cache.delete(lock)
 
 
 def _quote(folder: str) -> str:

@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.core.cache import cache
 
 from . import imap, outbound, waiting
-from .models import Mailbox, OutboundEmail
-
-POLL_LOCK_SECONDS = 300  # longer than a batch takes; a crashed run frees it by expiry
+from .models import OutboundEmail
 
 
 @shared_task
 def poll_mailboxes() -> int:
     """Beat job: one polling task per active IMAP mailbox."""
-    ids = list(Mailbox.objects.filter(is_active=True).exclude(imap_host="")
-               .values_list("pk", flat=True))
+    ids = imap.active_mailbox_ids()
     for pk in ids:
         poll_mailbox.delay(pk)
     return len(ids)
@@ -22,18 +18,7 @@ def poll_mailboxes() -> int:
 
 @shared_task
 def poll_mailbox(mailbox_id: int) -> int:
-    """Poll one mailbox; an overlapping run of the same mailbox steps aside (the
-    Message-ID dedupe would absorb it anyway, this just saves the double fetch)."""
-    mailbox = Mailbox.objects.filter(pk=mailbox_id, is_active=True).first()
-    if mailbox is None:
-        return 0
-    lock = f"mailgate:poll:{mailbox_id}"
-    if not cache.add(lock, 1, timeout=POLL_LOCK_SECONDS):
-        return 0
-    try:
-        return imap.poll(mailbox)
-    finally:
-        cache.delete(lock)
+    return imap.poll_one(mailbox_id)
 
 
 @shared_task(bind=True, max_retries=outbound.MAX_SEND_ATTEMPTS)

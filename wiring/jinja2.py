@@ -1,8 +1,8 @@
-"""The Jinja2 environment of the few hot fragments rendered with Jinja2 (see settings).
+"""The Jinja2 environment (settings TEMPLATES), the engine chosen for product pages.
 
-Only what those fragments use: dates in the user's time zone, Django's "time since"
-words, the countdown, the SLA level words and the customers' status words, so the markup matches
-the Django templates exactly.
+What its templates use so far: dates in the user's time zone, Django's "time since"
+words, the countdown, the SLA level words and the customers' status words, each the
+same function the Django templates call, so the markup matches exactly.
 """
 from __future__ import annotations
 
