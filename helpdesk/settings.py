@@ -103,13 +103,20 @@ TEMPLATES = [
         },
     },
     {
-        # The engine chosen for product pages (README, "One way to render a page"); so far
-        # the queue and portal rows and the field layout, rendered with using="jinja2".
+        # The engine chosen for product pages (README, "One way to render a page"): so far
+        # the agent queue, the customer's request list and the field layout.
         "NAME": "jinja2",
-        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "BACKEND": "wiring.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "wiring.jinja2.environment"},
+        "OPTIONS": {
+            "environment": "wiring.jinja2.environment",
+            "context_processors": [
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "helpdesk.context_processors.roles",
+            ],
+        },
     },
 ]
 

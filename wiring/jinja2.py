@@ -1,18 +1,30 @@
-"""The Jinja2 environment (settings TEMPLATES), the engine chosen for product pages.
+"""The Jinja2 engine (settings TEMPLATES), the engine chosen for product pages.
 
-What its templates use so far: dates in the user's time zone, Django's "time since"
-words, the countdown, the SLA level words and the customers' status words, each the
-same function the Django templates call, so the markup matches exactly.
+The environment gives templates what the Django tags gave them (`url`, `static`,
+`querystring`, fragment caching, `pluralize`), dates in the user's time zone, Django's
+"time since" words, the countdown, the SLA level words and the customers' status words:
+each the same function the Django templates call, so the markup matches exactly.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
+from django.core.cache.utils import make_template_fragment_key
+from django.http import HttpRequest
+from django.template.backends import jinja2 as backend
+from django.template.backends.utils import csrf_input_lazy, csrf_token_lazy
+from django.template.defaultfilters import pluralize
+from django.templatetags.static import static
+from django.test.signals import template_rendered
+from django.urls import reverse
 from django.utils import dateformat
 from django.utils.timesince import timesince
 from django.utils.timezone import template_localtime
 from jinja2 import Environment
+from markupsafe import Markup
 
 from helpdesk.web import countdown
 from tickets.sla_levels import sla_level_label
@@ -29,10 +41,69 @@ def date_format(value: datetime | None, fmt: str) -> str:
     return dateformat.format(template_localtime(value), fmt) if value else ""
 
 
+def url(name: str, *args: Any, **kwargs: Any) -> str:
+    """Like {% url %}."""
+    return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+def querystring(request: HttpRequest, **changes: Any) -> str:
+    """Like {% querystring %}: the request's query with `changes` (None removes a key)."""
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        elif isinstance(value, list | tuple):
+            params.setlist(key, value)
+        else:
+            params[key] = value
+    if not params and not request.GET:
+        return ""
+    return f"?{params.urlencode()}"
+
+
+def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str]) -> Markup:
+    """Like {% cache %}: `{% call cached(300, "name", vary...) %}...{% endcall %}`."""
+    key = make_template_fragment_key(name, [str(v) for v in vary])
+    html = cache.get(key)
+    if html is None:
+        html = str(caller())
+        cache.set(key, html, timeout)
+    return Markup(html)  # noqa: S704 - rendered by this autoescaping environment
+
+
 def environment(**options: Any) -> Environment:
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
-    env.globals.update(countdown=countdown, sla_level_label=sla_level_label)
+    env.globals.update(countdown=countdown, sla_level_label=sla_level_label, url=url,
+                       static=static, querystring=querystring, cached=cached)
     env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
                        timesince=timesince, customer_status=customer_status,
-                       customer_status_group=customer_status_group)
+                       customer_status_group=customer_status_group, pluralize=pluralize)
     return env
+
+
+class Template(backend.Template):
+    """Django's Jinja2 template that also tells the test client what it rendered (as
+    Django templates do under test), so `response.context` works for every page."""
+
+    @property
+    def name(self) -> str:
+        return self.template.name
+
+    def render(self, context: dict | None = None, request: HttpRequest | None = None) -> str:
+        context = dict(context or {})
+        if request is not None:  # as Django's backend does, so the signal sees it all
+            context["request"] = request
+            context["csrf_input"] = csrf_input_lazy(request)
+            context["csrf_token"] = csrf_token_lazy(request)
+            for processor in self.backend.template_context_processors:
+                context.update(processor(request))
+        template_rendered.send(sender=self, template=self, context=context)
+        return super().render(context)
+
+
+class Jinja2(backend.Jinja2):
+    def from_string(self, template_code: str) -> Template:
+        return Template(self.env.from_string(template_code), self)
+
+    def get_template(self, template_name: str) -> Template:
+        return Template(super().get_template(template_name).template, self)

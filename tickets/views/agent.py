@@ -15,7 +15,6 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -173,10 +172,6 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         "saved_query": clean_query(request.GET) if request.GET else "",
         "can_bulk": can_bulk,
         "now": now,
-        "rows": mark_safe(render_to_string(  # noqa: S308 - Jinja2 autoescapes
-            "tickets/agent/_queue_rows.html",
-            {"tickets": tickets, "can_bulk": can_bulk, "now": now},
-            using="jinja2")),
     }
     partial = request.htmx and not request.htmx.history_restore_request
     if partial:
