@@ -92,8 +92,11 @@ def sync_roles_after_migrate(sender: Any, using: str = "default", **kwargs: Any)
     from django.apps import apps as global_apps
     from django.contrib.auth.management import create_permissions
 
-    if sender.label != list(global_apps.get_app_configs())[-1].label:
-        return  # once, after the last app
+    # Once, after the last app that has models: post_migrate is not sent for an app
+    # without models (devdata), so "the last installed app" may never come.
+    with_models = [c for c in global_apps.get_app_configs() if c.models_module is not None]
+    if sender.label != with_models[-1].label:
+        return
     # This receiver may run before auth's own for the last apps: create every app's
     # permissions first (idempotent) so that each role gets all of its own.
     for config in global_apps.get_app_configs():
