@@ -91,4 +91,5 @@ class ActionInline(admin.TabularInline):
 class ReviewAdmin(admin.ModelAdmin):
     list_display = ("incident", "created_at", "completed_at")
     list_select_related = ("incident",)
+    autocomplete_fields = ("author",)  # not a <select> of every user
     inlines = [ActionInline]

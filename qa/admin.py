@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 
+from helpdesk.admin_paging import EstimatedCountPaginator
+
 from . import services
 from .models import (
     AutoFailItem,
@@ -146,7 +148,11 @@ class ReviewAdmin(ReadOnlyAdmin):
     list_filter = ["status", "source", "auto_failed", "is_ticket_of_week"]
     list_select_related = ["ticket", "agent", "reviewer"]
     raw_id_fields = ["ticket", "agent", "reviewer"]
-    date_hierarchy = "created_at"
+    # Weekly samples over years: estimated count, no date hierarchy (it reads the
+    # distinct dates of the whole table), newest first by the primary key.
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    ordering = ["-pk"]
 
 
 @admin.register(ReviewEvent)
@@ -154,6 +160,10 @@ class ReviewEventAdmin(ReadOnlyAdmin):
     list_display = ["review", "kind", "actor", "at", "score_before", "score_after"]
     list_filter = ["kind"]
     list_select_related = ["review", "actor"]
+    raw_id_fields = ["review", "actor"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    ordering = ["-pk"]
 
 
 @admin.register(QAFlag)

@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from helpdesk.admin_paging import EstimatedCountPaginator
 from helpdesk.models import SupportTier
 from tickets.admin import AuditRecordAdmin
 from tickets.models import Channel, Priority
@@ -450,7 +451,9 @@ class ClockAdmin(AuditRecordAdmin):
     list_select_related = ("ticket", "policy")
     search_fields = ("=ticket__id",)
     raw_id_fields = ("ticket",)
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
+    ordering = ("-pk",)
     inlines = [ClockLevelFireInline, ClockPauseInline, ClockEventInline]
 
 
@@ -463,7 +466,25 @@ class ClockEventAdmin(AuditRecordAdmin):
     list_select_related = ("ticket", "clock", "actor")
     search_fields = ("=ticket__id", "reason")
     raw_id_fields = ("ticket", "clock", "actor")
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
+    ordering = ("-pk",)
+
+
+class LevelPercentFilter(admin.SimpleListFilter):
+    """The percents configured on levels: the default filter would read the distinct
+    values of every fire in the table."""
+
+    title = "percent"
+    parameter_name = "percent"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        percents = Level.objects.order_by("percent").values_list("percent", flat=True)
+        return [(p, f"{p} %") for p in dict.fromkeys(percents)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(percent=value) if value and value.isdigit() else queryset
 
 
 @admin.register(ClockLevelFire)
@@ -471,11 +492,13 @@ class ClockLevelFireAdmin(AuditRecordAdmin):
     """Deleting a row would make its level fire (and notify) again."""
 
     list_display = ("clock", "percent", "scheduled_at", "fired_at")
-    list_filter = ("percent",)
+    list_filter = (LevelPercentFilter,)
     list_select_related = ("clock",)
     search_fields = ("=clock__ticket__id",)
     raw_id_fields = ("clock",)
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
+    ordering = ("-pk",)
 
 
 @admin.register(ClockPause)
@@ -486,5 +509,7 @@ class ClockPauseAdmin(AuditRecordAdmin):
     list_select_related = ("clock", "ticket", "actor")
     search_fields = ("=ticket__id", "reason", "actor__username")
     raw_id_fields = ("clock", "ticket", "actor")
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
+    ordering = ("-pk",)
 

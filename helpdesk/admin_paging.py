@@ -1,0 +1,84 @@
+"""Admin change lists that stay fast at millions of rows.
+
+Django's admin counts the rows of every change list it shows (`COUNT(*)` for the
+paginator, plus one of the whole table unless `show_full_result_count` is off). On
+PostgreSQL a count reads every row: about a second per request at 1,000,000 tickets or
+20,000,000 messages. `EstimatedCountPaginator` takes the planner's estimate instead once
+it is large (the table's `pg_class.reltuples`, or the plan's row estimate of a filtered
+list) and counts exactly only small results, where counting is cheap and the exact figure
+matters. `BigTableAdmin` bundles it with the other settings a big table needs.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
+
+# Below this many (estimated) rows the exact COUNT(*) is cheap: use it.
+EXACT_COUNT_BELOW = 20_000
+
+
+def table_estimate(qs: QuerySet) -> int | None:
+    """The planner's row count of the queryset's table (unfiltered), or None."""
+    conn = connections[qs.db]
+    with conn.cursor() as cur:
+        cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [qs.model._meta.db_table])
+        row = cur.fetchone()
+    # -1: never analysed; then only the exact count knows.
+    return int(row[0]) if row and row[0] >= 0 else None
+
+
+def plan_estimate(qs: QuerySet) -> int | None:
+    """The planner's row estimate of a filtered queryset (EXPLAIN, nothing executed)."""
+    plan = qs.order_by().explain(format="json")
+    try:
+        return int(json.loads(plan)[0]["Plan"]["Plan Rows"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def estimated_count(qs: QuerySet, *, exact_below: int = EXACT_COUNT_BELOW) -> int:
+    """Rows of `qs`: the exact count when small or off PostgreSQL, else the estimate."""
+    if connections[qs.db].vendor != "postgresql":
+        return qs.count()
+    filtered = bool(qs.query.where) or qs.query.distinct or qs.query.combinator
+    estimate = plan_estimate(qs) if filtered else table_estimate(qs)
+    if estimate is None or estimate < exact_below:
+        return qs.count()
+    return estimate
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator whose count is estimated on big PostgreSQL tables (see above).
+
+    Paging stays correct: pages past the estimated end are merely empty, and the last
+    page shows whatever rows are really there.
+    """
+
+    @cached_property
+    def count(self) -> int:
+        if isinstance(self.object_list, QuerySet):
+            return estimated_count(self.object_list)
+        return super().count
+
+
+class BigTableAdmin(admin.ModelAdmin):
+    """Defaults for a change list over a table with millions of rows.
+
+    - an estimated count, and no second COUNT(*) of the whole table;
+    - related objects through raw-id (or autocomplete) widgets, never a <select> of a
+      million options (set `raw_id_fields` in the subclass);
+    - no date hierarchy (it reads the distinct dates of the whole table);
+    - `ordering` must be an indexed column; `-pk` by default.
+    """
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    date_hierarchy = None
+    ordering: Any = ("-pk",)
