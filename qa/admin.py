@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 
-from helpdesk.admin_paging import EstimatedCountPaginator
+from helpdesk.paging import EstimatedCountPaginator
 
 from . import services
 from .models import (

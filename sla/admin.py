@@ -21,8 +21,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from helpdesk.admin_paging import EstimatedCountPaginator
 from helpdesk.models import SupportTier
+from helpdesk.paging import EstimatedCountPaginator
 from tickets.admin import AuditRecordAdmin
 from tickets.models import Channel, Priority
 

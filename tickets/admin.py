@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from helpdesk.admin_paging import EstimatedCountPaginator
 from helpdesk.models import SupportTier
+from helpdesk.paging import EstimatedCountPaginator
 
 from . import services
 from .models import (

@@ -18,8 +18,8 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from helpdesk.admin_paging import EstimatedCountPaginator, estimated_count
 from helpdesk.models import Organization, User
+from helpdesk.paging import EstimatedCountPaginator, estimated_count
 from qa.models import Review, ReviewEvent
 from sla.models import Clock, ClockEvent, ClockLevelFire, ClockPause
 from tests.factories import make_ticket
