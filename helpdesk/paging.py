@@ -6,14 +6,13 @@ PostgreSQL a count reads every row: about a second per request at 1,000,000 tick
 20,000,000 messages. `EstimatedCountPaginator` takes the planner's estimate instead once
 it is large (the table's `pg_class.reltuples`, or the plan's row estimate of a filtered
 list) and counts exactly only small results, where counting is cheap and the exact figure
-matters. `BigTableAdmin` bundles it with the other settings a big table needs.
+matters.
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from django.contrib import admin
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -43,15 +42,25 @@ def plan_estimate(qs: QuerySet) -> int | None:
         return None
 
 
+def planner_estimate(qs: QuerySet) -> int | None:
+    """PostgreSQL's estimate of the rows of `qs`; None elsewhere or when it has none."""
+    if connections[qs.db].vendor != "postgresql":
+        return None
+    filtered = bool(qs.query.where) or qs.query.distinct or qs.query.combinator
+    return plan_estimate(qs) if filtered else table_estimate(qs)
+
+
+def count_rows(qs: QuerySet, *, exact_below: int = EXACT_COUNT_BELOW) -> tuple[int, bool]:
+    """(rows of `qs`, whether that is an estimate): exact when small or not estimable."""
+    estimate = planner_estimate(qs)
+    if estimate is None or estimate < exact_below:
+        return qs.count(), False
+    return estimate, True
+
+
 def estimated_count(qs: QuerySet, *, exact_below: int = EXACT_COUNT_BELOW) -> int:
     """Rows of `qs`: the exact count when small or off PostgreSQL, else the estimate."""
-    if connections[qs.db].vendor != "postgresql":
-        return qs.count()
-    filtered = bool(qs.query.where) or qs.query.distinct or qs.query.combinator
-    estimate = plan_estimate(qs) if filtered else table_estimate(qs)
-    if estimate is None or estimate < exact_below:
-        return qs.count()
-    return estimate
+    return count_rows(qs, exact_below=exact_below)[0]
 
 
 class EstimatedCountPaginator(Paginator):
@@ -62,20 +71,17 @@ class EstimatedCountPaginator(Paginator):
     every row even when the estimate is low; a page past the real end is empty (404).
     """
 
-    @cached_property
-    def estimated(self) -> bool:
-        return (isinstance(self.object_list, QuerySet)
-                and connections[self.object_list.db].vendor == "postgresql"
-                and self.count >= EXACT_COUNT_BELOW)
+    estimated = False  # set when `count` is computed
 
     @cached_property
     def count(self) -> int:
         if isinstance(self.object_list, QuerySet):
-            return estimated_count(self.object_list)
+            n, self.estimated = count_rows(self.object_list)
+            return n
         return super().count
 
     def validate_number(self, number: Any) -> int:
-        if not self.estimated:
+        if not (self.count and self.estimated):
             return super().validate_number(number)
         try:
             number = int(number)
@@ -86,7 +92,7 @@ class EstimatedCountPaginator(Paginator):
         return number
 
     def page(self, number: Any) -> Page:
-        if not self.estimated:
+        if not (self.count and self.estimated):
             return super().page(number)
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
@@ -103,19 +109,3 @@ class EstimatedCountPaginator(Paginator):
             self.count = seen
         self.__dict__.pop("num_pages", None)
         return Page(rows, number, self)
-
-
-class BigTableAdmin(admin.ModelAdmin):
-    """Defaults for a change list over a table with millions of rows.
-
-    - an estimated count, and no second COUNT(*) of the whole table;
-    - related objects through raw-id (or autocomplete) widgets, never a <select> of a
-      million options (set `raw_id_fields` in the subclass);
-    - no date hierarchy (it reads the distinct dates of the whole table);
-    - `ordering` must be an indexed column; `-pk` by default.
-    """
-
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    date_hierarchy = None
-    ordering: Any = ("-pk",)

@@ -140,6 +140,29 @@ def test_change_list_queries_do_not_grow_with_rows(client, superuser, customer_a
     assert {n: q for n, q in many.items() if q > budgets[n]} == {}
 
 
+def test_pages_past_a_low_estimate_are_still_reached(db, customer_a, monkeypatch):
+    """The estimate sets the page links; whether a next page exists comes from the rows,
+    so walking the pages visits every ticket even when the planner guesses too few."""
+    from helpdesk import paging
+    for i in range(7):
+        make_ticket(customer_a, subject=f"Page {i}")
+    monkeypatch.setattr(paging, "planner_estimate", lambda qs: 3)
+    monkeypatch.setattr(paging, "EXACT_COUNT_BELOW", 0)
+    monkeypatch.setattr(paging.count_rows, "__kwdefaults__", {"exact_below": 0})
+    paginator = EstimatedCountPaginator(Ticket.objects.order_by("pk"), 3)
+    seen, number = [], 1
+    while True:
+        page = paginator.page(number)
+        seen += [t.subject for t in page.object_list]
+        if not page.has_next():
+            break
+        number += 1
+    assert seen == [f"Page {i}" for i in range(7)]
+    assert paginator.count == 7  # corrected on the last page
+    with pytest.raises(paging.EmptyPage):
+        paginator.page(number + 1)
+
+
 def test_estimated_count_is_exact_on_small_results(db, customer_a):
     for i in range(3):
         make_ticket(customer_a, subject=f"Count {i}")
