@@ -139,6 +139,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool(
+        "DATABASE_JIT"):
+    # PostgreSQL's JIT compiles any query the planner costs high: at a million tickets
+    # every dashboard aggregate, spending seconds compiling a query that runs in one
+    # (measured by `manage.py bench_pages`, issue 20). DATABASE_JIT=1 turns it back on.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    options = DATABASES["default"]["OPTIONS"].get("options", "")
+    DATABASES["default"]["OPTIONS"]["options"] = f"{options} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "helpdesk.User"

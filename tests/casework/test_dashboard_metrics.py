@@ -16,6 +16,7 @@ Playbooks (created Mar 2): API (category API), Exports (area Exports), Billing (
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from casework import selectors, services
 from tests.factories import PACKET, make_ticket
@@ -169,3 +170,19 @@ def test_period_is_half_open(dataset):
     assert selectors.totals(selectors.Filters(start=at(2026, 3, 3, 9),
                                               end=at(2026, 3, 3, 9) + timedelta(seconds=1))
                             ).technical == 1
+
+
+def test_dashboard_figures_are_cached_for_five_minutes(client, dataset, manager, travel,
+                                                       django_assert_max_num_queries):
+    """At a million tickets the figures take seconds: a second look within five minutes
+    reads them from the cache (session, user and the form's choices only); after that
+    they are computed again and show what changed."""
+    client.force_login(manager)
+    march = {"start": "2026-03-01", "end": "2026-03-31"}
+    assert "66.7 %" in client.get("/casework/dashboard/", march).content.decode()
+    Ticket.objects.update(created_at=at(2025, 1, 1))  # out of March: the figures would change
+    with django_assert_max_num_queries(6):
+        page = client.get("/casework/dashboard/", march).content.decode()
+    assert "66.7 %" in page
+    travel(timezone.now() + timedelta(minutes=6))
+    assert "66.7 %" not in client.get("/casework/dashboard/", march).content.decode()
