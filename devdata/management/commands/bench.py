@@ -1,6 +1,7 @@
 """Server-side latency and query counts of the busiest pages, on the current database.
 
     manage.py bench [--iterations 200] [--ticket-id ID]
+    manage.py bench --all     # every page a user opens, warm and cold (bench_pages)
 
 Not part of the test suite: run it against a seeded database (see `seed_data`). Requests
 go through django.test.Client inside this process, so the figures are the server's own
@@ -21,6 +22,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.models import Count
@@ -72,8 +74,9 @@ class Command(BaseCommand):
             "public reply.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--iterations", type=int, default=200,
-                            help="Measured requests per scenario (default 200).")
+        parser.add_argument("--iterations", type=int, default=None,
+                            help="Measured requests per scenario (default 200; with --all "
+                                 "30 per page).")
         parser.add_argument("--warmup", type=int, default=5,
                             help="Unmeasured requests first (default 5).")
         parser.add_argument("--ticket-id", type=int, default=None,
@@ -82,9 +85,18 @@ class Command(BaseCommand):
         parser.add_argument("--customer", default=None,
                             help="Username of the customer (default: the one with most "
                                  "tickets).")
+        parser.add_argument("--all", action="store_true",
+                            help="Every page a user opens instead, warm and cold "
+                                 "(manage.py bench_pages; see devdata/pages.py).")
 
     def handle(self, *args, **opts) -> None:
-        iterations, warmup = opts["iterations"], opts["warmup"]
+        if opts["all"]:
+            pages = {"verbosity": opts["verbosity"], "stdout": self.stdout}
+            if opts["iterations"] is not None:
+                pages["iterations"] = opts["iterations"]
+            call_command("bench_pages", **pages)
+            return
+        iterations, warmup = opts["iterations"] or 200, opts["warmup"]
         self.verbosity = opts["verbosity"]
         if iterations < 1 or warmup < 0:
             raise CommandError("--iterations must be at least 1, --warmup at least 0")

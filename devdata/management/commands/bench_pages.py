@@ -13,8 +13,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
-
 from pagebench import pages as bench
+
 from tickets.models import Ticket
 
 WARM_P95_MS = 150.0
