@@ -1,4 +1,4 @@
-"""Time every page a user opens on the current database (see pagebench.pages).
+"""Time every page a user opens on the current database (see devdata.pages).
 
     manage.py bench_pages [--iterations 30] [--cold 5] [--only admin] [--markdown]
 
@@ -13,8 +13,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
-from pagebench import pages as bench
 
+from devdata import pages as bench
 from tickets.models import Ticket
 
 WARM_P95_MS = 150.0
