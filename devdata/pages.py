@@ -383,6 +383,7 @@ def data_summary() -> str:
     from incidents.models import Incident as Inc
     from knowledge.models import SearchLog
     from qa.models import Review
+    from reporting.models import MetricsHour
     from sla.models import Clock
     from tickets.models import Survey, TicketEvent, TimeEntry
     from workforce.models import ScheduledShift
@@ -390,7 +391,7 @@ def data_summary() -> str:
               ("SLA clocks", Clock), ("surveys", Survey), ("time entries", TimeEntry),
               ("QA reviews", Review), ("articles", Article), ("searches", SearchLog),
               ("shifts", ScheduledShift), ("incidents", Inc),
-              ("investigations", Investigation)]
+              ("investigations", Investigation), ("metrics rollup rows", MetricsHour)]
     parts = [f"{estimated_count(model):,} {label}" for label, model in models]
     span = Ticket.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     if span["first"]:
