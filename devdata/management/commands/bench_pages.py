@@ -71,7 +71,7 @@ class Command(BaseCommand):
                 self.stdout.write(line)
         if opts["verbosity"] >= 1:
             self.stdout.write("")
-            self.stdout.write("Slowest single query per page (warm):")
+            self.stdout.write("Slowest single query per page (warm or cold):")
             for t in results:
                 row = t.row()
                 if row.get("slowest_sql"):
