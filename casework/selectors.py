@@ -212,18 +212,45 @@ _ESCALATION_AGGREGATES = {
 }
 
 
-def _grouped(f: Filters, ticket_key: str, escalation_key: str,
-             names: dict[int | None, str]) -> list[Figures]:
+def _fold(ticket_cells: list[dict[str, Any]], escalation_cells: list[dict[str, Any]],
+          ticket_key: str, escalation_key: str, names: dict[int | None, str]) -> list[Figures]:
+    """Rows of one breakdown from the (team, category) cells: counts add up, the mean
+    time to first evidence is weighted by the tickets it averages."""
     rows: dict[int | None, Figures] = {}
-    for r in (_tickets(f).filter(technical_q()).values(ticket_key)
-              .annotate(**_ticket_aggregates())):
-        key = r.pop(ticket_key)
-        rows[key] = Figures(label=names.get(key, "—"), **r)
-    for r in _escalation_qs(f).values(escalation_key).annotate(**_ESCALATION_AGGREGATES):
-        key = r.pop(escalation_key)
+    weighted: dict[int | None, float] = defaultdict(float)
+    for cell in ticket_cells:
+        key = cell[ticket_key]
         row = rows.setdefault(key, Figures(label=names.get(key, "—")))
-        row.escalations, row.returned = r["escalations"], r["returned"]
+        for name in _TICKET_COUNTS:
+            setattr(row, name, getattr(row, name) + cell[name])
+        if cell["ttfe_seconds"] is not None:
+            weighted[key] += cell["ttfe_seconds"] * cell["evidence_tickets"]
+    for key, row in rows.items():
+        row.ttfe_seconds = weighted[key] / row.evidence_tickets if row.evidence_tickets \
+            else None
+    for cell in escalation_cells:
+        key = cell[escalation_key]
+        row = rows.setdefault(key, Figures(label=names.get(key, "—")))
+        row.escalations += cell["escalations"]
+        row.returned += cell["returned"]
     return sorted(rows.values(), key=lambda row: (row.label == "—", row.label))
+
+
+_TICKET_COUNTS = ("technical", "resolved", "resolved_without_engineering", "evidence_tickets",
+                  "followed", "recurring", "recurring_followed")
+
+
+def breakdowns(f: Filters, team_names: dict[int | None, str],
+               category_names: dict[int | None, str]) -> tuple[list[Figures], list[Figures]]:
+    """The per-team and per-category rows from one pass over the period's tickets (and one
+    over their escalations), grouped by team and category together, folded here."""
+    ticket_cells = list(_tickets(f).filter(technical_q()).values("team_id", "category_id")
+                        .annotate(**_ticket_aggregates()).order_by())
+    escalation_cells = list(_escalation_qs(f).values("from_team_id", "ticket__category_id")
+                            .annotate(**_ESCALATION_AGGREGATES).order_by())
+    return (_fold(ticket_cells, escalation_cells, "team_id", "from_team_id", team_names),
+            _fold(ticket_cells, escalation_cells, "category_id", "ticket__category_id",
+                  category_names))
 
 
 def totals(f: Filters) -> Figures:
@@ -286,11 +313,11 @@ _ADDITIVE = ("technical", "resolved", "resolved_without_engineering", "evidence_
 def dashboard(f: Filters) -> dict[str, Any]:
     team_names: dict[int | None, str] = dict(Team.objects.values_list("pk", "name"))
     category_names: dict[int | None, str] = dict(Category.objects.values_list("pk", "name"))
-    by_team = _grouped(f, "team_id", "from_team_id", team_names)
+    by_team, by_category = breakdowns(f, team_names, category_names)
     return {
         "totals": summed(by_team),
         "by_team": by_team,
-        "by_category": _grouped(f, "category_id", "ticket__category_id", category_names),
+        "by_category": by_category,
         "by_tier": escalation_rate_by_tier(f),
         "playbooks_drafted": Playbook.objects.filter(
             source_ticket__isnull=False, created_at__gte=f.start, created_at__lt=f.end).count(),
