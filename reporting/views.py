@@ -190,6 +190,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 # --- the team lead's dashboard ----------------------------------------------------------------
 
 def team_figures(user: User, filters: metrics.MetricFilters) -> dict[str, Any]:
+    agents, quality = metrics.agent_and_resolution_quality(filters, user=user)
     return {
         "sla": metrics.sla_compliance(filters, user=user),
         "by_priority": metrics.by_priority(filters, user=user),
@@ -197,8 +198,8 @@ def team_figures(user: User, filters: metrics.MetricFilters) -> dict[str, Any]:
                     "status": t.status_label, "priority": t.get_priority_display(),
                     "assignee": t.assignee.display_name if t.assignee else "Unassigned"}
                    for t in metrics.oldest_open(filters, user=user)],
-        "agents": metrics.agent_quality(filters, user=user),
-        "quality": metrics.resolution_quality(filters, user=user),
+        "agents": agents,
+        "quality": quality,
         "csat": metrics.csat_nps(filters, user=user),
     }
 

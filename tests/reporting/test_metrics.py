@@ -320,3 +320,13 @@ def test_figures_are_cached_per_filter_set(client, data, manager, django_assert_
     client.get(reverse("metrics:manager") + QS)
     with django_assert_max_num_queries(6):  # session, user: no aggregate runs again
         assert client.get(reverse("metrics:manager") + QS).status_code == 200
+
+
+@pytest.mark.parametrize("narrow", [{}, {"priority": Priority.P3}, {"channel": "email"}])
+def test_one_pass_gives_agent_and_resolution_quality(data, manager, agent, narrow):
+    """The team page takes both from one GROUP BY: the same figures as each alone, for
+    a viewer who sees everything and for an agent limited to their teams."""
+    for viewer in (manager, agent):
+        agents, quality = metrics.agent_and_resolution_quality(F(**narrow), user=viewer)
+        assert agents == metrics.agent_quality(F(**narrow), user=viewer)
+        assert quality == metrics.resolution_quality(F(**narrow), user=viewer)
