@@ -52,6 +52,7 @@ class TicketHistory:
     status: str  # current status
     first_response: float | None
     resolved: float | None  # last resolution
+    first_resolved: float | None  # the first one, when it was reopened since
     closed: float | None
     reopened: bool
     # (start, end or None while still waiting, status value) of every waiting period
@@ -90,10 +91,11 @@ class Run(Protocol):
     tickets: int  # tickets asked for
     demo: bool  # a demo-sized run
     log: Log
-    # agents per team id: (user id, time zone); staff (manager, QA reviewer, CSMs) apart
+    # agents per team id: (user id, time zone), the team lead first; other staff apart
     team_agents: dict[int, list[tuple[int, str]]]
     team_slugs: dict[int, str]
-    staff: dict[str, list[int]]  # role -> user ids
+    # "agent", "lead", "manager", "QA reviewer", "csm" -> user ids
+    staff: dict[str, list[int]]
     using: str
 
     def rng(self, name: str) -> random.Random: ...
