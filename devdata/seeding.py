@@ -196,7 +196,9 @@ FIRST_RESPONSE = {p: {t: first.total_seconds() * float(SLA_TIER[t]) * share
                                        ("free", 0.45))}
                   for p, (first, _, _) in SLA_MATRIX.items()}
 AGENT_GAP = {1: 0.5 * HOUR, 2: 1.5 * HOUR, 3: 4 * HOUR, 4: 8 * HOUR, 5: 12 * HOUR}
-CUSTOMER_GAP = 5 * HOUR
+# Customers answer urgent tickets sooner.
+CUSTOMER_GAP = {1: 0.5 * HOUR, 2: 2 * HOUR, 3: 5 * HOUR, 4: 6 * HOUR, 5: 8 * HOUR}
+STUCK_SHARE, STUCK_FACTOR = 0.06, 6.0
 # Share of agent replies that ask the customer something and wait (clocks pause).
 WAIT_SHARE = 0.45
 # Final statuses that are not reached from "in progress": no waits before them.
@@ -1194,7 +1196,11 @@ class Seeder:
         for generator in self.generators:
             if generator.tickets is not None:
                 t0 = time.perf_counter()
-                generator.tickets(self.run_context, batch)
+                self.run_context.current = generator.name
+                try:
+                    generator.tickets(self.run_context, batch)
+                finally:
+                    self.run_context.current = None
                 self._took(generator.name, time.perf_counter() - t0)
                 for model, _ in batch.rows:
                     self.run_context.track(model, generator.name)
@@ -1297,10 +1303,13 @@ class Seeder:
         answered = False
         for role in roles:
             if role == "agent":
-                base = AGENT_GAP[priority] if answered else FIRST_RESPONSE[priority][tier]
+                if answered:  # now and then a ticket is forgotten for a while
+                    base = AGENT_GAP[priority] * (STUCK_FACTOR if rnd() < STUCK_SHARE else 1)
+                else:
+                    base = FIRST_RESPONSE[priority][tier]
                 answered = True
             elif role == "customer":
-                base = CUSTOMER_GAP
+                base = CUSTOMER_GAP[priority]
             else:
                 base = NOTE_GAP
             t += base * lognorm(0, 0.9) + 30
@@ -1627,10 +1636,15 @@ class SeedRun:
         self.app_of: dict[str, str] = {}  # table -> generator that wrote it
         self._next: dict[type[models.Model], int] = {}
         self.current: str | None = None  # the generator whose hook runs
+        self.state: dict[str, Any] = {}
+        self._rngs: dict[str, random.Random] = {}
 
     def rng(self, name: str) -> random.Random:
-        # str seeds are hashed with SHA-512: the same stream on every run and platform.
-        return random.Random(f"{self.seed}:{name}")
+        # One stream per name for the whole run, continued from chunk to chunk; str seeds
+        # are hashed with SHA-512: the same stream on every run and platform.
+        if name not in self._rngs:
+            self._rngs[name] = random.Random(f"{self.seed}:{name}")
+        return self._rngs[name]
 
     def track(self, model: type[models.Model], generator: str | None = None) -> None:
         if model not in self.models:

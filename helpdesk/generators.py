@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from django.db import models
 
@@ -97,8 +97,11 @@ class Run(Protocol):
     # "agent", "lead", "manager", "QA reviewer", "csm" -> user ids
     staff: dict[str, list[int]]
     using: str
+    state: dict[str, Any]  # each generator's own state between its hooks, by its name
 
-    def rng(self, name: str) -> random.Random: ...
+    def rng(self, name: str) -> random.Random:
+        """The generator's own random stream (the same object for a name during a run)."""
+        ...
 
     def next_ids(self, model: type[models.Model], count: int) -> int:
         """First of `count` ids nobody else is given (sequences are reset at the end)."""
