@@ -256,11 +256,16 @@ def _visit(rng, rows: _Rows, state: _State, *, cat: str, user: int, start: float
         rows.votes.append((solved_article, vid, user, False, rng.choice(REASONS), "",
                            _dt(t, UTC)))
     rows.visits.append((
-        vid, uuid.UUID(int=rng.getrandbits(128), version=4), user, _dt(start, UTC),
+        vid, _key(rng, vid), user, _dt(start, UTC),
         _dt(max(t, end_ticket[1]) if end_ticket else t, UTC), first_query[:255], views,
         _dt(solved_at, UTC) if solved_at else None,
         solved_article if solved_at else None, end_ticket[0] if end_ticket else None,
         _dt(end_ticket[1], UTC) if end_ticket else None))
+
+
+def _key(rng, visit_id: int) -> uuid.UUID:
+    """A random-looking key that cannot clash: its low 32 bits are the visit's id."""
+    return uuid.UUID(int=(rng.getrandbits(96) << 32) | (visit_id & 0xFFFFFFFF), version=4)
 
 
 def tickets(run: Run, batch: Batch) -> None:
