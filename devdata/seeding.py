@@ -1040,7 +1040,8 @@ class Seeder:
                     "UTC" if rng.random() < 0.6 else rng.choice(TIME_ZONES),
                 ))
                 group_rows.append((uid, customer_group))
-                self.customers.append((uid, org_id, tier, first, domain, org_name))
+                self.customers.append((uid, org_id, tier, first, domain, org_name,
+                                       f"{uname}@{domain}"))
                 weights.append(activity * rng.lognormvariate(0, 0.6) * (1.6 if m == 0 else 1))
                 uid += 1
         self.report.customers = self.writer.write(User, USER_COLUMNS, user_rows)
@@ -1216,7 +1217,7 @@ class Seeder:
         rnd = rng.random
         lognorm = rng.lognormvariate
         now = self.now
-        uid, org_id, tier, first_name, domain, org_name = customer
+        uid, org_id, tier, first_name, domain, org_name, email = customer
         content = CONTENT[cat]
         variables = _Vars(customer=first_name, domain=domain, org=org_name, tier=tier.label)
         variables.rng = rng
@@ -1555,7 +1556,8 @@ class Seeder:
             reopened=reopened, waits=tuple(waits),
             escalations=tuple(zip(esc_at, chain[:-1], chain[1:], strict=True))
             + (((engineering_at, team, None),) if engineering_at is not None else ()),
-            messages=tuple(message_log), agents=agents, subject=subject))
+            messages=tuple(message_log), agents=agents, subject=subject,
+            requester_email=email))
 
     # all together ---------------------------------------------------------------------
 

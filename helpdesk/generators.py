@@ -63,6 +63,7 @@ class TicketHistory:
     messages: tuple[tuple[int, float, int, str], ...] = ()
     agents: tuple[int, ...] = ()  # agents who worked on it, first the intake agent
     subject: str = ""
+    requester_email: str = ""
 
     @property
     def is_open(self) -> bool:
