@@ -4,6 +4,7 @@ services, which would take hours through the ORM one row at a time."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -104,7 +105,8 @@ class RowWriter:
             # Identifiers from model metadata, quoted; values are parameters.
             sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
             datetimes = [i for i, c in enumerate(columns)
-                         if isinstance(by_column[c], models.DateTimeField | models.DurationField)]
+                         if isinstance(by_column[c], models.DateTimeField | models.DurationField
+                                    | models.UUIDField)]
         plan = (sql, tuple(extra_vals), datetimes)
         self._plans[key] = plan
         return plan
@@ -121,9 +123,11 @@ class RowWriter:
             self.seconds[table] = self.seconds.get(table, 0.0) + time.perf_counter() - started
 
     def _adapt(self, value: Any) -> Any:
-        """A datetime or duration as the database stores it (not PostgreSQL: COPY does)."""
+        """A datetime, duration or UUID as the database stores it (COPY adapts them itself)."""
         if isinstance(value, timedelta):
             return duration_microseconds(value)
+        if isinstance(value, uuid.UUID):
+            return value.hex
         return self.connection.ops.adapt_datetimefield_value(value)
 
     def _write(self, model: type[models.Model], columns: tuple[str, ...],
