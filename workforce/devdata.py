@@ -35,7 +35,7 @@ from .models import (
 DAY = 86400.0
 _dt = datetime.fromtimestamp
 TEMPLATES = (("Early 06-14", time(6), time(14)), ("Core 09-17", time(9), time(17)),
-             ("Late 12-20", time(12), time(20)))
+             ("Late 12-20", time(12), time(20)), ("Night 22-06", time(22), time(6)))
 ROTATION_TEAMS = ("l2-technical", "l2-enterprise", "l3-specialty")
 SHIFT_COLUMNS = ("agent_id", "team_id", "template_id", "starts_at", "ends_at",
                  "break_minutes", "note")
@@ -72,11 +72,14 @@ def prepare(run: Run) -> None:
     now = _dt(run.now, UTC)
     manager = (run.staff.get("manager") or [None])[0]
     shifts, time_off, statuses = [], [], []
+    reference = date.fromtimestamp(run.now)
     for team, agents in run.team_agents.items():
         slug = run.team_slugs.get(team, "")
+        covered = [0] * 24  # agents per UTC hour so far: L1 spreads around the clock
         for index, (agent, zone_name) in enumerate(agents):
             zone = ZoneInfo(zone_name or "UTC")
-            template = templates[index % 3] if slug == "l1-general" else templates[1]
+            template = (_spread(templates, zone, reference, covered) if slug == "l1-general"
+                        else templates[1])
             weekend_crew = slug == "l1-general" and index % 4 == 3
             off_days = (0, 1) if weekend_crew else (5, 6)
             # Holidays: two blocks of 3-5 days, a sick day or two; one request pending.
@@ -109,7 +112,8 @@ def prepare(run: Run) -> None:
                     day += timedelta(days=1)
                     continue
                 start = datetime.combine(day, template.start, tzinfo=zone).astimezone(UTC)
-                end = datetime.combine(day, template.end, tzinfo=zone).astimezone(UTC)
+                end_day = day + timedelta(days=1) if template.end <= template.start else day
+                end = datetime.combine(end_day, template.end, tzinfo=zone).astimezone(UTC)
                 shifts.append((agent, team, template.pk, start, end, 30, ""))
                 if end <= now:
                     last_end = _statuses(rng, statuses, agent, start, end, last_end)
@@ -122,6 +126,22 @@ def prepare(run: Run) -> None:
     run.state["workforce"] = _rotations(run, rng)
     run.log(f"  workforce: {len(shifts):,} shifts, {len(time_off):,} time off, "
             f"{len(statuses):,} status intervals")
+
+
+def _utc_hours(template: ShiftTemplate, zone: ZoneInfo, day: date) -> list[int]:
+    start = datetime.combine(day, template.start, tzinfo=zone).astimezone(UTC)
+    hours = (template.end.hour - template.start.hour) % 24 or 24
+    return [(start.hour + i) % 24 for i in range(hours)]
+
+
+def _spread(templates: list[ShiftTemplate], zone: ZoneInfo, day: date,
+            covered: list[int]) -> ShiftTemplate:
+    """The template that adds most where the team is thinnest (in UTC hours)."""
+    best = max(templates, key=lambda t: sum(1 / (1 + covered[h])
+                                            for h in _utc_hours(t, zone, day)))
+    for h in _utc_hours(best, zone, day):
+        covered[h] += 1
+    return best
 
 
 def _statuses(rng, out: list[tuple], agent: int, start: datetime, end: datetime,
