@@ -1144,6 +1144,8 @@ class Seeder:
                 f"messages {self.report.messages:,}  events {self.report.events:,}  "
                 f"{done / elapsed:,.0f} tickets/s  {rows / elapsed:,.0f} rows/s  "
                 f"{elapsed:,.1f}s"
+                + ("  |  " + "  ".join(f"{k} {v:,.1f}s" for k, v in self.report.apps.items())
+                   if self.report.apps else "")
             )
 
         pool = ThreadPoolExecutor(max_workers=1) if parallel else None
