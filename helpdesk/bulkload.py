@@ -87,7 +87,7 @@ class RowWriter:
                 continue  # the database fills it
             if f.has_default():
                 value = f.get_default()
-            elif isinstance(f, models.CharField | models.TextField):
+            elif isinstance(f, models.CharField | models.TextField | models.FileField):
                 value = ""
             else:
                 raise BulkLoadError(f"Seeding cannot fill {opts.db_table}.{column}; "

@@ -8,14 +8,25 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count, F, Max, Min, Q
 
+from casework.models import Evidence, FeedbackMention, Investigation
 from devdata.seeding import SeedOptions, seed
 from helpdesk import generators
 from helpdesk.models import Membership
+from incidents.models import Incident, IncidentTicket, PublicUpdate, TimelineEntry
 from knowledge.models import Article, ArticleVersion, SearchLog, Visit
 from mailgate.models import InboundMessage, OutboundEmail
+from qa.models import CalibrationSession, Dispute, Review, SampleRun
 from reporting.models import MetricsHour
 from sla.models import Clock, ClockEvent, ClockLevelFire, ClockPause
-from tickets.models import FollowUp, Message, Survey, Ticket, TicketEvent, TimeEntry
+from tickets.models import (
+    Escalation,
+    FollowUp,
+    Message,
+    Survey,
+    Ticket,
+    TicketEvent,
+    TimeEntry,
+)
 from tickets.state_machine import Status
 from workforce.models import AgentStatus, Page, ScheduledShift, TimeOff
 
@@ -38,7 +49,7 @@ pytestmark = pytest.mark.django_db
 def test_every_app_contributes_its_generator():
     names = [g.name for g in generators.registered()]
     for name in ("sla", "surveys", "timetracking", "knowledge", "workforce", "mailgate",
-                 "reporting"):
+                 "qa", "incidents", "casework", "reporting"):
         assert name in names
     assert names[-1] == "reporting"  # the rollup is built last, over everything
 
@@ -174,6 +185,48 @@ def test_email_rows_for_email_tickets_only(history):
     assert not replies.exclude(ticket_message__is_public=True).exists()
 
 
+def test_qa_weekly_samples_reviews_and_calibration(history):
+    reviews = Review.objects.select_related("ticket")
+    assert reviews.exists()
+    assert not reviews.exclude(ticket__status__in=DONE).exists()
+    assert not reviews.filter(Q(score__lt=0) | Q(score__gt=100)).exists()
+    weeks = set(reviews.values_list("week_start", flat=True))
+    assert len(weeks) >= 20 and all(week.weekday() == 0 for week in weeks)
+    assert SampleRun.objects.filter(week_start__in=weeks).count() == len(weeks)
+    for review in reviews.exclude(status="assigned")[:100]:
+        assert review.submitted_at >= review.ticket.resolved_at
+        assert review.scores.count() > 0
+    # Scores look like a working team's: mostly good, some below target.
+    submitted = reviews.exclude(score__isnull=True)
+    average = sum(r.score for r in submitted) / submitted.count()
+    assert 75 < average < 95
+    assert not Dispute.objects.exclude(review__status__in=["disputed", "resolved"]).exists()
+    assert CalibrationSession.objects.filter(status="closed").exists()
+
+
+def test_incidents_about_weekly_with_their_tickets(history):
+    weeks = 6 * 30.44 / 7
+    assert 0.6 * weeks < Incident.objects.count() < 1.4 * weeks
+    for link in IncidentTicket.objects.select_related("incident", "ticket"):
+        assert link.ticket.created_at >= link.incident.declared_at
+        if link.incident.resolved_at:
+            assert link.ticket.created_at <= link.incident.resolved_at
+    assert IncidentTicket.objects.exists()
+    assert not TimelineEntry.objects.filter(created_at__lt=F("incident__declared_at")).exists()
+    assert PublicUpdate.objects.filter(kind="initial").count() == Incident.objects.count()
+
+
+def test_casework_on_escalated_tickets(history):
+    investigations = Investigation.objects.select_related("ticket")
+    assert investigations.exists()
+    escalated = set(Escalation.objects.values_list("ticket_id", flat=True))
+    assert set(investigations.values_list("ticket_id", flat=True)) <= escalated
+    assert not investigations.filter(assigned_at__lt=F("ticket__created_at")).exists()
+    assert not Evidence.objects.filter(
+        created_at__lt=F("investigation__assigned_at")).exists()
+    assert FeedbackMention.objects.filter(ticket__category__slug="feature-request").exists()
+
+
 def test_metrics_rollup_built_last(history):
     assert MetricsHour.objects.exists()
 
@@ -217,7 +270,7 @@ def test_same_seed_same_history(db):
 
 
 @pytest.mark.parametrize("name", ["sla", "surveys", "timetracking", "knowledge", "workforce",
-                                  "mailgate", "reporting"])
+                                  "mailgate", "qa", "incidents", "casework", "reporting"])
 def test_each_generator_runs_alone(db, name):
     others = tuple(g.name for g in generators.registered() if g.name != name)
     report = seed(SeedOptions(tickets=60, seed=2, now=NOW, skip=others))
