@@ -138,9 +138,11 @@ class _Always:
 
 
 def _crossings(cal: BusinessCalendar | _Always, segments: list[tuple[datetime, datetime]],
-               amounts: list[timedelta]) -> tuple[timedelta, list[datetime | None]]:
-    """Business time used over `segments`, and the instant each amount was reached."""
-    used = ZERO
+               amounts: list[timedelta],
+               ) -> tuple[timedelta, timedelta, list[datetime | None]]:
+    """Business time used over `segments`, the part of it before the last segment, and
+    the instant each amount was reached."""
+    used = before_last = ZERO
     found: list[datetime | None] = [None] * len(amounts)
     pending = sorted(range(len(amounts)), key=lambda i: amounts[i])
     for start, end in segments:
@@ -148,8 +150,9 @@ def _crossings(cal: BusinessCalendar | _Always, segments: list[tuple[datetime, d
         while pending and amounts[pending[0]] <= used + spent:
             i = pending.pop(0)
             found[i] = cal.add(start, max(ZERO, amounts[i] - used))
+        before_last = used
         used += spent
-    return used, found
+    return used, before_last, found
 
 
 class _Clocks:
@@ -201,7 +204,7 @@ class _Clocks:
             segments.append((cursor, finish))
         levels = policy.levels
         amounts = [contractual, internal] + [contractual * p / 100 for p, _ in levels]
-        used, found = _crossings(cal, segments, amounts)
+        used, before_last, found = _crossings(cal, segments, amounts)
         breached_at, internal_breached_at = found[0], found[1]
         clock_id = self.next_id
         self.next_id += 1
@@ -233,11 +236,16 @@ class _Clocks:
                 f'{{"percent": {percent}, "colour": "{colour}"}}'))
             top_colour = colour
         last_start = segments[-1][0] if segments and not paused_now else None
-        used_before = used - (cal.elapsed(last_start, finish) if last_start else ZERO)
+        used_before = before_last if last_start else used
         due_at = internal_due_at = None
         if last_start is not None:
-            due_at = cal.add(last_start, max(ZERO, contractual - used_before))
-            internal_due_at = cal.add(last_start, max(ZERO, internal - used_before))
+            # Where the target was crossed in the last segment, that is its due time.
+            due_at = (breached_at if breached_at is not None and breached_at >= last_start
+                      else cal.add(last_start, max(ZERO, contractual - used_before)))
+            internal_due_at = (
+                internal_breached_at if internal_breached_at is not None
+                and internal_breached_at >= last_start
+                else cal.add(last_start, max(ZERO, internal - used_before)))
         met_at = completed_at = None
         segment_started_at = paused_at = None
         exempt_reason = ""
