@@ -94,7 +94,6 @@ class SeedOptions:
     now: datetime | None = None  # anchor for "the last N months"; default: now (minute)
     # Generators of other apps (helpdesk/generators.py) not to run; "all" skips every one.
     skip: tuple[str, ...] = ()
-    demo: bool = False  # a demo-sized run: generators may add story-telling touches
     # Members the four teams had before the run work tickets too (the demo's accounts).
     include_existing_staff: bool = False
 
@@ -1648,7 +1647,6 @@ class SeedRun:
         self.now = seeder.now
         self.start = seeder.now - o.months * MONTH
         self.tickets = o.tickets
-        self.demo = o.demo
         self.log = seeder.log
         self.using = seeder.using
         self.team_slugs = dict(seeder.team_slugs)

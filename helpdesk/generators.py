@@ -90,7 +90,6 @@ class Run(Protocol):
     now: float  # the end of the generated period (POSIX seconds)
     start: float  # its beginning
     tickets: int  # tickets asked for
-    demo: bool  # a demo-sized run
     log: Log
     # agents per team id: (user id, time zone), the team lead first; other staff apart
     team_agents: dict[int, list[tuple[int, str]]]

@@ -1,6 +1,6 @@
 """Prepare a demo system on the current database: data, known accounts, scenarios.
 
-    manage.py demo [--tickets 300]
+    manage.py demo [--tickets 3000]
 
 Idempotent: a second run changes nothing (passwords of the demo accounts are reset to
 the documented ones if someone changed them).
@@ -145,7 +145,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Seeding {n} tickets over six months, with every app's history ...")
             try:
                 report = seed(SeedOptions(tickets=n, seed=opts["seed"], agents=16, months=6,
-                                          demo=True, include_existing_staff=True),
+                                          include_existing_staff=True),
                               log=self.stdout.write if opts["verbosity"] > 1 else None)
             except BulkLoadError as exc:
                 raise CommandError(str(exc)) from exc
