@@ -2,6 +2,7 @@
 app's rows agree with the tickets' own history, and the same seed gives the same data."""
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -278,3 +279,14 @@ def test_each_generator_runs_alone(db, name):
         "tickets_ticket", "tickets_message", "tickets_ticketevent", "tickets_escalation"}
     assert written, name
     assert set(report.apps) == {name}
+
+
+def test_seed_data_command_takes_now_and_skip(db):
+    out = io.StringIO()
+    call_command("seed_data", tickets=40, seed=3, now="2026-03-01T00:00Z", skip="all",
+                 stdout=out)
+    assert Ticket.objects.count() == 40
+    assert Ticket.objects.aggregate(m=Max("created_at"))["m"] < datetime(2026, 3, 1, tzinfo=UTC)
+    assert not Clock.objects.exists()  # every generator skipped
+    text = out.getvalue()
+    assert "Rows per table:" in text and "tickets_ticket" in text
