@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Count, F, Max, Min, Q
 
 from casework.models import Evidence, FeedbackMention, Investigation
@@ -37,11 +38,17 @@ DONE = [Status.RESOLVED.value, Status.CLOSED.value]
 
 @pytest.fixture(scope="module")
 def history(django_db_setup, django_db_blocker):
-    """400 tickets with every generator, committed once for the module, flushed after."""
+    """400 tickets with every generator, seeded once for the module in a transaction that
+    is rolled back after it (each test runs in a savepoint inside it): a flush would also
+    remove the rows that data migrations ship, which later modules rely on."""
     with django_db_blocker.unblock():
-        report = seed(SeedOptions(tickets=400, seed=21, now=NOW, open_share=0.08))
-        yield report
-        call_command("flush", interactive=False, verbosity=0)
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield seed(SeedOptions(tickets=400, seed=21, now=NOW, open_share=0.08))
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 pytestmark = pytest.mark.django_db
