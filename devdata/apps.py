@@ -10,3 +10,5 @@ class DevdataConfig(AppConfig):
         # Each app's `devdata.py` registers its generator (helpdesk.generators); nothing
         # below this app imports it, and production code never loads the generators.
         autodiscover_modules("devdata")
+        # The tickets app's side tables (surveys, time entries): contributed from here.
+        from . import ticket_history  # noqa: F401

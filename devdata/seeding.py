@@ -40,11 +40,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
+from helpdesk import generators
 from helpdesk.bulkload import BulkLoadError, RowWriter
+from helpdesk.generators import Batch, Generator, Run, TicketHistory
 from helpdesk.models import Membership, Organization, SupportTier, Team, User
 from helpdesk.roles import Role, sync_roles
+from sla.defaults import MATRIX as SLA_MATRIX
+from sla.defaults import TIER_MULTIPLIERS as SLA_TIER
 from tickets.models import (
     Category,
     Escalation,
@@ -88,6 +92,10 @@ class SeedOptions:
     fast_load: bool = True
     password: str | None = None  # usable password for every seeded user; else unusable
     now: datetime | None = None  # anchor for "the last N months"; default: now (minute)
+    # Generators of other apps (helpdesk/generators.py) not to run; "all" skips every one.
+    skip: tuple[str, ...] = ()
+    # Members the four teams had before the run work tickets too (the demo's accounts).
+    include_existing_staff: bool = False
 
     def resolved_orgs(self) -> int:
         if self.orgs is not None:
@@ -113,6 +121,15 @@ class SeedReport:
     open_tickets: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)  # rows written per table
+    apps: dict[str, float] = field(default_factory=dict)  # seconds per generator
+
+    @property
+    def rows_generated(self) -> int:
+        """Rows the generators of other apps wrote."""
+        own = {"tickets_ticket", "tickets_message", "tickets_ticketevent",
+               "tickets_escalation"}
+        return sum(n for table, n in self.tables.items() if table not in own)
 
     @property
     def rows(self) -> int:
@@ -178,9 +195,23 @@ PRIORITY_WEIGHTS = {
 }
 CHANNEL_WEIGHTS = (("email", 45), ("web", 30), ("chat", 12), ("api", 8), ("phone", 5))
 # Seconds until the first agent reply (median), by priority.
-FIRST_RESPONSE = {1: 0.25 * HOUR, 2: 1 * HOUR, 3: 4 * HOUR, 4: 10 * HOUR, 5: 20 * HOUR}
+# Seconds until the first agent reply (median), by priority and tier: about a third of
+# the default SLA target (sla/defaults.py) for that tier, so that most first responses
+# meet it and a believable share (more at low tiers and busy hours) do not.
+FIRST_RESPONSE = {p: {t: first.total_seconds() * float(SLA_TIER[t]) * share
+                      for t, share in (("enterprise", 0.30), ("business", 0.33),
+                                       ("professional", 0.36), ("starter", 0.4),
+                                       ("free", 0.45))}
+                  for p, (first, _, _) in SLA_MATRIX.items()}
 AGENT_GAP = {1: 0.5 * HOUR, 2: 1.5 * HOUR, 3: 4 * HOUR, 4: 8 * HOUR, 5: 12 * HOUR}
-CUSTOMER_GAP = 5 * HOUR
+# Customers answer urgent tickets sooner.
+CUSTOMER_GAP = {1: 0.5 * HOUR, 2: 2 * HOUR, 3: 5 * HOUR, 4: 6 * HOUR, 5: 8 * HOUR}
+STUCK_SHARE, STUCK_FACTOR = 0.06, 6.0
+# Share of agent replies that ask the customer something and wait (clocks pause).
+WAIT_SHARE = 0.45
+# Final statuses that are not reached from "in progress": no waits before them.
+WAITS_AFTER = frozenset(s.value for s in (Status.NEW, Status.TRIAGED, Status.ASSIGNED,
+                                          Status.ESCALATED))
 NOTE_GAP = 0.5 * HOUR
 
 OPEN_MIX_L1 = (
@@ -975,6 +1006,22 @@ class Seeder:
                     (u.pk, u.first_name, f"{u.first_name} {u.last_name}"))
         csms = [u.pk for u, (role, slug, _) in zip(staff, staff_specs, strict=True)
                 if role == Role.AGENT and slug is None]
+        self.agent_zones = {u.pk: u.time_zone for u in staff}
+        if o.include_existing_staff:
+            seeded = {u.pk for u in staff}
+            for membership in (Membership.objects.using(self.using)
+                               .filter(team_id__in=list(self.team_names), user__is_active=True)
+                               .exclude(user_id__in=seeded).select_related("user")
+                               .order_by("user_id")):
+                u = membership.user
+                self.team_agents[membership.team_id].append(
+                    (u.pk, u.first_name, f"{u.first_name} {u.last_name}"))
+                self.agent_zones[u.pk] = u.time_zone
+        self.staff_by_role: dict[str, list[int]] = {}
+        for u, (role, slug, lead) in zip(staff, staff_specs, strict=True):
+            key = "csm" if role == Role.AGENT and slug is None else (
+                "lead" if lead else str(role))
+            self.staff_by_role.setdefault(key, []).append(u.pk)
         self.report.staff = len(staff)
 
         # Organizations (ids assigned here) and their customers.
@@ -1011,7 +1058,8 @@ class Seeder:
                     "UTC" if rng.random() < 0.6 else rng.choice(TIME_ZONES),
                 ))
                 group_rows.append((uid, customer_group))
-                self.customers.append((uid, org_id, tier, first, domain, org_name))
+                self.customers.append((uid, org_id, tier, first, domain, org_name,
+                                       f"{uname}@{domain}"))
                 weights.append(activity * rng.lognormvariate(0, 0.6) * (1.6 if m == 0 else 1))
                 uid += 1
         self.report.customers = self.writer.write(User, USER_COLUMNS, user_rows)
@@ -1095,6 +1143,8 @@ class Seeder:
                 f"messages {self.report.messages:,}  events {self.report.events:,}  "
                 f"{done / elapsed:,.0f} tickets/s  {rows / elapsed:,.0f} rows/s  "
                 f"{elapsed:,.1f}s"
+                + ("  |  " + "  ".join(f"{k} {v:,.1f}s" for k, v in self.report.apps.items())
+                   if self.report.apps else "")
             )
 
         pool = ThreadPoolExecutor(max_workers=1) if parallel else None
@@ -1144,6 +1194,8 @@ class Seeder:
                                                batch["escalations"])
             self.report.ticket_tags += w.write(Ticket.tags.through, ("ticket_id", "tag_id"),
                                                batch["tags"])
+            for (model, columns), rows in batch["generated"].items():
+                self.run_context.count(model._meta.db_table, w.write(model, columns, rows))
             if w.postgres:  # keep the sequence ahead of the ids handed out so far
                 w.reset_sequence(Message)
         self.write_seconds += time.perf_counter() - started
@@ -1156,11 +1208,28 @@ class Seeder:
         channels = rng.choices(self.channels, cum_weights=self.channel_cw, k=n)
         out: dict[str, list[tuple]] = {
             "tickets": [], "messages": [], "events": [], "escalations": [], "tags": [],
+            "histories": [],
         }
         first_id = self.ticket_start + offset
         for j in range(n):
             self._ticket(first_id + j, times[j], customers[j], cats[j], channels[j], out)
+        batch = Batch(tickets=out.pop("histories"))
+        for generator in self.generators:
+            if generator.tickets is not None:
+                t0 = time.perf_counter()
+                self.run_context.current = generator.name
+                try:
+                    generator.tickets(self.run_context, batch)
+                finally:
+                    self.run_context.current = None
+                self._took(generator.name, time.perf_counter() - t0)
+                for model, _ in batch.rows:
+                    self.run_context.track(model, generator.name)
+        out["generated"] = batch.rows
         return out
+
+    def _took(self, name: str, seconds: float) -> None:
+        self.report.apps[name] = self.report.apps.get(name, 0.0) + seconds
 
     def _ticket(self, tid: int, created: float, customer: tuple, cat: str, channel: str,
                 out: dict[str, list[tuple]]) -> None:
@@ -1168,7 +1237,7 @@ class Seeder:
         rnd = rng.random
         lognorm = rng.lognormvariate
         now = self.now
-        uid, org_id, tier, first_name, domain, org_name = customer
+        uid, org_id, tier, first_name, domain, org_name, email = customer
         content = CONTENT[cat]
         variables = _Vars(customer=first_name, domain=domain, org=org_name, tier=tier.label)
         variables.rng = rng
@@ -1255,10 +1324,13 @@ class Seeder:
         answered = False
         for role in roles:
             if role == "agent":
-                base = AGENT_GAP[priority] if answered else FIRST_RESPONSE[priority]
+                if answered:  # now and then a ticket is forgotten for a while
+                    base = AGENT_GAP[priority] * (STUCK_FACTOR if rnd() < STUCK_SHARE else 1)
+                else:
+                    base = FIRST_RESPONSE[priority][tier]
                 answered = True
             elif role == "customer":
-                base = CUSTOMER_GAP
+                base = CUSTOMER_GAP[priority]
             else:
                 base = NOTE_GAP
             t += base * lognorm(0, 0.9) + 30
@@ -1326,6 +1398,7 @@ class Seeder:
             ev((tid, None, _dt(created + 1, UTC), EventKind.FIELD.value, "assignee", "",
                 l1_agent[2], "assigned by team strategy", False))
         first_response = None
+        message_log: list[tuple[int, float, int, str]] = []
         msg_id = self.next_message_id
         reply_events = self.o.reply_events
         later_agent = assignee or (rng.choice(team_agents) if team_agents else l1_agent)
@@ -1343,6 +1416,7 @@ class Seeder:
                     text = rng.choice(GENERIC_CUSTOMER)
                 body = (text + f"\n\n{first_name}").format_map(variables)
                 messages.append((msg_id, tid, uid, True, False, body, channel, at))
+                message_log.append((msg_id, times[i], uid, role))
                 if reply_events:
                     ev((tid, uid, at, EventKind.REPLY.value, "", "", "",
                         f"message {msg_id}", True))
@@ -1354,6 +1428,7 @@ class Seeder:
                     text = rng.choice(content.notes if rnd() < 0.5 else GENERIC_NOTES)
                     messages.append((msg_id, tid, agent[0], False, True,
                                      text.format_map(variables), "web", at))
+                    message_log.append((msg_id, times[i], agent[0], role))
                     if reply_events:
                         ev((tid, agent[0], at, EventKind.NOTE.value, "", "", "",
                             f"message {msg_id}", False))
@@ -1373,6 +1448,7 @@ class Seeder:
                     body = (f"Hi {{customer}},\n\n{text}\n\nBest regards,\n{{agent}}"
                             ).format_map(variables)
                     messages.append((msg_id, tid, agent[0], True, True, body, channel, at))
+                    message_log.append((msg_id, times[i], agent[0], role))
                     if reply_events:
                         ev((tid, agent[0], at, EventKind.REPLY.value, "", "", "",
                             f"message {msg_id}", True))
@@ -1413,6 +1489,22 @@ class Seeder:
             if cut < len(times) and status not in (Status.ESCALATED.value,
                                                    Status.ASSIGNED.value):
                 move(Status.IN_PROGRESS.value, times[cut], later_agent[0] if later_agent else None)
+        # Agent replies that asked the customer something: waiting until the answer
+        # (after the handover for escalated tickets, before a first resolution).
+        waits: list[tuple[float, float | None, str]] = []
+        wait_from = cut + 1 if escalated and cut < len(times) else 0
+        wait_to = first_resolution - 1 if status in (Status.RESOLVED.value,
+                                                     Status.CLOSED.value) else len(roles) - 1
+        waiting = Status.WAITING_ON_CUSTOMER.value
+        if status in WAITS_AFTER:
+            wait_to = wait_from  # its last move must stay one the state machine allows
+        for i in range(wait_from, min(wait_to, len(roles) - 1)):
+            if roles[i] == "agent" and roles[i + 1] == "customer" and rnd() < WAIT_SHARE:
+                agent_id = (l1_agent if i < cut else later_agent or l1_agent or (None,))[0]
+                reason = rng.choice(WAITING_ON_CUSTOMER_REASONS)
+                move(waiting, times[i], agent_id, reason)
+                move(Status.IN_PROGRESS.value, times[i + 1], uid, "customer replied")
+                waits.append((times[i], times[i + 1], waiting))
         if engineering_at is not None:
             at = _dt(engineering_at, UTC)
             actor_id = later_agent[0] if later_agent else None
@@ -1445,6 +1537,8 @@ class Seeder:
             if at == created:
                 at = created + min(600 + rnd() * HOUR, max(1.0, (limit - created) / 2))
             move(status, at, (assignee or l1_agent or (None,))[0], waiting_reason)
+            if status in (waiting, Status.WAITING_ON_THIRD_PARTY.value):
+                waits.append((at, None, status))
         status_changed = state[1]
 
         # Tags on about one ticket in five.
@@ -1470,29 +1564,133 @@ class Seeder:
         ))
         if status not in (Status.RESOLVED.value, Status.CLOSED.value):
             self.report.open_tickets += 1
+        agents = tuple(dict.fromkeys(
+            a[0] for a in (l1_agent if roles or assignee or escalated else None, later_agent,
+                           assignee) if a))
+        out["histories"].append(TicketHistory(
+            id=tid, created=created, requester_id=uid, organization_id=org_id,
+            tier=str(tier), priority=priority, category=cat, channel=channel, team_id=team,
+            teams=tuple(chain), assignee_id=assignee[0] if assignee else None, status=status,
+            first_response=first_response.timestamp() if first_response else None,
+            resolved=resolved_at, first_resolved=first_resolved, closed=closed_at,
+            reopened=reopened, waits=tuple(waits),
+            escalations=tuple(zip(esc_at, chain[:-1], chain[1:], strict=True))
+            + (((engineering_at, team, None),) if engineering_at is not None else ()),
+            messages=tuple(message_log), agents=agents, subject=subject,
+            requester_email=email))
 
     # all together ---------------------------------------------------------------------
 
     def run(self) -> SeedReport:
         started = time.perf_counter()
         self._load_reference()
+        skip = set(self.o.skip)
+        self.generators = [g for g in generators.registered()
+                           if "all" not in skip and g.name not in skip]
         self.log(f"Seeding {self.o.tickets:,} tickets on {self.writer.connection.vendor} "
-                 f"(seed {self.o.seed}, last {self.o.months:g} months)")
+                 f"(seed {self.o.seed}, last {self.o.months:g} months); generators: "
+                 + (", ".join(g.name for g in self.generators) or "none"))
         with transaction.atomic(using=self.using):
             self._seed_people()
+        self.run_context = SeedRun(self)
+        for generator in self.generators:
+            if generator.prepare is not None:
+                self._hook(generator, generator.prepare, "prepared")
         self._seed_tickets()
+        for generator in self.generators:
+            if generator.finish is not None:
+                self._hook(generator, generator.finish, "finished")
         t0 = time.perf_counter()
         self.writer.reset_sequence(Ticket)
         self.writer.reset_sequence(Message)
-        for model in (TicketEvent, Escalation, Ticket.tags.through):
+        for model in (TicketEvent, Escalation, Ticket.tags.through,
+                      *self.run_context.models):
             self.writer.reset_sequence(model)
         if self.writer.postgres:
             self.log("  ANALYZE ...")
             self.writer.analyze([Organization, User, Membership, Ticket, Message, TicketEvent,
-                                 Escalation, Ticket.tags.through, User.groups.through])
+                                 Escalation, Ticket.tags.through, User.groups.through,
+                                 *self.run_context.models])
         self.report.phases["analyze"] = time.perf_counter() - t0
+        for name, seconds in sorted(self.writer.seconds.items()):
+            app = self.run_context.app_of.get(name)
+            if app:
+                self._took(app, seconds)
+        self.report.tables.update({
+            Ticket._meta.db_table: self.report.tickets,
+            Message._meta.db_table: self.report.messages,
+            TicketEvent._meta.db_table: self.report.events,
+            Escalation._meta.db_table: self.report.escalations})
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _hook(self, generator: Generator, hook: Callable[[Run], None], done: str) -> None:
+        t0 = time.perf_counter()
+        self.run_context.current = generator.name
+        try:
+            with transaction.atomic(using=self.using):
+                hook(self.run_context)
+        finally:
+            self.run_context.current = None
+        took = time.perf_counter() - t0
+        self._took(generator.name, took)
+        self.log(f"  {generator.name}: {done} in {took:.1f}s")
+
+
+class SeedRun:
+    """What the generators of other apps see of a run (helpdesk.generators.Run)."""
+
+    def __init__(self, seeder: Seeder) -> None:
+        o = seeder.o
+        self._seeder = seeder
+        self.seed = o.seed
+        self.now = seeder.now
+        self.start = seeder.now - o.months * MONTH
+        self.tickets = o.tickets
+        self.log = seeder.log
+        self.using = seeder.using
+        self.team_slugs = dict(seeder.team_slugs)
+        self.team_agents = {team: [(a[0], seeder.agent_zones[a[0]]) for a in agents]
+                            for team, agents in seeder.team_agents.items()}
+        self.staff = seeder.staff_by_role
+        self.models: list[type[models.Model]] = []  # written here: sequences to reset
+        self.app_of: dict[str, str] = {}  # table -> generator that wrote it
+        self._next: dict[type[models.Model], int] = {}
+        self.current: str | None = None  # the generator whose hook runs
+        self.state: dict[str, Any] = {}
+        self._rngs: dict[str, random.Random] = {}
+
+    def rng(self, name: str) -> random.Random:
+        # One stream per name for the whole run, continued from chunk to chunk; str seeds
+        # are hashed with SHA-512: the same stream on every run and platform.
+        if name not in self._rngs:
+            self._rngs[name] = random.Random(f"{self.seed}:{name}")
+        return self._rngs[name]
+
+    def track(self, model: type[models.Model], generator: str | None = None) -> None:
+        if model not in self.models:
+            self.models.append(model)
+        self.app_of.setdefault(model._meta.db_table,
+                               generator or self.current or model._meta.app_label)
+
+    def next_ids(self, model: type[models.Model], count: int) -> int:
+        self.track(model)
+        if model not in self._next:
+            self._next[model] = self._seeder.writer.reserve_ids(model, 0)
+        first = self._next[model]
+        self._next[model] = first + count
+        return first
+
+    def write(self, model: type[models.Model], columns: tuple[str, ...],
+              rows: Sequence[tuple]) -> int:
+        self.track(model)
+        n = self._seeder.writer.write(model, columns, rows)
+        self.count(model._meta.db_table, n)
+        return n
+
+    def count(self, table: str, n: int) -> None:
+        tables = self._seeder.report.tables
+        tables[table] = tables.get(table, 0) + n
 
 
 def seed(options: SeedOptions | None = None, *, log: Log | None = None,

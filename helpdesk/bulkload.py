@@ -4,11 +4,14 @@ services, which would take hours through the ORM one row at a time."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Max
+from django.utils.duration import duration_microseconds
 
 
 class BulkLoadError(Exception):
@@ -84,7 +87,7 @@ class RowWriter:
                 continue  # the database fills it
             if f.has_default():
                 value = f.get_default()
-            elif isinstance(f, models.CharField | models.TextField):
+            elif isinstance(f, models.CharField | models.TextField | models.FileField):
                 value = ""
             else:
                 raise BulkLoadError(f"Seeding cannot fill {opts.db_table}.{column}; "
@@ -102,7 +105,8 @@ class RowWriter:
             # Identifiers from model metadata, quoted; values are parameters.
             sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
             datetimes = [i for i, c in enumerate(columns)
-                         if isinstance(by_column[c], models.DateTimeField)]
+                         if isinstance(by_column[c], models.DateTimeField | models.DurationField
+                                    | models.UUIDField)]
         plan = (sql, tuple(extra_vals), datetimes)
         self._plans[key] = plan
         return plan
@@ -117,6 +121,14 @@ class RowWriter:
         finally:
             table = model._meta.db_table
             self.seconds[table] = self.seconds.get(table, 0.0) + time.perf_counter() - started
+
+    def _adapt(self, value: Any) -> Any:
+        """A datetime, duration or UUID as the database stores it (COPY adapts them itself)."""
+        if isinstance(value, timedelta):
+            return duration_microseconds(value)
+        if isinstance(value, uuid.UUID):
+            return value.hex
+        return self.connection.ops.adapt_datetimefield_value(value)
 
     def _write(self, model: type[models.Model], columns: tuple[str, ...],
                rows: Sequence[tuple]) -> int:
@@ -133,7 +145,7 @@ class RowWriter:
                             write_row(row)
             else:
                 if datetimes or extra:
-                    adapt = self.connection.ops.adapt_datetimefield_value
+                    adapt = self._adapt
                     converted = []
                     for row in rows:
                         row = list(row)

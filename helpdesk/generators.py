@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from django.db import models
 
@@ -52,6 +52,7 @@ class TicketHistory:
     status: str  # current status
     first_response: float | None
     resolved: float | None  # last resolution
+    first_resolved: float | None  # the first one, when it was reopened since
     closed: float | None
     reopened: bool
     # (start, end or None while still waiting, status value) of every waiting period
@@ -62,6 +63,7 @@ class TicketHistory:
     messages: tuple[tuple[int, float, int, str], ...] = ()
     agents: tuple[int, ...] = ()  # agents who worked on it, first the intake agent
     subject: str = ""
+    requester_email: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -88,15 +90,18 @@ class Run(Protocol):
     now: float  # the end of the generated period (POSIX seconds)
     start: float  # its beginning
     tickets: int  # tickets asked for
-    demo: bool  # a demo-sized run
     log: Log
-    # agents per team id: (user id, time zone); staff (manager, QA reviewer, CSMs) apart
+    # agents per team id: (user id, time zone), the team lead first; other staff apart
     team_agents: dict[int, list[tuple[int, str]]]
     team_slugs: dict[int, str]
-    staff: dict[str, list[int]]  # role -> user ids
+    # "agent", "lead", "manager", "QA reviewer", "csm" -> user ids
+    staff: dict[str, list[int]]
     using: str
+    state: dict[str, Any]  # each generator's own state between its hooks, by its name
 
-    def rng(self, name: str) -> random.Random: ...
+    def rng(self, name: str) -> random.Random:
+        """The generator's own random stream (the same object for a name during a run)."""
+        ...
 
     def next_ids(self, model: type[models.Model], count: int) -> int:
         """First of `count` ids nobody else is given (sequences are reset at the end)."""

@@ -16,12 +16,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from helpdesk.models import Membership, Team, TeamTier
-from tickets.models import Channel, Priority, Ticket
+from tickets.models import Channel, Priority, Ticket, TimeEntry
 
 from . import erlang
 from . import forecast as fc
@@ -51,6 +62,7 @@ DEFAULT_SHRINKAGE = 0.30
 DEFAULT_HANDLE_MINUTES = 15.0
 HANDLE_TIME_SAMPLE = 5000
 HANDLE_TIME_SOURCE = "elapsed time, not tracked time"
+TRACKED_SOURCE = "tracked time (minutes logged on the tickets)"
 
 RED_BELOW = 0.5
 AMBER_BELOW = 1.0
@@ -187,9 +199,31 @@ class HandleTime:
     minutes: float
     sample_size: int
     statistic: str
-    #: Always the fallback for now: time tracking does not exist yet, so handle time is the
-    #: elapsed time from creation to resolution -- an upper bound that includes waiting time.
-    source: str = HANDLE_TIME_SOURCE
+    #: Tickets measured by their logged time (`tickets.timetracking`); the others of the
+    #: sample by elapsed time, resolved minus created: an upper bound that includes waiting.
+    tracked: int = 0
+
+    @property
+    def source(self) -> str:
+        return source_label(self.tracked, self.sample_size)
+
+
+def source_label(tracked: int, total: int) -> str:
+    """Says which handle time a figure rests on: tracked where time was logged, elapsed
+    time (the labelled fallback) for the tickets without time entries."""
+    if total and tracked >= total:
+        return TRACKED_SOURCE
+    if not tracked:
+        return HANDLE_TIME_SOURCE
+    return (f"tracked time for {tracked:,} of {total:,} tickets; elapsed time, not tracked "
+            f"time, for the {total - tracked:,} without time entries")
+
+
+def _tracked_minutes() -> Subquery:
+    """Minutes logged on the ticket (None without time entries)."""
+    return Subquery(
+        TimeEntry.objects.filter(ticket_id=OuterRef("pk"), minutes__isnull=False)
+        .order_by().values("ticket_id").annotate(total=Sum("minutes")).values("total")[:1])
 
 
 def handle_minutes(
@@ -199,11 +233,13 @@ def handle_minutes(
     statistic: str = "median",
     since: datetime | None = None,
 ) -> HandleTime:
-    """Handle time in minutes: median (default) or mean of ``resolved_at − created_at``.
+    """Handle time in minutes of resolved tickets: median (default) or mean.
 
-    FALLBACK, labelled as such (``HandleTime.source``): this is *elapsed* time, business-hours
-    agnostic, not tracked time -- the helpdesk does not track time yet. The median uses the most
-    recent ``HANDLE_TIME_SAMPLE`` resolved tickets (last 90 days by default); the mean is one SQL
+    A ticket's handle time is the time logged on it (`tickets.timetracking`) wherever it
+    has time entries; only tickets without any fall back to the elapsed time
+    ``resolved_at − created_at`` (business-hours agnostic, waiting included), and
+    ``HandleTime.source`` says which. The median uses the most recent
+    ``HANDLE_TIME_SAMPLE`` resolved tickets (last 90 days by default); the mean is one SQL
     aggregate. ``DEFAULT_HANDLE_MINUTES`` when there is nothing to measure.
     """
     if statistic not in ("median", "mean"):
@@ -215,17 +251,32 @@ def handle_minutes(
     if priority is not None:
         qs = qs.filter(priority=priority)
     if statistic == "mean":
-        agg = qs.aggregate(n=Count("id"), avg=Avg(_elapsed()))
-        if not agg["n"] or agg["avg"] is None:
+        has_time = Exists(TimeEntry.objects.filter(ticket_id=OuterRef("pk"),
+                                                   minutes__isnull=False))
+        agg = qs.aggregate(
+            n=Count("id"), tracked_n=Count("id", filter=Q(has_time)),
+            elapsed=Avg(_elapsed(), filter=~Q(has_time)))
+        tracked_total = (TimeEntry.objects.filter(ticket__in=qs, minutes__isnull=False)
+                         .aggregate(total=Sum("minutes"))["total"] or 0)
+        n, tracked_n = agg["n"], agg["tracked_n"]
+        if not n:
             return HandleTime(DEFAULT_HANDLE_MINUTES, 0, statistic)
-        return HandleTime(_minutes(agg["avg"]), agg["n"], statistic)
-    pairs = qs.order_by("-resolved_at").values_list("created_at", "resolved_at")[
-        :HANDLE_TIME_SAMPLE]
-    values = [(r - c).total_seconds() / 60 for c, r in pairs]
-    values = [v for v in values if v >= 0]
+        elapsed_n = n - tracked_n
+        elapsed = _minutes(agg["elapsed"]) if agg["elapsed"] is not None else 0.0
+        mean = (tracked_total + elapsed * elapsed_n) / n
+        return HandleTime(mean, n, statistic, tracked=tracked_n)
+    rows = (qs.annotate(tracked=_tracked_minutes()).order_by("-resolved_at")
+            .values_list("created_at", "resolved_at", "tracked")[:HANDLE_TIME_SAMPLE])
+    values, tracked_n = [], 0
+    for created, resolved, tracked in rows:
+        if tracked is not None:
+            values.append(float(tracked))
+            tracked_n += 1
+        elif (elapsed := (resolved - created).total_seconds() / 60) >= 0:
+            values.append(elapsed)
     if not values:
         return HandleTime(DEFAULT_HANDLE_MINUTES, 0, statistic)
-    return HandleTime(statistics.median(values), len(values), statistic)
+    return HandleTime(statistics.median(values), len(values), statistic, tracked=tracked_n)
 
 
 def _elapsed() -> ExpressionWrapper:
@@ -491,10 +542,16 @@ class MonthlyRow:
     team: Team
     capacity: Capacity
     tickets: dict[int, int]  # per priority
-    handle_minutes: dict[int, float]  # per priority (mean elapsed: fallback)
+    handle_minutes: dict[int, float]  # per priority: mean tracked, elapsed where none
     required: dict[int, float]  # FTE per priority
     members: int
     actual: float  # FTE, ramp applied
+    handle_tracked: int = 0  # resolved tickets measured by logged time
+    handle_measured: int = 0  # resolved tickets measured at all
+
+    @property
+    def handle_source(self) -> str:
+        return source_label(self.handle_tracked, self.handle_measured)
 
     @property
     def required_total(self) -> float:
@@ -522,13 +579,15 @@ def monthly_staffing(month: date) -> list[MonthlyRow]:
     """Required vs actual FTE by team (and required by priority) for the month of ``month``.
 
     required FTE (team, priority) = ``erlang.required_fte`` of the month's tickets per working
-    day × mean elapsed handle minutes (fallback: elapsed time, not tracked time), at the team's
-    productive minutes and utilisation, grossed up for shrinkage.
+    day × mean handle minutes of its resolved tickets (the time logged on them; elapsed time,
+    labelled, only for those without time entries), at the team's productive minutes and
+    utilisation, grossed up for shrinkage.
     actual FTE = active members of the team, where a member with a ``Hire`` row in that team
     counts the average of the ramp model over the month.
 
     Five queries whatever the number of teams: teams + capacities, ticket counts with mean
-    handle time by team and priority, member counts, hires.
+    elapsed time by team and priority, logged minutes by team and priority, member counts,
+    hires.
     """
     first = month.replace(day=1)
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
@@ -537,19 +596,41 @@ def monthly_staffing(month: date) -> list[MonthlyRow]:
     days = working_days(first, last)
 
     teams = list(Team.objects.select_related("capacity").order_by("tier", "name"))
+    month_tickets = Ticket.objects.filter(created_at__gte=start, created_at__lt=end,
+                                          team__isnull=False)
+    has_time = Exists(TimeEntry.objects.filter(ticket_id=OuterRef("pk"),
+                                               minutes__isnull=False))
+    untracked = Q(resolved_at__isnull=False) & ~Q(has_time)
     stats = (
-        Ticket.objects.filter(created_at__gte=start, created_at__lt=end, team__isnull=False)
-        .values("team_id", "priority")
-        .annotate(n=Count("id"),
-                  avg=Avg(_elapsed(), filter=Q(resolved_at__isnull=False)))
+        month_tickets.values("team_id", "priority")
+        .annotate(n=Count("id"), untracked_n=Count("id", filter=untracked),
+                  avg=Avg(_elapsed(), filter=untracked))
         .order_by()
     )
+    logged = {
+        (row["ticket__team_id"], row["ticket__priority"]): (row["minutes"], row["tickets"])
+        for row in TimeEntry.objects.filter(
+            ticket__in=month_tickets.filter(resolved_at__isnull=False),
+            minutes__isnull=False)
+        .values("ticket__team_id", "ticket__priority")
+        .annotate(minutes=Sum("minutes"), tickets=Count("ticket_id", distinct=True))
+        .order_by()
+    }
     counts: dict[int, dict[int, int]] = defaultdict(dict)
     handle: dict[int, dict[int, float]] = defaultdict(dict)
+    tracked_n: dict[int, int] = defaultdict(int)
+    measured_n: dict[int, int] = defaultdict(int)
     for row in stats:
-        counts[row["team_id"]][row["priority"]] = row["n"]
-        handle[row["team_id"]][row["priority"]] = (
-            _minutes(row["avg"]) if row["avg"] is not None else DEFAULT_HANDLE_MINUTES)
+        team_id, priority = row["team_id"], row["priority"]
+        counts[team_id][priority] = row["n"]
+        minutes, with_time = logged.get((team_id, priority), (0, 0))
+        elapsed_n = row["untracked_n"]
+        elapsed = _minutes(row["avg"]) if row["avg"] is not None else 0.0
+        measured = with_time + elapsed_n
+        tracked_n[team_id] += with_time
+        measured_n[team_id] += measured
+        handle[team_id][priority] = ((minutes + elapsed * elapsed_n) / measured if measured
+                                     else DEFAULT_HANDLE_MINUTES)
 
     members = dict(
         Membership.objects.filter(user__is_active=True).values("team_id")
@@ -576,5 +657,6 @@ def monthly_staffing(month: date) -> list[MonthlyRow]:
             team=team, capacity=cap, tickets=counts[team.id], handle_minutes=handle[team.id],
             required=required, members=n_members,
             actual=max(0.0, n_members - ramp_loss[team.id]),
+            handle_tracked=tracked_n[team.id], handle_measured=measured_n[team.id],
         ))
     return rows

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from helpdesk.models import Team
 from helpdesk.roles import Role
-from tickets.models import Channel, Ticket
+from tickets.models import Channel, Ticket, TimeEntry
 from workforce import capacity, erlang
 from workforce.models import ForecastPoint, Hire, ScheduledShift, TeamCapacity
 
@@ -113,6 +113,67 @@ def test_handle_minutes_is_the_labelled_elapsed_time_fallback(customer_a, l1):
         assert capacity.handle_minutes(l1).minutes == pytest.approx(55)  # median of 4
         empty = capacity.handle_minutes(l1, 5)
         assert empty.minutes == capacity.DEFAULT_HANDLE_MINUTES and empty.sample_size == 0
+
+
+@pytest.mark.django_db
+def test_handle_minutes_uses_tracked_time_where_logged_and_says_so(customer_a, agent, l1):
+    with time_machine.travel(MONDAY + 24 * H, tick=False):
+        logged = []
+        for minutes in (10, 20, 90):  # elapsed 10/20/90 min, but 4/6/8 minutes logged
+            logged.append(ticket_at(customer_a, MONDAY, team_=l1, priority=2,
+                                    resolved_after=timedelta(minutes=minutes)))
+        for ticket, minutes in zip(logged, (4, 6, 8), strict=True):
+            TimeEntry.objects.create(ticket=ticket, agent=agent, started_at=MONDAY,
+                                     ended_at=MONDAY + timedelta(minutes=minutes),
+                                     minutes=minutes)
+        TimeEntry.objects.create(ticket=logged[2], agent=agent, started_at=MONDAY,
+                                 ended_at=MONDAY + timedelta(minutes=4), minutes=4)  # 12 in all
+
+        median = capacity.handle_minutes(l1, 2)
+        assert median.minutes == pytest.approx(6) and median.tracked == 3
+        assert median.source == capacity.TRACKED_SOURCE
+        mean = capacity.handle_minutes(l1, 2, statistic="mean")
+        assert mean.minutes == pytest.approx((4 + 6 + 12) / 3)
+        assert mean.source == capacity.TRACKED_SOURCE
+
+        # One ticket without time entries: its elapsed time, and the label says so.
+        ticket_at(customer_a, MONDAY, team_=l1, priority=2, resolved_after=timedelta(hours=2))
+        mixed = capacity.handle_minutes(l1, 2, statistic="mean")
+        assert mixed.minutes == pytest.approx((4 + 6 + 12 + 120) / 4)
+        assert mixed.source == ("tracked time for 3 of 4 tickets; elapsed time, not tracked "
+                                "time, for the 1 without time entries")
+        assert capacity.handle_minutes(l1, 2).minutes == pytest.approx(9)  # 4, 6, 12, 120
+
+
+@pytest.mark.django_db
+def test_monthly_staffing_prefers_tracked_time(customer_a, agent, l1):
+    for k in range(4):
+        created = datetime(2026, 3, 2, 9, tzinfo=UTC) + k * H
+        ticket = ticket_at(customer_a, created, team_=l1, priority=3,
+                           resolved_after=timedelta(hours=10))
+        if k < 3:
+            TimeEntry.objects.create(ticket=ticket, agent=agent, started_at=created,
+                                     ended_at=created + timedelta(minutes=20), minutes=20)
+    row = next(r for r in capacity.monthly_staffing(date(2026, 3, 15)) if r.team == l1)
+    assert row.handle_minutes[3] == pytest.approx((3 * 20 + 600) / 4)
+    assert row.handle_source == ("tracked time for 3 of 4 tickets; elapsed time, not tracked "
+                                 "time, for the 1 without time entries")
+
+
+@pytest.mark.django_db
+def test_capacity_page_labels_tracked_handle_time(client, customer_a, agent, l1):
+    with time_machine.travel(MONDAY - 7 * 24 * H, tick=False):
+        created = MONDAY - 8 * 24 * H
+        ticket = ticket_at(customer_a, created, team_=l1, resolved_after=timedelta(hours=30))
+        TimeEntry.objects.create(ticket=ticket, agent=agent, started_at=created,
+                                 ended_at=created + timedelta(minutes=25), minutes=25)
+    client.force_login(agent)
+    with time_machine.travel(MONDAY, tick=False):
+        response = client.get(reverse(URL), {"team": l1.pk, "week": "2026-03-04"})
+    html = response.content.decode()
+    assert "tracked time (minutes logged on the tickets)" in html
+    assert "does not exist yet" not in html
+    assert response.context["handle"].minutes == pytest.approx(25)
 
 
 # --- capacity settings ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Prepare a demo system on the current database: data, known accounts, scenarios.
 
-    manage.py demo [--tickets 300]
+    manage.py demo [--tickets 3000]
 
 Idempotent: a second run changes nothing (passwords of the demo accounts are reset to
 the documented ones if someone changed them).
@@ -128,29 +128,36 @@ class Command(BaseCommand):
             "Safe to run again.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tickets", type=int, default=300,
-                            help="Tickets to seed when the database has none (default 300).")
+        parser.add_argument("--tickets", type=int, default=3000,
+                            help="Tickets to seed when the database has none (default 3000, "
+                                 "over the last six months).")
         parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
 
     def handle(self, *args, **opts) -> None:
         sync_roles()
+        # The demo accounts first: the generators give the demo agents tickets, shifts,
+        # time entries and reviews like every other agent.
+        with transaction.atomic():
+            teams = self._teams()
+            users = self._accounts(teams)
         if opts["tickets"] > 0 and not Ticket.objects.exists():
             n = opts["tickets"]
-            self.stdout.write(f"Seeding {n} tickets ...")
+            self.stdout.write(f"Seeding {n} tickets over six months, with every app's history ...")
             try:
-                report = seed(SeedOptions(tickets=n, seed=opts["seed"], agents=10),
-                              log=None)
+                report = seed(SeedOptions(tickets=n, seed=opts["seed"], agents=16, months=6,
+                                          include_existing_staff=True),
+                              log=self.stdout.write if opts["verbosity"] > 1 else None)
             except BulkLoadError as exc:
                 raise CommandError(str(exc)) from exc
             self.stdout.write(
                 f"  {report.tickets} tickets, {report.messages} messages, "
                 f"{report.organizations} organizations, {report.customers} customers, "
-                f"{report.staff} staff in {report.seconds:.1f}s")
+                f"{report.staff} staff, {report.rows_generated:,} rows of other apps "
+                f"in {report.seconds:.1f}s")
         else:
             self.stdout.write("Tickets exist already: not seeding.")
         with transaction.atomic():
-            teams = self._teams()
-            users = self._accounts(teams)
+            users = self._accounts(teams)  # fresh permissions after seeding
             macros = self._macros()
             self._rule(teams)
         created = self._scenarios(users, macros, teams)

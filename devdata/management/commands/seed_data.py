@@ -1,12 +1,17 @@
 """Seed a realistic helpdesk data set fast (bulk COPY on PostgreSQL), e.g. for load tests.
 
-    manage.py seed_data --tickets 1000000 --seed 7 --sla-due
+    manage.py seed_data --tickets 1000000 --seed 7 [--now 2026-12-01T00:00Z] [--skip qa,casework]
+
+Every app's generator (helpdesk/generators.py) adds its history; progress per app.
 """
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devdata.seeding import SeedOptions, seed
+from helpdesk import generators
 from helpdesk.bulkload import BulkLoadError
 
 
@@ -29,7 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--open-share", type=float, default=0.04,
                             help="Share of tickets still open (default 0.04).")
         parser.add_argument("--sla-due", action="store_true",
-                            help="Fill sla_due_at of open tickets (P1 4h ... P5 120h).")
+                            help="Fill sla_due_at of open tickets (P1 4h ... P5 120h); only "
+                                 "with --skip sla (the SLA generator sets the real due times).")
         parser.add_argument("--chunk-size", type=int, default=10_000,
                             help="Tickets generated and written per transaction.")
         parser.add_argument("--no-reply-events", action="store_true",
@@ -39,6 +45,15 @@ class Command(BaseCommand):
                                  "(slower; by default a superuser loads with them off).")
         parser.add_argument("--password", default=None,
                             help="Give every seeded user this password (default: unusable).")
+        parser.add_argument("--now", default=None,
+                            help="End of the generated period, ISO 8601, e.g. "
+                                 "2026-12-01T00:00Z (default: this minute). With the same "
+                                 "--seed and --now, the same data.")
+        parser.add_argument("--skip", default="",
+                            help="Comma-separated generators of other apps not to run "
+                                 "(e.g. sla,knowledge; 'all' for tickets only). "
+                                 "Registered: " + ", ".join(
+                                     g.name for g in generators.registered()) + ".")
 
     def handle(self, *args, **opts) -> None:
         if opts["tickets"] < 0:
@@ -47,12 +62,22 @@ class Command(BaseCommand):
             raise CommandError("--open-share must be between 0 and 0.5")
         if opts["messages_per_ticket"] < 1:
             raise CommandError("--messages-per-ticket must be at least 1")
+        now = None
+        if opts["now"]:
+            try:
+                now = datetime.fromisoformat(opts["now"].replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise CommandError(f"--now: {exc}") from exc
+            if now.tzinfo is None:
+                now = now.replace(tzinfo=UTC)
         options = SeedOptions(
             tickets=opts["tickets"], orgs=opts["orgs"], agents=opts["agents"],
             messages_per_ticket=opts["messages_per_ticket"], seed=opts["seed"],
             months=opts["months"], sla_due=opts["sla_due"], open_share=opts["open_share"],
             chunk_size=opts["chunk_size"], reply_events=not opts["no_reply_events"],
             password=opts["password"], fast_load=not opts["check_constraints"],
+            skip=tuple(name.strip() for name in opts["skip"].split(",") if name.strip()),
+            now=now,
         )
         verbose = opts["verbosity"] >= 1
         try:
@@ -71,3 +96,11 @@ class Command(BaseCommand):
         ))
         phases = ", ".join(f"{k} {v:,.1f}s" for k, v in report.phases.items())
         self.stdout.write(f"Phases: {phases}")
+        if report.apps:
+            # Generation on this thread plus writing its tables (on PostgreSQL partly in
+            # parallel with the next chunk's generation, so these overlap).
+            apps = ", ".join(f"{k} {v:,.1f}s" for k, v in report.apps.items())
+            self.stdout.write(f"Per app (generate + write): {apps}")
+        self.stdout.write("Rows per table:")
+        for table, n in sorted(report.tables.items()):
+            self.stdout.write(f"  {table:32s} {n:>12,}")
