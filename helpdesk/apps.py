@@ -12,6 +12,14 @@ class HelpdeskConfig(AppConfig):
         from . import lookups, roles, selectors
         from .models import User
 
+        # Policies and people: every change goes to the audit log (issue 24).
+        from . import audit
+
+        audit.register_defaults()
+        from . import admin_audit
+
+        admin_audit.register()
+
         # A number past an integer column's range matches no row instead of crashing.
         lookups.register()
 

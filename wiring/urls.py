@@ -9,6 +9,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("helpdesk.account_urls")),
+    path("accounts/oidc/", include("mozilla_django_oidc.urls")),
+    path("security/", include("helpdesk.security_urls")),
     path("agent/", include("tickets.urls_agent", namespace="agent")),
     path("portal/", include("tickets.urls_portal", namespace="portal")),
     path("sla/", include("sla.urls", namespace="sla")),
