@@ -514,6 +514,4 @@ PRIVACY_RETAIN_RAW_EMAIL_DAYS = int(os.environ.get("RETAIN_RAW_EMAIL_DAYS", "0")
 PRIVACY_RETAIN_ATTACHMENT_DAYS = int(os.environ.get("RETAIN_ATTACHMENT_DAYS", "0"))
 PRIVACY_RETAIN_CLOSED_TICKET_DAYS = int(os.environ.get("RETAIN_CLOSED_TICKET_DAYS", "0"))
 PRIVACY_RETENTION_BATCH = int(os.environ.get("RETENTION_BATCH", "500"))
-CELERY_BEAT_SCHEDULE["privacy-apply-retention"] = {
-    "task": "privacy.tasks.apply_retention", "schedule": crontab(hour=2, minute=41),
-}
+CELERY_BEAT_SCHEDULE.update(importlib.import_module("privacy.beat").SCHEDULE)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("helpdesk.account_urls")),
     path("accounts/oidc/", include("mozilla_django_oidc.urls")),
     path("security/", include("helpdesk.security_urls")),
+    path("privacy/", include("privacy.urls", namespace="privacy")),
     path("agent/", include("tickets.urls_agent", namespace="agent")),
     path("portal/", include("tickets.urls_portal", namespace="portal")),
     path("sla/", include("sla.urls", namespace="sla")),
