@@ -27,7 +27,7 @@ from mailgate.models import (
     OutboundEmail,
     Quarantine,
 )
-from tickets.models import Attachment, Message, Survey, Ticket
+from tickets.models import Attachment, Message, Survey, Ticket, TicketEvent
 
 from .models import PrivacyRequest
 
@@ -125,8 +125,19 @@ def erase_person(request: PrivacyRequest) -> dict[str, int]:
     counts: dict[str, int] = {}
     with audit.muted():
         tickets = Ticket.objects.filter(requester=user)
+        ticket_ids = list(tickets.values_list("pk", flat=True))
         counts["tickets"] = tickets.update(subject=f"Request from {label}",
                                            description=ERASED_TEXT)
+        # Their subject and description live on in the trail of changes and in notices
+        # that quote them; the events stay (who did what, when), the text goes.
+        TicketEvent.objects.filter(ticket_id__in=ticket_ids).filter(
+            models.Q(field__in=["subject", "description"]) | models.Q(actor=user)
+            | models.Q(kind="created")).update(before="", after="", note=ERASED_TEXT)
+        about_them = models.Q(pk__in=[])
+        for ticket_id in ticket_ids:
+            about_them |= models.Q(url__regex=rf"/tickets?/{ticket_id}(/|$|[?#])")
+        Notification.objects.filter(about_them).update(
+            title=f"About a ticket of {label}", body="", body_html="")
         own = Message.objects.filter(author=user)
         for attachment in Attachment.objects.filter(message__in=own):
             _delete_file(attachment.file)
@@ -138,16 +149,26 @@ def erase_person(request: PrivacyRequest) -> dict[str, int]:
             | (models.Q(from_address__iexact=email) if email else models.Q(pk__in=[])))
         for item in inbound.exclude(raw=""):
             _delete_file(item.raw)
+        for item in inbound.only("pk"):
+            # Message-IDs are made by the sender's client and may carry their address.
+            InboundMessage.objects.filter(pk=item.pk).update(
+                message_id=f"erased-{item.pk}@erased.invalid")
         counts["raw_emails"] = inbound.update(raw="", from_address="", subject=ERASED_TEXT,
                                               reason="")
         for item in _quarantined_mentions(names):
             _delete_file(item.raw)
             item.delete()
         outbound = OutboundEmail.objects.filter(
-            (models.Q(recipient__iexact=email) | models.Q(to__icontains=email))
-            if email else models.Q(pk__in=[]))
+            models.Q(ticket_id__in=ticket_ids)
+            | ((models.Q(recipient__iexact=email) | models.Q(to__icontains=email))
+               if email else models.Q(pk__in=[])))
+        staff_mail = models.Q(pk__in=[])
+        for ticket_id in ticket_ids:  # staff notification e-mails name the ticket "[#N] ..."
+            staff_mail |= models.Q(ticket=None, subject__startswith=f"[#{ticket_id}] ")
+        OutboundEmail.objects.filter(staff_mail).update(
+            subject=f"About a ticket of {label}", context={})
         counts["mail_logs"] = outbound.update(to="", recipient="", subject=ERASED_TEXT,
-                                              context={})
+                                              context={}, in_reply_to="", references="")
         if email:
             BounceMark.objects.filter(models.Q(user=user) | models.Q(address__iexact=email)
                                       ).delete()
