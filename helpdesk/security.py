@@ -24,6 +24,8 @@ from django.utils.http import urlencode
 LAST_SEEN = "helpdesk_last_seen"
 REAUTH_AT = "helpdesk_reauth_at"
 OTP_AT = "helpdesk_otp_at"
+# Polled by an open page in the background: not a sign that someone is at the keyboard.
+BACKGROUND_PATHS = ("/notifications/bell/",)
 # Reachable by a signed-in user who still owes a second factor.
 EXEMPT_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/oidc/", "/static/",
                    "/healthz")
@@ -93,6 +95,11 @@ class StaffSessionMiddleware:
                     return JsonResponse(
                         {"detail": "Two-factor authentication required: sign in on the web "
                                    "first, or use an API token."}, status=403)
+                if request.headers.get("HX-Request") == "true":
+                    # A partial (the bell's poll) must not swap the enrolment page into
+                    # the top bar; htmx leaves the page alone on a 403.
+                    return HttpResponse("Two-factor verification required.", status=403,
+                                        content_type="text/plain")
                 target = "two_factor_verify" if has_device(user) else "two_factor_setup"
                 return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
@@ -108,6 +115,8 @@ class StaffSessionMiddleware:
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": "Session expired."}, status=401)
             return redirect_to_login(request.get_full_path())
+        if request.path in BACKGROUND_PATHS:
+            return None
         # Written at most once a minute: a session write per request would cost a query.
         if not last or now - datetime.fromisoformat(last) > timedelta(seconds=60):
             request.session[LAST_SEEN] = now.isoformat()

@@ -195,3 +195,18 @@ def test_an_sso_only_organization_refuses_its_staff_local_passwords(client):
                                             "password": PASSWORD}).status_code == 302
     assert AuditEntry.objects.filter(model="helpdesk.Organization",
                                      changes__staff_sso_only=[False, True]).exists()
+
+
+def test_background_polls_neither_swap_in_the_enrolment_page_nor_keep_a_session_alive(
+        client, enforced, manager, agent):
+    client.force_login(manager)
+    bell = client.get("/notifications/bell/", HTTP_HX_REQUEST="true")
+    assert bell.status_code == 403 and b"<html" not in bell.content
+    start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        client.force_login(agent)
+        assert client.get("/agent/queue/mine/").status_code == 200
+        for _ in range(4):  # an open tab polls the bell; nobody is there
+            traveller.shift(dt.timedelta(minutes=10))
+            client.get("/notifications/bell/", HTTP_HX_REQUEST="true")
+        assert client.get("/agent/queue/mine/").status_code == 302
