@@ -6,10 +6,9 @@ from datetime import date
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
@@ -137,7 +136,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
 def _audit_entries(request: HttpRequest):
     if not request.user.is_authenticated or not request.user.has_perm(
             "helpdesk.view_auditentry"):
-        raise PermissionDenied
+        raise Http404("Not found")  # as everywhere: no sign that the page exists
     qs = AuditEntry.objects.select_related(None).order_by("-at", "-id")
     params = request.GET
     if params.get("model"):

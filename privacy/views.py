@@ -4,7 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -34,7 +34,7 @@ class PersonForm(forms.Form):
 
 def _privacy_admin(request: HttpRequest) -> None:
     if not request.user.has_perm(services.PERM):
-        raise PermissionDenied
+        raise Http404("Not found")  # as everywhere: no sign that the page exists
 
 
 @login_required
