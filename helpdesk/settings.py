@@ -500,7 +500,8 @@ OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get(
     "OIDC_OP_AUTHORIZATION_ENDPOINT", f"{_oidc_issuer}/authorize/")
 OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", f"{_oidc_issuer}/token/")
 OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", f"{_oidc_issuer}/userinfo/")
-OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", f"{_oidc_issuer}/.well-known/jwks.json")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT",
+                                       f"{_oidc_issuer}/.well-known/jwks.json")
 OIDC_ROLES_CLAIM = os.environ.get("OIDC_ROLES_CLAIM", "helpdesk_roles")
 OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", False)
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
