@@ -72,10 +72,6 @@ def recently_authenticated(request: HttpRequest) -> bool:
     return not minutes or _within(request, REAUTH_AT, minutes)
 
 
-def recent_second_factor(request: HttpRequest) -> bool:
-    return _within(request, OTP_AT, getattr(settings, "HELPDESK_REAUTH_MINUTES", 0) or 15)
-
-
 class StaffSessionMiddleware:
     """Idle expiry and two-factor enforcement for staff, re-authentication for sensitive
     POSTs. Runs after django_otp's OTPMiddleware (request.user.is_verified)."""

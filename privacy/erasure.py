@@ -9,9 +9,11 @@ history stays for the other party, the person shown as "Erased user #N".
 from __future__ import annotations
 
 import re
+from importlib import import_module
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.files.storage import default_storage
 from django.db import models, transaction
@@ -196,9 +198,11 @@ def erase_person(request: PrivacyRequest) -> dict[str, int]:
         Token.objects.filter(user=user).delete()
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
+        store = import_module(settings.SESSION_ENGINE).SessionStore
         for session in Session.objects.iterator(chunk_size=500):
             if str(session.get_decoded().get("_auth_user_id")) == str(pk):
-                session.delete()
+                # Through the engine: a cached_db session lives in the cache as well.
+                store(session_key=session.session_key).delete()
 
         user.username = f"erased-user-{pk}"
         user.first_name, user.last_name = "Erased user", f"#{pk}"
