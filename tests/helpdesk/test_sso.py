@@ -156,3 +156,12 @@ def test_an_sso_only_organization_signs_in_through_the_provider_only(sso):
     assert rp.get("/agent/queue/mine/").status_code == 302
     sign_in_through_provider(rp, sso, "tom")
     assert rp.get("/agent/queue/mine/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_login_page_offers_sso_when_configured_and_says_why_it_failed(client, settings):
+    settings.OIDC_RP_CLIENT_ID = ""
+    assert b"single sign-on" not in client.get("/accounts/login/").content
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    assert b"/accounts/oidc/authenticate/" in client.get("/accounts/login/").content
+    assert b"did not sign you in" in client.get("/accounts/login/?sso=failed").content
