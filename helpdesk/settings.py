@@ -482,7 +482,8 @@ HELPDESK_STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "30"))
 # Sensitive actions need the password or a code entered within this many minutes (0: off).
 HELPDESK_REAUTH_MINUTES = int(os.environ.get("REAUTH_MINUTES", "15"))
 HELPDESK_SENSITIVE_URL_NAMES = (
-    "admin:helpdesk_user_change", "admin:helpdesk_user_add", "admin:auth_group_change",
+    "admin:helpdesk_user_change", "admin:helpdesk_user_add", "admin:helpdesk_user_delete",
+    "admin:auth_user_password_change", "admin:auth_group_change",
     "admin:auth_group_add", "admin:authtoken_tokenproxy_add",
     "privacy:request_export", "privacy:request_erasure", "privacy:approve_erasure",
 )

@@ -167,3 +167,12 @@ def test_a_new_customer_signs_up_and_is_recorded_without_their_name(client):
     make_user(Role.CUSTOMER, username="zed", first_name="Zedekiah")
     entry = AuditEntry.objects.filter(model="helpdesk.User", action="create").last()
     assert entry.object_repr.startswith("user #")
+
+
+def test_every_audited_label_names_an_installed_model():
+    """A renamed model must not silently drop out of the audit."""
+    from django.apps import apps
+
+    audited = set(audit.audited_models())
+    for label in audit.DEFAULT_AUDITED:
+        assert apps.get_model(label) in audited, label

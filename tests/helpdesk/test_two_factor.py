@@ -210,3 +210,15 @@ def test_background_polls_neither_swap_in_the_enrolment_page_nor_keep_a_session_
             traveller.shift(dt.timedelta(minutes=10))
             client.get("/notifications/bell/", HTTP_HX_REQUEST="true")
         assert client.get("/agent/queue/mine/").status_code == 302
+
+
+def test_every_sensitive_url_name_exists():
+    """A renamed route must not silently lose its re-authentication."""
+    from django.conf import settings
+    from django.urls import NoReverseMatch, reverse
+
+    for name in settings.HELPDESK_SENSITIVE_URL_NAMES:
+        try:
+            reverse(name)
+        except NoReverseMatch:
+            reverse(name, args=[1])
