@@ -46,13 +46,19 @@ def _profile(user: User) -> dict[str, Any]:
 
 
 def _tickets(user: User) -> list[dict[str, Any]]:
-    tickets = Ticket.objects.filter(requester=user).order_by("created_at")
+    # Filed by them, copied to them, or where they wrote (a colleague's ticket they joined).
+    tickets = Ticket.objects.filter(
+        models.Q(pk__in=Ticket.objects.filter(requester=user).values("pk"))
+        | models.Q(pk__in=user.cc_tickets.values("pk"))
+        | models.Q(pk__in=Message.objects.filter(author=user).values("ticket_id"))
+    ).order_by("created_at")
     out = []
     for t in tickets.iterator(chunk_size=200):
         messages = Message.objects.filter(ticket=t).filter(
             models.Q(is_public=True) | models.Q(author=user)).order_by("created_at")
         out.append({
-            "id": t.pk, "subject": t.subject, "description": t.description,
+            "id": t.pk, "subject": t.subject, "you_filed_it": t.requester_id == user.pk,
+            "description": t.description,
             "status": t.status, "created_at": t.created_at, "closed_at": t.closed_at,
             "messages": [{
                 "id": m.pk, "at": m.created_at, "written_by_you": m.author_id == user.pk,

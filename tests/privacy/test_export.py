@@ -113,3 +113,24 @@ def test_exports_need_the_privacy_right_and_a_fresh_sign_in(client, settings, fo
     client.post("/accounts/reauth/", {"password": "pw-Secret-123"})
     assert client.post("/privacy/export/", {"person": EMAIL}).status_code == 302
     assert PrivacyRequest.objects.filter(kind="export").count() == 1
+
+
+def test_tickets_they_were_copied_on_or_wrote_on_are_in_the_export(
+        footprint, privacy_admin, customer_a, django_capture_on_commit_callbacks):
+    from tests.factories import make_ticket
+    from tickets import services as ticket_services
+
+    colleague = make_ticket(customer_a, subject="Shared outage", description="Org-wide")
+    colleague.ccs.add(footprint.person)
+    joined = make_ticket(customer_a, subject="Billing thread", description="Invoice 12")
+    ticket_services.add_reply(joined, author=footprint.person, body="Me too, code 4471")
+    unrelated = make_ticket(customer_a, subject="Not theirs", description="Private")
+    with django_capture_on_commit_callbacks(execute=True):
+        request = services.request_export(subject=footprint.person, actor=privacy_admin)
+    request.refresh_from_db()
+    archive = zipfile.ZipFile(Path(settings.MEDIA_ROOT) / request.file)
+    tickets = {t["id"]: t for t in json.loads(archive.read("tickets.json"))}
+    assert {footprint.ticket.pk, colleague.pk, joined.pk} <= tickets.keys()
+    assert unrelated.pk not in tickets
+    assert tickets[footprint.ticket.pk]["you_filed_it"] and not tickets[joined.pk]["you_filed_it"]
+    assert any("4471" in m["body"] and m["written_by_you"] for m in tickets[joined.pk]["messages"])
