@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.utils import timezone
 
-from mailgate.models import InboundMessage
+from mailgate.models import InboundMessage, Quarantine
 from tickets.models import Attachment, Message, Ticket
 from tickets.state_machine import Status
 
@@ -72,6 +72,15 @@ def raw_emails_due() -> models.QuerySet[InboundMessage]:
         _due("raw_email_days", "ticket__organization_id", "ticket_id", "received_at"))
 
 
+def quarantined_due() -> models.QuerySet[Quarantine]:
+    """Unparseable mail belongs to no organization: the global period applies."""
+    days = global_periods().raw_email_days
+    if not days:
+        return Quarantine.objects.none()
+    return Quarantine.objects.exclude(raw="").filter(
+        received_at__lt=timezone.now() - timedelta(days=days))
+
+
 def attachments_due() -> models.QuerySet[Attachment]:
     return Attachment.objects.exclude(filename=PURGED_FILENAME).filter(
         _due("attachment_days", "message__ticket__organization_id", "message__ticket_id",
@@ -89,7 +98,7 @@ def apply_retention(*, dry_run: bool = False, batch: int | None = None) -> Reten
     batch = batch or settings.PRIVACY_RETENTION_BATCH
     run = RetentionRun(dry_run=dry_run)
     if dry_run:
-        run.raw_emails = raw_emails_due().count()
+        run.raw_emails = raw_emails_due().count() + quarantined_due().count()
         run.attachments = attachments_due().count()
         run.tickets = tickets_due().count()
         run.save()
@@ -98,7 +107,10 @@ def apply_retention(*, dry_run: bool = False, batch: int | None = None) -> Reten
         emails = list(raw_emails_due().order_by("received_at")[:batch])
         names = [m.raw.name for m in emails]
         InboundMessage.objects.filter(pk__in=[m.pk for m in emails]).update(raw="")
-        run.raw_emails = len(emails)
+        quarantined = list(quarantined_due().order_by("received_at")[:batch])
+        names += [q.raw.name for q in quarantined]
+        Quarantine.objects.filter(pk__in=[q.pk for q in quarantined]).update(raw="")
+        run.raw_emails = len(emails) + len(quarantined)
 
         attachments = list(attachments_due().order_by("created_at")[:batch])
         names += [a.file.name for a in attachments if a.file]

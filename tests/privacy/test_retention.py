@@ -126,3 +126,20 @@ def test_the_command_says_what_it_would_do(world, capsys):
         call_command("apply_retention", "--dry-run")
     assert "would purge: 0 raw e-mails, 0 attachments, 1 closed tickets" in capsys.readouterr().out
     assert PURGED_TEXT not in bodies(world["purged"])
+
+
+def test_quarantined_mail_goes_after_the_global_raw_email_period(
+        world, django_capture_on_commit_callbacks):
+    with time_machine.travel(T0, tick=False):
+        mail.quarantine(b"From: x\r\n\r\nunparseable \xff", None, error="broken")
+    from mailgate.models import Quarantine
+
+    item = Quarantine.objects.get()
+    path = Path(settings.MEDIA_ROOT) / item.raw.name
+    assert path.exists()
+    with time_machine.travel(T0 + dt.timedelta(days=89)):
+        assert apply_retention(dry_run=True).raw_emails == 0
+    with time_machine.travel(T0 + dt.timedelta(days=91)), \
+            django_capture_on_commit_callbacks(execute=True):
+        assert apply_retention().raw_emails == 2  # the ingested mail and this one
+    assert not path.exists()
