@@ -48,7 +48,9 @@ class StaffOIDCBackend(OIDCAuthenticationBackend):
         if isinstance(roles, str):
             roles = [roles]
         if isinstance(roles, list):
-            wanted = [r for r in roles if r in Role.ALL]
+            names = getattr(settings, "OIDC_ROLE_MAP", {})
+            wanted = [names.get(r, r) for r in roles if isinstance(r, str)]
+            wanted = [r for r in wanted if r in Role.ALL]
             with transaction.atomic():
                 current = user.groups.filter(name__in=Role.ALL)
                 stale = [g for g in current if g.name not in wanted]

@@ -6,6 +6,7 @@ Celery broker, so one command starts a working system on a fresh machine.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -504,6 +505,8 @@ OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", f"{_oidc_issuer}
 OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT",
                                        f"{_oidc_issuer}/.well-known/jwks.json")
 OIDC_ROLES_CLAIM = os.environ.get("OIDC_ROLES_CLAIM", "helpdesk_roles")
+# The provider's names for roles, when they differ: {"support-leads": "team lead"}.
+OIDC_ROLE_MAP = json.loads(os.environ.get("OIDC_ROLE_MAP", "{}"))
 OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", False)
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 if OIDC_RP_CLIENT_ID:
@@ -516,4 +519,17 @@ PRIVACY_RETAIN_RAW_EMAIL_DAYS = int(os.environ.get("RETAIN_RAW_EMAIL_DAYS", "0")
 PRIVACY_RETAIN_ATTACHMENT_DAYS = int(os.environ.get("RETAIN_ATTACHMENT_DAYS", "0"))
 PRIVACY_RETAIN_CLOSED_TICKET_DAYS = int(os.environ.get("RETAIN_CLOSED_TICKET_DAYS", "0"))
 PRIVACY_RETENTION_BATCH = int(os.environ.get("RETENTION_BATCH", "500"))
-CELERY_BEAT_SCHEDULE.update(importlib.import_module("privacy.beat").SCHEDULE)
+CELERY_BEAT_SCHEDULE.update({
+    # Retention in batches: a backlog drains over a few runs, a quiet day costs 3 queries.
+    "privacy-apply-retention": {
+        "task": "privacy.tasks.apply_retention",
+        "schedule": 15 * 60.0,
+        "options": {"expires": 14 * 60},
+    },
+    # Exports nobody downloaded in time are deleted.
+    "privacy-expire-exports": {
+        "task": "privacy.tasks.expire_exports",
+        "schedule": 60 * 60.0,
+        "options": {"expires": 55 * 60},
+    },
+})

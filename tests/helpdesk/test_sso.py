@@ -37,6 +37,7 @@ PEOPLE = [
     {"username": "eve", "email": "eve@support.example", "groups": ["agent", "unverified"]},
     {"username": "cat", "email": "cat@acme.example", "groups": []},
     {"username": "nobody", "email": "nobody@support.example", "groups": ["admin"]},
+    {"username": "lou", "email": "lou@support.example", "groups": ["support-leads", "x"]},
 ]
 
 
@@ -165,3 +166,13 @@ def test_the_login_page_offers_sso_when_configured_and_says_why_it_failed(client
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
     assert b"/accounts/oidc/authenticate/" in client.get("/accounts/login/").content
     assert b"did not sign you in" in client.get("/accounts/login/?sso=failed").content
+
+
+@pytest.mark.django_db
+def test_provider_group_names_map_to_roles(sso, settings):
+    settings.OIDC_ROLE_MAP = {"support-leads": Role.TEAM_LEAD}
+    local = make_user(Role.AGENT, username="lou_local", email="lou@support.example")
+    rp = Client()
+    sign_in_through_provider(rp, sso, "lou")
+    assert rp.get("/agent/queue/mine/").status_code == 200
+    assert set(local.groups.values_list("name", flat=True)) == {Role.TEAM_LEAD}
