@@ -41,6 +41,9 @@ DEFAULT_AUDITED: dict[str, tuple[str, ...] | None] = {
     "helpdesk.User": ("is_active", "is_staff", "is_superuser", "organization",
                       "is_org_admin"),
     "helpdesk.Organization": ("name", "domain", "support_tier", "csm", "staff_sso_only"),
+    # second factors: enrolled, confirmed, removed (never the key)
+    "otp_totp.TOTPDevice": ("user", "name", "confirmed"),
+    "otp_static.StaticDevice": ("user", "name", "confirmed"),
     "privacy.RetentionPolicy": None, "privacy.LegalHold": None,
 }
 # Never copied into the log, whatever the registry says.

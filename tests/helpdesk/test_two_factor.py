@@ -58,6 +58,8 @@ def test_a_manager_must_enrol_before_working_and_agents_need_not(client, enforce
     assert response["Location"].startswith("/accounts/2fa/setup/")
     codes = enrol(client, manager)
     assert len(codes) == 10
+    assert AuditEntry.objects.filter(model="otp_totp.TOTPDevice", actor=manager,
+                                     changes__confirmed=[False, True]).exists()
     assert client.get("/agent/queue/mine/").status_code == 200
     client.force_login(agent)
     assert client.get("/agent/queue/mine/").status_code == 200
