@@ -146,3 +146,17 @@ def test_the_privacy_page_walks_request_and_approval(client, footprint, admins,
         client.post(f"/privacy/erasure/{request.pk}/approve/")
     request.refresh_from_db()
     assert request.state == PrivacyRequest.State.DONE
+
+
+@pytest.mark.django_db
+def test_the_erasure_task_never_runs_unapproved_and_runs_once(footprint, admins):
+    from privacy.tasks import erase_task
+
+    first, second = admins
+    request = services.request_erasure(subject=footprint.person, actor=first)
+    erase_task.run(request.pk)  # a forged or early message: not approved, nothing happens
+    assert User.objects.get(pk=footprint.person.pk).email == EMAIL
+    PrivacyRequest.objects.filter(pk=request.pk).update(state="queued", approved_by=second)
+    erase_task.run(request.pk)
+    erase_task.run(request.pk)
+    assert AuditEntry.objects.filter(action="erase", model="helpdesk.User").count() == 1

@@ -134,3 +134,25 @@ def test_tickets_they_were_copied_on_or_wrote_on_are_in_the_export(
     assert unrelated.pk not in tickets
     assert tickets[footprint.ticket.pk]["you_filed_it"] and not tickets[joined.pk]["you_filed_it"]
     assert any("4471" in m["body"] and m["written_by_you"] for m in tickets[joined.pk]["messages"])
+
+
+def test_progress_climbs_to_done_and_a_second_run_of_the_task_changes_nothing(
+        footprint, privacy_admin):
+    from privacy.export import build_export
+    from privacy.tasks import build_export_task
+
+    request = PrivacyRequest.objects.create(
+        kind="export", state="queued", subject=footprint.person,
+        subject_label=f"user #{footprint.person.pk}", requested_by=privacy_admin)
+    seen: list[int] = []
+    name = build_export(request, seen.append)
+    assert seen == sorted(seen) and seen[0] > 0 and seen[-1] >= 95
+    (Path(settings.MEDIA_ROOT) / name).unlink()
+    build_export_task.run(request.pk)
+    request.refresh_from_db()
+    assert request.state == PrivacyRequest.State.READY and request.progress == 100
+    built = request.file
+    build_export_task.run(request.pk)  # a retried or duplicated message
+    request.refresh_from_db()
+    assert request.file == built
+    assert len(list((Path(settings.MEDIA_ROOT) / "privacy-exports").iterdir())) == 1
