@@ -43,13 +43,17 @@ def request_export(*, subject: User, actor: User, reason: str = "") -> PrivacyRe
 
 
 def run_export(request_id: int) -> None:
-    """Build the ZIP (idempotent: a request already built is left alone)."""
+    """Build the ZIP (idempotent: a request already claimed or built is left alone; an
+    export whose worker died stays "running": ask for a new one)."""
     from .export import build_export
 
-    request = PrivacyRequest.objects.get(pk=request_id)
-    if request.state not in (PrivacyRequest.State.QUEUED, PrivacyRequest.State.RUNNING):
+    # Claimed in one UPDATE: of two deliveries of the message, one builds, one returns.
+    claimed = PrivacyRequest.objects.filter(
+        pk=request_id, state=PrivacyRequest.State.QUEUED).update(
+        state=PrivacyRequest.State.RUNNING)
+    if not claimed:
         return
-    PrivacyRequest.objects.filter(pk=request.pk).update(state=PrivacyRequest.State.RUNNING)
+    request = PrivacyRequest.objects.get(pk=request_id)
 
     def progress(percent: int) -> None:
         PrivacyRequest.objects.filter(pk=request.pk).update(progress=percent)
