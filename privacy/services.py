@@ -135,9 +135,17 @@ def approve_erasure(request: PrivacyRequest, *, approver: User) -> PrivacyReques
 def run_erasure(request_id: int) -> None:
     from .erasure import erase_person
 
+    claimed = PrivacyRequest.objects.filter(
+        pk=request_id, state=PrivacyRequest.State.QUEUED, approved_by__isnull=False).update(
+        state=PrivacyRequest.State.RUNNING)
+    if not claimed:
+        return  # done already, being done, or never approved
     request = PrivacyRequest.objects.get(pk=request_id)
-    if request.state != PrivacyRequest.State.QUEUED or request.approved_by_id is None:
-        return  # done already, or never approved
-    erase_person(request)
+    try:
+        erase_person(request)  # one transaction: on failure nothing was erased
+    except Exception as exc:
+        PrivacyRequest.objects.filter(pk=request.pk).update(
+            state=PrivacyRequest.State.QUEUED, error=str(exc)[:2000])
+        raise
     PrivacyRequest.objects.filter(pk=request.pk).update(
         state=PrivacyRequest.State.DONE, progress=100, finished_at=timezone.now())
