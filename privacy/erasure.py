@@ -48,6 +48,10 @@ def identifiers(user: User) -> list[str]:
     return sorted((i for i in found if len(i) >= MIN_IDENTIFIER), key=len, reverse=True)
 
 
+def _chunks(ids: list[int], size: int = 200) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
 def _delete_file(field_file: Any) -> None:
     name = getattr(field_file, "name", "") or ""
     if name:
@@ -135,11 +139,12 @@ def erase_person(request: PrivacyRequest) -> dict[str, int]:
         TicketEvent.objects.filter(ticket_id__in=ticket_ids).filter(
             models.Q(field__in=["subject", "description"]) | models.Q(actor=user)
             | models.Q(kind="created")).update(before="", after="", note=ERASED_TEXT)
-        about_them = models.Q(pk__in=[])
-        for ticket_id in ticket_ids:
-            about_them |= models.Q(url__regex=rf"/tickets?/{ticket_id}(/|$|[?#])")
-        Notification.objects.filter(about_them).update(
-            title=f"About a ticket of {label}", body="", body_html="")
+        for chunk in _chunks(ticket_ids):  # bounded SQL for someone with many tickets
+            about_them = models.Q(pk__in=[])
+            for ticket_id in chunk:
+                about_them |= models.Q(url__regex=rf"/tickets?/{ticket_id}(/|$|[?#])")
+            Notification.objects.filter(about_them).update(
+                title=f"About a ticket of {label}", body="", body_html="")
         own = Message.objects.filter(author=user)
         for attachment in Attachment.objects.filter(message__in=own):
             _delete_file(attachment.file)
@@ -164,11 +169,12 @@ def erase_person(request: PrivacyRequest) -> dict[str, int]:
             models.Q(ticket_id__in=ticket_ids)
             | ((models.Q(recipient__iexact=email) | models.Q(to__icontains=email))
                if email else models.Q(pk__in=[])))
-        staff_mail = models.Q(pk__in=[])
-        for ticket_id in ticket_ids:  # staff notification e-mails name the ticket "[#N] ..."
-            staff_mail |= models.Q(ticket=None, subject__startswith=f"[#{ticket_id}] ")
-        OutboundEmail.objects.filter(staff_mail).update(
-            subject=f"About a ticket of {label}", context={})
+        for chunk in _chunks(ticket_ids):  # staff notification e-mails say "[#N] ..."
+            staff_mail = models.Q(pk__in=[])
+            for ticket_id in chunk:
+                staff_mail |= models.Q(ticket=None, subject__startswith=f"[#{ticket_id}] ")
+            OutboundEmail.objects.filter(staff_mail).update(
+                subject=f"About a ticket of {label}", context={})
         counts["mail_logs"] = outbound.update(to="", recipient="", subject=ERASED_TEXT,
                                               context={}, in_reply_to="", references="")
         if email:
