@@ -3,13 +3,13 @@ approves). Every step writes an audit entry; none names the person."""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from helpdesk.models import AuditEntry, User
 
 from .models import PrivacyRequest
+from .tasks import build_export_task, erase_task
 
 PERM = "privacy.handle_privacy_requests"
 
@@ -30,8 +30,6 @@ def _audit(request: PrivacyRequest, actor: User | None, action: str, what: str) 
 def request_export(*, subject: User, actor: User, reason: str = "") -> PrivacyRequest:
     """Queue an export of `subject`; the ZIP is built by a worker."""
     _check(actor)
-    from .tasks import build_export_task
-
     with transaction.atomic():
         request = PrivacyRequest.objects.create(
             kind=PrivacyRequest.Kind.EXPORT, state=PrivacyRequest.State.QUEUED,
@@ -40,33 +38,6 @@ def request_export(*, subject: User, actor: User, reason: str = "") -> PrivacyRe
         _audit(request, actor, AuditEntry.Action.EXPORT, "requested")
         transaction.on_commit(lambda: build_export_task.delay(request.pk))
     return request
-
-
-def run_export(request_id: int) -> None:
-    """Build the ZIP (idempotent: a request already claimed or built is left alone; an
-    export whose worker died stays "running": ask for a new one)."""
-    from .export import build_export
-
-    # Claimed in one UPDATE: of two deliveries of the message, one builds, one returns.
-    claimed = PrivacyRequest.objects.filter(
-        pk=request_id, state=PrivacyRequest.State.QUEUED).update(
-        state=PrivacyRequest.State.RUNNING)
-    if not claimed:
-        return
-    request = PrivacyRequest.objects.get(pk=request_id)
-
-    def progress(percent: int) -> None:
-        PrivacyRequest.objects.filter(pk=request.pk).update(progress=percent)
-
-    try:
-        name = build_export(request, progress)
-    except Exception as exc:
-        PrivacyRequest.objects.filter(pk=request.pk).update(
-            state=PrivacyRequest.State.FAILED, error=str(exc)[:2000])
-        raise
-    PrivacyRequest.objects.filter(pk=request.pk).update(
-        state=PrivacyRequest.State.READY, progress=100, file=name,
-        finished_at=timezone.now())
 
 
 def take_download(request: PrivacyRequest, *, actor: User) -> str:
@@ -82,18 +53,6 @@ def take_download(request: PrivacyRequest, *, actor: User) -> str:
         locked.save(update_fields=["state", "downloaded_at", "file"])
         _audit(locked, actor, AuditEntry.Action.EXPORT, "downloaded")
     return name
-
-
-def expire_exports(older_than) -> int:
-    """Exports nobody fetched in time: the file goes, the request says so."""
-    count = 0
-    for request in PrivacyRequest.objects.filter(state=PrivacyRequest.State.READY,
-                                                 finished_at__lt=older_than):
-        default_storage.delete(request.file)
-        PrivacyRequest.objects.filter(pk=request.pk).update(
-            state=PrivacyRequest.State.EXPIRED, file="")
-        count += 1
-    return count
 
 
 def request_erasure(*, subject: User, actor: User, reason: str = "") -> PrivacyRequest:
@@ -115,8 +74,6 @@ def request_erasure(*, subject: User, actor: User, reason: str = "") -> PrivacyR
 def approve_erasure(request: PrivacyRequest, *, approver: User) -> PrivacyRequest:
     """A second privacy admin approves; the erasure then runs on a worker."""
     _check(approver)
-    from .tasks import erase_task
-
     with transaction.atomic():
         locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
         if locked.kind != PrivacyRequest.Kind.ERASURE \
@@ -130,22 +87,3 @@ def approve_erasure(request: PrivacyRequest, *, approver: User) -> PrivacyReques
         _audit(locked, approver, AuditEntry.Action.ERASE, "approved")
         transaction.on_commit(lambda: erase_task.delay(locked.pk))
     return locked
-
-
-def run_erasure(request_id: int) -> None:
-    from .erasure import erase_person
-
-    claimed = PrivacyRequest.objects.filter(
-        pk=request_id, state=PrivacyRequest.State.QUEUED, approved_by__isnull=False).update(
-        state=PrivacyRequest.State.RUNNING)
-    if not claimed:
-        return  # done already, being done, or never approved
-    request = PrivacyRequest.objects.get(pk=request_id)
-    try:
-        erase_person(request)  # one transaction: on failure nothing was erased
-    except Exception as exc:
-        PrivacyRequest.objects.filter(pk=request.pk).update(
-            state=PrivacyRequest.State.QUEUED, error=str(exc)[:2000])
-        raise
-    PrivacyRequest.objects.filter(pk=request.pk).update(
-        state=PrivacyRequest.State.DONE, progress=100, finished_at=timezone.now())

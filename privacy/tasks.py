@@ -7,17 +7,17 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import retention, services
+from . import jobs, retention
 
 
 @shared_task
 def build_export_task(request_id: int) -> None:
-    services.run_export(request_id)
+    jobs.run_export(request_id)
 
 
 @shared_task
 def erase_task(request_id: int) -> None:
-    services.run_erasure(request_id)
+    jobs.run_erasure(request_id)
 
 
 @shared_task
@@ -29,5 +29,5 @@ def apply_retention(dry_run: bool = False) -> dict[str, int]:
 
 @shared_task
 def expire_exports() -> int:
-    return services.expire_exports(
+    return jobs.expire_exports(
         timezone.now() - timedelta(hours=settings.PRIVACY_EXPORT_TTL_HOURS))
