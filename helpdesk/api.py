@@ -5,6 +5,7 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django_otp import match_token
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -12,6 +13,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
@@ -130,9 +132,25 @@ class TokenObtainThrottle(ClientAddressThrottle):
 
 
 class ThrottledObtainAuthToken(ObtainAuthToken):
-    """POST username and password, get the token for `Authorization: Token <key>`."""
+    """POST username and password, get the token for `Authorization: Token <key>`.
+
+    Staff also send `otp`, a current two-factor code (HELPDESK_STAFF_TOKEN_NEEDS_2FA): a
+    stolen password alone gives no API access to thousands of conversations."""
 
     throttle_classes = [TokenObtainThrottle]
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        if settings.HELPDESK_STAFF_TOKEN_NEEDS_2FA and user.is_agent:
+            code = str(request.data.get("otp", "")).strip()
+            if not code or match_token(user, code) is None:
+                raise serializers.ValidationError(
+                    {"otp": ["Staff need a current two-factor code (`otp`) for a token; "
+                             "enrol at /accounts/2fa/setup/ first."]})
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
 
 obtain_auth_token = ThrottledObtainAuthToken.as_view()

@@ -9,8 +9,14 @@ class HelpdeskConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from . import lookups, roles, selectors
+        # Policies and people: every change goes to the audit log (issue 24).
+        from . import audit, lookups, roles, selectors
         from .models import User
+
+        audit.register_defaults()
+        from . import admin_audit
+
+        admin_audit.register()
 
         # A number past an integer column's range matches no row instead of crashing.
         lookups.register()

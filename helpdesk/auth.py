@@ -38,3 +38,10 @@ class CachedPermissionsBackend(ModelBackend):
                 cache.set(key, perms, TTL)
             user_obj._perm_cache = perms
         return user_obj._perm_cache
+
+    def user_can_authenticate(self, user: Any) -> bool:
+        """A local password is refused to staff whose organization signs in through SSO."""
+        if not super().user_can_authenticate(user):
+            return False
+        org = getattr(user, "organization", None)
+        return not (org is not None and org.staff_sso_only and user.is_agent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.functional import cached_property
 
 
@@ -75,6 +76,11 @@ class Organization(models.Model):
         help_text="Yearly contract value; weights product feedback by revenue.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    staff_sso_only = models.BooleanField(
+        "staff sign in only through SSO", default=False,
+        help_text="For the organization of your own staff: its agents cannot sign in with a "
+                  "local password (nor get an API token with one), only through single "
+                  "sign-on.")
 
     class Meta:
         ordering = ["name"]
@@ -298,3 +304,34 @@ class NoticeTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.team or 'all teams'})"
+
+
+class AuditEntry(AppendOnlyModel):
+    """One create, change or delete of a policy or a person (see helpdesk.audit)."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Created"
+        CHANGE = "change", "Changed"
+        DELETE = "delete", "Deleted"
+        ERASE = "erase", "Erased"
+        EXPORT = "export", "Exported"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    # Kept when the actor's account is deleted: "user #12" or "system".
+    actor_label = models.CharField(max_length=60)
+    action = models.CharField(max_length=10, choices=Action.choices, db_index=True)
+    model = models.CharField(max_length=80, db_index=True, help_text="app_label.Model")
+    object_id = models.CharField(max_length=64, db_index=True)
+    object_repr = models.CharField(max_length=200)
+    # {"field": [before, after], ...}
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["model", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.model} #{self.object_id} by {self.actor_label}"

@@ -54,7 +54,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "helpdesk.change_organization",
         "helpdesk.add_organization",
     ],
-    Role.ADMIN: _LEAD + ["tickets.view_all_tickets", "helpdesk.change_organization"],
+    Role.ADMIN: _LEAD + ["tickets.view_all_tickets", "helpdesk.change_organization",
+                         # issue 24: the audit log, and customers' export and erasure
+                         "helpdesk.view_auditentry", "privacy.handle_privacy_requests"],
 }
 # Knowledge base: every staff role writes drafts and flags articles; leads, managers and
 # admins also publish, archive and read the deflection dashboard.

@@ -6,6 +6,7 @@ Celery broker, so one command starts a working system on a fresh machine.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -68,6 +69,12 @@ INSTALLED_APPS = [
     "reporting.apps.ReportingConfig",
     "importers.apps.ImportersConfig",
     "devdata.apps.DevdataConfig",
+    # Staff sign-in and customer privacy (issue 24; see the "Security" settings below).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "mozilla_django_oidc",
+    "privacy.apps.PrivacyConfig",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +84,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "helpdesk.security.StaffSessionMiddleware",
+    "helpdesk.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -462,3 +472,64 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Staff sign-in (issue 24; README "Security"). Two-factor: members of these roles must pass
+# a TOTP code (or a recovery code) before anything else; superusers count as "admin".
+HELPDESK_2FA_REQUIRED_ROLES = env_list("TWO_FACTOR_REQUIRED_ROLES", "admin,manager")
+# Staff API tokens (POST /api/v1/auth/token/) need a second factor: an `otp` code in the body.
+HELPDESK_STAFF_TOKEN_NEEDS_2FA = env_bool("STAFF_TOKEN_NEEDS_2FA", True)
+# A staff session unused this long is signed out (0: never).
+HELPDESK_STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "30"))
+# Sensitive actions need the password or a code entered within this many minutes (0: off).
+HELPDESK_REAUTH_MINUTES = int(os.environ.get("REAUTH_MINUTES", "15"))
+HELPDESK_SENSITIVE_URL_NAMES = (
+    "admin:helpdesk_user_change", "admin:helpdesk_user_add", "admin:helpdesk_user_delete",
+    "admin:auth_user_password_change", "admin:auth_group_change",
+    "admin:auth_group_add", "admin:authtoken_tokenproxy_add",
+    "privacy:request_export", "privacy:request_erasure", "privacy:approve_erasure",
+)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Helpdesk")
+
+# Single sign-on for staff through OpenID Connect (mozilla-django-oidc), on when a client
+# id is set. Users are matched by verified e-mail; roles come from the OIDC_ROLES_CLAIM.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+_oidc_issuer = os.environ.get("OIDC_ISSUER", "").rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get(
+    "OIDC_OP_AUTHORIZATION_ENDPOINT", f"{_oidc_issuer}/authorize/")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", f"{_oidc_issuer}/token/")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", f"{_oidc_issuer}/userinfo/")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT",
+                                       f"{_oidc_issuer}/.well-known/jwks.json")
+OIDC_ROLES_CLAIM = os.environ.get("OIDC_ROLES_CLAIM", "helpdesk_roles")
+# The provider's names for roles, when they differ: {"support-leads": "team lead"}.
+OIDC_ROLE_MAP = json.loads(os.environ.get("OIDC_ROLE_MAP", "{}"))
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", False)
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "helpdesk.oidc.StaffOIDCBackend"]
+
+# Customer privacy (privacy app): exports stay downloadable this many hours, once.
+PRIVACY_EXPORT_TTL_HOURS = int(os.environ.get("PRIVACY_EXPORT_TTL_HOURS", "48"))
+# Global retention in days (0: keep); an organization's own policy wins.
+PRIVACY_RETAIN_RAW_EMAIL_DAYS = int(os.environ.get("RETAIN_RAW_EMAIL_DAYS", "0"))
+PRIVACY_RETAIN_ATTACHMENT_DAYS = int(os.environ.get("RETAIN_ATTACHMENT_DAYS", "0"))
+PRIVACY_RETAIN_CLOSED_TICKET_DAYS = int(os.environ.get("RETAIN_CLOSED_TICKET_DAYS", "0"))
+PRIVACY_RETENTION_BATCH = int(os.environ.get("RETENTION_BATCH", "500"))
+CELERY_BEAT_SCHEDULE.update({
+    # Retention in batches: a backlog drains over a few runs, a quiet day costs 3 queries.
+    "privacy-apply-retention": {
+        "task": "privacy.tasks.apply_retention",
+        "schedule": 15 * 60.0,
+        "options": {"expires": 14 * 60},
+    },
+    # Exports nobody downloaded in time are deleted.
+    "privacy-expire-exports": {
+        "task": "privacy.tasks.expire_exports",
+        "schedule": 60 * 60.0,
+        "options": {"expires": 55 * 60},
+    },
+})

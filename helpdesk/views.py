@@ -37,6 +37,12 @@ class ThrottledLoginView(LoginView):
 
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["sso_enabled"] = bool(getattr(settings, "OIDC_RP_CLIENT_ID", ""))
+        context["sso_failed"] = self.request.GET.get("sso") == "failed"
+        return context
+
     def post(self, request, *args, **kwargs):
         if throttle.exceeded("login", request, settings.HELPDESK_LOGIN_ATTEMPTS_PER_MINUTE):
             # An unbound form: validating the posted one would check the password,

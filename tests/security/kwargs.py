@@ -27,6 +27,7 @@ PK_BY_NAME = {
     "workforce_schedules:decide_time_off": "time_off",
     "qa:coaching_detail": "coaching", "notifications:read": "notification",
     "sla:exempt": "clock", "surveys:handle_follow_up": "follow_up",
+    "privacy:approve_erasure": "privacy_request", "privacy:progress": "privacy_request",
 }
 # Other id kwargs (casework's run/step/evidence/link of org A's ticket, and so on).
 ID_KWARGS = {

@@ -81,6 +81,14 @@ WRITES: dict[tuple[str, str], Write] = {
         "healthz": w_(LOGGED_IN, anon=200),
         "password_change": w_(LOGGED_IN),
         "api-token": w_(LOGGED_IN, anon=400, note="credentials in the body"),
+        # issue 24: a user's own second factor and re-authentication; privacy admins
+        "two_factor_setup": w_(LOGGED_IN),
+        "two_factor_verify": w_(LOGGED_IN),
+        "two_factor_recovery": w_(LOGGED_IN),
+        "reauthenticate": w_(LOGGED_IN),
+        "privacy:request_export": w_({"admin"}),
+        "privacy:request_erasure": w_({"admin"}),
+        "privacy:approve_erasure": w_({"admin"}, note="asked by the admin: refused, 2 people"),
         # agent workspace: the ticket is loaded through visible_tickets before any form
         "agent:bulk": w_(STAFF),
         "agent:saved_filter": w_(STAFF),
@@ -164,6 +172,7 @@ WRITES_ELSEWHERE = {
     "mailgate:unsubscribe": "signed token, no session (RFC 8058): "
                             "tests/mailgate/test_customer_notices.py",
     "logout": "logs out whoever asks, then the login page: nothing to refuse",
+    "oidc_logout": "logs out whoever asks, like logout",
 }
 CONTROL_ORDER = ("agent_x", "customer_a", "lead_x", "qa", "manager", "admin", "agent_y",
                  "org_admin_a", "customer_b")
@@ -583,6 +592,7 @@ EXPORTS: dict[str, Export] = {
     "casework:voc_detail": Export(STAFF, CSV, "text/csv"),
     "workforce_oncall:ical": Export(STAFF, {}, "text/calendar"),
     "portal:attachment": Export(OWNER | TEAM_X, {}, "text/plain"),  # a public reply's file
+    "audit_log_csv": Export(frozenset({"admin"}), {}, "text/csv"),  # issue 24
 }
 
 

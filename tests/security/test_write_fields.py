@@ -107,6 +107,12 @@ FIELDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("password_reset_confirm", "post"): {
         "new_password1": ANYONE, "new_password2": ANYONE},
     ("logout", "post"): {},
+    # issue 24: one's own second factor and re-authentication (nothing about anyone else)
+    ("two_factor_setup", "post"): {"code": ANYONE},
+    ("two_factor_verify", "post"): {"code": ANYONE},
+    ("reauthenticate", "post"): {"password": ANYONE, "code": ANYONE},
+    ("two_factor_recovery", "post"): {},  # new recovery codes for oneself
+    ("oidc_logout", "post"): {},
 }
 
 # Staff-only values a customer might try, with how to see that one took effect.

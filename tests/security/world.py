@@ -123,6 +123,11 @@ def build() -> World:
                                   strengths="Sec strengths", development_focus="Sec focus")
     w.ids["coaching"] = coaching.pk
     _objects_of_others(w, t, incident, rot, survey)
+    # Issue 24: an erasure of customer B asked by the admin (who may not approve it alone).
+    from privacy.models import PrivacyRequest
+    w.ids["privacy_request"] = PrivacyRequest.objects.create(
+        kind="erasure", state="awaiting_approval", subject=u["customer_b"],
+        subject_label=f"user #{u['customer_b'].pk}", requested_by=u["admin"]).pk
     return w
 
 

@@ -1,0 +1,229 @@
+"""Erasure of one person everywhere (GDPR Art. 17): irreversible, approved by a second admin.
+
+Their own rows are rewritten by name (tickets they filed, messages they wrote, raw e-mail,
+attachments, survey comments, searches, votes, notifications, mail logs); then every text
+column of every table is swept for their name, e-mail and username, so that what other
+people wrote about them ("Hi Alice Smith") keeps its sense without naming them. The ticket
+history stays for the other party, the person shown as "Erased user #N".
+"""
+from __future__ import annotations
+
+import re
+from importlib import import_module
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.files.storage import default_storage
+from django.db import models, transaction
+
+from helpdesk import audit
+from helpdesk.models import AuditEntry, Notification, NotificationPreference, User
+from knowledge.models import ArticleFlag, ArticleVote, SearchLog, Visit
+from mailgate.models import (
+    BounceMark,
+    CustomerMailPreference,
+    HeldEmail,
+    InboundMessage,
+    OutboundEmail,
+    Quarantine,
+)
+from tickets.models import Attachment, Message, Survey, Ticket, TicketEvent
+
+from .models import PrivacyRequest
+
+ERASED_TEXT = "[erased]"
+MIN_IDENTIFIER = 4  # shorter strings ("Al") would rewrite unrelated words
+
+
+def erased_name(pk: int) -> str:
+    return f"Erased user #{pk}"
+
+
+def identifiers(user: User) -> list[str]:
+    """What names the person in text written by anyone: full name, e-mail, username."""
+    found = {user.get_full_name().strip(), (user.email or "").strip(), user.username.strip(),
+             (user.last_name or "").strip()}
+    return sorted((i for i in found if len(i) >= MIN_IDENTIFIER), key=len, reverse=True)
+
+
+def _chunks(ids: list[int], size: int = 200) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def _delete_file(field_file: Any) -> None:
+    name = getattr(field_file, "name", "") or ""
+    if name:
+        transaction.on_commit(lambda: default_storage.delete(name))
+
+
+def _text_fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField | models.JSONField)
+            and not f.primary_key and not isinstance(f, models.FileField)]
+
+
+def _scrub(value: Any, pattern: re.Pattern[str], replacement: str) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(replacement, value)
+    if isinstance(value, list):
+        return [_scrub(v, pattern, replacement) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k, pattern, replacement): _scrub(v, pattern, replacement)
+                for k, v in value.items()}
+    return value
+
+
+def sweep(names: list[str], replacement: str) -> int:
+    """Replace `names` in every text column of every table; returns the rows rewritten.
+
+    A scan per column: slow on a large database, and run by a Celery worker for that
+    reason. Rows are rewritten with queryset updates, so append-only logs (ticket events,
+    the audit log) lose the name without losing or gaining an entry.
+    """
+    if not names:
+        return 0
+    pattern = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE)
+    rewritten = 0
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        for f in _text_fields(model):
+            # JSON columns are compared on their serialised text (Django's JSONIContains).
+            match = models.Q()
+            for n in names:
+                match |= models.Q(**{f"{f.attname}__icontains": n})
+            rows = model._base_manager.filter(match).values_list("pk", f.attname)
+            for pk, value in rows.iterator(chunk_size=500):
+                new = _scrub(value, pattern, replacement)
+                if isinstance(new, str) and getattr(f, "max_length", None):
+                    new = new[: f.max_length]
+                if new != value:
+                    model._base_manager.filter(pk=pk).update(**{f.attname: new})
+                    rewritten += 1
+    return rewritten
+
+
+def _quarantined_mentions(names: list[str]) -> list[Quarantine]:
+    """Quarantined raw e-mails (unparsed, linked to no one) that name the person."""
+    needles = [n.lower().encode() for n in names]
+    found = []
+    for item in Quarantine.objects.exclude(raw="").iterator(chunk_size=200):
+        try:
+            with default_storage.open(item.raw.name, "rb") as fh:
+                content = fh.read().lower()
+        except OSError:
+            continue
+        if any(n in content for n in needles):
+            found.append(item)
+    return found
+
+
+@transaction.atomic
+def erase_person(request: PrivacyRequest) -> dict[str, int]:
+    """Anonymise `request.subject` everywhere; the request must have been approved."""
+    user = User.objects.select_for_update().get(pk=request.subject_id)
+    pk = user.pk
+    names = identifiers(user)
+    email = (user.email or "").strip()
+    label = erased_name(pk)
+    counts: dict[str, int] = {}
+    with audit.muted():
+        tickets = Ticket.objects.filter(requester=user)
+        ticket_ids = list(tickets.values_list("pk", flat=True))
+        counts["tickets"] = tickets.update(subject=f"Request from {label}",
+                                           description=ERASED_TEXT)
+        # Their subject and description live on in the trail of changes and in notices
+        # that quote them; the events stay (who did what, when), the text goes.
+        TicketEvent.objects.filter(ticket_id__in=ticket_ids).filter(
+            models.Q(field__in=["subject", "description"]) | models.Q(actor=user)
+            | models.Q(kind="created")).update(before="", after="", note=ERASED_TEXT)
+        for chunk in _chunks(ticket_ids):  # bounded SQL for someone with many tickets
+            about_them = models.Q(pk__in=[])
+            for ticket_id in chunk:
+                about_them |= models.Q(url__regex=rf"/tickets?/{ticket_id}(/|$|[?#])")
+            Notification.objects.filter(about_them).update(
+                title=f"About a ticket of {label}", body="", body_html="")
+        own = Message.objects.filter(author=user)
+        for attachment in Attachment.objects.filter(message__in=own):
+            _delete_file(attachment.file)
+        counts["attachments"] = Attachment.objects.filter(message__in=own).delete()[0]
+        counts["messages"] = own.update(body=ERASED_TEXT)
+
+        inbound = InboundMessage.objects.filter(
+            models.Q(ticket__requester=user) | models.Q(ticket_message__author=user)
+            | (models.Q(from_address__iexact=email) if email else models.Q(pk__in=[])))
+        for item in inbound.exclude(raw=""):
+            _delete_file(item.raw)
+        for item in inbound.only("pk"):
+            # Message-IDs are made by the sender's client and may carry their address.
+            InboundMessage.objects.filter(pk=item.pk).update(
+                message_id=f"erased-{item.pk}@erased.invalid")
+        counts["raw_emails"] = inbound.update(raw="", from_address="", subject=ERASED_TEXT,
+                                              reason="")
+        for item in _quarantined_mentions(names):
+            _delete_file(item.raw)
+            item.delete()
+        outbound = OutboundEmail.objects.filter(
+            models.Q(ticket_id__in=ticket_ids)
+            | ((models.Q(recipient__iexact=email) | models.Q(to__icontains=email))
+               if email else models.Q(pk__in=[])))
+        for chunk in _chunks(ticket_ids):  # staff notification e-mails say "[#N] ..."
+            staff_mail = models.Q(pk__in=[])
+            for ticket_id in chunk:
+                staff_mail |= models.Q(ticket=None, subject__startswith=f"[#{ticket_id}] ")
+            OutboundEmail.objects.filter(staff_mail).update(
+                subject=f"About a ticket of {label}", context={})
+        counts["mail_logs"] = outbound.update(to="", recipient="", subject=ERASED_TEXT,
+                                              context={}, in_reply_to="", references="")
+        if email:
+            BounceMark.objects.filter(models.Q(user=user) | models.Q(address__iexact=email)
+                                      ).delete()
+            HeldEmail.objects.filter(address__iexact=email).delete()
+        CustomerMailPreference.objects.filter(user=user).delete()
+
+        counts["surveys"] = Survey.objects.filter(requester=user).update(comment="")
+        visits = Visit.objects.filter(user=user)
+        counts["searches"] = SearchLog.objects.filter(visit__in=visits).update(
+            query=ERASED_TEXT, refined_to="")
+        visits.update(first_query="")
+        ArticleVote.objects.filter(user=user).update(comment="")
+        ArticleFlag.objects.filter(reporter=user).update(note="")
+        counts["notifications"] = Notification.objects.filter(recipient=user).delete()[0]
+        NotificationPreference.objects.filter(user=user).delete()
+
+        for old in PrivacyRequest.objects.filter(subject=user).exclude(file=""):
+            name = old.file
+            transaction.on_commit(lambda name=name: default_storage.delete(name))
+        PrivacyRequest.objects.filter(subject=user).exclude(file="").update(file="")
+        from django_otp.plugins.otp_static.models import StaticDevice
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+        from rest_framework.authtoken.models import Token
+
+        Token.objects.filter(user=user).delete()
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        for session in Session.objects.iterator(chunk_size=500):
+            if str(session.get_decoded().get("_auth_user_id")) == str(pk):
+                # Through the engine: a cached_db session lives in the cache as well.
+                store(session_key=session.session_key).delete()
+
+        user.username = f"erased-user-{pk}"
+        user.first_name, user.last_name = "Erased user", f"#{pk}"
+        user.email = ""
+        user.is_active = False
+        user.is_org_admin = False
+        user.set_unusable_password()
+        user.save()
+        counts["swept_rows"] = sweep(names, label)
+
+    AuditEntry.objects.create(
+        actor=request.approved_by, actor_label=f"user #{request.approved_by_id}",
+        action=AuditEntry.Action.ERASE, model="helpdesk.User", object_id=str(pk),
+        object_repr=f"user #{pk}",
+        changes={"erased": [None, True], "requested_by": [None, request.requested_by_id],
+                 "approved_by": [None, request.approved_by_id],
+                 **{k: [None, v] for k, v in counts.items()}})
+    return counts
