@@ -11,6 +11,9 @@ fi
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e .
 export DEBUG=${DEBUG:-1}
+# The demo logins sign in without an authenticator app; two-factor stays available at
+# /accounts/2fa/setup/. Set TWO_FACTOR_REQUIRED_ROLES=admin,manager to try enforcement.
+export TWO_FACTOR_REQUIRED_ROLES=${TWO_FACTOR_REQUIRED_ROLES-}
 export PORT
 unset DATABASE_URL CELERY_BROKER_URL REDIS_URL
 .venv/bin/python manage.py migrate --no-input
