@@ -293,8 +293,12 @@ def _storages() -> dict:
 
 @contextmanager
 def production_like() -> Iterator[None]:
-    """DEBUG off (as in production) and any host accepted by the test client."""
+    """DEBUG off (as in production) and any host accepted by the test client. The sign-in
+    gates (two-factor, idle expiry, re-authentication) are lifted: the benchmark measures
+    the pages behind them, and its users are signed in with force_login."""
     with override_settings(ALLOWED_HOSTS=["*"], DEBUG=False, SECURE_SSL_REDIRECT=False,
+                           HELPDESK_2FA_REQUIRED_ROLES=[], HELPDESK_STAFF_IDLE_MINUTES=0,
+                           HELPDESK_REAUTH_MINUTES=0,
                            **_storages()), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No directory at")
         yield

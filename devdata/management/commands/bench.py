@@ -13,13 +13,11 @@ from __future__ import annotations
 import math
 import statistics
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.management import call_command
@@ -27,10 +25,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.models import Count
 from django.test import Client
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils import timezone
 
+from devdata.pages import production_like
 from helpdesk.models import Membership, Team, User
 from helpdesk.roles import Role
 from tickets.models import Channel, EventKind, Message, Priority, Ticket, TicketEvent
@@ -132,11 +131,7 @@ class Command(BaseCommand):
         ]
         created_before = Ticket.objects.filter(subject__startswith="[bench] API").count()
         results = []
-        storages = self._storages()
-        with override_settings(ALLOWED_HOSTS=["*"], DEBUG=False, SECURE_SSL_REDIRECT=False,
-                               **storages), warnings.catch_warnings():
-            # WhiteNoise warns once per client when collectstatic has not been run.
-            warnings.filterwarnings("ignore", message="No directory at")
+        with production_like():
             for scenario in scenarios:
                 results.append(self._run(scenario, iterations, warmup))
         self._print(results)
@@ -266,21 +261,6 @@ class Command(BaseCommand):
                     "visibility": "public", "set_status": ""}
         return Scenario(label, agent, "post", path, payload, form=True)
 
-    def _storages(self) -> dict:
-        """Without DEBUG a manifest storage needs collectstatic; fall back if it is missing."""
-        from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-        if not isinstance(staticfiles_storage, ManifestFilesMixin):
-            return {}
-        try:
-            staticfiles_storage.load_manifest()
-            if staticfiles_storage.hashed_files:
-                return {}
-        except Exception:  # noqa: BLE001, S110 - no manifest: use plain storage below
-            pass
-        storages = dict(settings.STORAGES)
-        storages["staticfiles"] = {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-        return {"STORAGES": storages}
 
     def _run(self, scenario: Scenario, iterations: int, warmup: int) -> Result:
         who = scenario.user.username if scenario.user else "-"
