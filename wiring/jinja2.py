@@ -16,11 +16,18 @@ from django.core.cache.utils import make_template_fragment_key
 from django.http import HttpRequest
 from django.template.backends import jinja2 as backend
 from django.template.backends.utils import csrf_input_lazy, csrf_token_lazy
-from django.template.defaultfilters import pluralize
+from django.template.defaultfilters import (
+    capfirst,
+    escapejs,
+    floatformat,
+    pluralize,
+    stringformat,
+)
 from django.templatetags.static import static
 from django.test.signals import template_rendered
 from django.urls import reverse
 from django.utils import dateformat
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.timezone import template_localtime
 from jinja2 import Environment
@@ -28,6 +35,7 @@ from markupsafe import Markup
 
 from helpdesk.web import countdown
 from tickets.sla_levels import sla_level_label
+from tickets.templatetags.helpdesk_tags import markdown_filter, status_name
 from tickets.templatetags.portal_tags import customer_status, customer_status_group
 
 
@@ -61,6 +69,16 @@ def querystring(request: HttpRequest, **changes: Any) -> str:
     return f"?{params.urlencode()}"
 
 
+def widthratio(value: Any, max_value: Any, max_width: int) -> str:
+    """Like {% widthratio %}: value / max_value * max_width, rounded."""
+    try:
+        return str(round(float(value) / float(max_value) * int(max_width)))
+    except ZeroDivisionError:
+        return "0"
+    except (ValueError, TypeError, OverflowError):
+        return ""
+
+
 def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str]) -> Markup:
     """Like {% cache %}: `{% call cached(300, "name", vary...) %}...{% endcall %}`."""
     key = make_template_fragment_key(name, [str(v) for v in vary])
@@ -74,10 +92,13 @@ def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str]) -> Ma
 def environment(**options: Any) -> Environment:
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
     env.globals.update(countdown=countdown, sla_level_label=sla_level_label, url=url,
-                       static=static, querystring=querystring, cached=cached)
+                       static=static, querystring=querystring, cached=cached,
+                       widthratio=widthratio)
     env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
                        timesince=timesince, customer_status=customer_status,
-                       customer_status_group=customer_status_group, pluralize=pluralize)
+                       customer_status_group=customer_status_group, pluralize=pluralize,
+                       floatformat=floatformat, escapejs=escapejs, markdown=markdown_filter,
+                       status_name=status_name, stringformat=stringformat, capfirst=capfirst)
     return env
 
 
@@ -89,7 +110,8 @@ class Template(backend.Template):
     def name(self) -> str:
         return self.template.name
 
-    def render(self, context: dict | None = None, request: HttpRequest | None = None) -> str:
+    def render(self, context: dict | None = None,
+               request: HttpRequest | None = None) -> SafeString:
         context = dict(context or {})
         if request is not None:  # as Django's backend does, so the signal sees it all
             context["request"] = request
@@ -98,7 +120,9 @@ class Template(backend.Template):
             for processor in self.backend.template_context_processors:
                 context.update(processor(request))
         template_rendered.send(sender=self, template=self, context=context)
-        return super().render(context)
+        # Safe HTML, as Django templates return: panels and hooks rendered by name with
+        # render_to_string are shown as markup by whichever page includes them.
+        return SafeString(super().render(context))
 
 
 class Jinja2(backend.Jinja2):
