@@ -32,7 +32,7 @@ from django.template.defaultfilters import (
 from django.templatetags.static import static
 from django.test.signals import template_rendered
 from django.urls import reverse
-from django.utils import dateformat, formats
+from django.utils import dateformat, formats, timezone
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.timezone import template_localtime
@@ -105,6 +105,13 @@ def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str]) -> Ma
     return Markup(html)  # noqa: S704 - rendered by this autoescaping environment
 
 
+def in_timezone(tz: Any, *, caller: Callable[[], str]) -> Markup:
+    """Like {% timezone %}: `{% call in_timezone(tz) %}...{% endcall %}` renders dates
+    inside in `tz`."""
+    with timezone.override(tz):
+        return Markup(str(caller()))  # noqa: S704 - rendered by this autoescaping environment
+
+
 def environment(**options: Any) -> Environment:
     # As in Django templates, a missing attribute anywhere in a chain (`a.b.c` with `b`
     # None) renders as nothing instead of failing the page.
@@ -112,7 +119,7 @@ def environment(**options: Any) -> Environment:
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
     env.globals.update(countdown=countdown, sla_level_label=sla_level_label, url=url,
                        static=static, querystring=querystring, cached=cached,
-                       widthratio=widthratio)
+                       widthratio=widthratio, in_timezone=in_timezone)
     env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
                        timesince=timesince, customer_status=customer_status,
                        customer_status_group=customer_status_group, pluralize=pluralize,
