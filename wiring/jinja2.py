@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
-from django.utils.timezone import template_localtime
+from django.utils.timezone import get_current_timezone, template_localtime
 from jinja2 import ChainableUndefined, Environment
 from markupsafe import Markup
 
@@ -119,7 +119,8 @@ def environment(**options: Any) -> Environment:
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
     env.globals.update(countdown=countdown, sla_level_label=sla_level_label, url=url,
                        static=static, querystring=querystring, cached=cached,
-                       widthratio=widthratio, in_timezone=in_timezone)
+                       widthratio=widthratio, in_timezone=in_timezone,
+                       get_current_timezone=get_current_timezone)
     env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
                        timesince=timesince, customer_status=customer_status,
                        customer_status_group=customer_status_group, pluralize=pluralize,
