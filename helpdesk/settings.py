@@ -113,8 +113,8 @@ TEMPLATES = [
         },
     },
     {
-        # The engine chosen for product pages (README, "One way to render a page"): so far
-        # the agent queue, the customer's request list and the field layout.
+        # Every product page (README, "One way to render a page"); the first engine keeps
+        # the admin, the account pages and e-mail.
         "NAME": "jinja2",
         "BACKEND": "wiring.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],

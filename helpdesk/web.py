@@ -61,7 +61,7 @@ MAX_PERIOD_DAYS = 731
 class PeriodForm(forms.Form):
     """The period filter of every report: local dates From .. To (inclusive), by default
     the last `default_days` days, at most two years. Reports add their narrowing fields
-    in a subclass and render it with templates/includes/period_filters.html."""
+    in a subclass and render it with templates/jinja2/includes/period_filters.html."""
 
     start = forms.DateField(required=False, widget=DateInput, label="From")
     end = forms.DateField(required=False, widget=DateInput, label="To (inclusive)")

@@ -11,24 +11,42 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.cache import cache
 from django.core.cache.utils import make_template_fragment_key
 from django.http import HttpRequest
 from django.template.backends import jinja2 as backend
 from django.template.backends.utils import csrf_input_lazy, csrf_token_lazy
-from django.template.defaultfilters import pluralize
+from django.template.defaultfilters import (
+    capfirst,
+    cut,
+    default_if_none,
+    escapejs,
+    filesizeformat,
+    floatformat,
+    linebreaksbr,
+    pluralize,
+    stringformat,
+    truncatechars,
+)
 from django.templatetags.static import static
 from django.test.signals import template_rendered
 from django.urls import reverse
-from django.utils import dateformat
+from django.utils import dateformat, formats, timezone
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
-from django.utils.timezone import template_localtime
-from jinja2 import Environment
+from django.utils.timezone import get_current_timezone, template_localtime
+from jinja2 import ChainableUndefined, Environment
 from markupsafe import Markup
 
 from helpdesk.web import countdown
 from tickets.sla_levels import sla_level_label
-from tickets.templatetags.portal_tags import customer_status, customer_status_group
+from tickets.templatetags.helpdesk_tags import markdown_filter, status_name
+from tickets.templatetags.portal_tags import (
+    customer_status,
+    customer_status_group,
+    customer_status_help,
+)
 
 
 def iso_datetime(value: datetime | None) -> str:
@@ -37,13 +55,19 @@ def iso_datetime(value: datetime | None) -> str:
 
 
 def date_format(value: datetime | None, fmt: str) -> str:
-    """Like the `date` filter with a format string, in the current time zone."""
-    return dateformat.format(template_localtime(value), fmt) if value else ""
+    """Like the `date` filter: a format string or a format setting's name, in the current
+    time zone."""
+    return formats.date_format(template_localtime(value), fmt) if value else ""
 
 
-def url(name: str, *args: Any, **kwargs: Any) -> str:
+def time_format(value: datetime | None, fmt: str) -> str:
+    """Like the `time` filter with a format string, in the current time zone."""
+    return formats.time_format(template_localtime(value), fmt) if value else ""
+
+
+def url(viewname: str, /, *args: Any, **kwargs: Any) -> str:
     """Like {% url %}."""
-    return reverse(name, args=args or None, kwargs=kwargs or None)
+    return reverse(viewname, args=args or None, kwargs=kwargs or None)
 
 
 def querystring(request: HttpRequest, **changes: Any) -> str:
@@ -61,6 +85,16 @@ def querystring(request: HttpRequest, **changes: Any) -> str:
     return f"?{params.urlencode()}"
 
 
+def widthratio(value: Any, max_value: Any, max_width: int) -> str:
+    """Like {% widthratio %}: value / max_value * max_width, rounded."""
+    try:
+        return str(round(float(value) / float(max_value) * int(max_width)))
+    except ZeroDivisionError:
+        return "0"
+    except (ValueError, TypeError, OverflowError):
+        return ""
+
+
 def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str]) -> Markup:
     """Like {% cache %}: `{% call cached(300, "name", vary...) %}...{% endcall %}`."""
     key = make_template_fragment_key(name, [str(v) for v in vary])
@@ -71,13 +105,32 @@ def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str]) -> Ma
     return Markup(html)  # noqa: S704 - rendered by this autoescaping environment
 
 
+def in_timezone(tz: Any, *, caller: Callable[[], str]) -> Markup:
+    """Like {% timezone %}: `{% call in_timezone(tz) %}...{% endcall %}` renders dates
+    inside in `tz`."""
+    with timezone.override(tz):
+        return Markup(str(caller()))  # noqa: S704 - rendered by this autoescaping environment
+
+
 def environment(**options: Any) -> Environment:
+    # As in Django templates, a missing attribute anywhere in a chain (`a.b.c` with `b`
+    # None) renders as nothing instead of failing the page.
+    options["undefined"] = ChainableUndefined
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
     env.globals.update(countdown=countdown, sla_level_label=sla_level_label, url=url,
-                       static=static, querystring=querystring, cached=cached)
+                       static=static, querystring=querystring, cached=cached,
+                       widthratio=widthratio, in_timezone=in_timezone,
+                       get_current_timezone=get_current_timezone)
     env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
                        timesince=timesince, customer_status=customer_status,
-                       customer_status_group=customer_status_group, pluralize=pluralize)
+                       customer_status_group=customer_status_group, pluralize=pluralize,
+                       floatformat=floatformat, escapejs=escapejs, markdown=markdown_filter,
+                       status_name=status_name, stringformat=stringformat, capfirst=capfirst,
+                       linebreaksbr=linebreaksbr, truncatechars=truncatechars,
+                       default_if_none=default_if_none, cut=cut, time_format=time_format,
+                       filesizeformat=filesizeformat, naturaltime=naturaltime,
+                       customer_status_help=customer_status_help,
+                       portal_markdown=markdown_filter)
     return env
 
 
@@ -89,7 +142,8 @@ class Template(backend.Template):
     def name(self) -> str:
         return self.template.name
 
-    def render(self, context: dict | None = None, request: HttpRequest | None = None) -> str:
+    def render(self, context: dict | None = None,
+               request: HttpRequest | None = None) -> SafeString:
         context = dict(context or {})
         if request is not None:  # as Django's backend does, so the signal sees it all
             context["request"] = request
@@ -98,7 +152,9 @@ class Template(backend.Template):
             for processor in self.backend.template_context_processors:
                 context.update(processor(request))
         template_rendered.send(sender=self, template=self, context=context)
-        return super().render(context)
+        # Safe HTML, as Django templates return: panels and hooks rendered by name with
+        # render_to_string are shown as markup by whichever page includes them.
+        return SafeString(super().render(context))
 
 
 class Jinja2(backend.Jinja2):

@@ -1,5 +1,5 @@
-"""Template tags every app's pages share. The Jinja2 environment (wiring.jinja2) has the
-same functions, so both engines render one countdown and one field layout."""
+"""The field layout for the Django templates that remain (registration and account pages):
+the tags render the one Jinja2 field layout, so both engines lay out fields alike."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,10 +8,7 @@ from django import template
 from django.template.loader import get_template
 from django.utils.safestring import SafeString
 
-from helpdesk.web import countdown
-
 register = template.Library()
-register.simple_tag(countdown, name="countdown")
 
 FIELDS_TEMPLATE = "includes/_fields.html"  # templates/jinja2: the one field layout
 
