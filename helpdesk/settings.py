@@ -100,21 +100,9 @@ WSGI_APPLICATION = "helpdesk.wsgi.application"
 
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-                "helpdesk.context_processors.roles",
-            ],
-        },
-    },
-    {
-        # Every product page (README, "One way to render a page"); the first engine keeps
-        # the admin, the account pages and e-mail.
+        # Every product page (README, "One way to render a page"). First, so that its
+        # account pages win over the admin app's registration/ templates; the Django
+        # engine below keeps the admin and e-mail.
         "NAME": "jinja2",
         "BACKEND": "wiring.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
@@ -122,6 +110,19 @@ TEMPLATES = [
         "OPTIONS": {
             "environment": "wiring.jinja2.environment",
             "context_processors": [
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "helpdesk.context_processors.roles",
+            ],
+        },
+    },
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "helpdesk.context_processors.roles",
