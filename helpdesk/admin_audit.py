@@ -6,12 +6,12 @@ registration stays next to the machinery that writes it.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from .admin_base import ReadOnlyAdmin
 from .models import AuditEntry
 
 
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor_label", "action", "model", "object_id", "object_repr")
     list_filter = ("action", "model", "at")
     search_fields = ("=object_id", "=model")
@@ -19,15 +19,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
                        "object_repr", "changes")
     date_hierarchy = "at"
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 def register() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from helpdesk.admin_base import ReadOnlyAdmin
+
 from .models import LegalHold, PrivacyRequest, RetentionPolicy, RetentionRun
 
 
@@ -26,17 +28,6 @@ class LegalHoldAdmin(admin.ModelAdmin):
         if not change and obj.placed_by_id is None:
             obj.placed_by = request.user
         super().save_model(request, obj, form, change)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(PrivacyRequest)

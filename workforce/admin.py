@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from helpdesk.admin_base import ReadOnlyAdmin
+
 from .models import (
     AgentStatus,
     EscalationPolicy,
@@ -25,18 +27,6 @@ from .models import (
     TeamCapacity,
     TimeOff,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 # --- capacity and forecasts --------------------------------------------------------------
 
