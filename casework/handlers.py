@@ -81,7 +81,7 @@ def on_survey_saved(sender: Any, instance: Survey, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    events.subscribe(events.TicketCreated, on_created)
-    events.subscribe(events.PublicReply, on_public_reply)
-    events.subscribe(events.TagsChanged, on_tags_changed)
+    events.subscribe(events.TicketCreated, on_created, deferred=True)
+    events.subscribe(events.PublicReply, on_public_reply, deferred=True)
+    events.subscribe(events.TagsChanged, on_tags_changed, deferred=True)
     post_save.connect(on_survey_saved, sender=Survey, dispatch_uid="casework.csat_trend")

@@ -278,6 +278,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.close_stale_resolved_tickets",
         "schedule": 15 * 60.0,
     },
+    # Ticket-event reactions (mail, notices...) whose task was lost: queued again from
+    # the outbox (tickets.events); each row is handled once.
+    "tickets-requeue-pending-events": {
+        "task": "tickets.tasks.requeue_pending_events",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # SLA warnings and breaches: cheap when nothing is due (one indexed query).
     # A run queued while workers were down is dropped after a minute: the next one
     # catches up on every missed level anyway.

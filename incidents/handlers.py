@@ -11,4 +11,4 @@ def on_ticket_created(event: events.TicketCreated) -> None:
 
 
 def connect() -> None:
-    events.subscribe(events.TicketCreated, on_ticket_created)
+    events.subscribe(events.TicketCreated, on_ticket_created, deferred=True)

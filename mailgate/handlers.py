@@ -61,7 +61,7 @@ def on_merged(event: events.Merged) -> None:
 
 
 def connect() -> None:
-    events.subscribe(events.PublicReply, on_public_reply)
-    events.subscribe(events.TicketCreated, on_created)
-    events.subscribe(events.StatusChanged, on_status_changed)
-    events.subscribe(events.Merged, on_merged)
+    events.subscribe(events.PublicReply, on_public_reply, deferred=True)
+    events.subscribe(events.TicketCreated, on_created, deferred=True)
+    events.subscribe(events.StatusChanged, on_status_changed, deferred=True)
+    events.subscribe(events.Merged, on_merged, deferred=True)

@@ -36,3 +36,7 @@ class TicketsConfig(AppConfig):
         from . import staff_notices
 
         staff_notices.connect()
+        # Deferred event handlers run on a worker, from the outbox.
+        from . import events, tasks
+
+        events.register_queue(tasks.handle_pending_events)

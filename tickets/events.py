@@ -1,17 +1,31 @@
-"""Domain events: what happened to a ticket, dispatched after the transaction commits.
+"""Domain events: what happened to a ticket, and who reacts to it.
 
 Apps above `tickets` subscribe in their AppConfig.ready(); `tickets` never imports them.
+Two kinds of handlers:
+
+- in the request (the SLA clocks): a write of `tickets.services` runs them inside its
+  own transaction just before it commits, so the ticket and its clocks commit together
+  (inside a caller's transaction, e.g. a batch, they run after that one commits);
+- deferred (`subscribe(..., deferred=True)`: mail, notices, casework, deflection...):
+  the events go into the outbox (`PendingEvents`, one row per write, in its
+  transaction) and a Celery task runs the handlers after commit and deletes the row in
+  the same transaction. A task that cannot be queued runs in the request; one that was
+  lost is queued again by the beat sweep (`requeue_pending`). So a reaction is never
+  lost and never applied twice.
 """
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.db import transaction
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +106,18 @@ class NoteAdded(TicketEvent):
 E = TypeVar("E", bound=TicketEvent)
 Handler = Callable[[TicketEvent], None]
 _handlers: dict[type[TicketEvent], list[Handler]] = defaultdict(list)
+#: Handlers that need not hold the request: they run on a worker, from the outbox.
+_deferred: set[Handler] = set()
 
 
-def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+def subscribe(event_type: type[E], handler: Callable[[E], None], *,
+              deferred: bool = False) -> None:
+    """Call `handler` for every `event_type` (see the module docstring for `deferred`;
+    a deferred handler must be idempotent)."""
     if handler not in _handlers[event_type]:
         _handlers[event_type].append(handler)  # type: ignore[arg-type]
+    if deferred:
+        _deferred.add(handler)  # type: ignore[arg-type]
 
 
 def unsubscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
@@ -104,15 +125,203 @@ def unsubscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
         _handlers[event_type].remove(handler)  # type: ignore[arg-type]
 
 
-def dispatch(event: TicketEvent) -> None:
-    """Call every handler now; one failing handler does not stop the others."""
-    for handler in list(_handlers[type(event)]):
+def _run(handlers: Iterable[Handler], event: TicketEvent) -> None:
+    for handler in handlers:
         try:
             handler(event)
         except Exception:
             logger.exception("Handler %r failed for %r", handler, event)
 
 
+def dispatch(event: TicketEvent) -> None:
+    """Call every handler now, deferred ones included (a replay of committed work runs
+    them all); one failing handler does not stop the others."""
+    _run(list(_handlers[type(event)]), event)
+
+
+def _inline(event: TicketEvent) -> list[Handler]:
+    return [h for h in _handlers[type(event)] if h not in _deferred]
+
+
+def _has_deferred(event: TicketEvent) -> bool:
+    return any(h in _deferred for h in _handlers[type(event)])
+
+
+def dispatch_deferred(event: TicketEvent) -> None:
+    """Call the deferred handlers of the event now, each in its own savepoint (the
+    worker's side of `emit`)."""
+    for handler in [h for h in _handlers[type(event)] if h in _deferred]:
+        try:
+            with transaction.atomic():
+                handler(event)
+        except Exception:
+            logger.exception("Handler %r failed for %r", handler, event)
+
+
+# --- events as plain data (the outbox row) ---------------------------------------------
+
+_types: dict[str, type[TicketEvent]] = {}
+
+
+def to_payload(event: TicketEvent) -> dict[str, Any]:
+    _types.setdefault(type(event).__name__, type(event))
+    data: dict[str, Any] = {"type": type(event).__name__}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, datetime):
+            value = {"datetime": value.isoformat()}
+        elif isinstance(value, tuple):
+            value = list(value)
+        data[f.name] = value
+    return data
+
+
+def from_payload(data: dict[str, Any]) -> TicketEvent:
+    cls = _types.get(data["type"]) or next(
+        c for c in _all_types() if c.__name__ == data["type"])
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        value = data[f.name]
+        if isinstance(value, dict) and "datetime" in value:
+            value = datetime.fromisoformat(value["datetime"])
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def _all_types() -> list[type[TicketEvent]]:
+    found, todo = [], [TicketEvent]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+# --- the outbox ---------------------------------------------------------------------
+
+class _Queue(Protocol):
+    def delay(self, pending_id: int) -> Any: ...
+
+
+_queue: _Queue | None = None
+
+
+def register_queue(task: _Queue) -> None:
+    """The Celery task that handles one outbox row (tickets.tasks)."""
+    global _queue
+    _queue = task
+
+
+def handle_pending(pending_id: int) -> bool:
+    """Run the deferred handlers of one outbox row and delete it, in one transaction;
+    False when it is gone (handled already) or another worker holds it."""
+    from .models import PendingEvents
+
+    with transaction.atomic():
+        row = (PendingEvents.objects.select_for_update(skip_locked=True)
+               .filter(pk=pending_id).first())
+        if row is None:
+            return False
+        for data in row.events:
+            dispatch_deferred(from_payload(data))
+        row.delete()
+    return True
+
+
+def _queue_pending(pending_id: int) -> None:
+    if _queue is not None:
+        try:
+            _queue.delay(pending_id)
+            return
+        except Exception:
+            # Broker down: the change is committed, and its reactions must not wait for
+            # the sweep when they can run here.
+            logger.warning("Could not queue outbox row %s; handling it now", pending_id,
+                           exc_info=True)
+    handle_pending(pending_id)
+
+
+def requeue_pending(*, older_than_seconds: int = 120, limit: int = 500) -> int:
+    """Queue again the outbox rows whose task was lost (beat); safe to run twice."""
+    from .models import PendingEvents
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    ids = list(PendingEvents.objects.filter(created_at__lt=cutoff).order_by("pk")
+               .values_list("pk", flat=True)[:limit])
+    for pk in ids:
+        _queue_pending(pk)
+    return len(ids)
+
+
+def _publish(batch: list[TicketEvent], *, before_commit: bool) -> None:
+    """Hand a batch written together to its handlers: the in-request ones now (inside the
+    transaction that is about to commit) or after the caller's transaction commits, the
+    deferred ones through one outbox row."""
+    if before_commit:
+        # No try/except here: a handler that fails inside the transaction fails the
+        # write, so the ticket and its clocks commit together or not at all.
+        _frames.before_commit = True
+        try:
+            for event in batch:
+                for handler in _inline(event):
+                    handler(event)
+        finally:
+            _frames.before_commit = False
+    else:
+        for event in batch:
+            if handlers := _inline(event):
+                transaction.on_commit(lambda e=event, h=handlers: _run(h, e))
+    deferred = [to_payload(e) for e in batch if _has_deferred(e)]
+    if deferred:
+        from .models import PendingEvents
+
+        row = PendingEvents.objects.create(events=deferred, created_at=timezone.now())
+        transaction.on_commit(lambda: _queue_pending(row.pk))
+
+
+def before_commit() -> bool:
+    """True while in-request handlers run inside the write's own transaction (so the
+    ticket of a TicketCreated was created in it, and nobody else can see it yet)."""
+    return getattr(_frames, "before_commit", False)
+
+
+_frames = threading.local()
+
+
+def _stack() -> list[list[TicketEvent]]:
+    if not hasattr(_frames, "stack"):
+        _frames.stack = []
+    return _frames.stack
+
+
+@contextmanager
+def atomic() -> Iterator[None]:
+    """`transaction.atomic()` for a write that emits events: the events of its outermost
+    block are handed over together at its end (see the module docstring). Events of a
+    block that fails are dropped with its changes."""
+    stack = _stack()
+    with transaction.atomic():
+        stack.append([])
+        try:
+            yield
+        except BaseException:
+            stack.pop()
+            raise
+        batch = stack.pop()
+        if stack:
+            stack[-1].extend(batch)
+        elif batch:
+            connection = transaction.get_connection()
+            _publish(batch, before_commit=len(connection.atomic_blocks) == 1)
+
+
 def emit(event: TicketEvent) -> None:
-    """Dispatch once the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: dispatch(event))
+    """Announce what happened: with the batch of the enclosing `atomic()` block, or on
+    its own (after the current transaction commits)."""
+    stack = _stack()
+    if stack:
+        stack[-1].append(event)
+    else:
+        _publish([event], before_commit=False)

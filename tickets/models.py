@@ -540,3 +540,19 @@ class TicketFollower(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} follows {self.ticket}"
+
+
+class PendingEvents(models.Model):
+    """The outbox of domain events: what the deferred handlers (mail, notices, casework,
+    deflection...) still have to react to. Written in the transaction of the change that
+    emitted them, deleted by the worker in the transaction in which the handlers ran, so
+    a reaction is never lost (broker down, worker killed) and never applied twice."""
+
+    events = models.JSONField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{len(self.events)} event(s) of {self.created_at:%Y-%m-%d %H:%M:%S}"

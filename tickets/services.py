@@ -174,7 +174,7 @@ def create_ticket(
     validate_uploads(attachments, max_count=max_attachments)
     actor = actor or requester
     now = timezone.now()
-    with transaction.atomic():
+    with events.atomic():
         ticket = Ticket.objects.create(
             subject=subject[:255], description=description, requester=requester,
             organization=organization or requester.organization, channel=channel,
@@ -237,7 +237,7 @@ def transition(
     customer = actor is not None and not _is_agent(actor)
     refuse_staff_fields(actor, {"assignee": assignee is not None,
                                  "to_team": to_team is not None, "packet": bool(packet)})
-    with transaction.atomic():
+    with events.atomic():
         ticket = _lock(ticket)
         provided = {
             REASON: (reason or "").strip(),
@@ -327,7 +327,7 @@ def add_reply(
     if not body and not attachments:
         raise ValidationError({"body": "The message is empty."})
     validate_uploads(attachments, max_count=max_attachments)
-    with transaction.atomic():
+    with events.atomic():
         ticket = _lock(ticket)
         if ticket.status == Status.CLOSED:
             raise TransitionError(
@@ -377,7 +377,7 @@ def add_system_note(ticket: Ticket, *, body: str, channel: str = Channel.WEB,
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "The note is empty."})
-    with transaction.atomic():
+    with events.atomic():
         ticket = _lock(ticket)
         now = timezone.now()
         message = Message.objects.create(
@@ -452,7 +452,7 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
         raise ValidationError(f"These fields cannot be changed here: {sorted(unknown)}")
     if actor is not None and not _is_agent(actor):
         raise PermissionDenied("Only agents can change ticket fields.")
-    with transaction.atomic():
+    with events.atomic():
         ticket = _lock(ticket)
         if expected_versions is not None and version_of(ticket) not in expected_versions:
             raise ConflictError("The ticket was changed by someone else since you loaded it; "
@@ -612,7 +612,7 @@ def return_escalation(ticket: Ticket, *, actor: User, missing: str) -> Ticket:
         raise ValidationError({"missing": "Say what context is missing."})
     if not _is_agent(actor):
         raise PermissionDenied("Only agents can return an escalation.")
-    with transaction.atomic():
+    with events.atomic():
         ticket = _lock(ticket)
         esc = open_escalation(ticket)
         if esc is None:
@@ -674,7 +674,7 @@ def merge(duplicate: Ticket, *, into: Ticket, actor: User) -> Ticket:
         raise ValidationError("A ticket cannot be merged into itself.")
     if not _is_agent(actor):
         raise PermissionDenied("Only agents can merge tickets.")
-    with transaction.atomic():
+    with events.atomic():
         # Lock both rows in id order so two opposite merges cannot deadlock.
         locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(
             pk__in=[duplicate.pk, into.pk]).order_by("pk")}
@@ -739,7 +739,7 @@ def apply_macro(ticket: Ticket, macro: Macro, *, actor: User) -> Ticket:
         raise PermissionDenied("Only agents can apply macros.")
     if not macro.is_active:
         raise ValidationError("This macro is disabled.")
-    with transaction.atomic():
+    with events.atomic():
         _record(ticket, EventKind.MACRO, actor=actor, after=macro.name)
         if macro.body.strip():
             add_reply(ticket, author=actor, body=render_macro(macro, ticket, actor),

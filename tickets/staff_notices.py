@@ -250,8 +250,8 @@ def on_escalated(event: events.Escalated) -> None:
 
 
 def connect() -> None:
-    events.subscribe(events.AssigneeChanged, on_assignee_changed)
-    events.subscribe(events.PublicReply, on_public_reply)
-    events.subscribe(events.NoteAdded, on_note_added)
-    events.subscribe(events.StatusChanged, on_status_changed)
-    events.subscribe(events.Escalated, on_escalated)
+    events.subscribe(events.AssigneeChanged, on_assignee_changed, deferred=True)
+    events.subscribe(events.PublicReply, on_public_reply, deferred=True)
+    events.subscribe(events.NoteAdded, on_note_added, deferred=True)
+    events.subscribe(events.StatusChanged, on_status_changed, deferred=True)
+    events.subscribe(events.Escalated, on_escalated, deferred=True)

@@ -38,6 +38,6 @@ def panel_context(ticket: Any, request: HttpRequest) -> dict[str, Any] | None:
 
 
 def connect() -> None:
-    events.subscribe(events.StatusChanged, on_status_changed)
+    events.subscribe(events.StatusChanged, on_status_changed, deferred=True)
     panels.register(panels.Panel("satisfaction", "tickets/surveys/panel.html",
                                  context=panel_context, order=40))

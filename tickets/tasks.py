@@ -25,3 +25,21 @@ def remind_overdue_survey_follow_ups() -> int:
 
     return surveys.remind_overdue_follow_ups()
 
+
+
+
+@shared_task(acks_late=True)
+def handle_pending_events(pending_id: int) -> bool:
+    """The deferred handlers of one outbox row (tickets.events); a redelivered or
+    duplicated message finds the row gone and does nothing."""
+    from . import events
+
+    return events.handle_pending(pending_id)
+
+
+@shared_task
+def requeue_pending_events() -> int:
+    """Beat, every minute: queue again the outbox rows whose task was lost."""
+    from . import events
+
+    return events.requeue_pending()
