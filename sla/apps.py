@@ -30,12 +30,28 @@ class SlaConfig(AppConfig):
 
         deadlines.register_first_response_due(first_response_due)  # the customer's ack
         import_module("sla.panels").register_all()  # the SLA panel of the agent ticket page
-        # Calendar.business_calendar() caches by updated_at; child rows must bump it.
         from django.db.models.signals import post_delete, post_save
 
-        from .models import BusinessHours, Holiday
+        from helpdesk import config_cache
+
+        from .models import (
+            BusinessHours,
+            Calendar,
+            Holiday,
+            Level,
+            Override,
+            Policy,
+            Target,
+            TierMultiplier,
+        )
         from .signals import touch_calendar
 
+        # Policies, targets, levels and calendars are held per process (every write
+        # reads them); a change anywhere drops every copy.
+        config_cache.forget_on_change(
+            (Policy, Target, Level, TierMultiplier, Override, Calendar, BusinessHours,
+             Holiday), uid="sla.config")
+        # Calendar.business_calendar() caches by updated_at; child rows must bump it.
         for model in (BusinessHours, Holiday):
             for signal in (post_save, post_delete):
                 signal.connect(touch_calendar, sender=model,

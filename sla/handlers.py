@@ -21,7 +21,7 @@ from tickets import events
 from tickets.models import Ticket
 
 from . import services
-from .models import Policy
+from .policies import active_policies
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def on_priority_changed(event: events.PriorityChanged) -> None:
 
 def _teams_matter() -> bool:
     """A team change can only change the policy when some active policy names teams."""
-    return Policy.objects.filter(is_active=True, teams__isnull=False).exists()
+    return any(policy.teams.all() for policy in active_policies())
 
 
 def on_team_changed(event: events.Assigned | events.Escalated) -> None:

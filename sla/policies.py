@@ -21,7 +21,7 @@ from fractions import Fraction
 from math import floor
 from typing import TYPE_CHECKING
 
-from django.db.models import Q
+from helpdesk import config_cache
 
 from .calendar import BusinessCalendar
 from .models import Calendar, Override, Policy, Target, TierMultiplier
@@ -56,12 +56,34 @@ def business_calendar_of(calendar: Calendar | None) -> BusinessCalendar:
 # --- matching -------------------------------------------------------------------------
 
 def active_policies() -> list[Policy]:
-    """Active policies in evaluation order, with their team and tag conditions loaded."""
-    return list(
+    """Active policies in evaluation order, with their team and tag conditions loaded
+    (held per process until an SLA setting changes: sla.apps)."""
+    return config_cache.get("sla.active_policies", lambda: list(
         Policy.objects.filter(is_active=True)
         .prefetch_related("teams", "tags")
         .order_by("order", "id")
-    )
+    ))
+
+
+def _tier_factors() -> dict[str, Decimal]:
+    return config_cache.get("sla.tier_factors", lambda: dict(
+        TierMultiplier.objects.values_list("tier", "factor")))
+
+
+def _all_overrides() -> list[Override]:
+    return config_cache.get("sla.overrides", lambda: list(
+        Override.objects.order_by("starts_at", "id")))
+
+
+def _targets_of(policy_id: int) -> dict[int, list[Target]]:
+    """Priority -> the policy's Target rows (calendars loaded), held per process."""
+    def load() -> dict[int, list[Target]]:
+        rows: dict[int, list[Target]] = {}
+        for row in (Target.objects.filter(policy_id=policy_id).select_related("calendar")
+                    .order_by("pk")):
+            rows.setdefault(row.priority, []).append(row)
+        return rows
+    return config_cache.get(f"sla.targets.{policy_id}", load)
 
 
 def _priorities(policy: Policy) -> set[int]:
@@ -115,20 +137,14 @@ def tier_factor(ticket: Ticket, policy: Policy) -> Decimal:
     """The multiplier of the ticket's organization tier (1 without organization or row)."""
     if not policy.apply_tier_multipliers or ticket.organization_id is None:
         return Decimal(1)
-    factor = (
-        TierMultiplier.objects.filter(tier=ticket.organization.support_tier)
-        .values_list("factor", flat=True).first()
-    )
+    factor = _tier_factors().get(ticket.organization.support_tier)
     return Decimal(1) if factor is None else factor
 
 
 def active_overrides(policy: Policy, *, at: datetime) -> list[Override]:
     """Overrides of this policy (or of every policy) whose window [starts, ends) holds `at`."""
-    return list(
-        Override.objects.filter(starts_at__lte=at, ends_at__gt=at)
-        .filter(Q(policy__isnull=True) | Q(policy=policy))
-        .order_by("starts_at", "id")
-    )
+    return [o for o in _all_overrides() if o.starts_at <= at < o.ends_at
+            and o.policy_id in (None, policy.pk)]
 
 
 def _override_applies(override: Override, priority: int, metric: str) -> bool:
@@ -177,9 +193,7 @@ def targets_for(ticket: Ticket, policy: Policy, *, at: datetime) -> dict[str, Re
     when recomputing), so a ticket opened during a high-volume period keeps its targets.
     Metrics without a Target row for the priority are absent: they get no clock.
     """
-    rows = list(
-        Target.objects.filter(policy=policy, priority=ticket.priority).select_related("calendar")
-    )
+    rows = _targets_of(policy.pk).get(ticket.priority, [])
     if not rows:
         return {}
     factor = tier_factor(ticket, policy)

@@ -36,6 +36,13 @@ class TicketsConfig(AppConfig):
         from . import staff_notices
 
         staff_notices.connect()
+        # Intake rules and the default team are held per process (every new ticket reads
+        # them); a change drops every copy.
+        from helpdesk import config_cache
+
+        from .models import IntakeRule
+
+        config_cache.forget_on_change((IntakeRule, Team), uid="tickets.config")
         # Deferred event handlers run on a worker, from the outbox.
         from . import events, tasks
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .models import IntakeRule, Ticket
+from helpdesk import config_cache
+from helpdesk.models import Team
+
+from .models import IntakeRule, Tag, Ticket
 
 
 def rule_matches(rule: IntakeRule, ticket: Ticket) -> bool:
@@ -31,14 +34,34 @@ def rule_matches(rule: IntakeRule, ticket: Ticket) -> bool:
     return True
 
 
-def apply_rules(ticket: Ticket, *, record: Callable[..., object]) -> list[IntakeRule]:
+def active_rules() -> list[IntakeRule]:
+    """The active rules in order, conditions loaded (held per process: tickets.apps)."""
+    return config_cache.get("tickets.intake_rules", lambda: list(
+        IntakeRule.objects.filter(is_active=True)
+        .prefetch_related("categories", "add_tags").select_related("set_team")))
+
+
+def default_team() -> Team | None:
+    """The team of tickets no rule routes (held per process: tickets.apps)."""
+    return config_cache.get("tickets.default_team",
+                            lambda: Team.objects.filter(is_default=True).first())
+
+
+def _save_and_tag(ticket: Ticket, tags: list[Tag]) -> None:
+    ticket.save()
+    ticket.tags.add(*tags)
+
+
+def apply_rules(ticket: Ticket, *, record: Callable[..., object],
+                add_tags: Callable[[list[Tag]], object] | None = None) -> list[IntakeRule]:
     """Apply matching active rules in order; later rules override earlier field values.
 
-    `record` writes the audit event (passed in to keep this module free of services).
+    `record` writes the audit event (passed in to keep this module free of services);
+    `add_tags` adds a rule's tags (default: save the ticket and add them), so a ticket not
+    inserted yet can collect them.
     """
     applied = []
-    rules = IntakeRule.objects.filter(is_active=True).prefetch_related("categories", "add_tags")
-    for rule in rules.select_related("set_team"):
+    for rule in active_rules():
         if not rule_matches(rule, ticket):
             continue
         changes = []
@@ -50,8 +73,10 @@ def apply_rules(ticket: Ticket, *, record: Callable[..., object]) -> list[Intake
             ticket.priority = rule.set_priority
         tags = list(rule.add_tags.all())
         if tags:
-            ticket.save()
-            ticket.tags.add(*tags)
+            if add_tags is None:
+                _save_and_tag(ticket, tags)
+            else:
+                add_tags(tags)
             changes.append("tags + " + ", ".join(t.name for t in tags))
         record(ticket, "routed", actor=None, after=rule.name, note="; ".join(changes))
         applied.append(rule)

@@ -94,6 +94,17 @@ def _record(ticket: Ticket, kind: str, *, actor: User | None, field: str = "",
     )
 
 
+def _event(ticket: Ticket, kind: str, *, actor: User | None, field: str = "",
+           before: Any = "", after: Any = "", note: str = "", public: bool = False,
+           at: datetime) -> TicketEvent:
+    """An audit row not written yet (for bulk_create)."""
+    return TicketEvent(
+        ticket=ticket, actor=actor, kind=kind, field=field,
+        before="" if before is None else str(before), after="" if after is None else str(after),
+        note=note, is_public=public, created_at=at,
+    )
+
+
 def _actor_id(actor: User | None) -> int | None:
     return actor.pk if actor else None
 
@@ -175,13 +186,42 @@ def create_ticket(
     actor = actor or requester
     now = timezone.now()
     with events.atomic():
-        ticket = Ticket.objects.create(
+        # Routed and assigned in memory, then written in one INSERT with its audit rows
+        # in one more: a new ticket is invisible to everyone else until commit, so it
+        # needs no lock and no re-read.
+        ticket = Ticket(
             subject=subject[:255], description=description, requester=requester,
             organization=organization or requester.organization, channel=channel,
             priority=priority or Priority.P3, category=category, product_area=product_area,
             created_at=now, updated_at=now, status_changed_at=now,
         )
-        _record(ticket, EventKind.CREATED, actor=actor, after=ticket.subject, public=True, at=now)
+        audit = [_event(ticket, EventKind.CREATED, actor=actor, after=ticket.subject,
+                        public=True, at=now)]
+        routed_tags: list[Tag] = []
+        routing.apply_rules(
+            ticket, record=lambda t, kind, **kw: audit.append(_event(t, kind, **kw, at=now)),
+            add_tags=routed_tags.extend)
+        if ticket.team_id is None:
+            ticket.team = routing.default_team()
+        assigned = None
+        if ticket.team and ticket.assignee_id is None:
+            agent = assignment.pick_assignee(ticket, ticket.team)
+            if agent is not None:
+                reason = ticket.team.get_assignment_strategy_display()
+                step = check(Status.NEW, Status.ASSIGNED, {REASON: reason, ASSIGNEE: agent,
+                                                           PACKET: None, TO_TEAM: None})
+                ticket.assignee = agent
+                ticket.status = step.target.value
+                audit.append(_event(ticket, EventKind.FIELD, actor=None, field="assignee",
+                                    after=agent.display_name, at=now))
+                audit.append(_event(ticket, EventKind.STATUS, actor=None, field="status",
+                                    before=Status.NEW.value, after=step.target.value,
+                                    note=reason, public=True, at=now))
+                assigned = agent
+        ticket.save(force_insert=True)
+        for row in audit:
+            row.ticket = ticket
+        TicketEvent.objects.bulk_create(audit)
         if attachments or sender_only_attachments:
             first = Message.objects.create(
                 ticket=ticket, author=requester, is_public=True, by_agent=_is_agent(requester),
@@ -191,25 +231,25 @@ def create_ticket(
             _store_attachments(first, attachments)
             _store_attachments(first, sender_only_attachments, sender_only=True)
         if tags:
-            _add_tags(ticket, tags)
-        routing.apply_rules(ticket, record=_record)
-        if ticket.team_id is None:
-            ticket.team = Team.objects.filter(is_default=True).first()
-        ticket.save()
-        if ticket.team and ticket.assignee_id is None:
-            agent = assignment.pick_assignee(ticket, ticket.team)
-            if agent is not None:
-                ticket = transition(ticket, Status.ASSIGNED, actor=None, assignee=agent,
-                                    reason=f"{ticket.team.get_assignment_strategy_display()}")
+            _add_tags(ticket, tags, new_ticket=True)
+        if routed_tags:
+            ticket.tags.add(*routed_tags)
+        if assigned is not None:
+            # The same events, in the same order, as transition() to "assigned" sends.
+            events.emit(events.Assigned(ticket.pk, None, now, assigned.pk, ticket.team_id))
+            events.emit(events.AssigneeChanged(ticket.pk, None, now, None, assigned.pk,
+                                               audit[-2].pk))
+            events.emit(events.StatusChanged(ticket.pk, None, now, Status.NEW.value,
+                                             ticket.status))
         events.emit(events.TicketCreated(ticket.pk, _actor_id(actor), now))
     return ticket
 
 
-def _add_tags(ticket: Ticket, names: Iterable[str]) -> list[str]:
+def _add_tags(ticket: Ticket, names: Iterable[str], *, new_ticket: bool = False) -> list[str]:
     wanted = {n.strip().lower() for n in names if n and n.strip()}
     if not wanted:
         return []
-    existing = set(ticket.tags.values_list("name", flat=True))
+    existing = set() if new_ticket else set(ticket.tags.values_list("name", flat=True))
     new = sorted(wanted - existing)
     for name in new:
         tag, _ = Tag.objects.get_or_create(name=name[:50])

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.duration import duration_iso_string
 
+from helpdesk import config_cache
 from tickets.models import EventKind, Ticket, TicketEvent
 from tickets.state_machine import Status
 
@@ -184,8 +185,7 @@ class ClockWork:
         if policy_id is None:
             return []
         if policy_id not in self._levels:
-            self._levels[policy_id] = list(
-                Level.objects.filter(policy_id=policy_id).values_list("percent", flat=True))
+            self._levels[policy_id] = [p for p, _ in levels_of(policy_id)]
         return self._levels[policy_id]
 
     def refresh_level(self, clock: Clock, cal: BusinessCalendar, *,
@@ -551,6 +551,17 @@ class ClockWork:
 
 # --- ticket sync -----------------------------------------------------------------------
 
+def levels_of(policy_id: int) -> list[tuple[int, str]]:
+    """(percent, colour) of the policy's levels (held per process: helpdesk.config_cache)."""
+    def load() -> dict[int, list[tuple[int, str]]]:
+        found: dict[int, list[tuple[int, str]]] = {}
+        for pid, percent, colour in Level.objects.order_by("percent", "pk").values_list(
+                "policy_id", "percent", "colour"):
+            found.setdefault(pid, []).append((percent, colour))
+        return found
+    return config_cache.get("sla.levels", load).get(policy_id, [])
+
+
 def sync_ticket(ticket_id: int) -> None:
     """Write the ticket's earliest active due time and that clock's level colour.
 
@@ -569,8 +580,8 @@ def sync_ticket(ticket_id: int) -> None:
         fired = (ClockLevelFire.objects.filter(clock_id=clock.pk).order_by("-percent")
                  .values_list("percent", flat=True).first())
         if fired is not None and clock.policy_id is not None:
-            colour = (Level.objects.filter(policy_id=clock.policy_id, percent__lte=fired)
-                      .order_by("-percent").values_list("colour", flat=True).first()) or ""
+            below = [lv for lv in levels_of(clock.policy_id) if lv[0] <= fired]
+            colour = max(below)[1] if below else ""
     Ticket.objects.filter(pk=ticket_id).update(sla_due_at=due_at, sla_level=colour)
 
 
