@@ -39,6 +39,15 @@ class CachedPermissionsBackend(ModelBackend):
             user_obj._perm_cache = perms
         return user_obj._perm_cache
 
+    def get_user(self, user_id: Any) -> Any:
+        """The signed-in user of a request, with the organization that
+        `user_can_authenticate` reads (one query per request, not two)."""
+        from django.contrib.auth import get_user_model
+
+        user = (get_user_model()._default_manager.select_related("organization")
+                .filter(pk=user_id).first())
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def user_can_authenticate(self, user: Any) -> bool:
         """A local password is refused to staff whose organization signs in through SSO."""
         if not super().user_can_authenticate(user):

@@ -164,6 +164,15 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                                 agent=is_agent(self.request.user)).get()
         return TicketSerializer(fresh, context=self.get_serializer_context()).data
 
+    def _represent_created(self, ticket: Ticket) -> dict:
+        """A ticket just created, from the object the service wrote (its relations are in
+        hand) with what the SLA reaction wrote to its row since; a new ticket has no
+        escalation and no survey yet."""
+        ticket.refresh_from_db(fields=["sla_due_at", "sla_level", "updated_at"])
+        ticket.api_escalations = []
+        ticket.api_satisfaction = None
+        return TicketSerializer(ticket, context=self.get_serializer_context()).data
+
     @extend_schema(
         summary="File a ticket",
         description="Customers file for themselves through a self-service channel (api by "
@@ -193,7 +202,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             actor=user,
             attachments=data["attachments"],
         )
-        return Response(self._represent(ticket), status=status.HTTP_201_CREATED)
+        return Response(self._represent_created(ticket), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Change ticket fields (agents)",

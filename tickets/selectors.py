@@ -62,7 +62,14 @@ def get_ticket_for(user: User, pk: int | str, *, for_update: bool = False,
         pk = int(pk)
     except (TypeError, ValueError) as exc:
         raise Http404("No such ticket") from exc
-    qs = visible_tickets(user)
+    if user.is_authenticated and user.is_active and user.is_agent \
+            and not user.sees_all_tickets:
+        # One ticket by id: the agent's teams as a subquery of the same statement (the
+        # literal list of visible_tickets suits the queues, and costs a query here).
+        teams = Membership.objects.filter(user_id=user.pk).values("team_id")
+        qs = Ticket.objects.filter(Q(team_id__in=teams) | Q(assignee_id=user.pk))
+    else:
+        qs = visible_tickets(user)
     if detail:
         qs = ticket_detail(qs)
     if for_update:

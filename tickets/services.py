@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from helpdesk.models import Organization, Team, User
@@ -116,6 +116,37 @@ def _is_agent(user: User | None) -> bool:
 def _lock(ticket: Ticket) -> Ticket:
     """Re-read the ticket under a row lock so concurrent writers serialise."""
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _lock_and_touch(ticket: Ticket, *, now: datetime, first_response: bool) -> Ticket:
+    """Lock the ticket's row for a new message and stamp its update time (and, for an
+    agent's public reply, the first response if none yet).
+
+    On PostgreSQL one statement: UPDATE ... RETURNING takes the same row lock as SELECT ...
+    FOR UPDATE and returns the status checked under it (the caller's copy gets the new
+    values; a later transition re-reads the row anyway). Elsewhere: read, then save.
+    """
+    if connection.vendor != "postgresql":
+        ticket = _lock(ticket)
+        ticket.updated_at = now
+        if first_response and ticket.first_response_at is None:
+            ticket.first_response_at = now
+        ticket.save(update_fields=["updated_at", "first_response_at"])
+        return ticket
+    quote = connection.ops.quote_name
+    first = quote("first_response_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Ticket._meta.db_table)} SET {quote('updated_at')} = %s, "  # noqa: S608
+            f"{first} = CASE WHEN {first} IS NULL AND %s THEN %s ELSE {first} END "
+            f"WHERE {quote('id')} = %s RETURNING {quote('status')}, {first}",
+            [now, first_response, now, ticket.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Ticket.DoesNotExist(f"No ticket {ticket.pk}.")
+    ticket.status, ticket.first_response_at = row
+    ticket.updated_at = now
+    return ticket
 
 
 def _store_attachments(message: Message, files: Sequence[UploadedFile], *,
@@ -368,13 +399,13 @@ def add_reply(
         raise ValidationError({"body": "The message is empty."})
     validate_uploads(attachments, max_count=max_attachments)
     with events.atomic():
-        ticket = _lock(ticket)
+        now = timezone.now()
+        ticket = _lock_and_touch(ticket, now=now, first_response=agent and public)
         if ticket.status == Status.CLOSED:
             raise TransitionError(
                 "This ticket is closed. Please open a new request and mention "
                 f"{ticket.reference}."
             )
-        now = timezone.now()
         message = Message.objects.create(
             ticket=ticket, author=author, is_public=public, by_agent=agent,
             body=body or "(attachments)", channel=channel, created_at=now,
@@ -388,10 +419,6 @@ def add_reply(
             log_time(ticket, agent=author, minutes=time_minutes, message=message)
         _record(ticket, EventKind.REPLY if public else EventKind.NOTE, actor=author,
                 note=f"message {message.pk}", public=public, at=now)
-        ticket.updated_at = now
-        if agent and public and ticket.first_response_at is None:
-            ticket.first_response_at = now
-        ticket.save(update_fields=["updated_at", "first_response_at"])
         if public:
             events.emit(events.PublicReply(ticket.pk, author.pk, now, message.pk, agent))
         else:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from tickets import events as ticket_events
 from tickets.models import Ticket
 from tickets.state_machine import Status
 
@@ -19,13 +20,26 @@ if TYPE_CHECKING:
     from helpdesk.models import User
 
 
+def _work(ticket: Ticket | int, *, at: datetime, actor: User | int | None) -> ClockWork:
+    """The ticket's locked clocks; given an id, the ticket is read with them (or not at
+    all when it has none)."""
+    buffered = ticket_events.before_commit()
+    if isinstance(ticket, int):
+        return ClockWork(ticket, at=at, actor=actor, buffered=buffered)
+    return ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket, buffered=buffered)
+
+
+# Inside the write's own transaction (tickets.events) these run without a savepoint of
+# their own: a failure fails the write, so the ticket and its clocks commit together.
+
+
 def start_clocks(ticket: Ticket, *, at: datetime) -> list[Clock]:
     """Ticket created: start first response, resolution and (with a target) periodic update.
 
     No matching policy, or clocks already started: nothing happens.
     """
-    with transaction.atomic():
-        work = ClockWork(ticket.pk, at=at, actor=None, ticket=ticket)
+    with transaction.atomic(savepoint=False):
+        work = _work(ticket, at=at, actor=None)
         if work.clocks:
             return []
         policy = match_policy(ticket)
@@ -37,14 +51,14 @@ def start_clocks(ticket: Ticket, *, at: datetime) -> list[Clock]:
             if (clock := work.open_clock(metric, 1, policy, targets[metric], started_at=at,
                                          reason="ticket created")) is not None
         ]
-        sync_ticket(ticket.pk)
+        work.sync()
     return started
 
 
-def record_agent_reply(ticket: Ticket, *, at: datetime, actor: User | int | None) -> None:
+def record_agent_reply(ticket: Ticket | int, *, at: datetime, actor: User | int | None) -> None:
     """A public agent reply: first and next response met, next periodic-update cycle."""
-    with transaction.atomic():
-        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+    with transaction.atomic(savepoint=False):
+        work = _work(ticket, at=at, actor=actor)
         if not work.clocks:
             return
         for clock in work.active(Metric.FIRST_RESPONSE):
@@ -52,32 +66,32 @@ def record_agent_reply(ticket: Ticket, *, at: datetime, actor: User | int | None
         for clock in work.active(Metric.NEXT_RESPONSE):
             work.complete(clock, met=True, reason="agent replied")
         work.restart_periodic(reason="agent update")
-        sync_ticket(ticket.pk)
+        work.sync()
 
 
-def record_customer_reply(ticket: Ticket, *, at: datetime,
+def record_customer_reply(ticket: Ticket | int, *, at: datetime,
                           actor: User | int | None) -> Clock | None:
     """A customer message after an agent reply starts a next-response clock (one at a time)."""
-    with transaction.atomic():
-        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+    with transaction.atomic(savepoint=False):
+        work = _work(ticket, at=at, actor=actor)
         if not work.clocks:
             return None
         cycles = work.of_metric(Metric.NEXT_RESPONSE)
         if any(c.started_at >= at or c.completed_at is None or c.completed_at > at
                for c in cycles):
             return None  # one was running at `at`, or this message was already handled
-        if ticket.first_response_at is None or ticket.first_response_at > at:
+        if work.ticket.first_response_at is None or work.ticket.first_response_at > at:
             return None  # still waiting for the first response: its own clock runs
         clock = work.start_cycle(Metric.NEXT_RESPONSE, reason="customer replied")
-        sync_ticket(ticket.pk)
+        work.sync()
     return clock
 
 
-def on_status_change(ticket: Ticket, before: str, after: str, *, at: datetime,
+def on_status_change(ticket: Ticket | int, before: str, after: str, *, at: datetime,
                      actor: User | int | None) -> None:
     """Pause, resume, complete or restart clocks for a status change."""
-    with transaction.atomic():
-        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+    with transaction.atomic(savepoint=False):
+        work = _work(ticket, at=at, actor=actor)
         if not work.clocks:
             return
         if after == Status.RESOLVED:
@@ -85,38 +99,38 @@ def on_status_change(ticket: Ticket, before: str, after: str, *, at: datetime,
                 work.complete(clock, met=clock.metric == Metric.RESOLUTION,
                               reason="ticket resolved")
         elif after == Status.CLOSED:
-            if ticket.merged_into_id:
+            if work.ticket.merged_into_id:
                 for clock in work.active():
-                    work.exempt(clock, reason=f"merged into #{ticket.merged_into_id}")
+                    work.exempt(clock, reason=f"merged into #{work.ticket.merged_into_id}")
             else:
                 for clock in work.active():
                     work.complete(clock, met=False, reason="ticket closed")
         else:
             if before in (Status.RESOLVED, Status.CLOSED):
                 work.reopen()
-            work.apply_pausing(after, waiting_reason=ticket.waiting_reason)
-        sync_ticket(ticket.pk)
+            work.apply_pausing(after, waiting_reason=work.ticket.waiting_reason)
+        work.sync()
 
 
-def record_reopen(ticket: Ticket, *, at: datetime, actor: User | int | None) -> None:
+def record_reopen(ticket: Ticket | int, *, at: datetime, actor: User | int | None) -> None:
     """Ticket reopened: a new resolution cycle with the full target from `at`."""
-    with transaction.atomic():
-        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+    with transaction.atomic(savepoint=False):
+        work = _work(ticket, at=at, actor=actor)
         if not work.clocks:
             return
         work.reopen()
-        work.apply_pausing(ticket.status, waiting_reason=ticket.waiting_reason)
-        sync_ticket(ticket.pk)
+        work.apply_pausing(work.ticket.status, waiting_reason=work.ticket.waiting_reason)
+        work.sync()
 
 
-def record_merge(ticket: Ticket, *, into_id: int, at: datetime,
+def record_merge(ticket: Ticket | int, *, into_id: int, at: datetime,
                  actor: User | int | None) -> None:
     """The ticket was merged into #into_id: its active clocks become exempt."""
-    with transaction.atomic():
-        work = ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket)
+    with transaction.atomic(savepoint=False):
+        work = _work(ticket, at=at, actor=actor)
         for clock in work.active():
             work.exempt(clock, reason=f"merged into #{into_id}")
-        sync_ticket(ticket.pk)
+        work.sync()
 
 
 def exempt(clock: Clock, *, reason: str, actor: User | int | None,

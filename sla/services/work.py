@@ -83,10 +83,12 @@ def _snapshot(clock: Clock) -> dict[str, Any]:
 
 
 def _lock_clocks(ticket_id: int) -> list[Clock]:
+    # The ticket comes along (unlocked), so a service on a ticket with clocks needs no
+    # second query for it, and one without clocks reads nothing else.
     return list(
         Clock.objects.select_for_update(of=("self",))
         .filter(ticket_id=ticket_id)
-        .select_related("calendar", "policy")
+        .select_related("calendar", "policy", "ticket", "ticket__organization")
         .order_by("pk")
     )
 
@@ -95,19 +97,71 @@ class ClockWork:
     """One service call on one ticket's (locked) clocks, at one instant, by one actor."""
 
     def __init__(self, ticket_id: int, *, at: datetime, actor: Any,
-                 ticket: Ticket | None = None, clocks: list[Clock] | None = None) -> None:
+                 ticket: Ticket | None = None, clocks: list[Clock] | None = None,
+                 buffered: bool = False) -> None:
         self.ticket_id = ticket_id
         self.at = at
         self.actor_id = _actor_id(actor)
         self._ticket = ticket
         self.clocks = _lock_clocks(ticket_id) if clocks is None else clocks
         self._levels: dict[int | None, list[int]] = {}
+        # `buffered` (inside the write's own transaction, where the ticket row is locked
+        # or new, so no other handler can start the same clock): new rows are written in
+        # bulk at flush() / sync(), without a savepoint each. The caller must flush.
+        self._buffered = buffered
+        self._new_clocks: list[Clock] = []
+        self._new_events: list[ClockEvent] = []
+        self._started: set[int] = set()  # id() of the clocks started by this call
 
     @property
     def ticket(self) -> Ticket:
         if self._ticket is None:
-            self._ticket = Ticket.objects.select_related("organization").get(pk=self.ticket_id)
+            if self.clocks and self.clocks[0].ticket_id == self.ticket_id \
+                    and "ticket" in self.clocks[0]._state.fields_cache:
+                self._ticket = self.clocks[0].ticket
+            else:
+                self._ticket = Ticket.objects.select_related("organization").get(
+                    pk=self.ticket_id)
         return self._ticket
+
+    def flush(self) -> None:
+        """Write the buffered new clocks, then the buffered clock events."""
+        if self._new_clocks:
+            Clock.objects.bulk_create(self._new_clocks)
+            self._new_clocks = []
+        if self._new_events:
+            ClockEvent.objects.bulk_create(self._new_events)
+            self._new_events = []
+
+    def sync(self) -> None:
+        """`sync_ticket` from the clocks in hand (all of the ticket's, locked): the earliest
+        active due time and its level colour, written only when they changed."""
+        self.flush()
+        active = [c for c in self.clocks if c.completed_at is None and c.due_at is not None
+                  and c.state in (ClockState.RUNNING, ClockState.BREACHED)]
+        due_at, colour = None, ""
+        if active:
+            clock = min(active, key=lambda c: (c.due_at, c.pk))
+            due_at = clock.due_at
+            colour = self._colour(clock)
+        ticket = self._ticket
+        if ticket is not None and ticket.sla_due_at == due_at and ticket.sla_level == colour:
+            return
+        Ticket.objects.filter(pk=self.ticket_id).update(sla_due_at=due_at, sla_level=colour)
+        if ticket is not None:
+            ticket.sla_due_at, ticket.sla_level = due_at, colour
+
+    def _colour(self, clock: Clock) -> str:
+        """The colour of the highest level fired on the clock ('' if none)."""
+        levels = levels_of(clock.policy_id) if clock.policy_id is not None else []
+        if not levels or id(clock) in self._started:
+            return ""
+        if clock.next_level_percent is not None and clock.next_level_percent == levels[0][0]:
+            return ""  # levels fire in order: the first one is still ahead
+        fired = (ClockLevelFire.objects.filter(clock_id=clock.pk).order_by("-percent")
+                 .values_list("percent", flat=True).first())
+        below = [lv for lv in levels if fired is not None and lv[0] <= fired]
+        return max(below)[1] if below else ""
 
     def active(self, *metrics: str) -> list[Clock]:
         return [c for c in self.clocks if _is_active(c) and (not metrics or c.metric in metrics)]
@@ -127,10 +181,16 @@ class ClockWork:
     # -- storage (the bulk path overrides these and keeps the rows in memory) ----------
 
     def save(self, clock: Clock) -> None:
+        if clock.pk is None and self._buffered:
+            return  # a new clock, written as it is at flush()
         clock.save()
 
     def insert(self, clock: Clock) -> bool:
         """Write a new clock; False when another handler started it concurrently."""
+        self._started.add(id(clock))
+        if self._buffered:
+            self._new_clocks.append(clock)
+            return True
         try:
             with transaction.atomic():
                 clock.save(force_insert=True)
@@ -139,16 +199,22 @@ class ClockWork:
         return True
 
     def fired_percents(self, clock: Clock) -> Iterable[int]:
+        if id(clock) in self._started:
+            return ()  # started by this call: nothing fired on it yet
         return ClockLevelFire.objects.filter(clock_id=clock.pk).values_list(
             "percent", flat=True)
 
     def pause_spans(self, clock: Clock) -> list[tuple[datetime, datetime | None]]:
         """(started_at, ended_at) of the clock's pauses, in order."""
+        if clock.pk is None:
+            return []
         return list(ClockPause.objects.filter(clock_id=clock.pk).order_by("started_at", "pk")
                     .values_list("started_at", "ended_at"))
 
     def add_pause(self, clock: Clock, *, at: datetime, reason: str,
                   actor_id: int | None) -> None:
+        if clock.pk is None:
+            self.flush()
         ClockPause.objects.create(clock=clock, ticket_id=clock.ticket_id,
                                   actor_id=actor_id, reason=reason[:255], started_at=at)
 
@@ -174,10 +240,14 @@ class ClockWork:
 
     def event(self, clock: Clock, kind: str, *, at: datetime | None = None, reason: str = "",
               data: dict[str, Any] | None = None, actor_id: int | None = None) -> None:
-        ClockEvent.objects.create(
+        row = ClockEvent(
             clock=clock, ticket_id=clock.ticket_id, kind=kind, at=at or self.at,
             actor_id=actor_id or self.actor_id, reason=reason[:255], data=data or {},
         )
+        if self._buffered:
+            self._new_events.append(row)
+        else:
+            row.save()
 
     # -- levels ----------------------------------------------------------------------
 

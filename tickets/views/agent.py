@@ -390,13 +390,15 @@ def _refused(request: HttpRequest, ticket: Ticket, problem: str, **bound: Any) -
 @require_POST
 @agent_required
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket = _load(request, pk)
+    # Only what the form and the service need: the ticket page is rendered (with all it
+    # shows) only after a refusal, and the htmx answer is the conversation alone.
+    ticket = selectors.get_ticket_for(request.user, pk)
     form = ReplyForm(request.POST, request.FILES, ticket=ticket)
     if not form.is_valid():
         return _refused(request, ticket, error_text(form), reply_form=form)
     data = form.cleaned_data
     try:
-        services.add_reply(
+        message = services.add_reply(
             ticket, author=request.user, body=data["body"], public=form.is_public,
             attachments=request.FILES.getlist("attachments"),
             set_status=data["set_status"], status_reason=data["status_reason"],
@@ -406,9 +408,10 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         return _refused(request, ticket, problem(exc), reply_form=form)
     sent = "Reply sent." if form.is_public else "Internal note added."
     if request.htmx and not data["set_status"]:
-        # Only the conversation changed: swap it in and give back an empty form.
+        # Only the conversation changed: swap it in and give back an empty form. The
+        # reply moved the ticket's version (the conversation fragment's cache key).
         messages.success(request, sent)
-        ticket = _load(request, ticket.pk)
+        ticket.updated_at = message.created_at
         return render(request, "tickets/agent/reply_partial.html", {
             **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket),
             **_time_context(request, ticket),  # the handle time card, swapped out of band
