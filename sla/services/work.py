@@ -82,6 +82,11 @@ def _snapshot(clock: Clock) -> dict[str, Any]:
     }
 
 
+#: What a clock's transitions change (all but its identity), for bulk_update.
+_CLOCK_FIELDS = [f.name for f in Clock._meta.concrete_fields
+                 if not f.primary_key and f.name not in ("ticket", "metric", "cycle")]
+
+
 def _lock_clocks(ticket_id: int) -> list[Clock]:
     # The ticket comes along (unlocked), so a service on a ticket with clocks needs no
     # second query for it, and one without clocks reads nothing else.
@@ -110,6 +115,7 @@ class ClockWork:
         # bulk at flush() / sync(), without a savepoint each. The caller must flush.
         self._buffered = buffered
         self._new_clocks: list[Clock] = []
+        self._changed: list[Clock] = []
         self._new_events: list[ClockEvent] = []
         self._started: set[int] = set()  # id() of the clocks started by this call
 
@@ -125,7 +131,11 @@ class ClockWork:
         return self._ticket
 
     def flush(self) -> None:
-        """Write the buffered new clocks, then the buffered clock events."""
+        """Write the buffered changed clocks (one UPDATE), the new ones (one INSERT), then
+        the clock events (one INSERT)."""
+        if self._changed:
+            Clock.objects.bulk_update(self._changed, _CLOCK_FIELDS)
+            self._changed = []
         if self._new_clocks:
             Clock.objects.bulk_create(self._new_clocks)
             self._new_clocks = []
@@ -181,8 +191,11 @@ class ClockWork:
     # -- storage (the bulk path overrides these and keeps the rows in memory) ----------
 
     def save(self, clock: Clock) -> None:
-        if clock.pk is None and self._buffered:
-            return  # a new clock, written as it is at flush()
+        if self._buffered:
+            # A new clock is written as it is at flush(); a changed one with the others.
+            if clock.pk is not None and all(c is not clock for c in self._changed):
+                self._changed.append(clock)
+            return
         clock.save()
 
     def insert(self, clock: Clock) -> bool:

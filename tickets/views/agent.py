@@ -412,9 +412,11 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         # reply moved the ticket's version (the conversation fragment's cache key).
         messages.success(request, sent)
         ticket.updated_at = message.created_at
+        # The handle time card is swapped out of band only when the reply logged time:
+        # otherwise it shows what it showed.
+        timed = _time_context(request, ticket) if data.get("time_minutes") else {}
         return render(request, "tickets/agent/reply_partial.html", {
-            **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket),
-            **_time_context(request, ticket),  # the handle time card, swapped out of band
+            **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket), **timed,
         })
     return _done(request, ticket, sent)
 

@@ -26,9 +26,10 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from devdata import bench_writes
 from devdata.pages import production_like
 from helpdesk.models import Membership, Team, User
 from helpdesk.roles import Role
@@ -36,8 +37,6 @@ from tickets.models import Channel, EventKind, Message, Priority, Ticket, Ticket
 from tickets.state_machine import Status
 
 LONG_TICKET_SUBJECT = "[bench] Long conversation (50 messages)"
-API_CREATE_PATH = "/api/v1/tickets/"
-REPLY_TICKET_SUBJECT = "[bench] Agent reply target"
 
 
 @dataclass
@@ -126,8 +125,7 @@ class Command(BaseCommand):
                          ["teams"], f"?per_page={n}") for n in (25, 100)),
             self._page("ticket page (~50 messages)", manager, "agent:ticket", [ticket_id]),
             self._page("customer ticket list", customer, "portal:tickets", []),
-            self._api_create(customer),
-            self._agent_reply(l1_agent, customer),
+            *bench_writes.scenarios(customer, l1_agent),  # create, reply, note
         ]
         created_before = Ticket.objects.filter(subject__startswith="[bench] API").count()
         results = []
@@ -227,41 +225,6 @@ class Command(BaseCommand):
             return Scenario(label, user, "get", None, missing=f"no URL named {name}")
         return Scenario(label, user, "get", path)
 
-    def _api_create(self, customer: User) -> Scenario:
-        label = f"API ticket create (POST {API_CREATE_PATH})"
-        try:
-            resolve(API_CREATE_PATH)
-        except Resolver404:
-            return Scenario(label, customer, "post", None, missing=f"no {API_CREATE_PATH}")
-
-        def payload(i: int) -> dict:
-            return {"subject": f"[bench] API ticket {i}",
-                    "description": "Created by manage.py bench to time the API. "
-                                   "The export button does nothing in Safari 17."}
-        return Scenario(label, customer, "post", API_CREATE_PATH, payload)
-
-    def _agent_reply(self, agent: User, customer: User) -> Scenario:
-        """An agent's public reply on a portal ticket of the customer (one ticket, reused):
-        what the agent waits for, including everything that reacts to the reply."""
-        label = "agent public reply (POST reply/)"
-        team = Team.objects.get(slug="l1-general")
-        ticket = Ticket.objects.filter(requester=customer, subject=REPLY_TICKET_SUBJECT).first()
-        if ticket is None:
-            ticket = Ticket.objects.create(
-                subject=REPLY_TICKET_SUBJECT, requester=customer,
-                organization_id=customer.organization_id, team=team, assignee=agent,
-                description="Target of the agent reply benchmark.", priority=Priority.P3,
-                channel=Channel.WEB, status=Status.IN_PROGRESS.value,
-                created_at=timezone.now(), updated_at=timezone.now(),
-                status_changed_at=timezone.now())
-        path = reverse("agent:reply", args=[ticket.pk])
-
-        def payload(i: int) -> dict:
-            return {"body": f"Thanks for the details, we are on it (bench reply {i}).",
-                    "visibility": "public", "set_status": ""}
-        return Scenario(label, agent, "post", path, payload, form=True)
-
-
     def _run(self, scenario: Scenario, iterations: int, warmup: int) -> Result:
         who = scenario.user.username if scenario.user else "-"
         result = Result(scenario.label, who)
@@ -271,20 +234,25 @@ class Command(BaseCommand):
         client = Client()
         client.force_login(scenario.user)
         throttle_key = f"throttle_user_{scenario.user.pk}"
+        # Write scenarios (devdata.bench_writes): a target per request, an unmeasured step.
+        path_for = getattr(scenario, "path_for", None) or (lambda i: scenario.path)
+        before = getattr(scenario, "before", None) or (lambda i: None)
 
         def request(i: int):
             cache.delete(throttle_key)  # the API's per-user throttle would trip
             if scenario.method == "post" and scenario.form:
-                return client.post(scenario.path, scenario.payload(i), HTTP_HX_REQUEST="true")
+                return client.post(path_for(i), scenario.payload(i), HTTP_HX_REQUEST="true")
             if scenario.method == "post":
-                return client.post(scenario.path, scenario.payload(i),
+                return client.post(path_for(i), scenario.payload(i),
                                    content_type="application/json")
-            return client.get(scenario.path)
+            return client.get(path_for(i))
 
         try:
             for i in range(warmup):
+                before(-1 - i)
                 request(-1 - i)
             for i in range(iterations):
+                before(i)
                 with CaptureQueriesContext(connection) as ctx:
                     t0 = time.perf_counter()
                     response = request(i)
