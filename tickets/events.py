@@ -290,20 +290,44 @@ def before_commit() -> bool:
 _frames = threading.local()
 
 
-def _stack() -> list[list[TicketEvent]]:
+@dataclass
+class _Batch:
+    """What one write emitted, and the columns of ticket rows to write at its end."""
+
+    events: list[TicketEvent]
+    rows: dict[int, dict[str, Any]]
+
+
+def _stack() -> list[_Batch]:
     if not hasattr(_frames, "stack"):
         _frames.stack = []
     return _frames.stack
 
 
-@contextmanager
-def atomic() -> Iterator[None]:
-    """`transaction.atomic()` for a write that emits events: the events of its outermost
-    block are handed over together at its end (see the module docstring). Events of a
-    block that fails are dropped with its changes."""
+def write_ticket_later(ticket_id: int, **values: Any) -> bool:
+    """Add column values to the one UPDATE of the ticket's row that the enclosing write
+    makes just before it commits (after its in-request handlers ran), so a write and its
+    reactions touch the row once. False outside such a write: the caller writes them."""
     stack = _stack()
-    with transaction.atomic():
-        stack.append([])
+    batch = stack[-1] if stack else getattr(_frames, "publishing", None)
+    if batch is None:
+        return False
+    batch.rows.setdefault(ticket_id, {}).update(values)
+    return True
+
+
+@contextmanager
+def atomic(*, savepoint: bool = True) -> Iterator[None]:
+    """`transaction.atomic()` for a write that emits events: the events of its outermost
+    block are handed over together at its end (see the module docstring), and the ticket
+    columns given to `write_ticket_later` written. Events of a block that fails are
+    dropped with its changes. `savepoint=False`: inside a caller's transaction that
+    rolls back as a whole on failure (no SAVEPOINT round trips)."""
+    from .models import Ticket
+
+    stack = _stack()
+    with transaction.atomic(savepoint=savepoint):
+        stack.append(_Batch([], {}))
         try:
             yield
         except BaseException:
@@ -311,10 +335,19 @@ def atomic() -> Iterator[None]:
             raise
         batch = stack.pop()
         if stack:
-            stack[-1].extend(batch)
-        elif batch:
+            stack[-1].events.extend(batch.events)
+            for pk, values in batch.rows.items():
+                stack[-1].rows.setdefault(pk, {}).update(values)
+            return
+        if batch.events:
             connection = transaction.get_connection()
-            _publish(batch, before_commit=len(connection.atomic_blocks) == 1)
+            _frames.publishing = batch
+            try:
+                _publish(batch.events, before_commit=len(connection.atomic_blocks) == 1)
+            finally:
+                _frames.publishing = None
+        for pk, values in batch.rows.items():
+            Ticket.objects.filter(pk=pk).update(**values)
 
 
 def emit(event: TicketEvent) -> None:
@@ -322,6 +355,6 @@ def emit(event: TicketEvent) -> None:
     its own (after the current transaction commits)."""
     stack = _stack()
     if stack:
-        stack[-1].append(event)
+        stack[-1].events.append(event)
     else:
         _publish([event], before_commit=False)

@@ -381,6 +381,7 @@ def add_reply(
     time_minutes: int | None = None,
     max_attachments: int | None = None,
     sender_only_attachments: Sequence[UploadedFile] = (),
+    locked: bool = False,
 ) -> Message:
     """Add a public reply or an internal note.
 
@@ -388,6 +389,8 @@ def add_reply(
     an agent's first public reply stamps the first response time. `time_minutes` (agents
     only) logs time spent, linked to the message, in the same transaction.
     `max_attachments` and `sender_only_attachments` are as for `create_ticket`.
+    `locked`: the caller holds `ticket` read FOR UPDATE inside its own `events.atomic()`
+    block (the agent page's reply), and a failure rolls that block back as a whole.
     """
     agent = _is_agent(author)
     if not agent and not public:
@@ -398,9 +401,18 @@ def add_reply(
     if not body and not attachments:
         raise ValidationError({"body": "The message is empty."})
     validate_uploads(attachments, max_count=max_attachments)
-    with events.atomic():
+    with events.atomic(savepoint=not locked):
         now = timezone.now()
-        ticket = _lock_and_touch(ticket, now=now, first_response=agent and public)
+        if locked:
+            # The caller read it FOR UPDATE in this transaction: stamp it with the
+            # write's one UPDATE of the row, at its end.
+            ticket.updated_at = now
+            if agent and public and ticket.first_response_at is None:
+                ticket.first_response_at = now
+            events.write_ticket_later(ticket.pk, updated_at=now,
+                                      first_response_at=ticket.first_response_at)
+        else:
+            ticket = _lock_and_touch(ticket, now=now, first_response=agent and public)
         if ticket.status == Status.CLOSED:
             raise TransitionError(
                 "This ticket is closed. Please open a new request and mention "

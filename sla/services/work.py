@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils.duration import duration_iso_string
 
 from helpdesk import config_cache
+from tickets import events as ticket_events
 from tickets.models import EventKind, Ticket, TicketEvent
 from tickets.state_machine import Status
 
@@ -157,7 +158,11 @@ class ClockWork:
         ticket = self._ticket
         if ticket is not None and ticket.sla_due_at == due_at and ticket.sla_level == colour:
             return
-        Ticket.objects.filter(pk=self.ticket_id).update(sla_due_at=due_at, sla_level=colour)
+        # Inside the write's own transaction: with the write's own UPDATE of the row.
+        if not (self._buffered and ticket_events.write_ticket_later(
+                self.ticket_id, sla_due_at=due_at, sla_level=colour)):
+            Ticket.objects.filter(pk=self.ticket_id).update(sla_due_at=due_at,
+                                                            sla_level=colour)
         if ticket is not None:
             ticket.sla_due_at, ticket.sla_level = due_at, colour
 

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -28,7 +29,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 from helpdesk.selectors import agent_choices, agent_choices_version
 from helpdesk.web import agent_required, problem
 
-from .. import bulk_actions, following, selectors, services, timetracking
+from .. import bulk_actions, events, following, selectors, services, timetracking
 from ..filters import TicketFilter
 from ..forms import (
     BulkForm,
@@ -390,22 +391,31 @@ def _refused(request: HttpRequest, ticket: Ticket, problem: str, **bound: Any) -
 @require_POST
 @agent_required
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
-    # Only what the form and the service need: the ticket page is rendered (with all it
-    # shows) only after a refusal, and the htmx answer is the conversation alone.
-    ticket = selectors.get_ticket_for(request.user, pk)
-    form = ReplyForm(request.POST, request.FILES, ticket=ticket)
-    if not form.is_valid():
-        return _refused(request, ticket, error_text(form), reply_form=form)
-    data = form.cleaned_data
-    try:
-        message = services.add_reply(
-            ticket, author=request.user, body=data["body"], public=form.is_public,
-            attachments=request.FILES.getlist("attachments"),
-            set_status=data["set_status"], status_reason=data["status_reason"],
-            time_minutes=data.get("time_minutes") or None,
-        )
-    except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, problem(exc), reply_form=form)
+    # One transaction from the read: the ticket is read FOR UPDATE (visibility, form and
+    # the service's checks under the row lock), and only what the form and the service
+    # need; the ticket page is rendered (with all it shows) only after a refusal, and the
+    # htmx answer is the conversation alone.
+    refused = None
+    with events.atomic():
+        ticket = selectors.get_ticket_for(request.user, pk, for_update=True)
+        form = ReplyForm(request.POST, request.FILES, ticket=ticket)
+        if not form.is_valid():
+            refused = error_text(form)
+        else:
+            data = form.cleaned_data
+            try:
+                message = services.add_reply(
+                    ticket, author=request.user, body=data["body"], public=form.is_public,
+                    attachments=request.FILES.getlist("attachments"),
+                    set_status=data["set_status"], status_reason=data["status_reason"],
+                    time_minutes=data.get("time_minutes") or None, locked=True,
+                )
+            except SERVICE_ERRORS as exc:
+                # Nothing of the reply stays: the block rolls back as a whole.
+                transaction.set_rollback(True)
+                refused = problem(exc)
+    if refused is not None:
+        return _refused(request, ticket, refused, reply_form=form)
     sent = "Reply sent." if form.is_public else "Internal note added."
     if request.htmx and not data["set_status"]:
         # Only the conversation changed: swap it in and give back an empty form. The
