@@ -42,6 +42,8 @@ def on_ticket_created(event: events.TicketCreated) -> None:
 # query, and none more for a ticket without clocks. A ticket gone meanwhile has none.
 
 def on_public_reply(event: events.PublicReply) -> None:
+    if events.created_in_this_write(event.ticket_id):
+        return  # on_ticket_created starts the clocks from the ticket as it is now
     if event.by_agent:
         services.record_agent_reply(event.ticket_id, at=event.at, actor=event.actor_id)
     else:
@@ -49,11 +51,15 @@ def on_public_reply(event: events.PublicReply) -> None:
 
 
 def on_status_changed(event: events.StatusChanged) -> None:
+    if events.created_in_this_write(event.ticket_id):
+        return  # on_ticket_created starts the clocks from the ticket as it is now
     services.on_status_change(event.ticket_id, event.before, event.after, at=event.at,
                               actor=event.actor_id)
 
 
 def on_reopened(event: events.Reopened) -> None:
+    if events.created_in_this_write(event.ticket_id):
+        return  # on_ticket_created starts the clocks from the ticket as it is now
     services.record_reopen(event.ticket_id, at=event.at, actor=event.actor_id)
 
 
@@ -64,6 +70,8 @@ def on_merged(event: events.Merged) -> None:
 
 
 def on_priority_changed(event: events.PriorityChanged) -> None:
+    if events.created_in_this_write(event.ticket_id):
+        return  # on_ticket_created starts the clocks from the ticket as it is now
     if ticket := _ticket(event.ticket_id):
         services.reevaluate(ticket, at=event.at, actor=event.actor_id,
                             reason=f"priority changed from P{event.before} to P{event.after}")
@@ -75,6 +83,8 @@ def _teams_matter() -> bool:
 
 
 def on_team_changed(event: events.Assigned | events.Escalated) -> None:
+    if events.created_in_this_write(event.ticket_id):
+        return  # on_ticket_created starts the clocks from the ticket as it is now
     # Assigned also fires for assignee-only changes; assignees are no policy condition,
     # so only the team can matter, and re-evaluation is a no-op when nothing changed.
     if _teams_matter() and (ticket := _ticket(event.ticket_id)):
@@ -82,6 +92,8 @@ def on_team_changed(event: events.Assigned | events.Escalated) -> None:
 
 
 def on_tags_changed(event: events.TagsChanged) -> None:
+    if events.created_in_this_write(event.ticket_id):
+        return  # on_ticket_created starts the clocks from the ticket as it is now
     if ticket := _ticket(event.ticket_id):
         services.reevaluate(ticket, at=event.at, actor=event.actor_id, reason="tags changed")
 

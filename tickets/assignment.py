@@ -76,7 +76,9 @@ def pick_assignee(ticket: Ticket, team: Team) -> User | None:
     if chosen is None:
         return None
     chosen.last_assigned_at = timezone.now()
-    chosen.save(update_fields=["last_assigned_at"])
+    # A bookkeeping column of the strategy, not a change to audit: the assignment itself
+    # is audited on the ticket (one UPDATE, no admin audit entry per new ticket).
+    Membership.objects.filter(pk=chosen.pk).update(last_assigned_at=chosen.last_assigned_at)
     user = chosen.user
     if not user.is_agent:
         return None

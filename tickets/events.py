@@ -240,7 +240,12 @@ def _queue_pending(pending_id: int) -> None:
             # the sweep when they can run here.
             logger.warning("Could not queue outbox row %s; handling it now", pending_id,
                            exc_info=True)
-    handle_pending(pending_id)
+    try:
+        handle_pending(pending_id)
+    except Exception:
+        # Handled and committed, but what its handlers queue after commit failed too
+        # (their own sweeps retry it): the change itself is saved, so say so.
+        logger.exception("Outbox row %s: queueing after its handlers failed", pending_id)
 
 
 def requeue_pending(*, older_than_seconds: int = 120, limit: int = 500) -> int:
@@ -264,7 +269,8 @@ def _publish(batch: list[TicketEvent], *, before_commit: bool) -> None:
         # write, so the ticket and its clocks commit together or not at all.
         _frames.before_commit = True
         try:
-            for event in batch:
+            for position, event in enumerate(batch):
+                _frames.position = position
                 for handler in _inline(event):
                     handler(event)
         finally:
@@ -278,7 +284,17 @@ def _publish(batch: list[TicketEvent], *, before_commit: bool) -> None:
         from .models import PendingEvents
 
         row = PendingEvents.objects.create(events=deferred, created_at=timezone.now())
-        transaction.on_commit(lambda: _queue_pending(row.pk))
+        transaction.on_commit(lambda: _queue_pending(row.pk), robust=True)
+
+
+def created_in_this_write(ticket_id: int) -> bool:
+    """While in-request handlers run: True when this write created the ticket and its
+    TicketCreated comes later in the batch, so a handler of the ticket's earlier events
+    may leave it to the TicketCreated one, which sees the ticket as the write left it."""
+    batch = getattr(_frames, "publishing", None)
+    later = batch.events[getattr(_frames, "position", 0) + 1:] if batch is not None else []
+    return before_commit() and any(
+        isinstance(e, TicketCreated) and e.ticket_id == ticket_id for e in later)
 
 
 def before_commit() -> bool:

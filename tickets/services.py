@@ -265,6 +265,9 @@ def create_ticket(
             _add_tags(ticket, tags, new_ticket=True)
         if routed_tags:
             ticket.tags.add(*routed_tags)
+        elif not tags:
+            # No tags: say so, so whoever shows the new ticket need not ask.
+            ticket._prefetched_objects_cache = {"tags": Tag.objects.none()}
         if assigned is not None:
             # The same events, in the same order, as transition() to "assigned" sends.
             events.emit(events.Assigned(ticket.pk, None, now, assigned.pk, ticket.team_id))

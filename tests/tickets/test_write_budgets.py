@@ -1,0 +1,145 @@
+"""Issue 21: the query budgets of the single-ticket writes, through the real views.
+
+Counted as `manage.py bench` counts them (every statement, BEGIN and COMMIT included), on
+committed transactions (the SLA reaction runs inside the write's own transaction, as in
+production), with warm per-process caches, and with the deferred reactions queued (their
+Celery task mocked) rather than run: the request does not wait for them. Each test then
+runs the queued reactions and checks they did their work.
+"""
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from helpdesk.roles import Role
+from mailgate.models import OutboundEmail
+from sla.models import Clock, ClockState, Metric
+from tests.factories import make_org, make_ticket, make_user, team
+from tickets import events, services
+from tickets.models import Message, PendingEvents, Ticket, TicketEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CREATE_BUDGET = 20
+REPLY_BUDGET = 15
+NOTE_BUDGET = 15
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def counted(request) -> tuple[object, int, list[int]]:
+    """The response, its query count and the outbox rows it queued for a worker."""
+    with mock.patch("tickets.tasks.handle_pending_events.delay") as queued, \
+            CaptureQueriesContext(connection) as queries:
+        response = request()
+    return response, len(queries), [c.args[0] for c in queued.call_args_list]
+
+
+def run_reactions(pending_ids: list[int]) -> None:
+    for pk in pending_ids:
+        assert events.handle_pending(pk)
+    assert not PendingEvents.objects.filter(pk__in=pending_ids).exists()
+
+
+@pytest.fixture
+def desk():
+    """An enterprise customer, an available agent in the default team (so a new ticket
+    is routed and assigned), and a warm process (permissions, configuration caches)."""
+    agent = make_user(Role.AGENT, teams=(team("l1-general"),))
+    customer = make_user(Role.CUSTOMER, org=make_org(), email="dana@example.com")
+    warm = make_ticket(customer, subject="Warm-up")
+    api, web = Client(), Client()
+    api.force_login(customer)
+    web.force_login(agent)
+    api.post("/api/v1/tickets/", {"subject": "Warm", "description": "up"},
+             content_type="application/json")
+    web.post(reverse("agent:reply", args=[warm.pk]), {"body": "Warm", "visibility": "note"},
+             **HTMX)
+    return agent, customer, api, web
+
+
+def test_api_create_with_routing_assignment_clocks_and_audit_stays_in_budget(desk):
+    agent, customer, api, _ = desk
+    response, queries, queued = counted(lambda: api.post(
+        "/api/v1/tickets/", {"subject": "Export stops at 10k rows",
+                             "description": "Since this morning the CSV export is cut."},
+        content_type="application/json"))
+    assert response.status_code == 201, response.content[:300]
+    ticket = Ticket.objects.get(pk=response.json()["id"])
+    print(f"API create: {queries} queries")
+    assert queries <= CREATE_BUDGET
+    # Everything the issue counts is there, written in the request.
+    assert ticket.assignee_id == agent.pk and ticket.status == "assigned"
+    assert set(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True)) >= {
+        "created", "status"}
+    clocks = Clock.objects.filter(ticket=ticket)
+    assert clocks.filter(metric=Metric.FIRST_RESPONSE, state=ClockState.RUNNING).exists()
+    assert response.json()["sla_due_at"] is not None
+    # The acknowledgement e-mail is the worker's: queued, then written once.
+    assert len(queued) == 1 and not OutboundEmail.objects.filter(ticket=ticket).exists()
+    run_reactions(queued)
+    assert OutboundEmail.objects.filter(ticket=ticket, notice="customer.created").count() == 1
+
+
+def test_agent_reply_that_stops_an_sla_clock_stays_in_budget(desk):
+    agent, customer, api, web = desk
+    ticket = services.create_ticket(requester=customer, actor=customer,
+                                    subject="Invoice PDF is empty",
+                                    description="The October invoice opens blank.")
+    services.add_reply(ticket, author=agent, body="Looking into it.")
+    services.add_reply(ticket, author=customer, body="Any news?")  # a next response is due
+    running = Clock.objects.filter(ticket=ticket, metric=Metric.NEXT_RESPONSE,
+                                   completed_at__isnull=True)
+    assert running.count() == 1
+
+    response, queries, queued = counted(lambda: web.post(
+        reverse("agent:reply", args=[ticket.pk]),
+        {"body": "Fixed: the PDF renders again.", "visibility": "public"}, **HTMX))
+    assert response.status_code == 200
+    print(f"agent reply: {queries} queries")
+    assert queries <= REPLY_BUDGET
+    assert b"Fixed: the PDF renders again." in response.content
+    # The SLA reaction is part of the request: the clock stopped, the queue column moved.
+    assert not running.exists()
+    ticket.refresh_from_db()
+    due = Clock.objects.filter(ticket=ticket, completed_at__isnull=True,
+                               due_at__isnull=False).order_by("due_at").first()
+    assert ticket.sla_due_at == due.due_at
+    # The customer's e-mail is the worker's.
+    message = Message.objects.get(ticket=ticket, body="Fixed: the PDF renders again.")
+    assert len(queued) == 1 and not OutboundEmail.objects.filter(ticket_message=message)
+    run_reactions(queued)
+    assert OutboundEmail.objects.filter(ticket_message=message, kind="reply").count() == 1
+
+
+def test_internal_note_stays_in_budget(desk):
+    agent, customer, _, web = desk
+    ticket = services.create_ticket(requester=customer, actor=customer,
+                                    subject="SSO loop", description="Login redirects forever.")
+    response, queries, queued = counted(lambda: web.post(
+        reverse("agent:reply", args=[ticket.pk]),
+        {"body": "Checked the IdP logs: clock skew.", "visibility": "note"}, **HTMX))
+    assert response.status_code == 200
+    print(f"internal note: {queries} queries")
+    assert queries <= NOTE_BUDGET
+    assert Message.objects.filter(ticket=ticket, is_public=False).count() == 1
+    run_reactions(queued)
+
+
+def test_a_refused_reply_on_a_closed_ticket_saves_nothing(desk):
+    """The page's reply runs in one transaction from its read: a refusal leaves no
+    message, no audit row and no outbox row behind."""
+    agent, customer, _, web = desk
+    ticket = make_ticket(customer, subject="Old one")
+    Ticket.objects.filter(pk=ticket.pk).update(status="closed")
+    before = (Message.objects.count(), TicketEvent.objects.count(),
+              PendingEvents.objects.count())
+    response = web.post(reverse("agent:reply", args=[ticket.pk]),
+                        {"body": "Reopening?", "visibility": "public"}, **HTMX)
+    assert response.status_code == 400
+    assert (Message.objects.count(), TicketEvent.objects.count(),
+            PendingEvents.objects.count()) == before
