@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from helpdesk import config_cache
 from helpdesk.models import SupportTier
 from helpdesk.paging import EstimatedCountPaginator
 from tickets.admin import AuditRecordAdmin
@@ -241,6 +242,7 @@ class CalendarRowAdmin(admin.ModelAdmin):
     @staticmethod
     def _touch(calendar_ids: Iterable[int]) -> None:
         Calendar.objects.filter(pk__in=set(calendar_ids)).update(updated_at=timezone.now())
+        config_cache.forget()  # the targets held per process carry their calendars
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

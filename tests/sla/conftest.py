@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from helpdesk import config_cache
 from helpdesk.roles import Role
 from sla import models as sla_models
 from sla.models import (
@@ -162,6 +163,7 @@ def use_calendar(policy: Policy, calendar: Calendar | None, *,
                  priorities: Iterable[int] = (1, 2, 3, 4, 5)) -> None:
     """Run the policy's targets for these priorities on `calendar` (None = 24/7)."""
     Target.objects.filter(policy=policy, priority__in=list(priorities)).update(calendar=calendar)
+    config_cache.forget()  # a bulk update sends no signal (the admin saves row by row)
 
 
 @pytest.fixture
