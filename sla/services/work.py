@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
 from helpdesk import config_cache
@@ -83,9 +84,13 @@ def _snapshot(clock: Clock) -> dict[str, Any]:
     }
 
 
-#: What a clock's transitions change (all but its identity), for bulk_update.
-_CLOCK_FIELDS = [f.name for f in Clock._meta.concrete_fields
-                 if not f.primary_key and f.name not in ("ticket", "metric", "cycle")]
+#: What the transitions of the event services change (not `recompute`, which moves a
+#: clock to other targets and saves it itself), for one bulk_update of the changed clocks.
+_CLOCK_FIELDS = [
+    "state", "segment_started_at", "business_used", "paused_at", "due_at",
+    "internal_due_at", "met_at", "breached_at", "internal_breached_at", "completed_at",
+    "exempt_reason", "next_level_at", "next_level_percent", "updated_at",
+]
 
 
 def _lock_clocks(ticket_id: int) -> list[Clock]:
@@ -135,6 +140,9 @@ class ClockWork:
         """Write the buffered changed clocks (one UPDATE), the new ones (one INSERT), then
         the clock events (one INSERT)."""
         if self._changed:
+            now = timezone.now()
+            for clock in self._changed:
+                clock.updated_at = now  # auto_now, which bulk_update does not apply
             Clock.objects.bulk_update(self._changed, _CLOCK_FIELDS)
             self._changed = []
         if self._new_clocks:
