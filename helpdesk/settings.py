@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tickets.apps.TicketsConfig",
+    "webhooks.apps.WebhooksConfig",
     "sla.apps.SlaConfig",
     "knowledge.apps.KnowledgeConfig",
     "qa.apps.QaConfig",
@@ -296,6 +297,12 @@ CELERY_BEAT_SCHEDULE = {
     # On-call escalation of unacknowledged pages; each step pages once (dedupe keys).
     "workforce-escalate-unacknowledged-pages": {
         "task": "workforce.tasks.escalate_unacknowledged_pages",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Webhook retries (exponential backoff) and any delivery whose message was lost.
+    "webhooks-retry-due-deliveries": {
+        "task": "webhooks.tasks.retry_due_deliveries",
         "schedule": 60.0,
         "options": {"expires": 55},
     },

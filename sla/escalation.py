@@ -28,6 +28,7 @@ from helpdesk.models import Membership, Notification, Team, User
 from helpdesk.notifications import notify_bulk
 from helpdesk.roles import Role
 from tickets.models import Ticket
+from webhooks import sla_level_reached
 
 from . import clocks as arith
 from .calendar import BusinessCalendar
@@ -189,6 +190,7 @@ def _process(batch: list[Clock], context: _Context) -> None:
                 data={"percent": level.percent, "detected_at": context.now.isoformat()}))
         notes.extend(_notifications(clock, level, context))
         _escalate(clock, level)
+        sla_level_reached(clock, level, at=plan.scheduled)  # after commit, if anyone listens
     ClockEvent.objects.bulk_create(events)
     notify_bulk(notes)
     stamp = timezone.now()

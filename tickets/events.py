@@ -103,6 +103,13 @@ class NoteAdded(TicketEvent):
     message_id: int
 
 
+@dataclass(frozen=True)
+class SurveyAnswered(TicketEvent):
+    """A customer rated the ticket's survey or changed their answer (at = responded_at)."""
+
+    survey_id: int
+
+
 E = TypeVar("E", bound=TicketEvent)
 Handler = Callable[[TicketEvent], None]
 _handlers: dict[type[TicketEvent], list[Handler]] = defaultdict(list)

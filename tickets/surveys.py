@@ -35,6 +35,7 @@ from helpdesk.models import Membership, User
 from helpdesk.notifications import notify
 from helpdesk.roles import Role
 
+from . import events
 from .models import FollowUp, Survey, Ticket
 from .state_machine import Status
 
@@ -233,6 +234,7 @@ def record_click(survey: Survey, rating: int) -> tuple[Survey, bool]:
             return survey, False
         _set_rating(survey, rating)
         survey.save(update_fields=["rating", "status", "responded_at"])
+        _answered(survey)
     return survey, True
 
 
@@ -257,7 +259,13 @@ def record_feedback(survey: Survey, *, rating: int | None = None, nps: int | Non
         survey.status = Survey.Status.RESPONDED
         survey.responded_at = timezone.now()
         survey.save(update_fields=["rating", "nps", "comment", "status", "responded_at"])
+        _answered(survey)
     return survey
+
+
+def _answered(survey: Survey) -> None:
+    events.emit(events.SurveyAnswered(ticket_id=survey.ticket_id, actor_id=survey.requester_id,
+                                      at=survey.responded_at, survey_id=survey.pk))
 
 
 def _set_rating(survey: Survey, rating: int) -> None:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from helpdesk.models import User
 from tickets.state_machine import Status as TicketStatus
+from webhooks import incident_updated
 
 from ..models import (
     EntryKind,
@@ -46,6 +47,7 @@ def publish_update(incident: Incident, *, kind: str, body: str, actor: User) -> 
         _entry(incident, EntryKind.UPDATE, f"Public {update.get_kind_display().lower()}: "
                                            f"{body}", actor=actor, at=now)
         _after_commit("fan_out_update", update.pk)
+        incident_updated(update)  # webhooks, after commit
     return update
 
 
@@ -89,4 +91,5 @@ def resolve(incident: Incident, *, body: str, actor: User,
                actor=actor, at=now)
         _entry(incident, EntryKind.UPDATE, f"Public resolution: {body}", actor=actor, at=now)
         _after_commit("resolve_cascade", incident.pk, update.pk)
+        incident_updated(update)  # webhooks, after commit
     return update
