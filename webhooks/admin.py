@@ -15,6 +15,8 @@ from .publishing import redeliver
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https",
+                         help_text="http(s) URL that receives a POST per event.")
     events = forms.MultipleChoiceField(choices=EventType.choices,
                                        widget=forms.CheckboxSelectMultiple,
                                        help_text="The events sent to this endpoint.")

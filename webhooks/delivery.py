@@ -31,8 +31,9 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
-# A day of hourly retries: by then the endpoint has been failing for a day and is disabled.
-MAX_ATTEMPTS = 30
+# A failing endpoint is disabled after a day (about 30 attempts); this bound is for one
+# delivery that keeps failing while its endpoint answers others (a payload it rejects).
+MAX_ATTEMPTS = 40
 DISABLE_AFTER = timedelta(days=1)
 EXCERPT_LENGTH = 500
 NOTIFICATION_SOURCE = "webhooks.disabled"
