@@ -238,3 +238,20 @@ def test_a_lost_task_is_sent_by_the_scan(traveller, receiver, endpoint_for, run,
     assert Delivery.objects.get().status == "succeeded"
     assert len(receiver.requests) == 1
     assert Endpoint.objects.get().failing_since is None
+
+
+def test_the_readme_verifier_accepts_what_we_send(traveller, receiver, endpoint_for, run,
+                                                  customer_a):
+    """The snippet receivers copy from README ("Webhooks") verifies a real delivery."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("Verifying the signature", 1)[1]
+    snippet = section.split("```python", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(snippet, scope)  # noqa: S102 - our own documentation
+    endpoint = endpoint_for(receiver)
+    run(make_ticket, customer_a)
+    got = receiver.requests[0]
+    assert scope["verify"](endpoint.secret, got.headers[signing.HEADER], got.body)
+    assert not scope["verify"]("whsec_other", got.headers[signing.HEADER], got.body)
