@@ -76,3 +76,20 @@ def test_reactivating_a_disabled_endpoint_clears_its_failure_record(admin_client
 def test_the_attempt_log_is_read_only(admin_client):
     assert admin_client.get(reverse("admin:webhooks_attempt_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:webhooks_attempt_add")).status_code == 403
+
+
+def test_endpoint_changes_are_audited_without_the_secret(admin_client, receiver):
+    from helpdesk.models import AuditEntry
+
+    admin_client.post(reverse("admin:webhooks_endpoint_add"), {
+        "name": "CRM", "url": receiver.url, "events": ["ticket.created"],
+        "timeout_seconds": "2", "is_active": "on"})
+    endpoint = Endpoint.objects.get()
+    admin_client.post(reverse("admin:webhooks_endpoint_changelist"),
+                      {"action": "rotate_secret", "_selected_action": [endpoint.pk]})
+    entries = AuditEntry.objects.filter(model="webhooks.Endpoint")
+    assert entries.filter(action="create").exists()
+    assert Endpoint.objects.get().secret != endpoint.secret  # rotated
+    for entry in entries:
+        assert endpoint.secret not in str(entry.changes)
+        assert "secret" not in entry.changes
