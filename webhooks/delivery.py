@@ -152,9 +152,11 @@ def _record(delivery: Delivery, number: int, outcome: Outcome, *, now: datetime)
         Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
             failing_since=now)
         endpoint.refresh_from_db(fields=["failing_since", "is_active"])
-        if endpoint.is_active and endpoint.failing_since <= now - DISABLE_AFTER:
+        # (failing_since is None if a concurrent attempt succeeded meanwhile)
+        failing_since = endpoint.failing_since
+        if endpoint.is_active and failing_since and failing_since <= now - DISABLE_AFTER:
             disable(endpoint, now=now,
-                    reason=f"Failing since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC; "
+                    reason=f"Failing since {failing_since:%Y-%m-%d %H:%M} UTC; "
                            f"last error: {error}"[:255])
     return row
 

@@ -255,3 +255,22 @@ def test_the_readme_verifier_accepts_what_we_send(traveller, receiver, endpoint_
     got = receiver.requests[0]
     assert scope["verify"](endpoint.secret, got.headers[signing.HEADER], got.body)
     assert not scope["verify"]("whsec_other", got.headers[signing.HEADER], got.body)
+
+
+def test_one_delivery_gives_up_after_the_maximum_attempts(traveller, receiver, endpoint_for,
+                                                          run, customer_a):
+    """A receiver that keeps refusing one payload while it accepts others."""
+    receiver.mode = "error"
+    endpoint = endpoint_for(receiver)
+    run(make_ticket, customer_a)
+    row = Delivery.objects.get()
+    Delivery.objects.filter(pk=row.pk).update(attempts=delivery.MAX_ATTEMPTS - 1)
+    traveller.shift(timedelta(minutes=1))
+    assert scan() == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.next_attempt_at) == ("failed", delivery.MAX_ATTEMPTS,
+                                                              None)
+    endpoint.refresh_from_db()
+    assert endpoint.is_active  # failing for a minute only
+    traveller.shift(timedelta(hours=2))
+    assert scan() == 0
