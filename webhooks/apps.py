@@ -5,11 +5,18 @@ class WebhooksConfig(AppConfig):
     name = "webhooks"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from helpdesk import audit
 
         from . import handlers
+        from .models import Endpoint
+        from .subscriptions import forget_subscriptions
 
         handlers.connect()  # ticket events become webhook events (tickets never imports us)
+        for signal in (post_save, post_delete):
+            signal.connect(forget_subscriptions, sender=Endpoint,
+                           dispatch_uid=f"webhooks.forget_subscriptions.{signal}")
         # Endpoints are admin policy: audited like the others, never with their secret.
         audit.register("webhooks.Endpoint",
                        ("name", "url", "events", "timeout_seconds", "is_active"))

@@ -26,6 +26,7 @@ from helpdesk.roles import Role
 
 from . import signing
 from .models import Attempt, Delivery, Endpoint
+from .subscriptions import forget_subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,7 @@ def disable(endpoint: Endpoint, *, now: datetime, reason: str) -> bool:
             is_active=False, disabled_at=now, disabled_reason=reason)
         if not switched:
             return False
+        forget_subscriptions()
         Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING).update(
             status=Delivery.Status.FAILED, next_attempt_at=None,
             last_error="Endpoint disabled after a day of failures.")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from . import tasks
 from .delivery import body_of
 from .models import Delivery, Endpoint, EventType
+from .subscriptions import subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,10 @@ def publish(event_type: str, build: Callable[[], dict | None], *, key: str,
 def fan_out(event_type: str, build: Callable[[], dict | None], *, key: str,
             occurred_at: datetime) -> list[Delivery]:
     """Create the deliveries of one event (those that exist are left alone) and queue them."""
-    endpoints = [e for e in Endpoint.objects.filter(is_active=True) if e.wants(event_type)]
+    wanted = [pk for pk, events in subscriptions() if event_type in events]
+    if not wanted:
+        return []
+    endpoints = [e for e in Endpoint.objects.filter(pk__in=wanted) if e.wants(event_type)]
     if not endpoints:
         return []
     data = build()

@@ -274,3 +274,17 @@ def test_one_delivery_gives_up_after_the_maximum_attempts(traveller, receiver, e
     assert endpoint.is_active  # failing for a minute only
     traveller.shift(timedelta(hours=2))
     assert scan() == 0
+
+
+def test_an_event_nobody_wants_costs_no_query_once_cached(traveller, receiver, endpoint_for,
+                                                          customer_a,
+                                                          django_assert_num_queries):
+    from webhooks import publishing
+
+    endpoint_for(receiver, events=["ticket.replied"])
+    publishing.fan_out("ticket.created", dict, key="warm", occurred_at=T0)
+    with django_assert_num_queries(0):
+        assert publishing.fan_out("ticket.created", dict, key="a", occurred_at=T0) == []
+    endpoint_for(receiver, events=["ticket.created"], name="new")  # forgets the cache
+    assert len(publishing.fan_out("ticket.created", lambda: {"x": 1}, key="b",
+                                  occurred_at=T0)) == 1
