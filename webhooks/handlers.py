@@ -87,8 +87,9 @@ def on_survey_answered(event: events.SurveyAnswered) -> None:
 
 
 def connect() -> None:
-    events.subscribe(events.TicketCreated, on_created)
-    events.subscribe(events.PublicReply, on_public_reply)
-    events.subscribe(events.SurveyAnswered, on_survey_answered)
+    # Deferred: on a worker from the tickets outbox, never in the request; idempotent.
+    events.subscribe(events.TicketCreated, on_created, deferred=True)
+    events.subscribe(events.PublicReply, on_public_reply, deferred=True)
+    events.subscribe(events.SurveyAnswered, on_survey_answered, deferred=True)
     for event_type in UPDATES:
-        events.subscribe(event_type, on_updated)
+        events.subscribe(event_type, on_updated, deferred=True)
