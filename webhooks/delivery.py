@@ -7,6 +7,7 @@ Receivers deduplicate on the Idempotency-Key header (the event id).
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -96,7 +97,8 @@ def post(delivery: Delivery, *, now: datetime) -> Outcome:
         code = exc.code
         excerpt = exc.read(EXCERPT_LENGTH).decode("utf-8", "replace")
         error = f"HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        # refused, DNS, TLS, timeout (an OSError), a garbled answer, an unusable URL
         reason = getattr(exc, "reason", exc)
         error = f"{type(reason).__name__}: {reason}"[:500]
     latency = int((time.monotonic() - started) * 1000)
