@@ -1,7 +1,8 @@
 """A local webhook receiver: a threaded HTTP server on 127.0.0.1 that verifies signatures.
 
-Modes: "ok" (200), "error" (500), "slow" (answers only when the test releases it, so a
-short client timeout expires first: no sleeping). `refused_url` is a port nobody listens on.
+Modes: "ok" (200), "error" (500), "garbage" (not HTTP), "slow" (answers only when the
+test releases it, so a short client timeout expires first: no sleeping). `refused_url`
+is a port nobody listens on.
 """
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             ok = signing.verify(receiver.secret, self.headers.get(signing.HEADER, ""), body,
                                 now=time.time())
             receiver.requests.append(Received(dict(self.headers), body, ok))
+            if receiver.mode == "garbage":
+                self.wfile.write(b"this is not HTTP\r\n\r\n")
+                self.close_connection = True
+                return
             if receiver.mode == "slow":
                 receiver.release.wait(10)  # until the test has seen the client time out
             code = 500 if receiver.mode == "error" else 200

@@ -288,3 +288,14 @@ def test_an_event_nobody_wants_costs_no_query_once_cached(traveller, receiver, e
     endpoint_for(receiver, events=["ticket.created"], name="new")  # forgets the cache
     assert len(publishing.fan_out("ticket.created", lambda: {"x": 1}, key="b",
                                   occurred_at=T0)) == 1
+
+
+def test_an_answer_that_is_not_http_is_a_logged_failure(traveller, receiver, endpoint_for,
+                                                        run, customer_a):
+    receiver.mode = "garbage"
+    endpoint_for(receiver)
+    run(make_ticket, customer_a)
+    attempt = Attempt.objects.get()
+    assert attempt.status_code is None and not attempt.succeeded
+    assert attempt.error.startswith("BadStatusLine")
+    assert Delivery.objects.get().next_attempt_at == T0 + timedelta(minutes=1)
