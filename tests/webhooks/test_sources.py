@@ -93,3 +93,13 @@ def test_incident_update_is_sent(hooked, run, lead):
                                       "status": update.status,
                                       "body": "Engineers are rolling back.",
                                       "created_at": T0.isoformat()}
+
+
+def test_incident_resolution_is_sent(hooked, run, lead):
+    incident = run(incident_services.declare, title="Login outage", users_affected="multiple",
+                   impact="complete", actor=lead)
+    run(incident_services.resolve, incident, body="Fixed by the rollback.", actor=lead)
+    [sent] = payloads(hooked, "incident.updated")
+    assert sent["data"]["update"]["kind"] == "resolution"
+    assert sent["data"]["incident"]["status"] == "resolved"
+    assert sent["data"]["incident"]["resolved_at"] == T0.isoformat()
