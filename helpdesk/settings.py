@@ -274,6 +274,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic job of every app, in this one place (task names, no imports).
+# Webhooks (issue 23): days of finished deliveries kept in the admin's delivery log.
+WEBHOOK_LOG_DAYS = int(os.environ.get("WEBHOOK_LOG_DAYS", "30"))
 CELERY_BEAT_SCHEDULE = {
     "close-resolved-tickets": {
         "task": "tickets.tasks.close_stale_resolved_tickets",
@@ -305,6 +307,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.retry_due_deliveries",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # The webhook delivery log keeps WEBHOOK_LOG_DAYS of finished deliveries.
+    "webhooks-prune-delivery-log": {
+        "task": "webhooks.tasks.prune_delivery_log",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 60 * 60},
     },
     # Satisfaction surveys whose delay has passed: sent (or skipped) once each.
     "surveys-send-due": {

@@ -205,3 +205,17 @@ def body_of(event_id: str, event_type: str, occurred_at: datetime, data: dict) -
     return json.dumps({"id": event_id, "type": event_type,
                        "occurred_at": occurred_at.isoformat(), "data": data},
                       separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def prune_log(*, now: datetime, keep: timedelta, batch: int = 1000) -> int:
+    """Delete finished deliveries (and their attempts) older than `keep`; how many.
+
+    Pending ones stay whatever their age: they are still owed to the receiver.
+    """
+    old = Delivery.objects.filter(created_at__lt=now - keep).exclude(
+        status=Delivery.Status.PENDING)
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:batch]):
+        Attempt.objects.filter(delivery_id__in=ids).delete()
+        deleted += Delivery.objects.filter(pk__in=ids).delete()[1].get("webhooks.Delivery", 0)
+    return deleted

@@ -299,3 +299,18 @@ def test_an_answer_that_is_not_http_is_a_logged_failure(traveller, receiver, end
     assert attempt.status_code is None and not attempt.succeeded
     assert attempt.error.startswith("BadStatusLine")
     assert Delivery.objects.get().next_attempt_at == T0 + timedelta(minutes=1)
+
+
+def test_the_log_keeps_finished_deliveries_for_the_configured_days(
+        traveller, refused_url, receiver, endpoint_for, run, customer_a, settings):
+    settings.WEBHOOK_LOG_DAYS = 30
+    endpoint_for(receiver)
+    endpoint_for(refused_url, name="down")
+    run(make_ticket, customer_a)
+    assert Delivery.objects.count() == 2 and Attempt.objects.count() == 2
+    traveller.shift(timedelta(days=30))
+    assert tasks.prune_delivery_log() == 0  # not older than 30 days yet
+    traveller.shift(timedelta(seconds=1))
+    assert tasks.prune_delivery_log() == 1  # the delivered one
+    assert list(Delivery.objects.values_list("status", flat=True)) == ["pending"]  # still owed
+    assert Attempt.objects.count() == 1
