@@ -273,9 +273,9 @@ CELERY_WORKER_CONSUMER = "helpdesk.celery:BrokerLossConsumer"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Every periodic job of every app, in this one place (task names, no imports).
 # Webhooks (issue 23): days of finished deliveries kept in the admin's delivery log.
 WEBHOOK_LOG_DAYS = int(os.environ.get("WEBHOOK_LOG_DAYS", "30"))
+# Every periodic job of every app, in this one place (task names, no imports).
 CELERY_BEAT_SCHEDULE = {
     "close-resolved-tickets": {
         "task": "tickets.tasks.close_stale_resolved_tickets",
