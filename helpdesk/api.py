@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .ids import MAX_ID, MIN_ID
+from .keyset import KeysetPagination
 from .models import Organization, User
 from .paging import EstimatedCountPaginator
 from .serializers import OrganizationSerializer, UserSerializer, with_agent_flag
@@ -58,6 +59,13 @@ class StandardPagination(PageNumberPagination):
             elif parameter["name"] == self.page_query_param:
                 parameter["schema"]["minimum"] = 1
         return parameters
+
+
+class CursorPagination(KeysetPagination):
+    """The default for lists that grow without bound (tickets, messages, events, users):
+    `?cursor=` pages, no count; `?page=` still numbered pages (StandardPagination)."""
+
+    legacy_class = StandardPagination
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -229,7 +237,7 @@ class UserFilter(django_filters.FilterSet):
 )
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = UserSerializer
-    pagination_class = StandardPagination
+    pagination_class = CursorPagination  # every customer who ever wrote in: no bound
     filterset_class = UserFilter
 
     def get_queryset(self) -> QuerySet[User]:

@@ -26,7 +26,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from helpdesk.api import FORBIDDEN, NOT_FOUND, StandardPagination, is_agent
+from helpdesk.api import FORBIDDEN, NOT_FOUND, CursorPagination, is_agent
 
 from . import selectors, services
 from .api_filters import TicketFilter
@@ -136,7 +136,8 @@ INVALID = OpenApiResponse(ServiceValidationErrorSerializer,
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
-    pagination_class = StandardPagination
+    # Tickets, their messages and events grow without bound: cursor pages, no count.
+    pagination_class = CursorPagination
 
     def get_exception_handler(self):
         return service_exception_handler

@@ -36,7 +36,7 @@ def test_next_links_reach_every_ticket_past_a_low_estimate(client_for, customer_
     monkeypatch.setattr(paging, "planner_estimate", lambda qs: 3)
     monkeypatch.setattr(paging.count_rows, "__kwdefaults__", {"exact_below": 0})
     client = client_for(agent)
-    url, seen, counts = f"{TICKETS}?page_size=3", [], []
+    url, seen, counts = f"{TICKETS}?page_size=3&page=1", [], []  # numbered pages
     while url:
         body = client.get(url).json()
         seen += [t["subject"] for t in body["results"]]

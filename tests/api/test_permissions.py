@@ -42,12 +42,12 @@ def test_customer_cannot_reach_another_customers_ticket(client_for, customer_a, 
 def test_customer_list_holds_only_their_tickets(client_for, customer_a, ticket_a, ticket_b):
     body = client_for(customer_a).get(TICKETS).json()
     assert [t["id"] for t in body["results"]] == [ticket_a.pk]
-    assert body["count"] == 1
+    assert body["next"] is None
 
 
 def test_list_filters_cannot_widen_the_view(client_for, customer_a, customer_b, ticket_b):
     response = client_for(customer_a).get(TICKETS, {"requester": customer_b.pk})
-    assert response.json()["count"] == 0
+    assert response.json()["results"] == []
 
 
 def test_l2_agent_gets_404_on_an_l1_ticket(client_for, l2_agent, ticket_a, l2):

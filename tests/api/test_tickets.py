@@ -110,7 +110,7 @@ def test_list_is_paginated_and_sorted_most_urgent_first(client_for, manager, cus
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 3
+    assert "count" not in body and body["next"] is None  # cursor pages: no count
     assert [row["id"] for row in body["results"]] == [due_soon.pk, urgent.pk, low.pk]
 
 
@@ -119,7 +119,7 @@ def test_page_size_is_capped_at_100(client_for, manager, customer_a):
         make_ticket(customer_a, subject=f"T{n}")
     client = client_for(manager)
     assert len(client.get(TICKETS, {"page_size": 2}).json()["results"]) == 2
-    assert client.get(TICKETS, {"page_size": 2, "page": 2}).json()["count"] == 3
+    assert client.get(TICKETS, {"page_size": 2, "page": 2}).json()["count"] == 3  # ?page=
     assert len(client.get(TICKETS, {"page_size": 1000}).json()["results"]) == 3
 
 
@@ -175,7 +175,7 @@ def test_list_query_count_does_not_grow_with_page_size(
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(TICKETS, {"page_size": page_size})
         assert response.status_code == 200
-        assert len(response.json()["results"]) == min(page_size, response.json()["count"])
+        assert 0 < len(response.json()["results"]) <= page_size
         return len(ctx.captured_queries)
 
     for user in (manager, agent, customer_a):
@@ -300,4 +300,8 @@ def test_events_are_paginated(client_for, agent, assigned_ticket, page_size):
     body = client_for(agent).get(
         f"{TICKETS}{assigned_ticket.pk}/events/", {"page_size": page_size}).json()
     assert len(body["results"]) == page_size
-    assert body["count"] == assigned_ticket.events.count()
+    seen = [e["id"] for e in body["results"]]
+    while body["next"]:
+        body = client_for(agent).get(body["next"]).json()
+        seen += [e["id"] for e in body["results"]]
+    assert seen == list(assigned_ticket.events.values_list("pk", flat=True))
