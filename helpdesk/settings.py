@@ -207,6 +207,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Resolved tickets close by themselves after this many days without activity.
 HELPDESK_AUTO_CLOSE_DAYS = int(os.environ.get("AUTO_CLOSE_DAYS", "4"))
+# The incremental export's change log keeps this many days: a sync job that stops for
+# longer restarts with a full sync (README, "Incremental export").
+HELPDESK_TICKET_CHANGES_RETENTION_DAYS = int(
+    os.environ.get("TICKET_CHANGES_RETENTION_DAYS", "30"))
 
 # Email
 # Customer e-mails (mailgate/notices.py): reminders after these business days of waiting
@@ -287,6 +291,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.requeue_pending_events",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # The incremental export's change log: older than the retention, in batches.
+    "prune-ticket-changes": {
+        "task": "tickets.tasks.prune_ticket_changes",
+        "schedule": 60 * 60.0,
+        "options": {"expires": 30 * 60},
     },
     # SLA warnings and breaches: cheap when nothing is due (one indexed query).
     # A run queued while workers were down is dropped after a minute: the next one

@@ -18,23 +18,29 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from helpdesk.api import FORBIDDEN, NOT_FOUND, CursorPagination, is_agent
 
+from helpdesk.keyset import decode_cursor, encode_cursor
+
+from . import changes as change_log
 from . import selectors, services
 from .api_filters import TicketFilter
-from .models import Channel, Escalation, Ticket
+from .models import Channel, Escalation, Ticket, TicketChange
 from .serializers import (
     MessageCreateSerializer,
     MessageSerializer,
     ServiceValidationErrorSerializer,
+    TicketChangeSerializer,
+    TicketChangesSerializer,
     TicketCreateSerializer,
     TicketEventSerializer,
     TicketSerializer,
@@ -43,6 +49,7 @@ from .serializers import (
     TransitionSerializer,
 )
 from .state_machine import Status, TransitionError
+from .surveys import latest_satisfaction
 
 
 def service_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -123,6 +130,16 @@ def ticket_queryset(qs: QuerySet[Ticket], *, agent: bool) -> QuerySet[Ticket]:
     return qs
 
 
+CHANGES_PAGE_SIZE, CHANGES_MAX_PAGE_SIZE = 100, 1000
+
+
+class ChangesQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, allow_blank=True)
+    start = serializers.ChoiceField(choices=["now"], required=False, allow_blank=True)
+    page_size = serializers.IntegerField(required=False, min_value=1,
+                                         max_value=2**31 - 1)
+
+
 INVALID = OpenApiResponse(ServiceValidationErrorSerializer,
                           description="Invalid input, or refused by the ticket rules.")
 
@@ -173,6 +190,67 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket.api_escalations = []
         ticket.api_satisfaction = None
         return TicketSerializer(ticket, context=self.get_serializer_context()).data
+
+    @extend_schema(
+        summary="Incremental export: tickets changed since a cursor, in change order",
+        description="For sync jobs (agents who see every ticket). Each change to a ticket "
+        "(created, updated, merged into another, deleted) appears once, in the order the "
+        "changes committed, with the ticket as it is now (null once deleted). Keep "
+        "`after_cursor` and resume from it: a loop that does never misses or repeats a "
+        "change, even with writes going on meanwhile. `end_of_stream` true means nothing "
+        "more can be read now (poll again later); false means read `next` straight away. "
+        "Without `cursor` the stream starts at the oldest change kept (the log keeps "
+        "HELPDESK_TICKET_CHANGES_RETENTION_DAYS, 30 by default); `start=now` starts at the "
+        "present: take that cursor, list every ticket, then follow the changes from it.",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="`after_cursor` of the "
+                             "previous page, unchanged."),
+            OpenApiParameter("start", OpenApiTypes.STR, enum=["now"], description="Without "
+                             "`cursor`: `now` starts at the present instead of the oldest "
+                             "change kept."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="Changes per page "
+                             f"(default {CHANGES_PAGE_SIZE}; more than "
+                             f"{CHANGES_MAX_PAGE_SIZE} is capped at {CHANGES_MAX_PAGE_SIZE}).")
+        ],
+        responses={200: TicketChangesSerializer, 403: FORBIDDEN},
+    )
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None,
+            url_path="changes")
+    def changes(self, request: Request) -> Response:
+        user = request.user
+        if not (is_agent(user) and user.sees_all_tickets):
+            # A narrower view cannot be synced exactly: a ticket leaving it would vanish.
+            raise exceptions.PermissionDenied(
+                "The incremental export is for agents who see every ticket.")
+        query = ChangesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        size = min(query.validated_data.get("page_size") or CHANGES_PAGE_SIZE,
+                   CHANGES_MAX_PAGE_SIZE)
+        raw = query.validated_data.get("cursor")
+        if raw:
+            meta = TicketChange._meta
+            after = tuple(decode_cursor(raw, [meta.get_field("xid"), meta.get_field("id")]))
+        elif query.validated_data.get("start") == "now":
+            after = change_log.current_position()
+        else:
+            after = None
+        rows, position, end = change_log.read_changes(after, limit=size)
+        tickets = {t.pk: t for t in ticket_queryset(
+            Ticket.objects.filter(pk__in={r.ticket_id for r in rows}), agent=True)}
+        found = latest_satisfaction(list(tickets)) if tickets else {}
+        for ticket in tickets.values():
+            ticket.api_satisfaction = found.get(ticket.pk)
+        for row in rows:
+            row.api_ticket = tickets.get(row.ticket_id)
+        cursor = encode_cursor(list(position))
+        url = remove_query_param(request.build_absolute_uri(), "start")
+        return Response({
+            "changes": TicketChangeSerializer(
+                rows, many=True, context=self.get_serializer_context()).data,
+            "after_cursor": cursor,
+            "end_of_stream": end,
+            "next": replace_query_param(url, "cursor", cursor),
+        })
 
     @extend_schema(
         summary="File a ticket",

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.urls import reverse
 
 from helpdesk.models import AppendOnlyModel, SupportTier, Team, staff_only
@@ -556,3 +557,42 @@ class PendingEvents(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.events)} event(s) of {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TicketChange(models.Model):
+    """One change to a ticket row, in the order sync jobs must apply them: the change log
+    behind the incremental export (`GET /api/v1/tickets/changes/`).
+
+    Written only by database triggers on the tickets table (migration
+    `ticket_change_log`), never by Python: every write counts, `queryset.update()` and
+    deletions included, and the write path pays no extra round trip. `xid` is the writing
+    transaction's id on PostgreSQL (0 on SQLite, whose single writer makes `id` the commit
+    order); `tickets.changes` reads the log in (xid, id) order, and only transactions older
+    than every one still running, so a change that commits late is never skipped.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        MERGED = "merged", "Merged into another ticket"
+        DELETED = "deleted", "Deleted"
+
+    id = models.BigAutoField(primary_key=True)
+    xid = models.BigIntegerField(default=0)
+    # No foreign key: the change outlives a deleted ticket.
+    ticket_id = models.BigIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    merged_into_id = models.BigIntegerField(null=True, blank=True)
+    changed_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["xid", "id"]
+        indexes = [
+            # The reader's walk: (xid, id) > cursor, in order.
+            models.Index(fields=["xid", "id"], name="ticket_change_order"),
+            # Retention: delete what is older than N days.
+            models.Index(fields=["changed_at"], name="ticket_change_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.ticket_id}"

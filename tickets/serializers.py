@@ -26,6 +26,7 @@ from .models import (
     Priority,
     ProductArea,
     Ticket,
+    TicketChange,
     TicketEvent,
 )
 from .state_machine import Status
@@ -187,6 +188,34 @@ class TicketEventSerializer(serializers.ModelSerializer):
             "note", "is_public",
         ]
         read_only_fields = fields
+
+
+class TicketChangeSerializer(serializers.Serializer):
+    """One change of the incremental export, with the ticket as it is now."""
+
+    kind = serializers.ChoiceField(choices=TicketChange.Kind.choices, read_only=True)
+    ticket_id = serializers.IntegerField(read_only=True)
+    merged_into = serializers.IntegerField(
+        source="merged_into_id", read_only=True, allow_null=True,
+        help_text="The ticket this one was merged into (kind `merged`), else its current "
+        "merge target or null.")
+    changed_at = serializers.DateTimeField(read_only=True)
+    ticket = TicketSerializer(
+        read_only=True, allow_null=True, source="api_ticket",
+        help_text="The ticket as it is now; null once deleted (kind `deleted`, or a later "
+        "deletion that the stream will also show).")
+
+
+class TicketChangesSerializer(serializers.Serializer):
+    """A page of the incremental export."""
+
+    changes = TicketChangeSerializer(many=True, read_only=True)
+    after_cursor = serializers.CharField(
+        read_only=True, help_text="Resume from here: pass it as `cursor` next time.")
+    end_of_stream = serializers.BooleanField(
+        read_only=True, help_text="True: nothing more to read now; poll again later from "
+        "`after_cursor`. False: read `next` straight away.")
+    next = serializers.URLField(read_only=True, help_text="This endpoint at `after_cursor`.")
 
 
 # --- writing --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from . import changes, services
 
 
 @shared_task
@@ -26,8 +26,6 @@ def remind_overdue_survey_follow_ups() -> int:
     return surveys.remind_overdue_follow_ups()
 
 
-
-
 @shared_task(acks_late=True)
 def handle_pending_events(pending_id: int) -> bool:
     """The deferred handlers of one outbox row (tickets.events); a redelivered or
@@ -43,3 +41,9 @@ def requeue_pending_events() -> int:
     from . import events
 
     return events.requeue_pending()
+
+
+@shared_task
+def prune_ticket_changes() -> int:
+    """Beat, hourly: drop the export's change log past its retention (batched)."""
+    return changes.prune(days=settings.HELPDESK_TICKET_CHANGES_RETENTION_DAYS)
