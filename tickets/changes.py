@@ -54,8 +54,12 @@ def current_position() -> Position:
     those still being written now). Where an initial full sync starts following."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {_XMIN}")  # noqa: S608 - a constant
-            return (int(cursor.fetchone()[0]), 0)
+            cursor.execute(f"SELECT {_XMIN}, {_OWN_XID}")  # noqa: S608 - constants
+            xmin, own = cursor.fetchone()
+        if own is not None:  # after the reader's own changes (see _OWN_XID)
+            last = TicketChange.objects.filter(xid=own).aggregate(last=Max("id"))["last"]
+            return (int(own), last or 0)
+        return (int(xmin), 0)
     last = TicketChange.objects.aggregate(last=Max("id"))["last"]
     return (0, last or 0)
 
