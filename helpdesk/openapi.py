@@ -7,6 +7,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE) and 415 (a content type other than JSON, a form or 
 Each is `{"detail": "..."}`; a 400 about fields also
 carries `errors` (messages by field). Operations that document their own keep them.
 
+Every answer carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`
+(helpdesk.throttle.RateLimitHeadersMiddleware), a 429 also `Retry-After`.
 A 401 always carries `WWW-Authenticate: Token` (missing or invalid token credentials);
 a session (the browser's log-in cookie) is refused with 403 when a write lacks its CSRF
 token. Object ids in paths are held to the database's range, as in query strings.
@@ -60,6 +62,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any,
                         "schema": {"$ref": "#/components/schemas/Error"}}},
                 })
             responses["401"].setdefault("headers", {})["WWW-Authenticate"] = CHALLENGE
+            for response in responses.values():
+                response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+            responses["429"]["headers"]["Retry-After"] = RETRY_AFTER
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 if parameter.get("in") == "path" and schema.get("type") == "integer":
@@ -72,6 +77,21 @@ CHALLENGE = {
     "description": "`Token`: send `Authorization: Token <key>` (from POST /api/v1/auth/token/).",
     "required": True,
     "schema": {"type": "string"},
+}
+
+
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per window (a minute) by the tightest throttle "
+                       "that applies to you (per user, or per address before sign-in).",
+        "required": True, "schema": {"type": "integer", "minimum": 0}},
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the current window.",
+        "required": True, "schema": {"type": "integer", "minimum": 0}},
+}
+RETRY_AFTER = {
+    "description": "Seconds to wait before the next request is allowed.",
+    "required": True, "schema": {"type": "integer", "minimum": 0},
 }
 
 

@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "helpdesk.middleware.ContentSecurityPolicyMiddleware",
     "helpdesk.middleware.UserTimezoneMiddleware",
     "helpdesk.middleware.DatabaseUnavailableMiddleware",
+    "helpdesk.throttle.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "wiring.urls"

@@ -5,6 +5,8 @@ every write goes through tickets.services, whose refusals become 400 (or 403) an
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -111,7 +113,27 @@ def if_match_versions(header: str | None) -> list[str] | None:
     tags = parse_etags(header)
     if tags == ["*"]:
         return None
-    return [tag[1:-1] for tag in tags if not tag.startswith("W/")]
+    # An ETag is "<version>.<digest of the representation>": the version is what counts.
+    return [tag[1:-1].split(".")[0] for tag in tags if not tag.startswith("W/")]
+
+
+def representation_etag(ticket: Ticket, data: Mapping) -> str:
+    """The ETag of a ticket's representation: the ticket's version (what If-Match checks)
+    and a digest of everything shown, so that a change to what the ticket shows (a new
+    message moves `updated_at`; a renamed team, an answered survey, a new handoff) changes
+    it too, and an agent's and a customer's views never share one."""
+    shown = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    digest = hashlib.sha256(shown.encode()).hexdigest()[:16]
+    return f'"{services.version_of(ticket)}.{digest}"'
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether `If-None-Match` names this representation (weak comparison, RFC 9110
+    13.1.2: `W/` is ignored; `*` matches any current representation)."""
+    if not header:
+        return False
+    tags = parse_etags(header)
+    return "*" in tags or etag in (t.removeprefix("W/") for t in tags)
 
 
 def _names(data: object) -> list[str]:
@@ -148,7 +170,21 @@ INVALID = OpenApiResponse(ServiceValidationErrorSerializer,
     list=extend_schema(
         summary="Tickets you can see, most urgent first (SLA due, priority, age)",
     ),
-    retrieve=extend_schema(responses={200: TicketSerializer, 404: NOT_FOUND}),
+    retrieve=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+                description="The ETag of an earlier GET (or several, or `*`): answer 304 "
+                "without a body if the ticket still looks the same to you."),
+            OpenApiParameter(
+                "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304],
+                required=True, description="Changes whenever what you see of the ticket "
+                "changes (a field, a new message, a handoff); send it back in "
+                "`If-None-Match` (304 if unchanged) or a PATCH's `If-Match`."),
+        ],
+        responses={200: TicketSerializer,
+                   304: OpenApiResponse(description="Not modified since that ETag."),
+                   404: NOT_FOUND}),
 )
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TicketSerializer
@@ -172,15 +208,23 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         ticket = self.get_object()
-        response = Response(self.get_serializer(ticket).data)
-        response["ETag"] = f'"{services.version_of(ticket)}"'
+        data = self.get_serializer(ticket).data
+        etag = representation_etag(ticket, data)
+        if etag_matches(request.headers.get("If-None-Match"), etag):
+            response = Response(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = Response(data)
+        response["ETag"] = etag
         return response
 
-    def _represent(self, ticket: Ticket) -> dict:
+    def _fresh(self, ticket: Ticket) -> Ticket:
         """The ticket as it is now in the database (it may have left the user's view)."""
-        fresh = ticket_queryset(Ticket.objects.filter(pk=ticket.pk),
-                                agent=is_agent(self.request.user)).get()
-        return TicketSerializer(fresh, context=self.get_serializer_context()).data
+        return ticket_queryset(Ticket.objects.filter(pk=ticket.pk),
+                               agent=is_agent(self.request.user)).get()
+
+    def _represent(self, ticket: Ticket) -> dict:
+        return TicketSerializer(self._fresh(ticket),
+                                context=self.get_serializer_context()).data
 
     def _represent_created(self, ticket: Ticket) -> dict:
         """A ticket just created, from the object the service wrote (its relations are in
@@ -319,8 +363,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         except services.ConflictError as exc:
             return Response({"detail": " ".join(exc.messages)},
                             status=status.HTTP_412_PRECONDITION_FAILED)
-        response = Response(self._represent(ticket))
-        response["ETag"] = f'"{services.version_of(Ticket.objects.get(pk=ticket.pk))}"'
+        fresh = self._fresh(ticket)
+        data = TicketSerializer(fresh, context=self.get_serializer_context()).data
+        response = Response(data)
+        response["ETag"] = representation_etag(fresh, data)
         return response
 
     @extend_schema(
