@@ -17,12 +17,23 @@ import base64
 import binascii
 import json
 from collections import OrderedDict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import BooleanField, F, Field, Func, OrderBy, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    F,
+    Field,
+    Func,
+    OrderBy,
+    QuerySet,
+    Value,
+)
+from django.db.models import prefetch_related_objects
+from django.db.models.functions import Coalesce
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.request import Request
@@ -115,17 +126,29 @@ def decode_cursor(cursor: str, fields: list[Field]) -> list[Any]:
     return parsed
 
 
-def keyset_page(qs: QuerySet, *, size: int, after: list[Any] | None
+def keyset_page(qs: QuerySet, *, size: int, after: list[Any] | None, small: bool = False
                 ) -> tuple[list[Any], list[Any] | None]:
     """(up to `size` rows of `qs` after the sort key `after`, the key of the last row if
     there are more). At most two queries: the second only on the page where a nullable
-    first column passes from its values to its NULLs."""
+    first column passes from its values to its NULLs.
+
+    `small`: `qs` is a few thousand rows at most (a customer's tickets): sort them rather
+    than walk the index of the whole table's order looking for them. PostgreSQL would
+    walk it (its estimate of how soon it finds 26 of them is optimistic: 20 ms for 1,200
+    of 1,000,000 tickets, against 1.5 ms to fetch and sort them); a nullable first column
+    is then ordered as COALESCE(column, the end of time), the same order as NULLS LAST in
+    a form no index offers.
+    """
     names = ordering_of(qs)
     meta = qs.model._meta
     fields = [meta.get_field(n) for n in names]
     nullable = fields[0].null
-    order = [F(names[0]).asc(nulls_last=True) if nullable else names[0], *names[1:]]
-    qs = qs.order_by(*order)
+    if nullable and small and isinstance(fields[0], DateTimeField):
+        first = Coalesce(names[0], Value(datetime.max.replace(tzinfo=UTC),
+                                         output_field=fields[0])).asc()
+    else:
+        first = F(names[0]).asc(nulls_last=True) if nullable else F(names[0]).asc()
+    qs = qs.order_by(first, *names[1:])
     if after is None:
         page = qs
     elif after[0] is None:  # already among the NULLs
@@ -133,12 +156,19 @@ def keyset_page(qs: QuerySet, *, size: int, after: list[Any] | None
             RowAfter(names[1:], after[1:], fields[1:]))
     else:  # NULL > x is unknown, so the NULLs are left for the query below
         page = qs.filter(RowAfter(names, after, fields))
+    # Rows first, then the prefetches once for the page (each queryset evaluated would
+    # run them for its own rows, and the extra row fetched to see if there are more
+    # needs none).
+    lookups = qs._prefetch_related_lookups
+    qs, page = qs.prefetch_related(None), page.prefetch_related(None)
     rows = list(page[:size + 1])
     if nullable and after is not None and after[0] is not None and len(rows) <= size:
         rows += list(qs.filter(**{f"{names[0]}__isnull": True})[:size + 1 - len(rows)])
-    if len(rows) <= size:
-        return rows, None
+    more = len(rows) > size
     rows = rows[:size]
+    prefetch_related_objects(rows, *lookups)
+    if not more:
+        return rows, None
     last = rows[-1]
     return rows, [getattr(last, f.attname) for f in fields]
 
@@ -158,6 +188,7 @@ class KeysetPagination(BasePagination):
     page_size_query_param = "page_size"
     cursor_query_param = "cursor"
     page_query_param = "page"
+    small = False  # a view sets it when the caller's rows are few (see keyset_page)
 
     legacy_class: type[PageNumberPagination] = PageNumberPagination
 
@@ -179,7 +210,7 @@ class KeysetPagination(BasePagination):
         if raw:
             meta = queryset.model._meta
             after = decode_cursor(raw, [meta.get_field(n) for n in ordering_of(queryset)])
-        rows, self.next_key = keyset_page(queryset, size=size, after=after)
+        rows, self.next_key = keyset_page(queryset, size=size, after=after, small=self.small)
         return rows
 
     def get_next_link(self) -> str | None:

@@ -29,7 +29,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from devdata import bench_writes
+from devdata import bench_api, bench_writes
 from devdata.pages import production_like
 from helpdesk.models import Membership, Team, User
 from helpdesk.roles import Role
@@ -133,6 +133,9 @@ class Command(BaseCommand):
             for scenario in scenarios:
                 results.append(self._run(scenario, iterations, warmup))
         self._print(results)
+        with production_like():  # the API list pages and the incremental export (#21)
+            bench_api.run(self.stdout, manager=manager, agent=l1_agent, customer=customer,
+                          iterations=min(iterations, 50))
         created = Ticket.objects.filter(subject__startswith="[bench] API").count()
         if created > created_before:
             self.stdout.write(f"The API scenario created {created - created_before} tickets "
