@@ -1,7 +1,7 @@
 """API fuzzing: every operation of the OpenAPI schema, fed generated input by Schemathesis.
 
-As an outside tester would (issue 28), for each of two callers (an agent and a customer,
-by token), on whichever database the suite runs on (CI: PostgreSQL, then SQLite):
+As an outside tester would (issue 28), for each of three callers (an agent, a manager who
+sees every ticket and so also gets the incremental export, and a customer, by token), on whichever database the suite runs on (CI: PostgreSQL, then SQLite):
 
 - the examples, coverage and fuzzing phases over every operation, with valid (positive)
   and invalid (negative) data: boundary values, ids past the database's range, wrong
@@ -95,10 +95,12 @@ def _keep_the_test_connection():
 
 
 @pytest.fixture
-def tokens(db, customer_a, agent, org_b, ticket_a, ticket_b):
-    """A small world to aim at: tickets of two organisations and two tokens."""
+def tokens(db, customer_a, agent, manager, org_b, ticket_a, ticket_b):
+    """A small world to aim at: tickets of two organisations and three tokens (the
+    manager sees every ticket, so also gets the incremental export)."""
     make_ticket(customer_a, subject="Second ticket")
     return {"agent": Token.objects.create(user=agent).key,
+            "manager": Token.objects.create(user=manager).key,
             "customer": Token.objects.create(user=customer_a).key}
 
 
@@ -137,7 +139,7 @@ def _checks(case) -> list:
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
-@pytest.mark.parametrize("who", ["agent", "customer"])
+@pytest.mark.parametrize("who", ["agent", "manager", "customer"])
 def test_every_operation_answers_within_its_schema(case, who, tokens):
     _authorize(case, tokens[who])
     _count(case, who)
