@@ -31,8 +31,8 @@ from django.db.models import (
     OrderBy,
     QuerySet,
     Value,
+    prefetch_related_objects,
 )
-from django.db.models import prefetch_related_objects
 from django.db.models.functions import Coalesce
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination, PageNumberPagination

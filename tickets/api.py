@@ -30,7 +30,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from helpdesk.api import FORBIDDEN, NOT_FOUND, CursorPagination, is_agent
-
 from helpdesk.keyset import decode_cursor, encode_cursor
 
 from . import changes as change_log

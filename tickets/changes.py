@@ -38,7 +38,8 @@ def read_changes(after: Position | None, *, limit: int) -> tuple[list[TicketChan
     was the end of what can be read now). One query."""
     qs = TicketChange.objects.order_by("xid", "id")
     if connection.vendor == "postgresql":
-        qs = qs.filter(Q(xid__lt=RawSQL(_XMIN, [])) | Q(xid=RawSQL(_OWN_XID, [])))
+        # Constant SQL, no parameters: nothing of the request reaches it.
+        qs = qs.filter(Q(xid__lt=RawSQL(_XMIN, [])) | Q(xid=RawSQL(_OWN_XID, [])))  # noqa: S611
     if after is not None:
         fields = [TicketChange._meta.get_field("xid"), TicketChange._meta.get_field("id")]
         qs = qs.filter(RowAfter(["xid", "id"], list(after), fields))

@@ -1,7 +1,8 @@
 """API fuzzing: every operation of the OpenAPI schema, fed generated input by Schemathesis.
 
 As an outside tester would (issue 28), for each of three callers (an agent, a manager who
-sees every ticket and so also gets the incremental export, and a customer, by token), on whichever database the suite runs on (CI: PostgreSQL, then SQLite):
+sees every ticket and so also gets the incremental export, and a customer, by token), on
+whichever database the suite runs on (CI: PostgreSQL, then SQLite):
 
 - the examples, coverage and fuzzing phases over every operation, with valid (positive)
   and invalid (negative) data: boundary values, ids past the database's range, wrong
