@@ -120,7 +120,8 @@ def representation_etag(ticket: Ticket, data: Mapping) -> str:
     """The ETag of a ticket's representation: the ticket's version (what If-Match checks)
     and a digest of everything shown, so that a change to what the ticket shows (a new
     message moves `updated_at`; a renamed team, an answered survey, a new handoff) changes
-    it too, and an agent's and a customer's views never share one."""
+    it too, and two views that differ (an agent's, with the handoff packet, and the
+    customer's) never share one."""
     shown = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
     digest = hashlib.sha256(shown.encode()).hexdigest()[:16]
     return f'"{services.version_of(ticket)}.{digest}"'
