@@ -8,10 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -29,7 +32,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from helpdesk.api import FORBIDDEN, NOT_FOUND, CursorPagination, is_agent
+from helpdesk.api import FORBIDDEN, NOT_FOUND, CursorPagination, ErrorSerializer, is_agent
 from helpdesk.keyset import decode_cursor, encode_cursor
 
 from . import changes as change_log
@@ -155,6 +158,12 @@ def ticket_queryset(qs: QuerySet[Ticket], *, agent: bool) -> QuerySet[Ticket]:
 CHANGES_PAGE_SIZE, CHANGES_MAX_PAGE_SIZE = 100, 1000
 
 
+class CursorExpired(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = "This cursor is older than the change log keeps: start over."
+    default_code = "cursor_expired"
+
+
 class ChangesQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, allow_blank=True)
     start = serializers.ChoiceField(choices=["now"], required=False, allow_blank=True)
@@ -263,7 +272,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                              f"(default {CHANGES_PAGE_SIZE}; more than "
                              f"{CHANGES_MAX_PAGE_SIZE} is capped at {CHANGES_MAX_PAGE_SIZE}).")
         ],
-        responses={200: TicketChangesSerializer, 403: FORBIDDEN},
+        responses={200: TicketChangesSerializer, 403: FORBIDDEN,
+                   410: OpenApiResponse(ErrorSerializer, description="The cursor is older "
+                                        "than the change log's retention: start over.")},
     )
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None,
             url_path="changes")
@@ -278,9 +289,18 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         size = min(query.validated_data.get("page_size") or CHANGES_PAGE_SIZE,
                    CHANGES_MAX_PAGE_SIZE)
         raw = query.validated_data.get("cursor")
+        now = timezone.now()
         if raw:
-            meta = TicketChange._meta
-            after = tuple(decode_cursor(raw, [meta.get_field("xid"), meta.get_field("id")]))
+            number = TicketChange._meta.get_field("xid")
+            xid, change_id, issued = decode_cursor(raw, [number, number, number])
+            # Changes older than the retention are pruned: a cursor handed out before
+            # then may point past changes that are gone, so it is refused, not trusted.
+            days = settings.HELPDESK_TICKET_CHANGES_RETENTION_DAYS
+            if issued < (now - timedelta(days=days)).timestamp():
+                raise CursorExpired(
+                    f"This cursor is older than the change log keeps ({days} days): start "
+                    "over with start=now and a full sync.")
+            after = (xid, change_id)
         elif query.validated_data.get("start") == "now":
             after = change_log.current_position()
         else:
@@ -293,7 +313,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             ticket.api_satisfaction = found.get(ticket.pk)
         for row in rows:
             row.api_ticket = tickets.get(row.ticket_id)
-        cursor = encode_cursor(list(position))
+        # The cursor also holds when it was handed out (seconds), for the check above.
+        cursor = encode_cursor([*position, int(now.timestamp())])
         url = remove_query_param(request.build_absolute_uri(), "start")
         return Response({
             "changes": TicketChangeSerializer(

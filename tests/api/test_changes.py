@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -107,11 +108,25 @@ def test_only_agents_who_see_every_ticket_may_export(client_for, request, who):
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize("cursor", ["nonsense", "W10", "WzEsMiwzXQ", "WyJ4IiwxXQ", "W251bGwsMV0"])
+@pytest.mark.parametrize("cursor", ["nonsense", "W10", "WzEsMl0", "WzEsMiwzLDRd", "WyJ4IiwxLDFd", "W251bGwsMSwxXQ=="])
 def test_a_cursor_that_is_not_ours_is_a_400(client_for, manager, cursor):
     response = client_for(manager).get(CHANGES, {"cursor": cursor})
     assert response.status_code == 400
     assert "cursor" in response.json()["errors"]
+
+
+def test_a_cursor_older_than_the_retention_is_refused_not_trusted(client_for, manager,
+                                                                  customer_a, settings):
+    settings.HELPDESK_TICKET_CHANGES_RETENTION_DAYS = 30
+    make_ticket(customer_a)
+    client = client_for(manager)
+    _, cursor = _drain(client)
+    with time_machine.travel(timezone.now() + timedelta(days=29)):
+        assert client.get(CHANGES, {"cursor": cursor}).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        response = client.get(CHANGES, {"cursor": cursor})
+    assert response.status_code == 410
+    assert "start=now" in response.json()["detail"]
 
 
 def test_export_queries_do_not_grow_with_the_page(client_for, manager, customer_a):
