@@ -108,7 +108,8 @@ def test_only_agents_who_see_every_ticket_may_export(client_for, request, who):
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize("cursor", ["nonsense", "W10", "WzEsMl0", "WzEsMiwzLDRd", "WyJ4IiwxLDFd", "W251bGwsMSwxXQ=="])
+@pytest.mark.parametrize("cursor", ["nonsense", "W10", "WzEsMl0", "WzEsMiwzLDRd",
+                                    "WyJ4IiwxLDFd", "W251bGwsMSwxXQ=="])
 def test_a_cursor_that_is_not_ours_is_a_400(client_for, manager, cursor):
     response = client_for(manager).get(CHANGES, {"cursor": cursor})
     assert response.status_code == 400

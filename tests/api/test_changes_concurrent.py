@@ -69,7 +69,7 @@ def _catch_up(sync: Sync, until: Callable[[], bool]) -> list[dict]:
     read = sync.poll()
     while not until():
         assert time.monotonic() < deadline, "the stream never caught up"
-        time.sleep(0.05)  # noqa: a poll interval of the sync job, not a hand-over
+        time.sleep(0.05)  # the sync job's poll interval, not a hand-over
         read += sync.poll()
     return read
 
