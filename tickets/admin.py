@@ -27,6 +27,7 @@ from .models import (
     SavedFilter,
     Tag,
     Ticket,
+    TicketChange,
     TicketEvent,
     TimeEntry,
 )
@@ -253,6 +254,19 @@ class MessageAdmin(ReadOnlyRecordAdmin):
     list_select_related = ("ticket", "author")
     search_fields = ("=ticket__id", "=author__email")
     raw_id_fields = ("ticket", "author", "merged_from")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    ordering = ("-pk",)
+
+
+@admin.register(TicketChange)
+class TicketChangeAdmin(AuditRecordAdmin):
+    """The incremental export's change log: written by database triggers, pruned by the
+    beat job (tickets.changes.prune), never edited."""
+
+    list_display = ("id", "xid", "ticket_id", "kind", "merged_into_id", "changed_at")
+    list_filter = ("kind",)
+    search_fields = ("=ticket_id",)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     ordering = ("-pk",)

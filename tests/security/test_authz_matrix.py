@@ -31,6 +31,7 @@ X_MEMBERS_UP = frozenset({"agent_x", "lead_x", "manager", "admin"})  # team X pa
 LEAD_UP = frozenset({"lead_x", "manager", "admin"})
 QA_UP = frozenset({"lead_x", "qa", "manager", "admin"})
 LOGGED_IN = CUSTOMERS | STAFF
+SEE_ALL = frozenset({"qa", "manager", "admin"})  # tickets.view_all_tickets
 NOBODY: frozenset[str] = frozenset()
 
 # Expected codes: an int, "L" (302 to the login page), "R" (302 elsewhere), "API" (401/403).
@@ -225,6 +226,8 @@ RULES: dict[str, Rule] = {
     "ticket-detail": G(OWNER | TEAM_X, anon=API),
     "ticket-events": G(OWNER | TEAM_X, anon=API),
     "ticket-messages": G(OWNER | TEAM_X, anon=API),
+    "ticket-changes": G(SEE_ALL, anon=API, over=dict.fromkeys(LOGGED_IN - SEE_ALL, 403),
+                        note="the incremental export: only for those who see every ticket"),
     "ticket-transition": P(LOGGED_IN, anon=API),
     "ticket-sla": G(TEAM_X, anon=API),
     "ticket-mail": G(TEAM_X, anon=API),
