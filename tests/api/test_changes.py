@@ -141,7 +141,7 @@ def test_export_queries_do_not_grow_with_the_page(client_for, manager, customer_
             assert len(client.get(CHANGES, {"page_size": size}).json()["changes"]) == size
         return len(ctx.captured_queries)
 
-    assert queries(2) == queries(20) <= 12
+    assert queries(2) == queries(10) <= 12
 
 
 def test_retention_prunes_only_old_changes(customer_a):
