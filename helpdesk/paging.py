@@ -109,3 +109,24 @@ class EstimatedCountPaginator(Paginator):
             self.count = seen
         self.__dict__.pop("num_pages", None)
         return Page(rows, number, self)
+
+
+class CappedPaginator(Paginator):
+    """Counts at most `cap` rows (`COUNT` over `LIMIT cap + 1`): past a few thousand rows
+    nobody pages to the end, and an exact COUNT over a large backlog would cost more than
+    the page itself. `is_capped` tells the template to say "2000+"."""
+
+    cap = 2000
+    is_capped = False
+
+    def __init__(self, *args: Any, known_count: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.known_count = known_count
+
+    @cached_property
+    def count(self) -> int:
+        total = self.known_count
+        if total is None:
+            total = self.object_list[: self.cap + 1].count()
+        self.is_capped = total > self.cap
+        return min(total, self.cap)

@@ -15,7 +15,6 @@ from django import forms
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.csv_export import csv_response
 from helpdesk.models import SupportTier, Team
+from helpdesk.paging import CappedPaginator
 from helpdesk.web import PeriodForm, agent_required
 from tickets.models import Channel, Priority
 from tickets.selectors import visible_tickets
@@ -91,7 +91,9 @@ def approaching(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     clocks = selectors.approaching_breach(
         request.user, within=timedelta(minutes=within), team=team, at=now)
-    page = Paginator(clocks, APPROACHING_PER_PAGE).get_page(request.GET.get("page"))
+    # Counted up to CappedPaginator.cap: a big overdue backlog says "2000+" instead of
+    # counting every overdue clock of the open queue on each 30-second refresh.
+    page = CappedPaginator(clocks, APPROACHING_PER_PAGE).get_page(request.GET.get("page"))
     rows = selectors.add_live_figures(list(page.object_list), now=now)
     context = {
         "form": form, "page_obj": page, "clocks": rows, "now": now, "within": within,

@@ -734,7 +734,7 @@ def test_new_ticket_form_errors(agent_client):
 
 
 def test_queue_count_is_capped_on_huge_backlogs(client, manager, customer_a, monkeypatch):
-    from tickets.views.agent import CappedPaginator
+    from helpdesk.paging import CappedPaginator
 
     monkeypatch.setattr(CappedPaginator, "cap", 3)
     for _ in range(5):

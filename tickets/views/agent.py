@@ -11,7 +11,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -19,13 +18,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.functional import SimpleLazyObject, cached_property
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
+from helpdesk.paging import CappedPaginator
 from helpdesk.selectors import agent_choices, agent_choices_version
 from helpdesk.web import agent_required, problem
 
@@ -72,26 +72,6 @@ def _per_page(request: HttpRequest) -> int:
     except (TypeError, ValueError):
         return PER_PAGE_DEFAULT
     return min(max(value, PER_PAGE_MIN), PER_PAGE_MAX)
-
-
-class CappedPaginator(Paginator):
-    """Counts at most `cap` rows: past a few thousand open tickets, nobody pages to the end,
-    and an exact COUNT over a large backlog would cost more than the page itself."""
-
-    cap = 2000
-    is_capped = False
-
-    def __init__(self, *args: Any, known_count: int | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.known_count = known_count
-
-    @cached_property
-    def count(self) -> int:
-        total = self.known_count
-        if total is None:
-            total = self.object_list[: self.cap + 1].count()
-        self.is_capped = total > self.cap
-        return min(total, self.cap)
 
 
 def _scope_counts(scope: selectors.QueueScope) -> dict[str, int]:
