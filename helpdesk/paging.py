@@ -114,7 +114,9 @@ class EstimatedCountPaginator(Paginator):
 class CappedPaginator(Paginator):
     """Counts at most `cap` rows (`COUNT` over `LIMIT cap + 1`): past a few thousand rows
     nobody pages to the end, and an exact COUNT over a large backlog would cost more than
-    the page itself. `is_capped` tells the template to say "2000+"."""
+    the page itself. `is_capped` tells the template to say "2000+". Past the cap, whether
+    there is a next page is decided by fetching one row past the page, so paging goes on
+    to the last row."""
 
     cap = 2000
     is_capped = False
@@ -127,6 +129,35 @@ class CappedPaginator(Paginator):
     def count(self) -> int:
         total = self.known_count
         if total is None:
-            total = self.object_list[: self.cap + 1].count()
+            rows = self.object_list
+            if isinstance(rows, QuerySet):
+                rows = rows.order_by()  # any cap + 1 rows count the same; no sort needed
+            total = rows[: self.cap + 1].count()
         self.is_capped = total > self.cap
         return min(total, self.cap)
+
+    def validate_number(self, number: Any) -> int:
+        if not (self.count and self.is_capped):
+            return super().validate_number(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError) as exc:
+            raise PageNotAnInteger("That page number is not an integer") from exc
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        return number
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        if not self.is_capped:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom:bottom + self.per_page + 1])
+        if not rows and number > 1:
+            raise EmptyPage("That page contains no results")
+        more = len(rows) > self.per_page
+        rows = rows[:self.per_page]
+        # At least what was seen (and one more when a next page exists).
+        self.count = max(self.count, bottom + len(rows) + (1 if more else 0))
+        self.__dict__.pop("num_pages", None)
+        return Page(rows, number, self)

@@ -84,13 +84,14 @@ def approaching_breach(user: User, *, within: timedelta = timedelta(hours=1), te
     on tickets `user` can see; most urgent first. One query (plus a COUNT when paged)."""
     at = at or timezone.now()
     horizon = at + within
+    # The partial index `clock_counting_due` holds exactly the counting clocks in due
+    # order: the page is a walk of its first rows. (A condition on the ticket's
+    # sla_due_at, the same moment denormalised, made PostgreSQL misjudge the join and
+    # sort every overdue clock.)
     qs = Clock.objects.filter(
         completed_at__isnull=True, state__in=COUNTING_STATES,
         due_at__isnull=False, due_at__lte=horizon,
-        # The ticket's sla_due_at is the earliest due time of these same clocks (written by
-        # sla.services.sync_ticket): this narrows the search through the indexed open queue
-        # instead of scanning every clock.
-        ticket__status__in=OPEN_STATUS_VALUES, ticket__sla_due_at__lte=horizon,
+        ticket__status__in=OPEN_STATUS_VALUES,
     )
     qs = _visible(qs, user)
     if team is not None:

@@ -347,6 +347,34 @@ def test_approaching_reads_in_constant_queries(client, manager, customer_a, l1):
     assert len(many) == len(few)
 
 
+def test_approaching_counts_at_most_the_cap_and_pages_past_it(client, manager, customer_a, l1,
+                                                               monkeypatch):
+    """A big overdue backlog is counted up to the cap ("3+"), never in full; the next
+    page still shows the clocks past the cap, most urgent first."""
+    from helpdesk.paging import CappedPaginator
+    from sla import views
+
+    monkeypatch.setattr(CappedPaginator, "cap", 3)
+    monkeypatch.setattr(views, "APPROACHING_PER_PAGE", 2)
+    clocks = []
+    for i in range(5):
+        ticket = place(make_ticket(customer_a, subject=f"T{i}"), team=l1)
+        clocks.append(make_clock(ticket, due_in=timedelta(minutes=i - 10)))
+    client.force_login(manager)
+
+    first = client.get(reverse("sla:approaching"))
+    second = client.get(reverse("sla:approaching"), {"page": 2})
+
+    assert "3+ clocks due within 1 hour or overdue" in first.content.decode()
+    assert first.context["page_obj"].has_next()
+    assert [c.pk for c in first.context["clocks"]] == [clocks[0].pk, clocks[1].pk]
+    assert [c.pk for c in second.context["clocks"]] == [clocks[2].pk, clocks[3].pk]
+    assert second.context["page_obj"].has_next()
+    last = client.get(reverse("sla:approaching"), {"page": 3})
+    assert [c.pk for c in last.context["clocks"]] == [clocks[4].pk]
+    assert not last.context["page_obj"].has_next()
+
+
 def test_non_agent_staff_role_customer_group_sees_404(client, org_a):
     someone = make_user(Role.CUSTOMER, org=org_a, username="carl")
     client.force_login(someone)
