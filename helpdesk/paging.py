@@ -157,7 +157,10 @@ class CappedPaginator(Paginator):
             raise EmptyPage("That page contains no results")
         more = len(rows) > self.per_page
         rows = rows[:self.per_page]
-        # At least what was seen (and one more when a next page exists).
-        self.count = max(self.count, bottom + len(rows) + (1 if more else 0))
+        seen = bottom + len(rows)
+        if more:  # at least what was seen and one more
+            self.count = max(self.count, seen + 1)
+        else:  # the last page: now the count is known
+            self.count, self.is_capped = seen, False
         self.__dict__.pop("num_pages", None)
         return Page(rows, number, self)
