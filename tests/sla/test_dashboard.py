@@ -407,3 +407,44 @@ def test_paused_time_filters_and_visibility(client, manager, agent, pauses, l2):
     client.force_login(agent)  # L1: sees T1 only
     own = client.get(reverse("sla:paused")).context["totals"]
     assert (own["pauses"], own["total"]) == (1, 30 * MIN)
+
+
+def test_paused_report_in_one_pass_gives_the_figures_of_the_four_queries(manager, pauses):
+    """On PostgreSQL the report is one GROUPING SETS pass; it must say what the separate
+    queries say (elsewhere the report is those queries)."""
+    from sla import selectors
+    from sla.views import PeriodFilterForm
+
+    filters = PeriodFilterForm(None).to_filters()
+    report = selectors.paused_report(filters, user=manager, pairs=2)
+
+    def keep(rows: list[dict]) -> list[tuple]:
+        return [(r.get("agent"), r.get("reason"), r["pauses"], r["ongoing"], r["total"],
+                 r["average"], r["tickets"]) for r in rows]
+
+    assert report["totals"] == selectors.paused_totals(filters, user=manager)
+    assert keep(report["by_agent"]) == keep(
+        selectors.paused_time(filters, user=manager, by="agent"))
+    assert keep(report["by_reason"]) == keep(
+        selectors.paused_time(filters, user=manager, by="reason"))
+    assert keep(report["by_agent_reason"]) == keep(
+        selectors.paused_time(filters, user=manager, by="agent_reason", limit=2))
+    assert len(report["by_agent_reason"]) == 2
+
+
+def test_paused_report_is_kept_for_a_few_minutes_in_constant_queries(manager_client, pauses,
+                                                                     agent):
+    def totals() -> dict:
+        return manager_client.get(reverse("sla:paused")).context["totals"]
+
+    with CaptureQueriesContext(connection) as few:
+        assert totals()["pauses"] == 4
+    ClockPause.objects.create(clock=pauses.c2, ticket_id=pauses.c2.ticket_id, actor=agent,
+                              reason="Waiting on customer", started_at=S2 + 2 * H)
+    with CaptureQueriesContext(connection) as cached:
+        assert totals()["pauses"] == 4
+    assert len(cached) < len(few)
+    with (time_machine.travel(NOW + timedelta(minutes=6), tick=False),
+          CaptureQueriesContext(connection) as more):
+        assert totals()["pauses"] == 5
+    assert len(more) == len(few)
