@@ -221,15 +221,8 @@ def _dashboard_figures(user: Any, filters: selectors.DashboardFilters,
         repr((astuple(filters), by, _visibility_scope(user))).encode()).hexdigest()
     figures = cache.get(key)
     if figures is None:
-        rows = selectors.compliance_by(filters, by, user=user)
-        figures = {
-            "computed_at": timezone.now(),
-            "totals": selectors.compliance(filters, user=user),
-            "by_metric": selectors.compliance_by_metric(filters, user=user),
-            "rows": rows,
-            "weeks": rows if by == "week" else selectors.compliance_by(filters, "week",
-                                                                       user=user),
-        }
+        figures = {"computed_at": timezone.now(),
+                   **selectors.dashboard_figures(filters, by=by, user=user)}
         cache.set(key, figures, DASHBOARD_CACHE_SECONDS)
     return figures
 
