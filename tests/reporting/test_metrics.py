@@ -197,6 +197,7 @@ def test_sla_compliance_and_by_priority(data, manager):
     assert rows[3]["frt_mean"] == timedelta(hours=2.5)  # T2 3 h, T3 2 h
     assert (rows[1]["open"], rows[1]["sla_pct"]) == (1, None)
     assert (rows[4]["open"], rows[4]["frt_mean"]) == (1, None)
+    assert metrics.sla_from_priorities(list(rows.values())) == row
 
 
 def test_oldest_open(data, manager):
@@ -330,3 +331,20 @@ def test_one_pass_gives_agent_and_resolution_quality(data, manager, agent, narro
         agents, quality = metrics.agent_and_resolution_quality(F(**narrow), user=viewer)
         assert agents == metrics.agent_quality(F(**narrow), user=viewer)
         assert quality == metrics.resolution_quality(F(**narrow), user=viewer)
+
+
+def test_a_member_narrowed_to_their_team_needs_no_visibility_filter(data, manager, agent, l1,
+                                                                   l2):
+    """An agent sees every ticket of their own teams: narrowed to one of them, the figures
+    are the manager's for that team, from the same SQL (no scan of the visible set). On
+    another team only what they may see there (tickets assigned to them) counts."""
+    own = F(team_id=l1.pk)
+    assert str(own.resolved(agent).query) == str(own.resolved(manager).query)
+    assert metrics.resolution_quality(own, user=agent) == metrics.resolution_quality(
+        own, user=manager)
+    assert metrics.resolution_quality(own, user=agent)["resolved"] == 3  # T1, T2, T6
+    other = F(team_id=l2.pk)
+    assert metrics.resolution_quality(other, user=manager)["resolved"] == 1  # T3, leo's
+    assert metrics.resolution_quality(other, user=agent)["resolved"] == 0
+    # Surveys are credited to their own team, not the ticket's: those keep the filter.
+    assert str(own.responses(agent).query) != str(own.responses(manager).query)
