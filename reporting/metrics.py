@@ -82,7 +82,8 @@ class MetricFilters:
         if self.category_id:
             qs = qs.filter(**{f"{p}category_id": self.category_id})
         if not (user.is_active and user.sees_all_tickets) and not (
-                team_field is None and _sees_whole_team(user, self.team_id)):
+                team_field is None and _sees_whole_team(user, self.team_id)) and not (
+                agent_field is None and _own_tickets(user, self.agent_id)):
             qs = qs.filter(**{f"{p}pk__in" if not p else f"{p[:-2]}__in":
                               visible_tickets(user).values("pk")})
         return qs
@@ -107,6 +108,11 @@ def _sees_whole_team(user: User, team_id: int | None) -> bool:
     narrowed to one of them, the visibility filter adds nothing but a scan of every
     ticket of the team, in each query of the page."""
     return bool(team_id and user.is_active and user.is_agent and team_id in user.team_ids)
+
+
+def _own_tickets(user: User, agent_id: int | None) -> bool:
+    """An agent sees every ticket assigned to them: narrowed to their own, likewise."""
+    return bool(agent_id and agent_id == user.pk and user.is_active and user.is_agent)
 
 
 def percent(part: int | None, whole: int | None) -> float | None:

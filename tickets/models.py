@@ -156,8 +156,10 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_recent"),
             models.Index(fields=["organization", "-created_at"], name="ticket_org_recent"),
             models.Index(fields=["status", "resolved_at"], name="ticket_status_resolved"),
-            # Arrival history per team (workforce forecasts) and handle time per team.
-            models.Index(fields=["team", "created_at"], name="ticket_team_created"),
+            # Arrival history per team (workforce forecasts) and handle time per team; the
+            # channel is included so the hourly arrivals by channel are an index-only scan.
+            models.Index(fields=["team", "created_at"], name="ticket_team_created_channel",
+                         include=["channel"]),
             # Metrics: hourly rollups by resolution time and by last change, and the
             # active-agent count (one probe per agent).
             models.Index(fields=["resolved_at"], name="ticket_resolved"),

@@ -348,3 +348,15 @@ def test_a_member_narrowed_to_their_team_needs_no_visibility_filter(data, manage
     assert metrics.resolution_quality(other, user=agent)["resolved"] == 0
     # Surveys are credited to their own team, not the ticket's: those keep the filter.
     assert str(own.responses(agent).query) != str(own.responses(manager).query)
+
+
+def test_an_agent_narrowed_to_their_own_tickets_needs_no_visibility_filter(data, manager,
+                                                                          agent, l2_agent):
+    mine = F(agent_id=agent.pk)
+    assert str(mine.resolved(agent).query) == str(mine.resolved(manager).query)
+    assert metrics.resolution_quality(mine, user=agent)["resolved"] == 3  # T1, T2, T6
+    # Someone else's tickets keep the filter: leo's T3 sits in L2, which agnes cannot see.
+    theirs = F(agent_id=l2_agent.pk)
+    assert str(theirs.resolved(agent).query) != str(theirs.resolved(manager).query)
+    assert metrics.resolution_quality(theirs, user=agent)["resolved"] == 0
+    assert metrics.resolution_quality(theirs, user=manager)["resolved"] == 1
