@@ -131,7 +131,9 @@ class CappedPaginator(Paginator):
         if total is None:
             rows = self.object_list
             if isinstance(rows, QuerySet):
-                rows = rows.order_by()  # any cap + 1 rows count the same; no sort needed
+                # Any cap + 1 rows count the same: no sort, and no annotation or join that
+                # only the page shows (an approaching clock's level is two subqueries).
+                rows = rows.order_by().values("pk")
             total = rows[: self.cap + 1].count()
         self.is_capped = total > self.cap
         return min(total, self.cap)

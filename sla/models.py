@@ -312,8 +312,10 @@ class Clock(models.Model):
             # Metrics rollup sync: clocks completed since its last run.
             models.Index(fields=["completed_at"], name="clock_completed"),
             # Approaching breach: counting clocks most urgent first, a walk of the few
-            # thousand open ones instead of a sort of every overdue clock.
+            # thousand open ones instead of a sort of every overdue clock; with the ticket
+            # included, its capped count never reads the clocks themselves.
             models.Index(fields=["due_at", "id"], name="clock_counting_due",
+                         include=["ticket"],
                          condition=Q(completed_at__isnull=True,
                                      state__in=["running", "breached"],
                                      due_at__isnull=False)),

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='clock',
-            index=models.Index(condition=models.Q(('completed_at__isnull', True), ('due_at__isnull', False), ('state__in', ['running', 'breached'])), fields=['due_at', 'id'], name='clock_counting_due'),
+            index=models.Index(condition=models.Q(('completed_at__isnull', True), ('due_at__isnull', False), ('state__in', ['running', 'breached'])), fields=['due_at', 'id'], include=('ticket',), name='clock_counting_due'),
         ),
     ]
