@@ -121,7 +121,7 @@ class Ticket(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tickets"
     )
 
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()  # indexed with first_response_at (Meta.indexes)
     updated_at = models.DateTimeField()
     status_changed_at = models.DateTimeField()
     first_response_at = models.DateTimeField(
@@ -162,7 +162,12 @@ class Ticket(models.Model):
                          include=["channel"]),
             # Metrics: hourly rollups by resolution time and by last change, and the
             # active-agent count (one probe per agent).
-            models.Index(fields=["resolved_at"], name="ticket_resolved"),
+            # resolved_at − created_at (time to resolution, its median) and
+            # first_response_at − created_at (first response) from the indexes alone.
+            models.Index(fields=["resolved_at"], name="ticket_resolved_created",
+                         include=["created_at"]),
+            models.Index(fields=["created_at"], name="ticket_created_first_response",
+                         include=["first_response_at"]),
             models.Index(fields=["updated_at"], name="ticket_updated"),
             models.Index(fields=["assignee", "resolved_at"], name="ticket_assignee_resolved"),
             # The API list (every status, most urgent first): the model's ordering over all
