@@ -389,3 +389,22 @@ def test_only_leads_and_managers_may_change_the_rota(agent, lead, manager):
 
     assert not can_manage(agent)
     assert can_manage(lead) and can_manage(manager)
+
+
+def test_cover_is_offered_to_active_staff_of_every_role_only(db):
+    """The override form's "covered by" list: active members of a staff role, each once,
+    never a customer or a deactivated agent."""
+    from workforce import selectors
+
+    agent = make_user(Role.AGENT, username="aga")
+    make_user(Role.CUSTOMER, username="cus")
+    gone = make_user(Role.AGENT, username="gone")
+    gone.is_active = False
+    gone.save()
+    both = make_user(Role.MANAGER, username="two-hats")
+    both.groups.add(*agent.groups.all())  # a manager who is also in the agent group
+
+    names = [u.username for u in selectors.staff()]
+    assert "aga" in names and "two-hats" in names
+    assert names.count("two-hats") == 1
+    assert "cus" not in names and "gone" not in names
