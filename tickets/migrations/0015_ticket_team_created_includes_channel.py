@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('helpdesk', '0010_organization_staff_sso_only_auditentry'),
-        ('tickets', '0013_ticket_urgency_index'),
+        ('tickets', '0014_pending_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
