@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('helpdesk', '0010_organization_staff_sso_only_auditentry'),
-        ('tickets', '0014_pending_events'),
+        ('tickets', '0015_ticket_change_log'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

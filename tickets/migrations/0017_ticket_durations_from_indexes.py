@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('helpdesk', '0010_organization_staff_sso_only_auditentry'),
-        ('tickets', '0015_ticket_team_created_includes_channel'),
+        ('tickets', '0016_ticket_team_created_includes_channel'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
