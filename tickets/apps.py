@@ -16,6 +16,11 @@ class TicketsConfig(AppConfig):
     def ready(self) -> None:
         # Restores defaults on an empty database, e.g. after a test flush.
         post_migrate.connect(_seed_taxonomy, sender=self, dispatch_uid="tickets.seed_taxonomy")
+        # A table rebuild on SQLite drops the change-log triggers; put them back.
+        from .changes import reinstall_sqlite_triggers
+
+        post_migrate.connect(reinstall_sqlite_triggers, sender=self,
+                             dispatch_uid="tickets.change_triggers")
         # Cached picker choices of reference tables are dropped when a row changes.
         from django.db.models.signals import post_delete, post_save
 

@@ -77,3 +77,27 @@ def prune(*, days: int, batch: int = 10_000) -> int:
         deleted += TicketChange.objects.filter(pk__in=ids).delete()[0]
         if len(ids) < batch:
             return deleted
+
+
+def reinstall_sqlite_triggers(using: str = "default", **kwargs: object) -> None:
+    """Put the change-log triggers back on SQLite after `migrate`.
+
+    SQLite cannot alter a column in place, so Django rebuilds the tickets table for such
+    a migration (e.g. an index change on `created_at`) and the rebuild drops the table's
+    triggers: without this, later tickets would silently stop reaching the export.
+    PostgreSQL alters in place and keeps them.
+    """
+    from importlib import import_module
+
+    from django.db import connections
+
+    conn = connections[using]
+    if conn.vendor != "sqlite":
+        return
+    tables = conn.introspection.table_names()
+    if "tickets_ticketchange" not in tables or "tickets_ticket" not in tables:
+        return
+    sql = import_module("tickets.migrations.0015_ticket_change_log").SQLITE_TRIGGERS
+    with conn.cursor() as cursor:
+        for statement in sql:
+            cursor.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
