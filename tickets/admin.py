@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from helpdesk.admin_base import ReadOnlyAdmin
 from helpdesk.models import SupportTier
 from helpdesk.paging import EstimatedCountPaginator
 
@@ -23,6 +24,7 @@ from .models import (
     IntakeRule,
     Macro,
     Message,
+    PendingEvents,
     ProductArea,
     SavedFilter,
     Tag,
@@ -392,3 +394,12 @@ class TicketFollowerAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     ordering = ("-pk",)
+
+
+@admin.register(PendingEvents)
+class PendingEventsAdmin(ReadOnlyAdmin):
+    """The outbox of ticket-event reactions still to run (tickets.events): normally empty
+    within seconds; rows that stay tell of a stopped worker or a lost task."""
+
+    list_display = ("pk", "created_at", "events")
+    ordering = ("pk",)
