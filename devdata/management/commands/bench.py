@@ -29,7 +29,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from devdata import bench_api, bench_writes
+from devdata import bench_api, bench_fanout, bench_writes
 from devdata.pages import production_like
 from helpdesk.models import Membership, Team, User
 from helpdesk.roles import Role
@@ -83,6 +83,8 @@ class Command(BaseCommand):
         parser.add_argument("--customer", default=None,
                             help="Username of the customer (default: the one with most "
                                  "tickets).")
+        parser.add_argument("--batch-only", action="store_true",
+                            help="Only the batch writes: incident fan-out, bulk update.")
         parser.add_argument("--all", action="store_true",
                             help="Every page a user opens instead, warm and cold "
                                  "(manage.py bench_pages; see devdata/pages.py).")
@@ -130,9 +132,12 @@ class Command(BaseCommand):
         created_before = Ticket.objects.filter(subject__startswith="[bench] API").count()
         results = []
         with production_like():
-            for scenario in scenarios:
+            for scenario in scenarios if not opts["batch_only"] else ():
                 results.append(self._run(scenario, iterations, warmup))
+            batch = bench_fanout.run_all(manager)  # once each, on real tickets
         self._print(results)
+        self.stdout.write("\nBatch writes (one run each):\n" + "\n".join(
+            f"  {run.row()}" for run in batch))
         with production_like():  # the API list pages and the incremental export (#21)
             bench_api.run(self.stdout, manager=manager, agent=l1_agent, customer=customer,
                           iterations=min(iterations, 50))
