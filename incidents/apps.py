@@ -25,7 +25,9 @@ class IncidentsConfig(AppConfig):
         from mailgate import notices
 
         # Updates reach customers in one e-mail each, not as one reply e-mail per ticket.
-        notices.register_suppressor(import_module("incidents.customer_mail").told_by_incident)
+        customer_mail = import_module("incidents.customer_mail")
+        notices.register_suppressor(customer_mail.told_by_incident,
+                                    many=customer_mail.told_by_incident_many)
         from tickets import bulk_actions
 
         bulk_actions.register(bulk_actions.BulkAction(

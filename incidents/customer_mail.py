@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.urls import reverse
@@ -35,6 +36,17 @@ def told_by_incident(notice: str, ticket_id: int, message_id: int | None,
             ticket_id=ticket_id, cascade_outcome=IncidentTicket.Outcome.MOVED,
             cascaded_at__gte=at, cascaded_at__lte=at + CASCADE_STAMP_WITHIN).exists()
     return False
+
+
+def told_by_incident_many(notice: str,
+                          items: Sequence[tuple[int, int | None, dt.datetime]]) -> set[int]:
+    """`told_by_incident` for many notices: the replies of an update in one query."""
+    if notice != "customer.reply":
+        return {i for i, item in enumerate(items) if told_by_incident(notice, *item)}
+    told = set(UpdateDelivery.objects.filter(
+        message_id__in=[m for _, m, _ in items if m is not None])
+        .values_list("message_id", flat=True))
+    return {i for i, (_, m, _) in enumerate(items) if m in told}
 
 
 def queue_customer_digest(update_id: int) -> int:

@@ -2,6 +2,7 @@
 status notices) and the waiting-on-customer reminders."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from tickets import events
@@ -16,6 +17,11 @@ REPLY_WINDOW = timedelta(seconds=1)
 def on_public_reply(event: events.PublicReply) -> None:
     if event.by_agent:
         outbound.queue_reply(event.message_id)
+
+
+def on_public_replies(batch: Sequence[events.PublicReply]) -> None:
+    """Replies written together: the agents' e-mails queued set-wise (same rule)."""
+    outbound.queue_replies([e.message_id for e in batch if e.by_agent])
 
 
 def on_created(event: events.TicketCreated) -> None:
@@ -61,7 +67,8 @@ def on_merged(event: events.Merged) -> None:
 
 
 def connect() -> None:
-    events.subscribe(events.PublicReply, on_public_reply, deferred=True)
+    events.subscribe(events.PublicReply, on_public_reply, deferred=True,
+                     many=on_public_replies)
     events.subscribe(events.TicketCreated, on_created, deferred=True)
     events.subscribe(events.StatusChanged, on_status_changed, deferred=True)
     events.subscribe(events.Merged, on_merged, deferred=True)

@@ -87,18 +87,42 @@ def enabled() -> bool:
 # --- suppressors: apps above mailgate say "this one is told another way" -------------
 
 Suppressor = Callable[[str, int, int | None, dt.datetime], bool]
+# Its set-wise form: (notice, [(ticket_id, message_id, at), ...]) -> indexes suppressed.
+ManySuppressor = Callable[[str, Sequence[tuple[int, int | None, dt.datetime]]], set[int]]
 _suppressors: list[Suppressor] = []
+_many_forms: dict[Suppressor, ManySuppressor] = {}
 
 
-def register_suppressor(fn: Suppressor) -> None:
+def register_suppressor(fn: Suppressor, *, many: ManySuppressor | None = None) -> None:
     """`fn(notice, ticket_id, message_id, at)` returns True when the notice must not go
-    (e.g. incidents: a public update reaches each customer once, in its own digest)."""
+    (e.g. incidents: a public update reaches each customer once, in its own digest);
+    `many`, the same rule for many notices at once (see `suppressed_many`)."""
     if fn not in _suppressors:
         _suppressors.append(fn)
+    if many is not None:
+        _many_forms[fn] = many
 
 
 def suppressed(notice: str, ticket_id: int, message_id: int | None, at: dt.datetime) -> bool:
     return any(fn(notice, ticket_id, message_id, at) for fn in _suppressors)
+
+
+def suppressed_many(notice: str,
+                    items: Sequence[tuple[int, int | None, dt.datetime]]) -> set[int]:
+    """`suppressed` for many (ticket_id, message_id, at): the indexes of those that must
+    not go, asked of each suppressor once (its set-wise form) where it has one."""
+    out: set[int] = set()
+    for fn in _suppressors:
+        left = [i for i in range(len(items)) if i not in out]
+        if not left:
+            break
+        many = _many_forms.get(fn)
+        if many is not None:
+            hits = many(notice, [items[i] for i in left])
+            out.update(left[j] for j in hits)
+        else:
+            out.update(i for i in left if fn(notice, *items[i]))
+    return out
 
 
 # --- preferences ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from email.utils import formataddr, make_msgid, parseaddr
 
 from django.conf import settings
@@ -72,6 +73,21 @@ def queue_reply(message_id: int) -> OutboundEmail | None:
     if created or (row.status == OutboundStatus.QUEUED and row.attempts == 0):
         _enqueue(row.pk)
     return row
+
+
+def queue_replies(message_ids: Sequence[int]) -> None:
+    """`queue_reply` for replies written together (an incident update on many tickets):
+    the suppressors are asked once for all of them, and only the replies they let
+    through go `queue_reply`'s way (an incident's are told in its digest: none)."""
+    if not notices.enabled() or not message_ids:
+        return
+    rows = list(Message.objects.filter(pk__in=message_ids, is_public=True, by_agent=True)
+                .order_by("pk").values_list("pk", "ticket_id", "created_at"))
+    told = notices.suppressed_many("customer.reply",
+                                   [(ticket_id, pk, at) for pk, ticket_id, at in rows])
+    for i, (pk, _, _) in enumerate(rows):
+        if i not in told:
+            queue_reply(pk)
 
 
 def prepare_reply(row: OutboundEmail) -> bool:

@@ -24,6 +24,7 @@ from django.db.models import Max, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk.bulkload import update_rows
 from helpdesk.models import Membership, Notification, Team, User
 from helpdesk.notifications import notify_bulk
 from helpdesk.roles import Role
@@ -295,36 +296,9 @@ def _sync_tickets(ticket_ids: set[int], context: _Context) -> None:
 
 
 def _update_rows(model, fields: list[str], rows: list[tuple]) -> None:
-    """Write `fields` of many rows (each tuple: pk, then the values) in one statement.
-
-    QuerySet.bulk_update builds a CASE expression per row and value, which costs far
-    more than the SQL. PostgreSQL: one UPDATE ... FROM (VALUES ...); elsewhere an
-    executemany of single-row UPDATEs (SQLite runs in process: no round trips).
-    """
-    if not rows:
-        return
-    conn = connections[model.objects.db]
-    qn = conn.ops.quote_name
-    opts = model._meta
-    table, pk = qn(opts.db_table), qn(opts.pk.column)
-    columns = [qn(opts.get_field(f).column) for f in fields]
-    adapt = conn.ops.adapt_datetimefield_value
-    rows = [tuple(adapt(v) if isinstance(v, datetime) else v for v in row) for row in rows]
-    with conn.cursor() as cursor:
-        if conn.vendor == "postgresql":
-            types = [opts.pk.rel_db_type(conn)] + [opts.get_field(f).db_type(conn)
-                                                   for f in fields]
-            row_sql = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
-            names = ", ".join(["id", *(f"v{i}" for i in range(len(fields)))])
-            assignments = ", ".join(f"{c} = v.v{i}" for i, c in enumerate(columns))
-            sql = (f"UPDATE {table} SET {assignments} "  # noqa: S608 - our identifiers
-                   f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v({names}) "
-                   f"WHERE {table}.{pk} = v.id")
-            cursor.execute(sql, [v for row in rows for v in row])
-        else:
-            assignments = ", ".join(f"{c} = %s" for c in columns)
-            sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
-            cursor.executemany(sql, [(*row[1:], row[0]) for row in rows])
+    """Write `fields` of many rows (each tuple: pk, then the values) in one statement."""
+    update_rows(model, [model._meta.get_field(f).attname for f in fields], rows,
+                using=model.objects.db)
 
 
 # --- notifications ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ run twice: the services check state before acting.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,21 @@ def on_public_reply(event: events.PublicReply) -> None:
         services.record_agent_reply(event.ticket_id, at=event.at, actor=event.actor_id)
     else:
         services.record_customer_reply(event.ticket_id, at=event.at, actor=event.actor_id)
+
+
+def on_public_replies(batch: Sequence[events.PublicReply]) -> None:
+    """Replies written together (an incident update): the agents' ones set-wise."""
+    services.record_agent_replies([services.AgentReply(e.ticket_id, e.at, e.actor_id)
+                                   for e in batch if e.by_agent])
+    for event in batch:
+        if not event.by_agent:
+            on_public_reply(event)
+
+
+def on_status_changes(batch: Sequence[events.StatusChanged]) -> None:
+    """Status changes written together (the bulk bar, an incident's resolution)."""
+    services.on_status_changes([services.StatusMove(e.ticket_id, e.at, e.actor_id, e.before,
+                                                    e.after) for e in batch])
 
 
 def on_status_changed(event: events.StatusChanged) -> None:
@@ -146,10 +162,17 @@ SUBSCRIPTIONS: list[tuple[type[events.TicketEvent], Any]] = [
 ]
 
 
+# The set-wise form of a handler, for events dispatched together (same rule).
+BATCH_FORMS: dict[Any, Any] = {
+    on_public_reply: on_public_replies,
+    on_status_changed: on_status_changes,
+}
+
+
 def connect() -> None:
     """Subscribe the SLA handlers (idempotent)."""
     for event_type, handler in SUBSCRIPTIONS:
-        events.subscribe(event_type, handler)
+        events.subscribe(event_type, handler, many=BATCH_FORMS.get(handler))
     pre_save.connect(_remember_tier, sender=Organization, dispatch_uid="sla.remember_tier")
     post_save.connect(_on_organization_saved, sender=Organization,
                       dispatch_uid="sla.organization_tier")

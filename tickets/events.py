@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -115,21 +115,113 @@ Handler = Callable[[TicketEvent], None]
 _handlers: dict[type[TicketEvent], list[Handler]] = defaultdict(list)
 #: Handlers that need not hold the request: they run on a worker, from the outbox.
 _deferred: set[Handler] = set()
+BatchHandler = Callable[[Sequence[TicketEvent]], None]
+# The batch form of a handler, for events written many at a time (an incident update
+# on a thousand tickets, the bulk bar): same rule, read and written set-wise.
+_batch_forms: dict[tuple[type[TicketEvent], Handler], BatchHandler] = {}
 
 
 def subscribe(event_type: type[E], handler: Callable[[E], None], *,
-              deferred: bool = False) -> None:
+              deferred: bool = False,
+              many: Callable[[Sequence[E]], None] | None = None) -> None:
     """Call `handler` for every `event_type` (see the module docstring for `deferred`;
-    a deferred handler must be idempotent)."""
+    a deferred handler must be idempotent); with `many`, events handled together
+    (`emit_many`, an outbox row, `dispatch_many`) go to `many(events)` in one call."""
     if handler not in _handlers[event_type]:
         _handlers[event_type].append(handler)  # type: ignore[arg-type]
     if deferred:
         _deferred.add(handler)  # type: ignore[arg-type]
+    if many is not None:
+        _batch_forms[(event_type, handler)] = many  # type: ignore[index,assignment]
 
 
 def unsubscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
     if handler in _handlers[event_type]:
         _handlers[event_type].remove(handler)  # type: ignore[arg-type]
+    _batch_forms.pop((event_type, handler), None)  # type: ignore[arg-type]
+
+
+def _rounds(batch: Sequence[TicketEvent]) -> list[dict[type[TicketEvent], list[TicketEvent]]]:
+    """Round n holds each ticket's n-th event, by type, so every ticket's events are
+    handled in the order they happened (assigned before its status change)."""
+    rounds: list[dict[type[TicketEvent], list[TicketEvent]]] = []
+    seen: dict[int, int] = defaultdict(int)
+    for event in batch:
+        n = seen[event.ticket_id]
+        seen[event.ticket_id] += 1
+        if n == len(rounds):
+            rounds.append(defaultdict(list))
+        rounds[n][type(event)].append(event)
+    return rounds
+
+
+def _dispatch_group(event_type: type[TicketEvent], group: list[TicketEvent],
+                    handlers: list[Handler], *, savepoint: bool = False) -> None:
+    """One type's events, of distinct tickets, to each handler: its batch form once, or
+    the handler per event. A batch form that fails is retried event by event (every
+    handler is idempotent), so one bad ticket does not lose the others' reactions."""
+    for handler in handlers:
+        many = _batch_forms.get((event_type, handler))
+        if many is not None and len(group) > 1:
+            try:
+                with transaction.atomic() if savepoint else nullcontext():
+                    many(group)
+                continue
+            except Exception:
+                logger.exception("Batch handler %r failed for %d events; one by one",
+                                 many, len(group))
+        for event in group:
+            try:
+                with transaction.atomic() if savepoint else nullcontext():
+                    handler(event)
+            except Exception:
+                logger.exception("Handler %r failed for %r", handler, event)
+
+
+def dispatch_many(batch: Sequence[TicketEvent]) -> None:
+    """`dispatch` for events written together: every handler, deferred ones included (a
+    replay of committed work), batch forms where they exist."""
+    for by_type in _rounds(batch):
+        for event_type, group in by_type.items():
+            _dispatch_group(event_type, group, list(_handlers[event_type]))
+
+
+def _dispatch_inline_many(batch: Sequence[TicketEvent]) -> None:
+    for by_type in _rounds(batch):
+        for event_type, group in by_type.items():
+            _dispatch_group(event_type, group,
+                            [h for h in _handlers[event_type] if h not in _deferred])
+
+
+def dispatch_deferred_many(batch: Sequence[TicketEvent]) -> None:
+    """The deferred handlers of events written together (one outbox row), each call in
+    its own savepoint: the worker's side of `emit` and `emit_many`."""
+    for by_type in _rounds(batch):
+        for event_type, group in by_type.items():
+            _dispatch_group(event_type, group,
+                            [h for h in _handlers[event_type] if h in _deferred],
+                            savepoint=True)
+
+
+def emit_many(batch: Sequence[TicketEvent]) -> None:
+    """Events of a batch write (`tickets.batch`): with the enclosing `atomic()` block's,
+    or handed over together: the in-request handlers after the caller's transaction
+    commits, set-wise, the deferred ones through one outbox row."""
+    events = list(batch)
+    if not events:
+        return
+    stack = _stack()
+    if stack:
+        stack[-1].events.extend(events)
+        return
+    if any(_inline(e) for e in events):
+        transaction.on_commit(lambda: _dispatch_inline_many(events))
+    deferred = [to_payload(e) for e in events if _has_deferred(e)]
+    if deferred:
+        from .models import PendingEvents
+
+        row = PendingEvents.objects.create(events=deferred, created_at=timezone.now())
+        transaction.on_commit(lambda: _queue_pending(row.pk), robust=True)
 
 
 def _run(handlers: Iterable[Handler], event: TicketEvent) -> None:
@@ -231,8 +323,7 @@ def handle_pending(pending_id: int) -> bool:
                .filter(pk=pending_id).first())
         if row is None:
             return False
-        for data in row.events:
-            dispatch_deferred(from_payload(data))
+        dispatch_deferred_many([from_payload(data) for data in row.events])
         row.delete()
     return True
 

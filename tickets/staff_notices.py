@@ -16,7 +16,7 @@ Rules shared by every event:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db.models.functions import Lower
@@ -179,6 +179,16 @@ def on_public_reply(event: events.PublicReply) -> None:
                            excerpt=_excerpt(message.body)))
 
 
+def on_public_replies(batch: Sequence[events.PublicReply]) -> None:
+    """Replies written together: which tickets have followers is asked once; agents'
+    replies on the others tell nobody (as `on_public_reply` decides)."""
+    followed = set(TicketFollower.objects.filter(
+        ticket_id__in={e.ticket_id for e in batch}).values_list("ticket_id", flat=True))
+    for event in batch:
+        if not event.by_agent or event.ticket_id in followed:
+            on_public_reply(event)
+
+
 def on_note_added(event: events.NoteAdded) -> None:
     """Staff `@mentioned` in an internal note are told (if they can see the ticket);
     followers hear of the note."""
@@ -251,7 +261,8 @@ def on_escalated(event: events.Escalated) -> None:
 
 def connect() -> None:
     events.subscribe(events.AssigneeChanged, on_assignee_changed, deferred=True)
-    events.subscribe(events.PublicReply, on_public_reply, deferred=True)
+    events.subscribe(events.PublicReply, on_public_reply, deferred=True,
+                     many=on_public_replies)
     events.subscribe(events.NoteAdded, on_note_added, deferred=True)
     events.subscribe(events.StatusChanged, on_status_changed, deferred=True)
     events.subscribe(events.Escalated, on_escalated, deferred=True)

@@ -8,6 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from helpdesk.models import User
+from tickets import batch as ticket_batch
 from tickets import events as ticket_events
 from tickets import services as ticket_services
 from tickets.models import Message, Ticket
@@ -38,39 +40,74 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
     if author is None or not author.is_agent:
         # Never post as a non-agent: a customer-authored reply would reopen tickets.
         raise PermissionDenied("The update's author is no longer an agent; publish it again.")
-    tickets = Ticket.objects.in_bulk(ids)
     body = messages.as_reply(update)
     started = time.perf_counter()
-    delivered = skipped = 0
-    mine: list[int] = []  # tickets this run delivered to (not another worker)
     with transaction.atomic():
         committed = _commit_clock()
-        for tid in ids:
-            ticket = tickets.get(tid)
-            if ticket is None:
-                continue
-            now = timezone.now()
-            try:
-                with transaction.atomic():  # savepoint: the reply and its delivery row
-                    msg = ticket_services.add_reply(ticket, author=author, body=body,
-                                                    public=True)
-                    UpdateDelivery.objects.create(update=update, ticket_id=tid,
-                                                  message_id=msg.pk, created_at=now)
-                delivered += 1
-                mine.append(tid)
-            except IntegrityError:
-                continue  # another worker delivered it meanwhile
-            except (TransitionError, ValidationError, PermissionDenied) as exc:
-                with transaction.atomic():
-                    UpdateDelivery.objects.get_or_create(
-                        update=update, ticket_id=tid,
-                        defaults={"skipped": str(exc)[:255] or "refused", "created_at": now})
-                skipped += 1
+        try:
+            with transaction.atomic():  # savepoint: the whole chunk, set-wise
+                delivered, skipped, mine = _deliver_batch(update, ids, author=author,
+                                                          body=body)
+        except IntegrityError:
+            # A delivery row another worker wrote that the lock did not show us: the
+            # chunk again ticket by ticket, where such a conflict skips only its ticket.
+            delivered, skipped, mine = _deliver_one_by_one(update, ids, author=author,
+                                                           body=body)
         _mark_after_handlers(UpdateDelivery.objects.filter(update_id=update_id,
                                                            ticket_id__in=mine), "dispatched_at")
     if stats is not None:
         stats.add(started=started, committed=committed, done=delivered, skipped=skipped)
     return len(ids)
+
+
+def _deliver_batch(update: PublicUpdate, ids: list[int], *, author: User,
+                   body: str) -> tuple[int, int, list[int]]:
+    """The replies and their delivery rows for the chunk in a fixed number of statements
+    (tickets.batch): returns (delivered, skipped, tickets delivered by this run)."""
+    def delivered_meanwhile(locked: list[int]) -> set[int]:
+        # Asked under the tickets' row locks: a worker that delivered one committed first.
+        return set(UpdateDelivery.objects.filter(update_id=update.pk, ticket_id__in=locked)
+                   .values_list("ticket_id", flat=True))
+
+    result = ticket_batch.add_public_replies(ids, author=author, body=body,
+                                             leave_out=delivered_meanwhile)
+    now = timezone.now()
+    UpdateDelivery.objects.bulk_create(
+        [UpdateDelivery(update=update, ticket_id=tid, message_id=msg.pk, created_at=now)
+         for tid, msg in result.messages.items()]
+        + [UpdateDelivery(update=update, ticket_id=tid, skipped=why[:255] or "refused",
+                          created_at=now) for tid, why in result.refused.items()])
+    return len(result.messages), len(result.refused), sorted(result.messages)
+
+
+def _deliver_one_by_one(update: PublicUpdate, ids: list[int], *, author: User,
+                        body: str) -> tuple[int, int, list[int]]:
+    """The chunk through the one-ticket reply, each ticket in its own savepoint."""
+    tickets = Ticket.objects.in_bulk(ids)
+    delivered = skipped = 0
+    mine: list[int] = []
+    for tid in ids:
+        ticket = tickets.get(tid)
+        if ticket is None:
+            continue
+        now = timezone.now()
+        try:
+            with transaction.atomic():  # savepoint: the reply and its delivery row
+                msg = ticket_services.add_reply(ticket, author=author, body=body,
+                                                public=True)
+                UpdateDelivery.objects.create(update=update, ticket_id=tid,
+                                              message_id=msg.pk, created_at=now)
+            delivered += 1
+            mine.append(tid)
+        except IntegrityError:
+            continue  # another worker delivered it meanwhile
+        except (TransitionError, ValidationError, PermissionDenied) as exc:
+            with transaction.atomic():
+                UpdateDelivery.objects.get_or_create(
+                    update=update, ticket_id=tid,
+                    defaults={"skipped": str(exc)[:255] or "refused", "created_at": now})
+            skipped += 1
+    return delivered, skipped, mine
 
 
 def _mark_after_handlers(rows: QuerySet, column: str) -> None:
@@ -92,9 +129,10 @@ def _replay_replies(update_id: int, *, batch: int = CHUNK) -> int:
     while rows := list(UpdateDelivery.objects.filter(
             update_id=update_id, dispatched_at__isnull=True, message_id__isnull=False)
             .order_by("ticket_id").values_list("pk", "message_id")[:batch]):
-        for msg in Message.objects.filter(pk__in=[m for _, m in rows]).order_by("pk"):
-            ticket_events.dispatch(ticket_events.PublicReply(
-                msg.ticket_id, msg.author_id, msg.created_at, msg.pk, msg.by_agent))
+        ticket_events.dispatch_many([
+            ticket_events.PublicReply(msg.ticket_id, msg.author_id, msg.created_at, msg.pk,
+                                      msg.by_agent)
+            for msg in Message.objects.filter(pk__in=[m for _, m in rows]).order_by("pk")])
         UpdateDelivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(
             dispatched_at=timezone.now())
         replayed += len(rows)

@@ -33,6 +33,7 @@ Rules of thumb a support lead can check against the audit trail:
 """
 from __future__ import annotations
 
+from .batched import AgentReply, StatusMove, on_status_changes, record_agent_replies
 from .bulk import PassedLevels, start_clocks_in_bulk
 from .lifecycle import (
     exempt,
@@ -52,5 +53,6 @@ __all__ = [
     "start_clocks", "record_agent_reply", "record_customer_reply", "on_status_change",
     "record_reopen", "record_merge", "exempt", "reevaluate", "reevaluate_organization",
     "mark_breached", "refresh_next_level", "sync_ticket", "sync_tickets", "NOT_APPLICABLE",
-    "START_METRICS", "start_clocks_in_bulk", "PassedLevels",
+    "START_METRICS", "start_clocks_in_bulk", "PassedLevels", "AgentReply", "StatusMove",
+    "record_agent_replies", "on_status_changes",
 ]

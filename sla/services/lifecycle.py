@@ -61,12 +61,17 @@ def record_agent_reply(ticket: Ticket | int, *, at: datetime, actor: User | int 
         work = _work(ticket, at=at, actor=actor)
         if not work.clocks:
             return
-        for clock in work.active(Metric.FIRST_RESPONSE):
-            work.complete(clock, met=True, reason="first public agent reply")
-        for clock in work.active(Metric.NEXT_RESPONSE):
-            work.complete(clock, met=True, reason="agent replied")
-        work.restart_periodic(reason="agent update")
+        agent_reply_rule(work)
         work.sync()
+
+
+def agent_reply_rule(work: ClockWork) -> None:
+    """What a public agent reply does to a ticket's clocks (one ticket or a batch)."""
+    for clock in work.active(Metric.FIRST_RESPONSE):
+        work.complete(clock, met=True, reason="first public agent reply")
+    for clock in work.active(Metric.NEXT_RESPONSE):
+        work.complete(clock, met=True, reason="agent replied")
+    work.restart_periodic(reason="agent update")
 
 
 def record_customer_reply(ticket: Ticket | int, *, at: datetime,
@@ -94,22 +99,27 @@ def on_status_change(ticket: Ticket | int, before: str, after: str, *, at: datet
         work = _work(ticket, at=at, actor=actor)
         if not work.clocks:
             return
-        if after == Status.RESOLVED:
-            for clock in work.active():
-                work.complete(clock, met=clock.metric == Metric.RESOLUTION,
-                              reason="ticket resolved")
-        elif after == Status.CLOSED:
-            if work.ticket.merged_into_id:
-                for clock in work.active():
-                    work.exempt(clock, reason=f"merged into #{work.ticket.merged_into_id}")
-            else:
-                for clock in work.active():
-                    work.complete(clock, met=False, reason="ticket closed")
-        else:
-            if before in (Status.RESOLVED, Status.CLOSED):
-                work.reopen()
-            work.apply_pausing(after, waiting_reason=work.ticket.waiting_reason)
+        status_change_rule(work, work.ticket, before, after)
         work.sync()
+
+
+def status_change_rule(work: ClockWork, ticket: Ticket, before: str, after: str) -> None:
+    """What a status change does to a ticket's clocks (one ticket or a batch)."""
+    if after == Status.RESOLVED:
+        for clock in work.active():
+            work.complete(clock, met=clock.metric == Metric.RESOLUTION,
+                          reason="ticket resolved")
+    elif after == Status.CLOSED:
+        if ticket.merged_into_id:
+            for clock in work.active():
+                work.exempt(clock, reason=f"merged into #{ticket.merged_into_id}")
+        else:
+            for clock in work.active():
+                work.complete(clock, met=False, reason="ticket closed")
+    else:
+        if before in (Status.RESOLVED, Status.CLOSED):
+            work.reopen()
+        work.apply_pausing(after, waiting_reason=ticket.waiting_reason)
 
 
 def record_reopen(ticket: Ticket | int, *, at: datetime, actor: User | int | None) -> None:
