@@ -24,7 +24,8 @@ from django.utils import timezone
 from helpdesk.bulkload import update_rows
 from tickets.models import Ticket
 
-from ..models import Clock, ClockEvent, ClockLevelFire, ClockPause, Level
+from ..models import Clock, ClockEvent, ClockLevelFire, ClockPause, Level, Policy
+from ..policies import ResolvedTarget, TargetBook
 from .lifecycle import agent_reply_rule, status_change_rule
 from .work import ClockWork, sync_tickets
 
@@ -71,6 +72,7 @@ class _Batch:
                 pause.clock = by_pk[pause.clock_id]
                 self.pauses[id(pause.clock)].append(pause)
         self.levels: dict[int | None, list[int]] = {}
+        self.book = TargetBook()  # targets, tier multipliers, overrides: read once
         self.new_clocks: list[Clock] = []
         self.saved: dict[int, Clock] = {}  # by id(clock)
         self.new_pauses: list[ClockPause] = []
@@ -147,6 +149,9 @@ class _BatchWork(ClockWork):
 
     def level_percents(self, policy_id: int | None) -> list[int]:
         return [] if policy_id is None else self.batch.level_percents(policy_id)
+
+    def targets(self, policy: Policy, *, at: datetime) -> dict[str, ResolvedTarget]:
+        return self.batch.book.targets(self.ticket, policy, at=at)
 
 
 def _run(items: Sequence[AgentReply | StatusMove], apply) -> None:

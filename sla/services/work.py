@@ -263,6 +263,10 @@ class ClockWork:
                                             created_at__lte=self.at)
                 .order_by("-created_at").values_list("created_at", flat=True).first())
 
+    def targets(self, policy: Policy, *, at: datetime) -> dict[str, ResolvedTarget]:
+        """The ticket's targets under `policy` at `at` (a batch reads the rows once)."""
+        return targets_for(self.ticket, policy, at=at)
+
     # -- audit -----------------------------------------------------------------------
 
     def event(self, clock: Clock, kind: str, *, at: datetime | None = None, reason: str = "",
@@ -592,7 +596,7 @@ class ClockWork:
         policy = self.policy()
         if policy is None:
             return None
-        target = targets_for(self.ticket, policy, at=self.at).get(metric)
+        target = self.targets(policy, at=self.at).get(metric)
         if target is None:
             return None
         cycle = max((c.cycle for c in self.of_metric(metric)), default=0) + 1
