@@ -103,8 +103,16 @@ def on_team_changed(event: events.Assigned | events.Escalated) -> None:
         return  # on_ticket_created starts the clocks from the ticket as it is now
     # Assigned also fires for assignee-only changes; assignees are no policy condition,
     # so only the team can matter, and re-evaluation is a no-op when nothing changed.
-    if _teams_matter() and (ticket := _ticket(event.ticket_id)):
-        services.reevaluate(ticket, at=event.at, actor=event.actor_id, reason="team changed")
+    on_teams_changed([event])
+
+
+def on_teams_changed(batch: Sequence[events.Assigned | events.Escalated]) -> None:
+    """Assignments written together (the bulk bar): whether teams matter is asked once."""
+    if _teams_matter():
+        for event in batch:
+            if ticket := _ticket(event.ticket_id):
+                services.reevaluate(ticket, at=event.at, actor=event.actor_id,
+                                    reason="team changed")
 
 
 def on_tags_changed(event: events.TagsChanged) -> None:
@@ -166,6 +174,7 @@ SUBSCRIPTIONS: list[tuple[type[events.TicketEvent], Any]] = [
 BATCH_FORMS: dict[Any, Any] = {
     on_public_reply: on_public_replies,
     on_status_changed: on_status_changes,
+    on_team_changed: on_teams_changed,
 }
 
 

@@ -10,18 +10,30 @@ apps that react can do so set-wise too.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk.bulkload import update_rows
 from helpdesk.models import User
 
 from . import events
 from .models import Channel, EventKind, Message, Ticket, TicketEvent
-from .state_machine import Status
+from .state_machine import (
+    ASSIGNEE,
+    PACKET,
+    REASON,
+    TO_TEAM,
+    WAITING_STATUSES,
+    Status,
+    TransitionError,
+    check,
+)
 
 
 @dataclass
@@ -93,3 +105,150 @@ def add_public_replies(ticket_ids: Iterable[int], *, author: User, body: str,
         events.emit_many([events.PublicReply(m.ticket_id, author.pk, now, m.pk, True)
                           for m in messages])
     return result
+
+
+# --- the queue's bulk bar ---------------------------------------------------------------
+
+@dataclass
+class BulkResult:
+    """Per ticket: changed (ids, in order) or refused (id -> why); nothing else moved."""
+
+    changed: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+# The ticket columns a bulk change may write (one UPDATE for all changed tickets).
+_BULK_COLUMNS = ["assignee_id", "status", "status_changed_at", "updated_at", "waiting_reason",
+                 "resolved_at", "closed_at", "reopen_count"]
+
+
+class _Plan:
+    """One ticket's share of a bulk change, built in memory and kept only if every step
+    passes: its audit rows and domain events, in the order the one-ticket path writes
+    them (the events name their audit row, known once the rows are inserted)."""
+
+    def __init__(self, ticket: Ticket, actor: User, now: datetime) -> None:
+        self.ticket = ticket
+        self.actor = actor
+        self.now = now
+        self.rows: list[TicketEvent] = []
+        self.emits: list[Callable[[], events.TicketEvent]] = []
+
+    def record(self, **kwargs: Any) -> TicketEvent:
+        row = TicketEvent(ticket_id=self.ticket.pk, actor=self.actor, created_at=self.now,
+                          **kwargs)
+        self.rows.append(row)
+        return row
+
+    def set_assignee(self, agent: User | None, names: Mapping[int, str]) -> None:
+        """`services._set_assignee`: the audit row and Assigned + AssigneeChanged."""
+        ticket = self.ticket
+        before = ticket.assignee_id
+        after = agent.pk if agent else None
+        if before == after:
+            return
+        ticket.assignee_id = after
+        row = self.record(kind=EventKind.FIELD, field="assignee",
+                          before=names.get(before, "") if before else "",
+                          after=agent.display_name if agent else "")
+        actor_id, team_id, now = self.actor.pk, ticket.team_id, self.now
+        self.emits.append(lambda: events.Assigned(ticket.pk, actor_id, now, after, team_id))
+        self.emits.append(lambda: events.AssigneeChanged(ticket.pk, actor_id, now, before,
+                                                         after, row.pk))
+
+    def move(self, to: str, *, reason: str, names: Mapping[int, str]) -> None:
+        """`services.transition` by an agent with no assignee, packet or team given:
+        checked by the state machine (a refusal raises), then what `_apply` writes."""
+        ticket = self.ticket
+        provided = {REASON: (reason or "").strip(), ASSIGNEE: ticket.assignee_id or None,
+                    PACKET: None, TO_TEAM: None}
+        step = check(ticket.status, to, provided, customer=False)
+        before, target, note = ticket.status, step.target, (reason or "").strip()
+        ticket.status = target.value
+        ticket.status_changed_at = ticket.updated_at = self.now
+        ticket.waiting_reason = note[:255] if target in WAITING_STATUSES else ""
+        if target == Status.RESOLVED:
+            ticket.resolved_at = self.now
+        if target == Status.CLOSED:
+            ticket.closed_at = self.now
+        if step.name == "reopen":
+            ticket.reopen_count += 1
+            ticket.resolved_at = None
+        if step.name == "return to queue":
+            self.set_assignee(None, names)
+        self.record(kind=EventKind.STATUS, field="status", before=before, after=target.value,
+                    note=note, is_public=True)
+        actor_id, now = self.actor.pk, self.now
+        self.emits.append(lambda: events.StatusChanged(ticket.pk, actor_id, now, before,
+                                                       target.value))
+        if step.name == "reopen":
+            self.emits.append(lambda: events.Reopened(ticket.pk, actor_id, now))
+
+
+def bulk_update(ticket_ids: Iterable[int], *, actor: User, assignee: User | None = None,
+                unassign: bool = False, status: str = "", reason: str = "") -> BulkResult:
+    """One change to many tickets (the queue's bulk bar): each ticket succeeds or is
+    refused on its own, with the one-ticket rules (`update_ticket`'s assignment and the
+    lifecycle step it implies, then `transition`), one audit event per change; written
+    in a fixed number of statements, the domain events dispatched together."""
+    if not (actor and actor.is_agent):
+        raise PermissionDenied("Only agents can change tickets in bulk.")
+    result = BulkResult()
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return result
+    assigning = assignee is not None or unassign
+    with transaction.atomic():
+        tickets = list(Ticket.objects.select_for_update(of=("self",)).filter(pk__in=ids)
+                       .order_by("pk"))
+        names = {u.pk: u.display_name for u in User.objects.filter(
+            pk__in={t.assignee_id for t in tickets if t.assignee_id})}
+        if assignee is not None:
+            names[assignee.pk] = assignee.display_name
+        now = timezone.now()
+        plans: list[_Plan] = []
+        for ticket in tickets:
+            plan = _Plan(ticket, actor, now)
+            saved = {name: getattr(ticket, name) for name in _BULK_COLUMNS}
+            try:
+                if assigning:
+                    _assign(plan, assignee, names)
+                if status and status != ticket.status:
+                    plan.move(status, reason=reason, names=names)
+            except (TransitionError, ValidationError) as exc:
+                for name, value in saved.items():  # nothing of a refused ticket is kept
+                    setattr(ticket, name, value)
+                result.refused[ticket.pk] = _message_of(exc)
+                continue
+            result.changed.append(ticket.pk)
+            if plan.rows:
+                plans.append(plan)
+        TicketEvent.objects.bulk_create([row for plan in plans for row in plan.rows])
+        update_rows(Ticket, _BULK_COLUMNS, [
+            (p.ticket.pk, *(getattr(p.ticket, name) for name in _BULK_COLUMNS))
+            for p in plans])
+        events.emit_many([make() for plan in plans for make in plan.emits])
+    return result
+
+
+def _assign(plan: _Plan, agent: User | None, names: Mapping[int, str]) -> None:
+    """`update_ticket(changes={"assignee": agent})` on the plan's ticket."""
+    if agent is not None and not agent.is_agent:
+        raise ValidationError({"assignee": "Tickets can only be assigned to agents."})
+    ticket = plan.ticket
+    if ticket.assignee_id == (agent.pk if agent else None):
+        return
+    plan.set_assignee(agent, names)
+    ticket.updated_at = plan.now
+    # Giving an untouched ticket to someone is the "assign" step of the lifecycle;
+    # taking it away from an assigned one puts it back in the queue.
+    if ticket.assignee_id and ticket.status in (Status.NEW, Status.TRIAGED):
+        plan.move(Status.ASSIGNED, reason="", names=names)
+    elif not ticket.assignee_id and ticket.status == Status.ASSIGNED:
+        plan.move(Status.TRIAGED, reason="unassigned", names=names)
+
+
+def _message_of(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)

@@ -12,13 +12,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from helpdesk.models import Organization, Team, User
 
-from . import assignment, events, routing
+from . import assignment, batch, events, routing
 from .attachments import guess_content_type, safe_filename, validate_uploads
+from .batch import BulkResult
 from .field_rules import (
     CUSTOMER_CHANNELS,
     StaffOnlyField,
@@ -845,35 +846,12 @@ def apply_macro(ticket: Ticket, macro: Macro, *, actor: User) -> Ticket:
 
 # --- bulk and scheduled ---------------------------------------------------------------
 
-@dataclass
-class BulkResult:
-    changed: list[int]
-    refused: dict[int, str]
-
-
 def bulk_update(tickets: Iterable[Ticket], *, actor: User, assignee: User | None = None,
                 unassign: bool = False, status: str = "", reason: str = "") -> BulkResult:
-    """Apply one change to many tickets; each ticket succeeds or is refused on its own."""
-    if not _is_agent(actor):
-        raise PermissionDenied("Only agents can change tickets in bulk.")
-    result = BulkResult(changed=[], refused={})
-    for ticket in tickets:
-        try:
-            with transaction.atomic():
-                if assignee is not None or unassign:
-                    ticket = update_ticket(ticket, actor=actor, changes={"assignee": assignee})
-                if status and status != ticket.status:
-                    transition(ticket, status, actor=actor, reason=reason)
-            result.changed.append(ticket.pk)
-        except (TransitionError, ValidationError, PermissionDenied) as exc:
-            result.refused[ticket.pk] = _message_of(exc)
-    return result
-
-
-def _message_of(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    return str(exc)
+    """Apply one change to many tickets; each ticket succeeds or is refused on its own
+    (written set-wise by `tickets.batch.bulk_update`, same rules as one by one)."""
+    return batch.bulk_update([t.pk for t in tickets], actor=actor, assignee=assignee,
+                             unassign=unassign, status=status, reason=reason)
 
 
 def close_stale_resolved(*, days: int, limit: int = 500) -> int:

@@ -23,7 +23,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from helpdesk.models import Membership, Notification, User
-from helpdesk.notice_templates import render_notice
+from helpdesk.notice_templates import Wording, render_wording, wording_for
 from helpdesk.notifications import notify_bulk
 
 from . import events, selectors
@@ -105,48 +105,79 @@ def deliver(ticket: Ticket, notices: Iterable[Notice], *, event: str,
     `event` identifies the change (e.g. ``msg:12``): with the recipient it makes the
     dedupe key, so running the same event twice records nothing new.
     """
+    notes = notifications(ticket, notices, event=event, actor_id=actor_id, values=values)
+    notify_bulk(notes)
+    return len(notes)
+
+
+Wordings = dict[tuple[str, int | None], Wording]
+
+
+def notifications(ticket: Ticket, notices: Iterable[Notice], *, event: str,
+                  actor_id: int | None, values: Mapping[str, str],
+                  wordings: Wordings | None = None) -> list[Notification]:
+    """What `deliver` records, unsaved (a batch saves many tickets' at once); `wordings`
+    keeps the notice wordings a batch has read, by (key, team)."""
     chosen: dict[int, Notice] = {}
     for notice in notices:
         if notice.user.pk == actor_id or not notice.user.is_active:
             continue
         chosen.setdefault(notice.user.pk, notice)
     if not chosen:
-        return 0
-    rendered = {key: render_notice(key, values, team_id=ticket.team_id)
-                for key in {n.key for n in chosen.values()}}
+        return []
+    wordings = {} if wordings is None else wordings
+    rendered = {}
+    for key in {n.key for n in chosen.values()}:
+        if (key, ticket.team_id) not in wordings:
+            wordings[(key, ticket.team_id)] = wording_for(key, ticket.team_id)
+        rendered[key] = render_wording(wordings[(key, ticket.team_id)], values)
     now = timezone.now()
     urgent = ticket.priority == Priority.P1
     url = ticket.get_absolute_url()
-    notify_bulk([
+    return [
         Notification(recipient=n.user, title=rendered[n.key].subject[:200],
                      body=rendered[n.key].text, body_html=rendered[n.key].html, url=url,
                      source=n.key, urgent=urgent,
                      dedupe_key=f"staff:{event}:{uid}", created_at=now, email_wanted=True)
         for uid, n in chosen.items()
-    ])
-    return len(chosen)
+    ]
 
 
 # --- handlers -------------------------------------------------------------------------
 
 def on_assignee_changed(event: events.AssigneeChanged) -> None:
     """The new assignee hears it is theirs, the previous one that it no longer is."""
-    ticket = _ticket(event.ticket_id)
-    if ticket is None:
-        return
-    actor = _actor(event.actor_id)
-    people = {u.pk: u for u in User.objects.filter(
-        pk__in=[pk for pk in (event.before_id, event.after_id) if pk])}
-    notices = []
-    if event.after_id in people:
-        notices.append(Notice(people[event.after_id], "staff.assigned"))
-    if event.before_id in people:
-        notices.append(Notice(people[event.before_id], "staff.unassigned"))
-    new = people.get(event.after_id)
-    deliver(ticket, notices, event=f"assign:{event.record_id}", actor_id=event.actor_id,
+    on_assignees_changed([event])
+
+
+def on_assignees_changed(batch: Sequence[events.AssigneeChanged]) -> None:
+    """`on_assignee_changed` for changes written together (the bulk bar): tickets,
+    people and wordings read once, the notifications saved in one statement."""
+    tickets = {t.pk: t for t in (
+        Ticket.objects.select_related("team", "assignee", "requester", "organization")
+        .filter(pk__in={e.ticket_id for e in batch}))}
+    people = User.objects.in_bulk({pk for e in batch
+                                   for pk in (e.before_id, e.after_id, e.actor_id) if pk})
+    wordings: Wordings = {}
+    notes: list[Notification] = []
+    for event in batch:
+        ticket = tickets.get(event.ticket_id)
+        if ticket is None:
+            continue
+        actor = people.get(event.actor_id) if event.actor_id else None
+        notices = []
+        if event.after_id in people:
+            notices.append(Notice(people[event.after_id], "staff.assigned"))
+        if event.before_id in people:
+            notices.append(Notice(people[event.before_id], "staff.unassigned"))
+        new = people.get(event.after_id) if event.after_id else None
+        notes += notifications(
+            ticket, notices, event=f"assign:{event.record_id}", actor_id=event.actor_id,
+            wordings=wordings,
             values=_values(ticket, actor,
                            actor_name=actor.display_name if actor else "The auto-assigner",
                            assignee_name=new.display_name if new else "nobody"))
+    notify_bulk(notes)
 
 
 def on_public_reply(event: events.PublicReply) -> None:
@@ -232,6 +263,15 @@ def on_status_changed(event: events.StatusChanged) -> None:
                            excerpt=f"{before} → {after}"))
 
 
+def on_statuses_changed(batch: Sequence[events.StatusChanged]) -> None:
+    """Status changes written together: which tickets have followers is asked once."""
+    followed = set(TicketFollower.objects.filter(
+        ticket_id__in={e.ticket_id for e in batch}).values_list("ticket_id", flat=True))
+    for event in batch:
+        if event.ticket_id in followed:
+            on_status_changed(event)
+
+
 def on_escalated(event: events.Escalated) -> None:
     """The receiving side hears a ticket arrived, with its handoff packet: every member
     of the team it was escalated to; for engineering, the leads of the ticket's team."""
@@ -260,9 +300,11 @@ def on_escalated(event: events.Escalated) -> None:
 
 
 def connect() -> None:
-    events.subscribe(events.AssigneeChanged, on_assignee_changed, deferred=True)
+    events.subscribe(events.AssigneeChanged, on_assignee_changed, deferred=True,
+                     many=on_assignees_changed)
     events.subscribe(events.PublicReply, on_public_reply, deferred=True,
                      many=on_public_replies)
     events.subscribe(events.NoteAdded, on_note_added, deferred=True)
-    events.subscribe(events.StatusChanged, on_status_changed, deferred=True)
+    events.subscribe(events.StatusChanged, on_status_changed, deferred=True,
+                     many=on_statuses_changed)
     events.subscribe(events.Escalated, on_escalated, deferred=True)

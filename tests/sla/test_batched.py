@@ -108,7 +108,6 @@ def test_a_batch_costs_the_same_queries_for_ten_or_fifty_tickets(clocked):
         with CaptureQueriesContext(connection) as ctx:
             services.record_agent_replies([services.AgentReply(pk, LATER, None)
                                            for pk in batch])
-        import sys; sys.path.insert(0,"/tmp"); import q; q.dump(ctx)
         return len(ctx.captured_queries)
 
     # Level lists are read once per policy and batch; both batches meet every policy.
