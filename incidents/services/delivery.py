@@ -29,11 +29,7 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
     """Deliver the update to the next `limit` linked tickets not yet delivered, in one
     short transaction; returns how many tickets it handled (0: nothing left)."""
     update = PublicUpdate.objects.select_related("incident", "created_by").get(pk=update_id)
-    pending = (IncidentTicket.objects.filter(incident_id=update.incident_id)
-               .filter(~Exists(UpdateDelivery.objects.filter(
-                   update_id=update_id, ticket_id=OuterRef("ticket_id"))))
-               .order_by("ticket_id").values_list("ticket_id", flat=True)[:limit])
-    ids = list(pending)
+    ids = _pending(update, limit)
     if not ids:
         return 0
     author = update.created_by or update.incident.declared_by
@@ -60,17 +56,27 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
     return len(ids)
 
 
+def _pending(update: PublicUpdate, limit: int) -> list[int]:
+    """The next `limit` linked tickets without a delivery row, in id order."""
+    return list(IncidentTicket.objects.filter(incident_id=update.incident_id)
+                .filter(~Exists(UpdateDelivery.objects.filter(
+                    update_id=update.pk, ticket_id=OuterRef("ticket_id"))))
+                .order_by("ticket_id").values_list("ticket_id", flat=True)[:limit])
+
+
+def _delivered_among(update_id: int, ticket_ids: list[int]) -> set[int]:
+    return set(UpdateDelivery.objects.filter(update_id=update_id, ticket_id__in=ticket_ids)
+               .values_list("ticket_id", flat=True))
+
+
 def _deliver_batch(update: PublicUpdate, ids: list[int], *, author: User,
                    body: str) -> tuple[int, int, list[int]]:
     """The replies and their delivery rows for the chunk in a fixed number of statements
     (tickets.batch): returns (delivered, skipped, tickets delivered by this run)."""
-    def delivered_meanwhile(locked: list[int]) -> set[int]:
+    result = ticket_batch.add_public_replies(
+        ids, author=author, body=body,
         # Asked under the tickets' row locks: a worker that delivered one committed first.
-        return set(UpdateDelivery.objects.filter(update_id=update.pk, ticket_id__in=locked)
-                   .values_list("ticket_id", flat=True))
-
-    result = ticket_batch.add_public_replies(ids, author=author, body=body,
-                                             leave_out=delivered_meanwhile)
+        leave_out=lambda locked: _delivered_among(update.pk, locked))
     now = timezone.now()
     UpdateDelivery.objects.bulk_create(
         [UpdateDelivery(update=update, ticket_id=tid, message_id=msg.pk, created_at=now)
