@@ -15,6 +15,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from helpdesk.roles import Role
 from tests.factories import make_ticket, make_user, team
@@ -150,3 +151,59 @@ def test_bulk_change_costs_the_same_queries_for_ten_or_fifty_tickets(
     assert queries(ids[:10], assignee=agent) == queries(ids[10:60], assignee=agent)
     assert queries(ids[:10], status=Status.WAITING_ON_THIRD_PARTY, reason="Carrier") == \
         queries(ids[10:60], status=Status.WAITING_ON_THIRD_PARTY, reason="Carrier")
+
+
+# --- events dispatched together -------------------------------------------------------
+
+@pytest.fixture
+def log():
+    """Two handlers on each of two event types; the first has a batch form."""
+    calls: list = []
+    single = {t: (lambda e, t=t: calls.append(("one", t.__name__, e.ticket_id)))
+              for t in (events.Assigned, events.StatusChanged)}
+    many = {t: (lambda group, t=t: calls.append(
+        ("many", t.__name__, tuple(e.ticket_id for e in group))))
+        for t in (events.Assigned, events.StatusChanged)}
+    plain = lambda e: calls.append(("plain", type(e).__name__, e.ticket_id))  # noqa: E731
+    saved = {t: list(events._handlers[t]) for t in single}
+    for t in single:
+        events._handlers[t] = []
+        events.subscribe(t, single[t], many=many[t])
+        events.subscribe(t, plain)
+    yield calls, many
+    for t in single:
+        events.unsubscribe(t, single[t])
+        events._handlers[t] = saved[t]
+
+
+def _assigned(pk: int) -> events.Assigned:
+    return events.Assigned(pk, None, timezone.now(), None, None)
+
+
+def _moved(pk: int) -> events.StatusChanged:
+    return events.StatusChanged(pk, None, timezone.now(), "new", "triaged")
+
+
+def test_events_dispatched_together_reach_batch_forms_once_and_keep_each_tickets_order(log):
+    calls, _ = log
+    # Ticket 1 only moves; tickets 2 and 3 are assigned, then move.
+    events.dispatch_many([_moved(1), _assigned(2), _moved(2), _assigned(3), _moved(3)])
+    assert calls == [
+        ("one", "StatusChanged", 1),  # alone in its group: the handler itself
+        ("plain", "StatusChanged", 1),
+        ("many", "Assigned", (2, 3)), ("plain", "Assigned", 2), ("plain", "Assigned", 3),
+        ("many", "StatusChanged", (2, 3)), ("plain", "StatusChanged", 2),
+        ("plain", "StatusChanged", 3),
+    ]
+
+
+def test_failing_batch_form_falls_back_to_the_handler_event_by_event(log):
+    calls, many = log
+
+    def broken(group):
+        raise RuntimeError("one bad ticket")
+
+    events._batch_forms[(events.Assigned, events._handlers[events.Assigned][0])] = broken
+    events.dispatch_many([_assigned(4), _assigned(5)])
+    assert calls == [("one", "Assigned", 4), ("one", "Assigned", 5),
+                     ("plain", "Assigned", 4), ("plain", "Assigned", 5)]
