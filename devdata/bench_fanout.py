@@ -96,9 +96,10 @@ def _lead() -> User:
     return User.objects.get(pk=user.pk)
 
 
-def incident_fan_out(*, tickets: int = FANOUT_TICKETS) -> BatchRun:
+def incident_fan_out(*, tickets: int = FANOUT_TICKETS) -> list[BatchRun]:
     """Publish an update on an incident with `tickets` open tickets linked, and run the
-    fan-out job in this process (as the worker would)."""
+    fan-out job in this process (as the worker would); then resolve the incident: the
+    resolution message to every ticket and every ticket moved to resolved."""
     label = f"incident fan-out to {tickets:,} tickets"
     lead = _lead()
     linked = IncidentTicket.objects.filter(incident__title__startswith=BENCH_INCIDENT)
@@ -107,7 +108,7 @@ def incident_fan_out(*, tickets: int = FANOUT_TICKETS) -> BatchRun:
                .exclude(pk__in=linked.values("ticket_id"))
                .order_by("-pk").values_list("pk", flat=True)[:tickets])
     if len(ids) < tickets:
-        return BatchRun(label, note=f"n/a (only {len(ids)} open tickets left)")
+        return [BatchRun(label, note=f"n/a (only {len(ids)} open tickets left)")]
     with mock.patch.object(incident_tasks.fan_out_update, "delay"):
         incident = incident_services.declare(
             title=f"{BENCH_INCIDENT} {uuid.uuid4().hex[:6]}", users_affected="one",
@@ -117,7 +118,7 @@ def incident_fan_out(*, tickets: int = FANOUT_TICKETS) -> BatchRun:
         [IncidentTicket(incident=incident, ticket_id=pk, linked_by=lead, linked_at=now)
          for pk in ids], batch_size=1000)
 
-    def work() -> str:
+    def update() -> str:
         with mock.patch.object(incident_tasks.fan_out_update, "delay"):
             update = incident_services.publish_update(
                 incident, kind="initial", actor=lead,
@@ -127,7 +128,18 @@ def incident_fan_out(*, tickets: int = FANOUT_TICKETS) -> BatchRun:
         return (f"{delivered} replies, {stats.skipped} skipped, {stats.chunks} chunks, "
                 f"longest transaction {stats.max_transaction_seconds:.2f} s")
 
-    return _timed(label, work)
+    def resolution() -> str:
+        with mock.patch.object(incident_tasks.resolve_cascade, "delay"):
+            update = incident_services.resolve(incident, body="Logins work again.",
+                                               actor=lead)
+        incident_tasks.resolve_cascade(incident.pk, update.pk)
+        moved = IncidentTicket.objects.filter(
+            incident=incident, cascade_outcome=IncidentTicket.Outcome.MOVED).count()
+        return f"{moved} tickets moved to resolved"
+
+    return [_timed(label, update),
+            _timed(f"incident resolution to {tickets:,} tickets (message, moves)",
+                   resolution)]
 
 
 def _agent() -> User:
@@ -172,4 +184,4 @@ def bulk_updates(manager: User, *, tickets: int = BULK_TICKETS) -> list[BatchRun
 
 def run_all(manager: User) -> list[BatchRun]:
     """Every batch scenario, in order."""
-    return [incident_fan_out(), *bulk_updates(manager)]
+    return [*incident_fan_out(), *bulk_updates(manager)]

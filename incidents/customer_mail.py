@@ -41,6 +41,16 @@ def told_by_incident(notice: str, ticket_id: int, message_id: int | None,
 def told_by_incident_many(notice: str,
                           items: Sequence[tuple[int, int | None, dt.datetime]]) -> set[int]:
     """`told_by_incident` for many notices: the replies of an update in one query."""
+    if notice in ("customer.resolved", "customer.waiting"):
+        stamps: dict[int, list[dt.datetime]] = defaultdict(list)
+        for ticket_id, at in IncidentTicket.objects.filter(
+                ticket_id__in={t for t, _, _ in items},
+                cascade_outcome=IncidentTicket.Outcome.MOVED,
+                cascaded_at__gte=min(at for _, _, at in items)).values_list(
+                "ticket_id", "cascaded_at"):
+            stamps[ticket_id].append(at)
+        return {i for i, (t, _, at) in enumerate(items)
+                if any(at <= stamp <= at + CASCADE_STAMP_WITHIN for stamp in stamps[t])}
     if notice != "customer.reply":
         return {i for i, item in enumerate(items) if told_by_incident(notice, *item)}
     told = set(UpdateDelivery.objects.filter(

@@ -115,6 +115,7 @@ class BulkResult:
 
     changed: list[int] = field(default_factory=list)
     refused: dict[int, str] = field(default_factory=dict)
+    left: dict[int, str] = field(default_factory=dict)  # left alone by the caller's rule
 
 
 # The ticket columns a bulk change may write (one UPDATE for all changed tickets).
@@ -127,7 +128,7 @@ class _Plan:
     passes: its audit rows and domain events, in the order the one-ticket path writes
     them (the events name their audit row, known once the rows are inserted)."""
 
-    def __init__(self, ticket: Ticket, actor: User, now: datetime) -> None:
+    def __init__(self, ticket: Ticket, actor: User | None, now: datetime) -> None:
         self.ticket = ticket
         self.actor = actor
         self.now = now
@@ -151,7 +152,7 @@ class _Plan:
         row = self.record(kind=EventKind.FIELD, field="assignee",
                           before=names.get(before, "") if before else "",
                           after=agent.display_name if agent else "")
-        actor_id, team_id, now = self.actor.pk, ticket.team_id, self.now
+        actor_id, team_id, now = _pk(self.actor), ticket.team_id, self.now
         self.emits.append(lambda: events.Assigned(ticket.pk, actor_id, now, after, team_id))
         self.emits.append(lambda: events.AssigneeChanged(ticket.pk, actor_id, now, before,
                                                          after, row.pk))
@@ -178,7 +179,7 @@ class _Plan:
             self.set_assignee(None, names)
         self.record(kind=EventKind.STATUS, field="status", before=before, after=target.value,
                     note=note, is_public=True)
-        actor_id, now = self.actor.pk, self.now
+        actor_id, now = _pk(self.actor), self.now
         self.emits.append(lambda: events.StatusChanged(ticket.pk, actor_id, now, before,
                                                        target.value))
         if step.name == "reopen":
@@ -193,28 +194,60 @@ def bulk_update(ticket_ids: Iterable[int], *, actor: User, assignee: User | None
     in a fixed number of statements, the domain events dispatched together."""
     if not (actor and actor.is_agent):
         raise PermissionDenied("Only agents can change tickets in bulk.")
+    assigning = assignee is not None or unassign
+
+    def apply(plan: _Plan, names: dict[int, str]) -> None:
+        if assigning:
+            _assign(plan, assignee, names)
+        if status and status != plan.ticket.status:
+            plan.move(status, reason=reason, names=names)
+
+    return _change_many(ticket_ids, actor=actor, apply=apply,
+                        names={assignee.pk: assignee.display_name} if assignee else {})
+
+
+def move_many(ticket_ids: Iterable[int], to: str, *, actor: User | None, reason: str = "",
+              leave_alone: Callable[[Ticket], str] | None = None) -> BulkResult:
+    """`transition(ticket, to, actor=actor, reason=reason)` on many tickets (an agent, or
+    the system without actor): each moves or is refused on its own. `leave_alone(ticket)`
+    is asked under the row lock and returns why a ticket is to be left as it is (listed
+    in `left`), or "" to move it."""
+    if actor is not None and not actor.is_agent:
+        raise PermissionDenied("Only agents or the system move tickets in bulk.")
+
+    def apply(plan: _Plan, names: dict[int, str]) -> None:
+        plan.move(to, reason=reason, names=names)
+
+    return _change_many(ticket_ids, actor=actor, apply=apply, leave_alone=leave_alone)
+
+
+def _change_many(ticket_ids: Iterable[int], *, actor: User | None,
+                 apply: Callable[[_Plan, dict[int, str]], None],
+                 names: Mapping[int, str] | None = None,
+                 leave_alone: Callable[[Ticket], str] | None = None) -> BulkResult:
+    """Lock the tickets in id order, plan each one's change in memory (a refusal keeps
+    nothing of it), then write every plan's audit rows and ticket columns at once."""
     result = BulkResult()
     ids = sorted(set(ticket_ids))
     if not ids:
         return result
-    assigning = assignee is not None or unassign
     with transaction.atomic():
         tickets = list(Ticket.objects.select_for_update(of=("self",)).filter(pk__in=ids)
                        .order_by("pk"))
-        names = {u.pk: u.display_name for u in User.objects.filter(
+        known = {u.pk: u.display_name for u in User.objects.filter(
             pk__in={t.assignee_id for t in tickets if t.assignee_id})}
-        if assignee is not None:
-            names[assignee.pk] = assignee.display_name
+        known.update(names or {})
         now = timezone.now()
         plans: list[_Plan] = []
         for ticket in tickets:
+            why = leave_alone(ticket) if leave_alone else ""
+            if why:
+                result.left[ticket.pk] = why
+                continue
             plan = _Plan(ticket, actor, now)
             saved = {name: getattr(ticket, name) for name in _BULK_COLUMNS}
             try:
-                if assigning:
-                    _assign(plan, assignee, names)
-                if status and status != ticket.status:
-                    plan.move(status, reason=reason, names=names)
+                apply(plan, known)
             except (TransitionError, ValidationError) as exc:
                 for name, value in saved.items():  # nothing of a refused ticket is kept
                     setattr(ticket, name, value)
@@ -229,6 +262,10 @@ def bulk_update(ticket_ids: Iterable[int], *, actor: User, assignee: User | None
             for p in plans])
         events.emit_many([make() for plan in plans for make in plan.emits])
     return result
+
+
+def _pk(user: User | None) -> int | None:
+    return user.pk if user else None
 
 
 def _assign(plan: _Plan, agent: User | None, names: Mapping[int, str]) -> None:

@@ -5,6 +5,7 @@ the handler is safe to run twice (one survey per ticket resolution).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
@@ -24,6 +25,14 @@ def on_status_changed(event: events.StatusChanged) -> None:
         surveys.schedule_survey(ticket, resolved_at=event.at)
 
 
+def on_statuses_changed(batch: Sequence[events.StatusChanged]) -> None:
+    """Resolutions written together (an incident's cascade): their surveys set-wise."""
+    from . import surveys
+
+    surveys.schedule_surveys([(e.ticket_id, e.at) for e in batch
+                              if e.after == Status.RESOLVED])
+
+
 def panel_context(ticket: Any, request: HttpRequest) -> dict[str, Any] | None:
     """Agents see the ticket's surveys: latest answer first, with rating, NPS and comment."""
     user = request.user
@@ -38,6 +47,7 @@ def panel_context(ticket: Any, request: HttpRequest) -> dict[str, Any] | None:
 
 
 def connect() -> None:
-    events.subscribe(events.StatusChanged, on_status_changed, deferred=True)
+    events.subscribe(events.StatusChanged, on_status_changed, deferred=True,
+                     many=on_statuses_changed)
     panels.register(panels.Panel("satisfaction", "tickets/surveys/panel.html",
                                  context=panel_context, order=40))

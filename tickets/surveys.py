@@ -16,8 +16,10 @@ lets the customer confirm or change the score by POST, with an optional comment 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -72,13 +74,7 @@ def schedule_survey(ticket: Ticket, *, resolved_at: datetime | None = None) -> S
     ticket = Ticket.objects.filter(pk=ticket.pk).first()
     if ticket is None or ticket.status not in (Status.RESOLVED, Status.CLOSED):
         return None  # reopened before the handler ran: that resolution is void
-    at = resolved_at or ticket.resolved_at or timezone.now()
-    defaults = {
-        "requester_id": ticket.requester_id,
-        "agent_id": ticket.assignee_id,
-        "team_id": ticket.team_id,
-        "scheduled_for": at + survey_delay(),
-    }
+    defaults = _survey_fields(ticket, resolved_at)
     try:
         with transaction.atomic():
             survey, _ = Survey.objects.get_or_create(
@@ -86,6 +82,30 @@ def schedule_survey(ticket: Ticket, *, resolved_at: datetime | None = None) -> S
     except IntegrityError:  # a concurrent duplicate won the insert
         survey = Survey.objects.get(ticket=ticket, resolution=ticket.reopen_count)
     return survey
+
+
+def _survey_fields(ticket: Ticket, resolved_at: datetime | None) -> dict[str, Any]:
+    at = resolved_at or ticket.resolved_at or timezone.now()
+    return {"requester_id": ticket.requester_id, "agent_id": ticket.assignee_id,
+            "team_id": ticket.team_id, "scheduled_for": at + survey_delay()}
+
+
+def schedule_surveys(resolutions: Iterable[tuple[int, datetime]]) -> int:
+    """`schedule_survey` for many resolved tickets (ticket id, resolved at): the tickets
+    and their surveys read once, the new surveys inserted in one statement (a survey a
+    concurrent handler wrote first is kept). Returns how many it created."""
+    when = dict(resolutions)
+    tickets = list(Ticket.objects.filter(pk__in=list(when),
+                                         status__in=[Status.RESOLVED, Status.CLOSED])
+                   .only("pk", "requester_id", "assignee_id", "team_id", "resolved_at",
+                         "reopen_count"))
+    have = set(Survey.objects.filter(ticket_id__in=[t.pk for t in tickets])
+               .values_list("ticket_id", "resolution"))
+    new = [Survey(ticket_id=t.pk, resolution=t.reopen_count,
+                  **_survey_fields(t, when[t.pk]))
+           for t in tickets if (t.pk, t.reopen_count) not in have]
+    Survey.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
 
 
 # --- sending --------------------------------------------------------------------------
