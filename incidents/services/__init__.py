@@ -10,12 +10,15 @@ Rules decided here:
 - Escalation steps are measured from the declaration and fire once each (unique Fire
   "escalation:<step>"); a step whose time has passed when the severity is raised fires
   at once.
-- Public updates are delivered as an agent reply on every linked ticket, once: the reply
-  and its UpdateDelivery row are written in one transaction per chunk (savepoint per
-  ticket), and tickets already delivered are skipped, so a retry resumes. A ticket that
-  cannot take a reply (closed) gets a delivery row with the reason, never a failure.
+- Public updates are delivered as an agent reply on every linked ticket, once: the
+  replies and their UpdateDelivery rows are written set-wise (`tickets.batch`), in one
+  transaction per chunk, and tickets already delivered are skipped (checked again under
+  the tickets' row locks), so a retry resumes. Should the chunk still meet a delivery
+  row it did not see, it is redone ticket by ticket (savepoint per ticket). A ticket
+  that cannot take a reply (closed) gets a delivery row with the reason, never a failure.
 - Resolution moves every linked ticket to the chosen status through the ticket state
-  machine; a ticket that cannot move is recorded (`cascade_note`) and skipped.
+  machine (set-wise, `tickets.batch.move_many`); a ticket that cannot move is recorded
+  (`cascade_note`) and skipped.
 - A chunk's ticket events (the reply's e-mail, SLA clocks, the survey) are handled after
   its commit, for seconds; a worker killed then would lose them, since the retry skips
   what was delivered. So each row is marked once its handlers ran, and a retry first

@@ -104,3 +104,30 @@ def test_sla_clocks_follow_the_normal_rules(declare, run, lead, clock, customer_
     assert running > 0
     assert Clock.objects.filter(ticket=new, completed_at__isnull=True,
                                 state="running").count() == 0
+
+
+def test_a_cascade_chunk_costs_the_same_queries_for_ten_or_fifty_tickets(
+        declare, run, lead, clock, customer_a, django_capture_on_commit_callbacks):
+    """Tickets are moved set-wise: a chunk's queries, with the SLA clocks, surveys and
+    the customers' (suppressed) status e-mails after commit, do not grow with it."""
+    from unittest import mock
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets.models import Survey
+
+    def queries(n: int) -> int:
+        many = [run(make_ticket, customer_a, subject=f"Down {i}") for i in range(n)]
+        incident = declare(tickets=many, title=f"Outage of {n}")
+        with mock.patch.object(tasks.resolve_cascade, "delay"):  # the job runs below
+            update = run(services.resolve, incident, body="Fixed.", actor=lead)
+        run(services.fan_out, update.pk)  # the message first, as the job does
+        with CaptureQueriesContext(connection) as ctx, \
+                django_capture_on_commit_callbacks(execute=True):
+            assert services.cascade_chunk(incident.pk, limit=100) == n
+        assert [status_of(t) for t in many] == ["resolved"] * n
+        assert Survey.objects.filter(ticket__in=many).count() == n
+        return len(ctx.captured_queries)
+
+    assert queries(10) == queries(50)
