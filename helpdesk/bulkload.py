@@ -203,14 +203,16 @@ class RowWriter:
 
 
 def update_rows(model: type[models.Model], fields: Sequence[str],
-                rows: Sequence[tuple], *, using: str = DEFAULT_DB_ALIAS) -> None:
+                rows: Sequence[tuple], *, using: str = DEFAULT_DB_ALIAS,
+                only_changed: bool = False) -> None:
     """Write `fields` (attnames: `policy_id`, not `policy`) of many rows in one statement;
     each row is a tuple: the pk, then the values in `fields` order.
 
     QuerySet.bulk_update builds a CASE expression per row and field, which costs far more
     than the SQL. PostgreSQL: one UPDATE ... FROM (VALUES ...); elsewhere an executemany
     of single-row UPDATEs (SQLite runs in process: no round trips). Values are prepared
-    as the ORM saves them (durations, datetimes, JSON).
+    as the ORM saves them (durations, datetimes, JSON). `only_changed` leaves alone the
+    rows that already hold the values (no new row version, no index or trigger work).
     """
     if not rows:
         return
@@ -229,11 +231,17 @@ def update_rows(model: type[models.Model], fields: Sequence[str],
             row_sql = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
             names = ", ".join(["id", *(f"v{i}" for i in range(len(cols)))])
             assignments = ", ".join(f"{qn(f.column)} = v.v{i}" for i, f in enumerate(cols))
+            changed = " OR ".join(f"{table}.{qn(f.column)} IS DISTINCT FROM v.v{i}"
+                                  for i, f in enumerate(cols))
             sql = (f"UPDATE {table} SET {assignments} "  # noqa: S608 - our identifiers
                    f"FROM (VALUES {', '.join([row_sql] * len(prepared))}) AS v({names}) "
-                   f"WHERE {table}.{pk} = v.id")
+                   f"WHERE {table}.{pk} = v.id" + (f" AND ({changed})" if only_changed
+                                                   else ""))
             cursor.execute(sql, [v for row in prepared for v in row])
         else:
             assignments = ", ".join(f"{qn(f.column)} = %s" for f in cols)
-            sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
-            cursor.executemany(sql, [(*row[1:], row[0]) for row in prepared])
+            changed = " OR ".join(f"{qn(f.column)} IS NOT %s" for f in cols)
+            sql = (f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
+                   + (f" AND ({changed})" if only_changed else ""))
+            cursor.executemany(sql, [(*row[1:], row[0], *(row[1:] if only_changed else ()))
+                                     for row in prepared])

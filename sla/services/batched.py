@@ -169,7 +169,8 @@ def _run(items: Sequence[AgentReply | StatusMove], apply) -> None:
             first[item.ticket_id] = item
     ids = sorted(first)
     with transaction.atomic():
-        tickets = Ticket.objects.select_related("organization").in_bulk(ids)
+        tickets = (Ticket.objects.select_related("organization").defer("description")
+                   .in_bulk(ids))
         batch = _Batch([pk for pk in ids if pk in tickets])
         for pk in ids:
             ticket = tickets.get(pk)

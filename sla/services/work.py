@@ -719,4 +719,5 @@ def sync_tickets(ticket_ids: Iterable[int], *, batch_size: int = 500) -> None:
                     below = [lv for lv in colours.get(policy_id, []) if lv[0] <= fired[pk]]
                     colour = max(below)[1] if below else ""
             rows.append((ticket_id, due_at, colour))
-        update_rows(Ticket, ["sla_due_at", "sla_level"], rows)  # one UPDATE, no CASE
+        # One UPDATE, no CASE; tickets already showing these values are not rewritten.
+        update_rows(Ticket, ["sla_due_at", "sla_level"], rows, only_changed=True)
