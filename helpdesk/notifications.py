@@ -104,13 +104,15 @@ def notify(
     return note
 
 
-def notify_bulk(notes: list[Notification]) -> None:
+def notify_bulk(notes: list[Notification], *, email_batch: int | None = None) -> None:
     """Record many unsaved notifications at once and queue their e-mails after commit.
 
     For jobs that notify hundreds of people in one go. If one dedupe key was already
     used, every note goes through `notify`, which skips exactly the existing ones.
     Preferences apply as in `notify` (one query loads them for all recipients);
-    `email_wanted` on a note is what the caller asks for.
+    `email_wanted` on a note is what the caller asks for. With `email_batch`, the e-mails
+    due now are queued `email_batch` ids per task (`send_notification_emails`), for a
+    request that writes hundreds (the bulk bar) and should not wait for the broker.
     """
     if not notes:
         return
@@ -134,9 +136,20 @@ def notify_bulk(notes: list[Notification]) -> None:
             notify(n.recipient, title=n.title, body=n.body, url=n.url, source=n.source,
                    urgent=n.urgent, dedupe_key=n.dedupe_key, email=n.email_wanted)
         return
+    now_ids: list[int] = []
     for note, plan in zip(notes, plans, strict=True):
         if note.email_wanted and not note.in_digest:
-            _queue_email(note, plan.email_at)
+            if email_batch and plan.email_at is None:
+                now_ids.append(note.pk)
+            else:
+                _queue_email(note, plan.email_at)
+    for i in range(0, len(now_ids), email_batch or 1):
+        _queue_emails(now_ids[i:i + (email_batch or 1)])
+
+
+def _queue_emails(ids: list[int]) -> None:
+    """After commit: one task for a batch of e-mails due now (robust, as `_queue_email`)."""
+    transaction.on_commit(lambda: tasks.send_notification_emails.delay(ids), robust=True)
 
 
 def notify_many(recipients: Iterable[User], *, dedupe_prefix: str | None = None,

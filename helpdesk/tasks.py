@@ -18,6 +18,16 @@ def send_notification_email(self, notification_id: int) -> bool:
 
 
 @shared_task
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """A batch of notification e-mails (a bulk change's notices), handed out one task each
+    on the worker, so each is sent once and retried on its own; the request that wrote
+    them published one message per batch instead of one per e-mail."""
+    for pk in notification_ids:
+        send_notification_email.delay(pk)
+    return len(notification_ids)
+
+
+@shared_task
 def requeue_unsent_notification_emails(*, now: dt.datetime | None = None,
                                        older_than_minutes: int = 5, within_hours: int = 24,
                                        limit: int = 500) -> int:

@@ -30,6 +30,7 @@ from . import events, selectors
 from .models import Escalation, Message, Priority, Ticket, TicketFollower
 
 EXCERPT_CHARS = 500
+EMAIL_BATCH = 100  # notification e-mails per queued task when many tickets change at once
 MAX_MENTIONS = 20
 # "@name" not preceded by a word character (so "bob@example.com" mentions nobody);
 # usernames may hold letters, digits and . + - _ ; a trailing dot ends the sentence.
@@ -177,7 +178,8 @@ def on_assignees_changed(batch: Sequence[events.AssigneeChanged]) -> None:
             values=_values(ticket, actor,
                            actor_name=actor.display_name if actor else "The auto-assigner",
                            assignee_name=new.display_name if new else "nobody"))
-    notify_bulk(notes)
+    # A bulk change's e-mails go to the broker a hundred per message, not one each.
+    notify_bulk(notes, email_batch=EMAIL_BATCH if len(batch) > 1 else None)
 
 
 def on_public_reply(event: events.PublicReply) -> None:

@@ -207,3 +207,25 @@ def test_failing_batch_form_falls_back_to_the_handler_event_by_event(log):
     events.dispatch_many([_assigned(4), _assigned(5)])
     assert calls == [("one", "Assigned", 4), ("one", "Assigned", 5),
                      ("plain", "Assigned", 4), ("plain", "Assigned", 5)]
+
+
+def test_bulk_assignment_queues_its_e_mails_in_batches(
+        customer_a, django_capture_on_commit_callbacks):
+    """The new assignee hears of each ticket (one notification each, e-mailed), but the
+    request hands the broker one message per hundred e-mails, not one per e-mail."""
+    from helpdesk.models import Notification
+
+    l1 = team("l1-general")
+    lead = make_user(Role.TEAM_LEAD, teams=(l1,))
+    agent = make_user(Role.AGENT, teams=(l1,))
+    ids = [make_ticket(customer_a, subject=f"Case {i}").pk for i in range(3)]
+    Ticket.objects.filter(pk__in=ids).update(status=Status.IN_PROGRESS, assignee=None)
+    with mock.patch("helpdesk.tasks.send_notification_emails.delay") as batches, \
+            mock.patch("helpdesk.tasks.send_notification_email.delay") as single, \
+            django_capture_on_commit_callbacks(execute=True):
+        batch.bulk_update(ids, actor=lead, assignee=agent)
+    notes = Notification.objects.filter(recipient=agent, source="staff.assigned")
+    assert notes.count() == 3
+    assert [sorted(c.args[0]) for c in batches.call_args_list] == [
+        sorted(notes.values_list("pk", flat=True))]
+    assert not single.called
