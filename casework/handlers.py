@@ -5,6 +5,7 @@ Each handler is safe to run twice: an alert is raised once per signal, account a
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -56,6 +57,13 @@ def on_public_reply(event: events.PublicReply) -> None:
         _churn(ticket, body, event.at)
 
 
+def on_public_replies(batch: Sequence[events.PublicReply]) -> None:
+    """Replies written together (an incident update): only customers' ones are read."""
+    for event in batch:
+        if not event.by_agent:
+            on_public_reply(event)
+
+
 def on_tags_changed(event: events.TagsChanged) -> None:
     added = set(event.after) - set(event.before)
     ticket = _ticket(event.ticket_id) if added else None
@@ -82,6 +90,7 @@ def on_survey_saved(sender: Any, instance: Survey, **kwargs: Any) -> None:
 
 def connect() -> None:
     events.subscribe(events.TicketCreated, on_created, deferred=True)
-    events.subscribe(events.PublicReply, on_public_reply, deferred=True)
+    events.subscribe(events.PublicReply, on_public_reply, deferred=True,
+                     many=on_public_replies)
     events.subscribe(events.TagsChanged, on_tags_changed, deferred=True)
     post_save.connect(on_survey_saved, sender=Survey, dispatch_uid="casework.csat_trend")
