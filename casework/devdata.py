@@ -7,8 +7,10 @@
   them, their steps checked off as the investigation went.
 - Product feedback: feature requests and bugs, each item mentioned by the tickets that
   asked for it, with the customer's words.
-- At-risk alerts: a customer with several escalations or reopened tickets in one week
-  raises an alert that week, for its CSM.
+- At-risk alerts: a business or enterprise customer with three or more escalated or
+  reopened tickets in one week raises an alert that week, for its CSM; the worst of them
+  only, about 2 % of the week's L2+ tickets (a CSM team reads them all; at a million
+  tickets, every busy account crosses three escalations in some week).
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ from .models import (
 )
 
 HOUR = 3600.0
+# At-risk alerts a week, as a share of the tickets escalated to L2+ that week.
+ALERT_SHARE = 0.02
 _dt = datetime.fromtimestamp
 INVESTIGATION_COLUMNS = (
     "id", "ticket_id", "goal", "actual", "environment", "version", "hypothesis", "next_step",
@@ -83,6 +87,7 @@ class _State:
     feedback: dict[str, list[int]] = field(default_factory=dict)  # kind -> item ids
     # (organization, ISO week) -> (signals, a ticket)
     risk: dict[tuple[int, str], list] = field(default_factory=dict)
+    escalated: dict[str, int] = field(default_factory=dict)  # ISO week -> L2+ tickets
 
 
 def prepare(run: Run) -> None:
@@ -165,6 +170,9 @@ def tickets(run: Run, batch: Batch) -> None:
                 agent = h.agents[0] if h.agents else None
                 mentions.append((item, h.id, h.organization_id, h.subject[:500], "",
                                  agent, _dt(min(run.now, h.created + HOUR), UTC)))
+        if len(h.teams) > 1:
+            week = _week(h.created)
+            state.escalated[week] = state.escalated.get(week, 0) + 1
         if h.tier in ("enterprise", "business") and (len(h.teams) > 1 or h.reopened):
             key = (h.organization_id, _week(h.created))
             entry = state.risk.setdefault(key, [0, h.id, h.created])
@@ -178,7 +186,15 @@ def tickets(run: Run, batch: Batch) -> None:
 
 def finish(run: Run) -> None:
     state: _State = run.state["casework"]
-    risky = {key: value for key, value in state.risk.items() if value[0] >= 3}
+    by_week: dict[str, list[tuple[tuple[int, str], list]]] = {}
+    for key, value in state.risk.items():
+        if value[0] >= 3:
+            by_week.setdefault(key[1], []).append((key, value))
+    risky = {}
+    for week, candidates in by_week.items():
+        keep = max(1, round(ALERT_SHARE * state.escalated.get(week, 0)))
+        candidates.sort(key=lambda c: (-c[1][0], c[0][0]))  # most signals first
+        risky.update(candidates[:keep])
     csm = dict(Organization.objects.using(run.using).filter(
         pk__in={org for org, _ in risky}).values_list("pk", "csm_id"))
     rows = [(org, "negative_csat" if count < 5 else "churn_mention", week, ticket,

@@ -70,6 +70,12 @@ MONTH = 30.44 * DAY
 # SLA resolution-ish targets used for --sla-due (the sla app owns the column later).
 SLA_DUE_HOURS = {1: 4, 2: 8, 3: 24, 4: 72, 5: 120}
 
+# When tickets arrive: weights by UTC weekday (Monday first) and UTC hour; the workforce
+# generator staffs the same curve (`Run.demand`).
+DAY_WEIGHTS = (1.0, 1.05, 1.0, 0.95, 0.85, 0.35, 0.3)
+HOUR_WEIGHTS = (0.25, 0.2, 0.2, 0.25, 0.35, 0.5, 0.7, 0.9, 1.0, 1.0, 1.0, 0.95, 0.9, 0.95,
+                1.0, 1.0, 0.95, 0.85, 0.7, 0.55, 0.45, 0.4, 0.35, 0.3)
+
 TEAM_SLUGS = ("l1-general", "l2-technical", "l2-enterprise", "l3-specialty")
 
 
@@ -1083,9 +1089,7 @@ class Seeder:
         rng = self.rng
         start = self.now - self.o.months * MONTH
         hours = int((self.now - start) // HOUR) + 1
-        day_w = (1.0, 1.05, 1.0, 0.95, 0.85, 0.35, 0.3)
-        hour_w = (0.25, 0.2, 0.2, 0.25, 0.35, 0.5, 0.7, 0.9, 1.0, 1.0, 1.0, 0.95, 0.9, 0.95,
-                  1.0, 1.0, 0.95, 0.85, 0.7, 0.55, 0.45, 0.4, 0.35, 0.3)
+        day_w, hour_w = DAY_WEIGHTS, HOUR_WEIGHTS
         weights = []
         for h in range(hours):
             moment = _dt(start + h * HOUR, UTC)
@@ -1719,6 +1723,7 @@ class SeedRun:
         self.team_agents = {team: [(a[0], seeder.agent_zones[a[0]]) for a in agents]
                             for team, agents in seeder.team_agents.items()}
         self.staff = seeder.staff_by_role
+        self.demand = tuple(d * h for d in DAY_WEIGHTS for h in HOUR_WEIGHTS)
         self.models: list[type[models.Model]] = []  # written here: sequences to reset
         self.app_of: dict[str, str] = {}  # table -> generator that wrote it
         self._next: dict[type[models.Model], int] = {}

@@ -96,6 +96,8 @@ class Run(Protocol):
     team_slugs: dict[int, str]
     # "agent", "lead", "manager", "QA reviewer", "csm" -> user ids
     staff: dict[str, list[int]]
+    # relative ticket arrivals per UTC hour of the week, Monday 00:00 first (168 values)
+    demand: tuple[float, ...]
     using: str
     state: dict[str, Any]  # each generator's own state between its hooks, by its name
 

@@ -1,8 +1,9 @@
 """Workforce history (see helpdesk/generators.py): schedules, statuses and on-call.
 
 - Shifts for every agent of every team over the generated period and three weeks ahead,
-  five days a week in the agent's own time zone (L1 staggered early / core / late, with
-  a weekend crew), none on approved time off; every agent has holidays and the odd sick
+  five days a week in the agent's own time zone, template and days off chosen so that the
+  team covers the week's arrival curve (`Run.demand`, UTC) in proportion to it, follow
+  the sun (see `_plan`); none on approved time off; every agent has holidays and the odd sick
   day, and some requests still wait for a decision.
 - Agent status intervals along the past shifts (a little late or early now and then):
   available, a break mid-shift, sometimes a meeting or training, offline in between;
@@ -34,8 +35,9 @@ from .models import (
 
 DAY = 86400.0
 _dt = datetime.fromtimestamp
-TEMPLATES = (("Early 06-14", time(6), time(14)), ("Core 09-17", time(9), time(17)),
-             ("Late 12-20", time(12), time(20)), ("Night 22-06", time(22), time(6)))
+TEMPLATES = (("Core 09-17", time(9), time(17)), ("Early 06-14", time(6), time(14)),
+             ("Late 12-20", time(12), time(20)), ("Evening 14-22", time(14), time(22)),
+             ("Night 22-06", time(22), time(6)))
 ROTATION_TEAMS = ("l2-technical", "l2-enterprise", "l3-specialty")
 SHIFT_COLUMNS = ("agent_id", "team_id", "template_id", "starts_at", "ends_at",
                  "break_minutes", "note")
@@ -73,15 +75,12 @@ def prepare(run: Run) -> None:
     manager = (run.staff.get("manager") or [None])[0]
     shifts, time_off, statuses = [], [], []
     reference = date.fromtimestamp(run.now)
+    monday = reference - timedelta(days=reference.weekday())
     for team, agents in run.team_agents.items():
-        slug = run.team_slugs.get(team, "")
-        covered = [0] * 24  # agents per UTC hour so far: L1 spreads around the clock
-        for index, (agent, zone_name) in enumerate(agents):
+        plan = _plan(templates, agents, run.demand, monday)
+        for agent, zone_name in agents:
             zone = ZoneInfo(zone_name or "UTC")
-            template = (_spread(templates, zone, reference, covered) if slug == "l1-general"
-                        else templates[1])
-            weekend_crew = slug == "l1-general" and index % 4 == 3
-            off_days = (0, 1) if weekend_crew else (5, 6)
+            template, off_days = plan[agent]
             # Holidays: two blocks of 3-5 days, a sick day or two; one request pending.
             away: set[date] = set()
             span = (last_day - first_day).days
@@ -128,20 +127,59 @@ def prepare(run: Run) -> None:
             f"{len(statuses):,} status intervals")
 
 
-def _utc_hours(template: ShiftTemplate, zone: ZoneInfo, day: date) -> list[int]:
-    start = datetime.combine(day, template.start, tzinfo=zone).astimezone(UTC)
-    hours = (template.end.hour - template.start.hour) % 24 or 24
-    return [(start.hour + i) % 24 for i in range(hours)]
+# Two days off in a row, the usual weekend first: (weekday, weekday), Monday = 0.
+OFF_DAYS = ((5, 6), (6, 0), (0, 1), (1, 2), (2, 3), (3, 4), (4, 5))
+# A night shift is chosen only where it adds clearly more than a day shift would.
+NIGHT_PENALTY = 0.85
+MIN_ON_SHIFT = 2
 
 
-def _spread(templates: list[ShiftTemplate], zone: ZoneInfo, day: date,
-            covered: list[int]) -> ShiftTemplate:
-    """The template that adds most where the team is thinnest (in UTC hours)."""
-    best = max(templates, key=lambda t: sum(1 / (1 + covered[h])
-                                            for h in _utc_hours(t, zone, day)))
-    for h in _utc_hours(best, zone, day):
-        covered[h] += 1
-    return best
+def _week_hours(template: ShiftTemplate, zone: ZoneInfo, monday: date,
+                off_days: tuple[int, int]) -> list[int]:
+    """UTC hours of the week (0 = Monday 00:00 UTC) a template worked five days covers."""
+    week_start = datetime.combine(monday, time(0), tzinfo=UTC)
+    length = (template.end.hour - template.start.hour) % 24 or 24
+    hours = []
+    for weekday in range(7):
+        if weekday in off_days:
+            continue
+        start = datetime.combine(monday + timedelta(days=weekday), template.start,
+                                 tzinfo=zone).astimezone(UTC)
+        first = int((start - week_start).total_seconds() // 3600)
+        hours.extend((first + i) % 168 for i in range(length))
+    return hours
+
+
+def _plan(templates: list[ShiftTemplate], agents: list[tuple[int, str]],
+          demand: tuple[float, ...], monday: date,
+          ) -> dict[int, tuple[ShiftTemplate, tuple[int, int]]]:
+    """Each agent's shift template and days off, chosen one agent after the other where
+    they fill most of what the team still lacks. Each UTC hour of the week wants its
+    share of the team's agent-hours along the arrival curve, and never fewer than
+    `MIN_ON_SHIFT` (the capacity model asks for a couple of agents at any hour with
+    chats or calls, however few); an hour counts by how much of that it still misses.
+    Agents far east or west, in their own daytime, cover the UTC nights and the early
+    Monday hours (follow the sun); the weekends get their crew."""
+    total = sum(demand) or 1.0
+    agent_hours = 40 * len(agents)
+    want = [max(MIN_ON_SHIFT, agent_hours * d / total) for d in demand]
+    covered = [0] * 168
+    plan: dict[int, tuple[ShiftTemplate, tuple[int, int]]] = {}
+    options: dict[str, list[tuple[ShiftTemplate, tuple[int, int], list[int], float]]] = {}
+    for agent, zone_name in agents:
+        zone_name = zone_name or "UTC"
+        if zone_name not in options:
+            zone = ZoneInfo(zone_name)
+            options[zone_name] = [
+                (template, off, _week_hours(template, zone, monday, off),
+                 NIGHT_PENALTY if template.end <= template.start else 1.0)
+                for template in templates for off in OFF_DAYS]
+        best = max(options[zone_name], key=lambda o: o[3] * sum(
+            max(0.0, 1 - covered[h] / want[h]) for h in o[2]))  # first of equals wins
+        for h in best[2]:
+            covered[h] += 1
+        plan[agent] = (best[0], best[1])
+    return plan
 
 
 def _statuses(rng, out: list[tuple], agent: int, start: datetime, end: datetime,

@@ -144,7 +144,7 @@ class Command(BaseCommand):
             n = opts["tickets"]
             self.stdout.write(f"Seeding {n} tickets over six months, with every app's history ...")
             try:
-                report = seed(SeedOptions(tickets=n, seed=opts["seed"], agents=16, months=6,
+                report = seed(SeedOptions(tickets=n, seed=opts["seed"], agents=20, months=6,
                                           include_existing_staff=True),
                               log=self.stdout.write if opts["verbosity"] > 1 else None)
             except BulkLoadError as exc:
