@@ -63,6 +63,27 @@ from tickets.state_machine import TRANSITIONS, Status
 
 Log = Callable[[str], None]
 
+# Plain str values of the enums, read once: a million tickets read them tens of millions
+# of times (an enum member's .value is a descriptor call).
+_ASSIGNED = str(Status.ASSIGNED.value)
+_CLOSED = str(Status.CLOSED.value)
+_ENGINEERING = str(Status.ENGINEERING.value)
+_ESCALATED = str(Status.ESCALATED.value)
+_IN_PROGRESS = str(Status.IN_PROGRESS.value)
+_NEW = str(Status.NEW.value)
+_RESOLVED = str(Status.RESOLVED.value)
+_TRIAGED = str(Status.TRIAGED.value)
+_WAITING_ON_CUSTOMER = str(Status.WAITING_ON_CUSTOMER.value)
+_WAITING_ON_THIRD_PARTY = str(Status.WAITING_ON_THIRD_PARTY.value)
+_EV_CREATED = str(EventKind.CREATED.value)
+_EV_ESCALATED = str(EventKind.ESCALATED.value)
+_EV_FIELD = str(EventKind.FIELD.value)
+_EV_NOTE = str(EventKind.NOTE.value)
+_EV_REPLY = str(EventKind.REPLY.value)
+_EV_STATUS = str(EventKind.STATUS.value)
+_ESC_ENGINEERING = str(Escalation.Kind.ENGINEERING.value)
+_ESC_TIER = str(Escalation.Kind.TIER.value)
+
 HOUR = 3600.0
 DAY = 86400.0
 MONTH = 30.44 * DAY
@@ -852,7 +873,7 @@ USER_COLUMNS = (
 ORG_COLUMNS = ("id", "name", "domain", "support_tier", "csm_id", "notes", "created_at")
 
 _dt = datetime.fromtimestamp
-STATUS = EventKind.STATUS.value
+STATUS = _EV_STATUS
 
 
 @functools.cache
@@ -1349,16 +1370,16 @@ class Seeder:
             else:
                 status = rng.choices(self.open_l1, cum_weights=self.open_l1_cw)[0]
                 if now - created < 2 * HOUR and rnd() < 0.6:
-                    status = Status.NEW.value
+                    status = _NEW
         else:
-            status = Status.RESOLVED.value
+            status = _RESOLVED
         reopened = not is_open and rnd() < 0.04
 
         l1_agents = self.team_agents[l1]
         l1_agent = rng.choice(l1_agents) if l1_agents else None
         team_agents = self.team_agents[team]
-        if status in (Status.TRIAGED.value, Status.ESCALATED.value) or (
-                status == Status.NEW.value and rnd() < 0.5):
+        if status in (_TRIAGED, _ESCALATED) or (
+                status == _NEW and rnd() < 0.5):
             assignee = None
         elif escalated:
             assignee = rng.choice(team_agents) if team_agents else None
@@ -1366,9 +1387,9 @@ class Seeder:
             assignee = l1_agent
 
         # The conversation: roles first, then times.
-        if status == Status.NEW.value:
+        if status == _NEW:
             roles = ["customer"] if rnd() < 0.1 else []
-        elif status == Status.TRIAGED.value:
+        elif status == _TRIAGED:
             roles = ["note"] if rnd() < 0.5 else []
         else:
             avg = self.o.messages_per_ticket
@@ -1381,7 +1402,7 @@ class Seeder:
                     continue
                 roles.append(turn)
                 turn = "customer" if turn == "agent" else "agent"
-            if status in (Status.RESOLVED.value, Status.WAITING_ON_CUSTOMER.value):
+            if status in (_RESOLVED, _WAITING_ON_CUSTOMER):
                 roles[-1] = "agent"
         first_resolution = len(roles)  # index after the first resolving reply
         if reopened:
@@ -1407,10 +1428,7 @@ class Seeder:
         esc_at: list[float] = []
         if escalated:
             # Hand over after about a third of the conversation (after it, for "escalated").
-            if status == Status.ESCALATED.value or not times:
-                cut = len(times)
-            else:
-                cut = max(1, len(times) // 3)
+            cut = len(times) if status == _ESCALATED or not times else max(1, len(times) // 3)
             base_t = times[cut - 1] if cut else created
             for _ in chain[1:]:
                 base_t += (10 * 60 + rnd() * 2 * HOUR) / (2 if priority <= 2 else 1)
@@ -1421,18 +1439,18 @@ class Seeder:
         else:
             cut = len(times)
         engineering_at = None
-        if status == Status.ENGINEERING.value:
+        if status == _ENGINEERING:
             engineering_at = (times[-1] if times else (esc_at[-1] if esc_at else created)) + (
                 HOUR * (0.5 + rnd() * 4))
         end = max(times[-1] if times else created, esc_at[-1] if esc_at else created,
                   engineering_at or created)
         resolved_at = first_resolved = None
-        if status == Status.RESOLVED.value:
+        if status == _RESOLVED:
             resolved_at = end + 60 + rnd() * 1800
             end = resolved_at
             if reopened:
                 first_resolved = times[first_resolution - 1] + 60 + rnd() * 600
-        elif status not in (Status.NEW.value, Status.TRIAGED.value) and not roles:
+        elif status not in (_NEW, _TRIAGED) and not roles:
             end += 300 + rnd() * HOUR
         # Squeeze everything that would be in the future into [created, now).
         limit = now - 120
@@ -1452,17 +1470,17 @@ class Seeder:
             close_t = resolved_at + self.auto_close + rnd() * 6 * HOUR
             if close_t < limit:
                 closed_at = close_t
-                status = Status.CLOSED.value
+                status = _CLOSED
 
         # Rows: messages (and their audit events).
         messages = out["messages"]
         events = out["events"]
         ev = events.append
         ticket_dt = _dt(created, UTC)
-        ev((tid, uid, ticket_dt, EventKind.CREATED.value, "", "", subject, "", True))
-        if l1_agent and (assignee or escalated or status not in (Status.NEW.value,
-                                                                 Status.TRIAGED.value)):
-            ev((tid, None, _dt(created + 1, UTC), EventKind.FIELD.value, "assignee", "",
+        ev((tid, uid, ticket_dt, _EV_CREATED, "", "", subject, "", True))
+        if l1_agent and (assignee or escalated or status not in (_NEW,
+                                                                 _TRIAGED)):
+            ev((tid, None, _dt(created + 1, UTC), _EV_FIELD, "assignee", "",
                 l1_agent[2], "assigned by team strategy", False))
         first_response = None
         message_log: list[tuple[int, float, int, str]] = []
@@ -1485,7 +1503,7 @@ class Seeder:
                 messages.append((msg_id, tid, uid, True, False, body, channel, at))
                 message_log.append((msg_id, times[i], uid, role))
                 if reply_events:
-                    ev((tid, uid, at, EventKind.REPLY.value, "", "", "",
+                    ev((tid, uid, at, _EV_REPLY, "", "", "",
                         f"message {msg_id}", True))
             else:
                 agent = l1_agent if i < cut else later_agent
@@ -1497,7 +1515,7 @@ class Seeder:
                                      text.format_map(variables), "web", at))
                     message_log.append((msg_id, times[i], agent[0], role))
                     if reply_events:
-                        ev((tid, agent[0], at, EventKind.NOTE.value, "", "", "",
+                        ev((tid, agent[0], at, _EV_NOTE, "", "", "",
                             f"message {msg_id}", False))
                 else:
                     if first_response is None:
@@ -1517,13 +1535,13 @@ class Seeder:
                     messages.append((msg_id, tid, agent[0], True, True, body, channel, at))
                     message_log.append((msg_id, times[i], agent[0], role))
                     if reply_events:
-                        ev((tid, agent[0], at, EventKind.REPLY.value, "", "", "",
+                        ev((tid, agent[0], at, _EV_REPLY, "", "", "",
                             f"message {msg_id}", True))
             msg_id += 1
         self.next_message_id = msg_id
 
         # Status history along allowed transitions, escalations with their packets.
-        state = [Status.NEW.value, created]  # current status, when it was entered
+        state = [_NEW, created]  # current status, when it was entered
 
         def move(target: str, at: float, actor_id: int | None, note: str = "") -> None:
             when = _dt(at, UTC)
@@ -1539,30 +1557,30 @@ class Seeder:
                 at_s = esc_at[step]
                 at = _dt(at_s, UTC)
                 actor_id = actor[0] if actor else None
-                if state[0] == Status.ESCALATED.value:  # the previous tier took it first
-                    move(Status.IN_PROGRESS.value, (esc_at[step - 1] + at_s) / 2, actor_id)
+                if state[0] == _ESCALATED:  # the previous tier took it first
+                    move(_IN_PROGRESS, (esc_at[step - 1] + at_s) / 2, actor_id)
                 reason = rng.choice(ESCALATION_REASONS[self.team_slugs[to_team]]).format_map(
                     variables)
                 out["escalations"].append((
-                    tid, Escalation.Kind.TIER.value, from_team, to_team, actor_id, at, subject,
+                    tid, _ESC_TIER, from_team, to_team, actor_id, at, subject,
                     rng.choice(content.troubleshooting), reason, rng.choice(EXPECTATIONS),
                     rng.choice(NEXT_STEPS).format_map(variables),
                 ))
-                ev((tid, actor_id, at, EventKind.ESCALATED.value, "team",
+                ev((tid, actor_id, at, _EV_ESCALATED, "team",
                     self.team_names[from_team], self.team_names[to_team], reason, False))
-                move(Status.ESCALATED.value, at_s, actor_id, reason)
+                move(_ESCALATED, at_s, actor_id, reason)
                 actor = (rng.choice(self.team_agents[to_team])
                          if self.team_agents[to_team] else None)
-            if cut < len(times) and status not in (Status.ESCALATED.value,
-                                                   Status.ASSIGNED.value):
-                move(Status.IN_PROGRESS.value, times[cut], later_agent[0] if later_agent else None)
+            if cut < len(times) and status not in (_ESCALATED,
+                                                   _ASSIGNED):
+                move(_IN_PROGRESS, times[cut], later_agent[0] if later_agent else None)
         # Agent replies that asked the customer something: waiting until the answer
         # (after the handover for escalated tickets, before a first resolution).
         waits: list[tuple[float, float | None, str]] = []
         wait_from = cut + 1 if escalated and cut < len(times) else 0
-        wait_to = first_resolution - 1 if status in (Status.RESOLVED.value,
-                                                     Status.CLOSED.value) else len(roles) - 1
-        waiting = Status.WAITING_ON_CUSTOMER.value
+        wait_to = first_resolution - 1 if status in (_RESOLVED,
+                                                     _CLOSED) else len(roles) - 1
+        waiting = _WAITING_ON_CUSTOMER
         if status in WAITS_AFTER:
             wait_to = wait_from  # its last move must stay one the state machine allows
         for i in range(wait_from, min(wait_to, len(roles) - 1)):
@@ -1570,41 +1588,41 @@ class Seeder:
                 agent_id = (l1_agent if i < cut else later_agent or l1_agent or (None,))[0]
                 reason = rng.choice(WAITING_ON_CUSTOMER_REASONS)
                 move(waiting, times[i], agent_id, reason)
-                move(Status.IN_PROGRESS.value, times[i + 1], uid, "customer replied")
+                move(_IN_PROGRESS, times[i + 1], uid, "customer replied")
                 waits.append((times[i], times[i + 1], waiting))
         if engineering_at is not None:
             at = _dt(engineering_at, UTC)
             actor_id = later_agent[0] if later_agent else None
             reason = rng.choice(ESCALATION_REASONS["engineering"]).format_map(variables)
             out["escalations"].append((
-                tid, Escalation.Kind.ENGINEERING.value, team, None, actor_id, at, subject,
+                tid, _ESC_ENGINEERING, team, None, actor_id, at, subject,
                 rng.choice(content.troubleshooting), reason, rng.choice(EXPECTATIONS),
                 rng.choice(NEXT_STEPS).format_map(variables),
             ))
-            ev((tid, actor_id, at, EventKind.ESCALATED.value, "", "", "engineering", reason,
+            ev((tid, actor_id, at, _EV_ESCALATED, "", "", "engineering", reason,
                 False))
-            move(Status.ENGINEERING.value, engineering_at, actor_id, reason)
+            move(_ENGINEERING, engineering_at, actor_id, reason)
 
         waiting_reason = ""
         resolver = (later_agent or l1_agent or (None,))[0]
-        if status in (Status.RESOLVED.value, Status.CLOSED.value):
+        if status in (_RESOLVED, _CLOSED):
             if first_resolved is not None:
-                move(Status.RESOLVED.value, first_resolved, resolver)
-                move(Status.IN_PROGRESS.value, times[first_resolution], None,
+                move(_RESOLVED, first_resolved, resolver)
+                move(_IN_PROGRESS, times[first_resolution], None,
                      "customer replied after resolution")
-            move(Status.RESOLVED.value, resolved_at, resolver)
+            move(_RESOLVED, resolved_at, resolver)
             if closed_at is not None:
-                move(Status.CLOSED.value, closed_at, None, "closed automatically")
+                move(_CLOSED, closed_at, None, "closed automatically")
         elif status != state[0]:
-            if status == Status.WAITING_ON_CUSTOMER.value:
+            if status == _WAITING_ON_CUSTOMER:
                 waiting_reason = rng.choice(WAITING_ON_CUSTOMER_REASONS)
-            elif status == Status.WAITING_ON_THIRD_PARTY.value:
+            elif status == _WAITING_ON_THIRD_PARTY:
                 waiting_reason = rng.choice(WAITING_ON_THIRD_PARTY_REASONS)
             at = max(times[-1] if times else created, state[1])
             if at == created:
                 at = created + min(600 + rnd() * HOUR, max(1.0, (limit - created) / 2))
             move(status, at, (assignee or l1_agent or (None,))[0], waiting_reason)
-            if status in (waiting, Status.WAITING_ON_THIRD_PARTY.value):
+            if status in (waiting, _WAITING_ON_THIRD_PARTY):
                 waits.append((at, None, status))
         status_changed = state[1]
 
@@ -1620,7 +1638,7 @@ class Seeder:
 
         updated = max(status_changed, times[-1] if times else created)
         sla_due = None
-        if self.o.sla_due and status not in (Status.RESOLVED.value, Status.CLOSED.value):
+        if self.o.sla_due and status not in (_RESOLVED, _CLOSED):
             sla_due = _dt(created + SLA_DUE_HOURS[priority] * HOUR, UTC)
         out["tickets"].append((
             tid, subject, description, uid, org_id, priority, self.categories.get(cat),
@@ -1629,7 +1647,7 @@ class Seeder:
             _dt(resolved_at, UTC) if resolved_at else None,
             _dt(closed_at, UTC) if closed_at else None, 1 if reopened else 0, sla_due,
         ))
-        if status not in (Status.RESOLVED.value, Status.CLOSED.value):
+        if status not in (_RESOLVED, _CLOSED):
             self.report.open_tickets += 1
         agents = tuple(dict.fromkeys(
             a[0] for a in (l1_agent if roles or assignee or escalated else None, later_agent,
