@@ -14,6 +14,8 @@ above. The arithmetic is that of `sla/clocks.py` on the pure `BusinessCalendar`.
 """
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -93,6 +95,17 @@ class _State:
     factors: dict[str, float]
     now: datetime
     queue: list[tuple[int, datetime | None, str]] = field(default_factory=list)
+    now_us: int = 0
+    # the same calendars on whole microseconds, over the generated period (see _Table)
+    tables: dict[int | None, _Table | _AlwaysUs] = field(default_factory=dict)
+    # (policy, priority, metric, tier) -> _Spec, or None without a target
+    specs: dict[tuple[int, int, str, str], _Spec | None] = field(default_factory=dict)
+
+    def spec(self, policy: _Policy, priority: int, metric: str, tier: str) -> _Spec | None:
+        key = (policy.id, priority, metric, tier)
+        if key not in self.specs:
+            self.specs[key] = _make_spec(self, policy, priority, metric, tier)
+        return self.specs[key]
 
 
 def prepare(run: Run) -> None:
@@ -120,8 +133,12 @@ def prepare(run: Run) -> None:
             levels=levels.get(p.pk, []), targets=targets))
     factors = {tier: float(f) for tier, f in TierMultiplier.objects.using(run.using)
                .values_list("tier", "factor")}
-    run.state["sla"] = _State(policies=policies, calendars=calendars, factors=factors,
-                              now=_dt(run.now, UTC))
+    state = _State(policies=policies, calendars=calendars, factors=factors,
+                   now=_dt(run.now, UTC), now_us=_us(run.now))
+    lo, hi = _us(run.start - 2 * DAY), _us(run.now + TABLE_DAYS_AHEAD * DAY)
+    state.tables = {pk: (_AlwaysUs() if isinstance(cal, _Always) else _Table(cal, lo, hi))
+                    for pk, cal in calendars.items()}
+    run.state["sla"] = state
     run.log(f"  sla: {len(policies)} policies, {len(calendars) - 1} calendars")
 
 
@@ -137,19 +154,145 @@ class _Always:
         return start + duration
 
 
-def _crossings(cal: BusinessCalendar | _Always, segments: list[tuple[datetime, datetime]],
-               amounts: list[timedelta],
-               ) -> tuple[timedelta, timedelta, list[datetime | None]]:
-    """Business time used over `segments`, the part of it before the last segment, and
-    the instant each amount was reached."""
-    used = before_last = ZERO
-    found: list[datetime | None] = [None] * len(amounts)
-    pending = sorted(range(len(amounts)), key=lambda i: amounts[i])
+DAY = 86400.0
+# Due times of open clocks reach this far ahead (a P5 resolution target at 200 %...);
+# beyond it the table falls back to the calendar.
+TABLE_DAYS_AHEAD = 400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _us(t: float) -> int:
+    """POSIX seconds as whole microseconds, rounded as `datetime.fromtimestamp` rounds
+    them (half to even on the fraction), so the results are those of the datetimes."""
+    frac, whole = math.modf(t)
+    return int(whole) * 1_000_000 + round(frac * 1e6)
+
+
+def _at(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _div_round(a: int, b: int) -> int:
+    """a / b rounded half to even, as `timedelta / int` rounds."""
+    q, r = divmod(a, b)
+    r *= 2
+    if r > b or (r == b and q % 2 == 1):
+        q += 1
+    return q
+
+
+def _iso(us: int) -> str:
+    """`django.utils.duration.duration_iso_string` of a non-negative duration in µs."""
+    seconds, micro = divmod(us, 1_000_000)
+    days, seconds = divmod(seconds, 86400)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    ms = f".{micro:06d}" if micro else ""
+    return f"P{days}DT{hours:02d}H{minutes:02d}M{seconds:02d}{ms}S"
+
+
+class _AlwaysUs:
+    """A 24/7 calendar on microseconds."""
+
+    @staticmethod
+    def elapsed(start: int, end: int) -> int:
+        return end - start if end > start else 0
+
+    @staticmethod
+    def add(start: int, duration: int) -> int:
+        return start + duration
+
+
+class _Table:
+    """A business calendar's open spans over the generated period, with the business
+    time before each: `elapsed` and `add` are two binary searches instead of a walk over
+    the days (the same results as `BusinessCalendar`, which answers outside the table)."""
+
+    def __init__(self, cal: BusinessCalendar, lo: int, hi: int) -> None:
+        self.cal = cal
+        self.lo, self.hi = lo, hi
+        first = cal._local_ordinal(_at(lo)) - 1
+        last = cal._local_ordinal(_at(hi)) + 1
+        starts, ends, before = [], [], []
+        total = 0
+        for ordinal in range(first, last + 1):
+            for s, e in cal._day_spans(ordinal):
+                starts.append(s)
+                ends.append(e)
+                before.append(total)
+                total += e - s
+        self.starts, self.ends, self.before = starts, ends, before
+        self.through = [b + e - s for s, e, b in zip(starts, ends, before, strict=True)]
+
+    def _business(self, t: int) -> int:
+        """Business µs from the table's start to `t` (lo <= t <= hi)."""
+        i = bisect_right(self.starts, t) - 1
+        if i < 0:
+            return 0
+        return self.before[i] + min(t, self.ends[i]) - self.starts[i]
+
+    def elapsed(self, start: int, end: int) -> int:
+        if end <= start:
+            return 0
+        if start < self.lo or end > self.hi:
+            return self.cal.elapsed(_at(start), _at(end)) // _US
+        return self._business(end) - self._business(start)
+
+    def add(self, start: int, duration: int) -> int:
+        if duration == 0:
+            return start
+        if self.lo <= start <= self.hi:
+            target = self._business(start) + duration
+            i = bisect_left(self.through, target)
+            if i < len(self.through):
+                return self.starts[i] + target - self.before[i]
+        return (self.cal.add(_at(start), timedelta(microseconds=duration)) - _EPOCH) // _US
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What every clock of one policy, priority, metric and tier shares."""
+
+    contractual: timedelta
+    internal: timedelta
+    calendar_id: int | None
+    table: _Table | _AlwaysUs
+    amounts: tuple[int, ...]  # µs: contractual, internal, then each level's share
+    target_iso: str
+
+
+def _make_spec(state: _State, policy: _Policy, priority: int, metric: str,
+               tier: str) -> _Spec | None:
+    target = policy.targets.get((priority, metric))
+    if target is None:
+        return None
+    contractual, internal, calendar_id = target
+    factor = state.factors.get(tier, 1.0) if policy.multipliers else 1.0
+    if factor != 1.0:
+        contractual = timedelta(seconds=round(contractual.total_seconds() * factor))
+        internal = timedelta(seconds=round(internal.total_seconds() * factor))
+    c_us, i_us = contractual // _US, internal // _US
+    table = state.tables.get(calendar_id) or state.tables[None]
+    iso = duration_iso_string(contractual)
+    return _Spec(
+        contractual=contractual, internal=internal, calendar_id=calendar_id, table=table,
+        amounts=(c_us, i_us, *(_div_round(c_us * p, 100) for p, _ in policy.levels)),
+        target_iso=iso)
+
+
+def _crossings_us(cal: _Table | _AlwaysUs, segments: list[tuple[int, int]],
+                  amounts: tuple[int, ...]) -> tuple[int, int, list[int | None]]:
+    """`_crossings` on microseconds."""
+    used = before_last = 0
+    found: list[int | None] = [None] * len(amounts)
+    pending = sorted(range(len(amounts)), key=amounts.__getitem__)
+    elapsed, add = cal.elapsed, cal.add
     for start, end in segments:
-        spent = cal.elapsed(start, end) if end > start else ZERO
+        spent = elapsed(start, end) if end > start else 0
         while pending and amounts[pending[0]] <= used + spent:
             i = pending.pop(0)
-            found[i] = cal.add(start, max(ZERO, amounts[i] - used))
+            found[i] = add(start, max(0, amounts[i] - used))
         before_last = used
         used += spent
     return used, before_last, found
@@ -170,114 +313,120 @@ class _Clocks:
     def clock(self, h: TicketHistory, policy: _Policy, metric: str, cycle: int,
               start: float, end: float | None, pauses: list[tuple[float, float | None, str]],
               actor_of_pause: int | None, fired_jitter: float) -> tuple[datetime | None, str]:
-        """Write one clock; returns (due time, level colour) while it is active."""
-        target = policy.targets.get((h.priority, metric))
-        if target is None:
+        """Write one clock; returns (due time, level colour) while it is active. The
+        arithmetic runs on whole microseconds (what the calendar does inside), datetimes
+        are made for the rows only."""
+        spec = self.state.spec(policy, h.priority, metric, h.tier)
+        if spec is None:
             return None, ""
-        contractual, internal, calendar_id = target
-        factor = self.state.factors.get(h.tier, 1.0) if policy.multipliers else 1.0
-        if factor != 1.0:
-            contractual = timedelta(seconds=round(contractual.total_seconds() * factor))
-            internal = timedelta(seconds=round(internal.total_seconds() * factor))
-        cal = self.state.calendars.get(calendar_id) or self.state.calendars[None]
+        cal = spec.table
+        contractual_us, internal_us = spec.amounts[0], spec.amounts[1]
+        now_us = self.state.now_us
         now = self.state.now
-        started = _dt(start, UTC)
-        finish = _dt(end, UTC) if end is not None else now
+        started = _us(start)
+        finish = _us(end) if end is not None else now_us
         # Running stretches between the pauses that fall inside the clock's life.
-        segments: list[tuple[datetime, datetime]] = []
-        my_pauses: list[tuple[datetime, datetime | None, str]] = []
-        cursor = started
-        for p_start, p_end, _kind in pauses:
+        segments: list[tuple[int, int]] = []
+        my_pauses: list[tuple[int, int | None, str]] = []
+        cursor: int | None = started
+        for p_start, p_end, kind in pauses:
             if p_start < start or (end is not None and p_start >= end):
                 continue
-            ps = _dt(p_start, UTC)
-            pe = _dt(p_end, UTC) if p_end is not None else None
+            ps = _us(p_start)
+            pe = _us(p_end) if p_end is not None else None
             if pe is not None and end is not None and p_end > end:
                 pe = finish
             segments.append((cursor, ps))
-            my_pauses.append((ps, pe, _kind))
-            cursor = pe if pe is not None else None
+            my_pauses.append((ps, pe, kind))
+            cursor = pe
             if cursor is None:
                 break
         paused_now = cursor is None
         if not paused_now:
             segments.append((cursor, finish))
         levels = policy.levels
-        amounts = [contractual, internal] + [contractual * p / 100 for p, _ in levels]
-        used, before_last, found = _crossings(cal, segments, amounts)
-        breached_at, internal_breached_at = found[0], found[1]
+        used, before_last, found = _crossings_us(cal, segments, spec.amounts)
+        breached_us, internal_breached_us = found[0], found[1]
+        breached_at = _at(breached_us) if breached_us is not None else None
         clock_id = self.next_id
         self.next_id += 1
         ev = self.events.append
-        target_json = f'{{"cycle": {cycle}, "target": "{duration_iso_string(contractual)}"}}'
-        ev((clock_id, h.id, STARTED, started, None, "ticket created", target_json))
+        tid = h.id
+        target_json = f'{{"cycle": {cycle}, "target": "{spec.target_iso}"}}'
+        started_at = _at(started)
+        ev((clock_id, tid, STARTED, started_at, None, "ticket created", target_json))
         for ps, pe, kind in my_pauses:
             reason = ("waiting on the customer" if kind == WAITING_ON_CUSTOMER
                       else "waiting on a third party")
-            ev((clock_id, h.id, PAUSED, ps, actor_of_pause, reason, "{}"))
-            kept = cal.elapsed(ps, pe) if pe is not None else None
-            self.pauses.append((clock_id, h.id, actor_of_pause, reason, ps, pe, kept))
-            if pe is not None:
-                ev((clock_id, h.id, RESUMED, pe, None, "customer replied",
-                    "{}"))
+            ps_at = _at(ps)
+            pe_at = _at(pe) if pe is not None else None
+            ev((clock_id, tid, PAUSED, ps_at, actor_of_pause, reason, "{}"))
+            kept = timedelta(microseconds=cal.elapsed(ps, pe)) if pe is not None else None
+            self.pauses.append((clock_id, tid, actor_of_pause, reason, ps_at, pe_at, kept))
+            if pe_at is not None:
+                ev((clock_id, tid, RESUMED, pe_at, None, "customer replied", "{}"))
         if breached_at is not None:
-            ev((clock_id, h.id, BREACHED, breached_at, None, "target reached", target_json))
+            ev((clock_id, tid, BREACHED, breached_at, None, "target reached", target_json))
         top_colour = ""
-        next_level: tuple[int, datetime] | None = None
+        next_level: tuple[int, int | None] | None = None
+        jitter = timedelta(seconds=fired_jitter)
         for (percent, colour), when in zip(levels, found[2:], strict=True):
             if when is None or when > finish:
                 if next_level is None and not paused_now and end is None:
                     next_level = (percent, when)
                 continue
-            fired = when + timedelta(seconds=fired_jitter)
-            self.fires.append((clock_id, percent, when, min(fired, now)))
-            ev((clock_id, h.id, LEVEL, when, None,
-                f"{percent}% of the target elapsed",
+            when_at = _at(when)
+            self.fires.append((clock_id, percent, when_at, min(when_at + jitter, now)))
+            ev((clock_id, tid, LEVEL, when_at, None, f"{percent}% of the target elapsed",
                 f'{{"percent": {percent}, "colour": "{colour}"}}'))
             top_colour = colour
         last_start = segments[-1][0] if segments and not paused_now else None
-        used_before = before_last if last_start else used
+        used_before = before_last if last_start is not None else used
         due_at = internal_due_at = None
         if last_start is not None:
             # Where the target was crossed in the last segment, that is its due time.
-            due_at = (breached_at if breached_at is not None and breached_at >= last_start
-                      else cal.add(last_start, max(ZERO, contractual - used_before)))
-            internal_due_at = (
-                internal_breached_at if internal_breached_at is not None
-                and internal_breached_at >= last_start
-                else cal.add(last_start, max(ZERO, internal - used_before)))
+            due_us = (breached_us if breached_us is not None and breached_us >= last_start
+                      else cal.add(last_start, max(0, contractual_us - used_before)))
+            internal_due_us = (
+                internal_breached_us if internal_breached_us is not None
+                and internal_breached_us >= last_start
+                else cal.add(last_start, max(0, internal_us - used_before)))
+            due_at, internal_due_at = _at(due_us), _at(internal_due_us)
         met_at = completed_at = None
         segment_started_at = paused_at = None
         exempt_reason = ""
         if end is not None:
-            completed_at = finish
+            completed_at = _at(finish)
             if metric == FIRST_RESPONSE and h.first_response is None:
                 state, exempt_reason = EXEMPT, "stopped: ticket resolved"
-            elif breached_at is not None:
+            elif breached_us is not None:
                 state = IS_BREACHED
-                ev((clock_id, h.id, STOPPED, finish, None,
+                ev((clock_id, tid, STOPPED, completed_at, None,
                     "completed (after breach)", "{}"))
             else:
-                state, met_at = IS_MET, finish
-                ev((clock_id, h.id, MET, finish, None,
+                state, met_at = IS_MET, completed_at
+                ev((clock_id, tid, MET, completed_at, None,
                     "first response" if metric == FIRST_RESPONSE else "resolved",
-                    f'{{"business_used": "{duration_iso_string(used)}", '
-                    f'"target": "{duration_iso_string(contractual)}"}}'))
+                    f'{{"business_used": "{_iso(used)}", '
+                    f'"target": "{spec.target_iso}"}}'))
             business_used = used
             next_level = None
         elif paused_now:
             state = IS_PAUSED
-            paused_at = my_pauses[-1][0]
+            paused_at = _at(my_pauses[-1][0])
             business_used = used
         else:
-            state = IS_BREACHED if breached_at is not None else RUNNING
-            segment_started_at = last_start
+            state = IS_BREACHED if breached_us is not None else RUNNING
+            segment_started_at = _at(last_start)
             business_used = used_before
+        next_at = next_level[1] if next_level else None
         self.clocks.append((
-            clock_id, h.id, metric, cycle, policy.id, calendar_id, contractual, internal,
-            state, started, segment_started_at, business_used, paused_at, due_at,
-            internal_due_at, met_at, breached_at, internal_breached_at, completed_at,
-            exempt_reason, next_level[1] if next_level else None,
+            clock_id, tid, metric, cycle, policy.id, spec.calendar_id, spec.contractual,
+            spec.internal, state, started_at, segment_started_at,
+            timedelta(microseconds=business_used), paused_at, due_at, internal_due_at,
+            met_at, breached_at,
+            _at(internal_breached_us) if internal_breached_us is not None else None,
+            completed_at, exempt_reason, _at(next_at) if next_at is not None else None,
             next_level[0] if next_level else None, now,
         ))
         if completed_at is None and state in (RUNNING, IS_BREACHED):
