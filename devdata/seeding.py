@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import functools
 import math
+import multiprocessing
+import os
 import random
 import time
+import traceback
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -1161,7 +1164,7 @@ class Seeder:
                      + ("foreign-key triggers off (superuser, no other triggers)"
                         if self.skip_fk_checks else "foreign-key checks on")
                      + (", generating and writing in parallel" if parallel else ""))
-        gen_s = 0.0
+        self.gen_seconds = 0.0
         width = len(f"{n:,}")
 
         def progress(done: int) -> None:
@@ -1180,12 +1183,14 @@ class Seeder:
         pending: tuple[Future, int] | None = None
         # Big loads only: below that, rebuilding costs more than maintaining.
         drop_indexes = parallel and o.fast_load and n >= 20_000
+        forked = (drop_indexes and self.skip_fk_checks and hasattr(os, "fork")
+                  and any(g.tickets is not None for g in self.generators))
+        if forked:
+            self.log("  tickets generated and written by a second process, the other apps' "
+                     "rows here")
+        batches = self._forked_batches(times, chunk) if forked else self._batches(times, chunk)
         try:
-            for lo in range(0, n, chunk):
-                hi = min(n, lo + chunk)
-                t0 = time.perf_counter()
-                batch = self._chunk(lo, times[lo:hi])
-                gen_s += time.perf_counter() - t0
+            for hi, batch in batches:
                 if drop_indexes:
                     self._drop_indexes([Ticket, Message, TicketEvent, Escalation,
                                         Ticket.tags.through,
@@ -1209,6 +1214,8 @@ class Seeder:
                     wait([pending[0]])
                 pool.submit(lambda: connections[self.using].close()).result()
                 pool.shutdown()
+            batches.close()
+        gen_s = self.gen_seconds
         self.report.phases["generate"] = gen_s
         self.report.phases["write"] = self.write_seconds
         self.report.phases["tickets"] = time.perf_counter() - started
@@ -1288,7 +1295,108 @@ class Seeder:
                 w.reset_sequence(Message)
         self.write_seconds += time.perf_counter() - started
 
+    def _batches(self, times: list[float], chunk: int) -> Iterator[tuple[int, dict]]:
+        """(tickets done, rows) of every chunk, tickets and other apps' rows generated here."""
+        for lo in range(0, len(times), chunk):
+            hi = min(len(times), lo + chunk)
+            t0 = time.perf_counter()
+            batch = self._chunk(lo, times[lo:hi])
+            self.gen_seconds += time.perf_counter() - t0
+            yield hi, batch
+
+    def _forked_batches(self, times: list[float], chunk: int) -> Iterator[tuple[int, dict]]:
+        """The same chunks, with the tickets generated and written by a forked child
+        process (`_ticket_process`) while this one runs the other apps' generators on the
+        histories the child sends: two processes instead of one thread holding the GIL.
+        Each side draws from its own random streams in the same order as `_batches`, so
+        the data is the same. The rows of the two sides commit apart, so this needs the
+        foreign-key checks off."""
+        # The child writes these; their indexes go before it starts.
+        self._drop_indexes([Ticket, Message, TicketEvent, Escalation, Ticket.tags.through])
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        connections.close_all()  # the child opens its own
+        child = context.Process(target=self._ticket_process, args=(send, times, chunk),
+                                daemon=True)
+        child.start()
+        send.close()
+        done = False
+        try:
+            while not done:
+                message = receive.recv()
+                if message[0] == "error":
+                    raise SeedError("Generating the tickets failed:\n" + message[1])
+                if message[0] == "done":
+                    _, open_tickets, write_s, table_seconds, gen_s = message
+                    self.report.open_tickets += open_tickets
+                    self.write_seconds += write_s
+                    self.gen_seconds += gen_s
+                    for table, seconds in table_seconds.items():
+                        self.writer.seconds[table] = self.writer.seconds.get(table, 0.0) + seconds
+                    done = True
+                    continue
+                _, hi, histories, counts = message
+                report = self.report
+                report.tickets += counts[0]
+                report.messages += counts[1]
+                report.events += counts[2]
+                report.escalations += counts[3]
+                report.ticket_tags += counts[4]
+                t0 = time.perf_counter()
+                generated = self._generate(histories)
+                self.gen_seconds += time.perf_counter() - t0
+                yield hi, {"tickets": [], "messages": [], "events": [], "escalations": [],
+                           "tags": [], "generated": generated}
+        finally:
+            if not done and child.is_alive():
+                child.terminate()
+            child.join()
+            receive.close()
+
+    def _ticket_process(self, send: Any, times: list[float], chunk: int) -> None:
+        """The forked child of `_forked_batches`: generates and writes the tickets' own
+        rows (a writer thread overlapping as in the parent) and sends each chunk's
+        histories."""
+        try:
+            before = dict(self.writer.seconds)
+            self.write_seconds = 0.0
+            open_before = self.report.open_tickets
+            pool = ThreadPoolExecutor(max_workers=1)
+            pending: Future | None = None
+            gen_s = 0.0
+            for lo in range(0, len(times), chunk):
+                hi = min(len(times), lo + chunk)
+                t0 = time.perf_counter()
+                out = self._chunk_core(lo, times[lo:hi])
+                gen_s += time.perf_counter() - t0
+                histories = out.pop("histories")
+                send.send(("chunk", hi, histories, (
+                    len(out["tickets"]), len(out["messages"]), len(out["events"]),
+                    len(out["escalations"]), len(out["tags"]))))
+                out["generated"] = {}
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(self._write_chunk, out)
+            if pending is not None:
+                pending.result()
+            pool.submit(lambda: connections[self.using].close()).result()
+            pool.shutdown()
+            tables = {t: s - before.get(t, 0.0) for t, s in self.writer.seconds.items()}
+            send.send(("done", self.report.open_tickets - open_before, self.write_seconds,
+                       tables, gen_s))
+        except BaseException:
+            send.send(("error", traceback.format_exc()))
+        finally:
+            send.close()
+            os._exit(0)  # nothing of the parent's (atexit, open files) runs twice
+
     def _chunk(self, offset: int, times: list[float]) -> dict[str, list[tuple]]:
+        out = self._chunk_core(offset, times)
+        out["generated"] = self._generate(out.pop("histories"))
+        return out
+
+    def _chunk_core(self, offset: int, times: list[float]) -> dict[str, list]:
+        """The tickets' own rows of a chunk, and their histories for the generators."""
         rng = self.rng
         n = len(times)
         customers = rng.choices(self.customers, cum_weights=self.customer_cw, k=n)
@@ -1301,7 +1409,11 @@ class Seeder:
         first_id = self.ticket_start + offset
         for j in range(n):
             self._ticket(first_id + j, times[j], customers[j], cats[j], channels[j], out)
-        batch = Batch(tickets=out.pop("histories"))
+        return out
+
+    def _generate(self, histories: list[TicketHistory]) -> dict:
+        """Every registered generator's rows for one chunk of ticket histories."""
+        batch = Batch(tickets=histories)
         for generator in self.generators:
             if generator.tickets is not None:
                 t0 = time.perf_counter()
@@ -1313,8 +1425,7 @@ class Seeder:
                 self._took(generator.name, time.perf_counter() - t0)
                 for model, _ in batch.rows:
                     self.run_context.track(model, generator.name)
-        out["generated"] = batch.rows
-        return out
+        return batch.rows
 
     def _took(self, name: str, seconds: float) -> None:
         self.report.apps[name] = self.report.apps.get(name, 0.0) + seconds
