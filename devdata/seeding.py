@@ -100,6 +100,10 @@ DAY_WEIGHTS = (1.0, 1.05, 1.0, 0.95, 0.85, 0.35, 0.3)
 HOUR_WEIGHTS = (0.25, 0.2, 0.2, 0.25, 0.35, 0.5, 0.7, 0.9, 1.0, 1.0, 1.0, 0.95, 0.9, 0.95,
                 1.0, 1.0, 0.95, 0.85, 0.7, 0.55, 0.45, 0.4, 0.35, 0.3)
 
+# Generators run in a process of their own in a big PostgreSQL load (`_forked_batches`):
+# the SLA clocks take as long as all the others together.
+OWN_PROCESS = ("sla",)
+
 TEAM_SLUGS = ("l1-general", "l2-technical", "l2-enterprise", "l3-specialty")
 
 
@@ -1305,21 +1309,51 @@ class Seeder:
             yield hi, batch
 
     def _forked_batches(self, times: list[float], chunk: int) -> Iterator[tuple[int, dict]]:
-        """The same chunks, with the tickets generated and written by a forked child
-        process (`_ticket_process`) while this one runs the other apps' generators on the
-        histories the child sends: two processes instead of one thread holding the GIL.
-        Each side draws from its own random streams in the same order as `_batches`, so
-        the data is the same. The rows of the two sides commit apart, so this needs the
-        foreign-key checks off."""
+        """The same chunks, in three processes instead of one thread holding the GIL: a
+        forked child generates and writes the tickets' own rows (`_ticket_process`) and
+        sends each chunk's histories here and to a second child, which runs the
+        generators of `OWN_PROCESS` (`_generator_process`), while this one runs the
+        others. Each generator draws from its own random stream in the same order as in
+        `_batches`, so the data is the same; the second child sends its generators'
+        state back for their `finish` hooks. The rows of the three commit apart, so this
+        needs the foreign-key checks off."""
         # The child writes these; their indexes go before it starts.
         self._drop_indexes([Ticket, Message, TicketEvent, Escalation, Ticket.tags.through])
+        everyone = self.generators
+        away = [g for g in everyone if g.name in OWN_PROCESS and g.tickets is not None]
+        self.generators = [g for g in everyone if g not in away]
         context = multiprocessing.get_context("fork")
-        receive, send = context.Pipe(duplex=False)
-        connections.close_all()  # the child opens its own
-        child = context.Process(target=self._ticket_process, args=(send, times, chunk),
-                                daemon=True)
-        child.start()
-        send.close()
+        receive, send = context.Pipe(duplex=False)  # tickets -> here
+        away_in, to_away = context.Pipe(duplex=False)  # tickets -> second child
+        from_away, away_out = context.Pipe(duplex=False)  # second child -> here
+        connections.close_all()  # each child opens its own
+        apps_before = dict(self.report.apps)
+        children = []
+        if away:
+            children.append(context.Process(target=self._generator_process,
+                                            args=(away_in, away_out, away), daemon=True))
+            children[-1].start()
+        children.append(context.Process(
+            target=self._ticket_process,
+            args=([send, to_away] if away else [send], times, chunk), daemon=True))
+        children[-1].start()
+        for end in (send, away_in, to_away, away_out):
+            end.close()
+        finished = not away
+
+        def from_second(block: bool) -> None:
+            nonlocal finished
+            while not finished and (block or from_away.poll()):
+                message = from_away.recv()
+                if message[0] == "error":
+                    raise SeedError("A generator failed:\n" + message[1])
+                if message[0] == "chunk":
+                    for name, seconds in message[1].items():
+                        self.report.apps[name] = apps_before.get(name, 0.0) + seconds
+                    continue
+                self._merge_second(message[1])
+                finished = True
+
         done = False
         try:
             while not done:
@@ -1345,18 +1379,99 @@ class Seeder:
                 t0 = time.perf_counter()
                 generated = self._generate(histories)
                 self.gen_seconds += time.perf_counter() - t0
+                from_second(block=False)
                 yield hi, {"tickets": [], "messages": [], "events": [], "escalations": [],
                            "tags": [], "generated": generated}
+            from_second(block=True)
         finally:
-            if not done and child.is_alive():
-                child.terminate()
-            child.join()
+            self.generators = everyone
+            for child in children:
+                if not (done and finished) and child.is_alive():
+                    child.terminate()
+                child.join()
             receive.close()
+            from_away.close()
 
-    def _ticket_process(self, send: Any, times: list[float], chunk: int) -> None:
-        """The forked child of `_forked_batches`: generates and writes the tickets' own
-        rows (a writer thread overlapping as in the parent) and sends each chunk's
-        histories."""
+    def _merge_second(self, result: dict[str, Any]) -> None:
+        """Take over what the second child (`_generator_process`) did: its generators'
+        state and random streams for their `finish` hooks, the ids it handed out, the
+        tables it wrote, its timings and the indexes it dropped."""
+        run = self.run_context
+        run.state.update(result["state"])
+        run._rngs.update(result["rngs"])
+        run._next.update(result["next"])
+        for model in result["models"]:
+            run.track(model, result["app_of"].get(model._meta.db_table))
+        for table, n in result["tables"].items():
+            run.count(table, n)
+        for table, seconds in result["table_seconds"].items():
+            self.writer.seconds[table] = self.writer.seconds.get(table, 0.0) + seconds
+        self.dropped_indexes += result["dropped"]
+        self.write_seconds += result["write_seconds"]
+        self.gen_seconds += result["gen_seconds"]
+
+    def _generator_process(self, receive: Any, send: Any, generators: list[Generator]) -> None:
+        """The second forked child of `_forked_batches`: runs `generators` on every
+        chunk's histories and writes their rows (a writer thread overlapping)."""
+        try:
+            run = self.run_context
+            names = {g.name for g in generators}
+            self.generators = generators
+            seconds_before = dict(self.writer.seconds)
+            tables_before = dict(self.report.tables)
+            apps_before = dict(self.report.apps)
+            dropped_before = len(self.dropped_indexes)
+            self.write_seconds = 0.0
+            pool = ThreadPoolExecutor(max_workers=1)
+            pending: Future | None = None
+            gen_s = 0.0
+            while True:
+                try:
+                    message = receive.recv()
+                except EOFError:  # the tickets' child stopped
+                    break
+                if message[0] != "chunk":
+                    break
+                t0 = time.perf_counter()
+                rows = self._generate(message[2])
+                gen_s += time.perf_counter() - t0
+                self._drop_indexes([model for model, _ in rows])
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(self._write_chunk, {
+                    "tickets": [], "messages": [], "events": [], "escalations": [],
+                    "tags": [], "generated": rows})
+                send.send(("chunk", {name: self.report.apps.get(name, 0.0)
+                                     - apps_before.get(name, 0.0) for name in names}))
+            if pending is not None:
+                pending.result()
+            pool.submit(lambda: connections[self.using].close()).result()
+            pool.shutdown()
+            send.send(("done", {
+                "state": {name: run.state[name] for name in names if name in run.state},
+                "rngs": {name: rng for name, rng in run._rngs.items() if name in names},
+                "next": {model: n for model, n in run._next.items()
+                         if run.app_of.get(model._meta.db_table) in names},
+                "models": [m for m in run.models if run.app_of.get(m._meta.db_table) in names],
+                "app_of": dict(run.app_of),
+                "tables": {t: n - tables_before.get(t, 0) for t, n in self.report.tables.items()
+                           if n != tables_before.get(t, 0)},
+                "table_seconds": {t: v - seconds_before.get(t, 0.0)
+                                  for t, v in self.writer.seconds.items()
+                                  if v != seconds_before.get(t, 0.0)},
+                "dropped": self.dropped_indexes[dropped_before:],
+                "write_seconds": self.write_seconds, "gen_seconds": gen_s}))
+        except BaseException:
+            send.send(("error", traceback.format_exc()))
+        finally:
+            send.close()
+            os._exit(0)  # nothing of the parent's (atexit, open files) runs twice
+
+    def _ticket_process(self, sends: list[Any], times: list[float], chunk: int) -> None:
+        """The forked child of `_forked_batches` that generates and writes the tickets'
+        own rows (a writer thread overlapping as in the parent) and sends each chunk's
+        histories to the generators' processes."""
+        send = sends[0]
         try:
             before = dict(self.writer.seconds)
             self.write_seconds = 0.0
@@ -1369,10 +1484,11 @@ class Seeder:
                 t0 = time.perf_counter()
                 out = self._chunk_core(lo, times[lo:hi])
                 gen_s += time.perf_counter() - t0
-                histories = out.pop("histories")
-                send.send(("chunk", hi, histories, (
+                message = ("chunk", hi, out.pop("histories"), (
                     len(out["tickets"]), len(out["messages"]), len(out["events"]),
-                    len(out["escalations"]), len(out["tags"]))))
+                    len(out["escalations"]), len(out["tags"])))
+                for each in sends:
+                    each.send(message)
                 out["generated"] = {}
                 if pending is not None:
                     pending.result()
@@ -1382,12 +1498,15 @@ class Seeder:
             pool.submit(lambda: connections[self.using].close()).result()
             pool.shutdown()
             tables = {t: s - before.get(t, 0.0) for t, s in self.writer.seconds.items()}
+            for each in sends[1:]:
+                each.send(("end",))
             send.send(("done", self.report.open_tickets - open_before, self.write_seconds,
                        tables, gen_s))
         except BaseException:
             send.send(("error", traceback.format_exc()))
         finally:
-            send.close()
+            for each in sends:
+                each.close()
             os._exit(0)  # nothing of the parent's (atexit, open files) runs twice
 
     def _chunk(self, offset: int, times: list[float]) -> dict[str, list[tuple]]:

@@ -14,8 +14,10 @@ The hooks, all optional, run in `order`:
 
 - `prepare(run)`: before any ticket, for reference rows (articles, shifts, scorecards);
 - `tickets(run, batch)`: for every chunk of generated tickets (`batch.tickets`, a list of
-  `TicketHistory`); rows go through `batch.add()` and are written in the chunk's
-  transaction, after the tickets they refer to;
+  `TicketHistory`); rows go through `batch.add()` and are written after the tickets they
+  refer to, in the chunk's transaction; except in a big PostgreSQL load with the
+  foreign-key checks off, where the tickets come from a second process and commit on
+  their own: a hook works from `batch.tickets`, never by reading the chunk's tickets back;
 - `finish(run)`: after every ticket is written (weekly samples, rollups);
 - `demo(stdout)`: the demo's scenario rows, after the demo accounts exist.
 
