@@ -130,6 +130,9 @@ class SeedOptions:
     skip: tuple[str, ...] = ()
     # Members the four teams had before the run work tickets too (the demo's accounts).
     include_existing_staff: bool = False
+    # PostgreSQL, FK checks off, from this many tickets: indexes dropped during the load,
+    # tickets and the SLA generator in processes of their own (see _forked_batches).
+    bulk_from: int = 20_000
 
     def resolved_orgs(self) -> int:
         if self.orgs is not None:
@@ -1186,12 +1189,12 @@ class Seeder:
         pool = ThreadPoolExecutor(max_workers=1) if parallel else None
         pending: tuple[Future, int] | None = None
         # Big loads only: below that, rebuilding costs more than maintaining.
-        drop_indexes = parallel and o.fast_load and n >= 20_000
+        drop_indexes = parallel and o.fast_load and n >= o.bulk_from
         forked = (drop_indexes and self.skip_fk_checks and hasattr(os, "fork")
                   and any(g.tickets is not None for g in self.generators))
         if forked:
-            self.log("  tickets generated and written by a second process, the other apps' "
-                     "rows here")
+            self.log("  tickets generated and written by a second process, "
+                     + ", ".join(OWN_PROCESS) + " by a third, the other generators here")
         batches = self._forked_batches(times, chunk) if forked else self._batches(times, chunk)
         try:
             for hi, batch in batches:

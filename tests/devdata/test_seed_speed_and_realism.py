@@ -149,3 +149,32 @@ def test_at_risk_alerts_are_a_few_percent_of_escalations():
     assert per_week
     for period, n in per_week.items():
         assert n <= max(1, round(ALERT_SHARE * escalated.get(period, 0))), period
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the bulk path is PostgreSQL's")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_bulk_load_in_three_processes_writes_every_apps_history():
+    """The big-load path on a small run: indexes dropped and rebuilt, tickets and the SLA
+    generator in processes of their own, the SLA state back for the queue columns."""
+    from sla.models import Clock
+
+    def index_names() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+            return {row[0] for row in cursor.fetchall()}
+
+    before = index_names()
+    log: list[str] = []
+    report = seed(SeedOptions(tickets=400, seed=3, now=NOW, bulk_from=0, open_share=0.1),
+                  log=log.append)
+    assert any("second process" in line for line in log)
+    assert any("indexes:" in line and "rebuilt" in line for line in log)
+    assert index_names() == before
+    assert Ticket.objects.count() >= 400
+    assert report.tables["sla_clock"] == Clock.objects.count() > 400
+    assert report.apps["sla"] > 0 and report.apps["surveys"] > 0
+    open_tickets = Ticket.objects.filter(resolved_at__isnull=True)
+    assert open_tickets.exists()
+    assert open_tickets.filter(sla_due_at__isnull=False).exists()  # sla.finish, child's state
+    assert not Ticket.objects.exclude(pk__in=Clock.objects.values("ticket_id")).filter(
+        pk__gte=min(Clock.objects.values_list("ticket_id", flat=True))).exists()
