@@ -38,9 +38,11 @@ class RowWriter:
         """This thread's connection (Django connections are per thread)."""
         return connections[self.using]
 
-    def can_skip_fk_checks(self, models_: Sequence[type[models.Model]]) -> bool:
+    def can_skip_fk_checks(self, models_: Sequence[type[models.Model]],
+                           ignore_triggers: Sequence[str] = ()) -> bool:
         """True when this role may load with triggers off and no table has a trigger of
-        its own (only the foreign-key checks, which the generator satisfies, are skipped)."""
+        its own (only the foreign-key checks, which the generator satisfies, are skipped),
+        apart from `ignore_triggers`, which the caller accepts to go without."""
         if not self.postgres:
             return False
         with self.connection.cursor() as cursor:
@@ -50,8 +52,8 @@ class RowWriter:
                 return False
             cursor.execute(
                 "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
-                " AND tgrelid::regclass::text = ANY(%s)",
-                [[m._meta.db_table for m in models_]])
+                " AND tgrelid::regclass::text = ANY(%s) AND NOT tgname = ANY(%s)",
+                [[m._meta.db_table for m in models_], list(ignore_triggers)])
             return cursor.fetchone()[0] == 0
 
     def _db_columns(self, table: str) -> set[str]:
