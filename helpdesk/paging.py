@@ -63,6 +63,17 @@ def estimated_count(qs: QuerySet, *, exact_below: int = EXACT_COUNT_BELOW) -> in
     return count_rows(qs, exact_below=exact_below)[0]
 
 
+
+def _open_ended(number: Any) -> int:
+    """A page number checked without an upper bound (the total is not known exactly)."""
+    try:
+        number = int(number)
+    except (TypeError, ValueError) as exc:
+        raise PageNotAnInteger("That page number is not an integer") from exc
+    if number < 1:
+        raise EmptyPage("That page number is less than 1")
+    return number
+
 class EstimatedCountPaginator(Paginator):
     """A paginator whose count is estimated on big PostgreSQL tables (see above).
 
@@ -83,13 +94,7 @@ class EstimatedCountPaginator(Paginator):
     def validate_number(self, number: Any) -> int:
         if not (self.count and self.estimated):
             return super().validate_number(number)
-        try:
-            number = int(number)
-        except (TypeError, ValueError) as exc:
-            raise PageNotAnInteger("That page number is not an integer") from exc
-        if number < 1:
-            raise EmptyPage("That page number is less than 1")
-        return number
+        return _open_ended(number)
 
     def page(self, number: Any) -> Page:
         if not (self.count and self.estimated):
@@ -141,13 +146,7 @@ class CappedPaginator(Paginator):
     def validate_number(self, number: Any) -> int:
         if not (self.count and self.is_capped):
             return super().validate_number(number)
-        try:
-            number = int(number)
-        except (TypeError, ValueError) as exc:
-            raise PageNotAnInteger("That page number is not an integer") from exc
-        if number < 1:
-            raise EmptyPage("That page number is less than 1")
-        return number
+        return _open_ended(number)
 
     def page(self, number: Any) -> Page:
         number = self.validate_number(number)
