@@ -88,3 +88,17 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_flag_reset():
+    """Celery keeps "inside a task, never block on a result" in one process-wide flag that
+    an eager task sets and restores around itself. Eager tasks run by a test's own writer
+    threads interleave (A sets, B saves True, A restores, B restores True) and can leave
+    it set, so a later test's `result.get()` on a real worker raises "Never call
+    result.get() within a task!" and queuing from on_commit misbehaves. Tests start clean."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
+    _set_task_join_will_block(False)
