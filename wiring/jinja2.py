@@ -32,7 +32,7 @@ from django.template.defaultfilters import (
 from django.templatetags.static import static
 from django.test.signals import template_rendered
 from django.urls import reverse
-from django.utils import dateformat, formats, timezone
+from django.utils import dateformat, formats, timezone, translation
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.timezone import get_current_timezone, template_localtime
@@ -116,7 +116,11 @@ def environment(**options: Any) -> Environment:
     # As in Django templates, a missing attribute anywhere in a chain (`a.b.c` with `b`
     # None) renders as nothing instead of failing the page.
     options["undefined"] = ChainableUndefined
+    # `{{ _("…") }}`, `{% trans %}` and `ngettext` go through Django's catalogues, so
+    # Python, Django templates and Jinja2 pages share one set of translations (locale/).
+    options["extensions"] = [*options.get("extensions", ()), "jinja2.ext.i18n"]
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
+    env.install_gettext_translations(translation, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(countdown=countdown, sla_level_label=sla_level_label, url=url,
                        static=static, querystring=querystring, cached=cached,
                        widthratio=widthratio, in_timezone=in_timezone,
