@@ -25,6 +25,7 @@ from helpdesk import config_cache
 from helpdesk.models import SupportTier
 from helpdesk.paging import EstimatedCountPaginator
 from tickets.admin import AuditRecordAdmin
+from tickets.field_definitions import check_conditions_known
 from tickets.models import Channel, Priority
 
 from .models import (
@@ -292,7 +293,13 @@ class PolicyForm(forms.ModelForm):
     class Meta:
         model = Policy
         fields = ("name", "order", "is_active", "description", "org_tiers", "priorities",
-                  "channels", "teams", "tags", "pause_on_third_party", "apply_tier_multipliers")
+                  "channels", "teams", "tags", "custom_field_conditions",
+                  "pause_on_third_party", "apply_tier_multipliers")
+
+    def clean_custom_field_conditions(self) -> list:
+        conditions = self.cleaned_data.get("custom_field_conditions") or []
+        check_conditions_known(conditions, name="custom_field_conditions")
+        return conditions
 
 
 class TargetInline(admin.TabularInline):
@@ -324,7 +331,8 @@ class PolicyAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "order", "is_active", "description")}),
         ("Applies to tickets matching all of", {
-            "fields": ("org_tiers", "priorities", "channels", "teams", "tags"),
+            "fields": ("org_tiers", "priorities", "channels", "teams", "tags",
+                       "custom_field_conditions"),
             "description": "The first active policy (by order) whose conditions all hold "
                            "applies; an empty condition matches everything.",
         }),

@@ -118,6 +118,11 @@ class Policy(models.Model):
     channels = models.JSONField(default=list, blank=True)
     teams = models.ManyToManyField("helpdesk.Team", blank=True, related_name="+")
     tags = models.ManyToManyField("tickets.Tag", blank=True, related_name="+")
+    custom_field_conditions = models.JSONField(
+        default=list, blank=True,
+        help_text='Custom field tests, all of which must hold, e.g. [{"field": "plan", '
+                  '"op": "eq", "value": "Enterprise"}]. Operators: eq, ne, in, contains, gt, '
+                  'gte, lt, lte, set, empty.')
     # Rules
     pause_on_third_party = models.BooleanField(
         default=False, help_text="Waiting on a third party pauses the clocks."

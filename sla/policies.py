@@ -22,6 +22,7 @@ from math import floor
 from typing import TYPE_CHECKING
 
 from helpdesk import config_cache
+from tickets.custom_fields import conditions_hold
 
 from .calendar import BusinessCalendar
 from .models import Calendar, Override, Policy, Target, TierMultiplier
@@ -110,7 +111,7 @@ def policy_matches(policy: Policy, ticket: Ticket, *,
             tag_ids = ticket.tags.values_list("pk", flat=True)
         if not policy_tags.intersection(tag_ids):
             return False
-    return True
+    return conditions_hold(ticket, policy.custom_field_conditions or ())
 
 
 def match_policy(ticket: Ticket, *, policies: Sequence[Policy] | None = None,

@@ -16,10 +16,12 @@ from helpdesk.models import SupportTier
 from helpdesk.paging import EstimatedCountPaginator
 
 from . import services
+from .field_definitions import check_conditions_known, check_values_known
 from .models import (
     Attachment,
     Category,
     Channel,
+    CustomField,
     Escalation,
     IntakeRule,
     Macro,
@@ -31,6 +33,8 @@ from .models import (
     Ticket,
     TicketChange,
     TicketEvent,
+    TicketForm,
+    TicketFormField,
     TimeEntry,
 )
 from .state_machine import Status, TransitionError
@@ -97,8 +101,13 @@ class IntakeRuleForm(forms.ModelForm):
     class Meta:
         model = IntakeRule
         fields = ("name", "order", "is_active", "stop_processing", "org_tiers", "channels",
-                  "categories", "keywords", "requester_emails", "set_team", "set_priority",
-                  "add_tags")
+                  "categories", "keywords", "requester_emails", "custom_field_conditions",
+                  "set_team", "set_priority", "add_tags")
+
+    def clean_custom_field_conditions(self) -> list:
+        conditions = self.cleaned_data.get("custom_field_conditions") or []
+        check_conditions_known(conditions, name="custom_field_conditions")
+        return conditions
 
 
 @admin.register(IntakeRule)
@@ -115,17 +124,74 @@ class IntakeRuleAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "order", "is_active", "stop_processing")}),
         ("When", {"fields": ("org_tiers", "channels", "categories", "keywords",
-                             "requester_emails")}),
+                             "requester_emails", "custom_field_conditions")}),
         ("Then", {"fields": ("set_team", "set_priority", "add_tags")}),
     )
 
 
+class MacroForm(forms.ModelForm):
+    class Meta:
+        model = Macro
+        fields = ("name", "body", "is_public", "set_status", "set_priority", "add_tags",
+                  "status_reason", "set_custom_fields", "is_active")
+
+    def clean_set_custom_fields(self) -> dict:
+        values = self.cleaned_data.get("set_custom_fields") or {}
+        check_values_known(values, name="set_custom_fields")
+        return values
+
+
 @admin.register(Macro)
 class MacroAdmin(admin.ModelAdmin):
+    form = MacroForm
     list_display = ("name", "is_public", "set_status", "set_priority", "is_active")
     list_filter = ("is_active", "is_public", "set_status")
     search_fields = ("name", "body")
     filter_horizontal = ("add_tags",)
+
+
+class CustomFieldForm(forms.ModelForm):
+    class Meta:
+        model = CustomField
+        fields = ("label", "key", "field_type", "help_text", "order", "is_active", "choices",
+                  "pattern", "pattern_hint", "customer_visible", "customer_editable",
+                  "customer_required", "categories", "product_areas", "show_in_queue")
+        widgets = {"choices": forms.Textarea(attrs={"rows": 3})}
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    form = CustomFieldForm
+    list_display = ("label", "key", "field_type", "customer_visible", "customer_editable",
+                    "customer_required", "show_in_queue", "order", "is_active")
+    list_editable = ("order", "is_active")
+    list_filter = ("field_type", "is_active", "customer_visible")
+    search_fields = ("label", "key")
+    prepopulated_fields = {"key": ("label",)}
+    filter_horizontal = ("categories", "product_areas")
+    fieldsets = (
+        (None, {"fields": ("label", "key", "field_type", "help_text", "order", "is_active")}),
+        ("Type options", {"fields": ("choices", "pattern", "pattern_hint")}),
+        ("Customers", {"fields": ("customer_visible", "customer_editable",
+                                  "customer_required")}),
+        ("Where it applies", {"fields": ("categories", "product_areas", "show_in_queue")}),
+    )
+
+
+class TicketFormFieldInline(admin.TabularInline):
+    model = TicketFormField
+    extra = 1
+    fields = ("field", "required", "order")
+    autocomplete_fields = ("field",)
+
+
+@admin.register(TicketForm)
+class TicketFormAdmin(admin.ModelAdmin):
+    list_display = ("name", "category", "product_area", "is_default", "is_active")
+    list_select_related = ("category", "product_area")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+    inlines = (TicketFormFieldInline,)
 
 
 @admin.register(SavedFilter)

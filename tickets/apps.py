@@ -45,9 +45,10 @@ class TicketsConfig(AppConfig):
         # them); a change drops every copy.
         from helpdesk import config_cache
 
-        from .models import IntakeRule
+        from .models import CustomField, IntakeRule, TicketForm, TicketFormField
 
-        config_cache.forget_on_change((IntakeRule, Team), uid="tickets.config")
+        config_cache.forget_on_change(
+            (IntakeRule, Team, CustomField, TicketForm, TicketFormField), uid="tickets.config")
         # Deferred event handlers run on a worker, from the outbox.
         from . import events, tasks
 

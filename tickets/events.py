@@ -73,6 +73,13 @@ class TagsChanged(TicketEvent):
 
 
 @dataclass(frozen=True)
+class CustomFieldsChanged(TicketEvent):
+    """Custom field values changed (tickets.services.set_custom_fields)."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Escalated(TicketEvent):
     escalation_id: int
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from helpdesk.models import AppendOnlyModel, SupportTier, Team, staff_only
 
+from .custom_fields import check_conditions, check_definition, check_values_setting
 from .state_machine import LABELS, OPEN_STATUSES, Status
 
 STATUS_CHOICES = [(s.value, LABELS[s]) for s in Status]
@@ -135,6 +136,11 @@ class Ticket(models.Model):
     sla_due_at = models.DateTimeField(null=True, blank=True)
     # Also written only by the sla app: the warning colour the queue shows for that clock.
     sla_level = models.CharField(max_length=10, blank=True)
+    # Values of the admin-defined custom fields, by field key (tickets.custom_fields holds
+    # the types and rules); an empty value is left out. GIN-indexed on PostgreSQL
+    # (migration 0018), so filtering on one field is an index lookup.
+    custom_fields = models.JSONField(default=dict, blank=True, db_default=models.Value(
+        {}, output_field=models.JSONField()))
 
     class Meta:
         ordering = [F("sla_due_at").asc(nulls_last=True), "priority", "created_at", "id"]
@@ -358,6 +364,11 @@ class IntakeRule(models.Model):
         blank=True,
         help_text="One address or @domain per line; matches the requester's e-mail.",
     )
+    custom_field_conditions = models.JSONField(
+        default=list, blank=True,
+        help_text='Custom field tests, all of which must hold, e.g. [{"field": "plan", '
+                  '"op": "eq", "value": "Pro"}]. Operators: eq, ne, in, contains, gt, gte, '
+                  'lt, lte, set, empty.')
     # Actions
     set_team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -380,6 +391,125 @@ class IntakeRule(models.Model):
             raise ValidationError({"org_tiers": f"Unknown tiers: {sorted(bad_tiers)}"})
         if bad_channels:
             raise ValidationError({"channels": f"Unknown channels: {sorted(bad_channels)}"})
+        check_conditions(self.custom_field_conditions, name="custom_field_conditions")
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "Text"
+    LONG_TEXT = "long_text", "Long text"
+    NUMBER = "number", "Number"
+    DECIMAL = "decimal", "Decimal"
+    DATE = "date", "Date"
+    CHECKBOX = "checkbox", "Checkbox"
+    DROPDOWN = "dropdown", "Drop-down"
+    MULTISELECT = "multiselect", "Multi-select"
+    REGEX = "regex", "Text matching a pattern"
+    ORGANIZATION = "organization", "Link to an organization"
+    USER = "user", "Link to a user"
+
+
+class CustomField(models.Model):
+    """A field admins add to tickets: its type, who sees and fills it, where it applies."""
+
+    key = models.SlugField(
+        max_length=40, unique=True,
+        help_text="The name in the API, filters and exports: lower-case letters, digits "
+                  "and underscores, starting with a letter. Do not change it once in use.")
+    label = models.CharField(max_length=100)
+    help_text = models.CharField(max_length=300, blank=True,
+                                 help_text="Shown under the field in forms.")
+    field_type = models.CharField(max_length=20, choices=FieldType.choices,
+                                  default=FieldType.TEXT)
+    choices = models.JSONField(
+        default=list, blank=True,
+        help_text='Drop-down and multi-select only: the options, e.g. ["Basic", "Pro"].')
+    pattern = models.CharField(
+        max_length=300, blank=True,
+        help_text=r"Pattern fields only: a regular expression the whole value must match, "
+                  r"e.g. ORD-\d{6}.")
+    pattern_hint = models.CharField(
+        max_length=200, blank=True,
+        help_text="Pattern fields only: what a valid value looks like, shown on error.")
+    customer_visible = models.BooleanField(
+        default=False, help_text="Customers see its value in the portal.")
+    customer_editable = models.BooleanField(
+        default=False, help_text="Customers may fill it in the portal (implies visible).")
+    customer_required = models.BooleanField(
+        default=False, help_text="Customers must fill it when filing a request in the "
+                                 "portal (implies editable). A ticket form can also require it.")
+    categories = models.ManyToManyField(
+        Category, blank=True, related_name="+",
+        help_text="Where it applies: tickets of these categories. Empty: every category.")
+    product_areas = models.ManyToManyField(
+        ProductArea, blank=True, related_name="+",
+        help_text="Where it applies: tickets of these product areas. Empty: every area.")
+    show_in_queue = models.BooleanField(
+        default=False, help_text="An optional column of the agent queues.")
+    order = models.PositiveIntegerField(default=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "label", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def clean(self) -> None:
+        check_definition(self)
+
+
+class TicketForm(models.Model):
+    """The fields customers are asked for when they file under a category or product area."""
+
+    name = models.CharField(max_length=120, unique=True)
+    category = models.OneToOneField(
+        Category, null=True, blank=True, on_delete=models.CASCADE, related_name="ticket_form",
+        help_text="Shown when the customer picks this category.")
+    product_area = models.OneToOneField(
+        ProductArea, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="ticket_form",
+        help_text="Shown when the customer picks this product area (a category's form "
+                  "comes first).")
+    is_default = models.BooleanField(
+        default=False, help_text="Shown when no category or product area form applies.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True),
+                                    name="one_default_ticket_form"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not (self.category_id or self.product_area_id or self.is_default):
+            raise ValidationError("Choose a category or a product area for this form, or "
+                                  "make it the default form.")
+
+
+class TicketFormField(models.Model):
+    form = models.ForeignKey(TicketForm, on_delete=models.CASCADE, related_name="items")
+    field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="+")
+    required = models.BooleanField(default=False,
+                                   help_text="Customers must fill it on this form.")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "field"], name="ticket_form_field_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form}: {self.field}"
+
+    def clean(self) -> None:
+        if self.field_id and not self.field.customer_editable:
+            raise ValidationError({"field": "Only fields customers may edit can be on a "
+                                            "customer form; tick \"customer editable\" first."})
 
 
 class Macro(models.Model):
@@ -400,6 +530,9 @@ class Macro(models.Model):
     status_reason = models.CharField(
         max_length=255, blank=True, help_text="Reason recorded when the status needs one."
     )
+    set_custom_fields = models.JSONField(
+        default=dict, blank=True,
+        help_text='Custom field values to set, by key, e.g. {"plan": "Pro"}; null clears one.')
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -407,6 +540,9 @@ class Macro(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        check_values_setting(self.set_custom_fields, name="set_custom_fields")
 
 
 class SavedFilter(models.Model):

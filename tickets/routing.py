@@ -1,4 +1,5 @@
-"""Intake rules: conditions on tier, channel, category, keywords and requester, in order."""
+"""Intake rules: conditions on tier, channel, category, keywords, requester and custom
+fields, in order."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from helpdesk import config_cache
 from helpdesk.models import Team
 
+from .custom_fields import conditions_hold
 from .models import IntakeRule, Tag, Ticket
 
 
@@ -31,7 +33,8 @@ def rule_matches(rule: IntakeRule, ticket: Ticket) -> bool:
             email.endswith(p) if p.startswith("@") else email == p for p in patterns
         ):
             return False
-    return True
+    # Custom fields: the one test rules, SLA policies and triggers share.
+    return conditions_hold(ticket, rule.custom_field_conditions or ())
 
 
 def active_rules() -> list[IntakeRule]:

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from helpdesk.models import Organization, Team, User
 
-from . import assignment, batch, events, routing
+from . import assignment, batch, events, field_definitions, routing
+from . import custom_fields as cf
 from .attachments import guess_content_type, safe_filename, validate_uploads
 from .batch import BulkResult
 from .field_rules import (
@@ -57,7 +58,7 @@ __all__ = [
     "TransitionError", "HandoffPacket", "StaffOnlyField", "refuse_staff_inputs",
     "create_ticket", "transition", "add_reply", "update_ticket", "assign", "escalate",
     "return_escalation", "merge", "apply_macro", "add_system_note", "bulk_update",
-    "close_stale_resolved",
+    "close_stale_resolved", "set_custom_fields",
 ]
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def create_ticket(
     attachments: Sequence[UploadedFile] = (),
     max_attachments: int | None = None,
     sender_only_attachments: Sequence[UploadedFile] = (),
+    custom_fields: Mapping[str, Any] | None = None,
 ) -> Ticket:
     """Open a ticket, apply intake rules, route to a team and assign per its strategy.
 
@@ -194,6 +196,11 @@ def create_ticket(
     and any channel; a customer files for themselves through a self-service channel, and
     intake rules decide the rest. Without an actor the system files (e-mail intake with
     its mailbox's defaults) and the requester is recorded as its author.
+
+    `custom_fields` ({key: value}) are checked against the definitions (a customer may
+    give only the fields they may edit, and must give those the portal requires for the
+    category) and stored with the ticket's INSERT: no extra write, and intake rules see
+    them.
     """
     tags = [t for t in tags if t and str(t).strip()]
     if actor is not None:
@@ -215,6 +222,8 @@ def create_ticket(
     if priority is not None and priority not in Priority.values:
         raise ValidationError({"priority": "Priority must be 1 (P1) to 5 (P5)."})
     validate_uploads(attachments, max_count=max_attachments)
+    values = _new_custom_values(custom_fields, actor=actor, category=category,
+                                product_area=product_area)
     actor = actor or requester
     now = timezone.now()
     with events.atomic():
@@ -225,7 +234,7 @@ def create_ticket(
             subject=subject[:255], description=description, requester=requester,
             organization=organization or requester.organization, channel=channel,
             priority=priority or Priority.P3, category=category, product_area=product_area,
-            created_at=now, updated_at=now, status_changed_at=now,
+            created_at=now, updated_at=now, status_changed_at=now, custom_fields=values,
         )
         audit = [_event(ticket, EventKind.CREATED, actor=actor, after=ticket.subject,
                         public=True, at=now)]
@@ -278,6 +287,23 @@ def create_ticket(
                                              ticket.status))
         events.emit(events.TicketCreated(ticket.pk, _actor_id(actor), now))
     return ticket
+
+
+def _new_custom_values(raw: Mapping[str, Any] | None, *, actor: User | None,
+                       category: Category | None, product_area: ProductArea | None
+                       ) -> dict[str, Any]:
+    """The custom field values of a new ticket, checked; {} without a query when none."""
+    customer = actor is not None and not _is_agent(actor)
+    category_id, area_id = _pk(category), _pk(product_area)
+    values = cf.merge_values({}, field_definitions.clean_values(
+        raw, customer=customer, category_id=category_id, product_area_id=area_id)) \
+        if raw else {}
+    if customer:
+        missing = field_definitions.missing_required(values, category_id, area_id)
+        if missing:
+            raise ValidationError({f"custom_fields.{a.field.key}": "This field is required."
+                                   for a in missing})
+    return values
 
 
 def _add_tags(ticket: Ticket, names: Iterable[str], *, new_ticket: bool = False) -> list[str]:
@@ -509,6 +535,7 @@ def field_values(ticket: Ticket) -> dict[str, Any]:
         "product_area": ticket.product_area_id, "team": ticket.team_id,
         "assignee": ticket.assignee_id, "subject": ticket.subject,
         "tags": sorted(ticket.tags.values_list("name", flat=True)),
+        "custom_fields": ticket.custom_fields or {},
     }
 
 
@@ -520,7 +547,8 @@ def version_of(ticket: Ticket) -> str:
 def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, Any],
                   expected: Mapping[str, Any] | None = None,
                   expected_versions: Collection[str] | None = None) -> Ticket:
-    """Change priority, category, product area, team, assignee, subject or tags, audited.
+    """Change priority, category, product area, team, assignee, subject, tags or custom
+    field values (`changes["custom_fields"]`: {key: value}, None clears), audited.
 
     Optimistic concurrency, checked under the row lock so two agents never overwrite each
     other silently: `expected` holds the values the editor started from for the fields it
@@ -529,7 +557,8 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
     is a conflict). A conflict saves nothing. Values equal to the current ones change
     nothing: no event, and the version stays (an ETag changes only with the ticket).
     """
-    allowed = {"priority", "category", "product_area", "team", "assignee", "subject", "tags"}
+    allowed = {"priority", "category", "product_area", "team", "assignee", "subject", "tags",
+               "custom_fields"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"These fields cannot be changed here: {sorted(unknown)}")
@@ -599,6 +628,9 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
                 events.emit(events.TagsChanged(ticket.pk, _actor_id(actor), now,
                                                tuple(sorted(current)), tuple(sorted(wanted))))
                 changed = True
+        if changes.get("custom_fields"):
+            cleaned = field_definitions.clean_values(changes["custom_fields"], customer=False)
+            changed = _write_custom_values(ticket, cleaned, actor=actor, now=now) or changed
         if not changed:
             return ticket
         ticket.updated_at = now
@@ -609,6 +641,59 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
             ticket = transition(ticket, Status.ASSIGNED, actor=actor)
         elif not ticket.assignee_id and ticket.status == Status.ASSIGNED:
             ticket = transition(ticket, Status.TRIAGED, actor=actor, reason="unassigned")
+    return ticket
+
+
+def _write_custom_values(ticket: Ticket, cleaned: Mapping[str, Any], *, actor: User | None,
+                         now: datetime) -> bool:
+    """Apply checked values to the locked ticket in memory (the caller saves it), one audit
+    row per changed field, like any other field; False when nothing changes."""
+    before = ticket.custom_fields or {}
+    after = cf.merge_values(before, cleaned)
+    keys = sorted(k for k in cleaned if before.get(k) != after.get(k))
+    if not keys:
+        return False
+    fields = field_definitions.by_key()
+    names = field_definitions.link_names(
+        (fields[k].field_type, v) for k in keys for v in (before.get(k), after.get(k))
+        if v is not None and fields[k].field_type in cf.LINKS)
+    TicketEvent.objects.bulk_create([
+        _event(ticket, EventKind.FIELD, actor=actor, field=f"custom:{k}",
+               before=cf.shown(fields[k], before.get(k), names=names),
+               after=cf.shown(fields[k], after.get(k), names=names),
+               note=fields[k].label, public=False, at=now)
+        for k in keys])
+    ticket.custom_fields = after
+    events.emit(events.CustomFieldsChanged(ticket.pk, _actor_id(actor), now, tuple(keys)))
+    return True
+
+
+def set_custom_fields(ticket: Ticket, *, actor: User, values: Mapping[str, Any]) -> Ticket:
+    """Change custom field values: agents any field (as update_ticket does), a customer who
+    may act on the ticket only the fields they may edit that apply to it. Audited per
+    field; a value equal to the current one changes nothing."""
+    if _is_agent(actor):
+        return update_ticket(ticket, actor=actor, changes={"custom_fields": values})
+    with events.atomic():
+        ticket = _lock(ticket)
+        if ticket.requester_id != actor.pk and not _customer_can_act(ticket, actor):
+            raise PermissionDenied("Only the requester can change this ticket.")
+        if ticket.status == Status.CLOSED:
+            raise TransitionError("This ticket is closed; it cannot be changed.")
+        cleaned = field_definitions.clean_values(
+            values, customer=True, category_id=ticket.category_id,
+            product_area_id=ticket.product_area_id)
+        merged = cf.merge_values(ticket.custom_fields or {}, cleaned)
+        missing = field_definitions.missing_required(merged, ticket.category_id,
+                                                     ticket.product_area_id)
+        missing = [a for a in missing if a.field.key in cleaned]
+        if missing:
+            raise ValidationError({f"custom_fields.{a.field.key}": "This field is required."
+                                   for a in missing})
+        now = timezone.now()
+        if _write_custom_values(ticket, cleaned, actor=actor, now=now):
+            ticket.updated_at = now
+            ticket.save(update_fields=["custom_fields", "updated_at"])
     return ticket
 
 
@@ -830,6 +915,8 @@ def apply_macro(ticket: Ticket, macro: Macro, *, actor: User) -> Ticket:
         changes: dict[str, Any] = {}
         if macro.set_priority:
             changes["priority"] = macro.set_priority
+        if macro.set_custom_fields:
+            changes["custom_fields"] = macro.set_custom_fields
         tag_names = list(macro.add_tags.values_list("name", flat=True))
         if tag_names:
             ticket.refresh_from_db()
