@@ -41,6 +41,12 @@ def _token() -> str:
     return token
 
 
+def version() -> str:
+    """The configuration's current version (changes whenever any of it does): part of the
+    key of a cached fragment that shows configuration."""
+    return _token()
+
+
 def get(name: str, load: Callable[[], T]) -> T:
     """The value `load()` returns, loaded once per process until the configuration
     changes (or MAX_AGE passes). The value is shared: callers must not change it."""

@@ -37,6 +37,10 @@ class TicketsConfig(AppConfig):
         from . import survey_handlers
 
         survey_handlers.connect()
+        # The custom fields card of the agent ticket page.
+        from . import custom_field_panel
+
+        custom_field_panel.connect()
         # Staff notices (assigned, customer answered, mentions, following, escalations).
         from . import staff_notices
 

@@ -86,7 +86,10 @@ def check_definition(field: FieldDefinition) -> None:
     if getattr(field, "customer_required", False) and not getattr(
             field, "customer_editable", False):
         errors["customer_required"] = "A field customers must fill must be editable by them."
-    if getattr(field, "customer_editable", False) and not getattr(
+    if field.field_type in LINKS and getattr(field, "customer_editable", False):
+        errors["customer_editable"] = ("Customers cannot edit a link: it would list other "
+                                       "organizations or people.")
+    elif getattr(field, "customer_editable", False) and not getattr(
             field, "customer_visible", False):
         errors["customer_editable"] = "A field customers may edit must be visible to them."
     if errors:

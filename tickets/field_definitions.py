@@ -220,3 +220,22 @@ def check_values_known(values: Any, *, name: str) -> None:
     except ValidationError as exc:
         raise ValidationError({name: [f"{k.removeprefix('custom_fields.')}: {' '.join(v)}"
                                       for k, v in exc.message_dict.items()]}) from None
+
+
+def queue_columns() -> list[CustomField]:
+    """The fields admins chose to show as columns of the agent queues."""
+    return [f for f in active_fields() if f.show_in_queue]
+
+
+def label_columns(tickets: list[Any], columns: list[CustomField]) -> None:
+    """Set `custom_cells` (the texts of the queue's custom columns) on each ticket; the
+    linked names of the whole page in two queries at most."""
+    if not columns:
+        for t in tickets:
+            t.custom_cells = []
+        return
+    names = link_names((f.field_type, t.custom_fields[f.key]) for t in tickets for f in columns
+                       if f.field_type in cf.LINKS and f.key in (t.custom_fields or {}))
+    for t in tickets:
+        values = t.custom_fields or {}
+        t.custom_cells = [cf.shown(f, values.get(f.key), names=names) for f in columns]

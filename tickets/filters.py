@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from helpdesk.models import SupportTier, Team
 from helpdesk.selectors import agent_choices
 
+from . import custom_fields as cf
+from . import field_definitions
 from .forms import agent_users
+from .forms_custom import PREFIX
 from .models import Category, Channel, Priority, Ticket
 from .state_machine import LABELS, OPEN_STATUSES, Status
 from .widgets import use_fast_selects
@@ -47,6 +51,9 @@ class TicketFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        for field in field_definitions.active_fields():
+            if field.field_type != cf.LONG_TEXT:
+                self.filters[f"{PREFIX}{field.key}"] = _custom_filter(field)
         # ids distinct from the other forms of the page (bulk actions, saved filters)
         self.form.auto_id = "filter_%s"
         use_fast_selects(self.form.fields)
@@ -65,7 +72,42 @@ class TicketFilter(django_filters.FilterSet):
             match |= Q(pk=int(number))
         return queryset.filter(match)
 
+    def filter_custom(self, queryset: QuerySet[Ticket], name: str,
+                      value: str) -> QuerySet[Ticket]:
+        """Tickets whose custom field is this value (a multi-select: has this option)."""
+        field = field_definitions.by_key().get(name.removeprefix(PREFIX))
+        if field is None or value in (None, ""):
+            return queryset
+        try:
+            cleaned = cf.clean_value(field, value)
+        except ValidationError:
+            return queryset.none()
+        if cleaned is None:
+            return queryset
+        if field.field_type == cf.MULTISELECT:
+            cleaned = cleaned[0]
+        return queryset.filter(field_definitions.value_q(field, cleaned))
+
     def filter_tag(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         value = (value or "").strip().lower()
         # One tag: the join yields at most one row per ticket, so no DISTINCT is needed.
         return queryset.filter(tags__name=value) if value else queryset
+
+
+def _custom_filter(field) -> django_filters.Filter:
+    """The queue filter of one custom field (`cf_<key>`): its options as a list, a
+    yes/no for a checkbox, else the value typed in."""
+    common = {"method": "filter_custom", "label": field.label}
+    if field.field_type in cf.WITH_CHOICES:
+        return django_filters.ChoiceFilter(choices=[(c, c) for c in field.choices],
+                                           empty_label="Any", **common)
+    if field.field_type == cf.CHECKBOX:
+        return django_filters.ChoiceFilter(choices=[("true", "Yes"), ("false", "No")],
+                                           empty_label="Any", **common)
+    return django_filters.CharFilter(**common)
+
+
+def is_filtered(params) -> bool:
+    """Does the query string carry any filter of the queue (custom fields included)?"""
+    return bool(set(TicketFilter.base_filters).intersection(params)) or any(
+        name.startswith(PREFIX) for name in params)

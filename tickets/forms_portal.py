@@ -4,6 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 
 from .models import Category, ProductArea
 
@@ -59,6 +60,15 @@ class NewTicketForm(forms.Form):
         label="Product area",
     )
     attachments = MultipleFileField()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Picking a category (or product area) swaps in its ticket form's custom fields.
+        swap = {"hx-get": reverse("portal:custom_fields_form"), "hx-trigger": "change",
+                "hx-target": "#custom-fields", "hx-swap": "innerHTML",
+                "hx-include": "[name='category'],[name='product_area']"}
+        for name in ("category", "product_area"):
+            self.fields[name].widget.attrs.update(swap)
 
 
 class ReplyForm(forms.Form):

@@ -22,15 +22,27 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
+from helpdesk import config_cache
+from helpdesk.csv_export import csv_response
 from helpdesk.paging import CappedPaginator
 from helpdesk.selectors import agent_choices, agent_choices_version
 from helpdesk.web import agent_required, problem
 
-from .. import bulk_actions, events, following, selectors, services, timetracking
-from ..filters import TicketFilter
+from .. import (
+    bulk_actions,
+    custom_field_panel,
+    events,
+    field_definitions,
+    following,
+    selectors,
+    services,
+    timetracking,
+)
+from ..filters import TicketFilter, is_filtered
 from ..forms import (
     BulkForm,
     EscalateForm,
@@ -45,14 +57,14 @@ from ..forms import (
     error_text,
     parse_tags,
 )
-from ..models import Macro, SavedFilter, Ticket
+from ..models import Category, Macro, SavedFilter, Ticket
 from ..panels import render_panels
 from ..state_machine import ASSIGNEE, LABELS, PACKET, REASON, TRANSITIONS, Status, TransitionError
 
 PER_PAGE_DEFAULT, PER_PAGE_MIN, PER_PAGE_MAX = 25, 10, 100
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 QUEUE_COUNTS_TTL = 20
-FILTER_PARAMS = frozenset(TicketFilter.base_filters)
+EXPORT_MAX_ROWS = 10_000
 SERVICE_ERRORS = (TransitionError, ValidationError, PermissionDenied)
 
 View = Callable[..., HttpResponse]
@@ -123,7 +135,10 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     # Ordering stays the model's (SLA due, priority, age): the filters only narrow.
     rows = selectors.queue(request.user, name)
     known_count = None
-    if FILTER_PARAMS.intersection(request.GET):
+    columns = field_definitions.queue_columns()
+    if columns:
+        rows = rows.only(*selectors.ROW_FIELDS, "custom_fields")
+    if is_filtered(request.GET):
         filterset = TicketFilter(request.GET, queryset=rows, request=request)
         rows = filterset.qs
     else:
@@ -139,6 +154,7 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     url_format = reverse("agent:ticket", args=[0]).replace("/0/", "/{}/")  # reversed once
     for ticket in tickets:
         ticket.url = url_format.format(ticket.pk)
+    field_definitions.label_columns(tickets, columns)
     can_bulk = request.user.has_perm("tickets.bulk_update_ticket")
     now = timezone.now()
     context = {
@@ -153,19 +169,48 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         "saved_query": clean_query(request.GET) if request.GET else "",
         "can_bulk": can_bulk,
         "now": now,
+        "custom_columns": [c.label for c in columns],
     }
     partial = request.htmx and not request.htmx.history_restore_request
     if partial:
         response = render(request, "tickets/agent/queue_partial.html", context)
     else:
         context["bulk_form"] = SimpleLazyObject(BulkForm)  # only inside a cached fragment
-        context["picker_version"] = agent_choices_version()
+        # The filter bar shows the custom fields: a change to them renders it again.
+        context["picker_version"] = f"{agent_choices_version()}.{config_cache.version()}"
         context["saved_filters"] = _saved_filters(request)
         context["extra_bulk_actions"] = bulk_actions.for_user(request.user)  # other apps'
         context["saved_filter_form"] = SavedFilterForm(initial={"query": context["saved_query"]})
         response = render(request, "tickets/agent/queue.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@require_GET
+@agent_required
+def queue_export(request: HttpRequest, name: str) -> HttpResponse:
+    """The queue as CSV, with its filters (custom fields included), most urgent first:
+    the ticket's columns, then one per active custom field (headed by its key). At most
+    EXPORT_MAX_ROWS rows."""
+    if name not in selectors.QUEUE_NAMES:
+        raise Http404("No such queue")
+    rows = selectors.queue(request.user, name).only(
+        *selectors.ROW_FIELDS, "channel", "category_id", "custom_fields")
+    if is_filtered(request.GET):
+        rows = TicketFilter(request.GET, queryset=rows, request=request).qs
+    tickets = selectors.label_rows(list(rows[:EXPORT_MAX_ROWS]))
+    fields = field_definitions.active_fields()
+    field_definitions.label_columns(tickets, fields)
+    categories = dict(Category.objects.values_list("pk", "name"))
+    header = ["id", "subject", "status", "priority", "channel", "category", "team",
+              "assignee", "requester", "organization", "created_at", "sla_due_at",
+              *(f.key for f in fields)]
+    return csv_response(f"queue-{name}", header, (
+        [t.pk, t.subject, t.status, f"P{t.priority}", t.channel,
+         categories.get(t.category_id, ""), t.team_name, t.assignee_name, t.requester_name,
+         t.org_name, t.created_at.isoformat(),
+         t.sla_due_at.isoformat() if t.sla_due_at else "", *t.custom_cells]
+        for t in tickets))
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -453,6 +498,24 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
         return _refused(request, ticket, problem(exc), update_form=form)
     names = ", ".join(form.fields[name].label.lower() for name in changes)
     return _done(request, ticket, f"Updated {names}.")
+
+
+@require_POST
+@agent_required
+def update_custom_fields(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load(request, pk)
+    form = custom_field_panel.edit_form(ticket, request.POST)
+    if not form.is_valid():
+        return _refused(request, ticket, error_text(form))
+    values = form.changed_values()
+    if not values:
+        messages.info(request, _("Nothing to change."))
+        return _done_quietly(request, ticket)
+    try:
+        services.update_ticket(ticket, actor=request.user, changes={"custom_fields": values})
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, problem(exc))
+    return _done(request, ticket, _("Fields saved."))
 
 
 def _done_quietly(request: HttpRequest, ticket: Ticket) -> HttpResponse:

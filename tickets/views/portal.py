@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,11 +19,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from helpdesk.models import User
 
-from .. import selectors, services
+from .. import field_definitions, selectors, services
+from ..forms_custom import CustomFieldsForm
 from ..forms_portal import (
     PAGE_SIZE,
     NewTicketForm,
@@ -120,9 +124,11 @@ def register_new_ticket_extra(hook: NewTicketExtra) -> None:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def new_ticket(request: HttpRequest) -> HttpResponse:
+    custom_form = None
     if request.method == "POST":
         form = NewTicketForm(request.POST, request.FILES)
-        if form.is_valid():
+        custom_form = _custom_form(request, data=request.POST)
+        if form.is_valid() & custom_form.is_valid():
             data = form.cleaned_data
             try:
                 ticket = services.create_ticket(
@@ -130,9 +136,13 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                     description=data["description"], channel=Channel.WEB,
                     category=data["category"], product_area=data["product_area"],
                     attachments=data["attachments"], actor=request.user,
+                    custom_fields={k: v for k, v in custom_form.values().items()
+                                   if v is not None},
                 )
             except (ValidationError, TransitionError, PermissionDenied) as exc:
-                add_service_error(form, exc, field="attachments")
+                if not (isinstance(exc, ValidationError) and hasattr(exc, "error_dict")
+                        and custom_form.add_service_errors(exc.message_dict)):
+                    add_service_error(form, exc, field="attachments")
             else:
                 messages.success(
                     request, f"Thanks! Your request {ticket.reference} was received. "
@@ -143,7 +153,35 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
         form = NewTicketForm(initial=_follow_up_initial(request) or _prefill_initial(request))
     return render(request, "tickets/portal/new_ticket.html", {
         "form": form, "form_extras": [hook(request) for hook in _new_ticket_extras],
+        "custom_form": custom_form or _custom_form(request, data=request.GET),
     })
+
+
+def _id(value: str | None) -> int | None:
+    try:
+        return int(value) if value and len(value) < 19 else None
+    except ValueError:
+        return None
+
+
+def _custom_form(request: HttpRequest, *, data: Any) -> CustomFieldsForm:
+    """The custom fields the ticket form of the chosen category (or product area) asks
+    for; bound to `data` on a POST."""
+    asked = field_definitions.asked_of_customers(_id(data.get("category")),
+                                                 _id(data.get("product_area")))
+    return CustomFieldsForm(data if request.method == "POST" else None,
+                            asked=[(a.field, a.required) for a in asked])
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def custom_fields_form(request: HttpRequest) -> HttpResponse:
+    """The custom fields part of the new-request form, swapped in by htmx when the
+    customer picks a category or product area."""
+    response = render(request, "tickets/portal/_custom_fields_form.html",
+                      {"custom_form": _custom_form(request, data=request.GET)})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _prefill_initial(request: HttpRequest) -> dict[str, str]:
@@ -200,8 +238,21 @@ def _can_reopen(status: str) -> bool:
     return bool(step and step.name == "reopen" and step.customer_allowed)
 
 
+def _custom_edit_form(ticket: Ticket, data: Any = None) -> CustomFieldsForm | None:
+    """The fields the customer may still edit on an open request, or None."""
+    if ticket.status == Status.CLOSED:
+        return None
+    asked = [(f, f.customer_required) for f in field_definitions.active_fields()
+             if f.customer_editable
+             and field_definitions.applies(f, ticket.category_id, ticket.product_area_id)]
+    if not asked:
+        return None
+    return CustomFieldsForm(data, asked=asked, values=ticket.custom_fields)
+
+
 def _render_ticket(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyForm | None = None,
-                   reopen_form: ReopenForm | None = None, status: int = 200) -> HttpResponse:
+                   reopen_form: ReopenForm | None = None, status: int = 200,
+                   custom_form: CustomFieldsForm | None = None) -> HttpResponse:
     targets = allowed_targets(ticket.status, customer=True)
     merged_into = None
     if ticket.merged_into_id:
@@ -219,6 +270,9 @@ def _render_ticket(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFor
         "can_solve": Status.RESOLVED in targets,
         "can_reopen": _can_reopen(ticket.status),
         "auto_close_days": settings.HELPDESK_AUTO_CLOSE_DAYS,
+        # Visible fields only: nothing internal reaches the customer.
+        "custom_values": field_definitions.shown_values(ticket, customer=True),
+        "custom_form": custom_form or _custom_edit_form(ticket),
     }, status=status)
 
 
@@ -297,3 +351,23 @@ def reopen(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Your request is open again; we will pick it up shortly.")
             return redirect("portal:ticket", pk=ticket.pk)
     return _render_ticket(request, ticket, reopen_form=form)
+
+
+@login_required
+@require_POST
+def update_custom_fields(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _get_ticket(request, pk)
+    form = _custom_edit_form(ticket, request.POST)
+    if form is None:
+        raise PermissionDenied("There is nothing you can change on this request.")
+    if form.is_valid():
+        try:
+            services.set_custom_fields(ticket, actor=request.user, values=form.changed_values())
+        except (ValidationError, TransitionError, PermissionDenied) as exc:
+            if not (isinstance(exc, ValidationError) and hasattr(exc, "error_dict")
+                    and form.add_service_errors(exc.message_dict)):
+                add_service_error(form, exc)
+        else:
+            messages.success(request, _("Your details were saved."))
+            return redirect("portal:ticket", pk=ticket.pk)
+    return _render_ticket(request, ticket, custom_form=form, status=400)
