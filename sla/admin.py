@@ -298,7 +298,7 @@ class PolicyForm(forms.ModelForm):
 
     def clean_custom_field_conditions(self) -> list:
         conditions = self.cleaned_data.get("custom_field_conditions") or []
-        check_conditions_known(conditions, name="custom_field_conditions")
+        check_conditions_known(conditions)
         return conditions
 
 

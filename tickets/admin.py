@@ -106,7 +106,7 @@ class IntakeRuleForm(forms.ModelForm):
 
     def clean_custom_field_conditions(self) -> list:
         conditions = self.cleaned_data.get("custom_field_conditions") or []
-        check_conditions_known(conditions, name="custom_field_conditions")
+        check_conditions_known(conditions)
         return conditions
 
 
@@ -137,7 +137,7 @@ class MacroForm(forms.ModelForm):
 
     def clean_set_custom_fields(self) -> dict:
         values = self.cleaned_data.get("set_custom_fields") or {}
-        check_values_known(values, name="set_custom_fields")
+        check_values_known(values)
         return values
 
 

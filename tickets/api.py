@@ -352,12 +352,14 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             tags=data.get("tags", ()),
             actor=user,
             attachments=data["attachments"],
+            custom_fields=data.get("custom_fields"),
         )
         return Response(self._represent_created(ticket), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Change ticket fields (agents)",
-        description="Priority, category, product area, team, assignee, subject and tags. "
+        description="Priority, category, product area, team, assignee, subject, tags and "
+        "custom field values. "
         "The status is not writable here: POST to the transition endpoint.",
         request=TicketUpdateSerializer,
         parameters=[OpenApiParameter(

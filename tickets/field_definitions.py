@@ -179,11 +179,11 @@ def shown_values(ticket: Any, *, customer: bool) -> list[Shown]:
 
 
 def visible_values(values: Mapping[str, Any], *, customer: bool) -> dict[str, Any]:
-    """The values a reader may see (customers: the visible fields only)."""
-    if not customer:
-        return dict(values)
+    """The values a reader may see: of active fields, and for customers only the visible
+    ones."""
     fields = by_key()
-    return {k: v for k, v in values.items() if k in fields and fields[k].customer_visible}
+    return {k: v for k, v in values.items()
+            if k in fields and (fields[k].customer_visible or not customer)}
 
 
 def value_q(field: CustomField, value: Any) -> Q:
@@ -203,23 +203,29 @@ def value_q(field: CustomField, value: Any) -> Q:
     return Q(**{f"custom_fields__{key}": value})
 
 
-def check_conditions_known(conditions: Any, *, name: str) -> None:
-    """A rule's or policy's conditions: well formed, on fields that exist (admin forms)."""
-    cf.check_conditions(conditions, name=name)
+def check_conditions_known(conditions: Any) -> None:
+    """A rule's or policy's conditions: well formed, on fields that exist (the
+    `clean_<field>` of admin forms: the errors are the field's)."""
+    try:
+        cf.check_conditions(conditions, name="conditions")
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict["conditions"]) from None
     fields = by_key()
     unknown = sorted({c["field"] for c in conditions or () if c["field"] not in fields})
     if unknown:
-        raise ValidationError({name: f"No such custom field: {', '.join(unknown)}."})
+        raise ValidationError(f"No such custom field: {', '.join(unknown)}.")
 
 
-def check_values_known(values: Any, *, name: str) -> None:
-    """A macro's values to set: each a valid value of an existing field (admin forms)."""
-    cf.check_values_setting(values, name=name)
+def check_values_known(values: Any) -> None:
+    """A macro's values to set: each a valid value of an existing field (the
+    `clean_<field>` of admin forms)."""
     try:
+        cf.check_values_setting(values, name="values")
         clean_values(values or {}, customer=False)
     except ValidationError as exc:
-        raise ValidationError({name: [f"{k.removeprefix('custom_fields.')}: {' '.join(v)}"
-                                      for k, v in exc.message_dict.items()]}) from None
+        raise ValidationError([f"{k.removeprefix('custom_fields.')}: {' '.join(v)}"
+                               if k != "values" else " ".join(v)
+                               for k, v in exc.message_dict.items()]) from None
 
 
 def queue_columns() -> list[CustomField]:

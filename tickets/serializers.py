@@ -5,6 +5,7 @@ The rules (who may do what, which transition needs what) live in tickets.service
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,11 +17,14 @@ from helpdesk.serializers import (
     UserContactSerializer,
 )
 
+from . import custom_fields as cf
+from . import field_definitions
 from .models import (
     STATUS_CHOICES,
     Attachment,
     Category,
     Channel,
+    CustomField,
     Escalation,
     Message,
     Priority,
@@ -30,6 +34,96 @@ from .models import (
     TicketEvent,
 )
 from .state_machine import Status
+
+# --- custom fields ----------------------------------------------------------------------
+
+
+class CustomFieldValuesField(serializers.JSONField):
+    """The ticket's custom field values by key. Reading: every active field with a value
+    (customers: the visible ones). Writing: {key: value}, null clears a field; checked by
+    the service against each field's type. A JSON object, also as text in a multipart
+    form."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("help_text", "Custom field values by field key (see each field).")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        customer = not self.context.get("is_agent")
+        return field_definitions.visible_values(value or {}, customer=customer)
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Give an object of field keys and values.")
+        return data
+
+
+_INTEGER = {"type": "integer", "minimum": -cf.MAX_NUMBER, "maximum": cf.MAX_NUMBER}
+_ANY_VALUE = {"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "boolean"},
+                        {"type": "array", "items": {"type": "string"}}]}
+
+
+def _value_schema(field) -> dict:
+    kind = field.field_type
+    schema: dict
+    if kind in (cf.TEXT, cf.LONG_TEXT):
+        schema = {"type": "string",
+                  "maxLength": cf.MAX_LONG_TEXT if kind == cf.LONG_TEXT else cf.MAX_TEXT}
+    elif kind == cf.REGEX:
+        schema = {"type": "string", "maxLength": cf.MAX_TEXT,
+                  "pattern": f"^(?:{field.pattern})$"}
+    elif kind == cf.NUMBER:
+        schema = dict(_INTEGER)
+    elif kind == cf.DECIMAL:
+        schema = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$",
+                  "example": "12.50"}
+    elif kind == cf.DATE:
+        schema = {"type": "string", "format": "date"}
+    elif kind == cf.CHECKBOX:
+        schema = {"type": "boolean"}
+    elif kind == cf.DROPDOWN:
+        schema = {"type": "string", "enum": list(field.choices)}
+    elif kind == cf.MULTISELECT:
+        schema = {"type": "array", "uniqueItems": True,
+                  "items": {"type": "string", "enum": list(field.choices)}}
+    else:  # a link: the row's id
+        schema = {"type": "integer", "minimum": 1, "maximum": cf.MAX_NUMBER}
+    audience = ("customers see it" + (" and may set it" if field.customer_editable else "")
+                if field.customer_visible else "internal: staff only")
+    kind_label = dict(CustomField.field_type.field.choices).get(kind, kind)
+    text = f"{field.label} ({kind_label}; {audience})."
+    if field.help_text:
+        text += f" {field.help_text}"
+    return {**schema, "title": field.label, "description": text}
+
+
+def custom_fields_schema(*, write: bool) -> dict:
+    """The object of custom field values, one typed property per active field, as the
+    definitions stand when the schema is generated. Without a database (a schema built
+    at import time), any field key with a value of one of the stored types."""
+    try:
+        fields = field_definitions.active_fields()
+    except Exception:  # noqa: BLE001 - no database here: document the general shape
+        return {"type": "object", "additionalProperties": _ANY_VALUE,
+                "description": "Custom field values by field key."}
+    properties = {}
+    for field in fields:
+        schema = _value_schema(field)
+        properties[field.key] = {**schema, "nullable": True} if write else schema
+    return {"type": "object", "properties": properties, "additionalProperties": False,
+            "description": "Custom field values by field key; a field without a value is "
+            "left out." + (" Give null to clear one." if write else "")}
+
+
+class CustomFieldValuesExtension(OpenApiSerializerFieldExtension):
+    """Documents `custom_fields` per field in the OpenAPI schema (drf-spectacular)."""
+
+    target_class = CustomFieldValuesField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return custom_fields_schema(write=direction == "request")
+
 
 # --- reading --------------------------------------------------------------------------
 
@@ -109,6 +203,7 @@ class TicketSerializer(serializers.ModelSerializer):
     satisfaction = serializers.SerializerMethodField(
         help_text="The latest answered satisfaction survey; null for customers."
     )
+    custom_fields = CustomFieldValuesField(read_only=True)
 
     class Meta:
         model = Ticket
@@ -117,7 +212,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "priority_label", "channel", "requester", "organization", "team", "assignee",
             "category", "product_area", "tags", "created_at", "updated_at",
             "first_response_at", "resolved_at", "closed_at", "reopen_count", "sla_due_at",
-            "merged_into", "handoff", "satisfaction",
+            "merged_into", "handoff", "satisfaction", "custom_fields",
         ]
         read_only_fields = fields
         list_serializer_class = TicketListSerializer
@@ -257,6 +352,9 @@ class TicketCreateSerializer(serializers.Serializer):
     )
     tags = _tag_list(help_text="Tag names (agents only; 403 for customers).")
     attachments = _attachments()
+    custom_fields = CustomFieldValuesField(
+        required=False, help_text="Custom field values by key. Customers may give only "
+        "the fields they may edit, and must give those their category's form requires.")
 
 
 class TicketUpdateSerializer(serializers.Serializer):
@@ -278,6 +376,9 @@ class TicketUpdateSerializer(serializers.Serializer):
     )
     subject = serializers.CharField(max_length=255, required=False)
     tags = _tag_list(help_text="The complete new set of tag names (replaces the current set).")
+    custom_fields = CustomFieldValuesField(
+        required=False, help_text="Custom field values to change by key (null clears one); "
+        "fields not given keep their values.")
 
 
 class HandoffPacketSerializer(serializers.Serializer):

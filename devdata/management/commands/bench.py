@@ -29,7 +29,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from devdata import bench_api, bench_fanout, bench_writes
+from devdata import bench_api, bench_custom_fields, bench_fanout, bench_writes
 from devdata.pages import production_like
 from helpdesk.models import Membership, Team, User
 from helpdesk.roles import Role
@@ -85,6 +85,11 @@ class Command(BaseCommand):
                                  "tickets).")
         parser.add_argument("--batch-only", action="store_true",
                             help="Only the batch writes: incident fan-out, bulk update.")
+        parser.add_argument("--seed-custom-fields", action="store_true",
+                            help="First give every ticket values of two bench custom "
+                                 "fields (one SQL UPDATE; see devdata/bench_custom_fields.py).")
+        parser.add_argument("--custom-fields-only", action="store_true",
+                            help="Only the custom-field filter scenario.")
         parser.add_argument("--all", action="store_true",
                             help="Every page a user opens instead, warm and cold "
                                  "(manage.py bench_pages; see devdata/pages.py).")
@@ -106,6 +111,12 @@ class Command(BaseCommand):
         if tickets == 0:
             raise CommandError("No tickets: seed first (manage.py seed_data or demo).")
         manager = self._manager()
+        if opts["seed_custom_fields"]:
+            bench_custom_fields.seed(self.stdout)
+        if opts["custom_fields_only"]:
+            with production_like():
+                bench_custom_fields.run(self.stdout, manager=manager, iterations=iterations)
+            return
         l1_agent = self._l1_agent()
         customer = self._customer(opts["customer"])
         ticket_id = opts["ticket_id"] or self._long_ticket(customer, l1_agent)
@@ -141,6 +152,8 @@ class Command(BaseCommand):
         with production_like():  # the API list pages and the incremental export (#21)
             bench_api.run(self.stdout, manager=manager, agent=l1_agent, customer=customer,
                           iterations=min(iterations, 50))
+        with production_like():  # the queue filtered on a custom field (issue 23)
+            bench_custom_fields.run(self.stdout, manager=manager, iterations=iterations)
         created = Ticket.objects.filter(subject__startswith="[bench] API").count()
         if created > created_before:
             self.stdout.write(f"The API scenario created {created - created_before} tickets "
