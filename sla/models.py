@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from helpdesk.models import AppendOnlyModel, SupportTier, staff_only
 from helpdesk.validators import validate_timezone  # noqa: F401 - named by sla migration 0001
+from tickets.custom_fields import check_conditions
 
 from .calendar import BusinessCalendar
 
@@ -135,6 +136,9 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        check_conditions(self.custom_field_conditions, name="custom_field_conditions")
 
 
 class Target(models.Model):

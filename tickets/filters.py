@@ -53,7 +53,9 @@ class TicketFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         for field in field_definitions.active_fields():
             if field.field_type != cf.LONG_TEXT:
-                self.filters[f"{PREFIX}{field.key}"] = _custom_filter(field)
+                custom = _custom_filter(field)
+                custom.parent = self
+                self.filters[custom.field_name] = custom
         # ids distinct from the other forms of the page (bulk actions, saved filters)
         self.form.auto_id = "filter_%s"
         use_fast_selects(self.form.fields)
@@ -97,7 +99,8 @@ class TicketFilter(django_filters.FilterSet):
 def _custom_filter(field) -> django_filters.Filter:
     """The queue filter of one custom field (`cf_<key>`): its options as a list, a
     yes/no for a checkbox, else the value typed in."""
-    common = {"method": "filter_custom", "label": field.label}
+    common = {"field_name": f"{PREFIX}{field.key}", "method": "filter_custom",
+              "label": field.label}
     if field.field_type in cf.WITH_CHOICES:
         return django_filters.ChoiceFilter(choices=[(c, c) for c in field.choices],
                                            empty_label="Any", **common)

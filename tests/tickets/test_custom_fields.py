@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from helpdesk import config_cache
 from helpdesk.roles import Role
@@ -261,7 +262,7 @@ def test_customer_edits_an_editable_field_and_it_is_audited(client, customer_a, 
     with pytest.raises(ValidationError):
         services.set_custom_fields(ticket, actor=customer_a, values={"risk": "low"})
     with pytest.raises(ValidationError):
-        make_ticket(customer_a, custom_fields={"risk": "low"})
+        make_ticket(customer_a, actor=customer_a, custom_fields={"risk": "low"})
 
 
 # --- agent page ------------------------------------------------------------------------
@@ -301,7 +302,13 @@ def test_agent_sees_and_edits_every_type_on_the_ticket_page(client, agent, custo
 
 # --- API -------------------------------------------------------------------------------
 
-def test_api_reads_and_writes_typed_values(client_for, agent, customer_a, fields, billing):
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_api_reads_and_writes_typed_values(agent, customer_a, fields, billing):
     client = client_for(customer_a)
     response = client.post("/api/v1/tickets/", {
         "subject": "Refund", "description": "Please refund.", "category": billing.pk,
@@ -457,7 +464,7 @@ def test_sla_policy_condition_on_a_custom_field(customer_a, fields):
 
 def test_a_ticket_without_custom_fields_costs_no_query_for_them(customer_a, agent, fields):
     """The write paths read the definitions from the per-process cache only."""
-    make_ticket(customer_a)  # warm the caches
+    make_ticket(customer_a, custom_fields={"plan": "Basic"})  # warm the caches
     with CaptureQueriesContext(connection) as plain:
         ticket = make_ticket(customer_a)
     assert not any("customfield" in q["sql"] or "ticketform" in q["sql"] for q in plain)
@@ -466,7 +473,7 @@ def test_a_ticket_without_custom_fields_costs_no_query_for_them(customer_a, agen
     assert len(valued) == len(plain)
     with CaptureQueriesContext(connection) as reply:
         services.add_reply(ticket, author=agent, body="Looking into it.")
-    assert not any("custom" in q["sql"] for q in reply)
+    assert not any("customfield" in q["sql"] or "ticketform" in q["sql"] for q in reply)
 
 
 def test_changes_older_than_now_keep_their_event_time(agent, customer_a, fields):
