@@ -167,7 +167,6 @@ class CustomFieldAdmin(admin.ModelAdmin):
     list_editable = ("order", "is_active")
     list_filter = ("field_type", "is_active", "customer_visible")
     search_fields = ("label", "key")
-    prepopulated_fields = {"key": ("label",)}
     filter_horizontal = ("categories", "product_areas")
     fieldsets = (
         (None, {"fields": ("label", "key", "field_type", "help_text", "order", "is_active")}),
