@@ -181,7 +181,6 @@ class TicketFormFieldInline(admin.TabularInline):
     model = TicketFormField
     extra = 1
     fields = ("field", "required", "order")
-    autocomplete_fields = ("field",)
 
 
 @admin.register(TicketForm)

@@ -11,8 +11,11 @@ from .forms_custom import CustomFieldsForm
 from .models import Ticket
 
 
-def edit_form(ticket: Ticket, data: Any = None) -> CustomFieldsForm:
-    shown = field_definitions.shown_values(ticket, customer=False)
+def edit_form(ticket: Ticket, data: Any = None, *,
+              shown: list[field_definitions.Shown] | None = None) -> CustomFieldsForm:
+    """Every field the card shows, none required (agents may leave any empty)."""
+    if shown is None:
+        shown = field_definitions.shown_values(ticket, customer=False)
     return CustomFieldsForm(data, asked=[(s.field, False) for s in shown],
                             values=ticket.custom_fields)
 
@@ -21,7 +24,7 @@ def panel_context(ticket: Ticket, request: HttpRequest) -> dict[str, Any] | None
     shown = field_definitions.shown_values(ticket, customer=False)
     if not shown:
         return None
-    return {"custom_values": shown, "custom_form": edit_form(ticket)}
+    return {"custom_values": shown, "custom_form": edit_form(ticket, shown=shown)}
 
 
 def connect() -> None:
