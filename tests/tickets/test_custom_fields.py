@@ -488,3 +488,20 @@ def test_changes_older_than_now_keep_their_event_time(agent, customer_a, fields)
     ticket.refresh_from_db()
     assert services.version_of(ticket) == version
     assert TicketEvent.objects.filter(ticket=ticket, field="custom:seats").count() == 1
+
+
+def test_the_benchmarked_filter_is_two_queries_whatever_the_matches(manager, customer_a,
+                                                                    fields):
+    """What `manage.py bench` times for the custom-field filter: the first page and its
+    capped count, nothing per row (the figure the benchmark prints, pinned)."""
+    from devdata.bench_custom_fields import filter_page
+
+    for n in range(30):
+        make_ticket(customer_a, subject=f"Plan {n}",
+                    custom_fields={"plan": "Pro" if n % 3 else "Basic"})
+    filter_page(manager, "plan", "Pro")  # warm the configuration cache
+    with CaptureQueriesContext(connection) as ctx:
+        page = filter_page(manager, "plan", "Pro")
+    assert len(ctx) == 2
+    assert page.paginator.count == 20 and len(page.object_list) == 20
+    assert {t.subject for t in page.object_list} == {f"Plan {n}" for n in range(30) if n % 3}
