@@ -137,8 +137,8 @@ class Ticket(models.Model):
     # Also written only by the sla app: the warning colour the queue shows for that clock.
     sla_level = models.CharField(max_length=10, blank=True)
     # Values of the admin-defined custom fields, by field key (tickets.custom_fields holds
-    # the types and rules); an empty value is left out. GIN-indexed on PostgreSQL
-    # (migration 0018), so filtering on one field is an index lookup.
+    # the types and rules); an empty value is left out. GIN-indexed on PostgreSQL, open
+    # tickets only (migration 0019), so a queue filter on one field is an index lookup.
     custom_fields = models.JSONField(default=dict, blank=True, db_default=models.Value(
         {}, output_field=models.JSONField()))
 
