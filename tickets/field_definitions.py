@@ -190,8 +190,8 @@ def value_q(field: CustomField, value: Any) -> Q:
     """Tickets whose `field` is `value` (a multi-select: has the option), as a filter.
 
     PostgreSQL: JSON containment (`custom_fields @> '{"key": value}'`), served by the GIN
-    index of open tickets (migration 0019) whatever the field. SQLite: the key's value (JSON_EXTRACT),
-    a scan, which suits development databases.
+    index of open tickets (migration 0019) whatever the field. SQLite: the key's value
+    (JSON_EXTRACT), a scan, which suits development databases.
     """
     key = field.key
     if connection.vendor == "postgresql":
