@@ -281,7 +281,11 @@ def custom_field_matches(ticket_or_values: Any, field_key: str, op: str, value: 
 
 
 def conditions_hold(ticket_or_values: Any, conditions: Iterable[Mapping[str, Any]]) -> bool:
-    """Every condition ({"field", "op", "value"}) holds; no conditions hold trivially."""
+    """Every condition ({"field", "op", "value"}) holds; no conditions hold trivially
+    (without reading the ticket's values: a ticket loaded without them costs no query)."""
+    conditions = list(conditions)
+    if not conditions:
+        return True
     values = _values_of(ticket_or_values)
     return all(custom_field_matches(values, c["field"], c["op"], c.get("value"))
                for c in conditions)

@@ -505,3 +505,12 @@ def test_the_benchmarked_filter_is_two_queries_whatever_the_matches(manager, cus
     assert len(ctx) == 2
     assert page.paginator.count == 20 and len(page.object_list) == 20
     assert {t.subject for t in page.object_list} == {f"Plan {n}" for n in range(30) if n % 3}
+
+
+def test_rules_without_custom_conditions_never_read_the_values(customer_a):
+    """SLA policies are matched on tickets loaded with a few columns: a policy without
+    custom-field conditions must not load the deferred column (one query per ticket)."""
+    ticket = Ticket.objects.only("id", "priority").get(pk=make_ticket(customer_a).pk)
+    with CaptureQueriesContext(connection) as ctx:
+        assert cf.conditions_hold(ticket, [])
+    assert len(ctx) == 0
