@@ -9,6 +9,8 @@ class ReportingConfig(AppConfig):
         # reporting: it calls what is registered here).
         from sla import hooks
 
-        from . import rollups
+        from . import handlers, rollups
 
         hooks.on_clock_hours_corrected(rollups.refresh_covered)
+        # Edits the rollup's scan of recent rows cannot see mark their hours stale.
+        handlers.connect()

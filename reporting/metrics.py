@@ -82,8 +82,8 @@ class MetricFilters:
         if self.category_id:
             qs = qs.filter(**{f"{p}category_id": self.category_id})
         if not (user.is_active and user.sees_all_tickets) and not (
-                team_field is None and _sees_whole_team(user, self.team_id)) and not (
-                agent_field is None and _own_tickets(user, self.agent_id)):
+                team_field is None and sees_whole_team(user, self.team_id)) and not (
+                agent_field is None and own_tickets(user, self.agent_id)):
             qs = qs.filter(**{f"{p}pk__in" if not p else f"{p[:-2]}__in":
                               visible_tickets(user).values("pk")})
         return qs
@@ -103,14 +103,14 @@ class MetricFilters:
                            team_field="team_id")
 
 
-def _sees_whole_team(user: User, team_id: int | None) -> bool:
+def sees_whole_team(user: User, team_id: int | None) -> bool:
     """An agent sees every ticket of their own teams (tickets.selectors.visible_tickets):
     narrowed to one of them, the visibility filter adds nothing but a scan of every
     ticket of the team, in each query of the page."""
     return bool(team_id and user.is_active and user.is_agent and team_id in user.team_ids)
 
 
-def _own_tickets(user: User, agent_id: int | None) -> bool:
+def own_tickets(user: User, agent_id: int | None) -> bool:
     """An agent sees every ticket assigned to them: narrowed to their own, likewise."""
     return bool(agent_id and agent_id == user.pk and user.is_active and user.is_agent)
 
@@ -189,6 +189,11 @@ def time_to_resolution(filters: MetricFilters, *, user: User) -> dict[str, Any]:
     row = qs.aggregate(resolved=Count("pk"), mean=Avg(expr))
     row["median"] = median(qs, expr, DurationField())
     return row
+
+
+def resolution_median(filters: MetricFilters, *, user: User) -> timedelta | None:
+    """The median of resolved_at − created_at over the tickets resolved in the period."""
+    return median(filters.resolved(user), _elapsed("resolved_at"), DurationField())
 
 
 def public_agent_replies() -> Subquery:
@@ -405,12 +410,23 @@ def _per_assignee(resolved: QuerySet[Ticket]) -> list[dict[str, Any]]:
     ).order_by("assignee"))
 
 
+def agent_surveys(filters: MetricFilters, *, user: User) -> dict[int, dict[str, int]]:
+    """Per agent: survey responses credited to them in the period, and those rated 4–5."""
+    return {r.pop("agent"): r for r in filters.responses(user).filter(agent__isnull=False)
+            .values("agent").annotate(
+                responses=Count("pk", filter=Q(rating__isnull=False)),
+                satisfied=Count("pk", filter=Q(rating__gte=4))).order_by("agent")}
+
+
 def _agent_rows(rows: list[dict[str, Any]], filters: MetricFilters, *, user: User
                 ) -> list[dict[str, Any]]:
-    surveys = {r["agent"]: r for r in filters.responses(user).filter(agent__isnull=False)
-               .values("agent").annotate(
-                   responses=Count("pk", filter=Q(rating__isnull=False)),
-                   satisfied=Count("pk", filter=Q(rating__gte=4))).order_by("agent")}
+    return agent_rows(rows, agent_surveys(filters, user=user))
+
+
+def agent_rows(rows: list[dict[str, Any]], surveys: dict[int, dict[str, int]]
+               ) -> list[dict[str, Any]]:
+    """The per-agent table from per-assignee counts and per-agent survey counts: rates,
+    CSAT, the "high handle time" flag, highest handle time first."""
     for row in rows:
         _quality(row)
         full = f"{row['assignee__first_name']} {row['assignee__last_name']}".strip()

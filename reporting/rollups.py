@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import (
+    Case,
     Count,
     DurationField,
     Exists,
@@ -31,17 +32,29 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from helpdesk.models import Team, User
 from sla.models import Clock, ClockState, Metric
-from tickets.models import OPEN_STATUS_VALUES, Escalation, Survey, Ticket, TimeEntry
+from tickets.models import (
+    OPEN_STATUS_VALUES,
+    Escalation,
+    EventKind,
+    Priority,
+    Status,
+    Survey,
+    Ticket,
+    TicketEvent,
+    TimeEntry,
+)
 
 from . import metrics
 from .metrics import fcr_filter, handle_minutes, public_agent_replies
-from .models import MetricsHour, MetricsRollupState
+from .models import AgentMetricsHour, MetricsHour, MetricsRollupState, MetricsStaleHour
 
 HOUR = timedelta(hours=1)
 MEASURES = (
@@ -87,10 +100,29 @@ def _ranges(field: str, ranges: list[tuple[datetime, datetime]]) -> Q:
     return q
 
 
-def compute(ranges: list[tuple[datetime, datetime]], *, team_id: int | None = None) -> Rows:
-    """Figures per (UTC hour, team id or 0) of the events inside `ranges` (hour-aligned
-    [start, end) pairs). Four GROUP BY queries, whatever the number of tickets."""
-    rows: Rows = {}
+AGENT_MEASURES = (
+    "created", "open", "responded", "frt_seconds", "escalated",
+    "resolved", "ttr_seconds", "fcr", "reopened", "tracked", "handle_minutes",
+    "responses", "satisfied", "nps_responses", "promoters", "detractors",
+    "responses_elsewhere", "sla_met", "sla_breached",
+)
+# (hour, team id or 0, agent id or 0, priority or 0)
+AgentKey = tuple[datetime, int, int, int]
+AgentRows = dict[AgentKey, dict[str, int]]
+
+
+def _add_agent(rows: AgentRows, key: AgentKey, values: dict[str, Any]) -> None:
+    row = rows.setdefault(key, dict.fromkeys(AGENT_MEASURES, 0))
+    for name, value in values.items():
+        row[name] += _seconds(value) if name.endswith("_seconds") else (value or 0)
+
+
+def compute_agents(ranges: list[tuple[datetime, datetime]], *, team_id: int | None = None
+                   ) -> AgentRows:
+    """Figures per (UTC hour, team, agent, priority) of the events inside `ranges`
+    (hour-aligned [start, end) pairs), with the definitions of `reporting.metrics`. Four
+    GROUP BY queries, whatever the number of tickets."""
+    rows: AgentRows = {}
     if not ranges:
         return rows
     tickets: QuerySet[Ticket] = Ticket.objects.all()
@@ -103,10 +135,12 @@ def compute(ranges: list[tuple[datetime, datetime]], *, team_id: int | None = No
         surveys = surveys.filter(team_id=team_id or None)
         clocks = clocks.filter(ticket__team_id=team_id or None)
     escalated = Escalation.objects.filter(ticket=OuterRef("pk"))
+    key = ("h", "team_id", "assignee_id", "priority")
 
     created = (tickets.filter(_ranges("created_at", ranges))
-               .annotate(h=TruncHour("created_at", tzinfo=UTC)).values("h", "team_id")
+               .annotate(h=TruncHour("created_at", tzinfo=UTC)).values(*key)
                .annotate(created=Count("pk"),
+                         open=Count("pk", filter=Q(status__in=OPEN_STATUS_VALUES)),
                          responded=Count("pk", filter=Q(first_response_at__isnull=False)),
                          frt_seconds=Sum(_elapsed("first_response_at")),
                          escalated=Count("pk", filter=Q(Exists(escalated))))
@@ -114,32 +148,58 @@ def compute(ranges: list[tuple[datetime, datetime]], *, team_id: int | None = No
     resolved = (tickets.filter(_ranges("resolved_at", ranges))
                 .annotate(replies=public_agent_replies(), was_escalated=Exists(escalated),
                           handle=handle_minutes())
-                .annotate(h=TruncHour("resolved_at", tzinfo=UTC)).values("h", "team_id")
+                .annotate(h=TruncHour("resolved_at", tzinfo=UTC)).values(*key)
                 .annotate(resolved=Count("pk"), ttr_seconds=Sum(_elapsed("resolved_at")),
                           fcr=Count("pk", filter=fcr_filter("was_escalated")),
                           reopened=Count("pk", filter=Q(reopen_count__gt=0)),
                           tracked=Count("pk", filter=Q(handle__isnull=False)),
                           handle_minutes=Sum("handle"))
                 .order_by())
+    same_owner = ((Q(team_id=F("ticket__team_id"))
+                   | Q(team_id__isnull=True, ticket__team_id__isnull=True))
+                  & (Q(agent_id=F("ticket__assignee_id"))
+                     | Q(agent_id__isnull=True, ticket__assignee_id__isnull=True)))
     answered = (surveys.filter(_ranges("responded_at", ranges))
-                .annotate(h=TruncHour("responded_at", tzinfo=UTC)).values("h", "team_id")
+                .annotate(h=TruncHour("responded_at", tzinfo=UTC))
+                .values("h", "team_id", "agent_id", priority=F("ticket__priority"))
                 .annotate(responses=Count("pk", filter=Q(rating__isnull=False)),
                           satisfied=Count("pk", filter=Q(rating__gte=4)),
                           nps_responses=Count("pk", filter=Q(nps__isnull=False)),
                           promoters=Count("pk", filter=Q(nps__gte=9)),
-                          detractors=Count("pk", filter=Q(nps__lte=6)))
+                          detractors=Count("pk", filter=Q(nps__lte=6)),
+                          # A NULL comparison falls to the default: counted as elsewhere.
+                          responses_elsewhere=Sum(Case(When(same_owner, then=Value(0)),
+                                                       default=Value(1))))
                 .order_by())
     sla = (clocks.filter(_ranges("started_at", ranges))
            .annotate(h=TruncHour("started_at", tzinfo=UTC))
-           .values("h", team_id=F("ticket__team_id"))
+           .values("h", team_id=F("ticket__team_id"), assignee_id=F("ticket__assignee_id"),
+                   priority=F("ticket__priority"))
            .annotate(sla_met=Count("pk", filter=Q(state=ClockState.MET)),
                      sla_breached=Count("pk", filter=Q(state=ClockState.BREACHED)))
            .order_by())
     for source in (created, resolved, answered, sla):
         for r in source:
-            key = (r.pop("h").astimezone(UTC), r.pop("team_id") or 0)
-            _add(rows, key, r)
+            agent = r.pop("assignee_id", None) if "assignee_id" in r else r.pop("agent_id")
+            k = (r.pop("h").astimezone(UTC), r.pop("team_id") or 0, agent or 0,
+                 r.pop("priority") or 0)
+            _add_agent(rows, k, r)
     return rows
+
+
+def team_rows(agent_rows: AgentRows) -> Rows:
+    """The per-team rows of `MetricsHour` from the per-agent ones: the same measures summed
+    over agents and priorities."""
+    rows: Rows = {}
+    for (h, team, _agent, _priority), values in agent_rows.items():
+        _add(rows, (h, team), {name: values[name] for name in MEASURES})
+    return rows
+
+
+def compute(ranges: list[tuple[datetime, datetime]], *, team_id: int | None = None) -> Rows:
+    """Figures per (UTC hour, team id or 0) of the events inside `ranges` (hour-aligned
+    [start, end) pairs): `compute_agents` summed per team."""
+    return team_rows(compute_agents(ranges, team_id=team_id))
 
 
 def backlog_at_hours(hours: list[datetime]) -> dict[Key, int]:
@@ -174,7 +234,6 @@ FAR = datetime(9999, 1, 1, tzinfo=UTC)
 def _left_at() -> Any:
     """When a ticket left the backlog, as metrics.backlog_at reconstructs it: open now →
     when closed (never, if not); otherwise the first of resolution and closing."""
-    from django.db.models import Case, Value, When
     from django.db.models.functions import Coalesce, Least
 
     closed = Coalesce("closed_at", Value(FAR))
@@ -227,7 +286,8 @@ def refresh(hours: Iterable[datetime], *, now: datetime | None = None,
     if not hours:
         return 0
     ranges = _merge([(h, h + HOUR) for h in hours])
-    rows = compute(ranges)
+    detailed = compute_agents(ranges)
+    rows = team_rows(detailed)
     with transaction.atomic():
         stored = MetricsHour.objects.select_for_update().filter(_ranges("hour", ranges))
         if backlog is None:
@@ -239,6 +299,12 @@ def refresh(hours: Iterable[datetime], *, now: datetime | None = None,
         MetricsHour.objects.bulk_create(
             [MetricsHour(hour=h, team_id=team, refreshed_at=now, **values)
              for (h, team), values in sorted(rows.items())], batch_size=2000)
+        AgentMetricsHour.objects.filter(_ranges("hour", ranges)).delete()
+        AgentMetricsHour.objects.bulk_create(
+            [AgentMetricsHour(hour=h, team_id=team, agent_id=agent, priority=priority,
+                              refreshed_at=now, **values)
+             for (h, team, agent, priority), values in sorted(detailed.items())],
+            batch_size=5000)
     return len(rows)
 
 
@@ -297,12 +363,30 @@ MAX_HOURS_PER_SYNC = 500
 def touched_hours(since: datetime, until: datetime) -> set[datetime]:
     """UTC hours whose figures may have changed between `since` and `until`."""
     hours: set[datetime] = set()
-    for created, resolved in (Ticket.objects.filter(updated_at__gte=since, updated_at__lt=until)
-                              .values_list("created_at", "resolved_at").iterator()):
+    updated = Q(updated_at__gte=since, updated_at__lt=until)
+    reopened: list[int] = []
+    for pk, created, resolved, reopens in (Ticket.objects.filter(updated)
+                                           .values_list("pk", "created_at", "resolved_at",
+                                                        "reopen_count").iterator()):
         hours.add(floor_hour(created))
         if resolved:
             hours.add(floor_hour(resolved))
+        if reopens:
+            reopened.append(pk)
+    # A reopened (or re-resolved) ticket has left the hours of its earlier resolutions:
+    # its audit trail says when they were.
+    for i in range(0, len(reopened), 1000):
+        for at in TicketEvent.objects.filter(
+                ticket_id__in=reopened[i:i + 1000], kind=EventKind.STATUS,
+                after=Status.RESOLVED).values_list("created_at", flat=True):
+            hours.add(floor_hour(at))
     for responded in Survey.objects.filter(responded_at__gte=since, responded_at__lt=until) \
+            .values_list("responded_at", flat=True):
+        hours.add(floor_hour(responded))
+    # The answered surveys of a changed ticket (its priority, team or assignee: keys and
+    # the "elsewhere" count of the per-agent rows).
+    for responded in Survey.objects.filter(responded_at__isnull=False) \
+            .filter(ticket__in=Ticket.objects.filter(updated).values("pk")) \
             .values_list("responded_at", flat=True):
         hours.add(floor_hour(responded))
     for started in Clock.objects.filter(completed_at__gte=since, completed_at__lt=until) \
@@ -326,7 +410,9 @@ def sync(*, now: datetime | None = None) -> int:
     if never_built:
         return rebuild(now=now)  # first run after installing: the whole window
     current = floor_hour(now)
-    hours = {h for h in touched_hours(since, now) if state.covered_from <= h < current}
+    stale = dict(MetricsStaleHour.objects.values_list("pk", "hour"))
+    hours = {h for h in touched_hours(since, now) | {s.astimezone(UTC) for s in stale.values()}
+             if state.covered_from <= h < current}
     # Hours that completed since the last run join the covered window.
     h = covered_to
     while h < current:
@@ -338,6 +424,11 @@ def sync(*, now: datetime | None = None) -> int:
     stored = {(r.hour.astimezone(UTC), r.team_id): r.backlog
               for r in MetricsHour.objects.filter(hour__in=[h for h in done if h < covered_to])}
     written = refresh(done, now=now, backlog={**stored, **backlog_at_hours(fresh)})
+    done_set = set(done)
+    # Markers folded in, or outside the window (older, or the current hour: recomputed live).
+    MetricsStaleHour.objects.filter(pk__in=[
+        pk for pk, h in stale.items() if h.astimezone(UTC) in done_set
+        or not state.covered_from <= h < current]).delete()
     with transaction.atomic():
         state = _state()
         if len(done) == len(todo):
@@ -529,3 +620,139 @@ def manager_from_rollup(filters: metrics.MetricFilters, *, user: User, now: date
                                        fcr=quality["fcr_pct"], backlog=score),
         "from_rollup": True,
     }
+
+
+# --- the team lead's and the agent's figures (AgentMetricsHour) -----------------------------
+
+def agent_rollup_eligible(filters: metrics.MetricFilters, user: User) -> bool:
+    """The per-agent rollup holds figures per hour, team, agent and priority: it serves
+    those filters to a user who sees every ticket, or whose visibility adds nothing to
+    them (their own team, their own tickets; see `metrics.MetricFilters.narrow`)."""
+    if filters.tier or filters.channel or filters.category_id or not user.is_active:
+        return False
+    return bool(user.sees_all_tickets or metrics.sees_whole_team(user, filters.team_id)
+                or metrics.own_tickets(user, filters.agent_id))
+
+
+def read_agent_groups(filters: metrics.MetricFilters, by: str) -> dict[int, dict[str, int]]:
+    """Sums of every per-agent measure over the filters' period, teams, agents and
+    priorities, grouped by `by` ("agent_id", "priority" or "" for one total under 0):
+    the database sums the stored hours, Python the few live hours after them."""
+    span = covered(filters.start, filters.end)
+    if span is None:
+        raise LookupError("The metrics rollup does not cover this range.")
+    stored_end = span[1]
+    qs = AgentMetricsHour.objects.filter(hour__gte=filters.start, hour__lt=stored_end)
+    if filters.team_id:
+        qs = qs.filter(team_id=filters.team_id)
+    if filters.agent_id:
+        qs = qs.filter(agent_id=filters.agent_id)
+    if filters.priority:
+        qs = qs.filter(priority=filters.priority)
+    sums = {name: Sum(name) for name in AGENT_MEASURES}
+    out: dict[int, dict[str, int]] = {}
+    if by:
+        for r in qs.values(by).annotate(**sums).order_by():
+            out[r.pop(by)] = {k: v or 0 for k, v in r.items()}
+    else:
+        out[0] = {k: v or 0 for k, v in qs.aggregate(**sums).items()}
+    index = {"agent_id": 2, "priority": 3}.get(by)
+    tail = compute_agents(_split(stored_end, filters.end), team_id=filters.team_id)
+    for (h, team, agent, priority), values in tail.items():
+        if filters.start <= h < filters.end and (
+                (not filters.agent_id or agent == filters.agent_id)
+                and (not filters.priority or priority == filters.priority)):
+            group_key = (h, team, agent, priority)[index] if index else 0
+            row = out.setdefault(group_key, dict.fromkeys(AGENT_MEASURES, 0))
+            for name in AGENT_MEASURES:
+                row[name] += values[name]
+    return out
+
+
+def _handle_total(row: dict[str, int]) -> int | None:
+    # The live SUM is NULL when no resolved ticket has time logged.
+    return row["handle_minutes"] if row["tracked"] else None
+
+
+def _csat(row: dict[str, int]) -> dict[str, Any]:
+    n = row["nps_responses"]
+    return {"responses": row["responses"], "satisfied": row["satisfied"], "nps_responses": n,
+            "promoters": row["promoters"], "detractors": row["detractors"],
+            "csat": metrics.percent(row["satisfied"], row["responses"]),
+            "nps": round(100 * (row["promoters"] - row["detractors"]) / n, 1) if n else None}
+
+
+def _surveys_exact(filters: metrics.MetricFilters, user: User, total: dict[str, int]) -> bool:
+    """Survey figures of the rows are what `user` sees, unless a survey in them is
+    credited to another team or agent than its ticket's now and `user` does not see every
+    ticket (then its ticket may be out of their sight: computed live)."""
+    return user.sees_all_tickets or not total["responses_elsewhere"]
+
+
+def team_from_rollup(filters: metrics.MetricFilters, *, user: User
+                     ) -> dict[str, Any] | None:
+    """The team lead's figures (per agent, resolution quality, by priority, CSAT) from
+    `AgentMetricsHour` rows; the five oldest open tickets are read live. None when the
+    rollup cannot serve these filters."""
+    if not agent_rollup_eligible(filters, user) or covered(filters.start, filters.end) is None:
+        return None
+    by_agent = read_agent_groups(filters, "agent_id")
+    by_priority_rows = read_agent_groups(filters, "priority")
+    total = dict.fromkeys(AGENT_MEASURES, 0)
+    for values in by_agent.values():
+        for name in AGENT_MEASURES:
+            total[name] += values[name]
+    quality = metrics._quality({"resolved": total["resolved"], "fcr": total["fcr"],
+                                "reopened": total["reopened"], "tracked": total["tracked"],
+                                "handle_total": _handle_total(total)})
+    if _surveys_exact(filters, user, total):
+        csat = _csat(total)
+        surveys = {agent: {"responses": r["responses"], "satisfied": r["satisfied"]}
+                   for agent, r in by_agent.items() if agent}
+    else:
+        csat = metrics.csat_nps(filters, user=user)
+        surveys = metrics.agent_surveys(filters, user=user)
+    names = {u["pk"]: u for u in User.objects.filter(
+        pk__in=[a for a, r in by_agent.items() if a and r["resolved"]]).values(
+        "pk", "username", "first_name", "last_name")}
+    rows = []
+    for agent, r in by_agent.items():
+        if not agent or not r["resolved"] or agent not in names:
+            continue
+        u = names[agent]
+        rows.append({"assignee": agent, "assignee__username": u["username"],
+                     "assignee__first_name": u["first_name"],
+                     "assignee__last_name": u["last_name"],
+                     "resolved": r["resolved"], "fcr": r["fcr"], "reopened": r["reopened"],
+                     "tracked": r["tracked"], "handle_total": _handle_total(r)})
+    agents = metrics.agent_rows(rows, surveys)
+    by_priority = []
+    for p in Priority:
+        r = by_priority_rows.get(p.value)
+        if r is None or not (r["created"] or r["sla_met"] or r["sla_breached"]):
+            continue
+        by_priority.append({
+            "priority": p.value, "label": p.label, "created": r["created"], "open": r["open"],
+            "frt_mean": _mean(r["frt_seconds"], r["responded"]),
+            "met": r["sla_met"], "breached": r["sla_breached"],
+            "sla_pct": metrics.percent(r["sla_met"], r["sla_met"] + r["sla_breached"])})
+    return {"agents": agents, "quality": quality, "by_priority": by_priority, "csat": csat,
+            "from_rollup": True}
+
+
+def agent_from_rollup(filters: metrics.MetricFilters, *, user: User
+                      ) -> dict[str, Any] | None:
+    """The agent's own CSAT, resolution quality and resolved count with the mean time to
+    resolution, from `AgentMetricsHour` rows (`filters.agent_id` is the agent). None when
+    the rollup cannot serve these filters."""
+    if not agent_rollup_eligible(filters, user) or covered(filters.start, filters.end) is None:
+        return None
+    total = read_agent_groups(filters, "")[0]
+    csat = (_csat(total) if _surveys_exact(filters, user, total)
+            else metrics.csat_nps(filters, user=user))
+    quality = metrics._quality({"resolved": total["resolved"], "fcr": total["fcr"],
+                                "reopened": total["reopened"], "tracked": total["tracked"],
+                                "handle_total": _handle_total(total)})
+    return {"csat": csat, "quality": quality,
+            "ttr": {"resolved": total["resolved"],
+                    "mean": _mean(total["ttr_seconds"], total["resolved"])}}
