@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TextIO
@@ -23,9 +24,11 @@ from helpdesk.generators import Batch, Run
 from helpdesk.models import Organization
 from tickets.models import Category
 
+from . import rollup
 from .demo import seed_demo
 from .models import (
     AtRiskAlert,
+    CaseworkHour,
     Evidence,
     FeedbackItem,
     FeedbackMention,
@@ -204,6 +207,11 @@ def finish(run: Run) -> None:
     run.write(AtRiskAlert, ("organization_id", "signal", "period", "ticket_id", "detail",
                             "notified_id", "created_at"), rows)
     run.log(f"  casework: {len(rows)} at-risk alerts over {len({r[2] for r in rows})} weeks")
+    # The dashboard's hourly rollup over the period, so it shows at once.
+    days = max(1, math.ceil((run.now - run.start) / (24 * HOUR)) + 1)
+    built = rollup.rebuild(days, now=datetime.fromtimestamp(run.now, UTC))
+    run.count(CaseworkHour._meta.db_table, built)
+    run.log(f"  casework: dashboard rollup of {days} days, {built:,} rows")
 
 
 def demo(stdout: TextIO) -> None:

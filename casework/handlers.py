@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from tickets import events
 from tickets.models import Message, Survey, Ticket
 
-from . import metrics, selectors, services
-from .models import Signal
+from . import metrics, rollup, selectors, services
+from .models import Playbook, Signal
 
 
 def _ticket(ticket_id: int) -> Ticket | None:
@@ -88,9 +88,20 @@ def on_survey_saved(sender: Any, instance: Survey, **kwargs: Any) -> None:
     transaction.on_commit(lambda: check_csat_trend(ticket_id))
 
 
+def on_playbook_changed(sender: Any, **kwargs: Any) -> None:
+    # Which tickets are recurring follows the playbooks: every rolled-up hour may change.
+    rollup.request_rebuild()
+
+
 def connect() -> None:
     events.subscribe(events.TicketCreated, on_created, deferred=True)
     events.subscribe(events.PublicReply, on_public_reply, deferred=True,
                      many=on_public_replies)
     events.subscribe(events.TagsChanged, on_tags_changed, deferred=True)
     post_save.connect(on_survey_saved, sender=Survey, dispatch_uid="casework.csat_trend")
+    for signal, sender, name in (
+            (post_save, Playbook, "saved"), (post_delete, Playbook, "deleted"),
+            (m2m_changed, Playbook.categories.through, "categories"),
+            (m2m_changed, Playbook.product_areas.through, "areas")):
+        signal.connect(on_playbook_changed, sender=sender,
+                       dispatch_uid=f"casework.rollup.playbook_{name}")

@@ -319,3 +319,72 @@ class VocReport(models.Model):
 
     def __str__(self) -> str:
         return f"Voice of customer, week of {self.week_start}"
+
+
+class CaseworkHour(models.Model):
+    """Hourly rollup of the casework dashboard, per hour the tickets were opened, team and
+    category (0 = none): the counts behind every figure, so any period and filter add up
+    to what `casework.selectors.dashboard` computes from the tickets (tests hold them
+    equal). Written only by `casework.rollup` (a sync every five minutes folding in the
+    hours of changed tickets and of casework's own writes, a nightly rebuild,
+    `manage.py rebuild_casework_rollup`).
+
+    `team_id` is the ticket's team for the ticket and tier counts, the escalating team for
+    the escalation counts, as the dashboard attributes them.
+    """
+
+    hour = models.DateTimeField(help_text="Start of the UTC hour the tickets were opened.")
+    team_id = models.PositiveIntegerField(default=0)
+    category_id = models.PositiveIntegerField(default=0)
+    # Technical tickets opened in this hour.
+    technical = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    resolved_without_engineering = models.PositiveIntegerField(default=0)
+    evidence_tickets = models.PositiveIntegerField(default=0)
+    ttfe_seconds = models.BigIntegerField(default=0)  # sum over evidence_tickets
+    followed = models.PositiveIntegerField(default=0)
+    recurring = models.PositiveIntegerField(default=0)
+    recurring_followed = models.PositiveIntegerField(default=0)
+    # Escalations of the tickets opened in this hour, by escalating team.
+    escalations = models.PositiveIntegerField(default=0)
+    returned = models.PositiveIntegerField(default=0)
+    # Every ticket opened in this hour: handled by a tier / escalated out of it.
+    handled_l1 = models.PositiveIntegerField(default=0)
+    handled_l2 = models.PositiveIntegerField(default=0)
+    handled_l2_enterprise = models.PositiveIntegerField(default=0)
+    handled_l3 = models.PositiveIntegerField(default=0)
+    escalated_l1 = models.PositiveIntegerField(default=0)
+    escalated_l2 = models.PositiveIntegerField(default=0)
+    escalated_l2_enterprise = models.PositiveIntegerField(default=0)
+    escalated_l3 = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "team_id", "category_id"],
+                                               name="cw_hour_key")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} team {self.team_id} category {self.category_id}"
+
+
+class CaseworkRollupState(models.Model):
+    """Singleton: the hours `CaseworkHour` holds, up to when changes are folded in, and
+    whether a change to playbooks (which makes tickets recurring) asks for a rebuild."""
+
+    covered_from = models.DateTimeField(null=True, blank=True)
+    covered_to = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    rebuild_requested = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"Casework rollup {self.covered_from} – {self.covered_to}"
+
+
+class CaseworkStaleHour(models.Model):
+    """The opening hour of a ticket whose casework changed (evidence verified, a playbook
+    started, an engineering link): recomputed, and removed, by the next sync."""
+
+    hour = models.DateTimeField(unique=True)
+
+    def __str__(self) -> str:
+        return f"stale {self.hour:%Y-%m-%d %H:00}"

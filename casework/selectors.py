@@ -192,7 +192,7 @@ def _escalation_qs(f: Filters) -> QuerySet[Escalation]:
 _RESOLVED = Q(resolved_at__isnull=False)
 
 
-def _ticket_aggregates() -> dict[str, Any]:
+def ticket_aggregates() -> dict[str, Any]:
     followed, recurring = followed_playbook_q(), recurring_q()
     return {
         "technical": Count("pk"),
@@ -206,13 +206,13 @@ def _ticket_aggregates() -> dict[str, Any]:
     }
 
 
-_ESCALATION_AGGREGATES = {
+ESCALATION_AGGREGATES = {
     "escalations": Count("pk"),
     "returned": Count("pk", filter=Q(returned_at__isnull=False)),
 }
 
 
-def _fold(ticket_cells: list[dict[str, Any]], escalation_cells: list[dict[str, Any]],
+def fold(ticket_cells: list[dict[str, Any]], escalation_cells: list[dict[str, Any]],
           ticket_key: str, escalation_key: str, names: dict[int | None, str]) -> list[Figures]:
     """Rows of one breakdown from the (team, category) cells: counts add up, the mean
     time to first evidence is weighted by the tickets it averages."""
@@ -245,18 +245,18 @@ def breakdowns(f: Filters, team_names: dict[int | None, str],
     """The per-team and per-category rows from one pass over the period's tickets (and one
     over their escalations), grouped by team and category together, folded here."""
     ticket_cells = list(_tickets(f).filter(technical_q()).values("team_id", "category_id")
-                        .annotate(**_ticket_aggregates()).order_by())
+                        .annotate(**ticket_aggregates()).order_by())
     escalation_cells = list(_escalation_qs(f).values("from_team_id", "ticket__category_id")
-                            .annotate(**_ESCALATION_AGGREGATES).order_by())
-    return (_fold(ticket_cells, escalation_cells, "team_id", "from_team_id", team_names),
-            _fold(ticket_cells, escalation_cells, "category_id", "ticket__category_id",
+                            .annotate(**ESCALATION_AGGREGATES).order_by())
+    return (fold(ticket_cells, escalation_cells, "team_id", "from_team_id", team_names),
+            fold(ticket_cells, escalation_cells, "category_id", "ticket__category_id",
                   category_names))
 
 
 def totals(f: Filters) -> Figures:
     figures = Figures(label="All", **_tickets(f).filter(technical_q())
-                      .aggregate(**_ticket_aggregates()))
-    esc = _escalation_qs(f).aggregate(**_ESCALATION_AGGREGATES)
+                      .aggregate(**ticket_aggregates()))
+    esc = _escalation_qs(f).aggregate(**ESCALATION_AGGREGATES)
     figures.escalations, figures.returned = esc["escalations"], esc["returned"]
     return figures
 

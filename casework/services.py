@@ -21,7 +21,7 @@ from helpdesk.notifications import notify
 from tickets.attachments import safe_filename
 from tickets.models import Attachment, EventKind, Ticket, TicketEvent
 
-from . import metrics, selectors
+from . import metrics, rollup, selectors
 from .models import (
     EVIDENCE_MAX_BYTES,
     AtRiskAlert,
@@ -110,6 +110,7 @@ def _stamp_first_evidence(inv: Investigation, at: datetime) -> None:
     ttfe = metrics.time_to_first_evidence(inv.assigned_at, at)
     inv.first_evidence_seconds = None if ttfe is None else int(ttfe.total_seconds())
     inv.save(update_fields=["assigned_at", "first_evidence_at", "first_evidence_seconds"])
+    rollup.mark_ticket(inv.ticket)
 
 
 def add_evidence(ticket: Ticket, *, actor: User, kind: str, summary: str, link: str = "",
@@ -166,9 +167,11 @@ def start_playbook(ticket: Ticket, playbook: Playbook, *, actor: User) -> Playbo
     _require_agent(actor)
     if not playbook.is_active:
         raise ValidationError("This playbook is not active.")
-    run, _ = PlaybookRun.objects.get_or_create(
+    run, created = PlaybookRun.objects.get_or_create(
         ticket=ticket, playbook=playbook,
         defaults={"started_by": actor, "started_at": timezone.now()})
+    if created:
+        rollup.mark_ticket(ticket)
     return run
 
 
@@ -273,6 +276,7 @@ def link_engineering(ticket: Ticket, *, actor: User, tracker: str, key: str, url
             link.save()
     except IntegrityError as exc:
         raise ValidationError(f"{key} is already linked to this ticket.") from exc
+    rollup.mark_ticket(ticket)
     return link
 
 

@@ -346,6 +346,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reporting.tasks.rebuild_metrics_rollup",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Casework dashboard rollup: likewise (a playbook change asks the sync for a rebuild).
+    "casework-sync-rollup": {
+        "task": "casework.tasks.sync_casework_rollup",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
+    "casework-rebuild-rollup": {
+        "task": "casework.tasks.rebuild_casework_rollup",
+        "schedule": crontab(hour=3, minute=41),
+    },
     # Notification e-mails whose queueing failed (broker down at commit): queued again.
     "notifications-requeue-unsent-email": {
         "task": "helpdesk.tasks.requeue_unsent_notification_emails",
