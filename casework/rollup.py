@@ -20,6 +20,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from helpdesk.bulkload import RowWriter
 from helpdesk.models import Team, TeamTier
 from tickets.models import Category, Escalation, Ticket
 
@@ -136,10 +137,10 @@ def refresh(hours: list[datetime], *, now: datetime | None = None) -> int:
     rows = compute(ranges)
     with transaction.atomic():
         CaseworkHour.objects.filter(_ranges("hour", ranges)).delete()
-        CaseworkHour.objects.bulk_create(
-            [CaseworkHour(hour=h, team_id=team, category_id=category, refreshed_at=now,
-                          **values)
-             for (h, team, category), values in sorted(rows.items())], batch_size=5000)
+        RowWriter().write(
+            CaseworkHour, ("hour", "team_id", "category_id", *MEASURES, "refreshed_at"),
+            [(h, team, category, *(values[m] for m in MEASURES), now)
+             for (h, team, category), values in sorted(rows.items())])
     return len(rows)
 
 

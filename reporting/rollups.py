@@ -38,6 +38,7 @@ from django.db.models import (
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from helpdesk.bulkload import RowWriter
 from helpdesk.models import Team, User
 from sla.models import Clock, ClockState, Metric
 from tickets.models import (
@@ -300,11 +301,12 @@ def refresh(hours: Iterable[datetime], *, now: datetime | None = None,
             [MetricsHour(hour=h, team_id=team, refreshed_at=now, **values)
              for (h, team), values in sorted(rows.items())], batch_size=2000)
         AgentMetricsHour.objects.filter(_ranges("hour", ranges)).delete()
-        AgentMetricsHour.objects.bulk_create(
-            [AgentMetricsHour(hour=h, team_id=team, agent_id=agent, priority=priority,
-                              refreshed_at=now, **values)
-             for (h, team, agent, priority), values in sorted(detailed.items())],
-            batch_size=5000)
+        # About 300 rows an hour at a million tickets: COPY on PostgreSQL, not objects.
+        RowWriter().write(
+            AgentMetricsHour, ("hour", "team_id", "agent_id", "priority", *AGENT_MEASURES,
+                               "refreshed_at"),
+            [(h, team, agent, priority, *(values[m] for m in AGENT_MEASURES), now)
+             for (h, team, agent, priority), values in sorted(detailed.items())])
     return len(rows)
 
 
