@@ -312,6 +312,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # SLA dashboard rollup: recently touched days every five minutes, all nightly.
+    "sla-sync-rollup": {
+        "task": "sla.tasks.sync_sla_rollup",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
+    "sla-rebuild-rollup": {
+        "task": "sla.tasks.rebuild_sla_rollup",
+        "schedule": crontab(hour=3, minute=47),
+    },
     # On-call escalation of unacknowledged pages; each step pages once (dedupe keys).
     "workforce-escalate-unacknowledged-pages": {
         "task": "workforce.tasks.escalate_unacknowledged_pages",

@@ -27,10 +27,12 @@ from helpdesk.generators import Batch, Run, TicketHistory
 from tickets.models import Ticket
 from tickets.state_machine import Status
 
+from . import rollup
 from .calendar import BusinessCalendar
 from .models import (
     Calendar,
     Clock,
+    ClockDay,
     ClockEvent,
     ClockEventKind,
     ClockLevelFire,
@@ -482,6 +484,11 @@ def finish(run: Run) -> None:
         cursor.executemany(f"UPDATE {table} SET sla_due_at = %s, sla_level = %s"  # noqa: S608
                            " WHERE id = %s", rows)
     state.queue.clear()
+    # The dashboard's daily rollup over the generated period, as the nightly job builds it.
+    days = max(1, math.ceil((run.now - run.start) / 86400) + 1)
+    written = rollup.rebuild(days, now=datetime.fromtimestamp(run.now, UTC))
+    run.count(ClockDay._meta.db_table, written)
+    run.log(f"  sla: dashboard rollup of {days} days, {written:,} rows")
 
 
 generators.register(generators.Generator("sla", order=10, prepare=prepare, tickets=tickets,

@@ -318,6 +318,8 @@ class Clock(models.Model):
                          condition=Q(next_level_at__isnull=False)),
             models.Index(fields=["ticket", "metric", "-cycle"], name="clock_ticket_metric"),
             models.Index(fields=["started_at"], name="clock_started"),
+            # SLA rollup sync: clocks changed since its last run.
+            models.Index(fields=["updated_at"], name="clock_updated"),
             # Metrics rollup sync: clocks completed since its last run.
             models.Index(fields=["completed_at"], name="clock_completed"),
             # Approaching breach: counting clocks most urgent first, a walk of the few
@@ -413,3 +415,52 @@ class ClockPause(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clock} paused {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ClockDay(models.Model):
+    """The SLA dashboard's figures of the clocks started on one local day (the default
+    time zone), per metric and per the ticket fields the dashboard filters and groups by.
+
+    Kept by `sla.rollup` (`sync` every few minutes follows changed clocks and tickets,
+    `rebuild` nightly and by `manage.py rebuild_sla_rollup`); the dashboard reads these
+    rows for the days they cover and the clocks themselves for the current day.
+    """
+
+    day = models.DateField()
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    team_id = models.IntegerField(null=True)
+    assignee_id = models.IntegerField(null=True)
+    tier = models.CharField(max_length=20, null=True)
+    priority = models.PositiveSmallIntegerField(null=True)
+    channel = models.CharField(max_length=10, null=True)
+    clocks = models.IntegerField(default=0)
+    met = models.IntegerField(default=0)
+    breached = models.IntegerField(default=0)
+    internal_met = models.IntegerField(default=0)
+    exempt = models.IntegerField(default=0)
+    active = models.IntegerField(default=0)
+    breaches = models.IntegerField(default=0)
+    severe = models.IntegerField(default=0)
+    leading_met = models.IntegerField(default=0)
+    sum_used = models.DurationField(null=True)
+    sum_target = models.DurationField(null=True)
+    sum_internal_target = models.DurationField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="clockday_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric}: {self.clocks} clocks"
+
+
+class ClockRollupState(models.Model):
+    """Singleton: which days `ClockDay` holds, and up to when changes were folded in."""
+
+    covered_from = models.DateField(null=True, blank=True)
+    # Days before this one are stored; it and later ones are computed live.
+    covered_to = models.DateField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"SLA rollup {self.covered_from} – {self.covered_to}"

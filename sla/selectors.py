@@ -381,7 +381,7 @@ def compliance_by_metric(filters: DashboardFilters, *, user: User) -> list[dict[
 # figures are counts and sums of one clock's metric, so one GROUP BY (group, metric)
 # gives the three of them, folded here; averages are sums divided by their counts.
 
-def _cell_sql() -> dict[str, Any]:
+def cell_sql() -> dict[str, Any]:
     done = DONE
     severe = ClockLevelFire.objects.filter(clock=OuterRef("pk"), percent__gte=SEVERE_PERCENT)
     return {
@@ -402,18 +402,18 @@ def _cell_sql() -> dict[str, Any]:
     }
 
 
-_CELL_COUNTS = ("clocks", "met", "breached", "internal_met", "exempt", "active", "breaches",
+CELL_COUNTS = ("clocks", "met", "breached", "internal_met", "exempt", "active", "breaches",
                 "severe", "leading_met")
-_CELL_SUMS = ("sum_used", "sum_target", "sum_internal_target")
+CELL_SUMS = ("sum_used", "sum_target", "sum_internal_target")
 
 
 def _add_cells(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = dict.fromkeys(_CELL_COUNTS, 0)
-    out.update(dict.fromkeys(_CELL_SUMS))
+    out: dict[str, Any] = dict.fromkeys(CELL_COUNTS, 0)
+    out.update(dict.fromkeys(CELL_SUMS))
     for cell in cells:
-        for name in _CELL_COUNTS:
+        for name in CELL_COUNTS:
             out[name] += cell[name]
-        for name in _CELL_SUMS:
+        for name in CELL_SUMS:
             if cell[name] is not None:
                 out[name] = cell[name] if out[name] is None else out[name] + cell[name]
     return out
@@ -480,24 +480,30 @@ def _grouped_rows(cells: list[dict[str, Any]], spec: Dimension) -> list[dict[str
     return out
 
 
-def _cells(filters: DashboardFilters, spec: Dimension, user: User) -> list[dict[str, Any]]:
+def cells(filters: DashboardFilters, spec: Dimension, user: User) -> list[dict[str, Any]]:
     qs = filters.clocks(user)
     if spec.expressions:
         qs = qs.annotate(**spec.expressions)
-    return list(qs.values(*spec.fields, "metric").annotate(**_cell_sql()).order_by())
+    return list(qs.values(*spec.fields, "metric").annotate(**cell_sql()).order_by())
 
 
-def dashboard_figures(filters: DashboardFilters, *, by: str, user: User) -> dict[str, Any]:
+#: Where the cells come from: `cells` (the clocks) or `sla.rollup.cells` (the rollup).
+CellSource = Callable[[DashboardFilters, Dimension, User], list[dict[str, Any]]]
+
+
+def dashboard_figures(filters: DashboardFilters, *, by: str, user: User,
+                      source: CellSource | None = None) -> dict[str, Any]:
     """Totals (`compliance`), the per-metric table (`compliance_by_metric`), the chosen
     breakdown and the weekly series (`compliance_by`): one pass over the period's clocks
-    for the weekly breakdown, two for any other."""
-    weekly = _cells(filters, DIMENSIONS["week"], user)
-    cells = weekly if by == "week" else _cells(filters, DIMENSIONS[by], user)
+    for the weekly breakdown, two for any other (or over the rollup's rows: `source`)."""
+    source = source or cells
+    weekly = source(filters, DIMENSIONS["week"], user)
+    chosen = weekly if by == "week" else source(filters, DIMENSIONS[by], user)
     weeks = _grouped_rows(weekly, DIMENSIONS["week"])
     return {
         "totals": _row_of(weekly),
         "by_metric": _metric_rows(weekly),
-        "rows": weeks if by == "week" else _grouped_rows(cells, DIMENSIONS[by]),
+        "rows": weeks if by == "week" else _grouped_rows(chosen, DIMENSIONS[by]),
         "weeks": weeks,
     }
 

@@ -28,7 +28,7 @@ from helpdesk.web import PeriodForm, agent_required
 from tickets.models import Channel, Priority
 from tickets.selectors import visible_tickets
 
-from . import selectors
+from . import rollup, selectors
 from .models import Clock
 
 APPROACHING_PER_PAGE = 50
@@ -222,7 +222,8 @@ def _dashboard_figures(user: Any, filters: selectors.DashboardFilters,
     figures = cache.get(key)
     if figures is None:
         figures = {"computed_at": timezone.now(),
-                   **selectors.dashboard_figures(filters, by=by, user=user)}
+                   **selectors.dashboard_figures(filters, by=by, user=user,
+                                                 source=rollup.source(filters, user))}
         cache.set(key, figures, DASHBOARD_CACHE_SECONDS)
     return figures
 

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_duration
 
 from .. import clocks as arith
-from .. import hooks
+from .. import hooks, rollup
 from ..calendar import BusinessCalendar
 from ..models import Calendar, Clock, ClockEvent, ClockEventKind, ClockState, Metric
 from ..policies import business_calendar_of
@@ -111,6 +111,7 @@ def repair_clocks(*, dry_run: bool = False, batch_size: int = 500,
     """
     report = RepairReport()
     hours: set[datetime] = set()
+    starts: set[datetime] = set()
     ids = list(candidates())
     for start in range(0, len(ids), batch_size):
         for pk in ids[start:start + batch_size]:
@@ -129,12 +130,15 @@ def repair_clocks(*, dry_run: bool = False, batch_size: int = 500,
                 report.was[locked.state] += 1
                 report.breached += finding.breached_at is not None
                 report.internal += finding.internal_wrong
+                starts.add(locked.started_at)
                 if locked.metric == Metric.FIRST_RESPONSE and locked.completed_at:
                     hours.add(locked.started_at)  # the hour the manager dashboard files it
                 if not dry_run:
                     correct(work, locked, finding)
         if progress is not None:
             progress(report)
+    if starts and not dry_run:
+        rollup.refresh_covered(starts)  # the SLA dashboard's days of those clocks
     if hours and not dry_run:
         # The manager dashboard's rollup (reporting) refreshes those hours.
         report.rollup_rows = hooks.clock_hours_corrected(hours)

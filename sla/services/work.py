@@ -86,7 +86,7 @@ def _snapshot(clock: Clock) -> dict[str, Any]:
 
 
 #: What the transitions of the event services change (not `recompute`, which moves a
-#: clock to other targets and saves it itself), for one bulk_update of the changed clocks.
+#: clock to other targets and saves it itself), for one UPDATE of the changed clocks.
 _CLOCK_FIELDS = [
     "state", "segment_started_at", "business_used", "paused_at", "due_at",
     "internal_due_at", "met_at", "breached_at", "internal_breached_at", "completed_at",
@@ -143,8 +143,12 @@ class ClockWork:
         if self._changed:
             now = timezone.now()
             for clock in self._changed:
-                clock.updated_at = now  # auto_now, which bulk_update does not apply
-            Clock.objects.bulk_update(self._changed, _CLOCK_FIELDS)
+                clock.updated_at = now  # auto_now, which a bulk write does not apply
+            # One UPDATE without bulk_update's CASE per row and field: building that
+            # expression cost more than the SQL (issue 21, an agent reply's two clocks).
+            update_rows(Clock, _CLOCK_FIELDS,
+                        [(c.pk, *(getattr(c, name) for name in _CLOCK_FIELDS))
+                         for c in self._changed])
             self._changed = []
         if self._new_clocks:
             Clock.objects.bulk_create(self._new_clocks)

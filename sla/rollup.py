@@ -1,0 +1,278 @@
+"""The SLA dashboard's daily rollup: `ClockDay` rows per local day, metric and ticket fields.
+
+The dashboard's figures are counts and sums over the clocks started in a period (some
+370,000 a month at a million tickets: over a second of SQL cold). They add up across
+days, so a row per (day, metric, team, assignee, tier, priority, channel) gives every
+filter, every breakdown and the agents' visibility (their teams or their own tickets)
+from a few thousand rows. A clock's figures change after its day (it completes, breaches,
+is repaired; its ticket moves team, is reopened), so:
+
+- `sync` (every five minutes, from beat) recomputes the days of the clocks and tickets
+  changed since its last run, and adds the days that ended since;
+- `rebuild` (nightly, and `manage.py rebuild_sla_rollup`) recomputes the whole window:
+  it catches what `sync` cannot see (an organization's tier changed, a ticket deleted);
+- a clock repair refreshes the days of the clocks it corrected at once.
+
+Reading (`source`) takes the stored days and computes the current day (and any day after
+`covered_to`) from the clocks, as the direct query does. `tests/sla/test_rollup.py`
+holds the two equal, before and after late changes.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from helpdesk.models import Team, User
+
+from . import selectors
+from .models import Clock, ClockDay, ClockRollupState
+
+DEFAULT_DAYS = 190
+# Changes written (updated_at stamped) just before a sync's start may commit after it
+# read them: each sync looks back this far past its last run.
+SYNC_OVERLAP = timedelta(minutes=10)
+MAX_DAYS_PER_SYNC = 400
+
+_MEASURES = (*selectors.CELL_COUNTS, *selectors.CELL_SUMS)
+# ClockDay column -> the clock query's value name.
+_GROUPS = {
+    "metric": "metric",
+    "team_id": "ticket__team_id",
+    "assignee_id": "ticket__assignee_id",
+    "tier": "ticket__organization__support_tier",
+    "priority": "ticket__priority",
+    "channel": "ticket__channel",
+}
+
+
+def _zone() -> Any:
+    return timezone.get_default_timezone()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=_zone())
+
+
+def _day_of(moment: datetime) -> date:
+    return timezone.localtime(moment, _zone()).date()
+
+
+def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive days as [first, after-last) ranges."""
+    out: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if out and out[-1][1] == day:
+            out[-1] = (out[-1][0], day + timedelta(days=1))
+        else:
+            out.append((day, day + timedelta(days=1)))
+    return out
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+def compute(start: date, end: date) -> list[ClockDay]:
+    """The rows of the days [start, end), from the clocks (one GROUP BY)."""
+    rows = (Clock.objects.filter(started_at__gte=_midnight(start), started_at__lt=_midnight(end))
+            .annotate(day=TruncDate("started_at", tzinfo=_zone()))
+            .values("day", *_GROUPS.values()).annotate(**selectors.cell_sql()).order_by())
+    return [ClockDay(day=r["day"], **{col: r[name] for col, name in _GROUPS.items()},
+                     **{m: r[m] for m in _MEASURES}) for r in rows]
+
+
+def _state() -> ClockRollupState:
+    state = ClockRollupState.objects.select_for_update().filter(pk=1).first()
+    return state or ClockRollupState.objects.create(pk=1)
+
+
+def refresh(days: Iterable[date]) -> int:
+    """Recompute and store the rows of `days`; returns rows written. Runs under the state
+    row's lock, so two refreshes never interleave their delete and insert."""
+    written = 0
+    for start, end in _ranges(days):
+        with transaction.atomic():
+            _state()
+            rows = compute(start, end)
+            ClockDay.objects.filter(day__gte=start, day__lt=end).delete()
+            ClockDay.objects.bulk_create(rows, batch_size=2000)
+            written += len(rows)
+    return written
+
+
+def refresh_covered(moments: Iterable[datetime]) -> int:
+    """Recompute the stored days holding `moments` (clock starts): after a correction of
+    old clocks, without waiting for the next sync."""
+    state = ClockRollupState.objects.filter(pk=1).first()
+    if state is None or state.covered_from is None:
+        return 0
+    return refresh(d for d in map(_day_of, moments)
+                   if state.covered_from <= d < state.covered_to)
+
+
+def rebuild(days: int = DEFAULT_DAYS, *, now: datetime | None = None) -> int:
+    """Recompute the last `days` days before today, a week per transaction."""
+    now = now or timezone.now()
+    end = _day_of(now)
+    start = end - timedelta(days=days)
+    written = 0
+    day = start
+    while day < end:
+        stop = min(day + timedelta(days=7), end)
+        written += refresh(start + timedelta(days=i) for i in range((day - start).days,
+                                                                    (stop - start).days))
+        day = stop
+    with transaction.atomic():
+        state = _state()
+        ClockDay.objects.filter(Q(day__lt=start) | Q(day__gte=end)).delete()
+        state.covered_from, state.covered_to = start, end
+        state.synced_at = state.rebuilt_at = now
+        state.save()
+    return written
+
+
+def touched_days(since: datetime) -> set[date]:
+    """Start days of the clocks changed since `since`, and of the clocks of the tickets
+    changed since then (reassigned, reprioritised, reopened...)."""
+    zone = _zone()
+    days: set[date] = set()
+    for qs in (Clock.objects.filter(updated_at__gte=since),
+               Clock.objects.filter(ticket__updated_at__gte=since)):
+        days.update(qs.annotate(day=TruncDate("started_at", tzinfo=zone))
+                    .values_list("day", flat=True).distinct().order_by())
+    return days
+
+
+def sync(*, now: datetime | None = None) -> int:
+    """Fold recent changes into the rollup and extend it to yesterday. Cost follows the
+    number of touched days, not of clocks; returns rows written."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = _state()
+        never_built = state.covered_to is None
+        since, covered_from, covered_to = state.synced_at, state.covered_from, state.covered_to
+    if never_built:
+        return rebuild(now=now)
+    today = _day_of(now)
+    days = {d for d in touched_days(since - SYNC_OVERLAP) if covered_from <= d < today}
+    day = covered_to
+    while day < today:  # days that ended since the last run
+        days.add(day)
+        day += timedelta(days=1)
+    todo = sorted(days)
+    done = todo[:MAX_DAYS_PER_SYNC]
+    written = refresh(done)
+    with transaction.atomic():
+        state = _state()
+        if len(done) == len(todo):
+            state.synced_at = now
+            state.covered_to = max(state.covered_to, today)
+        else:  # resume from the oldest day not done; nothing is skipped
+            state.covered_to = max(state.covered_to, min(today, todo[len(done)]))
+        state.save()
+    return written
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def _names(spec_name: str, ids: set[int]) -> dict[int, dict[str, Any]]:
+    if spec_name == "team":
+        return {pk: {"ticket__team__name": name}
+                for pk, name in Team.objects.filter(pk__in=ids).values_list("pk", "name")}
+    return {pk: {"ticket__assignee__username": u, "ticket__assignee__first_name": f,
+                 "ticket__assignee__last_name": la}
+            for pk, u, f, la in User.objects.filter(pk__in=ids).values_list(
+                "pk", "username", "first_name", "last_name")}
+
+
+#: dimension -> (ClockDay column, the dimension's own field for it)
+_DIMENSION_COLUMN = {
+    "tier": ("tier", "ticket__organization__support_tier"),
+    "priority": ("priority", "ticket__priority"),
+    "team": ("team_id", "ticket__team"),
+    "agent": ("assignee_id", "ticket__assignee"),
+    "channel": ("channel", "ticket__channel"),
+    "week": ("day", "week"),
+}
+
+
+def _stored(filters: selectors.DashboardFilters, name: str, user: User, start: date,
+            end: date) -> list[dict[str, Any]]:
+    """Cells of the stored days [start, end) in the form of the dimension's own query."""
+    qs: QuerySet[ClockDay] = ClockDay.objects.filter(day__gte=start, day__lt=end)
+    if filters.team_id:
+        qs = qs.filter(team_id=filters.team_id)
+    if filters.tier:
+        qs = qs.filter(tier=filters.tier)
+    if filters.priority:
+        qs = qs.filter(priority=filters.priority)
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if not user.sees_all_tickets:  # as tickets.selectors.visible_tickets for an agent
+        qs = qs.filter(Q(team_id__in=user.team_ids) | Q(assignee_id=user.pk))
+    column, field = _DIMENSION_COLUMN[name]
+    rows = list(qs.values(column, "metric").annotate(**{m: Sum(m) for m in _MEASURES})
+                .order_by())
+    names = _names(name, {r[column] for r in rows if r[column] is not None}) \
+        if name in ("team", "agent") else {}
+    out = []
+    for r in rows:
+        key = r.pop(column)
+        cell = {m: r[m] or 0 for m in selectors.CELL_COUNTS}
+        cell.update({m: r[m] for m in selectors.CELL_SUMS}, metric=r["metric"])
+        if name == "week":
+            cell["week"] = _midnight(key - timedelta(days=key.weekday()))
+        else:
+            cell[field] = key
+            if name == "team":
+                cell.update(names.get(key, {"ticket__team__name": None}))
+            elif name == "agent":
+                cell.update(names.get(key, dict.fromkeys(
+                    ("ticket__assignee__username", "ticket__assignee__first_name",
+                     "ticket__assignee__last_name"))))
+        out.append(cell)
+    return out
+
+
+def _span(filters: selectors.DashboardFilters, user: User) -> tuple[date, date, date] | None:
+    """(first day, end day, first day not stored) when the rollup can serve the period:
+    whole local days of the default time zone, from a day it holds, for an agent (the
+    rows carry what an agent's visibility needs: team and assignee)."""
+    if not (user.is_authenticated and user.is_active and user.is_agent):
+        return None
+    if timezone.get_current_timezone_name() != timezone.get_default_timezone_name():
+        return None  # the weekly breakdown follows the current zone
+    start, end = _day_of(filters.start), _day_of(filters.end)
+    if filters.start != _midnight(start) or filters.end != _midnight(end):
+        return None
+    state = ClockRollupState.objects.filter(pk=1).first()
+    if state is None or state.covered_from is None or start < state.covered_from:
+        return None
+    return start, end, max(start, min(end, state.covered_to))
+
+
+def source(filters: selectors.DashboardFilters, user: User) -> selectors.CellSource:
+    """A `selectors.CellSource` for `selectors.dashboard_figures`: the rollup's stored days
+    plus the clocks of the days after them (the current one); the clocks alone when the
+    rollup cannot serve the period. Asks the rollup's coverage once."""
+    span = _span(filters, user)
+    if span is None:
+        return selectors.cells
+    start, end, stored_to = span
+
+    def cells(filters: selectors.DashboardFilters, spec: selectors.Dimension, user: User
+              ) -> list[dict[str, Any]]:
+        name = next(k for k, v in selectors.DIMENSIONS.items() if v is spec)
+        out = _stored(filters, name, user, start, stored_to) if start < stored_to else []
+        if stored_to < end:
+            tail = selectors.DashboardFilters(
+                start=_midnight(stored_to), end=filters.end, team_id=filters.team_id,
+                tier=filters.tier, priority=filters.priority, channel=filters.channel)
+            out += selectors.cells(tail, spec, user)
+        return out
+
+    return cells
