@@ -25,9 +25,14 @@ from tickets.models import Message, PendingEvents, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CREATE_BUDGET = 20
+# Pinned at what the writes take (issue 21's ceilings: create 20, reply and note 15), so
+# a query more is a decision, not a drift. Reply: user, BEGIN, ticket FOR UPDATE, message,
+# audit event, clocks FOR UPDATE, changed clocks (one UPDATE), the next cycle's clock, its
+# clock events, outbox row, ticket row, COMMIT, then the conversation (messages,
+# attachments, events). A note: the same without the SLA reaction's four.
+CREATE_BUDGET = 14
 REPLY_BUDGET = 15
-NOTE_BUDGET = 15
+NOTE_BUDGET = 11
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
