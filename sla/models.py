@@ -418,8 +418,9 @@ class ClockPause(models.Model):
 
 
 class ClockDay(models.Model):
-    """The SLA dashboard's figures of the clocks started on one local day (the default
-    time zone), per metric and per the ticket fields the dashboard filters and groups by.
+    """The SLA dashboard's figures of the clocks started on one UTC day, per metric and per
+    the ticket fields the dashboard filters by (not the assignee: with it there would be
+    nearly a row per clock).
 
     Kept by `sla.rollup` (`sync` every few minutes follows changed clocks and tickets,
     `rebuild` nightly and by `manage.py rebuild_sla_rollup`); the dashboard reads these
@@ -429,7 +430,6 @@ class ClockDay(models.Model):
     day = models.DateField()
     metric = models.CharField(max_length=20, choices=Metric.choices)
     team_id = models.IntegerField(null=True)
-    assignee_id = models.IntegerField(null=True)
     tier = models.CharField(max_length=20, null=True)
     priority = models.PositiveSmallIntegerField(null=True)
     channel = models.CharField(max_length=10, null=True)

@@ -1,11 +1,18 @@
-"""The SLA dashboard's daily rollup: `ClockDay` rows per local day, metric and ticket fields.
+"""The SLA dashboard's daily rollup: `ClockDay` rows per UTC day, metric and ticket fields.
 
 The dashboard's figures are counts and sums over the clocks started in a period (some
 370,000 a month at a million tickets: over a second of SQL cold). They add up across
-days, so a row per (day, metric, team, assignee, tier, priority, channel) gives every
-filter, every breakdown and the agents' visibility (their teams or their own tickets)
-from a few thousand rows. A clock's figures change after its day (it completes, breaches,
-is repaired; its ticket moves team, is reopened), so:
+days, so a row per (UTC day, metric, team, tier, priority, channel) gives every filter
+and every breakdown but the agent one from about 600 rows a day (18,500 a month). The
+assignee is left out: with it there would be 240,000 rows a month, nearly one per clock;
+the agent breakdown, and agents who see only some tickets, read the clocks.
+
+A period is in the user's time zone: the UTC days wholly inside it are read from the
+rollup, the rest (the partial days at its edges, the days after `covered_to`, and for
+the weekly breakdown the UTC days a local week starts inside) from the clocks.
+
+A clock's figures change after its day (it completes, breaches, is repaired; its ticket
+moves team, is reopened), so:
 
 - `sync` (every five minutes, from beat) recomputes the days of the clocks and tickets
   changed since its last run, and adds the days that ended since;
@@ -13,14 +20,14 @@ is repaired; its ticket moves team, is reopened), so:
   it catches what `sync` cannot see (an organization's tier changed, a ticket deleted);
 - a clock repair refreshes the days of the clocks it corrected at once.
 
-Reading (`source`) takes the stored days and computes the current day (and any day after
-`covered_to`) from the clocks, as the direct query does. `tests/sla/test_rollup.py`
-holds the two equal, before and after late changes.
+`tests/sla/test_rollup.py` holds the rollup's figures equal to the clocks', before and
+after late changes.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -38,29 +45,25 @@ DEFAULT_DAYS = 190
 # read them: each sync looks back this far past its last run.
 SYNC_OVERLAP = timedelta(minutes=10)
 MAX_DAYS_PER_SYNC = 400
+DAY = timedelta(days=1)
 
 _MEASURES = (*selectors.CELL_COUNTS, *selectors.CELL_SUMS)
 # ClockDay column -> the clock query's value name.
 _GROUPS = {
     "metric": "metric",
     "team_id": "ticket__team_id",
-    "assignee_id": "ticket__assignee_id",
     "tier": "ticket__organization__support_tier",
     "priority": "ticket__priority",
     "channel": "ticket__channel",
 }
 
 
-def _zone() -> Any:
-    return timezone.get_default_timezone()
-
-
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=_zone())
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def _day_of(moment: datetime) -> date:
-    return timezone.localtime(moment, _zone()).date()
+    return moment.astimezone(UTC).date()
 
 
 def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
@@ -68,9 +71,9 @@ def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
     out: list[tuple[date, date]] = []
     for day in sorted(set(days)):
         if out and out[-1][1] == day:
-            out[-1] = (out[-1][0], day + timedelta(days=1))
+            out[-1] = (out[-1][0], day + DAY)
         else:
-            out.append((day, day + timedelta(days=1)))
+            out.append((day, day + DAY))
     return out
 
 
@@ -79,7 +82,7 @@ def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
 def compute(start: date, end: date) -> list[ClockDay]:
     """The rows of the days [start, end), from the clocks (one GROUP BY)."""
     rows = (Clock.objects.filter(started_at__gte=_midnight(start), started_at__lt=_midnight(end))
-            .annotate(day=TruncDate("started_at", tzinfo=_zone()))
+            .annotate(day=TruncDate("started_at", tzinfo=UTC))
             .values("day", *_GROUPS.values()).annotate(**selectors.cell_sql()).order_by())
     return [ClockDay(day=r["day"], **{col: r[name] for col, name in _GROUPS.items()},
                      **{m: r[m] for m in _MEASURES}) for r in rows]
@@ -115,7 +118,7 @@ def refresh_covered(moments: Iterable[datetime]) -> int:
 
 
 def rebuild(days: int = DEFAULT_DAYS, *, now: datetime | None = None) -> int:
-    """Recompute the last `days` days before today, a week per transaction."""
+    """Recompute the last `days` UTC days before today, a week per transaction."""
     now = now or timezone.now()
     end = _day_of(now)
     start = end - timedelta(days=days)
@@ -138,17 +141,16 @@ def rebuild(days: int = DEFAULT_DAYS, *, now: datetime | None = None) -> int:
 def touched_days(since: datetime) -> set[date]:
     """Start days of the clocks changed since `since`, and of the clocks of the tickets
     changed since then (reassigned, reprioritised, reopened...)."""
-    zone = _zone()
     days: set[date] = set()
     for qs in (Clock.objects.filter(updated_at__gte=since),
                Clock.objects.filter(ticket__updated_at__gte=since)):
-        days.update(qs.annotate(day=TruncDate("started_at", tzinfo=zone))
+        days.update(qs.annotate(day=TruncDate("started_at", tzinfo=UTC))
                     .values_list("day", flat=True).distinct().order_by())
     return days
 
 
 def sync(*, now: datetime | None = None) -> int:
-    """Fold recent changes into the rollup and extend it to yesterday. Cost follows the
+    """Fold recent changes into the rollup and extend it to yesterday (UTC). Cost follows the
     number of touched days, not of clocks; returns rows written."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -179,31 +181,35 @@ def sync(*, now: datetime | None = None) -> int:
 
 # --- reading ----------------------------------------------------------------------------------
 
-def _names(spec_name: str, ids: set[int]) -> dict[int, dict[str, Any]]:
-    if spec_name == "team":
-        return {pk: {"ticket__team__name": name}
-                for pk, name in Team.objects.filter(pk__in=ids).values_list("pk", "name")}
-    return {pk: {"ticket__assignee__username": u, "ticket__assignee__first_name": f,
-                 "ticket__assignee__last_name": la}
-            for pk, u, f, la in User.objects.filter(pk__in=ids).values_list(
-                "pk", "username", "first_name", "last_name")}
+def _team_names(ids: set[int]) -> dict[int, str]:
+    return dict(Team.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
-#: dimension -> (ClockDay column, the dimension's own field for it)
+#: dimension -> (ClockDay column, the dimension's own field for it); not "agent".
 _DIMENSION_COLUMN = {
     "tier": ("tier", "ticket__organization__support_tier"),
     "priority": ("priority", "ticket__priority"),
     "team": ("team_id", "ticket__team"),
-    "agent": ("assignee_id", "ticket__assignee"),
     "channel": ("channel", "ticket__channel"),
     "week": ("day", "week"),
 }
 
 
-def _stored(filters: selectors.DashboardFilters, name: str, user: User, start: date,
-            end: date) -> list[dict[str, Any]]:
-    """Cells of the stored days [start, end) in the form of the dimension's own query."""
-    qs: QuerySet[ClockDay] = ClockDay.objects.filter(day__gte=start, day__lt=end)
+def _week_start(moment: datetime, zone: Any) -> datetime:
+    """The start of the local week holding `moment`, as TruncWeek gives it."""
+    local = moment.astimezone(zone).date()
+    return datetime.combine(local - timedelta(days=local.weekday()), time.min, tzinfo=zone)
+
+
+def _stored(filters: selectors.DashboardFilters, name: str, days: list[date]
+            ) -> list[dict[str, Any]]:
+    """Cells of the stored `days` in the form of the dimension's own query."""
+    if not days:
+        return []
+    within = Q()
+    for start, end in _ranges(days):
+        within |= Q(day__gte=start, day__lt=end)
+    qs: QuerySet[ClockDay] = ClockDay.objects.filter(within)
     if filters.team_id:
         qs = qs.filter(team_id=filters.team_id)
     if filters.tier:
@@ -212,67 +218,74 @@ def _stored(filters: selectors.DashboardFilters, name: str, user: User, start: d
         qs = qs.filter(priority=filters.priority)
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
-    if not user.sees_all_tickets:  # as tickets.selectors.visible_tickets for an agent
-        qs = qs.filter(Q(team_id__in=user.team_ids) | Q(assignee_id=user.pk))
     column, field = _DIMENSION_COLUMN[name]
     rows = list(qs.values(column, "metric").annotate(**{m: Sum(m) for m in _MEASURES})
                 .order_by())
-    names = _names(name, {r[column] for r in rows if r[column] is not None}) \
-        if name in ("team", "agent") else {}
+    names = _team_names({r[column] for r in rows if r[column] is not None}) \
+        if name == "team" else {}
+    zone = timezone.get_current_timezone()
     out = []
     for r in rows:
         key = r.pop(column)
         cell = {m: r[m] or 0 for m in selectors.CELL_COUNTS}
         cell.update({m: r[m] for m in selectors.CELL_SUMS}, metric=r["metric"])
         if name == "week":
-            cell["week"] = _midnight(key - timedelta(days=key.weekday()))
+            cell["week"] = _week_start(_midnight(key), zone)
         else:
             cell[field] = key
             if name == "team":
-                cell.update(names.get(key, {"ticket__team__name": None}))
-            elif name == "agent":
-                cell.update(names.get(key, dict.fromkeys(
-                    ("ticket__assignee__username", "ticket__assignee__first_name",
-                     "ticket__assignee__last_name"))))
+                cell["ticket__team__name"] = names.get(key)
         out.append(cell)
     return out
 
 
-def _span(filters: selectors.DashboardFilters, user: User) -> tuple[date, date, date] | None:
-    """(first day, end day, first day not stored) when the rollup can serve the period:
-    whole local days of the default time zone, from a day it holds, for an agent (the
-    rows carry what an agent's visibility needs: team and assignee)."""
-    if not (user.is_authenticated and user.is_active and user.is_agent):
-        return None
-    if timezone.get_current_timezone_name() != timezone.get_default_timezone_name():
-        return None  # the weekly breakdown follows the current zone
-    start, end = _day_of(filters.start), _day_of(filters.end)
-    if filters.start != _midnight(start) or filters.end != _midnight(end):
-        return None
-    state = ClockRollupState.objects.filter(pk=1).first()
-    if state is None or state.covered_from is None or start < state.covered_from:
-        return None
-    return start, end, max(start, min(end, state.covered_to))
+def _split(filters: selectors.DashboardFilters, stored: tuple[date, date], *, weekly: bool
+           ) -> tuple[list[date], list[tuple[datetime, datetime]]]:
+    """The stored UTC days wholly inside the period (for the weekly breakdown, also not
+    holding the start of a local week inside them), and the rest of the period."""
+    zone = timezone.get_current_timezone()
+    days: list[date] = []
+    day = max(stored[0], _day_of(filters.start))
+    while day < stored[1]:
+        lo, hi = _midnight(day), _midnight(day + DAY)
+        if hi > filters.end:
+            break
+        if lo >= filters.start and not (weekly and _week_start(hi - timedelta(microseconds=1),
+                                                               zone) > lo):
+            days.append(day)
+        day += DAY
+    parts: list[tuple[datetime, datetime]] = []
+    cursor = filters.start
+    for lo, hi in ((_midnight(a), _midnight(b)) for a, b in _ranges(days)):
+        if cursor < lo:
+            parts.append((cursor, lo))
+        cursor = hi
+    if cursor < filters.end:
+        parts.append((cursor, filters.end))
+    return days, parts
 
 
 def source(filters: selectors.DashboardFilters, user: User) -> selectors.CellSource:
     """A `selectors.CellSource` for `selectors.dashboard_figures`: the rollup's stored days
-    plus the clocks of the days after them (the current one); the clocks alone when the
-    rollup cannot serve the period. Asks the rollup's coverage once."""
-    span = _span(filters, user)
-    if span is None:
+    plus the clocks of the rest of the period; the clocks alone when the rollup cannot
+    serve (an agent who sees some tickets only, the agent breakdown, no rollup yet).
+    Asks the rollup's coverage once."""
+    if not (user.is_authenticated and user.is_active and user.sees_all_tickets):
         return selectors.cells
-    start, end, stored_to = span
+    state = ClockRollupState.objects.filter(pk=1).first()
+    if state is None or state.covered_from is None:
+        return selectors.cells
+    stored = (state.covered_from, state.covered_to)
 
     def cells(filters: selectors.DashboardFilters, spec: selectors.Dimension, user: User
               ) -> list[dict[str, Any]]:
         name = next(k for k, v in selectors.DIMENSIONS.items() if v is spec)
-        out = _stored(filters, name, user, start, stored_to) if start < stored_to else []
-        if stored_to < end:
-            tail = selectors.DashboardFilters(
-                start=_midnight(stored_to), end=filters.end, team_id=filters.team_id,
-                tier=filters.tier, priority=filters.priority, channel=filters.channel)
-            out += selectors.cells(tail, spec, user)
+        if name not in _DIMENSION_COLUMN:
+            return selectors.cells(filters, spec, user)
+        days, parts = _split(filters, stored, weekly=name == "week")
+        out = _stored(filters, name, days)
+        if parts:
+            out += selectors.cells(replace(filters, parts=tuple(parts)), spec, user)
         return out
 
     return cells
