@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sla', '0006_clock_counting_due_index'),
+        ('sla', '0007_policy_custom_field_conditions'),
         ('tickets', '0017_ticket_durations_from_indexes'),
     ]
 
