@@ -24,7 +24,7 @@ from django.utils import timezone
 from helpdesk import config_cache
 from helpdesk.models import SupportTier
 from helpdesk.paging import EstimatedCountPaginator
-from tickets.admin import AuditRecordAdmin
+from tickets.admin import AuditRecordAdmin, ReadOnlyRecordAdmin
 from tickets.field_definitions import check_conditions_known
 from tickets.models import Channel, Priority
 
@@ -32,9 +32,11 @@ from .models import (
     BusinessHours,
     Calendar,
     Clock,
+    ClockDay,
     ClockEvent,
     ClockLevelFire,
     ClockPause,
+    ClockRollupState,
     Holiday,
     Level,
     Metric,
@@ -523,3 +525,20 @@ class ClockPauseAdmin(AuditRecordAdmin):
     show_full_result_count = False
     ordering = ("-pk",)
 
+
+
+@admin.register(ClockDay)
+class ClockDayAdmin(ReadOnlyRecordAdmin):
+    """The SLA dashboard's daily rollup (sla.rollup): written by Celery, shown for audit."""
+
+    list_display = ("day", "metric", "team_id", "tier", "priority", "channel", "clocks",
+                    "met", "breached", "breaches")
+    list_filter = ("metric",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    ordering = ("-day", "-pk")
+
+
+@admin.register(ClockRollupState)
+class ClockRollupStateAdmin(ReadOnlyRecordAdmin):
+    list_display = ("covered_from", "covered_to", "synced_at", "rebuilt_at")
