@@ -27,7 +27,7 @@ DEFAULT_AUDITED: dict[str, tuple[str, ...] | None] = {
     "sla.Policy": None, "sla.Target": None, "sla.TierMultiplier": None,
     "sla.Override": None, "sla.Level": None,
     # routing and intake
-    "tickets.IntakeRule": None, "helpdesk.Team": None,
+    "tickets.Trigger": None, "tickets.Automation": None, "helpdesk.Team": None,
     # roles and team membership
     "auth.Group": None, "helpdesk.Membership": None,
     # QA scorecards

@@ -304,6 +304,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60 * 60.0,
         "options": {"expires": 30 * 60},
     },
+    # Automations (issue 23): each scans its indexed time column from where it stopped,
+    # so a run with nothing due costs one small query per automation.
+    "tickets-run-automations": {
+        "task": "tickets.tasks.run_automations",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
     # SLA warnings and breaches: cheap when nothing is due (one indexed query).
     # A run queued while workers were down is dropped after a minute: the next one
     # catches up on every missed level anyway.

@@ -5,29 +5,34 @@ conversation, escalations and the audit trail are read-only records.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.admin_base import ReadOnlyAdmin
-from helpdesk.models import SupportTier
 from helpdesk.paging import EstimatedCountPaginator
 
 from . import services
-from .field_definitions import check_conditions_known, check_values_known
+from .field_definitions import check_values_known
 from .models import (
     Attachment,
+    Automation,
     Category,
-    Channel,
     CustomField,
     Escalation,
-    IntakeRule,
     Macro,
     Message,
     PendingEvents,
     ProductArea,
+    RuleEvent,
+    RuleFire,
     SavedFilter,
     Tag,
     Ticket,
@@ -36,7 +41,10 @@ from .models import (
     TicketForm,
     TicketFormField,
     TimeEntry,
+    Trigger,
 )
+from .rules import dryrun as rule_dryrun
+from .rules import registry as rule_registry
 from .state_machine import Status, TransitionError
 
 
@@ -88,44 +96,115 @@ class TagAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-class IntakeRuleForm(forms.ModelForm):
-    org_tiers = forms.MultipleChoiceField(
-        choices=SupportTier.choices, widget=forms.CheckboxSelectMultiple, required=False,
-        label="Organization tiers", help_text="Any of these; none ticked matches every tier.",
-    )
-    channels = forms.MultipleChoiceField(
-        choices=Channel.choices, widget=forms.CheckboxSelectMultiple, required=False,
-        help_text="Any of these; none ticked matches every channel.",
-    )
+def _catalogue() -> tuple[str, str]:
+    """The conditions and actions rules may use (tickets' and the apps' above)."""
+    conditions = "; ".join(f"{c.name} ({'/'.join(c.ops)})"
+                           for c in rule_registry.conditions().values())
+    actions = "; ".join(a.name for a in rule_registry.actions().values())
+    return conditions, actions
+
+
+class RuleForm(forms.ModelForm):
+    """Conditions and actions as JSON lists, checked against the registry."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        conditions, actions = _catalogue()
+        self.fields["conditions"].help_text = _(
+            'A list of {"field": ..., "op": ..., "value": ...}. Fields: %(c)s.') % {
+                "c": conditions}
+        self.fields["actions"].help_text = _(
+            'A list of {"action": ..., "value": ...}, applied in order. Actions: %(a)s.') % {
+                "a": actions}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        problems = rule_registry.check_rule_shape(data.get("conditions", []),
+                                                  data.get("actions", []))
+        if problems:
+            raise forms.ValidationError(problems)
+        return data
+
+
+class TriggerForm(RuleForm):
+    events = forms.MultipleChoiceField(
+        choices=RuleEvent.choices, widget=forms.CheckboxSelectMultiple,
+        help_text=_("Runs when any of these happens to a ticket."))
 
     class Meta:
-        model = IntakeRule
-        fields = ("name", "order", "is_active", "stop_processing", "org_tiers", "channels",
-                  "categories", "keywords", "requester_emails", "custom_field_conditions",
-                  "set_team", "set_priority", "add_tags")
-
-    def clean_custom_field_conditions(self) -> list:
-        conditions = self.cleaned_data.get("custom_field_conditions") or []
-        check_conditions_known(conditions)
-        return conditions
+        model = Trigger
+        fields = ("name", "order", "is_active", "stop_processing", "events", "match_all",
+                  "conditions", "actions")
 
 
-@admin.register(IntakeRule)
-class IntakeRuleAdmin(admin.ModelAdmin):
-    form = IntakeRuleForm
-    list_display = ("name", "order", "is_active", "stop_processing", "set_team", "set_priority")
+class AutomationForm(RuleForm):
+    class Meta:
+        model = Automation
+        fields = ("name", "order", "is_active", "stop_processing", "since", "hours",
+                  "business_hours", "calendar", "match_all", "conditions", "actions")
+
+
+class _RuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "order", "is_active", "stop_processing", "last_warning_at")
     list_display_links = ("name",)
     list_editable = ("order", "is_active")
-    list_filter = ("is_active", "set_team")
-    list_select_related = ("set_team",)
-    search_fields = ("name", "keywords")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
     ordering = ("order", "id")
-    filter_horizontal = ("categories", "add_tags")
+    readonly_fields = ("last_warning", "last_warning_at", "dry_run", "recent_fires")
+    fire_field = "trigger"
+
+    @admin.display(description=_("Dry run"))
+    def dry_run(self, obj: Any) -> str:
+        if obj is None or obj.pk is None:
+            return _("Save the rule to see which open tickets it would match.")
+        result = rule_dryrun.dry_run(obj)
+        return format_html(
+            "<p>{}</p><ul>{}</ul>", result.summary,
+            format_html_join("", '<li><a href="{}">#{} {}</a></li>',
+                             ((t.get_absolute_url(), t.pk, t.subject)
+                              for t in result.examples)))
+
+    @admin.display(description=_("Last 100 fires"))
+    def recent_fires(self, obj: Any) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        fires = (RuleFire.objects.filter(**{self.fire_field: obj})
+                 .order_by("-fired_at", "-id")[:100])
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td><a href=\"{}\">#{}</a></td><td>{}</td></tr>",
+            ((f.fired_at.strftime("%Y-%m-%d %H:%M:%S"), reverse("agent:ticket",
+              args=[f.ticket_id]), f.ticket_id, f.changes) for f in fires))
+        return format_html("<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+                           _("When"), _("Ticket"), _("What it did"), rows) if rows else \
+            _("Not fired yet.")
+
+
+@admin.register(Trigger)
+class TriggerAdmin(_RuleAdmin):
+    form = TriggerForm
     fieldsets = (
         (None, {"fields": ("name", "order", "is_active", "stop_processing")}),
-        ("When", {"fields": ("org_tiers", "channels", "categories", "keywords",
-                             "requester_emails", "custom_field_conditions")}),
-        ("Then", {"fields": ("set_team", "set_priority", "add_tags")}),
+        (_("When"), {"fields": ("events", "match_all", "conditions")}),
+        (_("Then"), {"fields": ("actions",)}),
+        (_("History"), {"fields": ("last_warning", "last_warning_at", "dry_run",
+                                   "recent_fires")}),
+    )
+
+
+@admin.register(Automation)
+class AutomationAdmin(_RuleAdmin):
+    form = AutomationForm
+    fire_field = "automation"
+    list_display = ("name", "order", "is_active", "since", "hours", "business_hours",
+                    "last_warning_at")
+    fieldsets = (
+        (None, {"fields": ("name", "order", "is_active", "stop_processing")}),
+        (_("When"), {"fields": ("since", "hours", "business_hours", "calendar", "match_all",
+                                "conditions")}),
+        (_("Then"), {"fields": ("actions",)}),
+        (_("History"), {"fields": ("last_warning", "last_warning_at", "dry_run",
+                                   "recent_fires")}),
     )
 
 

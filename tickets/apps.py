@@ -45,15 +45,24 @@ class TicketsConfig(AppConfig):
         from . import staff_notices
 
         staff_notices.connect()
-        # Intake rules and the default team are held per process (every new ticket reads
-        # them); a change drops every copy.
+        # Triggers, automations, the default team and the names rules use are held per
+        # process (every write reads them); a change drops every copy.
         from helpdesk import config_cache
 
-        from .models import CustomField, IntakeRule, TicketForm, TicketFormField
+        from . import events
+        from .models import Automation, CustomField, TicketForm, TicketFormField, Trigger
 
         config_cache.forget_on_change(
-            (IntakeRule, Team, CustomField, TicketForm, TicketFormField), uid="tickets.config")
+            (Trigger, Automation, Team, Category, ProductArea, CustomField, TicketForm,
+             TicketFormField), uid="tickets.config")
+        # Triggers and automations: tickets' own conditions and actions (apps above add
+        # theirs), the triggers run at the end of each write, before its handlers.
+        from .rules import core, engine, runner
+
+        core.register()
+        engine.register_later(runner.after_create)
+        events.register_before_publish(runner.on_write)
         # Deferred event handlers run on a worker, from the outbox.
-        from . import events, tasks
+        from . import tasks
 
         events.register_queue(tasks.handle_pending_events)

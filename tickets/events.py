@@ -419,6 +419,19 @@ class _Batch:
     rows: dict[int, dict[str, Any]]
 
 
+BeforePublish = Callable[[list[TicketEvent]], None]
+_before_publish: list[BeforePublish] = []
+
+
+def register_before_publish(hook: BeforePublish) -> None:
+    """Call `hook(events)` at the end of each outermost `atomic()` block that emitted
+    events, inside its transaction, before they are handed over: the triggers
+    (`tickets.rules.runner.on_write`). What the hook's own writes emit is appended to
+    the same list, so the in-request handlers see it too."""
+    if hook not in _before_publish:
+        _before_publish.append(hook)
+
+
 def _stack() -> list[_Batch]:
     if not hasattr(_frames, "stack"):
         _frames.stack = []
@@ -451,6 +464,9 @@ def atomic(*, savepoint: bool = True) -> Iterator[None]:
         stack.append(_Batch([], {}))
         try:
             yield
+            if len(stack) == 1 and stack[-1].events:
+                for hook in _before_publish:
+                    hook(stack[-1].events)
         except BaseException:
             stack.pop()
             raise

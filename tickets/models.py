@@ -1,4 +1,4 @@
-"""Tickets, their conversation, the audit trail, routing rules and macros."""
+"""Tickets, their conversation, the audit trail, triggers, automations, custom fields and macros."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -9,10 +9,10 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.urls import reverse
 
-from helpdesk.models import AppendOnlyModel, SupportTier, Team, staff_only
+from helpdesk.models import AppendOnlyModel, Team, staff_only
 
-from .custom_fields import check_conditions, check_definition, check_values_setting
-from .state_machine import LABELS, OPEN_STATUSES, Status
+from .custom_fields import check_definition, check_values_setting
+from .state_machine import LABELS, OPEN_STATUSES, WAITING_STATUSES, Status
 
 STATUS_CHOICES = [(s.value, LABELS[s]) for s in Status]
 OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
@@ -175,6 +175,9 @@ class Ticket(models.Model):
             models.Index(fields=["created_at"], name="ticket_created_first_response",
                          include=["first_response_at"]),
             models.Index(fields=["updated_at"], name="ticket_updated"),
+            # Automations on waiting time scan the waiting tickets by when they started.
+            models.Index(fields=["status_changed_at", "id"], name="ticket_waiting_since",
+                         condition=Q(status__in=sorted(s.value for s in WAITING_STATUSES))),
             models.Index(fields=["assignee", "resolved_at"], name="ticket_assignee_resolved"),
             # The API list (every status, most urgent first): the model's ordering over all
             # tickets, so a page of a team's 800,000 tickets is an index walk, not a sort.
@@ -257,6 +260,7 @@ class EventKind(models.TextChoices):
     ESCALATED = "escalated", "Escalated"
     MERGED = "merged", "Merged"
     ROUTED = "routed", "Routed by rule"
+    RULE = "rule", "Trigger or automation"
     MACRO = "macro", "Macro applied"
     ATTACHMENT = "attachment", "Attachment added"
     RETURNED = "esc_returned", "Escalation returned"
@@ -339,59 +343,115 @@ class Escalation(models.Model):
         return self.returned_at is not None
 
 
-class IntakeRule(models.Model):
-    """A routing rule: when every condition set holds, apply its actions. Applied in order."""
+class RuleEvent(models.TextChoices):
+    """What a trigger reacts to (the domain events of `tickets.events`)."""
+
+    CREATED = "created", "Ticket created"
+    UPDATED = "updated", "Ticket updated (any change)"
+    CUSTOMER_REPLY = "customer_reply", "Public reply by the customer"
+    AGENT_REPLY = "agent_reply", "Public reply by an agent"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    ASSIGNED = "assigned", "Assigned (team or agent)"
+    TAGS_CHANGED = "tags_changed", "Tags changed"
+    REOPENED = "reopened", "Reopened"
+    ESCALATED = "escalated", "Escalated"
+    NOTE_ADDED = "note_added", "Internal note by an agent"
+
+
+class Rule(models.Model):
+    """What triggers and automations share: conditions (all or any) and actions, in order.
+
+    `conditions` is a list of {"field", "op", "value"} and `actions` a list of
+    {"action", "value"}; the names come from `tickets.rules.registry`, where apps above
+    tickets add theirs (SLA state, e-mail from a template, webhooks).
+    """
 
     name = models.CharField(max_length=120)
     order = models.PositiveIntegerField(default=100, db_index=True)
     is_active = models.BooleanField(default=True)
+    match_all = models.BooleanField(
+        default=True, help_text="All conditions must hold; unticked: any one of them.")
+    conditions = models.JSONField(default=list, blank=True)
+    actions = models.JSONField(default=list, blank=True)
     stop_processing = models.BooleanField(
-        default=False, help_text="Do not evaluate later rules when this one matches."
-    )
-    # Conditions: an empty condition matches everything.
-    org_tiers = models.JSONField(
-        default=list, blank=True, help_text=f"Any of: {', '.join(SupportTier.values)}"
-    )
-    channels = models.JSONField(
-        default=list, blank=True, help_text=f"Any of: {', '.join(Channel.values)}"
-    )
-    categories = models.ManyToManyField(Category, blank=True, related_name="+")
-    keywords = models.CharField(
-        max_length=500, blank=True,
-        help_text="Comma-separated; matches when any appears in the subject or description.",
-    )
-    requester_emails = models.TextField(
-        blank=True,
-        help_text="One address or @domain per line; matches the requester's e-mail.",
-    )
-    custom_field_conditions = models.JSONField(
-        default=list, blank=True,
-        help_text='Custom field tests, all of which must hold, e.g. [{"field": "plan", '
-                  '"op": "eq", "value": "Pro"}]. Operators: eq, ne, in, contains, gt, gte, '
-                  'lt, lte, set, empty.')
-    # Actions
-    set_team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    set_priority = models.PositiveSmallIntegerField(
-        choices=Priority.choices, null=True, blank=True
-    )
-    add_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+        default=False, help_text="Do not evaluate later rules when this one fires.")
+    # Written by the engine (queryset update, so the held rule set stays valid).
+    last_warning = models.TextField(blank=True)
+    last_warning_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["order", "id"]
 
     def __str__(self) -> str:
         return self.name
 
-    def clean(self) -> None:
-        bad_tiers = set(self.org_tiers or []) - set(SupportTier.values)
-        bad_channels = set(self.channels or []) - set(Channel.values)
-        if bad_tiers:
-            raise ValidationError({"org_tiers": f"Unknown tiers: {sorted(bad_tiers)}"})
-        if bad_channels:
-            raise ValidationError({"channels": f"Unknown channels: {sorted(bad_channels)}"})
-        check_conditions(self.custom_field_conditions, name="custom_field_conditions")
+
+class Trigger(Rule):
+    """Runs when something happens to a ticket, inside the write that made it happen."""
+
+    events = models.JSONField(
+        default=list, help_text=f"Any of: {', '.join(RuleEvent.values)}")
+
+    class Meta(Rule.Meta):
+        pass
+
+
+class Automation(Rule):
+    """Runs on time (Celery beat): once per ticket per window of its time condition."""
+
+    class Since(models.TextChoices):
+        CREATED = "created", "Hours since created"
+        UPDATED = "updated", "Hours since last update"
+        WAITING = "waiting", "Hours waiting (on the customer or a third party)"
+        RESOLVED = "resolved", "Hours since resolved"
+
+    since = models.CharField(max_length=10, choices=Since.choices)
+    hours = models.DecimalField(max_digits=7, decimal_places=2,
+                                validators=[MinValueValidator(0)])
+    business_hours = models.BooleanField(
+        default=False, help_text="Count business hours of an SLA calendar, not calendar hours.")
+    calendar = models.CharField(
+        max_length=100, blank=True,
+        help_text="Name of the SLA calendar for business hours; empty: the default policy's.")
+    # How far the scan has gone along the time column (its value, then the ticket id):
+    # the next scan starts there, so its cost follows the tickets that became due.
+    scanned_until = models.DateTimeField(null=True, blank=True)
+    scanned_id = models.BigIntegerField(default=0)
+
+    class Meta(Rule.Meta):
+        pass
+
+
+class RuleFire(models.Model):
+    """One firing of a trigger or an automation on a ticket: the rule's history (admin),
+    and for automations the unique record that the window was served once."""
+
+    trigger = models.ForeignKey(Trigger, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="fires")
+    automation = models.ForeignKey(Automation, null=True, blank=True,
+                                   on_delete=models.CASCADE, related_name="fires")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    fired_at = models.DateTimeField()
+    # Automations: the start of the condition window (created, updated, waiting since...).
+    window = models.DateTimeField(null=True, blank=True)
+    changes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+        indexes = [
+            models.Index(fields=["trigger", "-fired_at"], name="rulefire_trigger_recent"),
+            models.Index(fields=["automation", "-fired_at"], name="rulefire_auto_recent"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["automation", "ticket", "window"],
+                                    condition=Q(automation__isnull=False),
+                                    name="rulefire_once_per_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger or self.automation} on #{self.ticket_id}"
 
 
 class FieldType(models.TextChoices):

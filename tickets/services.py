@@ -41,6 +41,7 @@ from .models import (
     Ticket,
     TicketEvent,
 )
+from .rules import engine as rule_engine
 from .state_machine import (
     ASSIGNEE,
     PACKET,
@@ -92,7 +93,8 @@ def _record(ticket: Ticket, kind: str, *, actor: User | None, field: str = "",
     return TicketEvent.objects.create(
         ticket=ticket, actor=actor, kind=kind, field=field,
         before="" if before is None else str(before), after="" if after is None else str(after),
-        note=note, is_public=public, created_at=at or timezone.now(),
+        note=note or rule_engine.acting_note(), is_public=public,
+        created_at=at or timezone.now(),
     )
 
 
@@ -103,7 +105,7 @@ def _event(ticket: Ticket, kind: str, *, actor: User | None, field: str = "",
     return TicketEvent(
         ticket=ticket, actor=actor, kind=kind, field=field,
         before="" if before is None else str(before), after="" if after is None else str(after),
-        note=note, is_public=public, created_at=at,
+        note=note or rule_engine.acting_note(), is_public=public, created_at=at,
     )
 
 
@@ -238,10 +240,12 @@ def create_ticket(
         )
         audit = [_event(ticket, EventKind.CREATED, actor=actor, after=ticket.subject,
                         public=True, at=now)]
-        routed_tags: list[Tag] = []
-        routing.apply_rules(
-            ticket, record=lambda t, kind, **kw: audit.append(_event(t, kind, **kw, at=now)),
-            add_tags=routed_tags.extend)
+        # Triggers on "created", before the insert: their priority and team are what
+        # the SLA clocks are targeted with; what needs the row waits for it.
+        pending = rule_engine.on_create(
+            ticket, tags=tags,
+            record=lambda t, kind, **kw: audit.append(_event(t, kind, **kw, at=now)),
+            now=now)
         if ticket.team_id is None:
             ticket.team = routing.default_team()
         assigned = None
@@ -271,11 +275,12 @@ def create_ticket(
             )
             _store_attachments(first, attachments)
             _store_attachments(first, sender_only_attachments, sender_only=True)
+        if pending.add_tags or pending.remove_tags:
+            removed = set(pending.remove_tags)
+            tags = [t for t in [*tags, *pending.add_tags] if t.strip().lower() not in removed]
         if tags:
             _add_tags(ticket, tags, new_ticket=True)
-        if routed_tags:
-            ticket.tags.add(*routed_tags)
-        elif not tags:
+        else:
             # No tags: say so, so whoever shows the new ticket need not ask.
             ticket._prefetched_objects_cache = {"tags": Tag.objects.none()}
         if assigned is not None:
@@ -285,6 +290,10 @@ def create_ticket(
                                                audit[-2].pk))
             events.emit(events.StatusChanged(ticket.pk, None, now, Status.NEW.value,
                                              ticket.status))
+        if pending.fires:
+            rule_engine.record_fires(ticket, pending.fires, now=now)
+        if pending.later:
+            rule_engine.run_later(ticket, pending, now=now)
         events.emit(events.TicketCreated(ticket.pk, _actor_id(actor), now))
     return ticket
 

@@ -11,6 +11,14 @@ def close_stale_resolved_tickets() -> int:
 
 
 @shared_task
+def run_automations() -> int:
+    """Beat, every 5 minutes: the automations on the tickets that became due."""
+    from .rules import runner
+
+    return runner.scan_automations()
+
+
+@shared_task
 def send_due_surveys() -> int:
     """Beat, every minute: send (or skip) the surveys whose delay has passed."""
     from . import surveys

@@ -14,13 +14,13 @@ from tickets.models import (
     Category,
     Channel,
     Escalation,
-    IntakeRule,
     Macro,
     Message,
     Priority,
     Tag,
     Ticket,
     TicketEvent,
+    Trigger,
 )
 from tickets.state_machine import Status, TransitionError
 
@@ -161,29 +161,36 @@ def test_domain_events_are_dispatched_after_commit(
 
 # --- routing --------------------------------------------------------------------------
 
-def test_intake_rules_apply_in_order_and_later_rules_win(customer_a, l1):
+def _created(name: str, order: int, conditions: list, actions: list, **kw) -> Trigger:
+    return Trigger.objects.create(name=name, order=order, events=["created"],
+                                  conditions=conditions, actions=actions, **kw)
+
+
+def test_creation_triggers_apply_in_order_and_later_rules_win(customer_a, l1):
     l2e = team("l2-enterprise")
-    vip = Tag.objects.create(name="enterprise")
-    first = IntakeRule.objects.create(name="Enterprise to L2E", order=1,
-                                      org_tiers=[SupportTier.ENTERPRISE], set_team=l2e)
-    first.add_tags.add(vip)
-    IntakeRule.objects.create(name="Outage is P1", order=2, keywords="outage, down",
-                              set_priority=Priority.P1)
-    IntakeRule.objects.create(name="Phone to L1", order=3, channels=[Channel.PHONE], set_team=l1)
+    _created("Enterprise to L2E", 1,
+             [{"field": "org_tier", "op": "in", "value": [SupportTier.ENTERPRISE]}],
+             [{"action": "set_team", "value": l2e.name},
+              {"action": "add_tags", "value": "enterprise"}])
+    _created("Outage is P1", 2, [{"field": "text", "op": "contains", "value": "outage, down"}],
+             [{"action": "set_priority", "value": 1}])
+    _created("Phone to L1", 3, [{"field": "channel", "op": "in", "value": [Channel.PHONE]}],
+             [{"action": "set_team", "value": l1.name}])
     ticket = make_ticket(customer_a, subject="Full outage", description="Everything is down")
     assert (ticket.team, ticket.priority) == (l2e, Priority.P1)
     assert list(ticket.tags.values_list("name", flat=True)) == ["enterprise"]
-    routed = list(ticket.events.filter(kind="routed").values_list("after", flat=True))
-    assert routed == ["Enterprise to L2E", "Outage is P1"]
+    fired = list(ticket.events.filter(kind="rule").values_list("after", flat=True))
+    assert fired == ["Enterprise to L2E", "Outage is P1"]
     phone = make_ticket(customer_a, subject="Call", description="outage", channel=Channel.PHONE)
     assert phone.team == l1
 
 
 def test_rule_conditions_all_must_hold(customer_a, customer_b, l1):
     l3 = team("l3-specialty")
-    rule = IntakeRule.objects.create(name="Acme billing", order=1, set_team=l3,
-                                     requester_emails="@acme.example")
-    rule.categories.add(Category.objects.get(slug="billing"))
+    _created("Acme billing", 1,
+             [{"field": "requester_email", "op": "matches", "value": "@acme.example"},
+              {"field": "category", "op": "in", "value": ["Billing"]}],
+             [{"action": "set_team", "value": l3.name}])
     billing = Category.objects.get(slug="billing")
     assert make_ticket(customer_a, category=billing).team == l3
     assert make_ticket(customer_b, category=billing).team == l1  # other domain
@@ -192,15 +199,15 @@ def test_rule_conditions_all_must_hold(customer_a, customer_b, l1):
 
 def test_stop_processing_skips_later_rules(customer_a):
     l3 = team("l3-specialty")
-    IntakeRule.objects.create(name="Stop", order=1, keywords="invoice", set_team=l3,
-                              stop_processing=True)
-    IntakeRule.objects.create(name="Later", order=2, set_priority=Priority.P1)
+    _created("Stop", 1, [{"field": "text", "op": "contains", "value": "invoice"}],
+             [{"action": "set_team", "value": l3.name}], stop_processing=True)
+    _created("Later", 2, [], [{"action": "set_priority", "value": 1}])
     ticket = make_ticket(customer_a, subject="Invoice", description="invoice wrong")
     assert (ticket.team, ticket.priority) == (l3, Priority.P3)
 
 
 def test_inactive_rules_are_ignored(customer_a, l1):
-    IntakeRule.objects.create(name="Off", is_active=False, set_team=team("l3-specialty"))
+    _created("Off", 1, [], [{"action": "set_team", "value": "l3-specialty"}], is_active=False)
     assert make_ticket(customer_a).team == l1
 
 

@@ -22,12 +22,12 @@ from tickets import services
 from tickets.models import (
     Category,
     Channel,
-    IntakeRule,
     Macro,
     Priority,
     ProductArea,
     Tag,
     Ticket,
+    Trigger,
 )
 from tickets.state_machine import Status
 
@@ -104,9 +104,11 @@ MACROS = (
 RULE = {
     "name": "Enterprise outages go to L2 Enterprise as P1",
     "order": 10,
-    "org_tiers": [SupportTier.ENTERPRISE.value],
-    "keywords": "outage",
-    "set_priority": Priority.P1,
+    "events": ["created"],
+    "conditions": [
+        {"field": "org_tier", "op": "in", "value": [SupportTier.ENTERPRISE.value]},
+        {"field": "text", "op": "contains", "value": "outage"},
+    ],
 }
 
 PACKET = {
@@ -254,10 +256,12 @@ class Command(BaseCommand):
             macros[macro.name] = macro
         return macros
 
-    def _rule(self, teams: dict[str, Team]) -> IntakeRule:
-        rule = IntakeRule.objects.filter(name=RULE["name"]).first()
+    def _rule(self, teams: dict[str, Team]) -> Trigger:
+        rule = Trigger.objects.filter(name=RULE["name"]).first()
         if rule is None:
-            rule = IntakeRule.objects.create(set_team=teams["l2-enterprise"], **RULE)
+            rule = Trigger.objects.create(actions=[
+                {"action": "set_team", "value": teams["l2-enterprise"].name},
+                {"action": "set_priority", "value": Priority.P1.value}], **RULE)
         return rule
 
     # --- scenarios ----------------------------------------------------------------
