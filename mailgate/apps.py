@@ -15,6 +15,9 @@ class MailgateConfig(AppConfig):
         send_queue.register(tasks.send_outbound_email)
         panels.register_all()
         mail.register(outbound.enrich_outgoing)
+        from . import rules
+
+        rules.register()  # "e-mail the requester from a template" for triggers
         from tickets.views import portal
 
         portal.register_portal_link("E-mail preferences", "mailgate:preferences")

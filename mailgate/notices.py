@@ -68,6 +68,7 @@ TOPICS = {
     "customer.closed": STATUS,
     "customer.merged": STATUS,
     "customer.reminder": REMINDER,
+    "customer.update": STATUS,  # a trigger's or an automation's e-mail (mailgate.rules)
     "customer.incident_update": INCIDENT,
 }
 UNSUBSCRIBABLE = {REMINDER: "reminders", INCIDENT: "incident_updates"}

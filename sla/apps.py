@@ -30,6 +30,8 @@ class SlaConfig(AppConfig):
 
         deadlines.register_first_response_due(first_response_due)  # the customer's ack
         import_module("sla.panels").register_all()  # the SLA panel of the agent ticket page
+        # SLA state and business hours for triggers and automations.
+        import_module("sla.rules").register()
         from django.db.models.signals import post_delete, post_save
 
         from helpdesk import config_cache

@@ -14,6 +14,9 @@ class WebhooksConfig(AppConfig):
         from .subscriptions import forget_subscriptions
 
         handlers.connect()  # ticket events become webhook events (tickets never imports us)
+        from . import rules
+
+        rules.register()  # triggers and automations may call an endpoint
         for signal in (post_save, post_delete):
             signal.connect(forget_subscriptions, sender=Endpoint,
                            dispatch_uid=f"webhooks.forget_subscriptions.{signal}")

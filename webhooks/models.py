@@ -15,6 +15,7 @@ class EventType(models.TextChoices):
     SLA_LEVEL_REACHED = "sla.level_reached", "SLA level reached"
     INCIDENT_UPDATED = "incident.updated", "Incident updated"
     SURVEY_ANSWERED = "survey.answered", "Survey answered"
+    RULE_FIRED = "ticket.rule_fired", "A trigger or automation called this endpoint"
 
 
 SECRET_PREFIX = "whsec_"

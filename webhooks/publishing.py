@@ -39,13 +39,27 @@ def publish(event_type: str, build: Callable[[], dict | None], *, key: str,
                           robust=True)
 
 
+def send_to(endpoint_id: int, event_type: str, build: Callable[[], dict | None], *,
+            key: str, occurred_at: datetime) -> None:
+    """`publish` to one endpoint a rule names, whatever events it subscribed to (a
+    trigger's "call a webhook"): signed, retried and logged like every delivery."""
+    if event_type not in EventType.values:
+        raise ValueError(f"Unknown webhook event type {event_type!r}")
+    transaction.on_commit(lambda: fan_out(event_type, build, key=key, occurred_at=occurred_at,
+                                          only=endpoint_id), robust=True)
+
+
 def fan_out(event_type: str, build: Callable[[], dict | None], *, key: str,
-            occurred_at: datetime) -> list[Delivery]:
-    """Create the deliveries of one event (those that exist are left alone) and queue them."""
-    wanted = [pk for pk, events in subscriptions() if event_type in events]
-    if not wanted:
-        return []
-    endpoints = [e for e in Endpoint.objects.filter(pk__in=wanted) if e.wants(event_type)]
+            occurred_at: datetime, only: int | None = None) -> list[Delivery]:
+    """Create the deliveries of one event (those that exist are left alone) and queue them
+    (`only`: to that active endpoint alone)."""
+    if only is not None:
+        endpoints = list(Endpoint.objects.filter(pk=only, is_active=True))
+    else:
+        wanted = [pk for pk, events in subscriptions() if event_type in events]
+        if not wanted:
+            return []
+        endpoints = [e for e in Endpoint.objects.filter(pk__in=wanted) if e.wants(event_type)]
     if not endpoints:
         return []
     data = build()
