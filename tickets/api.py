@@ -327,7 +327,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         summary="File a ticket",
         description="Customers file for themselves through a self-service channel (api by "
-        "default); priority and tags come from agents and intake rules, and a customer who "
+        "default); priority and tags come from agents and triggers, and a customer who "
         "sends a requester, priority, tags or a phone or chat channel is refused (403, "
         "naming the fields). Agents may file for a requester, set the priority, channel and "
         "tags.",

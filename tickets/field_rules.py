@@ -45,7 +45,7 @@ def refuse_staff_inputs(actor: User | None, operation: str, names: Iterable[str]
 def refuse_staff_fields(actor: User | None, given: Mapping[str, bool]) -> None:
     """Refuse a customer actor every staff-only input it gave (`given`: name -> given).
 
-    `actor=None` is the system (intake rules, a mailbox's configured defaults, scheduled
+    `actor=None` is the system (triggers, a mailbox's configured defaults, scheduled
     jobs): it may set anything.
     """
     if actor is None or actor.is_agent:

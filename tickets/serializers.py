@@ -337,7 +337,7 @@ class TicketCreateSerializer(serializers.Serializer):
     )
     priority = serializers.ChoiceField(
         choices=Priority.choices, required=False,
-        help_text="Agents only (403 for customers: intake rules decide).",
+        help_text="Agents only (403 for customers: triggers decide).",
     )
     requester = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False,

@@ -187,7 +187,7 @@ def create_ticket(
     sender_only_attachments: Sequence[UploadedFile] = (),
     custom_fields: Mapping[str, Any] | None = None,
 ) -> Ticket:
-    """Open a ticket, apply intake rules, route to a team and assign per its strategy.
+    """Open a ticket, apply the creation triggers, route to a team and assign per its strategy.
 
     `sender_only_attachments` are records the system itself attaches (the original
     e-mail): not uploads, so not held to the upload limits, and shown to staff and the
@@ -196,7 +196,7 @@ def create_ticket(
 
     `actor` is who files it: an agent may file for any requester, with a priority, tags
     and any channel; a customer files for themselves through a self-service channel, and
-    intake rules decide the rest. Without an actor the system files (e-mail intake with
+    the triggers decide the rest. Without an actor the system files (e-mail intake with
     its mailbox's defaults) and the requester is recorded as its author.
 
     `custom_fields` ({key: value}) are checked against the definitions (a customer may

@@ -13,7 +13,7 @@ from django.utils import timezone
 from devdata.seeding import SLA_DUE_HOURS, SeedOptions, seed
 from helpdesk.models import Membership, Organization, Team, User
 from helpdesk.roles import Role
-from tickets.models import Escalation, IntakeRule, Macro, Message, Ticket, TicketEvent
+from tickets.models import Escalation, Macro, Message, Ticket, TicketEvent, Trigger
 from tickets.state_machine import TRANSITIONS, Status
 
 CLOSED = [Status.RESOLVED.value, Status.CLOSED.value]
@@ -142,7 +142,7 @@ def _counts() -> dict[str, int]:
         "users": User.objects.count(), "orgs": Organization.objects.count(),
         "tickets": Ticket.objects.count(), "messages": Message.objects.count(),
         "events": TicketEvent.objects.count(), "escalations": Escalation.objects.count(),
-        "macros": Macro.objects.count(), "rules": IntakeRule.objects.count(),
+        "macros": Macro.objects.count(), "rules": Trigger.objects.count(),
         "memberships": Membership.objects.count(),
     }
 

@@ -15,13 +15,12 @@ from tickets import services
 from tickets.models import (
     Category,
     EventKind,
-    IntakeRule,
     Macro,
     ProductArea,
     SavedFilter,
-    Tag,
     Ticket,
     TicketEvent,
+    Trigger,
 )
 
 
@@ -48,9 +47,10 @@ def one_of_each(superuser, agent, l2, l2_agent, customer_a, org_a):
     services.add_reply(ticket, author=agent, body="Note", public=False,
                        attachments=[SimpleUploadedFile("a.txt", b"x")])
     services.escalate(ticket, to_team=l2, packet=PACKET, actor=agent)
-    rule = IntakeRule.objects.create(name="Enterprise to L2", set_team=l2,
-                                     org_tiers=[SupportTier.ENTERPRISE])
-    rule.add_tags.add(Tag.objects.get(name="sso"))
+    Trigger.objects.create(
+        name="Enterprise to L2", events=["created"],
+        conditions=[{"field": "org_tier", "op": "in", "value": [SupportTier.ENTERPRISE]}],
+        actions=[{"action": "set_team", "value": l2.name}, {"action": "add_tags", "value": "sso"}])
     Macro.objects.create(name="Ask for HAR", body="Hi {{ requester_first_name }}")
     SavedFilter.objects.create(owner=agent, name="Mine", query="assignee=me")
     Token.objects.create(user=agent)
@@ -178,20 +178,24 @@ def test_close_resolved_action(client, agent, assigned_ticket_for_admin, custome
     assert any(f"#{still_open.pk}" in t and "not closed" in t for t in texts)
 
 
-def test_intake_rule_tiers_and_channels_are_checkboxes(client, l2):
-    page = client.get(admin_url(IntakeRule, "add"))
-    assert b'type="checkbox" name="org_tiers" value="enterprise"' in page.content
+def test_trigger_events_are_checkboxes_and_rules_are_checked(client, l2):
+    page = client.get(admin_url(Trigger, "add"))
+    assert b'type="checkbox" name="events" value="created"' in page.content
+    assert b"sla_breached" in page.content  # sla's condition, offered through the registry
 
-    response = client.post(admin_url(IntakeRule, "add"), {
-        "name": "Enterprise email", "order": 10, "is_active": "on",
-        "org_tiers": ["enterprise", "business"], "channels": ["email"],
-        "set_team": l2.pk, "keywords": "", "requester_emails": "",
-    })
+    form = {"name": "Enterprise email", "order": 10, "is_active": "on", "match_all": "on",
+            "events": ["created"],
+            "conditions": '[{"field": "org_tier", "op": "in", "value": ["enterprise"]}]',
+            "actions": f'[{{"action": "set_tem", "value": "{l2.name}"}}]'}
+    refused = client.post(admin_url(Trigger, "add"), form)
+    assert refused.status_code == 200 and b"unknown action" in refused.content
+
+    form["actions"] = f'[{{"action": "set_team", "value": "{l2.name}"}}]'
+    response = client.post(admin_url(Trigger, "add"), form)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
-    rule = IntakeRule.objects.get(name="Enterprise email")
-    assert sorted(rule.org_tiers) == ["business", "enterprise"]
-    assert rule.channels == ["email"]
+    rule = Trigger.objects.get(name="Enterprise email")
+    assert rule.events == ["created"] and rule.actions[0]["value"] == l2.name
 
 
 def test_identity_pages(client, agent, l1, org_a):

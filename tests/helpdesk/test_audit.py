@@ -12,7 +12,7 @@ from helpdesk import audit
 from helpdesk.models import AppendOnlyError, AuditEntry, Membership, NoticeTemplate
 from helpdesk.roles import Role
 from sla.models import Calendar, Policy
-from tickets.models import IntakeRule
+from tickets.models import Trigger
 
 from ..factories import make_user
 
@@ -102,10 +102,11 @@ def test_signing_in_is_not_a_change_of_people(agent):
     assert AuditEntry.objects.count() == before
 
 
-def test_intake_rules_notice_templates_and_severities_are_audited():
+def test_triggers_notice_templates_and_severities_are_audited():
     from incidents.models import Severity
 
-    IntakeRule.objects.create(name="VIPs to L2", keywords="urgent")
+    Trigger.objects.create(name="VIPs to L2", events=["created"],
+                           conditions=[{"field": "text", "op": "contains", "value": "urgent"}])
     NoticeTemplate.objects.create(key="customer.reply", subject="Re", body_text="Hi")
     Severity.objects.filter(level=1).update(name="x")  # bulk updates bypass models: not here
     sev = Severity.objects.order_by("level").first()
@@ -114,7 +115,7 @@ def test_intake_rules_notice_templates_and_severities_are_audited():
         sev.save()
         assert AuditEntry.objects.filter(model="incidents.Severity").exists()
     models = set(AuditEntry.objects.values_list("model", flat=True))
-    assert {"tickets.IntakeRule", "helpdesk.NoticeTemplate"} <= models
+    assert {"tickets.Trigger", "helpdesk.NoticeTemplate"} <= models
 
 
 def test_entries_cannot_be_changed_or_deleted(admin_user):

@@ -19,8 +19,8 @@ from rest_framework.authtoken.models import Token
 
 from helpdesk.roles import Role
 from tests.factories import make_org, make_user
-from tickets import routing
 from tickets.models import Ticket
+from tickets.rules import engine as rule_engine
 
 from .conftest import needs_postgresql
 
@@ -29,11 +29,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), needs_postgresql]
 
 @pytest.fixture
 def drop_connection_once(monkeypatch):
-    """The first ticket routed in the server thread loses its database backend."""
-    real = routing.apply_rules
+    """The first ticket whose creation triggers run in the server thread loses its backend."""
+    real = rule_engine.on_create
     state = {"dropped": False}
 
-    def apply_rules(ticket, **kwargs):
+    def on_create(ticket, **kwargs):
         result = real(ticket, **kwargs)
         if not state["dropped"] and threading.current_thread() is not threading.main_thread():
             state["dropped"] = True
@@ -41,7 +41,7 @@ def drop_connection_once(monkeypatch):
                 cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return result
 
-    monkeypatch.setattr(routing, "apply_rules", apply_rules)
+    monkeypatch.setattr(rule_engine, "on_create", on_create)
     return state
 
 

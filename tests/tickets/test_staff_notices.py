@@ -74,9 +74,11 @@ def test_the_auto_assigner_tells_the_agent_it_chose(agent, customer_a, run):
 
 def test_a_routing_rule_and_the_teams_strategy_tell_the_chosen_agent(l2_agent, l2,
                                                                       customer_a, run):
-    from tickets.models import IntakeRule
+    from tickets.models import Trigger
 
-    IntakeRule.objects.create(name="SSO to L2", set_team=l2, keywords="sso")
+    Trigger.objects.create(name="SSO to L2", events=["created"],
+                           conditions=[{"field": "text", "op": "contains", "value": "sso"}],
+                           actions=[{"action": "set_team", "value": l2.name}])
     ticket = run(make_ticket, customer_a, subject="SSO broken")
     assert ticket.team == l2 and ticket.assignee == l2_agent  # L2: least loaded
     [note] = notices(l2_agent)

@@ -126,7 +126,7 @@ PACKET = {
 
 class Command(BaseCommand):
     help = ("Prepare a demo: seed a small data set (when there are no tickets yet), demo "
-            "accounts with known passwords, macros, an intake rule and scenario tickets. "
+            "accounts with known passwords, macros, a trigger and scenario tickets. "
             "Safe to run again.")
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -299,7 +299,7 @@ class Command(BaseCommand):
             return services.assign(t, assignee=who, actor=who)
 
         with transaction.atomic():
-            # 1. An enterprise outage: the intake rule routes it to L2 Enterprise as P1.
+            # 1. An enterprise outage: the creation trigger routes it to L2 Enterprise as P1.
             t = ticket(
                 customer, "Production outage: API returns 503 for every request",
                 "Since 08:40 UTC every call to https://api.example.com/v2/orders returns "
