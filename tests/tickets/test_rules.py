@@ -10,7 +10,6 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from helpdesk.models import Notification, SupportTier
 from helpdesk.roles import Role

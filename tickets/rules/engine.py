@@ -26,8 +26,8 @@ def active_triggers() -> list[Trigger]:
 
 
 def active_automations() -> list[Automation]:
-    return config_cache.get("tickets.automations", lambda: list(
-        Automation.objects.filter(is_active=True).order_by("order", "id")))
+    """Read fresh by each scan (one query): their scan positions change every run."""
+    return list(Automation.objects.filter(is_active=True).order_by("order", "id"))
 
 
 def matches(rule: Trigger | Automation, ticket: Ticket, context: Context) -> bool:
@@ -44,6 +44,8 @@ def _holds(spec: dict[str, Any], ticket: Ticket, context: Context) -> bool:
     if cond is None:
         return False
     try:
+        if cond.test is not None:
+            return cond.test(ticket, context, spec)
         return registry.compare(cond.value_of(ticket, context), spec.get("op", "is"),
                                 spec.get("value"))
     except (ValueError, ArithmeticError, TypeError):

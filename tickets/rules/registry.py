@@ -43,13 +43,17 @@ class Context:
 
 @dataclass(frozen=True)
 class Condition:
-    """A value of the ticket that rules compare: `value_of(ticket, context)`."""
+    """A value of the ticket that rules compare: `value_of(ticket, context)` with the
+    generic operators (`compare`), or `test(ticket, context, spec)` for a condition that
+    reads more of its spec than op and value (a custom field: {"field": "custom_field",
+    "key": "plan", "op": "eq", "value": "Pro"}, tested by the fields' own matcher)."""
 
     name: str
     label: str
-    value_of: Callable[[Ticket, Context], Any]
+    value_of: Callable[[Ticket, Context], Any] | None
     ops: tuple[str, ...]
     help: str = ""
+    test: Callable[[Ticket, Context, dict[str, Any]], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -46,6 +46,7 @@ def run_actions(rule: Trigger | Automation, ticket: Ticket, fire: Fire,
     (the services' field events carry its name); an action that cannot apply is
     skipped with a warning on the rule."""
     changes = []
+    fresh = True  # the caller's copy for the first action, re-read after each change
     with engine.acting(fire.describe):
         for spec in rule.actions if specs is None else specs:
             act = registry.action(spec.get("action", ""))
@@ -54,8 +55,10 @@ def run_actions(rule: Trigger | Automation, ticket: Ticket, fire: Fire,
                 continue
             try:
                 with transaction.atomic():
-                    ticket = Ticket.objects.select_related(
-                        "organization", "requester", "assignee", "team").get(pk=ticket.pk)
+                    if not fresh:
+                        ticket = Ticket.objects.select_related(
+                            "organization", "requester", "assignee").get(pk=ticket.pk)
+                    fresh = False
                     done = act.run(ticket, spec.get("value"), fire)
             except Exception as exc:  # one bad action must not lose the customer's write
                 logger.exception("Rule %r, action %s on #%s", rule.name, spec.get("action"),
@@ -67,17 +70,11 @@ def run_actions(rule: Trigger | Automation, ticket: Ticket, fire: Fire,
     return changes
 
 
-def _audit(rule: Trigger | Automation, ticket_id: int, changes: list[str], *,
-           now: datetime, window: datetime | None = None) -> None:
+def _audit(rule: Trigger, ticket_id: int, changes: list[str], *, now: datetime) -> None:
     note = "; ".join(changes) or "no change"
-    kind = "trigger" if isinstance(rule, Trigger) else "automation"
-    AuditRow.objects.create(ticket_id=ticket_id, actor=None, kind=EventKind.RULE, field=kind,
-                            after=rule.name, note=note, created_at=now)
-    if isinstance(rule, Trigger):
-        RuleFire.objects.create(trigger=rule, ticket_id=ticket_id, fired_at=now, changes=note)
-    else:
-        RuleFire.objects.filter(automation=rule, ticket_id=ticket_id, window=window).update(
-            changes=note)
+    AuditRow.objects.create(ticket_id=ticket_id, actor=None, kind=EventKind.RULE,
+                            field="trigger", after=rule.name, note=note, created_at=now)
+    RuleFire.objects.create(trigger=rule, ticket_id=ticket_id, fired_at=now, changes=note)
 
 
 # --- triggers on a write ----------------------------------------------------------------
@@ -256,33 +253,47 @@ def scan_automations(*, now: datetime | None = None, limit: int = 1000) -> int:
     return fired
 
 
+#: Tickets handled in one transaction by the scan (its events and SLA reactions together).
+CHUNK = 200
+
+
 def _run_automation(automation: Automation, rows: list[tuple[int, datetime]], *,
                     now: datetime) -> int:
     tickets = Ticket.objects.select_related("organization", "requester", "assignee").in_bulk(
         [pk for pk, _ in rows])
-    column, _ = column_of(automation)
-    fired = 0
+    context = Context(now=now, events=frozenset())
+    matched = []
     for pk, window in rows:
         ticket = tickets.get(pk)
-        if ticket is None:
-            continue
-        context = Context(now=now, events=frozenset())
-        if not engine.matches(automation, ticket, context):
-            continue
+        if ticket is not None:
+            context.tags, context.text = None, None
+            if engine.matches(automation, ticket, context):
+                matched.append((pk, window))
+    fired = 0
+    for start in range(0, len(matched), CHUNK):
+        chunk = matched[start:start + CHUNK]
         with events.atomic():
-            # Re-read under the lock: the window must still be the one that became due.
-            current = Ticket.objects.select_for_update().filter(pk=pk).values_list(
-                column, flat=True).first()
-            if current != window:
-                continue
-            try:
-                with transaction.atomic():
-                    RuleFire.objects.create(automation=automation, ticket_id=pk,
-                                            fired_at=now, window=window)
-            except IntegrityError:
-                continue  # served already (another worker, a replayed scan)
-            fire = Fire(automation, f"a{automation.pk}:{pk}:{window.timestamp()}", now)
-            changes = run_actions(automation, ticket, fire)
-            _audit(automation, pk, changes, now=now, window=window)
-        fired += 1
+            # The unique (automation, ticket, window) rows first, set-wise: what another
+            # worker or an earlier run wrote is not ours to act on.
+            RuleFire.objects.bulk_create(
+                [RuleFire(automation=automation, ticket_id=pk, fired_at=now, window=window)
+                 for pk, window in chunk], ignore_conflicts=True)
+            ours = set(RuleFire.objects.filter(
+                automation=automation, fired_at=now, ticket_id__in=[pk for pk, _ in chunk])
+                .values_list("ticket_id", "window"))
+            audit, notes = [], defaultdict(list)
+            for pk, window in chunk:
+                if (pk, window) not in ours:
+                    continue
+                fire = Fire(automation, f"a{automation.pk}:{pk}:{window.timestamp()}", now)
+                note = "; ".join(run_actions(automation, tickets[pk], fire)) or "no change"
+                audit.append(AuditRow(ticket_id=pk, actor=None, kind=EventKind.RULE,
+                                      field="automation", after=automation.name, note=note,
+                                      created_at=now))
+                notes[note].append(pk)
+                fired += 1
+            AuditRow.objects.bulk_create(audit)
+            for note, pks in notes.items():
+                RuleFire.objects.filter(automation=automation, fired_at=now,
+                                        ticket_id__in=pks).update(changes=note)
     return fired

@@ -29,7 +29,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from devdata import bench_api, bench_custom_fields, bench_fanout, bench_writes
+from devdata import bench_api, bench_custom_fields, bench_fanout, bench_rules, bench_writes
 from devdata.pages import production_like
 from helpdesk.models import Membership, Team, User
 from helpdesk.roles import Role
@@ -90,6 +90,9 @@ class Command(BaseCommand):
                                  "fields (one SQL UPDATE; see devdata/bench_custom_fields.py).")
         parser.add_argument("--custom-fields-only", action="store_true",
                             help="Only the custom-field filter scenario.")
+        parser.add_argument("--rules-only", action="store_true",
+                            help="Only triggers and automations (create with 50 triggers, "
+                                 "the automation scan).")
         parser.add_argument("--all", action="store_true",
                             help="Every page a user opens instead, warm and cold "
                                  "(manage.py bench_pages; see devdata/pages.py).")
@@ -141,6 +144,10 @@ class Command(BaseCommand):
             *bench_writes.scenarios(customer, l1_agent),  # create, reply, note
         ]
         created_before = Ticket.objects.filter(subject__startswith="[bench] API").count()
+        if opts["rules_only"]:
+            with production_like():
+                bench_rules.run(self.stdout, customer=customer, iterations=iterations)
+            return
         results = []
         with production_like():
             for scenario in scenarios if not opts["batch_only"] else ():
@@ -149,6 +156,8 @@ class Command(BaseCommand):
         self._print(results)
         self.stdout.write("\nBatch writes (one run each):\n" + "\n".join(
             f"  {run.row()}" for run in batch))
+        with production_like():  # triggers and automations (#23)
+            bench_rules.run(self.stdout, customer=customer, iterations=min(iterations, 100))
         with production_like():  # the API list pages and the incremental export (#21)
             bench_api.run(self.stdout, manager=manager, agent=l1_agent, customer=customer,
                           iterations=min(iterations, 50))
