@@ -124,9 +124,22 @@ def test_a_rule_fires_once_per_update_and_a_ping_pong_stops_with_a_warning(custo
     assert RuleFire.objects.filter(trigger=down).count() == 1
     up.refresh_from_db()
     assert "would fire again" in up.last_warning and f"#{ticket.pk}" in up.last_warning
+    down.refresh_from_db()
+    assert down.last_warning == ""  # it fired once and did not match again
     # The next update is a new update: each may fire once again.
     services.update_ticket(ticket, actor=agent, changes={"priority": 2})
     assert RuleFire.objects.filter(trigger=down).count() == 2
+
+
+def test_a_rule_re_matched_by_its_own_change_is_skipped_without_a_warning(customer_a, agent):
+    ticket = make_ticket(customer_a)
+    rule = trigger("Tag P1 updates", ["updated"], [cond("priority", "is", 1)],
+                   [act("add_tags", "hot")])
+    services.update_ticket(ticket, actor=agent, changes={"priority": 1})
+    assert tags_of(ticket) == {"hot"}
+    assert RuleFire.objects.filter(trigger=rule).count() == 1
+    rule.refresh_from_db()
+    assert rule.last_warning == ""
 
 
 def test_an_action_that_cannot_apply_is_skipped_with_a_warning(customer_a, agent):

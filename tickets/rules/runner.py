@@ -3,6 +3,7 @@ actions of a rule on a saved ticket, and the automation scan (Celery beat)."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,8 +107,9 @@ def on_write(batch: list[events.TicketEvent]) -> None:
     """Run the triggers on what one write did (`events.register_before_publish`), inside
     its transaction and before its in-request handlers (so the SLA clocks see the
     rules' changes). Their changes are events of the same write: later rounds run the
-    triggers on those. A rule fires at most once per ticket per write; one that would
-    fire again (a ping-pong between rules) is stopped with a warning on it."""
+    triggers on those. A rule fires at most once per ticket per write. One that would
+    fire again because another rule changed the ticket after it (a ping-pong) is
+    stopped with a warning on it; one re-matched only by its own change is skipped."""
     triggers = engine.active_triggers()
     if not triggers or not batch:
         return
@@ -117,31 +119,38 @@ def on_write(batch: list[events.TicketEvent]) -> None:
     # Tickets created by this write had their creation triggers before the insert.
     created = {e.ticket_id for e in batch if isinstance(e, events.TicketCreated)}
     fired: dict[int, set[int]] = defaultdict(set)
+    made_by: dict[int, int] = {}  # position in the batch -> the trigger whose action emitted it
     start = 0
     for _round in range(MAX_ROUNDS):
-        new = batch[start:]
-        start = len(batch)
-        if not new:
+        end = len(batch)
+        if start == end:
             return
         per_ticket: dict[int, set[str]] = defaultdict(set)
         replies: dict[int, int] = {}
-        for event in new:
+        by_rules: dict[int, set[int]] = defaultdict(set)
+        for position in range(start, end):
+            event = batch[position]
             if event.ticket_id in created:
                 continue
             per_ticket[event.ticket_id] |= _names(event)
+            if position in made_by:
+                by_rules[event.ticket_id].add(made_by[position])
             if isinstance(event, events.PublicReply | events.NoteAdded):
                 replies[event.ticket_id] = event.message_id
+        start = end
         for ticket_id, names in per_ticket.items():
             candidates = [t for t in triggers if names & set(t.events or [])]
             if candidates:
                 _run_triggers(ticket_id, candidates, names, replies.get(ticket_id),
-                              fired[ticket_id])
+                              fired[ticket_id], batch=batch, made_by=made_by,
+                              changed_by=by_rules[ticket_id])
     if len(batch) > start:
         logger.warning("Triggers stopped after %d rounds in one write", MAX_ROUNDS)
 
 
 def _run_triggers(ticket_id: int, candidates: list[Trigger], names: set[str],
-                  message_id: int | None, fired: set[int]) -> None:
+                  message_id: int | None, fired: set[int], *, batch: list[events.TicketEvent],
+                  made_by: dict[int, int], changed_by: set[int]) -> None:
     ticket = (Ticket.objects.select_related("organization", "requester", "assignee")
               .filter(pk=ticket_id).first())
     if ticket is None:
@@ -158,12 +167,16 @@ def _run_triggers(ticket_id: int, candidates: list[Trigger], names: set[str],
         if not engine.matches(trigger, ticket, context):
             continue
         if trigger.pk in fired:
-            engine.warn(trigger, f"Stopped on #{ticket_id}: it would fire again in the same "
-                        "update (a loop with another rule?); its actions were not repeated.")
+            if changed_by - {trigger.pk}:
+                engine.warn(trigger, f"Stopped on #{ticket_id}: another rule changed the "
+                            "ticket after this one, and it would fire again in the same "
+                            "update (a loop between rules?); its actions were not repeated.")
             continue
         fired.add(trigger.pk)
         fire = Fire(trigger, f"t{trigger.pk}:{ticket_id}:{now.timestamp()}", now)
+        before = len(batch)
         changes = run_actions(trigger, ticket, fire)
+        made_by.update(dict.fromkeys(range(before, len(batch)), trigger.pk))
         _audit(trigger, ticket_id, changes, now=now)
         if trigger.stop_processing:
             break
@@ -275,11 +288,12 @@ def _run_automation(automation: Automation, rows: list[tuple[int, datetime]], *,
         with events.atomic():
             # The unique (automation, ticket, window) rows first, set-wise: what another
             # worker or an earlier run wrote is not ours to act on.
+            claim = f"claimed by scan {uuid.uuid4().hex}"
             RuleFire.objects.bulk_create(
-                [RuleFire(automation=automation, ticket_id=pk, fired_at=now, window=window)
-                 for pk, window in chunk], ignore_conflicts=True)
+                [RuleFire(automation=automation, ticket_id=pk, fired_at=now, window=window,
+                          changes=claim) for pk, window in chunk], ignore_conflicts=True)
             ours = set(RuleFire.objects.filter(
-                automation=automation, fired_at=now, ticket_id__in=[pk for pk, _ in chunk])
+                automation=automation, changes=claim, ticket_id__in=[pk for pk, _ in chunk])
                 .values_list("ticket_id", "window"))
             audit, notes = [], defaultdict(list)
             for pk, window in chunk:
@@ -294,6 +308,6 @@ def _run_automation(automation: Automation, rows: list[tuple[int, datetime]], *,
                 fired += 1
             AuditRow.objects.bulk_create(audit)
             for note, pks in notes.items():
-                RuleFire.objects.filter(automation=automation, fired_at=now,
+                RuleFire.objects.filter(automation=automation, changes=claim,
                                         ticket_id__in=pks).update(changes=note)
     return fired
