@@ -107,6 +107,28 @@ def add_public_replies(ticket_ids: Iterable[int], *, author: User, body: str,
     return result
 
 
+def add_system_notes(ticket_ids: Collection[int], *, body: str) -> dict[int, Message]:
+    """`services.add_system_note` on many tickets (an automation's note): the tickets
+    locked in id order, one INSERT of notes, one of audit rows, one UPDATE."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "The note is empty."})
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(Ticket.objects.select_for_update().filter(pk__in=sorted(set(ticket_ids)))
+                   .order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            return {}
+        messages = Message.objects.bulk_create([
+            Message(ticket_id=pk, author=None, is_public=False, by_agent=True, body=body,
+                    channel=Channel.WEB, created_at=now) for pk in ids])
+        TicketEvent.objects.bulk_create([
+            TicketEvent(ticket_id=m.ticket_id, actor=None, kind=EventKind.NOTE,
+                        note=f"message {m.pk}", created_at=now) for m in messages])
+        Ticket.objects.filter(pk__in=ids).update(updated_at=now)
+    return {m.ticket_id: m for m in messages}
+
+
 # --- the queue's bulk bar ---------------------------------------------------------------
 
 @dataclass

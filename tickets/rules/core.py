@@ -8,7 +8,7 @@ from django.db.models import Q
 from helpdesk import config_cache, notifications
 from helpdesk.models import Team, User
 
-from .. import services
+from .. import batch, services
 from ..models import Category, Priority, ProductArea, Ticket
 from ..state_machine import Status
 from .registry import (
@@ -171,6 +171,15 @@ def _note(ticket: Ticket, value: Any, fire: Any) -> str:
     return "internal note"
 
 
+def _notes(tickets: list[Ticket], value: Any, fires: list[Any]) -> dict[int, str]:
+    body = str(value or "").strip()
+    if not body or not tickets:
+        return {}
+    written = batch.add_system_notes([t.pk for t in tickets],
+                                     body=f"{body}\n\n\u2014 {fires[0].describe}")
+    return dict.fromkeys(written, "internal note")
+
+
 def _recipients(ticket: Ticket, value: Any) -> list[User]:
     """"assignee", "team" (the ticket's team), "team:Name", or e-mail addresses."""
     people: list[User] = []
@@ -229,7 +238,7 @@ ACTIONS = [
     Action("add_tags", "Add tags (comma-separated)", lambda t, v, f: _tags(t, v, add=True)),
     Action("remove_tags", "Remove tags (comma-separated)",
            lambda t, v, f: _tags(t, v, add=False)),
-    Action("add_note", "Add an internal note (text)", _note),
+    Action("add_note", "Add an internal note (text)", _note, run_many=_notes),
     Action("notify", "Notify people: {\"to\": \"assignee, team, team:Name, a@b.c\", "
            "\"title\": ..., \"body\": ...}", _notify),
 ]

@@ -69,6 +69,9 @@ class Action:
     prepare: Callable[[Ticket, Any], str] | None = None
     help: str = ""
     validate: Callable[[Any], None] | None = None
+    #: The set-wise form for an automation's scan: `run_many(tickets, value, fires)`
+    #: returns what it changed per ticket id.
+    run_many: Callable[[list[Ticket], Any, list[Any]], dict[int, str]] | None = None
 
 
 _conditions: dict[str, Condition] = {}
