@@ -1,4 +1,4 @@
-"""Admin for tickets and their configuration (categories, routing rules, macros).
+"""Admin for tickets and their configuration (categories, triggers, automations, macros).
 
 Ticket writes made here go through tickets.services like every other write; the
 conversation, escalations and the audit trail are read-only records.

@@ -334,3 +334,26 @@ def test_intake_rules_become_equivalent_triggers(customer_a, customer_b, l1):
     assert (ticket.team, ticket.priority, tags_of(ticket)) == (l2, 1, {"vip"})
     assert make_ticket(customer_b, subject="Site down").team == l1
     assert TicketEvent.objects.filter(ticket=ticket, kind="rule", after="Acme outages").exists()
+
+
+def test_status_category_and_area_actions_and_the_sla_conditions(
+        customer_a, agent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the SLA clocks start
+        ticket = make_ticket(customer_a)
+    services.assign(ticket, assignee=agent, actor=agent)
+    trigger("Billing words", ["customer_reply"],
+            [cond("text", "contains", "refund"), cond("sla_breached", "is", False),
+             cond("sla_level", "in", ["", "yellow"])],
+            [act("set_category", "Billing"), act("set_product_area", "1"),
+             act("set_status", "in_progress")])
+    services.add_reply(ticket, author=customer_a, body="I want a refund")
+    ticket.refresh_from_db()
+    assert ticket.category.name == "Billing" and ticket.product_area_id == 1
+    assert ticket.status == "in_progress"
+    moved = ticket.events.get(kind="status", after="in_progress")
+    assert moved.actor is None and "Billing words" in moved.note
+    assert Clock.objects.filter(ticket=ticket).update(state="breached")
+    services.update_ticket(ticket, actor=agent, changes={"category": None})
+    services.add_reply(ticket, author=customer_a, body="refund please")
+    ticket.refresh_from_db()
+    assert ticket.category is None  # breached: the rule no longer matches
