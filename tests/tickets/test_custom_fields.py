@@ -24,12 +24,12 @@ from tickets.models import (
     Category,
     CustomField,
     EventKind,
-    IntakeRule,
     Macro,
     Ticket,
     TicketEvent,
     TicketForm,
     TicketFormField,
+    Trigger,
 )
 
 from ..factories import make_ticket, make_user
@@ -195,12 +195,17 @@ def test_admin_refuses_rules_and_macros_on_unknown_fields_or_values(client, admi
         "name": "Upgrade", "body": "", "is_public": "on", "status_reason": "",
         "set_custom_fields": '{"plan": "Gold"}', "is_active": "on"})
     assert "plan: Not an option: Gold" in response.content.decode()
-    response = client.post(reverse("admin:tickets_intakerule_add"), {
-        "name": "VIP", "order": 1, "is_active": "on", "org_tiers": "[]", "channels": "[]",
-        "keywords": "", "requester_emails": "",
-        "custom_field_conditions": '[{"field": "nope", "op": "eq", "value": 1}]'})
+    response = client.post(reverse("admin:tickets_trigger_add"), {
+        "name": "VIP", "order": 1, "is_active": "on", "events": ["created"],
+        "match_all": "on", "actions": "[]",
+        "conditions": '[{"field": "custom_field", "key": "nope", "op": "eq", "value": 1}]'})
     assert "No such custom field: nope" in response.content.decode()
-    assert not Macro.objects.exists() and not IntakeRule.objects.exists()
+    response = client.post(reverse("admin:tickets_trigger_add"), {
+        "name": "VIP", "order": 1, "is_active": "on", "events": ["created"],
+        "match_all": "on", "conditions": "[]",
+        "actions": '[{"action": "set_custom_field", "value": {"plan": "Gold"}}]'})
+    assert "plan: Not an option: Gold" in response.content.decode()
+    assert not Macro.objects.exists() and not Trigger.objects.exists()
 
 
 # --- portal ----------------------------------------------------------------------------
@@ -430,13 +435,33 @@ def test_filtering_on_a_custom_field_costs_a_fixed_number_of_queries(client, age
 
 # --- rules, macros, SLA ----------------------------------------------------------------
 
-def test_intake_rule_routes_on_a_custom_field(customer_a, fields, l2):
-    IntakeRule.objects.create(name="Enterprise plan to L2", order=1, set_team=l2,
-                              custom_field_conditions=[
-                                  {"field": "plan", "op": "eq", "value": "Enterprise"}])
+def test_a_creation_trigger_routes_on_a_custom_field_and_sets_one(customer_a, fields, l2):
+    Trigger.objects.create(
+        name="Enterprise plan to L2", order=1, events=["created"],
+        conditions=[{"field": "custom_field", "key": "plan", "op": "eq",
+                     "value": "Enterprise"}],
+        actions=[{"action": "set_team", "value": l2.name},
+                 {"action": "set_custom_field", "value": {"risk": "high"}}])
     routed = make_ticket(customer_a, custom_fields={"plan": "Enterprise"})
     other = make_ticket(customer_a, custom_fields={"plan": "Basic"})
     assert routed.team == l2 and other.team != l2
+    routed.refresh_from_db()
+    assert routed.custom_fields == {"plan": "Enterprise", "risk": "high"}
+
+
+def test_a_trigger_sets_a_custom_field_on_update_with_an_audit_row(agent, customer_a, fields):
+    ticket = make_ticket(customer_a, custom_fields={"plan": "Basic"})
+    Trigger.objects.create(
+        name="P1 is risky", events=["priority_changed"],
+        conditions=[{"field": "priority", "op": "is", "value": 1},
+                    {"field": "custom_field", "key": "risk", "op": "empty"}],
+        actions=[{"action": "set_custom_field", "value": {"risk": "high"}}])
+    services.update_ticket(ticket, actor=agent, changes={"priority": 1})
+    ticket.refresh_from_db()
+    assert ticket.custom_fields == {"plan": "Basic", "risk": "high"}
+    assert TicketEvent.objects.get(ticket=ticket, field="custom:risk").actor is None
+    fired = TicketEvent.objects.get(ticket=ticket, kind="rule")
+    assert fired.after == "P1 is risky" and "risk \u2192 high" in fired.note
 
 
 def test_macro_sets_custom_fields_with_an_audit_row(agent, customer_a, fields):

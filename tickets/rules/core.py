@@ -11,6 +11,7 @@ from helpdesk.models import Team, User
 from .. import batch, services
 from ..models import Category, Priority, ProductArea, Ticket
 from ..state_machine import Status
+from . import custom
 from .registry import (
     BOOLEAN,
     EQUALITY,
@@ -249,3 +250,4 @@ def register() -> None:
         register_condition(c)
     for a in ACTIONS:
         register_action(a)
+    custom.register()  # custom fields: one condition, one action

@@ -54,6 +54,8 @@ class Condition:
     ops: tuple[str, ...]
     help: str = ""
     test: Callable[[Ticket, Context, dict[str, Any]], bool] | None = None
+    #: Checks a condition's whole spec (the admin form); raises ValueError.
+    validate: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,11 @@ def check_rule_shape(conditions_: Any, actions_: Any) -> list[str]:
             problems.append(f"Condition {i}: unknown field {c['field']!r}.")
         elif c["op"] not in known.ops:
             problems.append(f"Condition {i}: {c['field']} takes {', '.join(known.ops)}.")
+        elif known.validate is not None:
+            try:
+                known.validate(c)
+            except ValueError as exc:
+                problems.append(f"Condition {i}: {exc}")
     for i, a in enumerate(actions_, 1):
         if not isinstance(a, dict) or "action" not in a:
             problems.append(f"Action {i} needs an action name.")
