@@ -192,6 +192,17 @@ class TriggerAdmin(_RuleAdmin):
     )
 
 
+@admin.register(RuleFire)
+class RuleFireAdmin(ReadOnlyAdmin):
+    """Every firing of every rule (each rule's page shows its last 100)."""
+
+    list_display = ("fired_at", "trigger", "automation", "ticket_id", "changes")
+    list_select_related = ("trigger", "automation")
+    list_filter = ("trigger", "automation")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+
 @admin.register(Automation)
 class AutomationAdmin(_RuleAdmin):
     form = AutomationForm
