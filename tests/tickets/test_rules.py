@@ -317,7 +317,7 @@ def test_the_admin_shows_the_dry_run_and_the_last_fires(client, customer_a):
 # --- the data migration ---------------------------------------------------------------------
 
 def test_intake_rules_become_equivalent_triggers(customer_a, customer_b, l1):
-    migration = importlib.import_module("tickets.migrations.0020_intake_rules_become_triggers")
+    migration = importlib.import_module("tickets.migrations.0021_intake_rules_become_triggers")
     l2 = team("l2-technical")
     old = SimpleNamespace(
         name="Acme outages", order=5, is_active=True, stop_processing=True,

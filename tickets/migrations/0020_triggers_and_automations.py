@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('helpdesk', '0010_organization_staff_sso_only_auditentry'),
-        ('tickets', '0018_custom_fields'),
+        ('tickets', '0019_custom_fields_open_gin'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -39,7 +39,7 @@ def intake_rules_to_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    dependencies = [("tickets", "0019_triggers_and_automations")]
+    dependencies = [("tickets", "0020_triggers_and_automations")]
 
     operations = [
         migrations.RunPython(intake_rules_to_triggers, migrations.RunPython.noop),
