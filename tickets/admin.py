@@ -282,6 +282,16 @@ class TicketFormAdmin(admin.ModelAdmin):
     inlines = (TicketFormFieldInline,)
 
 
+@admin.register(TicketFormField)
+class TicketFormFieldAdmin(admin.ModelAdmin):
+    """The fields of every form in one list (each form edits its own inline)."""
+
+    list_display = ("form", "field", "required", "order")
+    list_select_related = ("form", "field")
+    list_filter = ("required", "form")
+    search_fields = ("form__name", "field__label", "field__key")
+
+
 @admin.register(SavedFilter)
 class SavedFilterAdmin(admin.ModelAdmin):
     list_display = ("name", "owner", "is_shared", "query")
