@@ -1,12 +1,13 @@
-"""Middleware: a Content-Security-Policy every page satisfies, the user's time zone, and a
-clean 503 when the database is unreachable."""
+"""Middleware: a Content-Security-Policy every page satisfies, the user's language and time
+zone, and a clean 503 when the database is unreachable."""
 import zoneinfo
 from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -56,6 +57,26 @@ class UserTimezoneMiddleware:
         return self.get_response(request)
 
 
+class UserLanguageMiddleware:
+    """The signed-in user's chosen language wins over the browser's Accept-Language.
+
+    Runs after authentication; LocaleMiddleware (before it) has already activated the
+    browser's language for anonymous visitors and for users who chose none, and its
+    response hook sets Content-Language from whatever is active here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        chosen = getattr(user, "language", "") if user and user.is_authenticated else ""
+        if chosen and chosen != getattr(request, "LANGUAGE_CODE", None):
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
+
+
 class DatabaseUnavailableMiddleware:
     """A lost or refused database connection is a 503 with Retry-After, not a bare 500.
 
@@ -77,7 +98,7 @@ class DatabaseUnavailableMiddleware:
             return None
         for conn in connections.all(initialized_only=True):
             conn.close_if_unusable_or_obsolete()
-        message = "The service is briefly unavailable: nothing was saved. Please try again."
+        message = _("The service is briefly unavailable: nothing was saved. Please try again.")
         if request.path.startswith("/api/"):
             response: HttpResponse = JsonResponse({"detail": message}, status=503)
         else:

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 
 class AppendOnlyError(Exception):
@@ -114,7 +115,10 @@ class User(AbstractUser):
     is_away = models.BooleanField(
         default=False, help_text="Away agents receive no automatic assignments."
     )
-    time_zone = models.CharField(max_length=64, default="UTC")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    # Empty: the browser's Accept-Language decides (helpdesk.middleware.UserLanguageMiddleware).
+    language = models.CharField(_("language"), max_length=8, blank=True, default="",
+                                choices=settings.LANGUAGES)
 
     class Meta:
         ordering = ["username"]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.notification_list, name="list"),
     path("bell/", views.bell, name="bell"),
     path("preferences/", views.preferences, name="preferences"),
+    path("preferences/language/", views.language, name="language"),
     path("read-all/", views.mark_all_read, name="read_all"),
     path("<int:pk>/read/", views.mark_read, name="read"),
 ]

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "helpdesk.security.StaffSessionMiddleware",
     "helpdesk.audit.AuditActorMiddleware",
+    "helpdesk.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -115,6 +116,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "helpdesk.context_processors.roles",
             ],
         },
@@ -182,6 +184,8 @@ LANGUAGE_CODE = "en-us"
 # from the session / cookie / Accept-Language, and the catalogues live in locale/.
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and numbers in the reader's language: helpdesk/formats/<lang>/formats.py.
+FORMAT_MODULE_PATH = ["helpdesk.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -5,7 +5,10 @@ Each user sees only their own notifications and preferences; anyone else's is a 
 """
 from __future__ import annotations
 
+import zoneinfo
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,12 +16,15 @@ from django.core.validators import MaxValueValidator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import notifications
-from .models import Notification, NotificationPreference
+from .models import Notification, NotificationPreference, User
 
 PER_PAGE = 25
 # htmx stops polling when a poll answers 286: a signed-out tab stops asking.
@@ -103,10 +109,11 @@ MAX_DIGEST_MINUTES = 24 * 60
 
 class PreferenceForm(forms.ModelForm):
     muted = forms.CharField(
-        label="Muted sources", required=False, max_length=1000,
-        help_text="Comma-separated, e.g. sla.level, tickets. A prefix mutes all its kinds "
-                  "(sla mutes sla.level and sla.breach). Urgent (P1, SEV1) notifications "
-                  "are never muted.",
+        label=gettext_lazy("Muted sources"), required=False, max_length=1000,
+        help_text=gettext_lazy(
+            "Comma-separated, e.g. sla.level, tickets. A prefix mutes all its kinds "
+            "(sla mutes sla.level and sla.breach). Urgent (P1, SEV1) notifications "
+            "are never muted."),
     )
 
     class Meta:
@@ -114,18 +121,18 @@ class PreferenceForm(forms.ModelForm):
         fields = ("email_enabled", "in_app_enabled", "quiet_start", "quiet_end",
                   "digest_minutes", "unassigned_replies")
         labels = {
-            "email_enabled": "Send me e-mail",
-            "in_app_enabled": "Show notifications in the bell",
-            "quiet_start": "Quiet hours from",
-            "quiet_end": "Quiet hours until",
-            "digest_minutes": "E-mail digest every (minutes)",
-            "unassigned_replies": "Tell me when a customer answers an unassigned ticket "
-                                  "of my teams",
+            "email_enabled": gettext_lazy("Send me e-mail"),
+            "in_app_enabled": gettext_lazy("Show notifications in the bell"),
+            "quiet_start": gettext_lazy("Quiet hours from"),
+            "quiet_end": gettext_lazy("Quiet hours until"),
+            "digest_minutes": gettext_lazy("E-mail digest every (minutes)"),
+            "unassigned_replies": gettext_lazy("Tell me when a customer answers an unassigned "
+                                               "ticket of my teams"),
         }
         help_texts = {
-            "digest_minutes": "0 sends each notification on its own. With e.g. 60, one "
-                              "e-mail an hour lists what changed; urgent (P1) ones still "
-                              "come at once.",
+            "digest_minutes": gettext_lazy("0 sends each notification on its own. With e.g. 60, "
+                                           "one e-mail an hour lists what changed; urgent (P1) "
+                                           "ones still come at once."),
         }
         widgets = {
             "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -149,7 +156,8 @@ class PreferenceForm(forms.ModelForm):
             if not item:
                 continue
             if len(item) > 50 or not all(c.isalnum() or c in "._-" for c in item):
-                raise forms.ValidationError(f"“{item[:50]}” is not a notification source.")
+                raise forms.ValidationError(
+                    _("“%(source)s” is not a notification source.") % {"source": item[:50]})
             if item not in out:
                 out.append(item)
         return out
@@ -158,12 +166,50 @@ class PreferenceForm(forms.ModelForm):
         data = super().clean()
         start, end = data.get("quiet_start"), data.get("quiet_end")
         if (start is None) != (end is None):
-            raise forms.ValidationError("Give both ends of the quiet hours, or neither.")
+            raise forms.ValidationError(_("Give both ends of the quiet hours, or neither."))
         return data
 
     def save(self, commit: bool = True) -> NotificationPreference:
         self.instance.muted_sources = self.cleaned_data["muted"]
         return super().save(commit=commit)
+
+
+class LanguageForm(forms.ModelForm):
+    """Language and time zone: pages, e-mails and notifications follow them."""
+
+    time_zone = forms.ChoiceField(label=gettext_lazy("Time zone"), choices=())
+
+    class Meta:
+        model = User
+        fields = ("language", "time_zone")
+        labels = {"language": gettext_lazy("Language")}
+        help_texts = {"language": gettext_lazy("Empty: the language your browser asks for.")}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", gettext_lazy("As my browser asks"))] + [
+            (code, name) for code, name in settings.LANGUAGES]
+        self.fields["time_zone"].choices = [(z, z) for z in sorted(
+            zoneinfo.available_timezones() | {"UTC"})]
+
+
+@require_POST
+@login_required
+def language(request: HttpRequest) -> HttpResponse:
+    """Save the signed-in user's language and time zone (their own only)."""
+    form = LanguageForm(request.POST, instance=request.user)
+    if form.is_valid():
+        form.save()
+        # The confirmation in the newly chosen language.
+        with translation.override(form.instance.language or translation.get_language()):
+            messages.success(request, _("Language and time zone saved."))
+        return redirect("notifications:preferences")
+    pref = (NotificationPreference.objects.filter(user=request.user).first()
+            or NotificationPreference(user=request.user))
+    return render(request, "helpdesk/notification_preferences.html", {
+        "form": PreferenceForm(instance=pref, staff=request.user.is_agent),
+        "language_form": form, "time_zone": request.user.time_zone or "UTC",
+    }, status=400)
 
 
 @require_http_methods(["GET", "POST"])
@@ -177,11 +223,12 @@ def preferences(request: HttpRequest) -> HttpResponse:
         form = PreferenceForm(request.POST, instance=pref, staff=request.user.is_agent)
         if form.is_valid():
             form.save()
-            messages.success(request, "Notification preferences saved.")
+            messages.success(request, _("Notification preferences saved."))
             return redirect("notifications:preferences")
         status = 400
     else:
         form = PreferenceForm(instance=pref, staff=request.user.is_agent)
     return render(request, "helpdesk/notification_preferences.html", {
         "form": form, "time_zone": request.user.time_zone or "UTC",
+        "language_form": LanguageForm(instance=request.user),
     }, status=status)

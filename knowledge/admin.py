@@ -37,11 +37,11 @@ class VersionInline(admin.TabularInline):
 class ArticleAdmin(admin.ModelAdmin):
     list_display = ("title", "status", "audience", "section", "owner", "review_due_on",
                     "view_count", "helpful_count", "unhelpful_count")
-    list_filter = ("status", "audience", "section", "template")
+    list_filter = ("status", "audience", "language", "section", "template")
     search_fields = ("title", "slug")
     list_select_related = ("section", "owner")
     autocomplete_fields = ("related",)
-    raw_id_fields = ("owner", "created_from_ticket")
+    raw_id_fields = ("owner", "created_from_ticket", "translation_of")
     readonly_fields = ("view_count", "helpful_count", "unhelpful_count", "review_due_on",
                        "published_at", "created_at", "updated_at")
     inlines = [VersionInline]

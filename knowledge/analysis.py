@@ -1,6 +1,7 @@
 """Text analysis shared by both search backends, so SQLite and PostgreSQL index and query
-the same terms: lower case, accents folded, English stems (Snowball), irregular forms
-mapped to one word, hyphenated compounds indexed joined as well as in parts.
+the same terms: lower case, accents folded, stems of the text's language (Snowball: the
+same algorithms as PostgreSQL's 'english' and 'german' configurations), English irregular
+forms mapped to one word, hyphenated compounds indexed joined as well as in parts.
 
 Pure logic (no Django). The backends store the analysed text (FTS5 with a plain unicode61
 tokenizer; PostgreSQL tsvectors built with the 'simple' configuration), so neither
@@ -49,7 +50,32 @@ IRREGULAR = {
 PHRASAL_VERBS = frozenset("sign log set check opt back roll clean lock turn switch".split())
 PARTICLES = frozenset("in on out up off".split())
 
-_stemmer = snowballstemmer.stemmer("english")
+GERMAN_STOPWORDS = frozenset("""
+aber alle allem allen aller alles als also am an ander andere anderem anderen anderer
+anderes auch auf aus bei bin bis bist da damit dann das dass dein deine dem den denn der
+des dich die dies diese diesem diesen dieser dieses dir doch dort du durch ein eine einem
+einen einer eines er es etwas euch euer eure fur hab habe haben hat hatte hatten hier hin
+hinter ich ihm ihn ihnen ihr ihre im in ist ja jede jedem jeden jeder jedes kann kein
+keine keinem keinen keiner mein meine mich mir mit muss nach nicht nichts noch nun nur
+ob oder ohne sehr sein seine sich sie sind so soll sollte sondern um und uns unser unter
+viel vom von vor war waren warum was weil welche wenn wer werde werden wie wieder will
+wir wird wo zu zum zur uber hallo danke bitte
+""".split())
+
+# The analysis of each language the help center ships; any other falls back to English.
+STEMMERS = {"en": snowballstemmer.stemmer("english"), "de": snowballstemmer.stemmer("german")}
+STOPWORDS_OF = {"en": STOPWORDS, "de": GERMAN_STOPWORDS}
+DEFAULT = "en"
+
+
+def language_of(code: str | None) -> str:
+    """The analysis for a language code: "de-at" -> "de"; unknown ones -> English."""
+    base = (code or DEFAULT).split("-")[0].lower()
+    return base if base in STEMMERS else DEFAULT
+
+
+def stopwords(language: str = DEFAULT) -> frozenset[str]:
+    return STOPWORDS_OF[language_of(language)]
 
 
 def fold(text: str) -> str:
@@ -59,10 +85,12 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
+def stem(word: str, language: str = DEFAULT) -> str:
     """The indexed form of one folded word (memoised: the pure-Python stemmer is slow)."""
-    word = IRREGULAR.get(word, word)
-    return _stemmer.stemWord(word) if word.isalpha() else word
+    language = language_of(language)
+    if language == "en":
+        word = IRREGULAR.get(word, word)
+    return STEMMERS[language].stemWord(word) if word.isalpha() else word
 
 
 def words(text: str) -> list[str]:
@@ -83,40 +111,45 @@ def joined(word: str) -> str:
     return "".join(parts(word))
 
 
-def index_terms(text: str) -> list[str]:
+def index_terms(text: str, language: str = DEFAULT) -> list[str]:
     """The terms an article's text is indexed under: stems of every meaningful word, and
     for a compound the stem of its joined form too, so "email" finds "e-mail"."""
     out: list[str] = []
     found = words(text)
+    stop = stopwords(language)
     for n, word in enumerate(found):
         pieces = parts(word)
         for piece in pieces:
-            if piece not in STOPWORDS and len(piece) > 1:
-                out.append(stem(piece))
+            if piece not in stop and len(piece) > 1:
+                out.append(stem(piece, language))
         if len(pieces) > 1 and "-" in word:
-            out.append(stem("".join(pieces)))
-        elif phrasal := phrasal_verb(word, found[n + 1] if n + 1 < len(found) else ""):
+            out.append(stem("".join(pieces), language))
+        elif phrasal := phrasal_verb(word, found[n + 1] if n + 1 < len(found) else "",
+                                     language):
             out.append(phrasal)
     return out
 
 
-def phrasal_verb(word: str, following: str) -> str:
+def phrasal_verb(word: str, following: str, language: str = DEFAULT) -> str:
     """"signed" + "out" -> "signout"; "" when the two words are not a phrasal verb."""
+    if language_of(language) != "en":
+        return ""
     if following in PARTICLES and stem(word) in PHRASAL_VERBS:
         return stem(word) + following
     return ""
 
 
-def index_text(text: str) -> str:
-    return " ".join(index_terms(text))
+def index_text(text: str, language: str = DEFAULT) -> str:
+    return " ".join(index_terms(text, language))
 
 
-def vocabulary(text: str) -> set[str]:
+def vocabulary(text: str, language: str = DEFAULT) -> set[str]:
     """Surface words worth offering as a spelling correction (joined compounds included)."""
     found: set[str] = set()
+    stop = stopwords(language)
     for word in words(text):
         pieces = parts(word)
-        found.update(p for p in pieces if len(p) > 2 and p not in STOPWORDS and p.isalpha())
+        found.update(p for p in pieces if len(p) > 2 and p not in stop and p.isalpha())
         if len(pieces) > 1 and "-" in word:
             found.add("".join(pieces))
     return {w for w in found if len(w) <= 40}

@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from tickets.models import Category, ProductArea
 
-from .models import Article, ArticleTemplate, Audience, FlagKind, Section, VoteReason
+from .models import (
+    Article,
+    ArticleTemplate,
+    Audience,
+    FlagKind,
+    Section,
+    VoteReason,
+    default_language,
+)
 
 
 class NewArticleForm(forms.Form):
@@ -15,6 +24,12 @@ class NewArticleForm(forms.Form):
                                  help_text="The article starts from this structure.")
     section = forms.ModelChoiceField(Section.objects.all(), required=False)
     audience = forms.ChoiceField(choices=Audience.choices, initial=Audience.PUBLIC)
+    language = forms.ChoiceField(choices=settings.LANGUAGES, initial=default_language,
+                                 required=False)
+    translation_of = forms.ModelChoiceField(
+        Article.objects.filter(translation_of__isnull=True), required=False,
+        label="Translation of (article number)", widget=forms.NumberInput,
+        help_text="The article this one translates, if any.")
     category = forms.ModelChoiceField(Category.objects.all(), required=False,
                                       label="Ticket category it answers")
     product_area = forms.ModelChoiceField(ProductArea.objects.all(), required=False)
@@ -32,8 +47,15 @@ class EditArticleForm(forms.Form):
 class ArticleSettingsForm(forms.ModelForm):
     class Meta:
         model = Article
-        fields = ["section", "audience", "category", "product_area", "tags", "owner",
-                  "review_interval_days", "related"]
+        fields = ["section", "audience", "language", "translation_of", "category",
+                  "product_area", "tags", "owner", "review_interval_days", "related"]
+        widgets = {"translation_of": forms.NumberInput}
+
+    def clean_translation_of(self) -> Article | None:
+        original = self.cleaned_data.get("translation_of")
+        if original is not None and original.pk == self.instance.pk:
+            raise forms.ValidationError("An article cannot translate itself.")
+        return original
 
 
 class VoteForm(forms.Form):

@@ -10,16 +10,23 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel, staff_only
 
 MAX_SECTION_DEPTH = 3
 
 
+def default_language() -> str:
+    """The site's default language ("en" for "en-us"): articles without a translation in
+    the reader's language fall back to it."""
+    return settings.LANGUAGE_CODE.split("-")[0]
+
+
 class Audience(models.TextChoices):
-    PUBLIC = "public", "Everyone (public)"
-    CUSTOMERS = "customers", "Logged-in customers"
-    INTERNAL = "internal", "Internal (agents only)"
+    PUBLIC = "public", _("Everyone (public)")
+    CUSTOMERS = "customers", _("Logged-in customers")
+    INTERNAL = "internal", _("Internal (agents only)")
 
 
 class ArticleStatus(models.TextChoices):
@@ -96,6 +103,14 @@ class Article(models.Model):
     audience = models.CharField(max_length=12, choices=Audience.choices, default=Audience.PUBLIC)
     status = models.CharField(max_length=12, choices=ArticleStatus.choices,
                               default=ArticleStatus.DRAFT)
+    # The language the article is written in: it is indexed with that language's analysis
+    # and found by readers of that language (knowledge.search).
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES,
+                                default=default_language)
+    # A translation points at the article it translates (in any language); readers of a
+    # language without a translation get the original (knowledge.selectors.for_reader).
+    translation_of = models.ForeignKey("self", null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="translations")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="owned_articles",
                               limit_choices_to=staff_only)
@@ -136,6 +151,10 @@ class Article(models.Model):
                          condition=models.Q(status="published")),
             models.Index(fields=["review_due_on"], name="kb_article_review_due",
                          condition=models.Q(status="published")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["translation_of", "language"],
+                                    name="kb_one_translation_per_language"),
         ]
 
     def __str__(self) -> str:
@@ -255,11 +274,15 @@ class SearchTerm(models.Model):
     word = models.CharField(max_length=40)
     stem = models.CharField(max_length=40)
     audience = models.CharField(max_length=10, choices=Audience.choices)
+    # Stems differ per language: a German query is completed and corrected from the words
+    # of the German articles only.
+    language = models.CharField(max_length=8, default=default_language)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["audience", "word"],
-                                               name="kb_term_unique")]
-        indexes = [models.Index(fields=["audience", "stem"], name="kb_term_stem")]
+        constraints = [models.UniqueConstraint(fields=["language", "audience", "word"],
+                                               name="kb_term_unique_lang")]
+        indexes = [models.Index(fields=["language", "audience", "stem"],
+                                name="kb_term_lang_stem")]
 
     def __str__(self) -> str:
         return self.word
@@ -345,10 +368,10 @@ class ArticleView(models.Model):
 
 class VoteReason(models.TextChoices):
     NONE = "", "—"
-    NOT_RELEVANT = "not_relevant", "Not what I was looking for"
-    UNCLEAR = "unclear", "Hard to follow"
-    OUTDATED = "outdated", "Out of date or wrong"
-    DID_NOT_WORK = "did_not_work", "The steps did not work"
+    NOT_RELEVANT = "not_relevant", _("Not what I was looking for")
+    UNCLEAR = "unclear", _("Hard to follow")
+    OUTDATED = "outdated", _("Out of date or wrong")
+    DID_NOT_WORK = "did_not_work", _("The steps did not work")
 
 
 class ArticleVote(models.Model):
@@ -373,8 +396,8 @@ class ArticleVote(models.Model):
 
 
 class FlagKind(models.TextChoices):
-    WRONG = "wrong", "Wrong"
-    OUTDATED = "outdated", "Outdated"
+    WRONG = "wrong", _("Wrong")
+    OUTDATED = "outdated", _("Outdated")
 
 
 class ArticleFlag(models.Model):

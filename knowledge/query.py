@@ -63,34 +63,38 @@ def normalise(text: str) -> str:
     return " ".join(tokens(text))[:255]
 
 
-def phrase_terms(phrase: str) -> Alternative:
+def phrase_terms(phrase: str, language: str = analysis.DEFAULT) -> Alternative:
     """The terms a synonym (or any phrase) must all match: compounds joined, stop words out."""
     terms: list[Term] = []
     found = analysis.words(phrase)
+    stop = analysis.stopwords(language)
     for n, word in enumerate(found):
         pieces = analysis.parts(word)
         following = found[n + 1] if n + 1 < len(found) else ""
         if len(pieces) > 1 and "-" in word:
-            terms.append(Term(analysis.stem("".join(pieces))))
-        elif phrasal := analysis.phrasal_verb(word, following):
+            terms.append(Term(analysis.stem("".join(pieces), language)))
+        elif phrasal := analysis.phrasal_verb(word, following, language):
             terms.append(Term(phrasal))
         else:
-            terms.extend(Term(analysis.stem(p)) for p in pieces
-                         if p not in STOPWORDS and len(p) > 1)
+            terms.extend(Term(analysis.stem(p, language)) for p in pieces
+                         if p not in stop and len(p) > 1)
     if not terms:  # a phrase of stop words only ("log in" stays "log")
-        terms = [Term(analysis.stem(p)) for w in analysis.words(phrase)
+        terms = [Term(analysis.stem(p, language)) for w in analysis.words(phrase)
                  for p in analysis.parts(w)]
     return tuple(dict.fromkeys(terms))
 
 
-def _phrase_key(phrase: str) -> tuple[str, ...]:
-    return tuple(analysis.stem(p) for w in analysis.words(phrase) for p in analysis.parts(w))
+def _phrase_key(phrase: str, language: str = analysis.DEFAULT) -> tuple[str, ...]:
+    return tuple(analysis.stem(p, language) for w in analysis.words(phrase)
+                 for p in analysis.parts(w))
 
 
 def parse(text: str, synonyms: Iterable[Sequence[str]] = (), *, prefix: bool = True,
-          max_clauses: int = MAX_CLAUSES) -> ParsedQuery:
+          max_clauses: int = MAX_CLAUSES, language: str = analysis.DEFAULT) -> ParsedQuery:
     """`synonyms`: groups of equivalent terms (each a phrase). `prefix`: the last word the
-    user typed also matches longer words (search as you type)."""
+    user typed also matches longer words (search as you type). `language`: the analysis
+    of the articles searched (stems and stop words)."""
+    stop = analysis.stopwords(language)
     typed_words = tokens(text)
     ends_mid_word = bool(text) and not text[-1].isspace()
     # The query as a flat run of stemmed parts; a phrase may only start and end on a word.
@@ -98,11 +102,11 @@ def parse(text: str, synonyms: Iterable[Sequence[str]] = (), *, prefix: bool = T
     starts: dict[int, int] = {}  # flat position -> index of the typed word starting there
     for wi, word in enumerate(typed_words):
         starts[len(flat)] = wi
-        flat.extend(analysis.stem(p) for p in analysis.parts(word))
+        flat.extend(analysis.stem(p, language) for p in analysis.parts(word))
     ends = {s for s in starts} | {len(flat)}
-    groups = [[t for t in group if _phrase_key(t)] for group in synonyms]
+    groups = [[t for t in group if _phrase_key(t, language)] for group in synonyms]
     # Longest phrases first, so "log in" wins over "log".
-    candidates = sorted(((_phrase_key(t), gi) for gi, g in enumerate(groups) for t in g),
+    candidates = sorted(((_phrase_key(t, language), gi) for gi, g in enumerate(groups) for t in g),
                         key=lambda pg: -len(pg[0]))
     clauses: list[Clause] = []
     typed: list[str] = []
@@ -118,7 +122,7 @@ def parse(text: str, synonyms: Iterable[Sequence[str]] = (), *, prefix: bool = T
             key, gi = match
             alts: list[Alternative] = []
             for term in groups[gi]:
-                alt = phrase_terms(term)
+                alt = phrase_terms(term, language)
                 if alt and alt not in alts:
                     alts.append(alt)
             clause: Clause = tuple(alts)
@@ -134,18 +138,18 @@ def parse(text: str, synonyms: Iterable[Sequence[str]] = (), *, prefix: bool = T
             as_prefix = prefix and is_last and ends_mid_word
             said, synonym = word, False
             if len(pieces) > 1 and "-" in word:
-                clause = ((Term(analysis.stem("".join(pieces)), as_prefix),),)
+                clause = ((Term(analysis.stem("".join(pieces), language), as_prefix),),)
             else:
                 # "o'reilly" -> "reilly": an elided letter is no word of its own.
                 piece = next((p for p in pieces if len(p) > 1), "")
-                if not piece or (piece in STOPWORDS and not as_prefix):
+                if not piece or (piece in stop and not as_prefix):
                     continue
                 following = typed_words[wi + 1] if wi + 1 < len(typed_words) else ""
-                phrasal = analysis.phrasal_verb(piece, following)
+                phrasal = analysis.phrasal_verb(piece, following, language)
                 if phrasal:  # "signed out": the phrasal verb first, the verb alone too
-                    clause = ((Term(phrasal),), (Term(analysis.stem(piece)),))
+                    clause = ((Term(phrasal),), (Term(analysis.stem(piece, language)),))
                 else:
-                    clause = ((Term(analysis.stem(piece), as_prefix),),)
+                    clause = ((Term(analysis.stem(piece, language), as_prefix),),)
         if clause not in seen:
             seen.add(clause)
             clauses.append(clause)

@@ -4,10 +4,13 @@ column weights, symmetric-delete spelling over the vocabulary).
 
 Both index and query the terms of knowledge.analysis (folded, stemmed, compounds joined),
 so they find the same articles. Callers use `search(text, audiences=..., limit=...)` and
-never branch on the database. Audience and status filtering happens inside the SQL query,
-so an article the reader may not see is never fetched; the vocabulary is kept per audience,
-so neither a correction nor a completion reveals a word of an article the reader may not
-see.
+never branch on the database. Each article is analysed in its own language (Snowball
+English or German, the algorithms of PostgreSQL's 'english' and 'german' configurations)
+and a query in the reader's: a reader finds the articles of their language, and those of
+the default language when their own has none that match. Audience and status filtering
+happens inside the SQL query, so an article the reader may not see is never fetched; the
+vocabulary is kept per audience (and language), so neither a correction nor a completion
+reveals a word of an article the reader may not see.
 """
 # ruff: noqa: S608 - table names are module constants; every value is a bound parameter.
 from __future__ import annotations
@@ -19,11 +22,12 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from . import analysis, conf
-from .models import Audience, Synonym
+from .models import Audience, Synonym, default_language
 from .query import (
     MAX_CLAUSES,
     ParsedQuery,
@@ -65,6 +69,7 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     corrected: bool = False  # some word was corrected (spelling)
     suggestion: str = ""  # "did you mean": the query with the corrections
+    language: str = ""  # of the articles found (the default one when the reader's had none)
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -135,12 +140,13 @@ class Backend(ABC):
     vendor = ""
 
     @abstractmethod
-    def run(self, parsed: ParsedQuery, *, audiences: Sequence[str], limit: int,
-            any_clause: bool, exclude: Sequence[int], head_only: bool) -> list[Hit]:
+    def run(self, parsed: ParsedQuery, *, audiences: Sequence[str], language: str,
+            limit: int, any_clause: bool, exclude: Sequence[int], head_only: bool
+            ) -> list[Hit]:
         ...
 
     @abstractmethod
-    def close_words(self, word: str, *, audiences: Sequence[str]) -> list[str]:
+    def close_words(self, word: str, *, audiences: Sequence[str], language: str) -> list[str]:
         """Vocabulary words that may be what `word` was meant to be (checked afterwards)."""
 
     @abstractmethod
@@ -166,7 +172,7 @@ class PostgresBackend(Backend):
             SELECT id, {rank}('{{0.1, 0.2, 0.4, 1.0}}', {vector}, q.q) AS rank
             FROM knowledge_article, q
             WHERE {vector} @@ q.q AND status = 'published' AND audience = ANY(%s)
-              AND NOT (id = ANY(%s))
+              AND language = %s AND NOT (id = ANY(%s))
             ORDER BY rank DESC, id
             LIMIT %s
         ) r JOIN knowledge_article a ON a.id = r.id
@@ -182,28 +188,28 @@ class PostgresBackend(Backend):
     }
     CLOSE_SQL = """
         SELECT word FROM knowledge_searchterm
-        WHERE audience = ANY(%s) AND word %% %s
+        WHERE audience = ANY(%s) AND language = %s AND word %% %s
         ORDER BY similarity(word, %s) DESC, word
         LIMIT 8
     """
 
-    def run(self, parsed, *, audiences, limit, any_clause, exclude, head_only):
+    def run(self, parsed, *, audiences, language, limit, any_clause, exclude, head_only):
         tsquery = to_tsquery(parsed, any_clause=any_clause)
         with connection.cursor() as cur:
             cur.execute(self.QUERIES[any_clause, head_only],
-                        [tsquery, list(audiences), list(exclude), limit])
+                        [tsquery, list(audiences), language, list(exclude), limit])
             rows = cur.fetchall()
         # Snippets in Python: ts_headline re-parses every body and cost more than the search.
         words = parsed.words
         return [Hit(r[0], r[1], r[2], r[3], r[4], make_snippet(r[5], words), float(r[6]))
                 for r in rows]
 
-    def close_words(self, word, *, audiences):
+    def close_words(self, word, *, audiences, language):
         with connection.cursor() as cur:
             # The % operator uses the trigram index with this threshold (transaction-local).
             cur.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
                         [str(TRIGRAM_THRESHOLD)])
-            cur.execute(self.CLOSE_SQL, [list(audiences), word, word])
+            cur.execute(self.CLOSE_SQL, [list(audiences), language, word, word])
             return [r[0] for r in cur.fetchall()]
 
     def write_index(self, cur, rows):
@@ -231,12 +237,12 @@ class SqliteBackend(Backend):
                bm25({FTS_TABLE}, 10.0, 4.0, 1.0, 4.0) AS score
         FROM {FTS_TABLE} JOIN knowledge_article a ON a.id = {FTS_TABLE}.rowid
         WHERE {FTS_TABLE} MATCH %s AND a.status = 'published' AND a.audience IN ({{aud}})
-          {{exclude}}
+          AND a.language = %s {{exclude}}
         ORDER BY score, a.id
         LIMIT %s
     """
 
-    def run(self, parsed, *, audiences, limit, any_clause, exclude, head_only):
+    def run(self, parsed, *, audiences, language, limit, any_clause, exclude, head_only):
         sql = self.SQL.format(
             aud=", ".join(["%s"] * len(audiences)),
             exclude=f"AND a.id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else "",
@@ -245,14 +251,14 @@ class SqliteBackend(Backend):
         if head_only:
             match = "{title summary tags} : (" + match + ")"
         with connection.cursor() as cur:
-            cur.execute(sql, [match, *audiences, *exclude, limit])
+            cur.execute(sql, [match, *audiences, language, *exclude, limit])
             rows = cur.fetchall()
         words = parsed.words
         return [Hit(r[0], r[1], r[2], r[3], r[4], make_snippet(r[5], words), -float(r[6]))
                 for r in rows]
 
-    def close_words(self, word, *, audiences):
-        index = _spelling_index(tuple(sorted(audiences)))
+    def close_words(self, word, *, audiences, language):
+        index = _spelling_index(tuple(sorted(audiences)), language)
         found: set[str] = set()
         for variant in analysis.deletes(word, 2):
             found.update(index.get(variant, ()))
@@ -276,21 +282,23 @@ class SqliteBackend(Backend):
 _SPELLING: dict[tuple, dict[str, list[str]]] = {}
 
 
-def _spelling_index(audiences: tuple[str, ...]) -> dict[str, list[str]]:
+def _spelling_index(audiences: tuple[str, ...], language: str) -> dict[str, list[str]]:
     """Symmetric-delete index of the vocabulary (each word and its stem, and their
     one-letter deletions; under "\\0" + initial the words of each initial), built once
     per vocabulary version in each process."""
-    key = (cache.get_or_set(VOCAB_VERSION_KEY, 1, None), audiences)
+    key = (cache.get_or_set(VOCAB_VERSION_KEY, 1, None), audiences, language)
     index = _SPELLING.get(key)
     if index is None:
         marks = ", ".join(["%s"] * len(audiences))
         with connection.cursor() as cur:
             cur.execute(f"SELECT DISTINCT word FROM knowledge_searchterm "
-                        f"WHERE audience IN ({marks})", list(audiences))
+                        f"WHERE audience IN ({marks}) AND language = %s",
+                        [*audiences, language])
             vocab = [r[0] for r in cur.fetchall()]
         index = {}
         for word in vocab:
-            for variant in analysis.deletes(word, 1) | analysis.deletes(analysis.stem(word), 1):
+            for variant in (analysis.deletes(word, 1)
+                            | analysis.deletes(analysis.stem(word, language), 1)):
                 index.setdefault(variant, []).append(word)
             index.setdefault("\0" + word[:1], []).append(word)
         for old in [k for k in _SPELLING if k[0] != key[0]]:
@@ -311,20 +319,20 @@ def backend() -> Backend:
 
 
 def _look_up(stems: Collection[str], typed: str | None,
-             audiences: Sequence[str]) -> tuple[set[str], list[str]]:
+             audiences: Sequence[str], language: str) -> tuple[set[str], list[str]]:
     """In one round trip: which of `stems` the vocabulary knows, and the stems of the words
     that start with `typed` (the word still being typed, if any)."""
     aud = ", ".join(["%s"] * len(audiences))
     parts, params = [], []
     if stems:
         parts.append(f"SELECT 'k', stem FROM knowledge_searchterm WHERE audience IN ({aud}) "
-                     f"AND stem IN ({', '.join(['%s'] * len(stems))})")
-        params += [*audiences, *stems]
+                     f"AND language = %s AND stem IN ({', '.join(['%s'] * len(stems))})")
+        params += [*audiences, language, *stems]
     if typed:
         parts.append(f"SELECT 'c', stem FROM (SELECT DISTINCT stem FROM knowledge_searchterm "
-                     f"WHERE audience IN ({aud}) AND word >= %s AND word < %s "
-                     f"LIMIT {COMPLETIONS}) c")
-        params += [*audiences, typed, typed + "\uffff"]
+                     f"WHERE audience IN ({aud}) AND language = %s AND word >= %s "
+                     f"AND word < %s LIMIT {COMPLETIONS}) c")
+        params += [*audiences, language, typed, typed + "\uffff"]
     if not parts:
         return set(), []
     with connection.cursor() as cur:
@@ -333,18 +341,20 @@ def _look_up(stems: Collection[str], typed: str | None,
     return {r[1] for r in rows if r[0] == "k"}, [r[1] for r in rows if r[0] == "c"]
 
 
-def correct(word: str, *, audiences: Sequence[str]) -> str | None:
+def correct(word: str, *, audiences: Sequence[str], language: str = analysis.DEFAULT
+            ) -> str | None:
     """The vocabulary word closest to a word no visible article uses (edit distance, one
     typo in a word of up to seven letters, two in a longer one), or None."""
     allowed = analysis.allowed_typos(word)
     if not allowed or not word.isalpha():
         return None
     best: tuple | None = None
-    stem = analysis.stem(word)
-    for candidate in backend().close_words(word, audiences=audiences):
+    stem = analysis.stem(word, language)
+    for candidate in backend().close_words(word, audiences=audiences, language=language):
         # Stems too: "webhok" is one letter from "webhooks" once both lose their ending.
         distance = min(analysis.edit_distance(word, candidate, allowed),
-                       analysis.edit_distance(stem, analysis.stem(candidate), allowed))
+                       analysis.edit_distance(stem, analysis.stem(candidate, language),
+                                              allowed))
         if distance <= allowed:
             rank = (distance, candidate[0] != word[0], abs(len(candidate) - len(word)),
                     candidate)
@@ -352,7 +362,8 @@ def correct(word: str, *, audiences: Sequence[str]) -> str | None:
     return best[-1] if best else None
 
 
-def _expand(parsed: ParsedQuery, audiences: Sequence[str]) -> tuple[ParsedQuery, dict[str, str]]:
+def _expand(parsed: ParsedQuery, audiences: Sequence[str], language: str
+            ) -> tuple[ParsedQuery, dict[str, str]]:
     """Per word: complete the word still being typed, and correct the spelling of a word
     that no article the reader may see contains. Returns the query and the corrections."""
     single = {i: clause[0][0] for i, clause in enumerate(parsed.clauses)
@@ -360,7 +371,8 @@ def _expand(parsed: ParsedQuery, audiences: Sequence[str]) -> tuple[ParsedQuery,
     typing = next((i for i, t in single.items() if t.prefix), None)
     known, completions = _look_up(
         {t.word for t in single.values()},
-        None if typing is None else analysis.joined(parsed.typed[typing]), audiences)
+        None if typing is None else analysis.joined(parsed.typed[typing]), audiences,
+        language)
     extra: dict[int, list[str]] = {}
     complete: set[int] = set()
     corrections: dict[str, str] = {}
@@ -376,17 +388,24 @@ def _expand(parsed: ParsedQuery, audiences: Sequence[str]) -> tuple[ParsedQuery,
             continue
         if len(corrections) >= MAX_CORRECTIONS:
             break
-        fixed = correct(typed, audiences=audiences)
+        fixed = correct(typed, audiences=audiences, language=language)
         if fixed:
             corrections[parsed.typed[i]] = fixed
-            extra.setdefault(i, []).append(analysis.stem(fixed))
+            extra.setdefault(i, []).append(analysis.stem(fixed, language))
     return with_alternatives(parsed, extra, replace={i for i in complete if extra[i]}), \
         corrections
 
 
+def reader_language(language: str | None = None) -> str:
+    """The analysis language of a reader: the one given, else the active one ("de-at" and
+    "de" -> "de"); a language without its own analysis reads the default one."""
+    code = analysis.language_of(language or translation.get_language() or default_language())
+    return code
+
+
 def search(text: str, *, audiences: Sequence[str], limit: int = 10, any_words: bool = False,
            exclude: Sequence[int] = (), prefix: bool = True,
-           max_clauses: int = MAX_CLAUSES) -> SearchResult:
+           max_clauses: int = MAX_CLAUSES, language: str | None = None) -> SearchResult:
     """Published articles for `audiences` matching `text`, best first.
 
     Articles with every meaningful word (or a synonym, a completion of the word being
@@ -397,13 +416,30 @@ def search(text: str, *, audiences: Sequence[str], limit: int = 10, any_words: b
 
     any_words=True (suggestions from a ticket's subject and description): the same
     ranking, without treating the last word as typed half-way.
+
+    language: the reader's (default: the active language). Only articles in it are
+    searched; when none matches, the articles of the default language are.
     """
-    result = SearchResult(query=normalise(text))
+    wanted = reader_language(language)
+    result = _search_in(wanted, text, audiences=audiences, limit=limit, any_words=any_words,
+                        exclude=exclude, prefix=prefix, max_clauses=max_clauses)
+    fallback = analysis.language_of(default_language())
+    if not result.hits and wanted != fallback:
+        result = _search_in(fallback, text, audiences=audiences, limit=limit,
+                            any_words=any_words, exclude=exclude, prefix=prefix,
+                            max_clauses=max_clauses)
+    return result
+
+
+def _search_in(language: str, text: str, *, audiences: Sequence[str], limit: int,
+               any_words: bool, exclude: Sequence[int], prefix: bool,
+               max_clauses: int) -> SearchResult:
+    result = SearchResult(query=normalise(text), language=language)
     parsed = parse(text, synonym_groups(), prefix=prefix and not any_words,
-                   max_clauses=max_clauses)
+                   max_clauses=max_clauses, language=language)
     if parsed.is_empty or not audiences:
         return result
-    parsed, corrections = _expand(parsed, audiences)
+    parsed, corrections = _expand(parsed, audiences, language)
     be = backend()
     hits: list[Hit] = []
     found = list(exclude)
@@ -413,7 +449,7 @@ def search(text: str, *, audiences: Sequence[str], limit: int = 10, any_words: b
     for any_clause, head_only in tiers:
         if len(hits) >= limit:
             break
-        more = be.run(parsed, audiences=audiences, limit=limit - len(hits),
+        more = be.run(parsed, audiences=audiences, language=language, limit=limit - len(hits),
                       any_clause=any_clause, exclude=found, head_only=head_only)
         hits += more
         found += [h.id for h in more]
@@ -425,13 +461,13 @@ def search(text: str, *, audiences: Sequence[str], limit: int = 10, any_words: b
 
 
 def suggest(subject: str, description: str = "", *, audiences: Sequence[str],
-            limit: int = 5) -> SearchResult:
+            limit: int = 5, language: str | None = None) -> SearchResult:
     """Articles for a ticket being written (or worked), ranked as the search box ranks: the
     subject's words come first and the query keeps the first SUGGEST_CLAUSES distinct
     words, so a long description cannot make the query slow."""
     text = f"{subject} {description[:2000]}"
     return search(text, audiences=audiences, limit=limit, any_words=True,
-                  max_clauses=SUGGEST_CLAUSES)
+                  max_clauses=SUGGEST_CLAUSES, language=language)
 
 
 def index_article(article_ids: Collection[int] | None = None) -> None:
@@ -453,28 +489,30 @@ def rebuild(conn, be: Backend, article_ids: list[int] | None) -> None:
         be.clear_index(cur, article_ids)
         if article_ids is None:
             cur.execute("DELETE FROM knowledge_searchterm")
-        cur.execute("SELECT id, title, summary, body, tags, status, audience "
+        cur.execute("SELECT id, title, summary, body, tags, status, audience, language "
                     f"FROM knowledge_article {where} ORDER BY id", params)
         rows = cur.fetchall()
         for start in range(0, len(rows), 500):
             batch = rows[start:start + 500]
             be.write_index(cur, [
-                (r[0], analysis.index_text(r[1]), analysis.index_text(r[2]),
-                 analysis.index_text(r[3]), analysis.index_text((r[4] or "").replace(",", " ")))
+                (r[0], analysis.index_text(r[1], r[7]), analysis.index_text(r[2], r[7]),
+                 analysis.index_text(r[3], r[7]),
+                 analysis.index_text((r[4] or "").replace(",", " "), r[7]))
                 for r in batch])
             _add_vocabulary(cur, batch)
 
 
 def _add_vocabulary(cur, rows: list[tuple]) -> None:
     """Words of the published ones of these rows (id, title, summary, body, tags, status,
-    audience), under their audience."""
-    terms: set[tuple[str, str, str]] = set()
+    audience, language), under their audience and language."""
+    terms: set[tuple[str, str, str, str]] = set()
     for r in rows:
         if r[5] == "published":
-            for word in analysis.vocabulary(f"{r[1]} {r[2]} {r[3]} {r[4]}"):
-                terms.add((word, analysis.stem(word), r[6]))
-    cur.executemany("INSERT INTO knowledge_searchterm (word, stem, audience) "
-                    "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", sorted(terms))
+            language = analysis.language_of(r[7])
+            for word in analysis.vocabulary(f"{r[1]} {r[2]} {r[3]} {r[4]}", language):
+                terms.add((word, analysis.stem(word, language), r[6], language))
+    cur.executemany("INSERT INTO knowledge_searchterm (word, stem, audience, language) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", sorted(terms))
 
 
 def rebuild_vocabulary() -> int:
@@ -482,7 +520,7 @@ def rebuild_vocabulary() -> int:
     or moved to another audience go (the nightly job). Returns how many words it holds."""
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM knowledge_searchterm")
-        cur.execute("SELECT id, title, summary, body, tags, status, audience "
+        cur.execute("SELECT id, title, summary, body, tags, status, audience, language "
                     "FROM knowledge_article WHERE status = 'published' ORDER BY id")
         rows = cur.fetchall()
         for start in range(0, len(rows), 500):

@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -14,8 +15,17 @@ from tickets.models import Category, Ticket
 
 from . import conf
 from .deflection import rate
-from .models import Article, ArticleStatus, ArticleVote, Audience, SearchLog, SearchSource, Visit
-from .search import audiences_for, search
+from .models import (
+    Article,
+    ArticleStatus,
+    ArticleVote,
+    Audience,
+    SearchLog,
+    SearchSource,
+    Visit,
+    default_language,
+)
+from .search import audiences_for, reader_language, search
 
 CUSTOMER_SOURCES = (SearchSource.HELP_CENTER, SearchSource.SUGGESTION, SearchSource.API)
 WRITE_NEXT_THRESHOLD = 10  # tickets in a week on a category with no article
@@ -25,6 +35,31 @@ def visible_articles(user) -> QuerySet[Article]:
     """Published articles the user may read (the audience rule, in one place)."""
     return Article.objects.filter(status=ArticleStatus.PUBLISHED,
                                   audience__in=audiences_for(user))
+
+
+def for_reader(articles: QuerySet[Article], language: str | None = None) -> QuerySet[Article]:
+    """The articles a reader of `language` (default: the active one) is shown in lists: those
+    in their language, and those in the default language that have no published
+    translation into it."""
+    language = reader_language(language)
+    default = default_language()
+    if language == default:
+        return articles.filter(language=default)
+    translated = Article.objects.filter(language=language, status=ArticleStatus.PUBLISHED,
+                                        translation_of__isnull=False
+                                        ).values("translation_of_id")
+    return articles.filter(Q(language=language)
+                           | (Q(language=default) & ~Q(pk__in=translated)))
+
+
+def translations_of(article: Article, user) -> list[Article]:
+    """The other published languages of an article the user may read (original included),
+    in the order of settings.LANGUAGES."""
+    original = article.translation_of_id or article.pk
+    family = list(visible_articles(user).filter(Q(pk=original) | Q(translation_of_id=original))
+                  .exclude(pk=article.pk).only("id", "slug", "title", "language"))
+    order = [code for code, _name in settings.LANGUAGES]
+    return sorted(family, key=lambda a: order.index(a.language) if a.language in order else 99)
 
 
 def get_article_for(user, slug: str) -> Article:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -37,6 +38,7 @@ from .models import (
     VersionState,
     Visit,
     VoteReason,
+    default_language,
 )
 from .query import normalise
 
@@ -71,7 +73,8 @@ def create_article(*, title: str, author: User | None, template: str = ArticleTe
                    section: Section | None = None, audience: str = Audience.PUBLIC,
                    category=None, product_area=None, tags: str = "",
                    owner: User | None = None, review_interval_days: int = 180,
-                   from_ticket=None) -> Article:
+                   from_ticket=None, language: str | None = None,
+                   translation_of: Article | None = None) -> Article:
     """A new draft article, starting from its template's content unless given some."""
     title = (title or "").strip()
     if not title:
@@ -80,6 +83,14 @@ def create_article(*, title: str, author: User | None, template: str = ArticleTe
         raise ValidationError({"template": f"Unknown template {template!r}."})
     if audience not in Audience.values:
         raise ValidationError({"audience": f"Unknown audience {audience!r}."})
+    language = language or default_language()
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": f"Unknown language {language!r}."})
+    if translation_of is not None and (
+            translation_of.language == language
+            or Article.objects.filter(translation_of=translation_of,
+                                      language=language).exists()):
+        raise ValidationError({"language": "That article already exists in this language."})
     tpl_summary, tpl_body = starting_content(template)
     now = timezone.now()
     with transaction.atomic():
@@ -90,6 +101,7 @@ def create_article(*, title: str, author: User | None, template: str = ArticleTe
             category=category, product_area=product_area, tags=tags,
             owner=owner or author, review_interval_days=review_interval_days,
             created_from_ticket=from_ticket, created_at=now, updated_at=now,
+            language=language, translation_of=translation_of,
         )
         ArticleVersion.objects.create(
             article=article, number=1, title=article.title, summary=article.summary,

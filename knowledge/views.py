@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import throttle
@@ -26,7 +27,7 @@ from tickets.selectors import get_ticket_for
 
 from . import conf, deflection, search, selectors, services
 from .forms import ArticleSettingsForm, EditArticleForm, FlagForm, NewArticleForm, VoteForm
-from .models import Article, ArticleStatus, SearchSource, Section, Visit
+from .models import Article, ArticleStatus, FlagKind, SearchSource, Section, Visit
 
 VISIT_COOKIE = "kb_visit"
 SEARCH_LIMIT = 10
@@ -99,8 +100,8 @@ def _new_ticket_url(*, subject: str = "", description: str = "") -> str:
 def home(request: HttpRequest) -> HttpResponse:
     sections = (Section.objects.filter(parent__isnull=True)
                 .prefetch_related("children").order_by("position", "name"))
-    popular = (selectors.visible_articles(request.user).only("id", "slug", "title", "summary")
-               .order_by("-view_count", "title")[:8])
+    popular = (selectors.for_reader(selectors.visible_articles(request.user))
+               .only("id", "slug", "title", "summary").order_by("-view_count", "title")[:8])
     return render(request, "knowledge/home.html", {"sections": sections, "popular": popular})
 
 
@@ -125,8 +126,8 @@ def search_view(request: HttpRequest) -> HttpResponse:
 def section(request: HttpRequest, slug: str) -> HttpResponse:
     node = get_object_or_404(Section.objects.select_related("parent", "parent__parent"),
                              slug=slug)
-    articles = (selectors.visible_articles(request.user).filter(section=node)
-                .only("id", "slug", "title", "summary").order_by("title"))
+    articles = (selectors.for_reader(selectors.visible_articles(request.user))
+                .filter(section=node).only("id", "slug", "title", "summary").order_by("title"))
     page = Paginator(articles, 50).get_page(request.GET.get("page"))
     return render(request, "knowledge/section.html", {
         "section": node, "children": node.children.all(), "page_obj": page,
@@ -149,12 +150,14 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "knowledge/article.html", {
         "article": item,
         "related": selectors.related_articles(item, request.user),
+        "translations": selectors.translations_of(item, request.user),
         "vote_form": VoteForm(),
         "voted": None,
         "solved": bool(visit and visit.solved_at),
         "still_need_help": _new_ticket_url(
             subject=query or item.title,
-            description=f"I read “{item.title}” in the help center but still need help.\n\n"),
+            description=_("I read “%(title)s” in the help center but still need help.")
+            % {"title": item.title} + "\n\n"),
         "can_manage": _can_manage(request.user),
     })
 
@@ -179,7 +182,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     if request.htmx:
         return render(request, "knowledge/_vote.html", context)
     if voted:
-        messages.success(request, "Thanks for your feedback.")
+        messages.success(request, _("Thanks for your feedback."))
     return redirect(item.get_absolute_url())
 
 
@@ -196,7 +199,7 @@ def solved(request: HttpRequest) -> HttpResponse:
         services.mark_solved(visit=visit, article=item)
     if request.htmx:
         return render(request, "knowledge/_solved.html", {"article": item})
-    messages.success(request, "Great, glad that helped!")
+    messages.success(request, _("Great, glad that helped!"))
     return redirect(item.get_absolute_url() if item else reverse("knowledge:home"))
 
 
@@ -257,12 +260,13 @@ def flag(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_ticket_for(request.user, pk)
     form = FlagForm(request.POST)
     if not form.is_valid():
-        return HttpResponse("Choose wrong or outdated.", status=400)
+        return HttpResponse(_("Choose wrong or outdated."), status=400)
     item = get_object_or_404(selectors.visible_articles(request.user),
                              pk=form.cleaned_data["article"])
     services.flag_article(item, reporter=request.user, kind=form.cleaned_data["kind"],
                           note=form.cleaned_data["note"], ticket=ticket)
-    text = f"Thanks: “{item.title}” was flagged as {form.cleaned_data['kind']}; its owner is told."
+    text = _("Thanks: “%(title)s” was flagged as %(kind)s; its owner is told.") % {
+        "title": item.title, "kind": str(FlagKind(form.cleaned_data["kind"]).label).lower()}
     if request.htmx:
         return HttpResponse(f'<p class="flash flash-success" role="status">'
                             f'{_escape(text)}</p>')
@@ -285,7 +289,8 @@ def draft_from_ticket(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("agent:ticket", pk=ticket.pk)
-    messages.success(request, "Draft article created from the ticket; edit it before publishing.")
+    messages.success(request,
+                     _("Draft article created from the ticket; edit it before publishing."))
     return redirect("knowledge:edit", pk=item.pk)
 
 
@@ -313,13 +318,14 @@ def manage(request: HttpRequest) -> HttpResponse:
 def new_article(request: HttpRequest) -> HttpResponse:
     form = NewArticleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the article a title and a template.")
+        messages.error(request, _("Give the article a title and a template."))
         return redirect("knowledge:manage")
     data = form.cleaned_data
     item = services.create_article(
         title=data["title"], author=request.user, template=data["template"],
         section=data["section"], audience=data["audience"], category=data["category"],
-        product_area=data["product_area"])
+        product_area=data["product_area"], language=data["language"] or None,
+        translation_of=data["translation_of"])
     return redirect("knowledge:edit", pk=item.pk)
 
 
@@ -345,15 +351,15 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
                         services.submit_for_review(item, actor=request.user)
                     if action == "publish":
                         services.publish(item, actor=request.user)
-                    messages.success(request, {"save": "Draft saved.",
-                                               "review": "Sent for review.",
-                                               "publish": "Published."}[action])
+                    messages.success(request, {"save": _("Draft saved."),
+                                               "review": _("Sent for review."),
+                                               "publish": _("Published.")}[action])
                     return redirect("knowledge:edit", pk=item.pk)
             elif action == "settings":
                 settings_form = ArticleSettingsForm(request.POST, instance=item)
                 if settings_form.is_valid():
                     settings_form.save()
-                    messages.success(request, "Settings saved.")
+                    messages.success(request, _("Settings saved."))
                     return redirect("knowledge:edit", pk=item.pk)
             elif action == "discard":
                 services.discard_draft(item, actor=request.user)
@@ -363,7 +369,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("knowledge:edit", pk=item.pk)
             elif action == "reviewed":
                 services.mark_reviewed(item, actor=request.user)
-                messages.success(request, "Marked as reviewed today.")
+                messages.success(request, _("Marked as reviewed today."))
                 return redirect("knowledge:edit", pk=item.pk)
         except (ValidationError, PermissionDenied) as exc:
             messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))

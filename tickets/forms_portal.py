@@ -5,6 +5,9 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from .models import Category, ProductArea
 
@@ -35,31 +38,35 @@ def _accept_attr() -> str:
     return ",".join(f".{ext}" for ext in settings.HELPDESK_ALLOWED_ATTACHMENT_EXTENSIONS)
 
 
-def _attachment_help() -> str:
-    mb = settings.HELPDESK_MAX_ATTACHMENT_BYTES // (1024 * 1024)
-    return (
-        f"Optional. Up to {settings.HELPDESK_MAX_ATTACHMENTS_PER_MESSAGE} files, "
-        f"{mb} MB each (screenshots, logs, PDF, HAR…)."
-    )
+def _attachment_help_text() -> str:
+    return _("Optional. Up to %(count)s files, %(mb)s MB each (screenshots, logs, PDF, "
+             "HAR…).") % {"count": settings.HELPDESK_MAX_ATTACHMENTS_PER_MESSAGE,
+                          "mb": settings.HELPDESK_MAX_ATTACHMENT_BYTES // (1024 * 1024)}
+
+
+# Lazy: the help text is read when the form renders, in the reader's language.
+_attachment_help = lazy(_attachment_help_text, str)
 
 
 class NewTicketForm(forms.Form):
     subject = forms.CharField(
-        max_length=255, help_text="A short summary, e.g. “Export to CSV fails with error 500”."
+        label=_lazy("Subject"), max_length=255,
+        help_text=_lazy("A short summary, e.g. “Export to CSV fails with error 500”."),
     )
     description = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 10}),
-        help_text="What happened, what you expected, and the steps to reproduce. "
-        "Markdown is supported.",
+        label=_lazy("Description"), widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=_lazy("What happened, what you expected, and the steps to reproduce. "
+                        "Markdown is supported."),
     )
     category = forms.ModelChoiceField(
-        queryset=Category.objects.all(), required=False, empty_label="Not sure",
+        queryset=Category.objects.all(), required=False, empty_label=_lazy("Not sure"),
+        label=_lazy("Category"),
     )
     product_area = forms.ModelChoiceField(
-        queryset=ProductArea.objects.all(), required=False, empty_label="Not sure",
-        label="Product area",
+        queryset=ProductArea.objects.all(), required=False, empty_label=_lazy("Not sure"),
+        label=_lazy("Product area"),
     )
-    attachments = MultipleFileField()
+    attachments = MultipleFileField(label=_lazy("Attachments"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -73,35 +80,38 @@ class NewTicketForm(forms.Form):
 
 class ReplyForm(forms.Form):
     body = forms.CharField(
-        label="Your reply", required=False,
+        label=_lazy("Your reply"), required=False,
         widget=forms.Textarea(attrs={"rows": 6, "data-shortcut": "reply"}),
-        help_text="Markdown is supported.",
+        help_text=_lazy("Markdown is supported."),
     )
-    attachments = MultipleFileField()
+    attachments = MultipleFileField(label=_lazy("Attachments"))
 
     def clean(self):
         cleaned = super().clean()
         if not (cleaned.get("body") or "").strip() and not cleaned.get("attachments"):
-            self.add_error("body", "Write a message or attach a file.")
+            self.add_error("body", _("Write a message or attach a file."))
         return cleaned
 
 
 class ReopenForm(forms.Form):
     reason = forms.CharField(
-        label="Why are you reopening this request?",
+        label=_lazy("Why are you reopening this request?"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Tell us what still does not work, so we can pick it up quickly.",
+        help_text=_lazy("Tell us what still does not work, so we can pick it up quickly."),
     )
 
 
 class TicketFilterForm(forms.Form):
     """The list's filters; unknown values fall back to the defaults instead of erroring."""
 
-    STATUS_CHOICES = [("all", "All"), ("open", "Open"), ("solved", "Solved or closed")]
-    SCOPE_CHOICES = [("organization", "Everyone in my organization"), ("own", "Only mine")]
+    STATUS_CHOICES = [("all", _lazy("All")), ("open", _lazy("Open")),
+                      ("solved", _lazy("Solved or closed"))]
+    SCOPE_CHOICES = [("organization", _lazy("Everyone in my organization")),
+                     ("own", _lazy("Only mine"))]
 
-    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label="Status")
-    scope = forms.ChoiceField(choices=SCOPE_CHOICES, required=False, label="Requests of")
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label=_lazy("Status"))
+    scope = forms.ChoiceField(choices=SCOPE_CHOICES, required=False,
+                              label=_lazy("Requests of"))
 
     def __init__(self, *args, show_scope: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -124,6 +134,6 @@ def add_service_error(form: forms.Form, exc: Exception, *, field: str | None = N
     if isinstance(exc, ValidationError):
         form.add_error(field, exc.messages)
     elif isinstance(exc, PermissionDenied):
-        form.add_error(None, str(exc) or "You cannot do this on this request.")
+        form.add_error(None, str(exc) or _("You cannot do this on this request."))
     else:
         form.add_error(field, str(exc))

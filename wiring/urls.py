@@ -1,6 +1,7 @@
 """Top-level URLs: portal, agent workspace, notifications, accounts, API and admin."""
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from helpdesk import views
@@ -8,6 +9,11 @@ from helpdesk import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # The browser's language choice for visitors (signed-in users choose in their
+    # preferences), and the JavaScript strings of the active language (a script file, so
+    # the CSP's script-src 'self' allows it).
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/", include("helpdesk.account_urls")),
     path("accounts/oidc/", include("mozilla_django_oidc.urls")),
     path("security/", include("helpdesk.security_urls")),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 from tickets.rendering import render_markdown
 from tickets.state_machine import Status
@@ -12,27 +13,29 @@ register = template.Library()
 # Customers do not need our internal workflow: several statuses read the same to them.
 # Each entry: (group used for styling, label, one-line explanation).
 CUSTOMER_STATUS: dict[Status, tuple[str, str, str]] = {
-    Status.NEW: ("received", "Received", "We have received your request and will reply soon."),
-    Status.TRIAGED: (
-        "received", "Received", "We have received your request and will reply soon."
+    Status.NEW: (
+        "received", _("Received"), _("We have received your request and will reply soon.")
     ),
-    Status.ASSIGNED: ("progress", "In progress", "Our support team is working on it."),
-    Status.IN_PROGRESS: ("progress", "In progress", "Our support team is working on it."),
-    Status.ESCALATED: ("progress", "In progress", "Our support team is working on it."),
+    Status.TRIAGED: (
+        "received", _("Received"), _("We have received your request and will reply soon.")
+    ),
+    Status.ASSIGNED: ("progress", _("In progress"), _("Our support team is working on it.")),
+    Status.IN_PROGRESS: ("progress", _("In progress"), _("Our support team is working on it.")),
+    Status.ESCALATED: ("progress", _("In progress"), _("Our support team is working on it.")),
     Status.ENGINEERING: (
-        "progress", "In progress", "Our engineers are looking into it."
+        "progress", _("In progress"), _("Our engineers are looking into it.")
     ),
     Status.WAITING_ON_THIRD_PARTY: (
-        "progress", "In progress", "We are waiting on a partner and will update you."
+        "progress", _("In progress"), _("We are waiting on a partner and will update you.")
     ),
     Status.WAITING_ON_CUSTOMER: (
-        "waiting", "Awaiting your reply", "We need more information from you to continue."
+        "waiting", _("Awaiting your reply"), _("We need more information from you to continue.")
     ),
     Status.RESOLVED: (
-        "solved", "Solved",
-        "We believe this is solved. Reply or reopen it if the problem is still there.",
+        "solved", _("Solved"),
+        _("We believe this is solved. Reply or reopen it if the problem is still there."),
     ),
-    Status.CLOSED: ("closed", "Closed", "This request is closed."),
+    Status.CLOSED: ("closed", _("Closed"), _("This request is closed.")),
 }
 
 
@@ -46,7 +49,7 @@ def _entry(status: str) -> tuple[str, str, str]:
 @register.filter
 def customer_status(status: str) -> str:
     """The status as a customer reads it ("Awaiting your reply", not "waiting_on_customer")."""
-    return _entry(status)[1]
+    return str(_entry(status)[1])
 
 
 @register.filter
@@ -56,7 +59,7 @@ def customer_status_group(status: str) -> str:
 
 @register.filter
 def customer_status_help(status: str) -> str:
-    return _entry(status)[2]
+    return str(_entry(status)[2])
 
 
 @register.filter

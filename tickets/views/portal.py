@@ -145,8 +145,9 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                     add_service_error(form, exc, field="attachments")
             else:
                 messages.success(
-                    request, f"Thanks! Your request {ticket.reference} was received. "
-                    "We will reply here and by e-mail."
+                    request, _("Thanks! Your request %(reference)s was received. "
+                               "We will reply here and by e-mail.")
+                    % {"reference": ticket.reference}
                 )
                 return redirect("portal:ticket", pk=ticket.pk)
     else:
@@ -203,8 +204,9 @@ def _follow_up_initial(request: HttpRequest) -> dict[str, str]:
     if previous is None:
         return {}
     return {
-        "subject": f"Follow-up: {previous.subject}"[:255],
-        "description": f"This follows up on my earlier request {previous.reference}.\n\n",
+        "subject": (_("Follow-up: %(subject)s") % {"subject": previous.subject})[:255],
+        "description": _("This follows up on my earlier request %(reference)s.")
+        % {"reference": previous.reference} + "\n\n",
     }
 
 
@@ -221,15 +223,18 @@ def _activity(ticket: Ticket) -> list[Activity]:
     out = []
     for event in selectors.timeline(ticket, include_internal=False):
         if event.kind == EventKind.CREATED:
-            out.append(Activity(event.created_at, "Request received"))
+            out.append(Activity(event.created_at, _("Request received")))
         elif event.kind == EventKind.STATUS:
             before, after = customer_status(event.before), customer_status(event.after)
             if before != after:
-                out.append(Activity(event.created_at, f"Status changed to {after}"))
+                out.append(Activity(event.created_at,
+                                    _("Status changed to %(status)s") % {"status": after}))
         elif event.kind == EventKind.MERGED and event.field == "merged_into":
-            out.append(Activity(event.created_at, f"Merged into request {event.after}"))
+            out.append(Activity(event.created_at, _("Merged into request %(reference)s")
+                                % {"reference": event.after}))
         elif event.kind == EventKind.MERGED:
-            out.append(Activity(event.created_at, "A duplicate request was merged into this one"))
+            out.append(Activity(event.created_at,
+                                _("A duplicate request was merged into this one")))
     return out
 
 
@@ -310,9 +315,9 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
             if before != ticket.status and before in (
                 Status.WAITING_ON_CUSTOMER, Status.RESOLVED
             ):
-                messages.success(request, "Thanks, your reply was sent and we are back on it.")
+                messages.success(request, _("Thanks, your reply was sent and we are back on it."))
             else:
-                messages.success(request, "Your reply was sent.")
+                messages.success(request, _("Your reply was sent."))
             return redirect("portal:ticket", pk=ticket.pk)
     ticket.refresh_from_db()
     return _render_ticket(request, ticket, reply_form=form)
@@ -328,8 +333,8 @@ def solve(request: HttpRequest, pk: int) -> HttpResponse:
     except (TransitionError, PermissionDenied) as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Glad it is solved! If the problem comes back, reopen the "
-                         "request or reply to it.")
+        messages.success(request, _("Glad it is solved! If the problem comes back, reopen the "
+                                    "request or reply to it."))
     return redirect("portal:ticket", pk=ticket.pk)
 
 
@@ -338,7 +343,7 @@ def solve(request: HttpRequest, pk: int) -> HttpResponse:
 def reopen(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _get_ticket(request, pk)
     if not _can_reopen(ticket.status):
-        messages.error(request, "Only solved requests can be reopened.")
+        messages.error(request, _("Only solved requests can be reopened."))
         return redirect("portal:ticket", pk=ticket.pk)
     form = ReopenForm(request.POST)
     if form.is_valid():
@@ -348,7 +353,8 @@ def reopen(request: HttpRequest, pk: int) -> HttpResponse:
         except (TransitionError, PermissionDenied) as exc:
             add_service_error(form, exc)
         else:
-            messages.success(request, "Your request is open again; we will pick it up shortly.")
+            messages.success(request,
+                             _("Your request is open again; we will pick it up shortly."))
             return redirect("portal:ticket", pk=ticket.pk)
     return _render_ticket(request, ticket, reopen_form=form)
 
