@@ -7,6 +7,9 @@ so a typo in the admin shows in the preview instead of vanishing.
 
 Lookup order: the team's active `NoticeTemplate`, the global one, then the shipped
 default `templates/notices/<key>.subject.txt`, `<key>.txt` and optional `<key>.html`.
+The shipped defaults exist per language: `templates/notices/<lang>/<key>...` is read for
+a recipient of that language (the caller renders inside `translation.override`), the
+English files for any other.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import translation
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import SafeString
 
@@ -52,8 +56,17 @@ class UnknownNotice(LookupError):
     """No template and no shipped default for this key."""
 
 
-def default_wording(key: str) -> Wording:
-    base = DEFAULTS_DIR / key
+def _language_dir(language: str | None) -> Path:
+    code = (language or translation.get_language() or "").split("-")[0].lower()
+    folder = DEFAULTS_DIR / code
+    return folder if code.isalpha() and folder.is_dir() else DEFAULTS_DIR
+
+
+def default_wording(key: str, language: str | None = None) -> Wording:
+    """The shipped wording of `key` in `language` (default: the active one), else English."""
+    base = _language_dir(language) / key
+    if not base.with_name(f"{key}.subject.txt").exists():
+        base = DEFAULTS_DIR / key
     subject_path = base.with_name(f"{key}.subject.txt")
     text_path = base.with_name(f"{key}.txt")
     if not subject_path.exists() or not text_path.exists():
@@ -71,14 +84,16 @@ def default_keys() -> list[str]:
                   for p in DEFAULTS_DIR.glob("*.subject.txt"))
 
 
-def wording_for(key: str, team_id: int | None = None) -> Wording:
+def wording_for(key: str, team_id: int | None = None, language: str | None = None) -> Wording:
+    """An edited wording (the team's, else the global one) wins in every language: the
+    team wrote it for its customers; otherwise the shipped default in `language`."""
     scope = Q(team__isnull=True) | Q(team_id=team_id) if team_id else Q(team__isnull=True)
     rows = {row.team_id: row for row in
             NoticeTemplate.objects.filter(scope, key=key, is_active=True)}
     row = rows.get(team_id) or rows.get(None)
     if row is not None:
         return Wording(row.subject, row.body_text, row.body_html)
-    return default_wording(key)
+    return default_wording(key, language)
 
 
 def _fill(template: str, values: Mapping[str, str | Block], *, html: bool) -> str:

@@ -8,7 +8,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 
 from .mail import build_email
@@ -54,9 +54,10 @@ def send_email(notification_id: int) -> bool:
             html = note.body_html + (
                 f'<p><a href="{escape(settings.HELPDESK_BASE_URL + note.url)}">'
                 f"{escape(settings.HELPDESK_BASE_URL + note.url)}</a></p>" if note.url else "")
-        build_email(kind="notification", key=f"notification:{note.pk}", subject=note.title,
-                    text=f"{note.body}{link}", html=html, to=[note.recipient.email],
-                    context={"notification": note}).send()
+        with translation.override(note.recipient.language or settings.LANGUAGE_CODE):
+            build_email(kind="notification", key=f"notification:{note.pk}",
+                        subject=note.title, text=f"{note.body}{link}", html=html,
+                        to=[note.recipient.email], context={"notification": note}).send()
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])
     return True
@@ -121,12 +122,14 @@ def send_digest(user_id: int, *, now: dt.datetime | None = None) -> bool:
         items_html = "".join(
             f'<li><a href="{escape(base + n.url)}">{escape(n.title)}</a></li>' if n.url
             else f"<li>{escape(n.title)}</li>" for n in notes)
-        rendered = render_notice("staff.digest", {
-            "name": user.display_name, "count": str(len(notes)),
-            "items": Block("\n".join(lines), f"<ul>{items_html}</ul>"),
-        })
-        build_email(kind="notification", key=f"digest:{user_id}:{notes[0].pk}:{notes[-1].pk}",
-                    subject=rendered.subject, text=rendered.text, html=rendered.html,
-                    to=[user.email], context={"notifications": notes}).send()
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            rendered = render_notice("staff.digest", {
+                "name": user.display_name, "count": str(len(notes)),
+                "items": Block("\n".join(lines), f"<ul>{items_html}</ul>"),
+            })
+            build_email(kind="notification",
+                        key=f"digest:{user_id}:{notes[0].pk}:{notes[-1].pk}",
+                        subject=rendered.subject, text=rendered.text, html=rendered.html,
+                        to=[user.email], context={"notifications": notes}).send()
         Notification.objects.filter(pk__in=[n.pk for n in notes]).update(emailed_at=now)
     return True

@@ -7,6 +7,7 @@ import os
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Priority
 
@@ -271,15 +272,15 @@ class CustomerMailPreference(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                 related_name="customer_mail_preference")
     all_email = models.BooleanField(
-        "e-mail at all", default=True,
-        help_text="Off: no e-mail about tickets at all (the portal still shows everything).")
+        _("e-mail at all"), default=True,
+        help_text=_("Off: no e-mail about tickets at all (the portal still shows everything)."))
     status_updates = models.BooleanField(
-        default=True, help_text="Acknowledgements and status changes (waiting, resolved, "
-                                "closed, merged).")
+        default=True,
+        help_text=_("Acknowledgements and status changes (waiting, resolved, closed, merged)."))
     reminders = models.BooleanField(default=True,
-                                    help_text="Reminders while a ticket waits on you.")
+                                    help_text=_("Reminders while a ticket waits on you."))
     incident_updates = models.BooleanField(default=True,
-                                           help_text="Updates about service incidents.")
+                                           help_text=_("Updates about service incidents."))
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -33,8 +33,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import Count, Q
 from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.html import escape
+from django.utils.translation import gettext as _
 
 from helpdesk.mail import OutgoingMail, mail_domain
 from helpdesk.models import User
@@ -335,7 +336,8 @@ def _local(value: dt.datetime | None, user: User | None) -> str:
     except (KeyError, ValueError):
         zone = ZoneInfo("UTC")
     local = value.astimezone(zone)
-    return f"{local:%A %d %B %Y, %H:%M} ({zone.key})"
+    # Day and month names in the recipient's language (rendered inside their override).
+    return f"{formats.date_format(local, 'l d F Y, H:i')} ({zone.key})"
 
 
 def _quote(text: str) -> Block:
@@ -366,8 +368,9 @@ def _attachments(message: Message) -> Block:
         size = f"{max(f.size // 1024, 1)} KB"
         lines.append(f"- {f.filename} ({size}): {url}")
         items.append(f'<li><a href="{escape(url)}">{escape(f.filename)}</a> ({size})</li>')
-    return Block("Attachments:\n" + "\n".join(lines) + "\n",
-                 "<p>Attachments:</p><ul>" + "".join(items) + "</ul>")
+    label = _("Attachments:")
+    return Block(label + "\n" + "\n".join(lines) + "\n",
+                 f"<p>{escape(label)}</p><ul>" + "".join(items) + "</ul>")
 
 
 def _ticket_list(ticket_ids: Sequence[int]) -> Block:
@@ -414,22 +417,23 @@ def notice_values(row: OutboundEmail) -> dict[str, str | Block]:
     if ticket is not None:
         values.update({
             "ticket_reference": ticket.reference, "ticket_subject": ticket.subject,
-            "ticket_status": LABELS.get(Status(ticket.status), ticket.status),
+            "ticket_status": _(LABELS.get(Status(ticket.status), ticket.status)),
             "portal_url": portal_url(ticket.pk),
             "team_name": ticket.team.name if ticket.team_id else "",
             # Public: the portal shows it on the ticket as well.
-            "waiting_reason": f"What we need from you: {ticket.waiting_reason}"
+            "waiting_reason": _("What we need from you: %(reason)s")
+            % {"reason": ticket.waiting_reason}
             if ticket.status == Status.WAITING_ON_CUSTOMER and ticket.waiting_reason else "",
         })
     if row.notice == "customer.created" and ticket is not None:
         due = deadlines.first_response_due(ticket.pk) or ticket.sla_due_at
         values["first_response_due"] = (
-            f"We aim to answer by {_local(due, person)}." if due else
-            "We will answer as soon as we can.")
+            _("We aim to answer by %(time)s.") % {"time": _local(due, person)} if due else
+            _("We will answer as soon as we can."))
     message = row.ticket_message
     if message is not None and message.is_public and ticket is not None:
         values["reply"] = Block(message.body, render_markdown(message.body))
-        values["agent_name"] = message.author.display_name if message.author else "Support"
+        values["agent_name"] = message.author.display_name if message.author else _("Support")
         values["attachments"] = _attachments(message)
         values["quote"] = _quote(_latest_customer_text(ticket, message.created_at))
     if "merged_into" in ctx:
@@ -449,8 +453,23 @@ def unsubscribe_url(user_id: int, topic: str) -> str:
     return _url(reverse("mailgate:unsubscribe", args=[unsubscribe_token(user_id, topic)]))
 
 
+def recipient_language(row: OutboundEmail) -> str:
+    """The language of the person a notice is for (their choice, else the site's)."""
+    ctx = row.context or {}
+    person_id = ctx.get("user") or (row.ticket.requester_id if row.ticket_id else None)
+    chosen = (User.objects.filter(pk=person_id).values_list("language", flat=True).first()
+              if person_id else "")
+    return chosen or settings.LANGUAGE_CODE
+
+
 def notice_email(row: OutboundEmail) -> EmailMultiAlternatives:
-    """The e-mail of a notice row, rendered now from its template (team wording first)."""
+    """The e-mail of a notice row, rendered now from its template (team wording first), in
+    the recipient's language."""
+    with translation.override(recipient_language(row)):
+        return _notice_email(row)
+
+
+def _notice_email(row: OutboundEmail) -> EmailMultiAlternatives:
     ticket = row.ticket
     values = notice_values(row)
     rendered = render_notice(row.notice, values,
@@ -478,7 +497,7 @@ def notice_email(row: OutboundEmail) -> EmailMultiAlternatives:
     row.subject = subject[:300]
     name = str(values.get("sender_name") or "Support")
     if row.kind == "reply" and values.get("agent_name"):
-        name = f"{values['agent_name']} via {name}"
+        name = _("%(agent)s via %(team)s") % {"agent": values["agent_name"], "team": name}
     email = EmailMultiAlternatives(subject, rendered.text,
                                    formataddr((name, parseaddr(address)[1])),
                                    row.recipients, headers=headers, reply_to=[address])

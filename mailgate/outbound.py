@@ -15,7 +15,8 @@ from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from helpdesk.mail import OutgoingMail, mail_domain
 from helpdesk.models import User
@@ -85,7 +86,7 @@ def queue_replies(message_ids: Sequence[int]) -> None:
                 .order_by("pk").values_list("pk", "ticket_id", "created_at"))
     told = notices.suppressed_many("customer.reply",
                                    [(ticket_id, pk, at) for pk, ticket_id, at in rows])
-    for i, (pk, _, _) in enumerate(rows):
+    for i, (pk, _ticket_id, _at) in enumerate(rows):
         if i not in told:
             queue_reply(pk)
 
@@ -115,11 +116,18 @@ def backoff_seconds(attempts: int) -> int:
 
 
 def _reply_email(row: OutboundEmail) -> EmailMultiAlternatives:
+    """An agent's reply, its footer in the requester's language."""
+    requester = row.ticket.requester if row.ticket_id else None
+    with translation.override(getattr(requester, "language", "") or settings.LANGUAGE_CODE):
+        return _reply_email_in_language(row)
+
+
+def _reply_email_in_language(row: OutboundEmail) -> EmailMultiAlternatives:
     message = row.ticket_message
     ticket = row.ticket
     mailbox = row.mailbox
     address = mailbox.address if mailbox else settings.DEFAULT_FROM_EMAIL
-    agent_name = message.author.display_name if message and message.author else "Support"
+    agent_name = message.author.display_name if message and message.author else _("Support")
     context = {"ticket": ticket, "message": message, "agent_name": agent_name,
                "token": ticket_token(ticket.pk),
                "portal_url": f"{settings.HELPDESK_BASE_URL}"
@@ -133,8 +141,9 @@ def _reply_email(row: OutboundEmail) -> EmailMultiAlternatives:
         headers["References"] = " ".join(angle(r) for r in row.references.split())
     email = EmailMultiAlternatives(
         row.subject, render_to_string("mailgate/email/reply.txt", context),
-        formataddr((f"{agent_name} via {mailbox.name if mailbox else 'Support'}",
-                    parseaddr(address)[1])),
+        formataddr((_("%(agent)s via %(team)s") % {
+            "agent": agent_name, "team": mailbox.name if mailbox else _("Support")},
+            parseaddr(address)[1])),
         row.recipients, headers=headers, reply_to=[address],
     )
     email.attach_alternative(render_to_string("mailgate/email/reply.html", context),

@@ -20,6 +20,9 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -102,6 +105,9 @@ class PreferenceForm(forms.ModelForm):
     class Meta:
         model = CustomerMailPreference
         fields = ("all_email", "status_updates", "reminders", "incident_updates")
+        labels = {"status_updates": gettext_lazy("status updates"),
+                  "reminders": gettext_lazy("reminders"),
+                  "incident_updates": gettext_lazy("incident updates")}
 
 
 @login_required
@@ -113,7 +119,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferenceForm(request.POST or None, instance=pref)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, "Your e-mail preferences are saved.")
+        messages.success(request, _("Your e-mail preferences are saved."))
         return redirect("mailgate:preferences")
     return render(request, "mailgate/preferences.html", {"form": form})
 
@@ -127,9 +133,11 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     except signing.BadSignature:
         raise Http404("Unknown or damaged unsubscribe link.") from None
     user = get_object_or_404(User, pk=user_id)
-    label = {"reminder": "reminders while a ticket waits on you",
-             "incident": "updates about service incidents"}[topic]
-    if request.method == "POST":
-        notices.unsubscribe(user, topic)
-        return render(request, "mailgate/unsubscribed.html", {"label": label, "done": True})
-    return render(request, "mailgate/unsubscribed.html", {"label": label, "done": False})
+    # The link comes from an e-mail written in the person's language: answer in it too.
+    with translation.override(user.language or translation.get_language()):
+        label = {"reminder": _("reminders while a ticket waits on you"),
+                 "incident": _("updates about service incidents")}[topic]
+        if request.method == "POST":
+            notices.unsubscribe(user, topic)
+            return render(request, "mailgate/unsubscribed.html", {"label": label, "done": True})
+        return render(request, "mailgate/unsubscribed.html", {"label": label, "done": False})

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -111,7 +112,7 @@ def deliver(ticket: Ticket, notices: Iterable[Notice], *, event: str,
     return len(notes)
 
 
-Wordings = dict[tuple[str, int | None], Wording]
+Wordings = dict[tuple[str, int | None, str], Wording]
 
 
 def notifications(ticket: Ticket, notices: Iterable[Notice], *, event: str,
@@ -128,20 +129,28 @@ def notifications(ticket: Ticket, notices: Iterable[Notice], *, event: str,
         return []
     wordings = {} if wordings is None else wordings
     rendered = {}
-    for key in {n.key for n in chosen.values()}:
-        if (key, ticket.team_id) not in wordings:
-            wordings[(key, ticket.team_id)] = wording_for(key, ticket.team_id)
-        rendered[key] = render_wording(wordings[(key, ticket.team_id)], values)
+    # Each recipient reads the notice in their own language (the site's if they chose none).
+    for key, language in {(n.key, _language(n.user)) for n in chosen.values()}:
+        if (key, ticket.team_id, language) not in wordings:
+            wordings[(key, ticket.team_id, language)] = wording_for(key, ticket.team_id,
+                                                                    language)
+        rendered[key, language] = render_wording(wordings[(key, ticket.team_id, language)],
+                                                 values)
     now = timezone.now()
     urgent = ticket.priority == Priority.P1
     url = ticket.get_absolute_url()
-    return [
-        Notification(recipient=n.user, title=rendered[n.key].subject[:200],
-                     body=rendered[n.key].text, body_html=rendered[n.key].html, url=url,
-                     source=n.key, urgent=urgent,
-                     dedupe_key=f"staff:{event}:{uid}", created_at=now, email_wanted=True)
-        for uid, n in chosen.items()
-    ]
+    notes = []
+    for uid, n in chosen.items():
+        text = rendered[n.key, _language(n.user)]
+        notes.append(Notification(
+            recipient=n.user, title=text.subject[:200], body=text.text, body_html=text.html,
+            url=url, source=n.key, urgent=urgent, dedupe_key=f"staff:{event}:{uid}",
+            created_at=now, email_wanted=True))
+    return notes
+
+
+def _language(user) -> str:
+    return getattr(user, "language", "") or settings.LANGUAGE_CODE
 
 
 # --- handlers -------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from helpdesk.mail import build_email
 from helpdesk.models import Membership, User
@@ -199,13 +200,14 @@ def send_survey(survey_id: int) -> bool:
         survey.save(update_fields=["status", "sent_at", "expires_at"])
         context = {"survey": survey, "ticket": survey.ticket, "requester": survey.requester,
                    "link_days": link_days(), **survey_urls(survey)}
-        body = render_to_string("tickets/surveys/email.txt", context)
-        # Inside the lock: if the mail cannot be handed over, the row stays scheduled.
-        send_mail(build_email(kind="survey", key=f"survey:{survey.pk}",
-                              subject=f"How did we do on ticket #{survey.ticket_id}?",
-                              text=body, to=[survey.requester.email],
-                              ticket_id=survey.ticket_id,
-                              context=context))
+        # In the customer's language, the HTML part (built by the mail hooks) as well.
+        with translation.override(survey.requester.language or settings.LANGUAGE_CODE):
+            body = render_to_string("tickets/surveys/email.txt", context)
+            subject = _("How did we do on ticket #%(number)s?") % {"number": survey.ticket_id}
+            # Inside the lock: if the mail cannot be handed over, the row stays scheduled.
+            send_mail(build_email(kind="survey", key=f"survey:{survey.pk}", subject=subject,
+                                  text=body, to=[survey.requester.email],
+                                  ticket_id=survey.ticket_id, context=context))
     return True
 
 
