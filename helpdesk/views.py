@@ -10,6 +10,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
@@ -81,7 +82,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             last_name=form.cleaned_data.get("last_name", ""),
         )
         login(request, user, backend="helpdesk.auth.CachedPermissionsBackend")
-        messages.success(request, "Welcome! You can file your first request below.")
+        messages.success(request, _("Welcome! You can file your first request below."))
         return redirect("portal:tickets")
     return render(request, "registration/signup.html", {"form": form})
 

@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 from django.utils.timezone import template_localtime
+from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
 View = Callable[..., HttpResponse]
@@ -114,7 +115,8 @@ def countdown(due: datetime, now: datetime) -> SafeString:
     static/js/countdown.js. The one countdown of both template engines."""
     local = template_localtime(due)
     overdue = due <= now
-    words = f"overdue {timesince(due, now)}" if overdue else f"in {timeuntil(due, now)}"
+    words = (_("overdue %(time)s") % {"time": timesince(due, now)} if overdue
+             else _("in %(time)s") % {"time": timeuntil(due, now)})
     return format_html(
         '<time data-countdown datetime="{}" title="{}" class="countdown{}">{}</time>',
         dateformat.format(local, "c"), formats.date_format(local, "DATETIME_FORMAT"),

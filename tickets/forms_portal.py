@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from .models import Category, ProductArea
 
@@ -50,23 +50,23 @@ _attachment_help = lazy(_attachment_help_text, str)
 
 class NewTicketForm(forms.Form):
     subject = forms.CharField(
-        label=_lazy("Subject"), max_length=255,
-        help_text=_lazy("A short summary, e.g. “Export to CSV fails with error 500”."),
+        label=gettext_lazy("Subject"), max_length=255,
+        help_text=gettext_lazy("A short summary, e.g. “Export to CSV fails with error 500”."),
     )
     description = forms.CharField(
-        label=_lazy("Description"), widget=forms.Textarea(attrs={"rows": 10}),
-        help_text=_lazy("What happened, what you expected, and the steps to reproduce. "
+        label=gettext_lazy("Description"), widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=gettext_lazy("What happened, what you expected, and the steps to reproduce. "
                         "Markdown is supported."),
     )
     category = forms.ModelChoiceField(
-        queryset=Category.objects.all(), required=False, empty_label=_lazy("Not sure"),
-        label=_lazy("Category"),
+        queryset=Category.objects.all(), required=False, empty_label=gettext_lazy("Not sure"),
+        label=gettext_lazy("Category"),
     )
     product_area = forms.ModelChoiceField(
-        queryset=ProductArea.objects.all(), required=False, empty_label=_lazy("Not sure"),
-        label=_lazy("Product area"),
+        queryset=ProductArea.objects.all(), required=False, empty_label=gettext_lazy("Not sure"),
+        label=gettext_lazy("Product area"),
     )
-    attachments = MultipleFileField(label=_lazy("Attachments"))
+    attachments = MultipleFileField(label=gettext_lazy("Attachments"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -80,11 +80,11 @@ class NewTicketForm(forms.Form):
 
 class ReplyForm(forms.Form):
     body = forms.CharField(
-        label=_lazy("Your reply"), required=False,
+        label=gettext_lazy("Your reply"), required=False,
         widget=forms.Textarea(attrs={"rows": 6, "data-shortcut": "reply"}),
-        help_text=_lazy("Markdown is supported."),
+        help_text=gettext_lazy("Markdown is supported."),
     )
-    attachments = MultipleFileField(label=_lazy("Attachments"))
+    attachments = MultipleFileField(label=gettext_lazy("Attachments"))
 
     def clean(self):
         cleaned = super().clean()
@@ -95,23 +95,23 @@ class ReplyForm(forms.Form):
 
 class ReopenForm(forms.Form):
     reason = forms.CharField(
-        label=_lazy("Why are you reopening this request?"),
+        label=gettext_lazy("Why are you reopening this request?"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_lazy("Tell us what still does not work, so we can pick it up quickly."),
+        help_text=gettext_lazy("Tell us what still does not work, so we can pick it up quickly."),
     )
 
 
 class TicketFilterForm(forms.Form):
     """The list's filters; unknown values fall back to the defaults instead of erroring."""
 
-    STATUS_CHOICES = [("all", _lazy("All")), ("open", _lazy("Open")),
-                      ("solved", _lazy("Solved or closed"))]
-    SCOPE_CHOICES = [("organization", _lazy("Everyone in my organization")),
-                     ("own", _lazy("Only mine"))]
+    STATUS_CHOICES = [("all", gettext_lazy("All")), ("open", gettext_lazy("Open")),
+                      ("solved", gettext_lazy("Solved or closed"))]
+    SCOPE_CHOICES = [("organization", gettext_lazy("Everyone in my organization")),
+                     ("own", gettext_lazy("Only mine"))]
 
-    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label=_lazy("Status"))
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label=gettext_lazy("Status"))
     scope = forms.ChoiceField(choices=SCOPE_CHOICES, required=False,
-                              label=_lazy("Requests of"))
+                              label=gettext_lazy("Requests of"))
 
     def __init__(self, *args, show_scope: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)

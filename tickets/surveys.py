@@ -128,16 +128,16 @@ def survey_from_token(token: str) -> Survey:
     try:
         data = signing.loads(token, salt=TOKEN_SALT, max_age=timedelta(days=link_days()))
     except signing.SignatureExpired as exc:
-        raise SurveyLinkError("This survey link has expired.", status=410) from exc
+        raise SurveyLinkError(_("This survey link has expired."), status=410) from exc
     except signing.BadSignature as exc:
-        raise SurveyLinkError("This survey link is not valid.", status=400) from exc
+        raise SurveyLinkError(_("This survey link is not valid."), status=400) from exc
     survey_id = data.get("survey") if isinstance(data, dict) else None
     survey = (Survey.objects.select_related("ticket").filter(pk=survey_id).first()
               if isinstance(survey_id, int) else None)
     if survey is None or survey.status not in (Survey.Status.SENT, Survey.Status.RESPONDED):
-        raise SurveyLinkError("This survey link is not valid.", status=400)
+        raise SurveyLinkError(_("This survey link is not valid."), status=400)
     if survey.expires_at and survey.expires_at <= timezone.now():
-        raise SurveyLinkError("This survey link has expired.", status=410)
+        raise SurveyLinkError(_("This survey link has expired."), status=410)
     return survey
 
 
@@ -231,16 +231,16 @@ def send_due_surveys(*, limit: int = 500) -> int:
 
 def _check_rating(rating: int) -> int:
     if not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise ValidationError({"rating": "Choose a rating from 1 to 5."})
+        raise ValidationError({"rating": _("Choose a rating from 1 to 5.")})
     return rating
 
 
 def _lock_open(survey: Survey) -> Survey:
     locked = Survey.objects.select_for_update().get(pk=survey.pk)
     if locked.status not in (Survey.Status.SENT, Survey.Status.RESPONDED):
-        raise ValidationError("This survey is not open for answers.")
+        raise ValidationError(_("This survey is not open for answers."))
     if locked.expires_at and locked.expires_at <= timezone.now():
-        raise ValidationError("This survey has expired.")
+        raise ValidationError(_("This survey has expired."))
     return locked
 
 
@@ -266,12 +266,12 @@ def record_feedback(survey: Survey, *, rating: int | None = None, nps: int | Non
     if rating is not None:
         _check_rating(rating)
     if nps is not None and not (isinstance(nps, int) and 0 <= nps <= 10):
-        raise ValidationError({"nps": "Choose a score from 0 to 10."})
+        raise ValidationError({"nps": _("Choose a score from 0 to 10.")})
     comment = (comment or "").strip()[:COMMENT_MAX_LENGTH]
     with transaction.atomic():
         survey = _lock_open(survey)
         if rating is None and survey.rating is None:
-            raise ValidationError({"rating": "Choose a rating from 1 to 5."})
+            raise ValidationError({"rating": _("Choose a rating from 1 to 5.")})
         if rating is not None:
             _set_rating(survey, rating)
         if nps is not None:

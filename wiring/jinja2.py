@@ -121,6 +121,9 @@ def environment(**options: Any) -> Environment:
     options["extensions"] = [*options.get("extensions", ()), "jinja2.ext.i18n"]
     env = Environment(**options)  # noqa: S701 - the Django backend turns autoescape on
     env.install_gettext_translations(translation, newstyle=True)  # type: ignore[attr-defined]
+    # `{% trans %}` blocks written over several lines make one-line messages (the
+    # extractor of helpdesk's makemessages uses the same policy).
+    env.policies["ext.i18n.trimmed"] = True
     env.globals.update(countdown=countdown, sla_level_label=sla_level_label, url=url,
                        static=static, querystring=querystring, cached=cached,
                        widthratio=widthratio, in_timezone=in_timezone,

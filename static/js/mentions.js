@@ -2,6 +2,9 @@
 // (from the textarea's data-mentions-url); arrows move, Enter or Tab picks, Escape closes.
 // Only while "Internal note" is chosen: mentions notify from notes only.
 (() => {
+  // Words from Django's JavaScript catalogue (loaded by countdown.js), English without it.
+  const _ = (text) => (window.gettext ? window.gettext(text) : text);
+  const fill = (format, values) => format.replace(/%\((\w+)\)s/g, (match, name) => values[name]);
   const TOKEN = /(^|[^\w@.+-])@([\w.+-]{0,50})$/;
 
   function setUp(box) {
@@ -10,7 +13,7 @@
     list.id = `${box.id || "note"}-mentions`;
     list.className = "mention-list";
     list.setAttribute("role", "listbox");
-    list.setAttribute("aria-label", "People to mention");
+    list.setAttribute("aria-label", _("People to mention"));
     list.hidden = true;
     const status = document.createElement("p");
     status.className = "visually-hidden";
@@ -47,7 +50,7 @@
       box.value = before + box.value.slice(caret);
       box.setSelectionRange(before.length, before.length);
       close();
-      status.textContent = `${person.username} mentioned.`;
+      status.textContent = fill(_("%(name)s mentioned."), { name: person.username });
       box.focus();
     };
     const show = (results) => {
@@ -64,8 +67,9 @@
       list.hidden = results.length === 0;
       if (results.length) highlight(0);
       status.textContent = results.length
-        ? `${results.length} people to mention; arrows to choose, Enter to pick.`
-        : "Nobody to mention by that name.";
+        ? fill(_("%(count)s people to mention; arrows to choose, Enter to pick."),
+          { count: results.length })
+        : _("Nobody to mention by that name.");
     };
     const lookUp = () => {
       const q = isNote() ? token() : null;

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,8 +21,9 @@ from helpdesk.web import agent_required
 from .. import surveys
 from ..models import FollowUp, Survey
 
-RATING_LABELS = {1: "Very dissatisfied", 2: "Dissatisfied", 3: "Neutral", 4: "Satisfied",
-                 5: "Very satisfied"}
+RATING_LABELS = {1: gettext_lazy("Very dissatisfied"), 2: gettext_lazy("Dissatisfied"),
+                 3: gettext_lazy("Neutral"), 4: gettext_lazy("Satisfied"),
+                 5: gettext_lazy("Very satisfied")}
 
 
 def _link_problem(request: HttpRequest, exc: surveys.SurveyLinkError) -> HttpResponse:

@@ -26,6 +26,7 @@ def _quote(text: str) -> str:
 def jinja2_messages(root: Path = JINJA2_DIR) -> dict[tuple[str, str | None], list[str]]:
     """(msgid, msgid_plural) -> the places it occurs, for every template under root."""
     env = jinja2.Environment(extensions=["jinja2.ext.i18n"])  # noqa: S701 - parse only
+    env.policies["ext.i18n.trimmed"] = True  # as wiring.jinja2 renders them
     found: dict[tuple[str, str | None], list[str]] = {}
     for path in sorted(root.rglob("*.html")):
         source = path.read_text(encoding="utf-8")

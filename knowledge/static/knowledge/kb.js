@@ -19,6 +19,10 @@
     area.setSelectionRange(caret, caret);
     area.dispatchEvent(new Event("input", { bubbles: true }));
     var status = document.getElementById("kb-insert-status");
-    if (status) { status.textContent = "Link to “" + button.dataset.kbTitle + "” inserted into the reply."; }
+    if (status) {
+      var _ = window.gettext || function (text) { return text; };
+      var words = _("Link to “%(title)s” inserted into the reply.");
+      status.textContent = words.replace("%(title)s", button.dataset.kbTitle);
+    }
   });
 })();
