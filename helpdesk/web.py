@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_htmx.http import HttpResponseClientRedirect
 
 View = Callable[..., HttpResponse]
@@ -64,8 +65,9 @@ class PeriodForm(forms.Form):
     the last `default_days` days, at most two years. Reports add their narrowing fields
     in a subclass and render it with templates/jinja2/includes/period_filters.html."""
 
-    start = forms.DateField(required=False, widget=DateInput, label="From")
-    end = forms.DateField(required=False, widget=DateInput, label="To (inclusive)")
+    start = forms.DateField(required=False, widget=DateInput, label=gettext_lazy("From"))
+    end = forms.DateField(required=False, widget=DateInput,
+                          label=gettext_lazy("To (inclusive)"))
     default_days = 30
 
     def __init__(self, *args: Any, default_days: int | None = None, **kwargs: Any) -> None:
@@ -87,9 +89,10 @@ class PeriodForm(forms.Form):
             start = data["end"] - timedelta(days=self.default_days - 1)
         end = data.get("end") or max(end, start)
         if end < start:
-            raise ValidationError("The end of the period is before its start.")
+            raise ValidationError(_("The end of the period is before its start."))
         if (end - start).days >= MAX_PERIOD_DAYS:
-            raise ValidationError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.")
+            raise ValidationError(_("Choose a period of at most %(days)s days.")
+                                  % {"days": MAX_PERIOD_DAYS})
         data["start"], data["end"] = start, end
         return data
 

@@ -15,7 +15,9 @@ from django import forms
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from helpdesk.csv_export import csv_response
@@ -31,17 +33,22 @@ CACHE_SECONDS = 300
 
 
 class MetricsFilterForm(PeriodForm):
-    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
+    team = forms.ModelChoiceField(Team.objects.all(), required=False,
+                                  empty_label=gettext_lazy("All teams"),
+                                  label=gettext_lazy("Team"))
     # Rendered from the cached agent list: a join over every user costs ~0.3 s at 250k.
-    agent = AgentChoiceField(agents(), required=False, empty_label="All agents")
-    tier = forms.ChoiceField(choices=[("", "All tiers"), *SupportTier.choices], required=False,
-                             label="Support tier")
-    priority = forms.TypedChoiceField(choices=[("", "All priorities"), *Priority.choices],
-                                      coerce=int, empty_value=None, required=False)
-    channel = forms.ChoiceField(choices=[("", "All channels"), *Channel.choices],
-                                required=False)
+    agent = AgentChoiceField(agents(), required=False, empty_label=gettext_lazy("All agents"),
+                             label=gettext_lazy("Agent"))
+    tier = forms.ChoiceField(choices=[("", gettext_lazy("All tiers")), *SupportTier.choices],
+                             required=False, label=gettext_lazy("Support tier"))
+    priority = forms.TypedChoiceField(
+        choices=[("", gettext_lazy("All priorities")), *Priority.choices], coerce=int,
+        empty_value=None, required=False, label=gettext_lazy("Priority"))
+    channel = forms.ChoiceField(choices=[("", gettext_lazy("All channels")), *Channel.choices],
+                                required=False, label=gettext_lazy("Channel"))
     category = forms.ModelChoiceField(Category.objects.all(), required=False,
-                                      empty_label="All categories")
+                                      empty_label=gettext_lazy("All categories"),
+                                      label=gettext_lazy("Category"))
 
     def to_filters(self, **overrides: Any) -> metrics.MetricFilters:
         data = self.values()
@@ -69,10 +76,12 @@ def duration_text(value: timedelta | None) -> str:
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     if days:
-        return f"{days} d {hours} h"
+        return _("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
     if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min" if minutes or value <= timedelta(0) else "< 1 min"
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    if minutes or value <= timedelta(0):
+        return _("%(minutes)s min") % {"minutes": minutes}
+    return _("< 1 min")
 
 
 def _hours(value: timedelta | None) -> str:
@@ -80,11 +89,12 @@ def _hours(value: timedelta | None) -> str:
 
 
 def _num(value: Any) -> str:
-    return "" if value is None else f"{value}"
+    """A number as the reader's locale writes it (decimal comma in German)."""
+    return "" if value is None else str(formats.localize(value))
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} %"
+    return "—" if value is None else f"{formats.number_format(value, 1)} %"
 
 
 def _scope(user: Any) -> str:
@@ -168,21 +178,29 @@ def mine(request: HttpRequest) -> HttpResponse:
                       lambda: agent_figures(request.user, filters))
     q, c, f, t = figures["quality"], figures["csat"], figures["frt_week"], figures["ttr"]
     table = [
-        ("Open tickets assigned to me (now)", figures["open"], "count of my open tickets"),
-        ("First response time this week (median)", duration_text(f["median"]),
-         f"median of first_response_at − created_at over {f['responded']} tickets created "
-         "since Monday"),
-        ("First response time this week (mean)", duration_text(f["mean"]), "mean of the same"),
-        ("CSAT", _pct(c["csat"]), f"{c['satisfied']} rated 4–5 ÷ {c['responses']} responses"),
-        ("Resolved", q["resolved"], "tickets resolved in the period"),
-        ("Handle time (mean)", _num(q["handle_mean"]) + " min" if q["handle_mean"] else "—",
-         f"Σ logged minutes ÷ {q['tracked']} resolved tickets with time logged"),
-        ("Reopen rate", _pct(q["reopen_pct"]),
-         f"{q['reopened']} reopened ÷ {q['resolved']} resolved"),
-        ("First-contact resolution", _pct(q["fcr_pct"]),
-         f"{q['fcr']} ÷ {q['resolved']} resolved"),
-        ("Time to resolution (median)", duration_text(t["median"]),
-         "median of resolved_at − created_at"),
+        (_("Open tickets assigned to me (now)"), _num(figures["open"]),
+         _("count of my open tickets")),
+        (_("First response time this week (median)"), duration_text(f["median"]),
+         _("median of first_response_at − created_at over %(count)s tickets created since "
+           "Monday") % {"count": _num(f["responded"])}),
+        (_("First response time this week (mean)"), duration_text(f["mean"]),
+         _("mean of the same")),
+        (_("CSAT"), _pct(c["csat"]), _("%(satisfied)s rated 4–5 ÷ %(responses)s responses")
+         % {"satisfied": _num(c["satisfied"]), "responses": _num(c["responses"])}),
+        (_("Resolved"), _num(q["resolved"]), _("tickets resolved in the period")),
+        (_("Handle time (mean)"),
+         _("%(minutes)s min") % {"minutes": _num(q["handle_mean"])} if q["handle_mean"]
+         else "—",
+         _("Σ logged minutes ÷ %(count)s resolved tickets with time logged")
+         % {"count": _num(q["tracked"])}),
+        (_("Reopen rate"), _pct(q["reopen_pct"]),
+         _("%(reopened)s reopened ÷ %(resolved)s resolved")
+         % {"reopened": _num(q["reopened"]), "resolved": _num(q["resolved"])}),
+        (_("First-contact resolution"), _pct(q["fcr_pct"]),
+         _("%(fcr)s ÷ %(resolved)s resolved")
+         % {"fcr": _num(q["fcr"]), "resolved": _num(q["resolved"])}),
+        (_("Time to resolution (median)"), duration_text(t["median"]),
+         _("median of resolved_at − created_at")),
     ]
     if request.GET.get("format") == "csv":
         return _csv("metrics-mine", ["figure", "value", "formula"],

@@ -129,6 +129,7 @@ def environment(**options: Any) -> Environment:
                        widthratio=widthratio, in_timezone=in_timezone,
                        get_current_timezone=get_current_timezone)
     env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
+                       localize_number=formats.localize,
                        timesince=timesince, customer_status=customer_status,
                        customer_status_group=customer_status_group, pluralize=pluralize,
                        floatformat=floatformat, escapejs=escapejs, markdown=markdown_filter,

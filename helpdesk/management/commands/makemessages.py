@@ -60,10 +60,23 @@ def jinja2_pot_entries(root: Path = JINJA2_DIR) -> str:
 class Command(makemessages.Command):
     help = makemessages.Command.help + " Jinja2 templates are read by Jinja2's own parser."
 
+    def add_arguments(self, parser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--into", default="",
+            help="Write the catalogues into this locale directory instead of LOCALE_PATHS "
+                 "(the completeness test compares a fresh run with the repository's).")
+
     def find_files(self, root: str) -> list:
         jinja_root = str(JINJA2_DIR)
-        return [f for f in super().find_files(root)
-                if not os.path.abspath(f.path).startswith(jinja_root)]
+        files = [f for f in super().find_files(root)
+                 if not os.path.abspath(f.path).startswith(jinja_root)]
+        if self.into:
+            self.locale_paths = [self.into]
+            self.default_locale_path = self.into
+            for f in files:
+                f.locale_dir = self.into
+        return files
 
     def process_files(self, file_list: list) -> None:
         super().process_files(file_list)
@@ -80,4 +93,5 @@ class Command(makemessages.Command):
         # user reads.
         options["ignore_patterns"] = [*options.get("ignore_patterns", []), "tests/*",
                                       "staticfiles/*", "var/*", "loadtest/*", "devdata/*"]
+        self.into = os.path.abspath(options["into"]) if options.get("into") else ""
         super().handle(*args, **options)
