@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Install everything the tests need (Python packages, Debian's chromium for the
-# browser tests and dovecot-imapd for the e-mail integration test) and run the whole
+# browser tests, dovecot-imapd for the e-mail integration test and gettext for the
+# check that every marked string has its German translation) and run the whole
 # suite. Uses PostgreSQL when DATABASE_URL is set, SQLite otherwise. Extra arguments go
 # to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/dovecot ]; then
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/bin/msgfmt ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium dovecot-imapd >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium dovecot-imapd gettext >/dev/null
 fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

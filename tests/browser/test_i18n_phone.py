@@ -95,14 +95,20 @@ def test_german_from_the_help_center_to_a_filed_request(live_server, browser, he
         page.get_by_label("Passwort").fill(PASSWORD)
         page.get_by_role("button", name="Anmelden").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Anfrage stellen")
-        page.get_by_label("Betreff").fill("Export schlägt fehl")
-        page.get_by_label("Beschreibung").fill("Seit heute Morgen bricht der Export ab.")
+        expect(page.locator("#kb-suggestions")).to_contain_text("Noch keine passenden Artikel")
+        # Suggestions in her language as she types (one field, then its answer, then the
+        # next: the embedded SQLite takes one writer at a time, and each logs a search).
+        with page.expect_response(lambda r: "/help/suggest/" in r.url and "Passwort" in r.url):
+            page.get_by_label("Betreff").fill("Passwort vergessen")
+        expect(page.locator("#kb-suggestions")).to_contain_text("Passwort zurücksetzen")
+        with page.expect_response(lambda r: "/help/suggest/" in r.url and "Konto" in r.url):
+            page.get_by_label("Beschreibung").fill("Ich komme nicht mehr in mein Konto.")
         page.get_by_role("button", name="Anfrage absenden").click()
         expect(page.get_by_role("status").first).to_contain_text("Danke! Ihre Anfrage")
         expect(page.get_by_role("heading", name="Status")).to_be_visible()
         expect(page.locator(".cstatus").first).to_have_text(
             re.compile("Eingegangen|In Bearbeitung"))
-        assert Ticket.objects.filter(subject="Export schlägt fehl", requester=greta).exists()
+        assert Ticket.objects.filter(subject="Passwort vergessen", requester=greta).exists()
         clean(page)
     finally:
         context.close()

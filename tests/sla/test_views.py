@@ -165,7 +165,7 @@ def test_countdown_script_is_loaded_and_follows_htmx_swaps(agent_client, l1_tick
     assert "time[data-countdown]" in script
     assert "htmx:afterSwap" in script
     assert "30000" in script
-    assert '"overdue "' in script and '"in "' in script
+    assert '"overdue %(time)s"' in script and '"in %(time)s"' in script  # translated (jsi18n)
 
 
 # --- the ticket's SLA panel -------------------------------------------------------------------
