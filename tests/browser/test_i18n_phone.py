@@ -95,8 +95,8 @@ def test_german_from_the_help_center_to_a_filed_request(live_server, browser, he
         page.get_by_label("Passwort").fill(PASSWORD)
         page.get_by_role("button", name="Anmelden").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Anfrage stellen")
-        # The form comes prefilled from the article she read, suggestions included.
-        expect(page.get_by_label("Betreff")).to_have_value("Passwort zurücksetzen")
+        # The form comes prefilled with what she searched, the German article suggested.
+        expect(page.get_by_label("Betreff")).to_have_value(re.compile("passw", re.I))
         expect(page.locator("#kb-suggestions")).to_contain_text("Passwort zurücksetzen")
         # Suggestions in her language as she types (one field, then its answer, then the
         # next: the embedded SQLite takes one writer at a time, and each logs a search).
