@@ -19,7 +19,7 @@ NAV = {
     "api": ("api-docs", {}), "my_requests": ("portal:tickets", {}),
     "submit": ("portal:new_ticket", {}), "logout": ("logout", {}), "login": ("login", {}),
     "signup": ("signup", {}), "notifications": ("notifications:list", {}),
-    "bell": ("notifications:bell", {}),
+    "bell": ("notifications:bell", {}), "queue_nav": ("agent:queue_nav", {}),
 }
 
 

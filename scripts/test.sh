@@ -7,10 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/bin/msgfmt ]; then
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/bin/msgfmt ] || ! command -v npm >/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium dovecot-imapd gettext >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium dovecot-imapd gettext npm >/dev/null
+fi
+# axe-core for the accessibility checks of the browser tests (tests/browser/test_accessibility.py).
+if [ ! -f .axe/node_modules/axe-core/axe.min.js ]; then
+  npm install --no-save --silent --prefix .axe axe-core@4
 fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -271,3 +272,22 @@ def recent_tickets_of(ticket: Ticket, *, limit: int = 5) -> QuerySet[Ticket]:
     return qs.exclude(pk=ticket.pk).order_by("-created_at").only(
         "id", "subject", "status", "created_at", "priority"
     )[:limit]
+
+
+def messages_since(ticket: Ticket, since: datetime, *, not_by: User) -> list[Message]:
+    """Messages (replies and notes) added after `since` by anyone but `not_by`: what an
+    agent has not seen yet when they send (the collision check of the ticket page)."""
+    if ticket.updated_at is not None and ticket.updated_at <= since:
+        return []  # nothing was written to the ticket since: no query
+    return list(ticket.messages.filter(created_at__gt=since)
+                .exclude(author=not_by).select_related("author").order_by("created_at", "id"))
+
+
+def next_in_queue(user: User, *, after: Ticket) -> Ticket | None:
+    """The ticket to work after `after`: the most urgent other one of the agent's own
+    queue, else of their teams' ("send, then next ticket")."""
+    for name in ("mine", "teams"):
+        found = queue(user, name).exclude(pk=after.pk).only("id").first()
+        if found is not None:
+            return found
+    return None

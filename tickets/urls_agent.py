@@ -6,6 +6,7 @@ from .views import agent
 app_name = "agent"
 urlpatterns = [
     path("", agent.index, name="index"),
+    path("queue/counts/", agent.queue_nav, name="queue_nav"),
     path("queue/bulk/", agent.bulk, name="bulk"),
     path("queue/<str:name>/", agent.queue_view, name="queue"),
     path("queue/<str:name>/export.csv", agent.queue_export, name="queue_export"),
@@ -20,6 +21,8 @@ urlpatterns = [
     path("tickets/<int:pk>/escalate/", agent.escalate, name="escalate"),
     path("tickets/<int:pk>/merge/", agent.merge, name="merge"),
     path("tickets/<int:pk>/macro/", agent.macro, name="macro"),
+    path("tickets/<int:pk>/presence/", agent.presence_view, name="presence"),
+    path("tickets/<int:pk>/assign-to-me/", agent.assign_me, name="assign_me"),
     path("tickets/<int:pk>/follow/", agent.follow, name="follow"),
     path("tickets/<int:pk>/mentions/", agent.mention_suggestions, name="mentions"),
     path("tickets/<int:pk>/timer/start/", agent.timer_start, name="timer_start"),

@@ -39,6 +39,7 @@ from django.utils.timezone import get_current_timezone, template_localtime
 from jinja2 import ChainableUndefined, Environment
 from markupsafe import Markup
 
+from helpdesk.icons import icon
 from helpdesk.web import countdown
 from tickets.sla_levels import sla_level_label
 from tickets.templatetags.helpdesk_tags import markdown_filter, status_name
@@ -127,7 +128,7 @@ def environment(**options: Any) -> Environment:
     env.globals.update(countdown=countdown, sla_level_label=sla_level_label, url=url,
                        static=static, querystring=querystring, cached=cached,
                        widthratio=widthratio, in_timezone=in_timezone,
-                       get_current_timezone=get_current_timezone)
+                       get_current_timezone=get_current_timezone, icon=icon)
     env.filters.update(iso_datetime=iso_datetime, date_format=date_format,
                        localize_number=formats.localize,
                        timesince=timesince, customer_status=customer_status,

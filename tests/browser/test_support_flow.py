@@ -76,10 +76,15 @@ def test_customer_files_and_agent_works_the_ticket(live_server, page_factory, pe
     expect(apage.locator("#conversation")).to_contain_text("could you share the endpoint URL")
 
     # Start work, then wait on the customer with a reason.
+    # (the transitions sit in one menu; the one that needs a reason asks in a dialog)
+    apage.get_by_text("Change status").click()
     apage.get_by_role("button", name=re.compile("Start → In progress")).click()
     expect(apage.locator(".ticket-badges")).to_contain_text("In progress")
+    apage.get_by_text("Change status").click()
+    apage.get_by_role("button", name=re.compile("Waiting on customer…")).click()
     apage.locator("#tr-waiting_on_customer-reason").fill("endpoint URL requested")
-    apage.get_by_role("button", name=re.compile("Waiting on customer")).click()
+    apage.locator("#tr-dialog-waiting_on_customer").get_by_role(
+        "button", name=re.compile("Waiting on customer")).click()
     expect(apage.locator(".ticket-badges")).to_contain_text("Waiting on customer")
     ticket.refresh_from_db()
     assert ticket.status == "waiting_on_customer"
@@ -114,7 +119,7 @@ def test_agent_escalates_with_a_handoff_packet(live_server, page_factory, people
     page = page_factory()
     log_in(page, base, "arthur")
     page.goto(f"{base}/agent/tickets/{ticket.pk}/")
-    page.get_by_text("Write the handoff packet").click()
+    page.get_by_role("button", name="Escalate…").click()  # the escalation dialog
     form = page.locator("form.escalate-form")
     form.get_by_label("Escalate to team").select_option(label="L2 Technical")
     form.get_by_label("Issue summary").fill("SAML assertion rejected for all users")

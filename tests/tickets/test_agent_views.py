@@ -424,7 +424,9 @@ def test_ticket_page_shows_conversation_context_and_controls(agent_client, agent
     assert "alice@acme.example" in html
     assert "Earlier question" in html and f"#{older.pk}" in html
     assert f"MAIN PANEL for #{ticket.pk}" in html and f"SIDE PANEL for #{ticket.pk}" in html
-    assert html.index("MAIN PANEL") < html.index('id="conversation"')
+    # Conversation first: every contributed panel sits in the right column, after it.
+    assert html.index('id="conversation"') < html.index('class="ticket-side"') \
+        < html.index("MAIN PANEL")
     assert f'hx-get="{reverse("agent:conversation", args=[ticket.pk])}"' in html
     assert 'hx-trigger="every 20s"' in html
     assert "System" in html  # routing / team strategy events have no actor
@@ -435,7 +437,9 @@ def test_ticket_page_offers_only_allowed_transitions(agent_client, ticket_a):
     html = agent_client.get(reverse("agent:ticket", args=[ticket_a.pk])).content.decode()
     offered = set(re.findall(r'name="to" value="([a-z_]+)"', html))
     assert offered == {"triaged", "assigned", "in_progress", "resolved", "closed"}
-    assert "use the escalation form" in html  # escalated needs the packet
+    # Escalated needs the packet: the status menu opens the escalation dialog for it.
+    assert re.search(r'data-dialog="escalate-dialog">Escalate → Escalated', html)
+    assert '<dialog id="escalate-dialog"' in html
     assert 'id="tr-closed-reason"' in html and 'id="tr-in_progress-assignee"' in html
 
 

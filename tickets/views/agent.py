@@ -38,6 +38,7 @@ from .. import (
     events,
     field_definitions,
     following,
+    presence,
     selectors,
     services,
     timetracking,
@@ -101,12 +102,27 @@ def _queue_counts(request: HttpRequest) -> dict[str, int]:
     )
 
 
+QUEUE_ICONS = {"mine": "user", "teams": "users", "unassigned": "inbox", "open": "list-todo"}
+
+
 def _queue_nav(request: HttpRequest, current: str) -> list[dict[str, Any]]:
     counts = _queue_counts(request)
     return [
-        {"name": name, "label": label, "current": name == current, "count": counts[name]}
+        {"name": name, "label": label, "current": name == current, "count": counts[name],
+         "icon": QUEUE_ICONS.get(name, "list-todo")}
         for name, label in selectors.QUEUE_NAMES.items()
     ]
+
+
+@require_GET
+@agent_required
+def queue_nav(request: HttpRequest) -> HttpResponse:
+    """The queues with their counts, for the left navigation of every other page: one
+    small request on the cached counts, so no page pays for counting tickets itself."""
+    response = render(request, "tickets/agent/_queue_nav.html",
+                      {"queues": _queue_nav(request, "")})
+    response["Cache-Control"] = "private, max-age=15"
+    return response
 
 
 def _saved_filters(request: HttpRequest) -> list[dict[str, Any]]:
@@ -365,9 +381,21 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
         "can_merge": request.user.has_perm("tickets.merge_ticket") and not ticket.merged_into_id,
         "agent_options": agent_options,
         "following": following.is_following(ticket, request.user),
+        "now": timezone.now(),
+        "presence_poll_seconds": presence.POLL_SECONDS,
+        **_seen_context(ticket, bound.get("seen")),
+        "send_warning": bound.get("send_warning"),
+        "then_next": bound.get("then_next", False),
         **_time_context(request, ticket),
     }
     return render(request, "tickets/agent/ticket.html", context, status=status)
+
+
+def _seen_context(ticket: Ticket, seen: Any = None) -> dict[str, Any]:
+    # The version of the ticket the page shows: every write to the conversation moves
+    # updated_at, so a newer message is one created after it (no query to find it).
+    version = seen or ticket.updated_at
+    return {"seen_message_id": version.isoformat() if version else ""}
 
 
 @require_GET
@@ -424,8 +452,13 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     with events.atomic():
         ticket = selectors.get_ticket_for(request.user, pk, for_update=True)
         form = ReplyForm(request.POST, request.FILES, ticket=ticket)
+        seen = presence.parse_seen(request.POST.get("seen", ""))
+        unseen = (selectors.messages_since(ticket, seen, not_by=request.user)
+                  if seen is not None else [])
         if not form.is_valid():
             refused = error_text(form)
+        elif unseen:
+            refused = ""  # not sent: the agent reads what arrived first
         else:
             data = form.cleaned_data
             try:
@@ -439,9 +472,18 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
                 # Nothing of the reply stays: the block rolls back as a whole.
                 transaction.set_rollback(True)
                 refused = problem(exc)
+    if unseen and refused == "":
+        return _unseen_warning(request, ticket, unseen, form)
     if refused is not None:
         return _refused(request, ticket, refused, reply_form=form)
+    presence.leave(ticket.pk, user_id=request.user.pk)
     sent = "Reply sent." if form.is_public else "Internal note added."
+    if request.POST.get("then") == "next":
+        following_ticket = selectors.next_in_queue(request.user, after=ticket)
+        if following_ticket is not None:
+            messages.success(request, sent)
+            url = following_ticket.get_absolute_url()
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     if request.htmx and not data["set_status"]:
         # Only the conversation changed: swap it in and give back an empty form. The
         # reply moved the ticket's version (the conversation fragment's cache key).
@@ -454,6 +496,50 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
             **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket), **timed,
         })
     return _done(request, ticket, sent)
+
+
+def _unseen_warning(request: HttpRequest, ticket: Ticket, unseen: list[Any],
+                   form: ReplyForm) -> HttpResponse:
+    """The reply was not sent: show what arrived since the page loaded. The composer now
+    counts those messages as seen, so sending again sends."""
+    newest = max(m.created_at for m in unseen)
+    if request.htmx:
+        response = render(request, "tickets/agent/send_warning_partial.html", {
+            "send_warning": unseen, "seen_message_id": newest.isoformat()}, status=409)
+        response["HX-Retarget"] = "#send-warning"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return _ticket_page(request, _load(request, ticket.pk), status=409, reply_form=form,
+                        send_warning=unseen, seen=newest,
+                        then_next=request.POST.get("then") == "next")
+
+
+@require_POST
+@agent_required
+def presence_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ticket page's poll: record this agent as viewing (and typing, if the page says
+    so); answer who else is here and what arrived since the page loaded."""
+    ticket = selectors.get_ticket_for(request.user, pk)
+    others = presence.touch(ticket.pk, user_id=request.user.pk,
+                            name=request.user.display_name,
+                            typing=request.POST.get("typing") == "1")
+    seen = presence.parse_seen(request.POST.get("seen", ""))
+    unseen = selectors.messages_since(ticket, seen, not_by=request.user) if seen else []
+    response = render(request, "tickets/agent/_presence.html",
+                      {"others": others, "unseen": unseen, "ticket": ticket})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@agent_required
+def assign_me(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = _load(request, pk)
+    try:
+        ticket = services.assign(ticket, assignee=request.user, actor=request.user)
+    except SERVICE_ERRORS as exc:
+        return _refused(request, ticket, problem(exc))
+    return _done(request, ticket, "Assigned to you.")
 
 
 @require_POST
