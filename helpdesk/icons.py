@@ -27,10 +27,7 @@ def _inner(name: str) -> str:
 
 def icon(name: str, label: str = "", size: int = 18) -> Markup:
     """The icon `name`; decorative (hidden from screen readers) unless given a `label`."""
-    if label:
-        a11y = f'role="img" aria-label="{Markup.escape(label)}"'
-    else:
-        a11y = 'aria-hidden="true"'
+    a11y = f'role="img" aria-label="{Markup.escape(label)}"' if label else 'aria-hidden="true"'
     return Markup(  # noqa: S704 - vendored file content, the label is escaped
         f'<svg class="icon icon-{name}" {a11y} focusable="false" width="{int(size)}" '
         f'height="{int(size)}" viewBox="0 0 24 24" fill="none" stroke="currentColor" '

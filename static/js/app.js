@@ -176,11 +176,11 @@
     document.addEventListener("keydown", onKey);
   });
 
-  // htmx: a refused action answers 400 (or 409: something arrived before the send) with its
-  // message and HX-Retarget; htmx does not swap error responses by default, so let those in.
+  // htmx: a refused action answers 400 with its message and HX-Retarget; htmx does not
+  // swap error responses by default, so let those through.
   document.addEventListener("htmx:beforeSwap", (event) => {
     const xhr = event.detail.xhr;
-    if ((xhr.status === 400 || xhr.status === 409) && xhr.getResponseHeader("HX-Retarget")) {
+    if (xhr.status === 400 && xhr.getResponseHeader("HX-Retarget")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

@@ -79,7 +79,7 @@ def test_keyboard_moves_through_the_queue_and_works_the_ticket(live_server, page
 
     # n: an internal note; keys typed into the box are text, not shortcuts.
     page.keyboard.press("n")
-    body = page.get_by_label("Message")
+    body = page.get_by_role("textbox", name="Message")
     expect(body).to_be_focused()
     expect(page.get_by_label("Internal note")).to_be_checked()
     page.keyboard.type("a note about the export")
@@ -118,10 +118,10 @@ def test_status_menu_and_dialogs(live_server, page_factory, desk, l2):
 
     # A transition that needs a reason asks for it in a dialog, and only that one.
     page.get_by_text("Change status").click()
-    page.get_by_role("button", name=re.compile("Waiting on customer…")).click()
-    dialog = page.locator("#tr-dialog-waiting_on_customer")
+    page.get_by_role("button", name=re.compile("→ Closed…")).click()
+    dialog = page.locator("#tr-dialog-closed")
     expect(dialog).to_be_visible()
-    expect(page.locator("#tr-waiting_on_customer-reason")).to_be_focused()
+    expect(page.locator("#tr-closed-reason")).to_be_focused()
     page.keyboard.press("Escape")  # no key trap: Escape leaves, focus goes back
     expect(dialog).to_be_hidden()
 
@@ -177,7 +177,7 @@ def test_warning_before_sending_over_a_newer_message(live_server, page_factory, 
     log_in(page, base, "arthur")
     page.goto(f"{base}/agent/tickets/{ticket.pk}/")
     page.wait_for_load_state("domcontentloaded")
-    page.get_by_label("Message").fill("Please clear your cache.")
+    page.get_by_role("textbox", name="Message").fill("Please clear your cache.")
 
     # Meanwhile the customer writes, and a colleague adds a note.
     services.add_reply(Ticket.objects.get(pk=ticket.pk), author=customer,
@@ -191,7 +191,7 @@ def test_warning_before_sending_over_a_newer_message(live_server, page_factory, 
     expect(warning).to_contain_text("it also fails in Firefox")
     expect(warning).to_contain_text("Known bug, see the incident")
     assert not ticket.messages.filter(author=arthur).exists()  # nothing was sent
-    expect(page.get_by_label("Message")).to_have_value("Please clear your cache.")
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("Please clear your cache.")
 
     # Having read them, sending again sends.
     page.get_by_role("button", name="Send").click()
@@ -208,7 +208,7 @@ def test_send_then_next_ticket(live_server, page_factory, desk):
     page = page_factory()
     log_in(page, base, "arthur")
     page.goto(f"{base}/agent/tickets/{tickets[0].pk}/")
-    page.get_by_label("Message").fill("Fixed on our side.")
+    page.get_by_role("textbox", name="Message").fill("Fixed on our side.")
     page.get_by_label("then next ticket").check()
     page.get_by_role("button", name="Send").click()
     expect(page).not_to_have_url(re.compile(f"/agent/tickets/{tickets[0].pk}/$"))

@@ -501,11 +501,12 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
 def _unseen_warning(request: HttpRequest, ticket: Ticket, unseen: list[Any],
                    form: ReplyForm) -> HttpResponse:
     """The reply was not sent: show what arrived since the page loaded. The composer now
-    counts those messages as seen, so sending again sends."""
+    counts those messages as seen, so sending again sends. To htmx a 200 that retargets
+    (an error status would be a console error for what is a normal turn of events)."""
     newest = max(m.created_at for m in unseen)
     if request.htmx:
         response = render(request, "tickets/agent/send_warning_partial.html", {
-            "send_warning": unseen, "seen_message_id": newest.isoformat()}, status=409)
+            "send_warning": unseen, "seen_message_id": newest.isoformat()})
         response["HX-Retarget"] = "#send-warning"
         response["HX-Reswap"] = "innerHTML"
         return response
