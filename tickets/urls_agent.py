@@ -7,6 +7,7 @@ app_name = "agent"
 urlpatterns = [
     path("", agent.index, name="index"),
     path("queue/counts/", agent.queue_nav, name="queue_nav"),
+    path("queue/columns/", agent.queue_columns, name="queue_columns"),
     path("queue/bulk/", agent.bulk, name="bulk"),
     path("queue/<str:name>/", agent.queue_view, name="queue"),
     path("queue/<str:name>/export.csv", agent.queue_export, name="queue_export"),

@@ -81,7 +81,10 @@ def test_no_serious_or_critical_violation_on_any_main_page(live_server, browser)
                 contexts[role] = context
             page = contexts[role].new_page()
             response = page.goto(live_server.url + path)
-            assert response.status < 400, (role, path, response.status)
+            if response.status >= 400:
+                found[f"{role} {path}"] = [{"status": response.status}]
+                page.close()
+                continue
             page.wait_for_load_state("networkidle")
             violations = _axe(page)
             if violations:

@@ -34,6 +34,7 @@ from helpdesk.web import agent_required, problem
 
 from .. import (
     bulk_actions,
+    columns,
     custom_field_panel,
     events,
     field_definitions,
@@ -66,6 +67,7 @@ PER_PAGE_DEFAULT, PER_PAGE_MIN, PER_PAGE_MAX = 25, 10, 100
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 QUEUE_COUNTS_TTL = 20
 EXPORT_MAX_ROWS = 10_000
+QUEUE_COLUMNS_KEY = "queue_columns"
 SERVICE_ERRORS = (TransitionError, ValidationError, PermissionDenied)
 
 View = Callable[..., HttpResponse]
@@ -151,8 +153,8 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     # Ordering stays the model's (SLA due, priority, age): the filters only narrow.
     rows = selectors.queue(request.user, name)
     known_count = None
-    columns = field_definitions.queue_columns()
-    if columns:
+    custom_cols = field_definitions.queue_columns()
+    if custom_cols:
         rows = rows.only(*selectors.ROW_FIELDS, "custom_fields")
     if is_filtered(request.GET):
         filterset = TicketFilter(request.GET, queryset=rows, request=request)
@@ -163,14 +165,22 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         filterset = SimpleLazyObject(lambda: TicketFilter(None, queryset=rows,
                                                           request=request))
         known_count = _queue_counts(request)[name]  # the sidebar's count: no second COUNT
+    sort = request.GET.get("sort", "")
+    order = columns.ordering(sort)
+    if order is None:
+        sort = ""
+    else:
+        rows = rows.order_by(*order)
+    shown = columns.chosen(request.session.get(QUEUE_COLUMNS_KEY))
     per_page = _per_page(request)
     page = CappedPaginator(rows, per_page, known_count=known_count).get_page(
         request.GET.get("page"))
     tickets = selectors.label_rows(list(page.object_list))
+    columns.prepare(shown, tickets)
     url_format = reverse("agent:ticket", args=[0]).replace("/0/", "/{}/")  # reversed once
     for ticket in tickets:
         ticket.url = url_format.format(ticket.pk)
-    field_definitions.label_columns(tickets, columns)
+    field_definitions.label_columns(tickets, custom_cols)
     can_bulk = request.user.has_perm("tickets.bulk_update_ticket")
     now = timezone.now()
     context = {
@@ -181,12 +191,15 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         "tickets": tickets,
         "per_page": per_page,
         "per_page_choices": PER_PAGE_CHOICES,
-        "queues": _queue_nav(request, name),
+        "queues": _queue_nav(request, name),  # the left navigation shows them (nav_queues)
         "saved_query": clean_query(request.GET) if request.GET else "",
         "can_bulk": can_bulk,
         "now": now,
-        "custom_columns": [c.label for c in columns],
+        "custom_columns": [c.label for c in custom_cols],
+        "columns": shown,
+        "sort": sort,
     }
+    context["nav_queues"] = context["queues"]
     partial = request.htmx and not request.htmx.history_restore_request
     if partial:
         response = render(request, "tickets/agent/queue_partial.html", context)
@@ -197,6 +210,8 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         context["saved_filters"] = _saved_filters(request)
         context["extra_bulk_actions"] = bulk_actions.for_user(request.user)  # other apps'
         context["saved_filter_form"] = SavedFilterForm(initial={"query": context["saved_query"]})
+        context["all_columns"] = columns.all_columns()
+        context["shown_keys"] = {c.key for c in shown}
         response = render(request, "tickets/agent/queue.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -268,6 +283,20 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(back)
     return redirect(back)
+
+
+@require_POST
+@agent_required
+def queue_columns(request: HttpRequest) -> HttpResponse:
+    """The agent's choice of queue columns (kept with their session: no query to read it)."""
+    known = {c.key for c in columns.all_columns()}
+    chosen = [key for key in request.POST.getlist("columns") if key in known]
+    if request.POST.get("action") == "reset" or not chosen:
+        request.session.pop(QUEUE_COLUMNS_KEY, None)
+    else:
+        request.session[QUEUE_COLUMNS_KEY] = chosen
+    back = _safe_next(request, reverse("agent:queue", kwargs={"name": "mine"}))
+    return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
 
 
 @require_POST
