@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+MARK = "@@shot@@ "
 
 
 def free_port() -> int:
@@ -61,14 +62,20 @@ def paths(env: dict[str, str]) -> list[str]:
         "t = longest_ticket(team__memberships__user=a) or longest_ticket();"
         "rv = Review.objects.order_by('-id').first();"
         "inc = Incident.objects.order_by('-id').first();"
-        "print(r('agent:queue', args=['teams']));"
-        "print(r('agent:ticket', args=[t]));"
-        "print(r('knowledge:home'));"
-        "print(r('qa:review', args=[rv.pk]) if rv else r('qa:index'));"
-        "print(r('workforce_capacity:dashboard'));"
-        "print(r('incidents:room', args=[inc.pk]) if inc else r('incidents:list'))"
+        f"m = {MARK!r};"
+        "print(m + r('agent:queue', args=['teams']));"
+        "print(m + r('agent:ticket', args=[t]));"
+        "print(m + r('knowledge:home'));"
+        "print(m + (r('qa:review', args=[rv.pk]) if rv else r('qa:index')));"
+        "print(m + r('workforce_capacity:dashboard'));"
+        "print(m + (r('incidents:room', args=[inc.pk]) if inc else r('incidents:list')))"
     )
-    return manage(env, "shell", "-c", code).split()
+    return marked(manage(env, "shell", "-c", code))
+
+
+def marked(output: str) -> list[str]:
+    """The values a shell snippet printed after MARK (the demo's apps may print too)."""
+    return [line.split(MARK, 1)[1] for line in output.splitlines() if MARK in line]
 
 
 def main() -> None:
@@ -88,8 +95,9 @@ def main() -> None:
         manage(env, "demo", "--tickets", str(args.tickets))
         pages = paths(env)
         who = ("agent", "qa", "manager")
-        words = manage(env, "shell", "-c", "from devdata.management.commands.demo import "
-                       f"demo_password as p; print(*(p(u) for u in {who!r}))").split()
+        words = marked(manage(env, "shell", "-c", "from devdata.management.commands.demo "
+                              f"import demo_password as p; [print({MARK!r} + p(u)) for u in "
+                              f"{who!r}]"))
         passwords = dict(zip(who, words, strict=True))
         port = free_port()
         base = f"http://127.0.0.1:{port}"

@@ -1,5 +1,6 @@
 // Small progressive enhancements; the pages' links and forms work without them.
 (() => {
+  document.documentElement.classList.add("js");
   const typingField = (el) => el && el.closest && el.closest("input, textarea, select, [contenteditable]");
 
   // --- the left navigation folds to icons; the choice is remembered in this browser ---

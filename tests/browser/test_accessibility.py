@@ -94,4 +94,6 @@ def test_no_serious_or_critical_violation_on_any_main_page(live_server, browser)
         for context in contexts.values():
             context.close()
     assert len(pages) >= 30
-    assert found == {}
+    report = [f"{where}: {v.get('id', v.get('status'))} ({v.get('impact', 'http')}) "
+              f"{v.get('nodes', '')}" for where, vs in found.items() for v in vs]
+    assert report == [], "\n".join(report)

@@ -214,3 +214,27 @@ def test_send_then_next_ticket(live_server, page_factory, desk):
     expect(page).not_to_have_url(re.compile(f"/agent/tickets/{tickets[0].pk}/$"))
     expect(page.locator("h1")).to_contain_text("Export fails")
     assert tickets[0].messages.filter(body="Fixed on our side.").exists()
+
+
+def test_composer_is_on_screen_at_laptop_size_with_a_long_conversation(live_server, browser,
+                                                                        desk):
+    customer, arthur, bea, tickets = desk
+    ticket = Ticket.objects.get(pk=tickets[0].pk)
+    for i in range(15):
+        services.add_reply(Ticket.objects.get(pk=ticket.pk), author=customer if i % 2 else arthur,
+                           body=f"Message {i}\n\n" + "A long paragraph of detail. " * 20,
+                           public=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    log_in(page, live_server.url, "arthur")
+    page.goto(f"{live_server.url}/agent/tickets/{ticket.pk}/")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.scrollY") == 0
+    send = page.locator("#reply-form button[data-shortcut=send]").bounding_box()
+    body = page.get_by_role("textbox", name="Message").bounding_box()
+    assert send["y"] + send["height"] <= 768 and body["y"] + body["height"] <= 768
+    # The newest message is in view at the foot of the conversation.
+    expect(page.locator("#conversation")).to_contain_text("Message 14")
+    last = page.get_by_text("Message 14").bounding_box()
+    assert 0 < last["y"] < 768
+    context.close()

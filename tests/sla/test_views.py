@@ -195,7 +195,9 @@ def test_ticket_page_shows_the_sla_panel_with_every_clock_and_the_history(
     html = response.content.decode()
     assert response.status_code == 200
     panel = html.split('id="sla-panel"')[1].split("</section>")[0]
-    assert html.index('id="sla-panel"') < html.index('id="description-title"')  # top of main
+    # The SLA detail sits in the right column (issue 22); the countdown is in the header.
+    assert html.index('class="ticket-side"') < html.index('id="sla-panel"')
+    assert 'class="sla-due head-sla"' in html.split('class="ticket-layout"')[0]
     assert "First response" in panel and "Resolution" in panel and "Next response" in panel
     first_row = panel.split(f'id="sla-clock-{first.pk}"')[1].split("</tr>")[0]
     assert 'class="sla-row sla-orange"' in panel

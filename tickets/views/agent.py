@@ -569,7 +569,7 @@ def assign_me(request: HttpRequest, pk: int) -> HttpResponse:
         ticket = services.assign(ticket, assignee=request.user, actor=request.user)
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc))
-    return _done(request, ticket, "Assigned to you.")
+    return _done(request, ticket, _("Assigned to you."))
 
 
 @require_POST
