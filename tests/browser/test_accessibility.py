@@ -67,6 +67,8 @@ def test_no_serious_or_critical_violation_on_any_main_page(live_server, browser)
     pages = _pages(users)
     anonymous = [reverse("login"), reverse("knowledge:home")]
     contexts = {}
+    fragments: list[str] = []
+    checked = 0
     try:
         for role, path in [*(("anonymous", p) for p in anonymous), *pages]:
             if role not in contexts:
@@ -86,6 +88,11 @@ def test_no_serious_or_critical_violation_on_any_main_page(live_server, browser)
                 page.close()
                 continue
             page.wait_for_load_state("networkidle")
+            if not response.text().lstrip().lower().startswith("<!doctype html"):
+                fragments.append(path)  # an htmx fragment a page loads, not a page
+                page.close()
+                continue
+            checked += 1
             violations = _axe(page)
             if violations:
                 found[f"{role} {path}"] = violations
@@ -93,7 +100,7 @@ def test_no_serious_or_critical_violation_on_any_main_page(live_server, browser)
     finally:
         for context in contexts.values():
             context.close()
-    assert len(pages) >= 30
+    assert checked >= 30 and len(fragments) <= 2, (checked, fragments)
     report = [f"{where}: {v.get('id', v.get('status'))} ({v.get('impact', 'http')}) "
               f"{v.get('nodes', '')}" for where, vs in found.items() for v in vs]
     assert report == [], "\n".join(report)
