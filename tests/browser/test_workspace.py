@@ -177,9 +177,12 @@ def test_warning_before_sending_over_a_newer_message(live_server, page_factory, 
     log_in(page, base, "arthur")
     page.goto(f"{base}/agent/tickets/{ticket.pk}/")
     page.wait_for_load_state("domcontentloaded")
+    # Meanwhile the customer writes, and a colleague adds a note. (Written just after a
+    # presence poll answered: the in-memory SQLite of the live server refuses a read that
+    # meets a write, and the next poll is five seconds away.)
+    with page.expect_response(lambda r: "/presence/" in r.url, timeout=15_000):
+        pass
     page.get_by_role("textbox", name="Message").fill("Please clear your cache.")
-
-    # Meanwhile the customer writes, and a colleague adds a note.
     services.add_reply(Ticket.objects.get(pk=ticket.pk), author=customer,
                        body="Update: it also fails in Firefox.", public=True)
     services.add_reply(Ticket.objects.get(pk=ticket.pk), author=bea,
@@ -235,6 +238,6 @@ def test_composer_is_on_screen_at_laptop_size_with_a_long_conversation(live_serv
     assert send["y"] + send["height"] <= 768 and body["y"] + body["height"] <= 768
     # The newest message is in view at the foot of the conversation.
     expect(page.locator("#conversation")).to_contain_text("Message 14")
-    last = page.get_by_text("Message 14").bounding_box()
+    last = page.get_by_text("Message 14", exact=True).bounding_box()
     assert 0 < last["y"] < 768
     context.close()
