@@ -121,7 +121,7 @@ def _queue_nav(request: HttpRequest, current: str) -> list[dict[str, Any]]:
 def queue_nav(request: HttpRequest) -> HttpResponse:
     """The queues with their counts, for the left navigation of every other page: one
     small request on the cached counts, so no page pays for counting tickets itself."""
-    response = render(request, "tickets/agent/_queue_nav.html",
+    response = render(request, "includes/queue_nav.html",
                       {"queues": _queue_nav(request, "")})
     response["Cache-Control"] = "private, max-age=15"
     return response
