@@ -108,13 +108,18 @@ RULES: dict[str, Rule] = {
     "agent:mentions": G(TEAM_X, note="JSON: staff who can see the ticket"),
     **{f"agent:{n}": ANY_405 for n in (
         "bulk", "saved_filter", "reply", "transition", "update", "escalate", "merge", "macro",
-        "timer_start", "timer_stop", "follow")},
+        "timer_start", "timer_stop", "follow", "custom_fields", "presence", "assign_me",
+        "queue_columns")},
+    # issue 22: the left navigation's queue counts; issue 23: a queue as CSV
+    "agent:queue_nav": G(STAFF),
+    "agent:queue_export": G(STAFF, note="CSV of the queue the agent may see"),
     # customer portal
     "portal:tickets": G(LOGGED_IN),
     "portal:new_ticket": G(LOGGED_IN),
     "portal:ticket": G(OWNER, over=dict.fromkeys(TEAM_X, REDIRECT)),  # staff: to agent view
     "portal:attachment": G(OWNER | TEAM_X),
-    **{f"portal:{n}": P(LOGGED_IN) for n in ("reply", "solve", "reopen")},
+    **{f"portal:{n}": P(LOGGED_IN) for n in ("reply", "solve", "reopen", "custom_fields")},
+    "portal:custom_fields_form": G(LOGGED_IN, note="htmx: the fields of a category's form"),
     # SLA, metrics, workforce
     "sla:index": G(LOGGED_IN, anon=REDIRECT, ok=REDIRECT),
     "sla:approaching": G(STAFF),
@@ -144,6 +149,11 @@ RULES: dict[str, Rule] = {
     "notifications:preferences": G(LOGGED_IN),
     "notifications:read_all": ANY_405,
     "notifications:read": ANY_405,
+    "notifications:language": ANY_405,
+    # issue 22: a visitor's language choice (Django's view: back where they came from)
+    # and the JavaScript strings of the active language
+    "set_language": G(LOGGED_IN, anon=REDIRECT, ok=REDIRECT),
+    "javascript-catalog": G(LOGGED_IN, anon=200),
     # surveys: the signed token is the credential (link in the customer's e-mail)
     "surveys:follow_ups": G(STAFF),
     "surveys:handle_follow_up": P(STAFF),

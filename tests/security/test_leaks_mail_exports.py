@@ -95,10 +95,14 @@ WRITES: dict[tuple[str, str], Write] = {
         "agent:new_ticket": w_(STAFF),
         **{f"agent:{n}": w_(TEAM_X) for n in (
             "reply", "transition", "update", "escalate", "merge", "macro", "timer_start",
-            "timer_stop", "follow")},
+            "timer_stop", "follow", "custom_fields", "presence", "assign_me")},
+        "agent:queue_columns": w_(STAFF, note="the agent's own column choice"),
         # portal
         "portal:new_ticket": w_(LOGGED_IN),
         **{f"portal:{n}": w_(OWNER | TEAM_X) for n in ("reply", "solve", "reopen")},
+        # Whoever sees the request gets 403: this world has no field a customer may edit
+        # (and staff edit on the agent page); tests/tickets/test_custom_fields.py edits.
+        "portal:custom_fields": w_(frozenset(), over=dict.fromkeys(OWNER | TEAM_X, 403)),
         # SLA, workforce, notifications, surveys
         "sla:index": w_(LOGGED_IN, anon=REDIRECT),
         "sla:exempt": w_(TEAM_X, data=lambda w: {"reason": "hijack"}),
@@ -113,6 +117,8 @@ WRITES: dict[tuple[str, str], Write] = {
         "notifications:read": w_({"agent_x"}),  # agent X's own notification
         "notifications:read_all": w_(LOGGED_IN),
         "notifications:preferences": w_(LOGGED_IN),
+        "notifications:language": w_(LOGGED_IN, note="one's own language and time zone"),
+        "set_language": w_(LOGGED_IN, anon=REDIRECT, note="the visitor's own language"),
         "surveys:handle_follow_up": w_(FOLLOW_UP_HANDLERS, data=lambda w: {
             "outcome": "hijack"}),
         "surveys:feedback": w_(LOGGED_IN, anon=400, note="the signed token is the key"),
@@ -490,6 +496,17 @@ def test_every_customer_notice_carries_public_text_only(
     run(inc.link_tickets, incident, [other], actor=u["lead_x"])
     run(inc.publish_update, incident, kind="update", body="PUBLIC-INC exports slow",
         actor=u["lead_x"])
+    # A trigger's e-mail from a template (issue 23), on a ticket with an internal note.
+    from tickets.models import Trigger
+    Trigger.objects.create(
+        name="Tell the customer work started", events=["status_changed"],
+        conditions=[{"field": "subject", "op": "contains", "value": "Sec rule"}],
+        actions=[{"action": "email_requester",
+                  "value": {"template": "customer.update", "text": "PUBLIC-RULE on it"}}])
+    ruled = run(ts.create_ticket, requester=u["customer_a"], subject="Sec rule ticket",
+                description="Exports time out")
+    run(ts.add_reply, ruled, author=agent, public=False, body=f"{W.INTERNAL_NOTE} rule")
+    run(ts.transition, ruled, "in_progress", actor=agent)
 
     sent = set(OutboundEmail.objects.filter(status=OutboundStatus.SENT, notice__gt="")
                .values_list("notice", flat=True))
@@ -497,7 +514,8 @@ def test_every_customer_notice_carries_public_text_only(
     assert sent == {k for k in default_keys() if k.startswith("customer.")}
     _assert_no_marker_reaches_a_customer()
     alice = _joined(_mail_to(u["customer_a"].email))
-    for public in ("PUBLIC-PHONE-REPLY", "Send the logs", "PUBLIC-INC exports slow"):
+    for public in ("PUBLIC-PHONE-REPLY", "Send the logs", "PUBLIC-INC exports slow",
+                   "PUBLIC-RULE on it"):
         assert public in alice
 
 
@@ -593,6 +611,7 @@ EXPORTS: dict[str, Export] = {
     "workforce_oncall:ical": Export(STAFF, {}, "text/calendar"),
     "portal:attachment": Export(OWNER | TEAM_X, {}, "text/plain"),  # a public reply's file
     "audit_log_csv": Export(frozenset({"admin"}), {}, "text/csv"),  # issue 24
+    "agent:queue_export": Export(STAFF, {}, "text/csv"),  # issue 23: the queue they see
 }
 
 

@@ -56,6 +56,8 @@ FIELDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
                          "attachments"), ANYONE),
         "channel": ANYONE,  # by value: customers web, email or api; phone and chat: staff
         **dict.fromkeys(("requester", "priority", "tags"), STAFF),
+        # by field: customers only the fields an admin lets them edit (issue 23)
+        "custom_fields": ANYONE,
     },
     ("ticket-transition", "post"): {
         "to": ANYONE, "reason": ANYONE,  # the state machine says which moves are whose
@@ -66,8 +68,8 @@ FIELDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
         "public": ANYONE,  # by value: false (an internal note) is staff-only
     },
     ("ticket-detail", "patch"): dict.fromkeys(
-        ("priority", "category", "product_area", "team", "assignee", "subject", "tags"),
-        TEAM_X),
+        ("priority", "category", "product_area", "team", "assignee", "subject", "tags",
+         "custom_fields"), TEAM_X),
     ("organization-list", "post"): dict.fromkeys(
         ("name", "domain", "support_tier", "csm"), MANAGERS),
     **{("organization-detail", m): dict.fromkeys(
@@ -81,6 +83,11 @@ FIELDS: dict[tuple[str, str], dict[str, frozenset[str]]] = {
     ("portal:reply", "post"): {"body": ANYONE, "attachments": ANYONE},
     ("portal:solve", "post"): {},
     ("portal:reopen", "post"): {"reason": ANYONE},
+    # the custom fields an admin lets customers edit, named cf_<key> (issue 23)
+    ("portal:custom_fields", "post"): {},
+    # issue 22: one's own language (and time zone); a visitor's language
+    ("notifications:language", "post"): dict.fromkeys(("language", "time_zone"), ANYONE),
+    ("set_language", "post"): {"language": ANYONE},
     # the rest a customer can post: their own settings, answers and votes
     ("notifications:preferences", "post"): {
         **dict.fromkeys(("email_enabled", "in_app_enabled", "muted", "quiet_start",
