@@ -138,3 +138,38 @@ class MetricsStaleHour(models.Model):
 
     def __str__(self) -> str:
         return f"stale {self.hour:%Y-%m-%d %H:00}"
+
+
+class DurationDay(models.Model):
+    """Per UTC day, metric and team, a histogram of durations: what the manager dashboard's
+    medians are read from (`reporting.durations`).
+
+    One row per coarse bucket (the hour below a day, 23 + whole days above) holding its
+    total and its fine counts (per minute below a day, per hour above), so a median reads
+    the totals first and then one bucket's fine counts. Written by `rollups.refresh` for
+    the days of the hours it recomputes.
+    """
+
+    class Kind(models.TextChoices):
+        FIRST_RESPONSE = "frt", "first response time (by creation day)"
+        RESOLUTION = "ttr", "time to resolution (by resolution day)"
+
+    day = models.DateField(help_text="The UTC day the durations are counted on.")
+    metric = models.CharField(max_length=3, choices=Kind.choices)
+    # 0 = tickets without a team. A plain integer, like MetricsHour: history outlives a team.
+    team_id = models.PositiveIntegerField(default=0)
+    coarse = models.PositiveIntegerField()
+    n = models.PositiveIntegerField()
+    # Counts per minute (coarse < 24) or per hour of the day (coarse >= 24), trailing
+    # zeros dropped.
+    fine = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "day", "team_id", "coarse"],
+                                    name="duration_day_key"),
+        ]
+        indexes = [models.Index(fields=["day"], name="duration_day_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric} team {self.team_id} bucket {self.coarse}"

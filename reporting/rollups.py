@@ -53,7 +53,7 @@ from tickets.models import (
     TimeEntry,
 )
 
-from . import metrics
+from . import durations, metrics
 from .metrics import fcr_filter, handle_minutes, public_agent_replies
 from .models import AgentMetricsHour, MetricsHour, MetricsRollupState, MetricsStaleHour
 
@@ -307,6 +307,8 @@ def refresh(hours: Iterable[datetime], *, now: datetime | None = None,
                                "refreshed_at"),
             [(h, team, agent, priority, *(values[m] for m in AGENT_MEASURES), now)
              for (h, team, agent, priority), values in sorted(detailed.items())])
+        # The medians' daily histograms of the same hours' UTC days (whole days).
+        durations.refresh_days({h.date() for h in hours})
     return len(rows)
 
 
