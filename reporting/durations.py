@@ -21,6 +21,7 @@ A median is found in two steps: the per-day hour (or day) totals say which coars
 holds the middle rank; only that bucket's fine counts (a list of 60 minutes or 24 hours per
 row) are then read. Both steps read a few hundred to a few thousand small rows for 90 days.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -52,8 +53,7 @@ from .models import DurationDay, MetricsRollupState
 DAY_SECONDS = 86400
 MINUTE_BUCKETS = DAY_SECONDS // 60  # bucket numbers below this are minutes, above hours
 METRICS = ("frt", "ttr")
-PRECISION = _("Medians from the daily histograms: to the minute below a day, to the hour "
-              "above.")
+PRECISION = _("Medians from the daily histograms: to the minute below a day, to the hour above.")
 
 
 class WholeSeconds(Func):
@@ -72,8 +72,11 @@ class WholeSeconds(Func):
             return f"FLOOR(EXTRACT(EPOCH FROM ({end} - {start})))::bigint", params
         if connection.vendor == "sqlite":
             # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; %s gives whole seconds.
-            return (f"(CAST(strftime('%%s', {end}) AS INTEGER)"
-                    f" - CAST(strftime('%%s', {start}) AS INTEGER))", params)
+            return (
+                f"(CAST(strftime('%%s', {end}) AS INTEGER)"
+                f" - CAST(strftime('%%s', {start}) AS INTEGER))",
+                params,
+            )
         raise NotImplementedError(f"WholeSeconds on {connection.vendor}")
 
 
@@ -85,7 +88,8 @@ def _bucket(seconds: str) -> Case:
         When(**{f"{seconds}__lt": 0}, then=Value(0)),
         When(**{f"{seconds}__lt": DAY_SECONDS}, then=s / Value(60)),
         default=Value(MINUTE_BUCKETS) + (s - Value(DAY_SECONDS)) / Value(3600),
-        output_field=BigIntegerField())
+        output_field=BigIntegerField(),
+    )
 
 
 def split(bucket: int) -> tuple[int, int]:
@@ -108,9 +112,11 @@ def _source(metric: str, tickets: QuerySet[Ticket]) -> tuple[str, QuerySet[Ticke
     """The moment a duration is counted at, and the tickets that have one."""
     if metric == "frt":
         return "created_at", tickets.filter(first_response_at__isnull=False).annotate(
-            _s=WholeSeconds(F("first_response_at"), F("created_at")))
+            _s=WholeSeconds(F("first_response_at"), F("created_at"))
+        )
     return "resolved_at", tickets.filter(resolved_at__isnull=False).annotate(
-        _s=WholeSeconds(F("resolved_at"), F("created_at")))
+        _s=WholeSeconds(F("resolved_at"), F("created_at"))
+    )
 
 
 def _in(field: str, ranges: list[tuple[datetime, datetime]]) -> Q:
@@ -121,6 +127,7 @@ def _in(field: str, ranges: list[tuple[datetime, datetime]]) -> Q:
 
 
 # --- writing ------------------------------------------------------------------------------
+
 
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
@@ -146,17 +153,22 @@ def compute_days(days: Iterable[date]) -> list[DurationDay]:
     rows: dict[tuple[str, date, int, int], list[int]] = {}
     for metric in METRICS:
         field, qs = _source(metric, Ticket.objects.all())
-        grouped = (qs.filter(_in(field, ranges))
-                   .annotate(_d=TruncDay(field, tzinfo=UTC), _b=_bucket("_s"))
-                   .values("_d", "team_id", "_b").annotate(n=Count("pk")).order_by())
+        grouped = (
+            qs.filter(_in(field, ranges))
+            .annotate(_d=TruncDay(field, tzinfo=UTC), _b=_bucket("_s"))
+            .values("_d", "team_id", "_b")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
         for r in grouped:
             coarse, fine = split(r["_b"])
             key = (metric, r["_d"].astimezone(UTC).date(), r["team_id"] or 0, coarse)
             counts = rows.setdefault(key, [0] * (60 if coarse < 24 else 24))
             counts[fine] += r["n"]
-    return [DurationDay(metric=m, day=d, team_id=team, coarse=coarse, n=sum(counts),
-                        fine=_trim(counts))
-            for (m, d, team, coarse), counts in sorted(rows.items())]
+    return [
+        DurationDay(metric=m, day=d, team_id=team, coarse=coarse, n=sum(counts), fine=_trim(counts))
+        for (m, d, team, coarse), counts in sorted(rows.items())
+    ]
 
 
 def _trim(counts: list[int]) -> list[int]:
@@ -179,8 +191,10 @@ def refresh_days(days: Iterable[date]) -> int:
 
 # --- reading ------------------------------------------------------------------------------
 
-def stored_days(start: datetime, end: datetime, state: MetricsRollupState | None
-                ) -> tuple[date, date] | None:
+
+def stored_days(
+    start: datetime, end: datetime, state: MetricsRollupState | None
+) -> tuple[date, date] | None:
     """The UTC days [first, last) wholly inside [start, end) and inside the rollup's covered
     hours, or None when there are none."""
     if state is None or state.covered_from is None or state.covered_to is None:
@@ -196,8 +210,15 @@ def stored_days(start: datetime, end: datetime, state: MetricsRollupState | None
 class Histogram:
     """One metric's durations over a period: stored days plus live edges."""
 
-    def __init__(self, metric: str, tickets: QuerySet[Ticket], start: datetime, end: datetime,
-                 days: tuple[date, date] | None, team_id: int | None) -> None:
+    def __init__(
+        self,
+        metric: str,
+        tickets: QuerySet[Ticket],
+        start: datetime,
+        end: datetime,
+        days: tuple[date, date] | None,
+        team_id: int | None,
+    ) -> None:
         self.metric, self.team_id, self.days = metric, team_id, days
         field, qs = _source(metric, tickets)
         live = [(start, end)]
@@ -206,22 +227,33 @@ class Histogram:
         live = [(a, b) for a, b in live if a < b]
         self.live: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         if live:
-            for r in (qs.filter(_in(field, live)).annotate(_b=_bucket("_s")).values("_b")
-                      .annotate(n=Count("pk")).order_by()):
+            for r in (
+                qs.filter(_in(field, live))
+                .annotate(_b=_bucket("_s"))
+                .values("_b")
+                .annotate(n=Count("pk"))
+                .order_by()
+            ):
                 coarse, fine = split(r["_b"])
                 self.live[coarse][fine] += r["n"]
 
     def _stored(self) -> QuerySet[DurationDay]:
         assert self.days is not None
-        qs = DurationDay.objects.filter(metric=self.metric, day__gte=self.days[0],
-                                        day__lt=self.days[1])
+        qs = DurationDay.objects.filter(
+            metric=self.metric, day__gte=self.days[0], day__lt=self.days[1]
+        )
         return qs.filter(team_id=self.team_id) if self.team_id else qs
 
     def coarse(self) -> dict[int, int]:
         totals: dict[int, int] = defaultdict(int)
         if self.days is not None:
-            for c, n in self._stored().values("coarse").annotate(t=Sum("n")) \
-                    .values_list("coarse", "t").order_by():
+            for c, n in (
+                self._stored()
+                .values("coarse")
+                .annotate(t=Sum("n"))
+                .values_list("coarse", "t")
+                .order_by()
+            ):
                 totals[c] += n
         for c, fine in self.live.items():
             totals[c] += sum(fine.values())
@@ -261,8 +293,7 @@ class Histogram:
         return timedelta(seconds=sum(estimates) / len(estimates))
 
 
-def medians(filters: metrics.MetricFilters, *, user: User, now: datetime
-            ) -> dict[str, Any] | None:
+def medians(filters: metrics.MetricFilters, *, user: User, now: datetime) -> dict[str, Any] | None:
     """The manager dashboard's three medians with first response and resolution from the
     histograms (backlog age stays exact: it is a median over the open tickets now). None
     when the histograms cannot serve these filters (the hourly rollup's filters)."""
@@ -275,10 +306,12 @@ def medians(filters: metrics.MetricFilters, *, user: User, now: datetime
     exact = metrics.medians(filters, user=user, now=now, only=("backlog_age",))
     tickets = filters.tickets(user)
     return {
-        "frt": Histogram("frt", tickets, filters.start, filters.end, days,
-                         filters.team_id).median(),
-        "ttr": Histogram("ttr", tickets, filters.start, filters.end, days,
-                         filters.team_id).median(),
+        "frt": Histogram(
+            "frt", tickets, filters.start, filters.end, days, filters.team_id
+        ).median(),
+        "ttr": Histogram(
+            "ttr", tickets, filters.start, filters.end, days, filters.team_id
+        ).median(),
         "backlog_age": exact["backlog_age"],
         "precision": True,
     }

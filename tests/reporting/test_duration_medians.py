@@ -5,6 +5,7 @@ fall inside a day (another time zone), a team, a period running past the rolled-
 hours, and after late changes (a reopen, a deleted ticket, a first reply) folded in by
 the five-minute sync. Runs on SQLite and PostgreSQL (the bucketing is SQL).
 """
+
 from __future__ import annotations
 
 import random
@@ -50,19 +51,32 @@ def history(customer_a, agent, l1, l2):
     rows = []
     for i in range(240):
         created = NOW - timedelta(days=30) + timedelta(seconds=rng.randrange(30 * 86400))
-        frt = timedelta(seconds=rng.choice([rng.randrange(3600), rng.randrange(86400),
-                                            rng.randrange(3 * 86400)]))
-        ttr = timedelta(seconds=rng.choice([rng.randrange(600, 86400),
-                                            rng.randrange(21 * 86400)]))
+        frt = timedelta(
+            seconds=rng.choice(
+                [rng.randrange(3600), rng.randrange(86400), rng.randrange(3 * 86400)]
+            )
+        )
+        ttr = timedelta(seconds=rng.choice([rng.randrange(600, 86400), rng.randrange(21 * 86400)]))
         responded = created + frt if created + frt < NOW and i % 7 else None
         resolved = created + ttr if created + ttr < NOW and i % 5 else None
-        rows.append(Ticket(
-            requester=customer_a, organization=template.organization, subject=f"H{i}",
-            description="", channel="web", priority=template.priority,
-            team=l1 if i % 3 else l2, assignee=agent,
-            status="resolved" if resolved else "in_progress", created_at=created,
-            updated_at=created, status_changed_at=created, first_response_at=responded,
-            resolved_at=resolved))
+        rows.append(
+            Ticket(
+                requester=customer_a,
+                organization=template.organization,
+                subject=f"H{i}",
+                description="",
+                channel="web",
+                priority=template.priority,
+                team=l1 if i % 3 else l2,
+                assignee=agent,
+                status="resolved" if resolved else "in_progress",
+                created_at=created,
+                updated_at=created,
+                status_changed_at=created,
+                first_response_at=responded,
+                resolved_at=resolved,
+            )
+        )
     Ticket.objects.bulk_create(rows)
     template.delete()
     with time_machine.travel(NOW, tick=False):
@@ -100,9 +114,9 @@ def test_rollup_medians_equal_the_exact_medians_within_precision(history, manage
     assert DurationDay.objects.exists()
     start = datetime(2026, 2, 24, tzinfo=UTC)
     # Whole UTC days, wholly rolled up: only the stored rows and no live edge.
-    assert durations.stored_days(start, start + 20 * DAY,
-                                 rollups.MetricsRollupState.objects.get()) == (
-        start.date(), (start + 20 * DAY).date())
+    assert durations.stored_days(
+        start, start + 20 * DAY, rollups.MetricsRollupState.objects.get()
+    ) == (start.date(), (start + 20 * DAY).date())
     assert_within(manager, F(start, start + 20 * DAY))
     # Past the rolled-up hours (today is live), and one team.
     assert_within(manager, F(start, NOW + DAY))
@@ -143,30 +157,41 @@ def test_late_changes_reach_the_histograms(history, manager, agent):
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
         for t in reopened:
             services.transition(t, "in_progress", actor=agent, reason="Still broken")
-    gone = Ticket.objects.filter(created_at__gte=start + 8 * DAY,
-                                 created_at__lt=start + 9 * DAY)
+    gone = Ticket.objects.filter(created_at__gte=start + 8 * DAY, created_at__lt=start + 9 * DAY)
     assert gone.exists()
     with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
         gone.delete()
-    late = Ticket.objects.filter(created_at__gte=start + 11 * DAY,
-                                 created_at__lt=start + 12 * DAY,
-                                 first_response_at__isnull=True)
+    late = Ticket.objects.filter(
+        created_at__gte=start + 11 * DAY,
+        created_at__lt=start + 12 * DAY,
+        first_response_at__isnull=True,
+    )
     with time_machine.travel(NOW + timedelta(minutes=3), tick=False):
         late.update(first_response_at=NOW + timedelta(minutes=3), updated_at=timezone.now())
     counts_before = DurationDay.objects.filter(day=day.date(), metric="ttr").count()
     sync_after(5)
-    assert DurationDay.objects.filter(day=day.date(), metric="ttr").count() != counts_before \
+    assert (
+        DurationDay.objects.filter(day=day.date(), metric="ttr").count() != counts_before
         or not Ticket.objects.filter(resolved_at__gte=day, resolved_at__lt=day + DAY).exists()
+    )
     assert_within(manager, period)
     # Every duration counted once: the stored totals are the tickets now.
-    for metric, tickets in (("ttr", Ticket.objects.filter(resolved_at__gte=start,
-                                                         resolved_at__lt=start + 20 * DAY)),
-                            ("frt", Ticket.objects.filter(created_at__gte=start,
-                                                         created_at__lt=start + 20 * DAY,
-                                                         first_response_at__isnull=False))):
-        stored = sum(DurationDay.objects.filter(
-            metric=metric, day__gte=start.date(), day__lt=(start + 20 * DAY).date())
-            .values_list("n", flat=True))
+    for metric, tickets in (
+        ("ttr", Ticket.objects.filter(resolved_at__gte=start, resolved_at__lt=start + 20 * DAY)),
+        (
+            "frt",
+            Ticket.objects.filter(
+                created_at__gte=start,
+                created_at__lt=start + 20 * DAY,
+                first_response_at__isnull=False,
+            ),
+        ),
+    ):
+        stored = sum(
+            DurationDay.objects.filter(
+                metric=metric, day__gte=start.date(), day__lt=(start + 20 * DAY).date()
+            ).values_list("n", flat=True)
+        )
         assert stored == tickets.count(), metric
 
 
@@ -179,8 +204,7 @@ def test_medians_endpoint_states_the_precision(client, history, manager):
     assert '<span id="median-precision"></span>' in page
 
 
-def test_medians_read_a_constant_number_of_queries(history, manager,
-                                                   django_assert_max_num_queries):
+def test_medians_read_a_constant_number_of_queries(history, manager, django_assert_max_num_queries):
     start = datetime(2026, 2, 24, tzinfo=UTC)
     with django_assert_max_num_queries(12):
         durations.medians(F(start, NOW + DAY), user=manager, now=NOW)
