@@ -5,7 +5,8 @@ The dashboard's figures are counts and sums over the clocks started in a period 
 days, so a row per (UTC day, metric, team, tier, priority, channel) gives every filter
 and every breakdown but the agent one from about 600 rows a day (18,500 a month). The
 assignee is left out: with it there would be 240,000 rows a month, nearly one per clock;
-the agent breakdown, and agents who see only some tickets, read the clocks.
+the agent breakdown reads the clocks; an agent who sees only their teams' tickets and
+their own reads their teams' rows and the clocks of their own tickets in other teams.
 
 A period is in the user's time zone: the UTC days wholly inside it are read from the
 rollup, the rest (the partial days at its edges, the days after `covered_to`, and for
@@ -201,15 +202,18 @@ def _week_start(moment: datetime, zone: Any) -> datetime:
     return datetime.combine(local - timedelta(days=local.weekday()), time.min, tzinfo=zone)
 
 
-def _stored(filters: selectors.DashboardFilters, name: str, days: list[date]
-            ) -> list[dict[str, Any]]:
-    """Cells of the stored `days` in the form of the dimension's own query."""
+def _stored(filters: selectors.DashboardFilters, name: str, days: list[date],
+            teams: frozenset[int] | None = None) -> list[dict[str, Any]]:
+    """Cells of the stored `days` in the form of the dimension's own query; of `teams`
+    only, when given."""
     if not days:
         return []
     within = Q()
     for start, end in _ranges(days):
         within |= Q(day__gte=start, day__lt=end)
     qs: QuerySet[ClockDay] = ClockDay.objects.filter(within)
+    if teams is not None:
+        qs = qs.filter(team_id__in=teams)
     if filters.team_id:
         qs = qs.filter(team_id=filters.team_id)
     if filters.tier:
@@ -265,12 +269,33 @@ def _split(filters: selectors.DashboardFilters, stored: tuple[date, date], *, we
     return days, parts
 
 
+def _own_elsewhere(filters: selectors.DashboardFilters, spec: selectors.Dimension, user: User,
+                   days: list[date], teams: frozenset[int]) -> list[dict[str, Any]]:
+    """Cells of the clocks of the stored `days` whose ticket is assigned to `user` but not
+    in one of their teams (or in none): the part of an agent's sight the team rows lack.
+    An index walk of the agent's own tickets."""
+    ranges = tuple((_midnight(a), _midnight(b)) for a, b in _ranges(days))
+    qs = replace(filters, parts=ranges).apply(
+        Clock.objects.filter(ticket__assignee=user).exclude(ticket__team_id__in=teams), user)
+    if spec.expressions:
+        qs = qs.annotate(**spec.expressions)
+    return list(qs.values(*spec.fields, "metric").annotate(**selectors.cell_sql()).order_by())
+
+
 def source(filters: selectors.DashboardFilters, user: User) -> selectors.CellSource:
     """A `selectors.CellSource` for `selectors.dashboard_figures`: the rollup's stored days
     plus the clocks of the rest of the period; the clocks alone when the rollup cannot
-    serve (an agent who sees some tickets only, the agent breakdown, no rollup yet).
-    Asks the rollup's coverage once."""
-    if not (user.is_authenticated and user.is_active and user.sees_all_tickets):
+    serve (the agent breakdown, no rollup yet). An agent who sees only their teams' tickets
+    and their own (`tickets.selectors.visible_tickets`) reads their teams' rows plus the
+    clocks of their own tickets in other teams: the two are disjoint. Asks the rollup's
+    coverage once."""
+    if not (user.is_authenticated and user.is_active):
+        return selectors.cells
+    if user.sees_all_tickets:
+        teams: frozenset[int] | None = None
+    elif user.is_agent:
+        teams = frozenset(user.team_ids)
+    else:
         return selectors.cells
     state = ClockRollupState.objects.filter(pk=1).first()
     if state is None or state.covered_from is None:
@@ -283,7 +308,9 @@ def source(filters: selectors.DashboardFilters, user: User) -> selectors.CellSou
         if name not in _DIMENSION_COLUMN:
             return selectors.cells(filters, spec, user)
         days, parts = _split(filters, stored, weekly=name == "week")
-        out = _stored(filters, name, days)
+        out = _stored(filters, name, days, teams)
+        if teams is not None and days:
+            out += _own_elsewhere(filters, spec, user, days, teams)
         if parts:
             out += selectors.cells(replace(filters, parts=tuple(parts)), spec, user)
         return out

@@ -76,12 +76,27 @@ def test_the_rollup_gives_the_figures_of_the_clocks(manager, l2, board, today, b
     assert direct["totals"]["clocks"] == 9
 
 
-def test_agents_who_see_some_tickets_read_the_clocks(agent, manager, board):
-    """The rollup has no assignee (a row per clock, nearly): an agent's own tickets in
-    other teams could not be told apart."""
+@pytest.mark.parametrize("by", BREAKDOWNS)
+def test_agents_who_see_some_tickets_read_their_teams_rows(agent, l1, l2, board, today, by):
+    """An agent of l1 sees l1's tickets and their own: the rollup's l1 rows plus the
+    clocks of their own tickets elsewhere (T3 of l2 assigned to them, below) give the
+    figures of the clocks they see, for every breakdown and filter."""
+    Ticket.objects.filter(pk=board.t3.pk).update(assignee=agent)
     rollup.rebuild(now=NOW)
-    assert rollup.source(filters_of(), agent) is selectors.cells
-    assert rollup.source(filters_of(), manager) is not selectors.cells
+    assert list(agent.team_ids) == [l1.pk]
+    for zone in ("UTC", "America/New_York"):
+        with timezone.override(zone):
+            for params in ({}, {"team": l2.pk}, {"team": l1.pk}, {"priority": 3},
+                           {"start": "2026-03-10", "end": "2026-03-17"}):
+                direct, rolled = both(filters_of(**params), by, agent)
+                assert rolled == direct, (zone, params)
+    direct, _ = both(filters_of(team=l2.pk), by, agent)
+    assert direct["totals"]["clocks"] > 0  # T3's clocks, through the assignee
+
+
+def test_customers_are_never_served_by_the_rollup(customer_a, board):
+    rollup.rebuild(now=NOW)
+    assert rollup.source(filters_of(), customer_a) is selectors.cells
 
 
 def test_a_repaired_clock_is_refreshed_at_once(manager, board, today):
