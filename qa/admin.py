@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 
-from helpdesk.paging import EstimatedCountPaginator
+from helpdesk.paging import BIG_LIST_PER_PAGE, EstimatedCountPaginator
 
 from . import services
 from .models import (
@@ -151,6 +151,7 @@ class ReviewAdmin(ReadOnlyAdmin):
     # Weekly samples over years: estimated count, no date hierarchy (it reads the
     # distinct dates of the whole table), newest first by the primary key.
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ["-pk"]
 
@@ -162,6 +163,7 @@ class ReviewEventAdmin(ReadOnlyAdmin):
     list_select_related = ["review", "actor"]
     raw_id_fields = ["review", "actor"]
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ["-pk"]
 

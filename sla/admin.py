@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from helpdesk import config_cache
 from helpdesk.models import SupportTier
-from helpdesk.paging import EstimatedCountPaginator
+from helpdesk.paging import BIG_LIST_PER_PAGE, EstimatedCountPaginator
 from tickets.admin import AuditRecordAdmin, ReadOnlyRecordAdmin
 from tickets.field_definitions import check_conditions_known
 from tickets.models import Channel, Priority
@@ -464,6 +464,7 @@ class ClockAdmin(AuditRecordAdmin):
     search_fields = ("=ticket__id",)
     raw_id_fields = ("ticket",)
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
     inlines = [ClockLevelFireInline, ClockPauseInline, ClockEventInline]
@@ -479,6 +480,7 @@ class ClockEventAdmin(AuditRecordAdmin):
     search_fields = ("=ticket__id", "reason")
     raw_id_fields = ("ticket", "clock", "actor")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -509,6 +511,7 @@ class ClockLevelFireAdmin(AuditRecordAdmin):
     search_fields = ("=clock__ticket__id",)
     raw_id_fields = ("clock",)
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -522,6 +525,7 @@ class ClockPauseAdmin(AuditRecordAdmin):
     search_fields = ("=ticket__id", "reason", "actor__username")
     raw_id_fields = ("clock", "ticket", "actor")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -535,6 +539,7 @@ class ClockDayAdmin(ReadOnlyRecordAdmin):
                     "met", "breached", "breaches")
     list_filter = ("metric",)
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-day", "-pk")
 

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.admin_base import ReadOnlyAdmin
-from helpdesk.paging import EstimatedCountPaginator
+from helpdesk.paging import BIG_LIST_PER_PAGE, EstimatedCountPaginator
 
 from . import services
 from .field_definitions import check_values_known
@@ -93,6 +93,7 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ("name",)
     search_fields = ("name",)
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
 
 
@@ -200,6 +201,7 @@ class RuleFireAdmin(ReadOnlyAdmin):
     list_select_related = ("trigger", "automation")
     list_filter = ("trigger", "automation")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
 
 
@@ -332,6 +334,7 @@ class TicketAdmin(admin.ModelAdmin):
     # A million rows: estimated count, newest first by the primary key (the model's
     # ordering is the open-queue order, whose indexes cover open tickets only).
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-id",)
     actions = ["close_resolved"]
@@ -421,6 +424,7 @@ class MessageAdmin(ReadOnlyRecordAdmin):
     search_fields = ("=ticket__id", "=author__email")
     raw_id_fields = ("ticket", "author", "merged_from")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -434,6 +438,7 @@ class TicketChangeAdmin(AuditRecordAdmin):
     list_filter = ("kind",)
     search_fields = ("=ticket_id",)
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -445,6 +450,7 @@ class AttachmentAdmin(ReadOnlyRecordAdmin):
     search_fields = ("filename", "=message__ticket__id")
     raw_id_fields = ("message",)
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -464,6 +470,7 @@ class TicketEventAdmin(AuditRecordAdmin):
     search_fields = ("=ticket__id",)
     raw_id_fields = ("ticket", "actor")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -476,6 +483,7 @@ class EscalationAdmin(AuditRecordAdmin):
     search_fields = ("=ticket__id",)
     raw_id_fields = ("ticket", "actor")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -490,6 +498,7 @@ class TimeEntryAdmin(admin.ModelAdmin):
     search_fields = ("=ticket__id", "agent__username")
     raw_id_fields = ("ticket", "agent", "message")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -526,6 +535,7 @@ class SurveyAdmin(ReadOnlyRecordAdmin):
     search_fields = ("=ticket__id", "requester__email")
     raw_id_fields = ("ticket", "requester", "agent")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -540,6 +550,7 @@ class FollowUpAdmin(ReadOnlyRecordAdmin):
     search_fields = ("=ticket__id", "owner__username")
     raw_id_fields = ("survey", "ticket", "owner", "handled_by")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
@@ -556,6 +567,7 @@ class TicketFollowerAdmin(admin.ModelAdmin):
     search_fields = ("=ticket__id", "user__username")
     raw_id_fields = ("ticket", "user")
     paginator = EstimatedCountPaginator
+    list_per_page = BIG_LIST_PER_PAGE
     show_full_result_count = False
     ordering = ("-pk",)
 
