@@ -638,10 +638,15 @@ def agent_rollup_eligible(filters: metrics.MetricFilters, user: User) -> bool:
                 or metrics.own_tickets(user, filters.agent_id))
 
 
-def read_agent_groups(filters: metrics.MetricFilters, by: str) -> dict[int, dict[str, int]]:
+def read_agent_groups(filters: metrics.MetricFilters, by: str) -> dict[Any, dict[str, int]]:
     """Sums of every per-agent measure over the filters' period, teams, agents and
-    priorities, grouped by `by` ("agent_id", "priority" or "" for one total under 0):
-    the database sums the stored hours, Python the few live hours after them."""
+    priorities, grouped by `by` ("agent_priority": keys (agent, priority); "agent_id",
+    "priority", or "" for one total under 0): the database sums the stored hours, Python
+    the few live hours after them."""
+    if by == "agent_id":
+        return regroup(read_agent_groups(filters, "agent_priority"), 0)
+    if by == "priority":
+        return regroup(read_agent_groups(filters, "agent_priority"), 1)
     span = covered(filters.start, filters.end)
     if span is None:
         raise LookupError("The metrics rollup does not cover this range.")
@@ -654,22 +659,31 @@ def read_agent_groups(filters: metrics.MetricFilters, by: str) -> dict[int, dict
     if filters.priority:
         qs = qs.filter(priority=filters.priority)
     sums = {name: Sum(name) for name in AGENT_MEASURES}
-    out: dict[int, dict[str, int]] = {}
+    out: dict[Any, dict[str, int]] = {}
     if by:
-        for r in qs.values(by).annotate(**sums).order_by():
-            out[r.pop(by)] = {k: v or 0 for k, v in r.items()}
+        for r in qs.values("agent_id", "priority").annotate(**sums).order_by():
+            out[(r.pop("agent_id"), r.pop("priority"))] = {k: v or 0 for k, v in r.items()}
     else:
         out[0] = {k: v or 0 for k, v in qs.aggregate(**sums).items()}
-    index = {"agent_id": 2, "priority": 3}.get(by)
     tail = compute_agents(_split(stored_end, filters.end), team_id=filters.team_id)
-    for (h, team, agent, priority), values in tail.items():
+    for (h, _team, agent, priority), values in tail.items():
         if filters.start <= h < filters.end and (
                 (not filters.agent_id or agent == filters.agent_id)
                 and (not filters.priority or priority == filters.priority)):
-            group_key = (h, team, agent, priority)[index] if index else 0
+            group_key = (agent, priority) if by else 0
             row = out.setdefault(group_key, dict.fromkeys(AGENT_MEASURES, 0))
             for name in AGENT_MEASURES:
                 row[name] += values[name]
+    return out
+
+
+def regroup(rows: dict[Any, dict[str, int]], index: int) -> dict[int, dict[str, int]]:
+    """Rows per (agent, priority) summed per agent (index 0) or per priority (index 1)."""
+    out: dict[int, dict[str, int]] = {}
+    for key, values in rows.items():
+        row = out.setdefault(key[index], dict.fromkeys(AGENT_MEASURES, 0))
+        for name in AGENT_MEASURES:
+            row[name] += values[name]
     return out
 
 
@@ -700,8 +714,9 @@ def team_from_rollup(filters: metrics.MetricFilters, *, user: User
     rollup cannot serve these filters."""
     if not agent_rollup_eligible(filters, user) or covered(filters.start, filters.end) is None:
         return None
-    by_agent = read_agent_groups(filters, "agent_id")
-    by_priority_rows = read_agent_groups(filters, "priority")
+    # One pass over the rows (and the live hours) for both breakdowns.
+    detailed = read_agent_groups(filters, "agent_priority")
+    by_agent, by_priority_rows = regroup(detailed, 0), regroup(detailed, 1)
     total = dict.fromkeys(AGENT_MEASURES, 0)
     for values in by_agent.values():
         for name in AGENT_MEASURES:
