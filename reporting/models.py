@@ -169,7 +169,12 @@ class DurationDay(models.Model):
             models.UniqueConstraint(fields=["metric", "day", "team_id", "coarse"],
                                     name="duration_day_key"),
         ]
-        indexes = [models.Index(fields=["day"], name="duration_day_day")]
+        indexes = [
+            models.Index(fields=["day"], name="duration_day_day"),
+            # The first step of a median (totals per coarse bucket): an index-only scan.
+            models.Index(fields=["metric", "day"], include=["team_id", "coarse", "n"],
+                         name="duration_day_totals"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.metric} team {self.team_id} bucket {self.coarse}"
