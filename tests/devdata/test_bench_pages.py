@@ -2,6 +2,7 @@
 name, opened by a user allowed to see it, and reported with its figures."""
 from __future__ import annotations
 
+import json
 from io import StringIO
 
 import pytest
@@ -46,3 +47,14 @@ def test_bench_all_runs_the_page_benchmark(seeded):
     out = StringIO()
     call_command("bench", "--all", "--iterations", "1", stdout=out, verbosity=0)
     assert "portal      | my tickets" in out.getvalue()
+
+
+def test_the_first_request_is_timed_apart_from_the_cold_ones(seeded, tmp_path):
+    """The page's first request in the process (templates compiled, modules imported) is
+    not a cold request: it is made first and reported on its own, with the cold SQL."""
+    out = tmp_path / "pages.json"
+    call_command("bench_pages", iterations=1, warmup=0, cold=2, only=["my tickets"],
+                 json_path=str(out), stdout=StringIO())
+    (row,) = [r for r in json.loads(out.read_text())["pages"] if r["page"] == "my tickets"]
+    assert row["first_ms"] > 0 and row["cold_sql_ms_p95"] >= 0
+    assert row["cold_p95_ms"] is not None
