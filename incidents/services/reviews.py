@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 
 from .. import selectors
 from ..models import (
@@ -36,7 +37,7 @@ def start_review(incident: Incident, *, actor: User) -> Review:
     if existing:
         return existing
     now = timezone.now()
-    review, _ = Review.objects.get_or_create(incident=incident, defaults={
+    review, _created = Review.objects.get_or_create(incident=incident, defaults={
         **review_draft(incident), "author": actor, "created_at": now, "updated_at": now,
     })
     return review
@@ -115,8 +116,10 @@ def fire_review_reminder(incident_id: int, *, now: datetime | None = None) -> bo
         _entry(incident, EntryKind.REMINDER, "Post-incident review not written yet; "
                f"reminded {person.display_name if person else 'nobody'}.", at=now)
         if person:
-            notify(person, title=f"Write the review of {incident.reference}",
-                   source="incidents.review",
-                   url=reverse("incidents:review", args=[incident.pk]),
-                   dedupe_key=f"incident:{incident.pk}:{key}")
+            with in_language_of(person):
+                notify(person, title=_("Write the review of %(incident)s")
+                       % {"incident": incident.reference},
+                       source="incidents.review",
+                       url=reverse("incidents:review", args=[incident.pk]),
+                       dedupe_key=f"incident:{incident.pk}:{key}")
     return True

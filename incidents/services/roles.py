@@ -4,9 +4,10 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 
 from ..models import (
     EntryKind,
@@ -46,8 +47,11 @@ def assign_role(incident: Incident, *, role: str, user: User, actor: User) -> In
         label = RoleKind(role).label
         _entry(incident, EntryKind.ROLE, f"{user.display_name}: {label.lower()}.", actor=actor,
                at=now)
-    notify(user, title=f"You are {label.lower()} of {incident.reference}: {incident.title}",
-           source="incidents.role", url=_room_url(incident),
+    with in_language_of(user):
+        title = _("Your role in %(incident)s: %(role)s — %(title)s") % {
+            "incident": incident.reference, "role": RoleKind(role).label,
+            "title": incident.title}
+    notify(user, title=title, source="incidents.role", url=_room_url(incident),
            urgent=incident.severity.level == 1,
            dedupe_key=f"incident:{incident.pk}:role:{row.pk}:{user.pk}:{now.isoformat()}")
     return row
