@@ -346,8 +346,8 @@ def raise_signal(organization: Organization | None, signal: str, *, ticket: Tick
     except IntegrityError:
         return None  # raised already this period: the unique row is the de-duplication
     if csm is not None:
-        context = selectors.account_context(organization)
         with in_language_of(csm):
+            context = selectors.account_context(organization)
             signal_label = alert.get_signal_display()
             lines = [_("Signal: %(signal)s") % {"signal": signal_label}
                      + (f" — {detail}" if detail else ""),
