@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from helpdesk.models import Organization, User
@@ -378,7 +379,9 @@ def generate_voc_report(week: date | None = None) -> VocReport:
     """Build (or rebuild) the report of one ISO week; by default the last complete week."""
     today = timezone.now().date()
     start = metrics.week_start(week) if week else metrics.week_start(today) - timedelta(days=7)
-    data = selectors.voc_figures(start)
-    report, _ = VocReport.objects.update_or_create(
+    # Stored and read by everyone: labels in the site's language, whoever asked for it.
+    with translation.override(settings.LANGUAGE_CODE):
+        data = selectors.voc_figures(start)
+    report, _created = VocReport.objects.update_or_create(
         week_start=start, defaults={"generated_at": timezone.now(), "data": data})
     return report
