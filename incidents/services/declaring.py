@@ -21,7 +21,15 @@ from ..models import (
     TimelineEntry,
 )
 from ..permissions import can_declare, can_manage
-from ._base import MANUAL_KINDS, _cadence, _check, _entry, _lock, _next_escalation
+from ._base import (
+    MANUAL_KINDS,
+    _cadence,
+    _check,
+    _entry,
+    _lock,
+    _next_escalation,
+    site_label,
+)
 from ._queue import _after_commit
 from .links import link_tickets
 
@@ -97,10 +105,10 @@ def change_status(incident: Incident, *, status: str, actor: User, note: str = "
             raise ValidationError("This incident is resolved.")
         if incident.status == status:
             return incident
-        before = incident.get_status_display()
+        before = site_label(Status(incident.status).label)
         incident.status = status
         incident.save(update_fields=["status"])
-        text = f"Status: {before} → {incident.get_status_display()}."
+        text = f"Status: {before} → {site_label(Status(status).label)}."
         _entry(incident, EntryKind.STATUS, f"{text} {note.strip()}".strip(), actor=actor)
     return incident
 

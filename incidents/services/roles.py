@@ -16,7 +16,7 @@ from ..models import (
     RoleKind,
 )
 from ..permissions import can_manage
-from ._base import _check, _entry, _lock, _room_url
+from ._base import _check, _entry, _lock, _room_url, site_label
 
 
 def assign_role(incident: Incident, *, role: str, user: User, actor: User) -> IncidentRole:
@@ -44,7 +44,7 @@ def assign_role(incident: Incident, *, role: str, user: User, actor: User) -> In
             else:
                 row = IncidentRole.objects.create(incident=incident, role=role, user=user,
                                                   assigned_at=now)
-        label = RoleKind(role).label
+        label = site_label(RoleKind(role).label)
         _entry(incident, EntryKind.ROLE, f"{user.display_name}: {label.lower()}.", actor=actor,
                at=now)
     with in_language_of(user):

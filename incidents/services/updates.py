@@ -20,7 +20,15 @@ from ..models import (
 )
 from ..permissions import can_manage, can_publish
 from ..selectors import BREACH_LEVELS
-from ._base import RESOLVE_TARGETS, REVIEW_REMINDER_EVERY, _cadence, _check, _entry, _lock
+from ._base import (
+    RESOLVE_TARGETS,
+    REVIEW_REMINDER_EVERY,
+    _cadence,
+    _check,
+    _entry,
+    _lock,
+    site_label,
+)
 from ._queue import _after_commit
 
 
@@ -67,7 +75,7 @@ def resolve(incident: Incident, *, body: str, actor: User,
         incident = _lock(incident)
         if not incident.is_open:
             raise ValidationError("This incident is already resolved.")
-        before = incident.get_status_display()
+        before = site_label(Status(incident.status).label)
         incident.status = Status.RESOLVED
         incident.resolved_at = now
         incident.resolve_tickets_to = ticket_status
