@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 from tickets import batch as ticket_batch
@@ -36,7 +37,7 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
     author = update.created_by or update.incident.declared_by
     if author is None or not author.is_agent:
         # Never post as a non-agent: a customer-authored reply would reopen tickets.
-        raise PermissionDenied("The update's author is no longer an agent; publish it again.")
+        raise PermissionDenied(_("The update's author is no longer an agent; publish it again."))
     # The frame around the update in the language its author wrote the update in.
     with translation.override(author.language or settings.LANGUAGE_CODE):
         body = messages.as_reply(update)

@@ -21,11 +21,11 @@ from ._base import _check, _entry, _lock, _room_url, site_label
 
 def assign_role(incident: Incident, *, role: str, user: User, actor: User) -> IncidentRole:
     """Give a role to an agent; the commander, leads and scribe are one person each."""
-    _check(can_manage(actor, incident), "Only the incident commander or a lead assigns roles.")
+    _check(can_manage(actor, incident), _("Only the incident commander or a lead assigns roles."))
     if role not in RoleKind.values:
-        raise ValidationError({"role": "Unknown role."})
+        raise ValidationError({"role": _("Unknown role.")})
     if not user.is_agent:
-        raise ValidationError({"user": "Incident roles go to agents."})
+        raise ValidationError({"user": _("Incident roles go to agents.")})
     now = timezone.now()
     with transaction.atomic():
         incident = _lock(incident)
@@ -59,7 +59,7 @@ def assign_role(incident: Incident, *, role: str, user: User, actor: User) -> In
 
 def remove_role(row: IncidentRole, *, actor: User) -> None:
     incident = row.incident
-    _check(can_manage(actor, incident), "Only the incident commander or a lead assigns roles.")
+    _check(can_manage(actor, incident), _("Only the incident commander or a lead assigns roles."))
     with transaction.atomic():
         _entry(incident, EntryKind.ROLE,
                f"{row.user.display_name} is no longer {row.get_role_display().lower()}.",
