@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core import mail
 from django.urls import reverse
+from django.utils import translation
 
 from helpdesk.models import Notification
 from incidents import services
@@ -62,3 +63,13 @@ def test_role_notifications_are_in_the_recipients_language(declare, run, lead, a
     run(services.assign_role, incident, role="scribe", user=agent, actor=lead)
     [note] = Notification.objects.filter(recipient=agent, source="incidents.role")
     assert note.title == f"Ihre Rolle in {incident.reference}: Protokoll – Login outage"
+
+
+def test_the_shared_timeline_keeps_the_sites_language_whoever_writes_it(declare, lead):
+    lead.language = "de"
+    lead.save(update_fields=["language"])
+    incident = declare()
+    with translation.override("de"):  # a German lead's request
+        services.change_status(incident, status="identified", actor=lead)
+    entry = incident.timeline.filter(kind="status").latest("created_at")
+    assert entry.body.startswith("Status: Investigating → Identified.")
