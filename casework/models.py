@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel
 
@@ -16,9 +17,9 @@ EVIDENCE_EXTENSIONS = ["txt", "log", "json", "yaml", "yml", "csv", "har", "png",
 
 
 class Decision(models.TextChoices):
-    INVESTIGATING = "investigating", "Still investigating"
-    RESOLVE = "resolve", "Resolve at this tier"
-    ESCALATE = "escalate", "Escalate"
+    INVESTIGATING = "investigating", _("Still investigating")
+    RESOLVE = "resolve", _("Resolve at this tier")
+    ESCALATE = "escalate", _("Escalate")
 
 
 class Investigation(models.Model):
@@ -74,11 +75,11 @@ class InvestigationRevision(AppendOnlyModel):
 
 
 class EvidenceKind(models.TextChoices):
-    LOG = "log", "Log"
-    SCREENSHOT = "screenshot", "Screenshot"
-    REPRODUCTION = "reproduction", "Reproduction"
-    CONFIG = "config", "Configuration"
-    QUERY = "query", "Query result"
+    LOG = "log", _("Log")
+    SCREENSHOT = "screenshot", _("Screenshot")
+    REPRODUCTION = "reproduction", _("Reproduction")
+    CONFIG = "config", _("Configuration")
+    QUERY = "query", _("Query result")
 
 
 def evidence_path(instance: Evidence, filename: str) -> str:
@@ -195,11 +196,11 @@ class EngineeringLink(models.Model):
     """
 
     class Tracker(models.TextChoices):
-        JIRA = "jira", "Jira"
-        GITHUB = "github", "GitHub"
-        GITLAB = "gitlab", "GitLab"
-        LINEAR = "linear", "Linear"
-        OTHER = "other", "Other"
+        JIRA = "jira", _("Jira")
+        GITHUB = "github", _("GitHub")
+        GITLAB = "gitlab", _("GitLab")
+        LINEAR = "linear", _("Linear")
+        OTHER = "other", _("Other")
 
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE,
                                related_name="engineering_links")
@@ -223,13 +224,13 @@ class EngineeringLink(models.Model):
 
 
 class FeedbackKind(models.TextChoices):
-    FEATURE = "feature", "Feature request"
-    BUG = "bug", "Bug"
-    UX = "ux", "UX friction"
-    DOCS = "docs", "Documentation gap"
-    AT_RISK = "at_risk", "At-risk signal"
-    PRAISE = "praise", "Praise"
-    COMPETITIVE = "competitive", "Competitive mention"
+    FEATURE = "feature", _("Feature request")
+    BUG = "bug", _("Bug")
+    UX = "ux", _("UX friction")
+    DOCS = "docs", _("Documentation gap")
+    AT_RISK = "at_risk", _("At-risk signal")
+    PRAISE = "praise", _("Praise")
+    COMPETITIVE = "competitive", _("Competitive mention")
 
 
 def feedback_key(kind: str, title: str) -> str:
@@ -276,11 +277,11 @@ class FeedbackMention(models.Model):
 
 
 class Signal(models.TextChoices):
-    EXECUTIVE = "executive_complaint", "Executive complaint"
-    CHURN = "churn_mention", "Churn mention"
-    CSAT = "negative_csat", "Negative CSAT trend"
-    INCIDENT = "major_incident", "Major incident impact"
-    CHAMPION = "champion_departure", "Champion departure"
+    EXECUTIVE = "executive_complaint", _("Executive complaint")
+    CHURN = "churn_mention", _("Churn mention")
+    CSAT = "negative_csat", _("Negative CSAT trend")
+    INCIDENT = "major_incident", _("Major incident impact")
+    CHAMPION = "champion_departure", _("Champion departure")
 
 
 class AtRiskAlert(models.Model):

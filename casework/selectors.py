@@ -33,6 +33,8 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.utils import formats
+from django.utils.translation import gettext, ngettext
 
 from helpdesk.models import Organization, Team, TeamTier
 from tickets.models import Category, Escalation, Survey, Ticket
@@ -102,8 +104,12 @@ def account_context(org: Organization) -> dict[str, Any]:
                    .only("id", "subject", "status", "created_at")[:5])
     ratings = list(Survey.objects.filter(ticket__organization=org, rating__isnull=False)
                    .order_by("-responded_at", "-id").values_list("rating", flat=True)[:5])
-    csat_text = (f"{sum(ratings) / len(ratings):.1f} / 5 over the last {len(ratings)} answers "
-                 f"(newest first: {', '.join(map(str, ratings))})") if ratings else "no answers"
+    csat_text = ngettext(
+        "%(mean)s / 5 over the last %(num)d answer (newest first: %(ratings)s)",
+        "%(mean)s / 5 over the last %(num)d answers (newest first: %(ratings)s)",
+        len(ratings)) % {"mean": formats.number_format(sum(ratings) / len(ratings), 1),
+                         "num": len(ratings), "ratings": ", ".join(map(str, ratings))} \
+        if ratings else gettext("no answers")
     return {"tickets": tickets, "ratings": ratings, "csat_text": csat_text}
 
 

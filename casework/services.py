@@ -10,14 +10,16 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from helpdesk.models import Organization, User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 from tickets.attachments import safe_filename
 from tickets.models import Attachment, EventKind, Ticket, TicketEvent
 
@@ -46,7 +48,7 @@ from .models import (
 
 def _require_agent(actor: User | None) -> None:
     if actor is not None and not actor.is_agent:
-        raise PermissionDenied("Only agents work investigations.")
+        raise PermissionDenied(_("Only agents work investigations."))
 
 
 # --- investigation ----------------------------------------------------------------------------
@@ -76,7 +78,7 @@ def save_investigation(ticket: Ticket, *, actor: User, data: Mapping[str, Any]) 
     if unknown:
         raise ValidationError(f"Unknown investigation fields: {sorted(unknown)}")
     if "decision" in data and data["decision"] not in Decision.values:
-        raise ValidationError({"decision": "Choose a decision."})
+        raise ValidationError({"decision": _("Choose a decision.")})
     with transaction.atomic():
         inv = investigation_of(ticket, create=True)
         inv = Investigation.objects.select_for_update().get(pk=inv.pk)
@@ -120,13 +122,14 @@ def add_evidence(ticket: Ticket, *, actor: User, kind: str, summary: str, link: 
     _require_agent(actor)
     summary = (summary or "").strip()
     if kind not in EvidenceKind.values:
-        raise ValidationError({"kind": "Choose the kind of evidence."})
+        raise ValidationError({"kind": _("Choose the kind of evidence.")})
     if not summary:
-        raise ValidationError({"summary": "Say what the evidence shows."})
+        raise ValidationError({"summary": _("Say what the evidence shows.")})
     if attachment is not None and attachment.message.ticket_id != ticket.pk:
-        raise ValidationError({"attachment": "That file belongs to another ticket."})
+        raise ValidationError({"attachment": _("That file belongs to another ticket.")})
     if file is not None and file.size > EVIDENCE_MAX_BYTES:
-        raise ValidationError({"file": f"Files are limited to {EVIDENCE_MAX_BYTES // 2**20} MB."})
+        raise ValidationError({"file": _("Files are limited to %(mb)s MB.") % {
+            "mb": EVIDENCE_MAX_BYTES // 2**20}})
     with transaction.atomic():
         inv = investigation_of(ticket, create=True)
         now = timezone.now()
@@ -166,7 +169,7 @@ def start_playbook(ticket: Ticket, playbook: Playbook, *, actor: User) -> Playbo
     """Follow a playbook on this ticket (idempotent: one run per ticket and playbook)."""
     _require_agent(actor)
     if not playbook.is_active:
-        raise ValidationError("This playbook is not active.")
+        raise ValidationError(_("This playbook is not active."))
     run, created = PlaybookRun.objects.get_or_create(
         ticket=ticket, playbook=playbook,
         defaults={"started_by": actor, "started_at": timezone.now()})
@@ -179,7 +182,7 @@ def check_step(run: PlaybookRun, step: PlaybookStep, *, actor: User, done: bool)
     """Tick off (or untick) one step of a playbook followed on a ticket."""
     _require_agent(actor)
     if step.playbook_id != run.playbook_id:
-        raise ValidationError("That step belongs to another playbook.")
+        raise ValidationError(_("That step belongs to another playbook."))
     if done:
         StepCheck.objects.get_or_create(run=run, step=step, defaults={
             "checked_by": actor, "checked_at": timezone.now()})
@@ -192,10 +195,10 @@ def playbook_from_investigation(ticket: Ticket, *, actor: User, name: str = "") 
     (what was collected), then the hypothesis that held. Inactive until a lead reviews it."""
     _require_agent(actor)
     if ticket.resolved_at is None:
-        raise ValidationError("Only a resolved ticket's investigation becomes a playbook.")
+        raise ValidationError(_("Only a resolved ticket's investigation becomes a playbook."))
     inv = investigation_of(ticket)
     if inv is None:
-        raise ValidationError("This ticket has no investigation to reuse.")
+        raise ValidationError(_("This ticket has no investigation to reuse."))
     with transaction.atomic():
         playbook = Playbook.objects.create(
             name=(name or f"From {ticket.reference}: {ticket.subject}").strip()[:200],
@@ -230,10 +233,10 @@ def article_from_investigation(ticket: Ticket, *, actor: User):
 
     _require_agent(actor)
     if ticket.resolved_at is None:
-        raise ValidationError("Only a resolved ticket's investigation becomes an article.")
+        raise ValidationError(_("Only a resolved ticket's investigation becomes an article."))
     inv = investigation_of(ticket)
     if inv is None:
-        raise ValidationError("This ticket has no investigation to reuse.")
+        raise ValidationError(_("This ticket has no investigation to reuse."))
     problem = "\n\n".join(p for p in (
         inv.goal and f"**What you are trying to do:** {inv.goal.strip()}",
         inv.actual and f"**What happens instead:** {inv.actual.strip()}",
@@ -262,9 +265,9 @@ def link_engineering(ticket: Ticket, *, actor: User, tracker: str, key: str, url
     _require_agent(actor)
     key = (key or "").strip()
     if tracker not in EngineeringLink.Tracker.values:
-        raise ValidationError({"tracker": "Choose a tracker."})
+        raise ValidationError({"tracker": _("Choose a tracker.")})
     if not key or not url:
-        raise ValidationError("A tracker item needs its key and URL.")
+        raise ValidationError(_("A tracker item needs its key and URL."))
     link = EngineeringLink(ticket=ticket, tracker=tracker, key=key[:100], url=url.strip(),
                            status=(status or "").strip()[:100], created_by=actor,
                            created_at=timezone.now())
@@ -275,7 +278,8 @@ def link_engineering(ticket: Ticket, *, actor: User, tracker: str, key: str, url
         with transaction.atomic():
             link.save()
     except IntegrityError as exc:
-        raise ValidationError(f"{key} is already linked to this ticket.") from exc
+        raise ValidationError(_("%(key)s is already linked to this ticket.")
+                              % {"key": key}) from exc
     rollup.mark_ticket(ticket)
     return link
 
@@ -296,13 +300,13 @@ def tag_feedback(ticket: Ticket, *, actor: User, kind: str, title: str, quote: s
     _require_agent(actor)
     title, quote = (title or "").strip(), (quote or "").strip()
     if kind not in FeedbackKind.values:
-        raise ValidationError({"kind": "Choose the kind of feedback."})
+        raise ValidationError({"kind": _("Choose the kind of feedback.")})
     if not title or not quote:
-        raise ValidationError("Feedback needs a title and the customer's words.")
+        raise ValidationError(_("Feedback needs a title and the customer's words."))
     key = feedback_key(kind, title)
     now = timezone.now()
     with transaction.atomic():
-        item, _ = FeedbackItem.objects.get_or_create(
+        item, _created = FeedbackItem.objects.get_or_create(
             key=key, defaults={"kind": kind, "title": title[:200], "created_at": now})
         mention, created = FeedbackMention.objects.get_or_create(
             item=item, ticket=ticket, defaults={
@@ -310,7 +314,7 @@ def tag_feedback(ticket: Ticket, *, actor: User, kind: str, title: str, quote: s
                 "use_case": (use_case or "").strip()[:500], "added_by": actor,
                 "created_at": now})
         if not created:
-            raise ValidationError("This ticket already carries that feedback.")
+            raise ValidationError(_("This ticket already carries that feedback."))
     return mention
 
 
@@ -343,12 +347,18 @@ def raise_signal(organization: Organization | None, signal: str, *, ticket: Tick
     except IntegrityError:
         return None  # raised already this period: the unique row is the de-duplication
     if csm is not None:
-        context = selectors.account_context(organization)
-        lines = [f"Signal: {alert.get_signal_display()}" + (f" — {detail}" if detail else ""),
-                 f"Recent CSAT: {context['csat_text']}", "Recent tickets:"]
-        lines += [f"  {t.reference} {t.subject} ({t.status_label})" for t in context["tickets"]]
-        notify(csm, title=f"At-risk: {organization.name} — {alert.get_signal_display()}",
-               body="\n".join(lines), url=reverse("casework:at_risk"),
+        with in_language_of(csm):
+            context = selectors.account_context(organization)
+            signal_label = alert.get_signal_display()
+            lines = [_("Signal: %(signal)s") % {"signal": signal_label}
+                     + (f" — {detail}" if detail else ""),
+                     _("Recent CSAT: %(csat)s") % {"csat": context["csat_text"]},
+                     _("Recent tickets:")]
+            lines += [f"  {t.reference} {t.subject} ({t.status_label})"
+                      for t in context["tickets"]]
+            title = _("At-risk: %(account)s — %(signal)s") % {
+                "account": organization.name, "signal": signal_label}
+        notify(csm, title=title, body="\n".join(lines), url=reverse("casework:at_risk"),
                source=f"casework.at_risk.{signal}",
                dedupe_key=f"casework.at_risk:{organization.pk}:{signal}:{period}")
     return alert
@@ -358,7 +368,7 @@ def flag_champion_departure(ticket: Ticket, *, actor: User, note: str) -> AtRisk
     _require_agent(actor)
     note = (note or "").strip()
     if not note:
-        raise ValidationError({"note": "Say who left and how you know."})
+        raise ValidationError({"note": _("Say who left and how you know.")})
     return raise_signal(ticket.organization, Signal.CHAMPION, ticket=ticket,
                         detail=f"{note} (flagged by {actor.display_name})")
 
@@ -369,7 +379,9 @@ def generate_voc_report(week: date | None = None) -> VocReport:
     """Build (or rebuild) the report of one ISO week; by default the last complete week."""
     today = timezone.now().date()
     start = metrics.week_start(week) if week else metrics.week_start(today) - timedelta(days=7)
-    data = selectors.voc_figures(start)
-    report, _ = VocReport.objects.update_or_create(
+    # Stored and read by everyone: labels in the site's language, whoever asked for it.
+    with translation.override(settings.LANGUAGE_CODE):
+        data = selectors.voc_figures(start)
+    report, _created = VocReport.objects.update_or_create(
         week_start=start, defaults={"generated_at": timezone.now(), "data": data})
     return report

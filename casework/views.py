@@ -19,6 +19,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -104,7 +107,7 @@ def save_investigation(request: HttpRequest, pk: int) -> HttpResponse:
 
     data = {f: request.POST[f] for f in Investigation.SNAPSHOT_FIELDS if f in request.POST}
     return _act(request, pk, lambda t: services.save_investigation(
-        t, actor=request.user, data=data), "Investigation saved.")
+        t, actor=request.user, data=data), _("Investigation saved."))
 
 
 @require_POST
@@ -116,14 +119,14 @@ def add_evidence(request: HttpRequest, pk: int) -> HttpResponse:
             attachment = Attachment.objects.filter(
                 pk=request.POST["attachment"], message__ticket=ticket).first()
             if attachment is None:
-                raise ValidationError("Choose a file of this ticket.")
+                raise ValidationError(_("Choose a file of this ticket."))
         services.add_evidence(
             ticket, actor=request.user, kind=request.POST.get("kind", ""),
             summary=request.POST.get("summary", ""), link=request.POST.get("link", ""),
             attachment=attachment, file=request.FILES.get("file"),
             verified=request.POST.get("verified") == "1")
 
-    return _act(request, pk, act, "Evidence added.")
+    return _act(request, pk, act, _("Evidence added."))
 
 
 @require_POST
@@ -132,7 +135,7 @@ def verify_evidence(request: HttpRequest, pk: int, evidence_id: int) -> HttpResp
     ticket = get_ticket_for(request.user, pk)
     evidence = get_object_or_404(Evidence, pk=evidence_id, investigation__ticket=ticket)
     return _act(request, pk, lambda t: services.verify_evidence(evidence, actor=request.user),
-                "Evidence verified.")
+                _("Evidence verified."))
 
 
 @require_POST
@@ -140,7 +143,7 @@ def verify_evidence(request: HttpRequest, pk: int, evidence_id: int) -> HttpResp
 def start_playbook(request: HttpRequest, pk: int, playbook_id: int) -> HttpResponse:
     playbook = get_object_or_404(Playbook, pk=playbook_id, is_active=True)
     return _act(request, pk, lambda t: services.start_playbook(
-        t, playbook, actor=request.user), f"Following “{playbook.name}”.")
+        t, playbook, actor=request.user), _("Following “%(name)s”.") % {"name": playbook.name})
 
 
 @require_POST
@@ -151,7 +154,7 @@ def check_step(request: HttpRequest, pk: int, run_id: int, step_id: int) -> Http
     step = get_object_or_404(PlaybookStep, pk=step_id, playbook_id=run.playbook_id)
     done = request.POST.get("done") == "1"
     return _act(request, pk, lambda t: services.check_step(
-        run, step, actor=request.user, done=done), "Step updated.")
+        run, step, actor=request.user, done=done), _("Step updated."))
 
 
 @require_POST
@@ -159,7 +162,7 @@ def check_step(request: HttpRequest, pk: int, run_id: int, step_id: int) -> Http
 def draft_playbook(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, lambda t: services.playbook_from_investigation(
         t, actor=request.user, name=request.POST.get("name", "")),
-        "Playbook drafted; a lead activates it after review.")
+        _("Playbook drafted; a lead activates it after review."))
 
 
 @require_POST
@@ -172,8 +175,8 @@ def draft_article(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("agent:ticket", pk=ticket.pk)
-    messages.success(request, "Help-center draft created from the investigation; review it "
-                              "before publishing.")
+    messages.success(request, _("Help-center draft created from the investigation; review it "
+                                "before publishing."))
     target = reverse("knowledge:edit", args=[article.pk])
     if request.htmx:
         return HttpResponseClientRedirect(target)
@@ -186,7 +189,7 @@ def add_link(request: HttpRequest, pk: int) -> HttpResponse:
     p = request.POST
     return _act(request, pk, lambda t: services.link_engineering(
         t, actor=request.user, tracker=p.get("tracker", ""), key=p.get("key", ""),
-        url=p.get("url", ""), status=p.get("status", "")), "Tracker item linked.")
+        url=p.get("url", ""), status=p.get("status", "")), _("Tracker item linked."))
 
 
 @require_POST
@@ -195,7 +198,7 @@ def sync_link(request: HttpRequest, pk: int, link_id: int) -> HttpResponse:
     ticket = get_ticket_for(request.user, pk)
     link = get_object_or_404(EngineeringLink, pk=link_id, ticket=ticket)
     return _act(request, pk, lambda t: services.sync_link_status(
-        link, status=request.POST.get("status", "")), "Tracker status updated.")
+        link, status=request.POST.get("status", "")), _("Tracker status updated."))
 
 
 @require_POST
@@ -204,7 +207,7 @@ def add_feedback(request: HttpRequest, pk: int) -> HttpResponse:
     p = request.POST
     return _act(request, pk, lambda t: services.tag_feedback(
         t, actor=request.user, kind=p.get("kind", ""), title=p.get("title", ""),
-        quote=p.get("quote", ""), use_case=p.get("use_case", "")), "Feedback tagged.")
+        quote=p.get("quote", ""), use_case=p.get("use_case", "")), _("Feedback tagged."))
 
 
 @require_POST
@@ -213,9 +216,9 @@ def flag_champion(request: HttpRequest, pk: int) -> HttpResponse:
     def act(ticket: Ticket) -> None:
         if services.flag_champion_departure(ticket, actor=request.user,
                                             note=request.POST.get("note", "")) is None:
-            raise ValidationError("Already flagged for this account this week.")
+            raise ValidationError(_("Already flagged for this account this week."))
 
-    return _act(request, pk, act, "Champion departure flagged to the CSM.")
+    return _act(request, pk, act, _("Champion departure flagged to the CSM."))
 
 
 @require_POST
@@ -223,13 +226,13 @@ def flag_champion(request: HttpRequest, pk: int) -> HttpResponse:
 def return_escalation(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_ticket_for(request.user, pk)
     if not can_return(request.user, ticket_services.open_escalation(ticket)):
-        return _panel(request, ticket, error="Only the receiving tier returns an escalation.")
+        return _panel(request, ticket, error=_("Only the receiving tier returns an escalation."))
     try:
         ticket_services.return_escalation(ticket, actor=request.user,
                                           missing=request.POST.get("missing", ""))
     except SERVICE_ERRORS as exc:
         return _panel(request, ticket, error=problem(exc))
-    done = "Escalation returned to the escalating team with your request."
+    done = _("Escalation returned to the escalating team with your request.")
     if visible_tickets(request.user).filter(pk=ticket.pk).exists():
         return _panel(request, ticket, message=done)
     messages.success(request, done)
@@ -248,9 +251,11 @@ def index(request: HttpRequest) -> HttpResponse:
 # --- dashboard -------------------------------------------------------------------------------
 
 class DashboardFilterForm(PeriodForm):
-    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
+    team = forms.ModelChoiceField(Team.objects.all(), required=False,
+                                  empty_label=gettext_lazy("All teams"), label=gettext_lazy("Team"))
     category = forms.ModelChoiceField(Category.objects.all(), required=False,
-                                      empty_label="All categories")
+                                      empty_label=gettext_lazy("All categories"),
+                                      label=gettext_lazy("Category"))
     default_days = DEFAULT_DAYS
 
     def filters(self) -> selectors.Filters:
@@ -384,7 +389,8 @@ def voc_generate(request: HttpRequest) -> HttpResponse:
     if not can_see_dashboard(request.user):
         raise Http404("Not found")
     report = services.generate_voc_report()
-    messages.success(request, f"Report of the week of {report.week_start} generated.")
+    messages.success(request, _("Report of the week of %(date)s generated.") % {
+        "date": formats.date_format(report.week_start, "DATE_FORMAT")})
     return redirect("casework:voc_detail", pk=report.pk)
 
 

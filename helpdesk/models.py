@@ -314,11 +314,11 @@ class AuditEntry(AppendOnlyModel):
     """One create, change or delete of a policy or a person (see helpdesk.audit)."""
 
     class Action(models.TextChoices):
-        CREATE = "create", "Created"
-        CHANGE = "change", "Changed"
-        DELETE = "delete", "Deleted"
-        ERASE = "erase", "Erased"
-        EXPORT = "export", "Exported"
+        CREATE = "create", _("Created")
+        CHANGE = "change", _("Changed")
+        DELETE = "delete", _("Deleted")
+        ERASE = "erase", _("Erased")
+        EXPORT = "export", _("Exported")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

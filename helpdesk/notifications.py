@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from . import tasks
 from .models import Notification, NotificationPreference, User
@@ -39,8 +41,8 @@ from .notification_rules import (
     user_zone,
 )
 
-__all__ = ["Delivery", "is_muted", "mark_read", "notify", "notify_bulk", "notify_many",
-           "plan_delivery", "preferences_of", "quiet_until", "requeue_unsent_emails",
+__all__ = ["Delivery", "in_language_of", "is_muted", "mark_read", "notify", "notify_bulk",
+           "notify_many", "plan_delivery", "preferences_of", "quiet_until", "requeue_unsent_emails",
            "send_digest", "send_due_digests", "send_email", "unread_count", "user_zone"]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,15 @@ def requeue_unsent_emails(*, now: dt.datetime | None = None, older_than_minutes:
     return tasks.requeue_unsent_notification_emails(
         now=now, older_than_minutes=older_than_minutes, within_hours=within_hours,
         limit=limit)
+
+
+@contextmanager
+def in_language_of(recipient: User | None) -> Iterator[None]:
+    """Words written inside are in the recipient's language (their choice, else the
+    site's): a notification's title and body are stored as written, so the caller
+    composes them inside this block, whoever's request or job it runs in."""
+    with translation.override(getattr(recipient, "language", "") or settings.LANGUAGE_CODE):
+        yield
 
 
 def notify(

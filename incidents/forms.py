@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk import ids
 from helpdesk.models import User
@@ -14,7 +15,7 @@ from tickets.state_machine import Status as TicketStatus
 from .models import ActionItem, EntryKind, RoleKind, Severity, Status, UpdateKind
 from .severity import IMPACT_LABELS, USERS_LABELS
 
-LEVEL_CHOICES = [("", "As suggested by the matrix")] + [(str(n), f"SEV{n}") for n in range(1, 6)]
+LEVEL_CHOICES = [("", _("As suggested by the matrix"))] + [(str(n), f"SEV{n}") for n in range(1, 6)]
 
 
 def agents() -> Any:
@@ -23,45 +24,48 @@ def agents() -> Any:
 
 
 class DeclareForm(forms.Form):
-    title = forms.CharField(max_length=200, help_text="Shown on the public status page.")
+    title = forms.CharField(max_length=200, label=_("Title"),
+                            help_text=_("Shown on the public status page."))
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                                  label="Internal description")
+                                  label=_("Internal description"))
     users_affected = forms.ChoiceField(choices=[(k.value, v) for k, v in USERS_LABELS.items()],
-                                       widget=forms.RadioSelect, label="Users affected")
+                                       widget=forms.RadioSelect, label=_("Users affected"))
     impact = forms.ChoiceField(choices=[(k.value, v) for k, v in IMPACT_LABELS.items()],
-                               widget=forms.RadioSelect)
+                               widget=forms.RadioSelect, label=_("Impact"))
     level = forms.TypedChoiceField(choices=LEVEL_CHOICES, coerce=int, empty_value=None,
-                                   required=False, label="Severity")
+                                   required=False, label=_("Severity"))
     reason = forms.CharField(max_length=255, required=False,
-                             label="Reason for overriding the matrix")
-    keywords = forms.CharField(max_length=255, required=False,
-                               help_text="Comma-separated; new tickets mentioning one are "
-                                         "suggested for linking.")
+                             label=_("Reason for overriding the matrix"))
+    keywords = forms.CharField(max_length=255, required=False, label=_("Keywords"),
+                               help_text=_("Comma-separated; new tickets mentioning one are "
+                                           "suggested for linking."))
     is_public = forms.BooleanField(required=False, initial=True,
-                                   label="Show on the public status page")
+                                   label=_("Show on the public status page"))
     tickets = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
 class EntryForm(forms.Form):
     kind = forms.ChoiceField(choices=[(k.value, k.label) for k in
-                                      (EntryKind.NOTE, EntryKind.DECISION, EntryKind.ACTION)])
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Entry")
+                                      (EntryKind.NOTE, EntryKind.DECISION, EntryKind.ACTION)],
+                             label=_("Kind"))
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label=_("Entry"))
 
 
 class StatusForm(forms.Form):
-    status = forms.ChoiceField(choices=[c for c in Status.choices if c[0] != Status.RESOLVED])
-    note = forms.CharField(max_length=500, required=False)
+    status = forms.ChoiceField(choices=[c for c in Status.choices if c[0] != Status.RESOLVED],
+                               label=_("Status"))
+    note = forms.CharField(max_length=500, required=False, label=_("Note"))
 
 
 class SeverityForm(forms.Form):
     level = forms.ModelChoiceField(Severity.objects.all(), to_field_name="level",
-                                   empty_label=None, label="New severity")
-    reason = forms.CharField(max_length=255)
+                                   empty_label=None, label=_("New severity"))
+    reason = forms.CharField(max_length=255, label=_("Reason"))
 
 
 class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=RoleKind.choices)
-    user = forms.ModelChoiceField(queryset=User.objects.none(), label="Person")
+    role = forms.ChoiceField(choices=RoleKind.choices, label=_("Role"))
+    user = forms.ModelChoiceField(queryset=User.objects.none(), label=_("Person"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,8 +73,8 @@ class RoleForm(forms.Form):
 
 
 class LinkForm(forms.Form):
-    tickets = forms.CharField(max_length=2000, label="Ticket numbers",
-                              help_text="e.g. 12, 15 #18")
+    tickets = forms.CharField(max_length=2000, label=_("Ticket numbers"),
+                              help_text=_("e.g. 12, 15 #18"))
 
     def ticket_ids(self) -> list[int]:
         return parse_ids(self.cleaned_data["tickets"])
@@ -83,33 +87,39 @@ def parse_ids(raw: str) -> list[int]:
 
 class UpdateForm(forms.Form):
     kind = forms.ChoiceField(choices=[(k.value, k.label) for k in
-                                      (UpdateKind.INITIAL, UpdateKind.UPDATE)])
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), label="Message")
+                                      (UpdateKind.INITIAL, UpdateKind.UPDATE)],
+                             label=_("Kind"))
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), label=_("Message"))
 
 
 class ResolveForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), label="Resolution message")
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), label=_("Resolution message"))
     ticket_status = forms.ChoiceField(
-        choices=[(TicketStatus.RESOLVED.value, "Resolved"),
-                 (TicketStatus.WAITING_ON_CUSTOMER.value, "Waiting on customer")],
-        label="Move linked tickets to")
+        choices=[(TicketStatus.RESOLVED.value, _("Resolved")),
+                 (TicketStatus.WAITING_ON_CUSTOMER.value, _("Waiting on customer"))],
+        label=_("Move linked tickets to"))
 
 
 class ReviewForm(forms.Form):
-    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-    timeline = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False)
-    impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
-    root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                              label=_("Summary"))
+    timeline = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False,
+                               label=_("Timeline"))
+    impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False,
+                             label=_("Impact"))
+    root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                                 label=_("Root cause"))
     went_well = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                                label="What went well")
+                                label=_("What went well"))
     to_improve = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                                 label="What to improve")
+                                 label=_("What to improve"))
 
 
 class ActionForm(forms.Form):
-    title = forms.CharField(max_length=255, label="Action")
-    owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
-    due_date = forms.DateField(required=False, widget=DateInput)
+    title = forms.CharField(max_length=255, label=_("Action"))
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False,
+                                   label=_("Owner"))
+    due_date = forms.DateField(required=False, widget=DateInput, label=_("Due date"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,4 +127,4 @@ class ActionForm(forms.Form):
 
 
 class ActionStateForm(forms.Form):
-    state = forms.ChoiceField(choices=ActionItem.State.choices)
+    state = forms.ChoiceField(choices=ActionItem.State.choices, label=_("Status"))

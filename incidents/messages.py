@@ -5,20 +5,22 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
-TEMPLATES: dict[str, str] = {
-    "initial": (
+TEMPLATES: dict[str, Any] = {
+    "initial": _(
         "We are currently experiencing an issue affecting {title}.\n\n"
         "Status: our team is actively investigating.\n"
         "Next update: within {cadence}.\n\n"
         "We apologise for the inconvenience and will keep you updated."
     ),
-    "update": (
+    "update": _(
         "Update on the issue affecting {title}.\n\n"
         "Status: {status}.\n"
         "Next update: within {cadence}."
     ),
-    "resolution": (
+    "resolution": _(
         "The issue affecting {title} has been resolved.\n\n"
         "Duration: {started} to {ended}.\n"
         "Resolution: \n\n"
@@ -30,16 +32,19 @@ TEMPLATES: dict[str, str] = {
 def _cadence(incident: Any) -> str:
     minutes = incident.severity.update_every_minutes
     if not minutes:
-        return "the resolution"
-    return f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
+        return gettext("the resolution")
+    if minutes < 120:
+        return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+    return ngettext("%(n)d hour", "%(n)d hours", minutes // 60) % {"n": minutes // 60}
 
 
 def draft(kind: str, incident: Any) -> str:
-    """The template of `kind` filled with the incident's figures, for the agent to edit."""
+    """The template of `kind` filled with the incident's figures, for the agent to edit, in
+    the agent's language (the status in the case of its label)."""
     local = timezone.localtime
     ended = local(incident.resolved_at or timezone.now())
-    return TEMPLATES[kind].format(
-        title=incident.title, status=incident.get_status_display().lower(),
+    return str(TEMPLATES[kind]).format(
+        title=incident.title, status=incident.get_status_display(),
         cadence=_cadence(incident), started=f"{local(incident.declared_at):%Y-%m-%d %H:%M}",
         ended=f"{ended:%Y-%m-%d %H:%M %Z}",
     )
@@ -47,8 +52,9 @@ def draft(kind: str, incident: Any) -> str:
 
 def as_reply(update: Any) -> str:
     """The reply posted on each linked ticket: the update and where to follow it."""
-    text = f"**{update.incident.title}** ({update.get_kind_display().lower()})\n\n{update.body}"
+    text = f"**{update.incident.title}** ({update.get_kind_display()})\n\n{update.body}"
     if update.incident.is_public:
         url = reverse("status:incident", args=[update.incident_id])
-        text += f"\n\nFollow this incident on our status page: {url}"
+        text += "\n\n" + gettext("Follow this incident on our status page: %(url)s") % {
+            "url": url}
     return text

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel, staff_only
 
@@ -15,11 +16,11 @@ USER = settings.AUTH_USER_MODEL
 
 
 class Channel(models.TextChoices):
-    STATUS_PAGE = "status_page", "Status page"
-    TICKET_UPDATES = "ticket_updates", "Ticket updates"
-    EMAIL = "email", "Proactive e-mail"
-    EXEC_BRIDGE = "exec_bridge", "Executive bridge"
-    INTERNAL_CHAT = "internal_chat", "Internal chat"
+    STATUS_PAGE = "status_page", _("Status page")
+    TICKET_UPDATES = "ticket_updates", _("Ticket updates")
+    EMAIL = "email", _("Proactive e-mail")
+    EXEC_BRIDGE = "exec_bridge", _("Executive bridge")
+    INTERNAL_CHAT = "internal_chat", _("Internal chat")
 
 
 class Severity(models.Model):
@@ -53,9 +54,9 @@ class EscalationStep(models.Model):
     """One step of a severity's escalation path, measured from the declaration."""
 
     class Target(models.TextChoices):
-        ONCALL = "oncall", "On-call of a rotation"
-        USER = "user", "A named user"
-        ROLE = "role", "Everyone with a role"
+        ONCALL = "oncall", _("On-call of a rotation")
+        USER = "user", _("A named user")
+        ROLE = "role", _("Everyone with a role")
 
     severity = models.ForeignKey(Severity, on_delete=models.CASCADE, related_name="steps")
     after_minutes = models.PositiveIntegerField()
@@ -78,10 +79,10 @@ class EscalationStep(models.Model):
 
 
 class Status(models.TextChoices):
-    INVESTIGATING = "investigating", "Investigating"
-    IDENTIFIED = "identified", "Identified"
-    MONITORING = "monitoring", "Monitoring"
-    RESOLVED = "resolved", "Resolved"
+    INVESTIGATING = "investigating", _("Investigating")
+    IDENTIFIED = "identified", _("Identified")
+    MONITORING = "monitoring", _("Monitoring")
+    RESOLVED = "resolved", _("Resolved")
 
 
 class Incident(models.Model):
@@ -144,11 +145,11 @@ class Incident(models.Model):
 
 
 class RoleKind(models.TextChoices):
-    COMMANDER = "commander", "Incident commander"
-    TECH_LEAD = "tech_lead", "Technical lead"
-    COMMS_LEAD = "comms_lead", "Communications lead"
-    SCRIBE = "scribe", "Scribe"
-    SME = "sme", "Subject-matter expert"
+    COMMANDER = "commander", _("Incident commander")
+    TECH_LEAD = "tech_lead", _("Technical lead")
+    COMMS_LEAD = "comms_lead", _("Communications lead")
+    SCRIBE = "scribe", _("Scribe")
+    SME = "sme", _("Subject-matter expert")
 
 
 SINGLE_ROLES = [RoleKind.COMMANDER, RoleKind.TECH_LEAD, RoleKind.COMMS_LEAD, RoleKind.SCRIBE]
@@ -176,16 +177,16 @@ class IncidentRole(models.Model):
 
 
 class EntryKind(models.TextChoices):
-    NOTE = "note", "Note"
-    DECISION = "decision", "Decision"
-    ACTION = "action", "Action"
-    STATUS = "status", "Status change"
-    ESCALATION = "escalation", "Escalation"
-    REMINDER = "reminder", "Reminder"
-    UPDATE = "update", "Public update"
-    LINK = "link", "Linked tickets"
-    ROLE = "role", "Role"
-    SEVERITY = "severity", "Severity"
+    NOTE = "note", _("Note")
+    DECISION = "decision", _("Decision")
+    ACTION = "action", _("Action")
+    STATUS = "status", _("Status change")
+    ESCALATION = "escalation", _("Escalation")
+    REMINDER = "reminder", _("Reminder")
+    UPDATE = "update", _("Public update")
+    LINK = "link", _("Linked tickets")
+    ROLE = "role", _("Role")
+    SEVERITY = "severity", _("Severity")
 
 
 class TimelineEntry(AppendOnlyModel):
@@ -211,9 +212,9 @@ class IncidentTicket(models.Model):
     """A ticket linked to an incident, and what the resolution cascade did to it."""
 
     class Outcome(models.TextChoices):
-        PENDING = "", "Pending"
-        MOVED = "moved", "Moved"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "", _("Pending")
+        MOVED = "moved", _("Moved")
+        SKIPPED = "skipped", _("Skipped")
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="links")
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE,
@@ -260,9 +261,9 @@ class LinkSuggestion(models.Model):
 
 
 class UpdateKind(models.TextChoices):
-    INITIAL = "initial", "Initial notification"
-    UPDATE = "update", "Update"
-    RESOLUTION = "resolution", "Resolution"
+    INITIAL = "initial", _("Initial notification")
+    UPDATE = "update", _("Update")
+    RESOLUTION = "resolution", _("Resolution")
 
 
 class PublicUpdate(models.Model):
@@ -344,9 +345,9 @@ class Review(models.Model):
 
 class ActionItem(models.Model):
     class State(models.TextChoices):
-        OPEN = "open", "Open"
-        IN_PROGRESS = "in_progress", "In progress"
-        DONE = "done", "Done"
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="actions")
     title = models.CharField(max_length=255)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from helpdesk.models import SupportTier, User
 
@@ -81,8 +82,9 @@ def affected(incident: Incident) -> Affected:
             .order_by("ticket__organization__support_tier"))
     order = {value: i for i, value in enumerate(SupportTier.values)}
     by_tier = sorted(
-        ((labels.get(r["ticket__organization__support_tier"], "No organisation"), r["orgs"],
-          r["n"], order.get(r["ticket__organization__support_tier"], 99)) for r in rows),
+        ((labels.get(r["ticket__organization__support_tier"], gettext("No organisation")),
+          r["orgs"], r["n"], order.get(r["ticket__organization__support_tier"], 99))
+         for r in rows),
         key=lambda t: t[3])
     return Affected(totals["tickets"], totals["customers"], totals["organizations"],
                     [(label, orgs, n) for label, orgs, n, _ in by_tier])

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
+from django.utils.translation import gettext_lazy as _
+
 
 class Level(IntEnum):
     SEV1 = 1
@@ -32,10 +34,10 @@ class Impact(StrEnum):
     MINOR = "minor"
 
 
-USERS_LABELS = {UsersAffected.ONE: "One user", UsersAffected.MULTIPLE: "Multiple users",
-                UsersAffected.ALL: "All users"}
-IMPACT_LABELS = {Impact.COMPLETE: "Complete block", Impact.MAJOR: "Major impairment",
-                 Impact.MINOR: "Minor impairment"}
+USERS_LABELS = {UsersAffected.ONE: _("One user"), UsersAffected.MULTIPLE: _("Multiple users"),
+                UsersAffected.ALL: _("All users")}
+IMPACT_LABELS = {Impact.COMPLETE: _("Complete block"), Impact.MAJOR: _("Major impairment"),
+                 Impact.MINOR: _("Minor impairment")}
 
 # Severity is the sum of two ranks: each step down in impact or in reach adds one.
 _USERS_RANK = {UsersAffected.ALL: 0, UsersAffected.MULTIPLE: 1, UsersAffected.ONE: 2}

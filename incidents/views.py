@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.web import problem
@@ -127,7 +128,7 @@ def bulk_from_queue(request: HttpRequest) -> HttpResponse:
     """The queue's bulk bar: declare an incident from the selected tickets."""
     ids = [i for i in request.POST.getlist("ids") if i.isdigit()][:1000]
     if not ids:
-        messages.error(request, "Select tickets first.")
+        messages.error(request, _("Select tickets first."))
         return redirect("agent:queue", name="mine")
     return redirect(reverse("incidents:declare") + "?" + "&".join(f"ticket={i}" for i in ids))
 
@@ -185,9 +186,9 @@ def _room_post(handler: Callable[[HttpRequest, Any], None]) -> Callable[..., Htt
 
 
 def _invalid(request: HttpRequest, form: Any) -> None:
-    errors = "; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v)
-                       for k, v in form.errors.items())
-    messages.error(request, errors or "Check the form.")
+    errors = "; ".join(f"{form.fields[k].label}: {' '.join(v)}" if k in form.fields
+                       else " ".join(v) for k, v in form.errors.items())
+    messages.error(request, errors or _("Check the form."))
 
 
 @_room_post
@@ -197,7 +198,7 @@ def add_entry(request: HttpRequest, incident) -> None:
         return _invalid(request, form)
     _act(request, lambda: services.add_entry(incident, kind=form.cleaned_data["kind"],
                                              body=form.cleaned_data["body"],
-                                             actor=request.user), "Added to the timeline.")
+                                             actor=request.user), _("Added to the timeline."))
 
 
 @_room_post
@@ -207,7 +208,7 @@ def change_status(request: HttpRequest, incident) -> None:
         return _invalid(request, form)
     _act(request, lambda: services.change_status(incident, status=form.cleaned_data["status"],
                                                  note=form.cleaned_data["note"],
-                                                 actor=request.user), "Status changed.")
+                                                 actor=request.user), _("Status changed."))
 
 
 @_room_post
@@ -217,7 +218,7 @@ def change_severity(request: HttpRequest, incident) -> None:
         return _invalid(request, form)
     _act(request, lambda: services.change_severity(
         incident, level=form.cleaned_data["level"].level, reason=form.cleaned_data["reason"],
-        actor=request.user), "Severity changed.")
+        actor=request.user), _("Severity changed."))
 
 
 @_room_post
@@ -227,13 +228,13 @@ def assign_role(request: HttpRequest, incident) -> None:
         return _invalid(request, form)
     _act(request, lambda: services.assign_role(incident, role=form.cleaned_data["role"],
                                                user=form.cleaned_data["user"],
-                                               actor=request.user), "Role assigned.")
+                                               actor=request.user), _("Role assigned."))
 
 
 @_room_post
 def remove_role(request: HttpRequest, incident, role_pk: int) -> None:
     row = get_object_or_404(IncidentRole, pk=role_pk, incident=incident)
-    _act(request, lambda: services.remove_role(row, actor=request.user), "Role removed.")
+    _act(request, lambda: services.remove_role(row, actor=request.user), _("Role removed."))
 
 
 @_room_post
@@ -266,7 +267,7 @@ def suggestion(request: HttpRequest, incident, suggestion_pk: int) -> None:
         raise Http404("No such ticket")
     if request.POST.get("action") == "dismiss":
         _act(request, lambda: services.dismiss_suggestion(row, actor=request.user),
-             "Suggestion dismissed.")
+             _("Suggestion dismissed."))
     else:
         _act(request, lambda: services.accept_suggestion(row, actor=request.user),
              f"{row.ticket.reference} linked.")
@@ -280,7 +281,7 @@ def publish(request: HttpRequest, incident) -> None:
     _act(request, lambda: services.publish_update(incident, kind=form.cleaned_data["kind"],
                                                   body=form.cleaned_data["body"],
                                                   actor=request.user),
-         "Update published; it is being sent to every linked ticket.")
+         _("Update published; it is being sent to every linked ticket."))
 
 
 @_room_post
@@ -291,7 +292,7 @@ def resolve(request: HttpRequest, incident) -> None:
     _act(request, lambda: services.resolve(incident, body=form.cleaned_data["body"],
                                            ticket_status=form.cleaned_data["ticket_status"],
                                            actor=request.user),
-         "Incident resolved; linked tickets are being updated.")
+         _("Incident resolved; linked tickets are being updated."))
 
 
 @staff_required
@@ -321,7 +322,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 services.save_review(row, actor=request.user, data=form.cleaned_data,
                                      complete="complete" in request.POST)
-                messages.success(request, "Review saved.")
+                messages.success(request, _("Review saved."))
                 return redirect("incidents:review", pk=incident.pk)
             except (ValidationError, PermissionDenied) as exc:
                 form.add_error(None, problem(exc))
@@ -348,7 +349,7 @@ def add_action(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         _act(request, lambda: services.add_action(row, title=data["title"], owner=data["owner"],
                                                   due_date=data["due_date"],
-                                                  actor=request.user), "Action item added.")
+                                                  actor=request.user), _("Action item added."))
     else:
         _invalid(request, form)
     return redirect("incidents:review", pk=incident.pk)
@@ -361,7 +362,7 @@ def action_state(request: HttpRequest, action_pk: int) -> HttpResponse:
     form = ActionStateForm(request.POST)
     if form.is_valid():
         _act(request, lambda: services.set_action_state(action, state=form.cleaned_data["state"],
-                                                        actor=request.user), "Action updated.")
+                                                        actor=request.user), _("Action updated."))
     return _back(request, reverse("incidents:actions"))
 
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import cache_page
 from django.views.decorators.http import require_GET
 
@@ -24,7 +25,7 @@ RATE_LIMIT = 120  # requests per minute and client
 
 def _throttled(request: HttpRequest) -> HttpResponse | None:
     if throttle.exceeded("status", request, RATE_LIMIT):
-        return HttpResponse("Too many requests.", status=429, content_type="text/plain")
+        return HttpResponse(gettext("Too many requests."), status=429, content_type="text/plain")
     throttle.hit("status", request)
     return None
 
@@ -57,8 +58,8 @@ def _incident_cached(request: HttpRequest, pk: int) -> HttpResponse:
 
 class UpdatesFeed(Feed):
     feed_type = Atom1Feed
-    title = "Service status"
-    subtitle = "Public updates on incidents."
+    title = gettext_lazy("Service status")
+    subtitle = gettext_lazy("Public updates on incidents.")
 
     def link(self) -> str:
         return reverse("status:page")

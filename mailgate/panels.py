@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import Count
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from tickets import panels
 
@@ -37,15 +38,16 @@ def opted_out(ticket: Any) -> list[dict[str, Any]]:
     rows = []
     for pref in CustomerMailPreference.objects.filter(user_id__in=people).order_by("user_id"):
         if not pref.all_email:
-            off = ["all e-mail"]
+            off = [gettext("all e-mail")]
         else:
-            off = [label for field, label in (("status_updates", "status updates"),
-                                              ("reminders", "reminders"),
-                                              ("incident_updates", "incident updates"))
+            off = [label for field, label in (("status_updates", gettext("status updates")),
+                                              ("reminders", gettext("reminders")),
+                                              ("incident_updates", gettext("incident updates")))
                    if not getattr(pref, field)]
         if off:
             person = people[pref.user_id]
-            rows.append({"person": person, "email": person.email, "off": off})
+            rows.append({"person": person, "email": person.email, "off": off,
+                         "all_off": not pref.all_email})
     return rows
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.ids import parse_id
 from helpdesk.models import Team, User
@@ -23,7 +24,7 @@ def _ints(values: list[str]) -> set[int]:
         try:
             out.add(int(v))
         except (TypeError, ValueError) as exc:
-            raise ValidationError("Invalid choice.") from exc
+            raise ValidationError(_("Invalid choice.")) from exc
     return out
 
 
@@ -39,7 +40,7 @@ def parse_scores(card: Scorecard, data: QueryDict) -> ScoreInput:
             try:
                 result.levels[dim_id] = int(raw)
             except ValueError as exc:
-                raise ValidationError("Invalid level.") from exc
+                raise ValidationError(_("Invalid level.")) from exc
         comment = data.get(f"comment_{dim_id}", "")
         if comment:
             result.comments[dim_id] = comment[:5000]
@@ -51,33 +52,36 @@ def parse_scores(card: Scorecard, data: QueryDict) -> ScoreInput:
 class DisputeForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), max_length=5000,
-        label="What do you disagree with?",
-        help_text="Point at the dimension and what in the conversation supports your view.")
+        label=_("What do you disagree with?"),
+        help_text=_("Point at the dimension and what in the conversation supports your view."))
 
 
 class ResolveForm(forms.Form):
     outcome = forms.ChoiceField(choices=Dispute.Outcome.choices, widget=forms.RadioSelect,
-                                label="Decision")
+                                label=_("Decision"))
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=5000,
-                           label="Explanation for the agent")
+                           label=_("Explanation for the agent"))
 
 
 class CoachingForm(forms.Form):
-    agent = forms.ModelChoiceField(queryset=User.objects.none())
-    held_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Date")
+    agent = forms.ModelChoiceField(queryset=User.objects.none(), label=_("Agent"))
+    held_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Date"))
     strengths = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000,
-                                help_text="Lead with positives: specific examples.")
-    development_focus = forms.CharField(max_length=200, label="Development focus",
-                                        help_text="One specific area.")
+                                label=_("Strengths"),
+                                help_text=_("Lead with positives: specific examples."))
+    development_focus = forms.CharField(max_length=200, label=_("Development focus"),
+                                        help_text=_("One specific area."))
     goals = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000,
-                            required=False, help_text="Specific, measurable goals.")
+                            required=False, label=_("Goals"),
+                            help_text=_("Specific, measurable goals."))
     follow_up_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}),
-                                   required=False, label="Follow-up date")
+                                   required=False, label=_("Follow-up date"))
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000,
-                            required=False)
+                            required=False, label=_("Notes"))
     reviews = forms.ModelMultipleChoiceField(queryset=Review.objects.none(), required=False,
                                              widget=forms.CheckboxSelectMultiple,
-                                             help_text="Reviews discussed in this session.")
+                                             label=_("Reviews"),
+                                             help_text=_("Reviews discussed in this session."))
 
     def __init__(self, *args: Any, coach: User, agent: User | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -97,14 +101,14 @@ class CoachingForm(forms.Form):
 
 
 class CalibrationForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=200, label=_("Title"))
     participants = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(), widget=forms.CheckboxSelectMultiple,
-        help_text="At least two reviewers; they score blind.")
+        label=_("Participants"), help_text=_("At least two reviewers; they score blind."))
     tickets = forms.CharField(
-        required=False, max_length=500, label="Ticket numbers",
-        help_text="Comma-separated, e.g. 12, 40, 57. Empty: 3 recently resolved tickets "
-                  "picked at random across categories and priorities.")
+        required=False, max_length=500, label=_("Ticket numbers"),
+        help_text=_("Comma-separated, e.g. 12, 40, 57. Empty: 3 recently resolved tickets "
+                    "picked at random across categories and priorities."))
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -123,22 +127,23 @@ class CalibrationForm(forms.Form):
                 continue
             number = parse_id(part)
             if number is None:
-                raise ValidationError(f"“{part}” is not a ticket number.")
+                raise ValidationError(_("“%(part)s” is not a ticket number.") % {"part": part})
             ids.append(number)
         return ids
 
 
 class DashboardForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                            label="From")
+                            label=_("From"))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                          label="To (inclusive)")
-    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
-    dimension = forms.ChoiceField(required=False, choices=[])
+                          label=_("To (inclusive)"))
+    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label=_("All teams"),
+                                  label=_("Team"))
+    dimension = forms.ChoiceField(required=False, choices=[], label=_("Dimension"))
 
     def __init__(self, *args: Any, dimensions: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["dimension"].choices = [("", "All dimensions")] + [
+        self.fields["dimension"].choices = [("", _("All dimensions"))] + [
             (d, d) for d in dimensions]
         for name, f in self.fields.items():
             f.widget.attrs.setdefault("id", f"filter_{name}")
@@ -146,5 +151,5 @@ class DashboardForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("start") and data.get("end") and data["end"] < data["start"]:
-            raise ValidationError("The end of the period is before its start.")
+            raise ValidationError(_("The end of the period is before its start."))
         return data

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel, staff_only
 
@@ -127,8 +128,8 @@ class QAFlag(models.Model):
     ticket's sla_level, written by the sla app, so that resolved tickets keep the mark)."""
 
     class Reason(models.TextChoices):
-        LEAD = "lead", "Flagged by a lead"
-        SLA_BREACHED = "sla_breached", "SLA breached"
+        LEAD = "lead", _("Flagged by a lead")
+        SLA_BREACHED = "sla_breached", _("SLA breached")
 
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE,
                                related_name="qa_flags")
@@ -170,12 +171,12 @@ class SampleRun(models.Model):
 # --- reviews ------------------------------------------------------------------------------
 
 class ReviewStatus(models.TextChoices):
-    ASSIGNED = "assigned", "To review"
-    DRAFT = "draft", "Draft"
-    SUBMITTED = "submitted", "Submitted"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    DISPUTED = "disputed", "Disputed"
-    RESOLVED = "resolved", "Dispute resolved"
+    ASSIGNED = "assigned", _("To review")
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    DISPUTED = "disputed", _("Disputed")
+    RESOLVED = "resolved", _("Dispute resolved")
 
 
 PENDING_STATUSES = [ReviewStatus.ASSIGNED, ReviewStatus.DRAFT]
@@ -187,9 +188,9 @@ class Review(models.Model):
     """One agent's handling of one ticket, scored on one scorecard version."""
 
     class Source(models.TextChoices):
-        SAMPLE = "sample", "Weekly random sample"
-        FLAGGED = "flagged", "Flagged ticket"
-        MANUAL = "manual", "Picked by a reviewer"
+        SAMPLE = "sample", _("Weekly random sample")
+        FLAGGED = "flagged", _("Flagged ticket")
+        MANUAL = "manual", _("Picked by a reviewer")
 
     scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT, related_name="reviews")
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE,
@@ -279,14 +280,14 @@ class ReviewEvent(AppendOnlyModel):
     """
 
     class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        ASSIGNED = "assigned", "Assigned"
-        SUBMITTED = "submitted", "Submitted"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        DISPUTED = "disputed", "Disputed"
-        KEPT = "kept", "Dispute resolved: score kept"
-        REVISED = "revised", "Dispute resolved: score revised"
-        TICKET_OF_WEEK = "ticket_of_week", "Ticket of the week"
+        CREATED = "created", _("Created")
+        ASSIGNED = "assigned", _("Assigned")
+        SUBMITTED = "submitted", _("Submitted")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        DISPUTED = "disputed", _("Disputed")
+        KEPT = "kept", _("Dispute resolved: score kept")
+        REVISED = "revised", _("Dispute resolved: score revised")
+        TICKET_OF_WEEK = "ticket_of_week", _("Ticket of the week")
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
@@ -310,8 +311,8 @@ class Dispute(models.Model):
     """An agent's objection to a review, and how a lead resolved it (once per review)."""
 
     class Outcome(models.TextChoices):
-        KEPT = "kept", "Score kept"
-        REVISED = "revised", "Score revised"
+        KEPT = "kept", _("Score kept")
+        REVISED = "revised", _("Score revised")
 
     review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="dispute")
     raised_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
@@ -367,8 +368,8 @@ class CalibrationSession(models.Model):
     """Reviewers score the same tickets blind; then the spread is discussed and agreed."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Scoring"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", _("Scoring")
+        CLOSED = "closed", _("Closed")
 
     title = models.CharField(max_length=200)
     scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT,

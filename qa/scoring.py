@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext, gettext_lazy
+
 TWO_PLACES = Decimal("0.01")
 FULL_MARKS = Decimal(100)
 
@@ -66,7 +68,7 @@ def compute(dimensions: Sequence[DimensionScore], *, auto_fail: bool = False) ->
     if not complete:
         return Result(None, earned, available, False, False)
     if available == 0:
-        raise ScoringError("Every dimension is not applicable: nothing to score.")
+        raise ScoringError(gettext("Every dimension is not applicable: nothing to score."))
     score = (FULL_MARKS * earned / available).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
     return Result(score, earned, available, False, True)
 
@@ -81,12 +83,12 @@ def attainment(points: int, weight: int) -> Decimal:
 # Bands, highest first: (key, label, lowest score in the band). Critical fails (auto-fail)
 # are their own band so that a 0 for data exposure is not read as merely "poor".
 BANDS: tuple[tuple[str, str, Decimal], ...] = (
-    ("excellent", "Excellent (90–100)", Decimal(90)),
-    ("good", "Good (80–89)", Decimal(80)),
-    ("fair", "Needs improvement (70–79)", Decimal(70)),
-    ("poor", "Poor (below 70)", Decimal(0)),
+    ("excellent", gettext_lazy("Excellent (90–100)"), Decimal(90)),
+    ("good", gettext_lazy("Good (80–89)"), Decimal(80)),
+    ("fair", gettext_lazy("Needs improvement (70–79)"), Decimal(70)),
+    ("poor", gettext_lazy("Poor (below 70)"), Decimal(0)),
 )
-CRITICAL_FAIL = ("critical_fail", "Critical fail (auto-fail)")
+CRITICAL_FAIL = ("critical_fail", gettext_lazy("Critical fail (auto-fail)"))
 BAND_KEYS = [key for key, _, _ in BANDS] + [CRITICAL_FAIL[0]]
 BAND_LABELS = {key: label for key, label, _ in BANDS} | {CRITICAL_FAIL[0]: CRITICAL_FAIL[1]}
 

@@ -12,6 +12,7 @@ from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import Membership, User
 from tickets.models import Survey
@@ -57,7 +58,7 @@ def get_review_for(user: User, pk: int | str) -> Review:
     return review
 
 
-QUEUES = {"mine": "My queue", "unassigned": "Unassigned", "done": "Submitted by me"}
+QUEUES = {"mine": _("My queue"), "unassigned": _("Unassigned"), "done": _("Submitted by me")}
 
 
 def queue(user: User, name: str) -> QuerySet[Review]:
@@ -271,7 +272,7 @@ def _band_counts(qs: QuerySet[Review]) -> dict[str, int]:
     aggregates = {}
     upper = None
     ok = Q(auto_failed=False)
-    for key, _, floor in scoring.BANDS:
+    for key, _label, floor in scoring.BANDS:
         cond = ok & Q(score__gte=floor)
         if upper is not None:
             cond &= Q(score__lt=upper)

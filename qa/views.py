@@ -21,6 +21,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk.ids import parse_id
@@ -195,11 +196,12 @@ def save_review(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if request.POST.get("action") == "submit":
             review = services.submit_review(review, actor=request.user, data=data)
-            messages.success(request, f"Review submitted: {review.score}/100. "
-                                      f"{review.agent} has been told.")
+            messages.success(request, _("Review submitted: %(score)s/100. %(agent)s has been "
+                                        "told.") % {"score": review.score,
+                                                    "agent": review.agent})
             return redirect("qa:queue", name="mine")
         services.save_draft(review, actor=request.user, data=data)
-        messages.success(request, "Draft saved.")
+        messages.success(request, _("Draft saved."))
         return redirect(review)
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, problem(exc))
@@ -213,7 +215,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     review = selectors.get_review_for(request.user, pk)
     try:
         services.assign_review(review, reviewer=request.user, actor=request.user)
-        messages.success(request, "The review is in your queue.")
+        messages.success(request, _("The review is in your queue."))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, problem(exc))
     return redirect(review)
@@ -225,7 +227,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     review = selectors.get_review_for(request.user, pk)
     try:
         services.acknowledge(review, actor=request.user)
-        messages.success(request, "Thanks: the review is acknowledged.")
+        messages.success(request, _("Thanks: the review is acknowledged."))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, problem(exc))
     return redirect(review)
@@ -240,7 +242,7 @@ def raise_dispute(request: HttpRequest, pk: int) -> HttpResponse:
         return _review_page(request, review, dispute_form=form, status=400)
     try:
         services.dispute(review, actor=request.user, reason=form.cleaned_data["reason"])
-        messages.success(request, "Your dispute has been sent to your team lead.")
+        messages.success(request, _("Your dispute has been sent to your team lead."))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, problem(exc))
     return redirect(review)
@@ -253,8 +255,8 @@ def ticket_of_week(request: HttpRequest, pk: int) -> HttpResponse:
     on = request.POST.get("on", "1") == "1"
     try:
         services.set_ticket_of_week(review, actor=request.user, on=on)
-        messages.success(request, "Ticket of the week set." if on
-                         else "Ticket of the week removed.")
+        messages.success(request, _("Ticket of the week set.") if on
+                         else _("Ticket of the week removed."))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, problem(exc))
     if request.POST.get("back") == "ticket":  # the toggle on the ticket page's QA panel
@@ -277,7 +279,7 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
     """A lead reads the review and the agent's objection, then keeps or revises the score."""
     review = selectors.get_review_for(request.user, pk)
     if review.status != ReviewStatus.DISPUTED and request.method == "POST":
-        messages.error(request, "This review has no open dispute.")
+        messages.error(request, _("This review has no open dispute."))
         return redirect(review)
     form = ResolveForm(request.POST or None)
     data = services.review_input(review)
@@ -290,7 +292,7 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
                 services.resolve_dispute(
                     review, actor=request.user, outcome=outcome,
                     note=form.cleaned_data["note"], data=data if outcome == "revised" else None)
-                messages.success(request, "Dispute resolved; the agent has been told.")
+                messages.success(request, _("Dispute resolved; the agent has been told."))
                 return redirect("qa:disputes")
             status = 400
         except (ValidationError, PermissionDenied) as exc:
@@ -312,7 +314,7 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
 def flag(request: HttpRequest, ticket_pk: int) -> HttpResponse:
     ticket = ticket_selectors.get_ticket_for(request.user, ticket_pk)
     services.flag_ticket(ticket, actor=request.user, note=request.POST.get("note", ""))
-    messages.success(request, "Flagged for the next QA sample.")
+    messages.success(request, _("Flagged for the next QA sample."))
     return redirect(ticket.get_absolute_url())
 
 
@@ -365,7 +367,7 @@ def coaching_new(request: HttpRequest) -> HttpResponse:
                 strengths=d["strengths"], development_focus=d["development_focus"],
                 goals=d["goals"], follow_up_on=d["follow_up_on"], notes=d["notes"],
                 reviews=d["reviews"])
-            messages.success(request, "Coaching record saved; the agent can read it.")
+            messages.success(request, _("Coaching record saved; the agent can read it."))
             return redirect("qa:coaching_detail", pk=item.pk)
         except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, problem(exc))
@@ -399,13 +401,14 @@ def calibration_new(request: HttpRequest) -> HttpResponse:
             tickets = list(visible.filter(pk__in=d["tickets"]))
             missing = set(d["tickets"]) - {t.pk for t in tickets}
             if missing:
-                form.add_error("tickets", f"No such ticket: {', '.join(map(str, sorted(missing)))}")
+                form.add_error("tickets", _("No such ticket: %(numbers)s") % {
+                    "numbers": ", ".join(map(str, sorted(missing)))})
         if not form.errors:
             try:
                 session = services.start_calibration(
                     title=d["title"], facilitator=request.user,
                     participants=d["participants"], tickets=tickets)
-                messages.success(request, "Session started: participants score blind.")
+                messages.success(request, _("Session started: participants score blind."))
                 return redirect(session)
             except (ValidationError, PermissionDenied) as exc:
                 form.add_error(None, problem(exc))
@@ -450,10 +453,10 @@ def calibration_item(request: HttpRequest, pk: int, item_pk: int) -> HttpRespons
             if request.POST.get("action") == "agree":
                 services.record_agreed_score(item, actor=user, data=data,
                                              notes=request.POST.get("notes", ""))
-                messages.success(request, "Agreed score recorded.")
+                messages.success(request, _("Agreed score recorded."))
             else:
                 services.submit_calibration_score(item, reviewer=user, data=data)
-                messages.success(request, "Score submitted: you can now compare.")
+                messages.success(request, _("Score submitted: you can now compare."))
             return redirect("qa:calibration_item", pk=session.pk, item_pk=item.pk)
         except (ValidationError, PermissionDenied) as exc:
             messages.error(request, problem(exc))
@@ -483,7 +486,7 @@ def calibration_close(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.close_calibration(session, actor=request.user,
                                    notes=request.POST.get("notes", ""))
-        messages.success(request, "Session closed.")
+        messages.success(request, _("Session closed."))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, problem(exc))
     return redirect(session)

@@ -91,6 +91,17 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _site_language_after_each_test():
+    """A request of a user who chose German leaves German active in the thread (Django's
+    LocaleMiddleware activates, nothing deactivates): the next test starts in the site's
+    language, as a fresh request or job would."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _celery_join_flag_reset():
     """Celery keeps "inside a task, never block on a result" in one process-wide flag that
     an eager task sets and restores around itself. Eager tasks run by a test's own writer

@@ -4,11 +4,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from helpdesk.models import User
 from tickets.state_machine import Status as TicketStatus
@@ -42,6 +44,13 @@ MAX_ROLE_RECIPIENTS = 50
 def _check(allowed: bool, message: str) -> None:
     if not allowed:
         raise PermissionDenied(message)
+
+
+def site_label(label: Any) -> str:
+    """A choice label in the site's language: timeline entries are stored and read by every
+    agent, whatever language the one who caused them reads."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(label)
 
 
 def _entry(incident: Incident, kind: str, body: str, *, actor: User | None = None,

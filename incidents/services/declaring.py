@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 from tickets.models import Ticket
@@ -21,7 +22,15 @@ from ..models import (
     TimelineEntry,
 )
 from ..permissions import can_declare, can_manage
-from ._base import MANUAL_KINDS, _cadence, _check, _entry, _lock, _next_escalation
+from ._base import (
+    MANUAL_KINDS,
+    _cadence,
+    _check,
+    _entry,
+    _lock,
+    _next_escalation,
+    site_label,
+)
 from ._queue import _after_commit
 from .links import link_tickets
 
@@ -31,14 +40,14 @@ def declare(*, title: str, users_affected: str, impact: str, actor: User,
             keywords: str = "", tickets: Iterable[Ticket] = (),
             is_public: bool = True) -> Incident:
     """Open an incident; the severity is the matrix's unless overridden with a reason."""
-    _check(can_declare(actor), "You are not allowed to declare incidents.")
+    _check(can_declare(actor), _("You are not allowed to declare incidents."))
     title = (title or "").strip()
     if not title:
-        raise ValidationError({"title": "Give the incident a title."})
+        raise ValidationError({"title": _("Give the incident a title.")})
     try:
         suggested = severity.suggest(users_affected, impact)
     except (KeyError, ValueError) as exc:
-        raise ValidationError("Choose who is affected and how badly.") from exc
+        raise ValidationError(_("Choose who is affected and how badly.")) from exc
     chosen = int(level or suggested)
     reason = (reason or "").strip()
     if severity.needs_reason(suggested, chosen) and not reason:
@@ -77,46 +86,46 @@ def declare(*, title: str, users_affected: str, impact: str, actor: User,
 
 def add_entry(incident: Incident, *, kind: str, body: str, actor: User) -> TimelineEntry:
     """A note, decision or action written in the room; the server stamps the time."""
-    _check(can_declare(actor), "You cannot write in this war room.")
+    _check(can_declare(actor), _("You cannot write in this war room."))
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "Write something first."})
+        raise ValidationError({"body": _("Write something first.")})
     if kind not in MANUAL_KINDS:
-        raise ValidationError({"kind": "Choose note, decision or action."})
+        raise ValidationError({"kind": _("Choose note, decision or action.")})
     return _entry(incident, kind, body, actor=actor)
 
 
 def change_status(incident: Incident, *, status: str, actor: User, note: str = "") -> Incident:
     """Investigating → identified → monitoring (any order); resolving goes through resolve."""
-    _check(can_declare(actor), "You cannot change this incident.")
+    _check(can_declare(actor), _("You cannot change this incident."))
     if status not in (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING):
-        raise ValidationError({"status": "Use Resolve to resolve the incident."})
+        raise ValidationError({"status": _("Use Resolve to resolve the incident.")})
     with transaction.atomic():
         incident = _lock(incident)
         if not incident.is_open:
-            raise ValidationError("This incident is resolved.")
+            raise ValidationError(_("This incident is resolved."))
         if incident.status == status:
             return incident
-        before = incident.get_status_display()
+        before = site_label(Status(incident.status).label)
         incident.status = status
         incident.save(update_fields=["status"])
-        text = f"Status: {before} → {incident.get_status_display()}."
+        text = f"Status: {before} → {site_label(Status(status).label)}."
         _entry(incident, EntryKind.STATUS, f"{text} {note.strip()}".strip(), actor=actor)
     return incident
 
 
 def change_severity(incident: Incident, *, level: int, reason: str, actor: User) -> Incident:
-    _check(can_manage(actor, incident), "Only the incident commander or a lead can do this.")
+    _check(can_manage(actor, incident), _("Only the incident commander or a lead can do this."))
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Say why the severity changes."})
+        raise ValidationError({"reason": _("Say why the severity changes.")})
     sev = Severity.objects.filter(level=level).first()
     if sev is None:
         raise ValidationError({"level": f"SEV{level} is not configured."})
     with transaction.atomic():
         incident = _lock(incident)
         if not incident.is_open:
-            raise ValidationError("This incident is resolved.")
+            raise ValidationError(_("This incident is resolved."))
         if incident.severity_id == sev.pk:
             return incident
         before = incident.severity

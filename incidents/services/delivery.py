@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 from tickets import batch as ticket_batch
@@ -35,8 +37,10 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
     author = update.created_by or update.incident.declared_by
     if author is None or not author.is_agent:
         # Never post as a non-agent: a customer-authored reply would reopen tickets.
-        raise PermissionDenied("The update's author is no longer an agent; publish it again.")
-    body = messages.as_reply(update)
+        raise PermissionDenied(_("The update's author is no longer an agent; publish it again."))
+    # The frame around the update in the language its author wrote the update in.
+    with translation.override(author.language or settings.LANGUAGE_CODE):
+        body = messages.as_reply(update)
     started = time.perf_counter()
     with transaction.atomic():
         committed = _commit_clock()

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 from tickets.models import Ticket
@@ -24,9 +25,9 @@ from ._base import CHUNK, _check, _entry
 
 def link_tickets(incident: Incident, tickets: Iterable[Ticket], *, actor: User) -> int:
     """Link tickets (already linked ones are left as they are); returns how many are new."""
-    _check(can_declare(actor), "You cannot link tickets to incidents.")
+    _check(can_declare(actor), _("You cannot link tickets to incidents."))
     if not incident.is_open:
-        raise ValidationError("This incident is resolved; declare a new one.")
+        raise ValidationError(_("This incident is resolved; declare a new one."))
     tickets = list(tickets)
     now = timezone.now()
     with transaction.atomic():
@@ -47,9 +48,9 @@ def link_tickets(incident: Incident, tickets: Iterable[Ticket], *, actor: User) 
 
 
 def unlink_ticket(incident: Incident, ticket: Ticket, *, actor: User) -> bool:
-    _check(can_declare(actor), "You cannot unlink tickets.")
+    _check(can_declare(actor), _("You cannot unlink tickets."))
     with transaction.atomic():
-        deleted, _ = IncidentTicket.objects.filter(incident=incident, ticket=ticket).delete()
+        deleted, _rows = IncidentTicket.objects.filter(incident=incident, ticket=ticket).delete()
         if deleted:
             _entry(incident, EntryKind.LINK, f"Unlinked {ticket.reference}.", actor=actor)
     return bool(deleted)
@@ -86,5 +87,5 @@ def accept_suggestion(suggestion: LinkSuggestion, *, actor: User) -> int:
 
 
 def dismiss_suggestion(suggestion: LinkSuggestion, *, actor: User) -> None:
-    _check(can_declare(actor), "You cannot change suggestions.")
+    _check(can_declare(actor), _("You cannot change suggestions."))
     LinkSuggestion.objects.filter(pk=suggestion.pk).update(dismissed=True)

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 
 from ..models import (
     EntryKind,
@@ -55,8 +56,10 @@ def fire_update_reminder(incident_id: int, *, now: datetime | None = None) -> bo
                f"({incident.severity.label}: every {incident.severity.update_every_minutes} "
                f"min); reminded {names}.", at=now)
         for person in people:
-            notify(person, title=f"Update due: {incident.reference} {incident.title}",
-                   source="incidents.reminder", url=_room_url(incident),
+            with in_language_of(person):
+                title = _("Update due: %(incident)s %(title)s") % {
+                    "incident": incident.reference, "title": incident.title}
+            notify(person, title=title, source="incidents.reminder", url=_room_url(incident),
                    urgent=incident.severity.level == 1,
                    dedupe_key=f"incident:{incident.pk}:{key}:{person.pk}")
     return True
@@ -95,11 +98,16 @@ def _run_step(incident: Incident, step: EscalationStep, key: str, now: datetime)
         return f"{step.label}: paged {outcome.page.user.display_name} ({rotation.name})."
     people = _step_people(step)
     for person in people:
-        notify(person, title=f"Escalation {incident.severity.label}: {incident.reference} "
-                             f"{incident.title}", source="incidents.escalation",
-               url=_room_url(incident), urgent=incident.severity.level == 1,
-               body=f"You are on the {incident.severity.label} escalation path "
-                    f"({step.label}, {step.after_minutes} min after declaration).",
+        with in_language_of(person):
+            title = _("Escalation %(severity)s: %(incident)s %(title)s") % {
+                "severity": incident.severity.label, "incident": incident.reference,
+                "title": incident.title}
+            body = _("You are on the %(severity)s escalation path (%(step)s, %(minutes)s min "
+                     "after declaration).") % {"severity": incident.severity.label,
+                                               "step": step.label,
+                                               "minutes": step.after_minutes}
+        notify(person, title=title, source="incidents.escalation",
+               url=_room_url(incident), urgent=incident.severity.level == 1, body=body,
                dedupe_key=f"incident:{incident.pk}:{key}:{person.pk}")
     if not people:
         return f"{step.label}: nobody to notify."

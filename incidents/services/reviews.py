@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 
 from .. import selectors
 from ..models import (
@@ -31,12 +32,12 @@ def review_draft(incident: Incident) -> dict[str, str]:
 
 def start_review(incident: Incident, *, actor: User) -> Review:
     """Create the review pre-filled from the war room (idempotent)."""
-    _check(can_declare(actor), "You cannot write reviews.")
+    _check(can_declare(actor), _("You cannot write reviews."))
     existing = Review.objects.filter(incident=incident).first()
     if existing:
         return existing
     now = timezone.now()
-    review, _ = Review.objects.get_or_create(incident=incident, defaults={
+    review, _created = Review.objects.get_or_create(incident=incident, defaults={
         **review_draft(incident), "author": actor, "created_at": now, "updated_at": now,
     })
     return review
@@ -47,14 +48,14 @@ REVIEW_FIELDS = ("summary", "timeline", "impact", "root_cause", "went_well", "to
 
 def save_review(review: Review, *, actor: User, data: dict[str, str],
                 complete: bool = False) -> Review:
-    _check(can_declare(actor), "You cannot write reviews.")
+    _check(can_declare(actor), _("You cannot write reviews."))
     for name in REVIEW_FIELDS:
         if name in data:
             setattr(review, name, (data[name] or "").strip())
     if complete:
         missing = [n for n in ("summary", "root_cause") if not getattr(review, n)]
         if missing:
-            raise ValidationError("A complete review needs a summary and a root cause.")
+            raise ValidationError(_("A complete review needs a summary and a root cause."))
     now = timezone.now()
     with transaction.atomic():
         review.updated_at = now
@@ -69,20 +70,20 @@ def save_review(review: Review, *, actor: User, data: dict[str, str],
 
 def add_action(review: Review, *, title: str, actor: User, owner: User | None = None,
                due_date=None) -> ActionItem:
-    _check(can_declare(actor), "You cannot add action items.")
+    _check(can_declare(actor), _("You cannot add action items."))
     title = (title or "").strip()
     if not title:
-        raise ValidationError({"title": "Describe the action."})
+        raise ValidationError({"title": _("Describe the action.")})
     if owner is not None and not owner.is_agent:
-        raise ValidationError({"owner": "Action items are owned by staff."})
+        raise ValidationError({"owner": _("Action items are owned by staff.")})
     return ActionItem.objects.create(review=review, title=title[:255], owner=owner,
                                      due_date=due_date, created_at=timezone.now())
 
 
 def set_action_state(action: ActionItem, *, state: str, actor: User) -> ActionItem:
-    _check(can_declare(actor), "You cannot change action items.")
+    _check(can_declare(actor), _("You cannot change action items."))
     if state not in ActionItem.State.values:
-        raise ValidationError({"state": "Unknown state."})
+        raise ValidationError({"state": _("Unknown state.")})
     action.state = state
     action.completed_at = timezone.now() if state == ActionItem.State.DONE else None
     action.save(update_fields=["state", "completed_at"])
@@ -115,8 +116,10 @@ def fire_review_reminder(incident_id: int, *, now: datetime | None = None) -> bo
         _entry(incident, EntryKind.REMINDER, "Post-incident review not written yet; "
                f"reminded {person.display_name if person else 'nobody'}.", at=now)
         if person:
-            notify(person, title=f"Write the review of {incident.reference}",
-                   source="incidents.review",
-                   url=reverse("incidents:review", args=[incident.pk]),
-                   dedupe_key=f"incident:{incident.pk}:{key}")
+            with in_language_of(person):
+                notify(person, title=_("Write the review of %(incident)s")
+                       % {"incident": incident.reference},
+                       source="incidents.review",
+                       url=reverse("incidents:review", args=[incident.pk]),
+                       dedupe_key=f"incident:{incident.pk}:{key}")
     return True

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 from tickets.state_machine import Status as TicketStatus
@@ -20,24 +21,32 @@ from ..models import (
 )
 from ..permissions import can_manage, can_publish
 from ..selectors import BREACH_LEVELS
-from ._base import RESOLVE_TARGETS, REVIEW_REMINDER_EVERY, _cadence, _check, _entry, _lock
+from ._base import (
+    RESOLVE_TARGETS,
+    REVIEW_REMINDER_EVERY,
+    _cadence,
+    _check,
+    _entry,
+    _lock,
+    site_label,
+)
 from ._queue import _after_commit
 
 
 def publish_update(incident: Incident, *, kind: str, body: str, actor: User) -> PublicUpdate:
     """Post a public update: status page now, every linked ticket's requester by a task."""
-    _check(can_publish(actor, incident), "Only the communications lead or the commander "
-                                         "publishes updates.")
+    _check(can_publish(actor, incident), _("Only the communications lead or the commander "
+                                           "publishes updates."))
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "The update is empty."})
+        raise ValidationError({"body": _("The update is empty.")})
     if kind not in (UpdateKind.INITIAL, UpdateKind.UPDATE):
-        raise ValidationError({"kind": "Resolve the incident to send the resolution."})
+        raise ValidationError({"kind": _("Resolve the incident to send the resolution.")})
     now = timezone.now()
     with transaction.atomic():
         incident = _lock(incident)
         if not incident.is_open:
-            raise ValidationError("This incident is resolved.")
+            raise ValidationError(_("This incident is resolved."))
         update = PublicUpdate.objects.create(incident=incident, kind=kind,
                                              status=incident.status, body=body,
                                              created_by=actor, created_at=now)
@@ -55,10 +64,10 @@ def resolve(incident: Incident, *, body: str, actor: User,
             ticket_status: str = TicketStatus.RESOLVED.value) -> PublicUpdate:
     """Resolve: stop reminders and escalations, post the resolution message, then (by a
     task) send it to every linked ticket and move the tickets to `ticket_status`."""
-    _check(can_manage(actor, incident), "Only the incident commander or a lead resolves.")
+    _check(can_manage(actor, incident), _("Only the incident commander or a lead resolves."))
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "Write the resolution message."})
+        raise ValidationError({"body": _("Write the resolution message.")})
     if ticket_status not in RESOLVE_TARGETS:
         raise ValidationError({"ticket_status": "Linked tickets move to resolved or to "
                                                 "waiting on customer."})
@@ -66,8 +75,8 @@ def resolve(incident: Incident, *, body: str, actor: User,
     with transaction.atomic():
         incident = _lock(incident)
         if not incident.is_open:
-            raise ValidationError("This incident is already resolved.")
-        before = incident.get_status_display()
+            raise ValidationError(_("This incident is already resolved."))
+        before = site_label(Status(incident.status).label)
         incident.status = Status.RESOLVED
         incident.resolved_at = now
         incident.resolve_tickets_to = ticket_status

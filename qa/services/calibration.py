@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from helpdesk.models import User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 from tickets.models import Ticket
 
 from .. import permissions, sampling
@@ -44,19 +46,19 @@ def start_calibration(*, title: str, facilitator: User, participants: Iterable[U
                       scorecard: Scorecard | None = None) -> CalibrationSession:
     """A session on the given tickets (default: 3 recently resolved ones)."""
     if not permissions.can_calibrate(facilitator):
-        raise PermissionDenied("You cannot run calibration sessions.")
+        raise PermissionDenied(_("You cannot run calibration sessions."))
     people = list({p.pk: p for p in participants}.values())
     if len(people) < 2:
-        raise ValidationError("Calibration needs at least two reviewers.")
+        raise ValidationError(_("Calibration needs at least two reviewers."))
     if any(not permissions.can_review(p) for p in people):
-        raise ValidationError("Every participant must be a QA reviewer.")
+        raise ValidationError(_("Every participant must be a QA reviewer."))
     ticket_ids = ([t.pk for t in tickets] if tickets is not None
                   else pick_calibration_tickets())
     ticket_ids = list(dict.fromkeys(ticket_ids))
     if not ticket_ids:
-        raise ValidationError("Pick at least one ticket.")
+        raise ValidationError(_("Pick at least one ticket."))
     session = CalibrationSession.objects.create(
-        title=title.strip() or "Calibration", scorecard=scorecard or current_scorecard(),
+        title=title.strip() or _("Calibration"), scorecard=scorecard or current_scorecard(),
         facilitator=facilitator, created_at=_now())
     session.participants.set(people)
     CalibrationItem.objects.bulk_create([
@@ -67,8 +69,11 @@ def start_calibration(*, title: str, facilitator: User, participants: Iterable[U
     def tell() -> None:
         for person in people:
             if person.pk != facilitator.pk:
-                notify(person, title=f"Calibration: score {len(ticket_ids)} tickets blind",
-                       source="qa.calibration", url=url,
+                with in_language_of(person):
+                    title = ngettext("Calibration: score %(num)d ticket blind",
+                                     "Calibration: score %(num)d tickets blind",
+                                     len(ticket_ids)) % {"num": len(ticket_ids)}
+                notify(person, title=title, source="qa.calibration", url=url,
                        dedupe_key=f"qa.calibration.{session.pk}.{person.pk}")
 
     transaction.on_commit(tell)
@@ -81,16 +86,16 @@ def submit_calibration_score(item: CalibrationItem, *, reviewer: User,
     """A participant's blind score; final once submitted (the comparison depends on it)."""
     session = CalibrationSession.objects.select_for_update().get(pk=item.session_id)
     if session.status != CalibrationSession.Status.OPEN:
-        raise ValidationError("This session is closed.")
+        raise ValidationError(_("This session is closed."))
     if not session.participants.filter(pk=reviewer.pk).exists():
-        raise PermissionDenied("You are not a participant of this session.")
+        raise PermissionDenied(_("You are not a participant of this session."))
     if CalibrationScore.objects.filter(item=item, reviewer=reviewer,
                                        submitted_at__isnull=False).exists():
-        raise ValidationError("You have already scored this ticket.")
+        raise ValidationError(_("You have already scored this ticket."))
     scored = evaluate(session.scorecard, data)
     if not scored.result.complete:
-        raise ValidationError("Score every dimension (or mark it not applicable).")
-    score, _ = CalibrationScore.objects.update_or_create(
+        raise ValidationError(_("Score every dimension (or mark it not applicable)."))
+    score, _created = CalibrationScore.objects.update_or_create(
         item=item, reviewer=reviewer,
         defaults={"score": scored.result.score, "auto_failed": scored.result.auto_failed,
                   "comment": data.summary.strip(), "submitted_at": _now()})
@@ -111,14 +116,14 @@ def record_agreed_score(item: CalibrationItem, *, actor: User, data: ScoreInput,
         pk=item.pk)
     session = item.session
     if session.facilitator_id != actor.pk:
-        raise PermissionDenied("Only the facilitator records the agreed score.")
+        raise PermissionDenied(_("Only the facilitator records the agreed score."))
     if session.status != CalibrationSession.Status.OPEN:
-        raise ValidationError("This session is closed.")
+        raise ValidationError(_("This session is closed."))
     if not item.scores.filter(submitted_at__isnull=False).exists():
-        raise ValidationError("Wait for the reviewers' scores first.")
+        raise ValidationError(_("Wait for the reviewers' scores first."))
     scored = evaluate(session.scorecard, data)
     if not scored.result.complete:
-        raise ValidationError("Score every dimension (or mark it not applicable).")
+        raise ValidationError(_("Score every dimension (or mark it not applicable)."))
     item.agreed_score = scored.result.score
     item.agreed_auto_failed = scored.result.auto_failed
     item.agreed_levels = {
@@ -135,11 +140,11 @@ def close_calibration(session: CalibrationSession, *, actor: User,
                       notes: str = "") -> CalibrationSession:
     session = CalibrationSession.objects.select_for_update().get(pk=session.pk)
     if session.facilitator_id != actor.pk:
-        raise PermissionDenied("Only the facilitator closes the session.")
+        raise PermissionDenied(_("Only the facilitator closes the session."))
     if session.status == CalibrationSession.Status.CLOSED:
         return session
     if session.items.filter(agreed_score__isnull=True).exists():
-        raise ValidationError("Record the agreed score of every ticket first.")
+        raise ValidationError(_("Record the agreed score of every ticket first."))
     session.status = CalibrationSession.Status.CLOSED
     session.closed_at = _now()
     if notes.strip():

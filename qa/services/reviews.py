@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import gettext as _
 
 from helpdesk.models import Membership, User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 from helpdesk.roles import Role
 from tickets.models import Ticket
 
@@ -38,9 +40,9 @@ def _check_reviewer(reviewer: User | None, agent: User | int) -> None:
     if reviewer is None:
         return
     if reviewer.pk == agent_id:
-        raise ValidationError("Reviewers cannot review their own tickets.")
+        raise ValidationError(_("Reviewers cannot review their own tickets."))
     if not permissions.can_review(reviewer):
-        raise ValidationError(f"{reviewer} is not a QA reviewer.")
+        raise ValidationError(_("%(name)s is not a QA reviewer.") % {"name": reviewer})
 
 
 @transaction.atomic
@@ -49,15 +51,15 @@ def create_review(*, ticket: Ticket, actor: User, agent: User | None = None,
                   source: str = Review.Source.MANUAL) -> Review:
     """A review of how `agent` (default: the assignee) handled `ticket`."""
     if not permissions.can_review(actor):
-        raise PermissionDenied("Only QA reviewers create reviews.")
+        raise PermissionDenied(_("Only QA reviewers create reviews."))
     agent = agent or ticket.assignee
     if agent is None:
-        raise ValidationError("The ticket has no assignee to review.")
+        raise ValidationError(_("The ticket has no assignee to review."))
     reviewer = reviewer if reviewer is not None else (None if actor.pk == agent.pk else actor)
     _check_reviewer(reviewer, agent)
     card = scorecard or current_scorecard()
     if Review.objects.filter(scorecard__name=card.name, ticket=ticket).exists():
-        raise ValidationError("This ticket has already been reviewed on this scorecard.")
+        raise ValidationError(_("This ticket has already been reviewed on this scorecard."))
     now = _now()
     review = Review.objects.create(
         scorecard=card, ticket=ticket, agent=agent, reviewer=reviewer, team=ticket.team,
@@ -76,10 +78,10 @@ def assign_review(review: Review, *, reviewer: User, actor: User) -> Review:
     """Give a pending review to a reviewer (claiming it when actor == reviewer)."""
     review = _locked(review)
     if review.status not in PENDING_STATUSES:
-        raise ValidationError("Only reviews not yet submitted can be reassigned.")
+        raise ValidationError(_("Only reviews not yet submitted can be reassigned."))
     claiming = reviewer.pk == actor.pk and review.reviewer_id is None
     if not (claiming or permissions.is_qa_lead(actor) or permissions.can_calibrate(actor)):
-        raise PermissionDenied("You cannot assign this review.")
+        raise PermissionDenied(_("You cannot assign this review."))
     _check_reviewer(reviewer, review.agent_id)
     review.reviewer = reviewer
     review.updated_at = _now()
@@ -90,11 +92,11 @@ def assign_review(review: Review, *, reviewer: User, actor: User) -> Review:
 
 def _check_scoring(review: Review, actor: User) -> None:
     if review.reviewer_id != actor.pk:
-        raise PermissionDenied("Only the assigned reviewer scores this review.")
+        raise PermissionDenied(_("Only the assigned reviewer scores this review."))
     if review.agent_id == actor.pk:  # also refused by the database check
-        raise PermissionDenied("Reviewers cannot review their own tickets.")
+        raise PermissionDenied(_("Reviewers cannot review their own tickets."))
     if review.status not in PENDING_STATUSES:
-        raise ValidationError("This review has been submitted already.")
+        raise ValidationError(_("This review has been submitted already."))
 
 
 @transaction.atomic
@@ -118,7 +120,7 @@ def submit_review(review: Review, *, actor: User, data: ScoreInput) -> Review:
     _check_scoring(review, actor)
     scored = evaluate(review.scorecard, data)
     if not scored.result.complete:
-        raise ValidationError("Score every dimension (or mark it not applicable) to submit.")
+        raise ValidationError(_("Score every dimension (or mark it not applicable) to submit."))
     _write_scores(review, data, scored)
     now = _now()
     review.summary = data.summary.strip()
@@ -128,11 +130,16 @@ def submit_review(review: Review, *, actor: User, data: ScoreInput) -> Review:
     review.save()
     _event(review, ReviewEvent.Kind.SUBMITTED, actor=actor, after=review.score)
     agent = review.agent
-    transaction.on_commit(lambda: notify(
-        agent, title=f"QA review of ticket #{review.ticket_id}: {review.score}/100",
-        source=SOURCE, body="Your ticket was reviewed. Read the feedback, then acknowledge "
-        "it or dispute it with a comment.", url=_review_url(review),
-        dedupe_key=f"qa.review.{review.pk}.submitted"))
+    def tell() -> None:
+        with in_language_of(agent):
+            title = _("QA review of ticket #%(ticket)s: %(score)s/100") % {
+                "ticket": review.ticket_id, "score": formats.localize(review.score)}
+            body = _("Your ticket was reviewed. Read the feedback, then acknowledge it or "
+                     "dispute it with a comment.")
+        notify(agent, title=title, source=SOURCE, body=body, url=_review_url(review),
+               dedupe_key=f"qa.review.{review.pk}.submitted")
+
+    transaction.on_commit(tell)
     return review
 
 
@@ -140,9 +147,9 @@ def submit_review(review: Review, *, actor: User, data: ScoreInput) -> Review:
 def acknowledge(review: Review, *, actor: User) -> Review:
     review = _locked(review)
     if review.agent_id != actor.pk:
-        raise PermissionDenied("Only the agent reviewed acknowledges a review.")
+        raise PermissionDenied(_("Only the agent reviewed acknowledges a review."))
     if review.status != ReviewStatus.SUBMITTED:
-        raise ValidationError("Only a submitted review can be acknowledged.")
+        raise ValidationError(_("Only a submitted review can be acknowledged."))
     review.status = ReviewStatus.ACKNOWLEDGED
     review.acknowledged_at = review.updated_at = _now()
     review.save(update_fields=["status", "acknowledged_at", "updated_at"])
@@ -167,12 +174,12 @@ def dispute(review: Review, *, actor: User, reason: str) -> Dispute:
     """The agent objects to a submitted review; their team lead is asked to resolve it."""
     review = _locked(review)
     if review.agent_id != actor.pk:
-        raise PermissionDenied("Only the agent reviewed disputes a review.")
+        raise PermissionDenied(_("Only the agent reviewed disputes a review."))
     if review.status not in (ReviewStatus.SUBMITTED, ReviewStatus.ACKNOWLEDGED):
-        raise ValidationError("This review cannot be disputed (again).")
+        raise ValidationError(_("This review cannot be disputed (again)."))
     reason = reason.strip()
     if not reason:
-        raise ValidationError("Say what you disagree with.")
+        raise ValidationError(_("Say what you disagree with."))
     now = _now()
     item = Dispute.objects.create(review=review, raised_by=actor, raised_at=now, reason=reason,
                                   score_before=review.score)
@@ -185,8 +192,10 @@ def dispute(review: Review, *, actor: User, reason: str) -> Dispute:
 
     def tell() -> None:
         for lead in leads:
-            notify(lead, title=f"QA review of #{review.ticket_id} disputed by {actor}",
-                   source="qa.dispute", body=reason[:500], url=url,
+            with in_language_of(lead):
+                title = _("QA review of #%(ticket)s disputed by %(name)s") % {
+                    "ticket": review.ticket_id, "name": actor}
+            notify(lead, title=title, source="qa.dispute", body=reason[:500], url=url,
                    dedupe_key=f"qa.review.{review.pk}.disputed.{lead.pk}")
 
     transaction.on_commit(tell)
@@ -199,29 +208,29 @@ def resolve_dispute(review: Review, *, actor: User, outcome: str, note: str,
     """A lead keeps the score or revises the levels; the history keeps both scores."""
     review = _locked(review)
     if not permissions.is_qa_lead(actor):
-        raise PermissionDenied("Only a team lead resolves disputes.")
+        raise PermissionDenied(_("Only a team lead resolves disputes."))
     if actor.pk in (review.agent_id, review.reviewer_id):
-        raise PermissionDenied("A dispute is resolved by someone other than its parties.")
+        raise PermissionDenied(_("A dispute is resolved by someone other than its parties."))
     if review.status != ReviewStatus.DISPUTED:
-        raise ValidationError("This review has no open dispute.")
+        raise ValidationError(_("This review has no open dispute."))
     if not note.strip():
-        raise ValidationError("Explain the decision to the agent.")
+        raise ValidationError(_("Explain the decision to the agent."))
     item = Dispute.objects.select_for_update().get(review=review)
     before = review.score
     snapshot = _snapshot(review)
     if outcome == Dispute.Outcome.REVISED:
         if data is None:
-            raise ValidationError("A revision needs the revised levels.")
+            raise ValidationError(_("A revision needs the revised levels."))
         scored = evaluate(review.scorecard, data)
         if not scored.result.complete:
-            raise ValidationError("Score every dimension (or mark it not applicable).")
+            raise ValidationError(_("Score every dimension (or mark it not applicable)."))
         data.summary = review.summary
         _write_scores(review, data, scored)
         kind = ReviewEvent.Kind.REVISED
     elif outcome == Dispute.Outcome.KEPT:
         kind = ReviewEvent.Kind.KEPT
     else:
-        raise ValidationError("Choose whether the score is kept or revised.")
+        raise ValidationError(_("Choose whether the score is kept or revised."))
     now = _now()
     review.status = ReviewStatus.RESOLVED
     review.updated_at = now
@@ -232,10 +241,14 @@ def resolve_dispute(review: Review, *, actor: User, outcome: str, note: str,
     _event(review, kind, actor=actor, note=note.strip(), before=before, after=review.score,
            data={"before": snapshot, "after": _snapshot(review)})
     agent = review.agent
-    transaction.on_commit(lambda: notify(
-        agent, title=f"Dispute on #{review.ticket_id} resolved: {item.get_outcome_display()}",
-        source=SOURCE, body=note.strip()[:500], url=_review_url(review),
-        dedupe_key=f"qa.review.{review.pk}.resolved"))
+    def tell() -> None:
+        with in_language_of(agent):
+            title = _("Dispute on #%(ticket)s resolved: %(outcome)s") % {
+                "ticket": review.ticket_id, "outcome": item.get_outcome_display()}
+        notify(agent, title=title, source=SOURCE, body=note.strip()[:500],
+               url=_review_url(review), dedupe_key=f"qa.review.{review.pk}.resolved")
+
+    transaction.on_commit(tell)
     return item
 
 
@@ -244,9 +257,9 @@ def set_ticket_of_week(review: Review, *, actor: User, on: bool = True) -> Revie
     """Mark a submitted review's ticket as an example for the team (recognition)."""
     review = _locked(review)
     if not permissions.is_qa_lead(actor):
-        raise PermissionDenied("Only team leads pick the ticket of the week.")
+        raise PermissionDenied(_("Only team leads pick the ticket of the week."))
     if not review.is_finished:
-        raise ValidationError("Pick a ticket whose review is submitted.")
+        raise ValidationError(_("Pick a ticket whose review is submitted."))
     if review.is_ticket_of_week == on:
         return review
     review.is_ticket_of_week = on
@@ -255,8 +268,12 @@ def set_ticket_of_week(review: Review, *, actor: User, on: bool = True) -> Revie
     _event(review, ReviewEvent.Kind.TICKET_OF_WEEK, actor=actor, note="set" if on else "unset")
     if on:
         agent = review.agent
-        transaction.on_commit(lambda: notify(
-            agent, title=f"Ticket #{review.ticket_id} is the ticket of the week",
-            source=SOURCE, url=_review_url(review),
-            dedupe_key=f"qa.review.{review.pk}.ticket_of_week"))
+        def tell() -> None:
+            with in_language_of(agent):
+                title = _("Ticket #%(ticket)s is the ticket of the week") % {
+                    "ticket": review.ticket_id}
+            notify(agent, title=title, source=SOURCE, url=_review_url(review),
+                   dedupe_key=f"qa.review.{review.pk}.ticket_of_week")
+
+        transaction.on_commit(tell)
     return review

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 
@@ -33,7 +34,7 @@ def current_scorecard(name: str | None = None) -> Scorecard:
         qs = qs.filter(name=name)
     card = qs.order_by("name").first()
     if card is None:
-        raise ValidationError("No current QA scorecard: create one in the admin.")
+        raise ValidationError(_("No current QA scorecard: create one in the admin."))
     return card
 
 
@@ -119,11 +120,11 @@ def evaluate(card: Scorecard, data: ScoreInput) -> Scored:
     dim_ids = {d.pk for d in dimensions}
     unknown = (set(data.levels) | data.not_applicable) - dim_ids
     if unknown:
-        raise ValidationError("A score refers to a dimension of another scorecard.")
+        raise ValidationError(_("A score refers to a dimension of another scorecard."))
     if data.auto_fail - set(card.auto_fail_items.values_list("pk", flat=True)):
-        raise ValidationError("An auto-fail item of another scorecard was given.")
+        raise ValidationError(_("An auto-fail item of another scorecard was given."))
     if data.checklist - set(card.checklist_items.values_list("pk", flat=True)):
-        raise ValidationError("A checklist item of another scorecard was given.")
+        raise ValidationError(_("A checklist item of another scorecard was given."))
     picked: dict[int, RubricLevel | None] = {}
     parts = []
     for dim in dimensions:
@@ -132,7 +133,8 @@ def evaluate(card: Scorecard, data: ScoreInput) -> Scored:
         if level_id is not None and dim.pk not in data.not_applicable:
             level = levels_by_id.get(level_id)
             if level is None or level.dimension_id != dim.pk:
-                raise ValidationError(f"Pick a level of “{dim.name}”.")
+                raise ValidationError(_("Pick a level of “%(dimension)s”.")
+                                      % {"dimension": dim.name})
         picked[dim.pk] = level
         parts.append(scoring.DimensionScore(
             weight=dim.weight, points=level.points if level else None,

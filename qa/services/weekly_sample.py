@@ -9,9 +9,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from helpdesk.models import Membership, User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 from helpdesk.roles import Role
 from tickets.models import Survey, Ticket
 
@@ -185,6 +186,10 @@ def _tell_reviewers(reviews: list[Review], week_start: date) -> None:
         return
     users = User.objects.in_bulk(list(per_reviewer))
     for reviewer_id, n in per_reviewer.items():
-        notify(users[reviewer_id], title=f"{n} tickets to review for week {week_start:%G-W%V}",
+        with in_language_of(users[reviewer_id]):
+            title = ngettext("%(num)d ticket to review for week %(week)s",
+                             "%(num)d tickets to review for week %(week)s", n) % {
+                "num": n, "week": f"{week_start:%G-W%V}"}
+        notify(users[reviewer_id], title=title,
                source="qa.sample", url=reverse("qa:queue", args=["mine"]),
                dedupe_key=f"qa.sample.{week_start.isoformat()}.{reviewer_id}")
