@@ -312,8 +312,6 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only_fields = fields
         list_serializer_class = TicketListSerializer
 
-    _handoff: HandoffPacketReadSerializer | None = None
-
     def to_representation(self, ticket: Ticket) -> dict:
         """What the declared fields give (tests/api/test_representation.py holds the two
         equal), written out: DRF's field-by-field walk cost more than the rest of a list
@@ -360,9 +358,13 @@ class TicketSerializer(serializers.ModelSerializer):
             escalations = list(ticket.escalations.order_by("-created_at", "-id")[:1])
         if not escalations:
             return None
-        if self._handoff is None:  # one for every ticket: building its fields costs more
-            self._handoff = HandoffPacketReadSerializer()
-        return self._handoff.to_representation(escalations[0])
+        # HandoffPacketReadSerializer's fields, written out as the ticket's are.
+        latest = escalations[0]
+        return {"id": latest.pk, "escalation_kind": str(latest.kind),
+                "from_team": latest.from_team_id, "to_team": latest.to_team_id,
+                "actor": latest.actor_id,
+                "created_at": _when(latest.created_at, _DATETIME.default_timezone()),
+                **{name: getattr(latest, name) for name in Escalation.PACKET_FIELDS}}
 
     @extend_schema_field(SatisfactionSerializer(allow_null=True))
     def get_satisfaction(self, ticket: Ticket) -> dict | None:

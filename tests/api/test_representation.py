@@ -15,7 +15,13 @@ from rest_framework import serializers
 from helpdesk import config_cache
 from tickets import services
 from tickets.models import Category, CustomField, ProductArea, Survey, Ticket
-from tickets.serializers import TicketSerializer, load_for_representation
+from tickets.serializers import (
+    HandoffPacketReadSerializer,
+    SatisfactionSerializer,
+    TicketSerializer,
+    load_for_representation,
+)
+from tickets.surveys import latest_satisfaction
 
 from ..factories import PACKET, make_ticket
 
@@ -74,6 +80,13 @@ def test_written_out_representation_equals_the_declared_fields(full_ticket, agen
     assert fast["custom_fields"] == ({"plan": "Pro", "internal_note": "VIP"} if agent_view
                                      else {"plan": "Pro"})
     assert fast["tags"] == ["export", "sso"] and fast["merged_into"] is not None
+    if agent_view:  # the two method fields, written out too, against their serializers
+        with timezone.override(zoneinfo.ZoneInfo(zone)):
+            handoff = HandoffPacketReadSerializer(full_ticket.escalations.first()).data
+            answer = SatisfactionSerializer(
+                latest_satisfaction([full_ticket.pk])[full_ticket.pk]).data
+        assert fast["handoff"] == handoff and list(fast["handoff"]) == list(handoff)
+        assert fast["satisfaction"] == answer
 
 
 def test_a_bare_ticket_is_shown_the_same_too(customer_a):
