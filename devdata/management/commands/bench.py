@@ -90,6 +90,10 @@ class Command(BaseCommand):
                                  "fields (one SQL UPDATE; see devdata/bench_custom_fields.py).")
         parser.add_argument("--custom-fields-only", action="store_true",
                             help="Only the custom-field filter scenario.")
+        parser.add_argument("--api-only", action="store_true",
+                            help="Only the API reads: ticket list (first, 1,000th page, "
+                                 "filtered), a ticket, its messages and events, the "
+                                 "incremental export of 10,000 changes.")
         parser.add_argument("--rules-only", action="store_true",
                             help="Only triggers and automations (create with 50 triggers, "
                                  "the automation scan).")
@@ -122,6 +126,16 @@ class Command(BaseCommand):
             return
         l1_agent = self._l1_agent()
         customer = self._customer(opts["customer"])
+        if opts["api_only"]:
+            self.stdout.write(
+                f"API benchmark on {connection.vendor} "
+                f"({connection.settings_dict.get('NAME')}): {tickets:,} tickets, "
+                f"{messages:,} messages; users: manager={manager.username}, L1 agent="
+                f"{l1_agent.username}, customer={customer.username}")
+            with production_like():
+                bench_api.run(self.stdout, manager=manager, agent=l1_agent, customer=customer,
+                              iterations=iterations, warmup=warmup)
+            return
         ticket_id = opts["ticket_id"] or self._long_ticket(customer, l1_agent)
         self.stdout.write(
             f"Benchmark on {connection.vendor} ({connection.settings_dict.get('NAME')}): "
