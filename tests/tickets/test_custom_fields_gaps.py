@@ -3,6 +3,7 @@ asks for them, the ticket list API filters on them (typed, documented, clear 400
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tickets import services
@@ -153,3 +154,58 @@ def test_the_schema_documents_each_filter_with_its_type(client, fields):
 def test_a_new_field_is_a_filter_at_once(agent, listed):
     field("ticket_no", "number")
     assert api_for(agent).get("/api/v1/tickets/", {"cf_ticket_no": "3"}).status_code == 200
+
+
+# --- the agent's new-ticket form ---------------------------------------------------------
+
+def test_the_agent_form_swaps_in_the_categorys_fields(client, agent, customer_a, fields,
+                                                      billing):
+    client.force_login(agent)
+    swap = reverse("agent:new_ticket_fields")
+    page = client.get(swap, {"category": billing.pk}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'name="cf_order_ref"' in page and 'name="cf_amount"' in page
+    assert "required" in page.split('name="cf_order_ref"')[1].split(">")[0]
+    assert 'name="cf_version"' not in page  # not on this form
+    # No form applies: every field that applies, internal ones too (agents set them).
+    page = client.get(swap, HTTP_HX_REQUEST="true").content.decode()
+    assert 'name="cf_version"' in page and 'name="cf_risk"' in page
+    new = client.get(reverse("agent:new_ticket")).content.decode()
+    assert f'hx-get="{swap}"' in new and 'hx-target="#custom-fields"' in new
+    assert 'name="cf_risk"' in new  # the fields of "no category" from the start
+    client.force_login(customer_a)
+    assert client.get(swap).status_code == 404  # the workspace is not advertised
+
+
+def test_the_agent_files_with_the_forms_fields_and_required_ones_are_enforced(
+        client, agent, customer_a, fields, billing):
+    client.force_login(agent)
+    base = {"requester": customer_a.username, "channel": "phone",
+            "subject": "Invoice total is wrong", "description": "Charged twice.",
+            "category": billing.pk}
+    response = client.post(reverse("agent:new_ticket"), base)
+    assert response.status_code == 400
+    assert "This field is required" in response.content.decode().split('name="cf_order_ref"')[1]
+    response = client.post(reverse("agent:new_ticket"), {**base, "cf_order_ref": "ORD-12"})
+    assert response.status_code == 400 and "ORD- and six digits" in response.content.decode()
+    assert not Ticket.objects.exists()
+    response = client.post(reverse("agent:new_ticket"), {
+        **base, "cf_order_ref": "ORD-123456", "cf_amount": "12.50", "cf_plan": "Pro"})
+    assert response.status_code == 302
+    assert Ticket.objects.get().custom_fields == {"order_ref": "ORD-123456",
+                                                  "amount": "12.50", "plan": "Pro"}
+
+
+def test_the_agent_sets_internal_and_link_fields_checked_by_the_service(client, agent,
+                                                                       customer_a, fields):
+    client.force_login(agent)
+    base = {"requester": customer_a.username, "channel": "phone", "subject": "Call",
+            "description": "On the phone."}
+    response = client.post(reverse("agent:new_ticket"), {**base, "cf_owner": "999999"})
+    assert response.status_code == 400
+    assert "No user #999999" in response.content.decode().split('name="cf_owner"')[1]
+    assert not Ticket.objects.exists()
+    response = client.post(reverse("agent:new_ticket"), {
+        **base, "cf_risk": "high", "cf_owner": str(agent.pk)})
+    assert response.status_code == 302
+    assert Ticket.objects.get().custom_fields == {"risk": "high", "owner": agent.pk,
+                                                  "urgent": False}
