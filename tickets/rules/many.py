@@ -115,7 +115,8 @@ def on_batch_write(batch: list[events.TicketEvent]) -> None:
             if isinstance(event, events.PublicReply | events.NoteAdded):
                 replies[event.ticket_id] = event.message_id
         start = end
-        candidates = {pk: [t for t in triggers if got & set(t.events or [])]
+        # By trigger id: comparing model instances costs more than the rules themselves.
+        candidates = {pk: {t.pk for t in triggers if got & set(t.events or [])}
                       for pk, got in names.items()}
         candidates = {pk: rules for pk, rules in candidates.items() if rules}
         if candidates:
@@ -125,7 +126,7 @@ def on_batch_write(batch: list[events.TicketEvent]) -> None:
         logger.warning("Triggers stopped after %d rounds in one write", runner.MAX_ROUNDS)
 
 
-def _run_round(triggers: list[Trigger], candidates: dict[int, list[Trigger]],
+def _run_round(triggers: list[Trigger], candidates: dict[int, set[int]],
                names: dict[int, set[str]], replies: dict[int, int],
                fired: dict[int, set[int]], *, batch: list[events.TicketEvent],
                made_by: dict[int, int], by_rules: dict[int, set[int]]) -> None:
@@ -137,10 +138,13 @@ def _run_round(triggers: list[Trigger], candidates: dict[int, list[Trigger]],
     contexts = {pk: _RoundContext(now=now, events=frozenset(names[pk]), shared=shared)
                 for pk in tickets}
     stopped: set[int] = set()
+    wanted = set().union(*candidates.values())
     for trigger in triggers:
+        if trigger.pk not in wanted:
+            continue
         matched, again = [], []
         for pk, ticket in tickets.items():
-            if pk in stopped or trigger not in candidates.get(pk, ()):
+            if pk in stopped or trigger.pk not in candidates.get(pk, ()):
                 continue
             if not engine.matches(trigger, ticket, contexts[pk]):
                 continue
