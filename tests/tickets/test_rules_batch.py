@@ -149,3 +149,29 @@ def test_triggers_on_a_bulk_change_cost_queries_per_rule_not_per_ticket(
     one_fires = _queries(agent, ids[:10], capture)
     assert _queries(agent, ids[10:60], capture) == one_fires
     assert RuleFire.objects.filter(trigger__name="Note every wait").count() == 2 + 10 + 50
+
+
+def test_tag_actions_on_a_bulk_change_are_set_wise_and_audited_per_ticket(
+        desk, django_capture_on_commit_callbacks):
+    agent, ids = desk
+    capture = django_capture_on_commit_callbacks
+    Ticket.objects.get(pk=ids[0]).tags.create(name="stale")
+    trigger("Tag the waits", ["status_changed"],
+            [cond("status", "is", Status.WAITING_ON_THIRD_PARTY)],
+            [act("add_tags", "carrier, Waiting"), act("remove_tags", "stale")])
+    _queries(agent, ids[60:62], capture)  # warm
+    ten = _queries(agent, ids[:10], capture)
+    assert _queries(agent, ids[10:60], capture) == ten
+    assert tags_of(ids[0]) == tags_of(ids[59]) == {"carrier", "waiting"}
+    rows = TicketEvent.objects.filter(ticket_id=ids[0], field="tags").order_by("id")
+    assert [(r.before, r.after) for r in rows][0] == ("stale", "carrier, stale, waiting")
+    assert [(r.before, r.after) for r in rows][1] == ("carrier, stale, waiting",
+                                                      "carrier, waiting")
+    assert all(r.actor is None and "Tag the waits" in r.note for r in rows)
+    fire = TicketEvent.objects.filter(ticket_id=ids[0], kind="rule").first()
+    assert fire.note == "tags + carrier, waiting; tags \u2212 stale"
+    # A second move to waiting changes no tag: the fire says so, no tags row is added.
+    _queries(agent, ids[1:2], capture)
+    assert TicketEvent.objects.filter(ticket_id=ids[1], field="tags").count() == 1
+    assert TicketEvent.objects.filter(ticket_id=ids[1], kind="rule").last().note == \
+        "no change"
