@@ -115,8 +115,8 @@ def test_a_ping_pong_in_a_bulk_change_stops_once_per_ticket_with_a_warning(desk)
     assert RuleFire.objects.filter(trigger=up).count() == 6
 
 
-def _queries(agent, ids: list[int], capture) -> int:
-    with CaptureQueriesContext(connection) as ctx, capture(execute=True):
+def _queries(agent, ids: list[int], capture, *, reactions: bool = True) -> int:
+    with CaptureQueriesContext(connection) as ctx, capture(execute=reactions):
         # Each call moves the tickets there and back: both directions are status changes.
         batch.bulk_update(ids, actor=agent, status=Status.WAITING_ON_THIRD_PARTY,
                           reason="Carrier")
@@ -155,13 +155,16 @@ def test_tag_actions_on_a_bulk_change_are_set_wise_and_audited_per_ticket(
         desk, django_capture_on_commit_callbacks):
     agent, ids = desk
     capture = django_capture_on_commit_callbacks
-    Ticket.objects.get(pk=ids[0]).tags.create(name="stale")
+    stale = Ticket.objects.get(pk=ids[0]).tags.create(name="stale")
+    Ticket.objects.get(pk=ids[10]).tags.add(stale)  # one to untag in each group
     trigger("Tag the waits", ["status_changed"],
             [cond("status", "is", Status.WAITING_ON_THIRD_PARTY)],
             [act("add_tags", "carrier, Waiting"), act("remove_tags", "stale")])
-    _queries(agent, ids[60:62], capture)  # warm
-    ten = _queries(agent, ids[:10], capture)
-    assert _queries(agent, ids[10:60], capture) == ten
+    # The write itself (the reactions after commit are the apps'; sla and casework
+    # re-read each ticket whose tags changed, with or without triggers).
+    _queries(agent, ids[60:62], capture, reactions=False)  # warm
+    ten = _queries(agent, ids[:10], capture, reactions=False)
+    assert _queries(agent, ids[10:60], capture, reactions=False) == ten
     assert tags_of(ids[0]) == tags_of(ids[59]) == {"carrier", "waiting"}
     rows = TicketEvent.objects.filter(ticket_id=ids[0], field="tags").order_by("id")
     assert [(r.before, r.after) for r in rows][0] == ("stale", "carrier, stale, waiting")
