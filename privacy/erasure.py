@@ -5,10 +5,17 @@ attachments, survey comments, searches, votes, notifications, mail logs); then e
 column of every table is swept for their name, e-mail and username, so that what other
 people wrote about them ("Hi Alice Smith") keeps its sense without naming them. The ticket
 history stays for the other party, the person shown as "Erased user #N".
+
+Custom field values: on the tickets they filed, every free-text value (text, long text,
+pattern) is cleared, whatever the field, since a customer may have typed anything there;
+on any ticket, a link-to-user field pointing at them is cleared. Numbers, dates, options,
+check boxes and organization links describe the case, not the person, and stay (any name
+or e-mail address in them is swept like every other text).
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -29,7 +36,8 @@ from mailgate.models import (
     OutboundEmail,
     Quarantine,
 )
-from tickets.models import Attachment, Message, Survey, Ticket, TicketEvent
+from tickets import custom_fields as cf
+from tickets.models import Attachment, CustomField, Message, Survey, Ticket, TicketEvent
 
 from .models import PrivacyRequest
 
@@ -105,6 +113,47 @@ def sweep(names: list[str], replacement: str) -> int:
     return rewritten
 
 
+FREE_TEXT = (cf.TEXT, cf.LONG_TEXT, cf.REGEX)
+
+
+def _erase_custom_values(pk: int, ticket_ids: list[int]) -> int:
+    """Clear the custom values that may hold the person's data (see the module docstring),
+    of retired fields too, and the values their change events show; tickets rewritten."""
+    kinds = dict(CustomField.objects.values_list("key", "field_type"))
+    free_text = [k for k, kind in kinds.items() if kind in FREE_TEXT]
+    user_links = [k for k, kind in kinds.items() if kind == cf.USER]
+    rewritten = 0
+
+    def clear(rows: models.QuerySet[Ticket], keys: Callable[[str, Any], bool]) -> None:
+        nonlocal rewritten
+        for ticket_id, values in rows.values_list("pk", "custom_fields").iterator(
+                chunk_size=500):
+            gone = [k for k, v in (values or {}).items() if keys(k, v)]
+            if gone:
+                Ticket.objects.filter(pk=ticket_id).update(custom_fields={
+                    k: v for k, v in values.items() if k not in gone})
+                TicketEvent.objects.filter(
+                    ticket_id=ticket_id, field__in=[f"custom:{k}" for k in gone]).update(
+                    before="", after="")
+                rewritten += 1
+
+    if free_text or user_links:
+        for chunk in _chunks(ticket_ids):
+            clear(Ticket.objects.filter(pk__in=chunk),
+                  lambda k, v: k in free_text or (k in user_links and v == pk))
+            # A value set and cleared again lives on in its change events only.
+            TicketEvent.objects.filter(
+                ticket_id__in=chunk, field__in=[f"custom:{k}" for k in free_text]).update(
+                before="", after="")
+    if user_links:
+        pointing = models.Q(pk__in=[])
+        for key in user_links:
+            pointing |= models.Q(**{f"custom_fields__{key}": pk})
+        clear(Ticket.objects.filter(pointing).exclude(requester_id=pk),
+              lambda k, v: k in user_links and v == pk)
+    return rewritten
+
+
 def _quarantined_mentions(names: list[str]) -> list[Quarantine]:
     """Quarantined raw e-mails (unparsed, linked to no one) that name the person."""
     needles = [n.lower().encode() for n in names]
@@ -139,6 +188,7 @@ def erase_person(request: PrivacyRequest) -> dict[str, int]:
         TicketEvent.objects.filter(ticket_id__in=ticket_ids).filter(
             models.Q(field__in=["subject", "description"]) | models.Q(actor=user)
             | models.Q(kind="created")).update(before="", after="", note=ERASED_TEXT)
+        counts["custom_values"] = _erase_custom_values(pk, ticket_ids)
         for chunk in _chunks(ticket_ids):  # bounded SQL for someone with many tickets
             about_them = models.Q(pk__in=[])
             for ticket_id in chunk:

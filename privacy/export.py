@@ -1,7 +1,8 @@
 """Export of everything the helpdesk holds about one person (GDPR Art. 15 and 20), as a ZIP.
 
 JSON of their profile, the tickets they filed or were copied on with every public message
-(internal notes are the staff's, not theirs), surveys, help-center searches and votes,
+and the custom values customers see (internal notes and fields are the staff's, not
+theirs), surveys, help-center searches and votes,
 notifications, and their attachments as files. Built by a Celery task that reports progress.
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ from django.utils import timezone
 
 from helpdesk.models import Notification, User
 from knowledge.models import ArticleVote, SearchLog
+from tickets import custom_fields as cf
+from tickets import field_definitions
 from tickets.models import Attachment, Message, Survey, Ticket
 
 from .models import PrivacyRequest
@@ -60,6 +63,7 @@ def _tickets(user: User) -> list[dict[str, Any]]:
             "id": t.pk, "subject": t.subject, "you_filed_it": t.requester_id == user.pk,
             "description": t.description,
             "status": t.status, "created_at": t.created_at, "closed_at": t.closed_at,
+            "custom_fields": _custom_values(t),
             "messages": [{
                 "id": m.pk, "at": m.created_at, "written_by_you": m.author_id == user.pk,
                 "from": "you" if m.author_id == user.pk else "support",
@@ -67,6 +71,17 @@ def _tickets(user: User) -> list[dict[str, Any]]:
             } for m in messages],
         })
     return out
+
+
+def _custom_values(ticket: Ticket) -> dict[str, dict[str, Any]]:
+    """The ticket's custom values customers see, as the portal shows them (internal
+    fields are the staff's, as internal notes are)."""
+    fields = field_definitions.by_key()
+    values = field_definitions.visible_values(ticket.custom_fields or {}, customer=True)
+    names = field_definitions.link_names(
+        (fields[k].field_type, v) for k, v in values.items() if fields[k].field_type in cf.LINKS)
+    return {k: {"label": fields[k].label, "value": v,
+                "shown": cf.shown(fields[k], v, names=names)} for k, v in values.items()}
 
 
 def _attachments(user: User) -> models.QuerySet[Attachment]:

@@ -37,7 +37,7 @@ from helpdesk.keyset import decode_cursor, encode_cursor
 
 from . import changes as change_log
 from . import selectors, services
-from .api_filters import TicketFilter
+from .api_filters import TicketFilter, ticket_filter_class
 from .models import Channel, Ticket, TicketChange
 from .serializers import (
     MessageCreateSerializer,
@@ -194,7 +194,11 @@ INVALID = OpenApiResponse(ServiceValidationErrorSerializer,
 )
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TicketSerializer
-    filterset_class = TicketFilter
+
+    @property
+    def filterset_class(self) -> type[TicketFilter]:
+        # With a `cf_<key>` filter per custom field, as the definitions stand.
+        return ticket_filter_class()
     # Tickets, their messages and events grow without bound: cursor pages, no count.
     pagination_class = CursorPagination
 

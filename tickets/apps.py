@@ -57,11 +57,12 @@ class TicketsConfig(AppConfig):
              TicketFormField), uid="tickets.config")
         # Triggers and automations: tickets' own conditions and actions (apps above add
         # theirs), the triggers run at the end of each write, before its handlers.
-        from .rules import core, engine, runner
+        from .rules import core, engine, many, runner
 
         core.register()
         engine.register_later(runner.after_create)
-        events.register_before_publish(runner.on_write)
+        # Batch writes (bulk bar, incident fan-outs) run them set-wise.
+        events.register_before_publish(runner.on_write, many=many.on_batch_write)
         # Deferred event handlers run on a worker, from the outbox.
         from . import tasks
 

@@ -25,7 +25,8 @@ from helpdesk.bulkload import update_rows
 from helpdesk.models import User
 
 from . import events
-from .models import Channel, EventKind, Message, Ticket, TicketEvent
+from .models import Channel, EventKind, Message, Tag, Ticket, TicketEvent
+from .rules import engine as rule_engine
 from .state_machine import (
     ASSIGNEE,
     PACKET,
@@ -127,6 +128,52 @@ def add_system_notes(ticket_ids: Collection[int], *, body: str) -> dict[int, Mes
                         note=f"message {m.pk}", created_at=now) for m in messages])
         Ticket.objects.filter(pk__in=ids).update(updated_at=now)
     return {m.ticket_id: m for m in messages}
+
+
+def change_tags_many(ticket_ids: Collection[int], *, add: Iterable[str] = (),
+                     remove: Iterable[str] = (), actor: User | None = None
+                     ) -> dict[int, tuple[list[str], list[str]]]:
+    """`update_ticket(changes={"tags": ...})` on many tickets (a trigger's tag action on a
+    bulk change): tags added and removed where that changes the ticket's set, a "tags"
+    audit row and a TagsChanged event per changed ticket; the tickets locked in id order,
+    a fixed number of statements. Returns (added, removed) per changed ticket."""
+    adding = {n.strip().lower()[:50] for n in add if n and n.strip()}
+    removing = {n.strip().lower()[:50] for n in remove if n and n.strip()} - adding
+    if not ticket_ids or not (adding or removing):
+        return {}
+    through = Ticket.tags.through
+    with transaction.atomic():
+        ids = list(Ticket.objects.select_for_update().filter(pk__in=sorted(set(ticket_ids)))
+                   .order_by("pk").values_list("pk", flat=True))
+        current: dict[int, set[str]] = {pk: set() for pk in ids}
+        for pk, name in through.objects.filter(ticket_id__in=ids).values_list(
+                "ticket_id", "tag__name"):
+            current[pk].add(name)
+        wanted = {pk: (names | adding) - removing for pk, names in current.items()}
+        changed = [pk for pk in ids if wanted[pk] != current[pk]]
+        if not changed:
+            return {}
+        if adding:
+            Tag.objects.bulk_create([Tag(name=n) for n in sorted(adding)],
+                                    ignore_conflicts=True)
+            tag_ids = dict(Tag.objects.filter(name__in=adding).values_list("name", "pk"))
+            through.objects.bulk_create(
+                [through(ticket_id=pk, tag_id=tag_ids[n]) for pk in changed
+                 for n in sorted(adding - current[pk])], ignore_conflicts=True)
+        if removing:
+            through.objects.filter(ticket_id__in=changed, tag__name__in=removing).delete()
+        now = timezone.now()
+        note = rule_engine.acting_note()
+        TicketEvent.objects.bulk_create([
+            TicketEvent(ticket_id=pk, actor=actor, kind=EventKind.FIELD, field="tags",
+                        before=", ".join(sorted(current[pk])),
+                        after=", ".join(sorted(wanted[pk])), note=note, created_at=now)
+            for pk in changed])
+        Ticket.objects.filter(pk__in=changed).update(updated_at=now)
+        events.emit_many([events.TagsChanged(pk, _pk(actor), now, tuple(sorted(current[pk])),
+                                             tuple(sorted(wanted[pk]))) for pk in changed])
+    return {pk: (sorted(wanted[pk] - current[pk]), sorted(current[pk] - wanted[pk]))
+            for pk in changed}
 
 
 # --- the queue's bulk bar ---------------------------------------------------------------

@@ -221,6 +221,8 @@ def emit_many(batch: Sequence[TicketEvent]) -> None:
     if stack:
         stack[-1].events.extend(events)
         return
+    if _before_publish_many:
+        events = _run_batch_hooks(events)
     if any(_inline(e) for e in events):
         transaction.on_commit(lambda: _dispatch_inline_many(events))
     deferred = [to_payload(e) for e in events if _has_deferred(e)]
@@ -423,13 +425,40 @@ BeforePublish = Callable[[list[TicketEvent]], None]
 _before_publish: list[BeforePublish] = []
 
 
-def register_before_publish(hook: BeforePublish) -> None:
+_before_publish_many: list[BeforePublish] = []
+
+
+def register_before_publish(hook: BeforePublish, *, many: BeforePublish | None = None
+                            ) -> None:
     """Call `hook(events)` at the end of each outermost `atomic()` block that emitted
     events, inside its transaction, before they are handed over: the triggers
     (`tickets.rules.runner.on_write`). What the hook's own writes emit is appended to
-    the same list, so the in-request handlers see it too."""
+    the same list, so the in-request handlers see it too. `many(events)`: the same for
+    the events of a batch write (`emit_many` outside such a block: the bulk bar, an
+    incident's fan-out), inside the caller's transaction, read and written set-wise."""
     if hook not in _before_publish:
         _before_publish.append(hook)
+    if many is not None and many not in _before_publish_many:
+        _before_publish_many.append(many)
+
+
+def _run_batch_hooks(batch: list[TicketEvent]) -> list[TicketEvent]:
+    """The batch hooks on a batch write's events, inside the caller's transaction; what
+    their writes emit joins the batch (a frame on the stack, so nested `atomic()` blocks
+    append to it), and the ticket columns they leave for later are written here."""
+    from .models import Ticket
+
+    stack = _stack()
+    frame = _Batch(batch, {})
+    stack.append(frame)
+    try:
+        for hook in _before_publish_many:
+            hook(frame.events)
+    finally:
+        stack.pop()
+    for pk, values in frame.rows.items():
+        Ticket.objects.filter(pk=pk).update(**values)
+    return frame.events
 
 
 def _stack() -> list[_Batch]:

@@ -86,6 +86,23 @@ def asked_of_customers(category_id: int | None, product_area_id: int | None) -> 
             if f.customer_editable and applies(f, category_id, product_area_id)]
 
 
+def asked_of_agents(category_id: int | None, product_area_id: int | None) -> list[Asked]:
+    """What the agent's new-ticket form asks for this category and product area: the
+    ticket form's fields if a form applies (internal ones too), else every active field
+    that applies. Required: the form's item says so, or the field always is."""
+    active = by_key()
+    form = ticket_form_for(category_id, product_area_id)
+    if form is not None:
+        out = []
+        for item in form.items.all():
+            field = active.get(item.field.key)
+            if field is not None:
+                out.append(Asked(field, item.required or field.customer_required))
+        return out
+    return [Asked(f, f.customer_required) for f in active.values()
+            if applies(f, category_id, product_area_id)]
+
+
 def _check_links(cleaned: Mapping[str, Any], fields: Mapping[str, CustomField],
                  errors: dict[str, str]) -> None:
     wanted: dict[str, set[int]] = {cf.ORGANIZATION: set(), cf.USER: set()}

@@ -354,6 +354,15 @@ class NewTicketForm(forms.Form):
                            help_text="Comma-separated.")
     attachments = MultipleFileField(label="Attachments")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Picking a category (or product area) swaps in its ticket form's custom fields.
+        swap = {"hx-get": reverse("agent:new_ticket_fields"), "hx-trigger": "change",
+                "hx-target": "#custom-fields", "hx-swap": "innerHTML",
+                "hx-include": "[name='category'],[name='product_area']"}
+        for name in ("category", "product_area"):
+            self.fields[name].widget.attrs.update(swap)
+
     def clean_requester(self) -> User:
         value = self.cleaned_data["requester"].strip()
         users = User.objects.filter(is_active=True)

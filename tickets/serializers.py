@@ -70,7 +70,8 @@ _ANY_VALUE = {"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "boole
                         {"type": "array", "items": {"type": "string"}}]}
 
 
-def _value_schema(field) -> dict:
+def value_schema(field) -> dict:
+    """The schema of one custom field's value (the ticket's property, the list filter)."""
     kind = field.field_type
     schema: dict
     if kind in (cf.TEXT, cf.LONG_TEXT):
@@ -115,7 +116,7 @@ def custom_fields_schema(*, write: bool) -> dict:
                 "description": "Custom field values by field key."}
     properties = {}
     for field in fields:
-        schema = _value_schema(field)
+        schema = value_schema(field)
         properties[field.key] = {**schema, "nullable": True} if write else schema
     return {"type": "object", "properties": properties, "additionalProperties": False,
             "description": "Custom field values by field key; a field without a value is "

@@ -846,7 +846,8 @@ def return_escalation(ticket: Ticket, *, actor: User, missing: str) -> Ticket:
 # --- merge ----------------------------------------------------------------------------
 
 def merge(duplicate: Ticket, *, into: Ticket, actor: User) -> Ticket:
-    """Carry the duplicate's conversation and requester into the original, then close it."""
+    """Carry the duplicate's conversation, requester and the custom values the original
+    lacks into the original, then close it."""
     if duplicate.pk == into.pk:
         raise ValidationError("A ticket cannot be merged into itself.")
     if not _is_agent(actor):
@@ -883,8 +884,16 @@ def merge(duplicate: Ticket, *, into: Ticket, actor: User) -> Ticket:
                 public=True, at=now)
         _record(duplicate, EventKind.MERGED, actor=actor, field="merged_into",
                 after=into.reference, public=True, at=now)
+        # The original keeps its own custom values; the ones it lacks come from the
+        # duplicate (active fields only), each a field event like any other change.
+        fields = field_definitions.by_key()
+        mine = into.custom_fields or {}
+        carried_values = {k: v for k, v in (duplicate.custom_fields or {}).items()
+                          if k in fields and cf.is_empty(mine.get(k)) and not cf.is_empty(v)}
+        if carried_values:
+            _write_custom_values(into, carried_values, actor=actor, now=now)
         into.updated_at = now
-        into.save(update_fields=["updated_at"])
+        into.save(update_fields=["updated_at", "custom_fields"])
         duplicate.merged_into = into
         _apply(duplicate, step, actor=actor, note=f"duplicate of {into.reference}", now=now)
         events.emit(events.Merged(duplicate.pk, actor.pk, now, into.pk))

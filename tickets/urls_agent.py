@@ -13,6 +13,7 @@ urlpatterns = [
     path("queue/<str:name>/export.csv", agent.queue_export, name="queue_export"),
     path("queue/<str:name>/save-filter/", agent.save_filter, name="saved_filter"),
     path("tickets/new/", agent.new_ticket, name="new_ticket"),
+    path("tickets/new/fields/", agent.new_ticket_fields, name="new_ticket_fields"),
     path("tickets/<int:pk>/", agent.ticket_view, name="ticket"),
     path("tickets/<int:pk>/conversation/", agent.conversation_view, name="conversation"),
     path("tickets/<int:pk>/reply/", agent.reply, name="reply"),

@@ -19,6 +19,7 @@ UPDATES: dict[type[events.TicketEvent], str] = {
     events.Assigned: "assignment",
     events.AssigneeChanged: "assignee",
     events.TagsChanged: "tags",
+    events.CustomFieldsChanged: "custom_fields",
     events.Escalated: "escalation",
     events.Merged: "merge",
     events.Reopened: "reopen",

@@ -113,6 +113,7 @@ RULES: dict[str, Rule] = {
     # issue 22: the left navigation's queue counts; issue 23: a queue as CSV
     "agent:queue_nav": G(STAFF),
     "agent:queue_export": G(STAFF, note="CSV of the queue the agent may see"),
+    "agent:new_ticket_fields": G(STAFF, note="htmx: the fields of a category's form"),
     # customer portal
     "portal:tickets": G(LOGGED_IN),
     "portal:new_ticket": G(LOGGED_IN),

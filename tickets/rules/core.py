@@ -164,6 +164,15 @@ def _tags(ticket: Ticket, value: Any, *, add: bool) -> str:
     return ("tags + " if add else "tags \u2212 ") + ", ".join(changed)
 
 
+def _tags_many(tickets: list[Ticket], value: Any, fires: list[Any], *,
+               add: bool) -> dict[int, str]:
+    names = [str(n) for n in _items(value)]
+    done = batch.change_tags_many([t.pk for t in tickets], add=names if add else (),
+                                  remove=() if add else names)
+    return {pk: ("tags + " + ", ".join(added)) if add else ("tags \u2212 " + ", ".join(gone))
+            for pk, (added, gone) in done.items()}
+
+
 def _note(ticket: Ticket, value: Any, fire: Any) -> str:
     body = str(value or "").strip()
     if not body:
@@ -236,9 +245,11 @@ ACTIONS = [
            prepare=_prepare_fk(ProductArea, "tickets.rules.areas", "product_area")),
     Action("set_status", "Set status (through the state machine)", _set_status,
            validate=_validate_status),
-    Action("add_tags", "Add tags (comma-separated)", lambda t, v, f: _tags(t, v, add=True)),
+    Action("add_tags", "Add tags (comma-separated)", lambda t, v, f: _tags(t, v, add=True),
+           run_many=lambda ts, v, fs: _tags_many(ts, v, fs, add=True)),
     Action("remove_tags", "Remove tags (comma-separated)",
-           lambda t, v, f: _tags(t, v, add=False)),
+           lambda t, v, f: _tags(t, v, add=False),
+           run_many=lambda ts, v, fs: _tags_many(ts, v, fs, add=False)),
     Action("add_note", "Add an internal note (text)", _note, run_many=_notes),
     Action("notify", "Notify people: {\"to\": \"assignee, team, team:Name, a@b.c\", "
            "\"title\": ..., \"body\": ...}", _notify),

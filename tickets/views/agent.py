@@ -28,6 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 
 from helpdesk import config_cache
 from helpdesk.csv_export import csv_response
+from helpdesk.ids import parse_id
 from helpdesk.paging import CappedPaginator
 from helpdesk.selectors import agent_choices, agent_choices_version
 from helpdesk.web import agent_required, problem
@@ -59,6 +60,7 @@ from ..forms import (
     error_text,
     parse_tags,
 )
+from ..forms_custom import CustomFieldsForm
 from ..models import Category, Macro, SavedFilter, Ticket
 from ..panels import render_panels
 from ..state_machine import ASSIGNEE, LABELS, PACKET, REASON, TRANSITIONS, Status, TransitionError
@@ -328,9 +330,10 @@ def save_filter(request: HttpRequest, name: str) -> HttpResponse:
 @agent_required
 def new_ticket(request: HttpRequest) -> HttpResponse:
     form = NewTicketForm(request.POST or None, request.FILES or None)
+    custom_form = _new_ticket_custom_form(request, data=request.POST)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        if form.is_valid() & custom_form.is_valid():
             data = form.cleaned_data
             try:
                 ticket = services.create_ticket(
@@ -339,9 +342,13 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                     priority=data["priority"], category=data["category"],
                     product_area=data["product_area"], tags=parse_tags(data["tags"]),
                     actor=request.user, attachments=request.FILES.getlist("attachments"),
+                    custom_fields={k: v for k, v in custom_form.values().items()
+                                   if v is not None},
                 )
             except SERVICE_ERRORS as exc:
-                messages.error(request, problem(exc))
+                if not (isinstance(exc, ValidationError) and hasattr(exc, "error_dict")
+                        and custom_form.add_service_errors(exc.message_dict)):
+                    messages.error(request, problem(exc))
             else:
                 team = ticket.team.name if ticket.team else "no team"
                 messages.success(request, f"Ticket {ticket.reference} created for "
@@ -350,7 +357,28 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                     return redirect("agent:ticket", pk=ticket.pk)
                 return redirect("agent:queue", name="mine")
         status = 400
-    return render(request, "tickets/agent/new_ticket.html", {"form": form}, status=status)
+    return render(request, "tickets/agent/new_ticket.html",
+                  {"form": form, "custom_form": custom_form}, status=status)
+
+
+def _new_ticket_custom_form(request: HttpRequest, *, data: Any) -> CustomFieldsForm:
+    """The custom fields the ticket form of the chosen category (or product area) asks an
+    agent for (internal ones too); bound to `data` on a POST."""
+    asked = field_definitions.asked_of_agents(parse_id(data.get("category")),
+                                              parse_id(data.get("product_area")))
+    return CustomFieldsForm(data if request.method == "POST" else None,
+                            asked=[(a.field, a.required) for a in asked])
+
+
+@require_GET
+@agent_required
+def new_ticket_fields(request: HttpRequest) -> HttpResponse:
+    """The custom fields part of the new-ticket form, swapped in by htmx when the agent
+    picks a category or product area."""
+    response = render(request, "tickets/agent/_new_ticket_fields.html",
+                      {"custom_form": _new_ticket_custom_form(request, data=request.GET)})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 # --- ticket page ----------------------------------------------------------------------
