@@ -52,7 +52,9 @@ class OverrideForm(forms.Form):
     def __init__(self, *args: Any, rotation: Rotation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rotation = rotation
-        self.fields["user"].queryset = selectors.staff()
+        # The options need the names only (a few hundred users).
+        self.fields["user"].queryset = selectors.staff().only(
+            "pk", "username", "first_name", "last_name")
         for name, f in self.fields.items():
             f.widget.attrs.setdefault("id", f"override_{name}")
 
