@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import (
+    BooleanField,
+    Case,
     Count,
     DurationField,
     Exists,
@@ -36,6 +38,8 @@ from django.db.models import (
     OuterRef,
     Q,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import Trunc, TruncDate
 from django.utils import timezone
@@ -265,12 +269,16 @@ def _split(start: datetime, end: datetime) -> tuple[tuple[date, date] | None, Pa
 
 
 def arrivals(start: datetime, end: datetime, *, team: int | None = None,
-             channels: Iterable[str] | None = None) -> list[tuple[datetime, str, int]]:
-    """(UTC hour, channel, tickets) opened in [start, end), for one team or all, one set
-    of channels or all: the stored days from `ArrivalHour`, the rest live."""
+             channels: Iterable[str] | None = None, queued: Iterable[str] | None = None
+             ) -> list[tuple[datetime, bool | None, int]]:
+    """(UTC hour, group, tickets) opened in [start, end), for one team or all, one set of
+    channels or all: the stored days from `ArrivalHour`, the rest live. The group is
+    whether the channel is one of `queued` when it is given, else None (all channels
+    summed): the database adds the channels up, so 8 weeks are 1,344 or 2,688 rows."""
     channels = list(channels) if channels is not None else None
+    queued = list(queued) if queued is not None else None
     stored, live = _split(start, end)
-    out: list[tuple[datetime, str, int]] = []
+    out: list[tuple[datetime, bool | None, int]] = []
     if stored:
         qs = ArrivalHour.objects.filter(hour__gte=midnight(stored[0]),
                                         hour__lt=midnight(stored[1]))
@@ -278,10 +286,15 @@ def arrivals(start: datetime, end: datetime, *, team: int | None = None,
             qs = qs.filter(team_id=team)
         if channels is not None:
             qs = qs.filter(channel__in=channels)
-        out += [(hour.astimezone(UTC), channel, n) for hour, channel, n in
-                qs.values("hour", "channel").annotate(n=Sum("tickets")).order_by()
-                .values_list("hour", "channel", "n")]
-    out += [(hour, channel, n) for (hour, _team, channel), n in
+        group = Value(None, output_field=BooleanField())
+        if queued is not None:
+            group = Case(When(channel__in=queued, then=Value(True)), default=Value(False),
+                         output_field=BooleanField())
+        out += [(hour.astimezone(UTC), grouped, n) for hour, grouped, n in
+                qs.annotate(grouped=group).values("hour", "grouped")
+                .annotate(n=Sum("tickets")).order_by().values_list("hour", "grouped", "n")]
+    out += [(hour, channel in queued if queued is not None else None, n)
+            for (hour, _team, channel), n in
             arrival_cells(live, team=team, channels=channels).items()]
     return out
 
