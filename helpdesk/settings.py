@@ -377,6 +377,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "casework.tasks.rebuild_casework_rollup",
         "schedule": crontab(hour=3, minute=41),
     },
+    # Capacity page rollups (arrivals, handle time): likewise.
+    "workforce-sync-capacity-rollup": {
+        "task": "workforce.tasks.sync_capacity_rollup",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
+    "workforce-rebuild-capacity-rollup": {
+        "task": "workforce.tasks.rebuild_capacity_rollup",
+        "schedule": crontab(hour=3, minute=53),
+    },
     # Notification e-mails whose queueing failed (broker down at commit): queued again.
     "notifications-requeue-unsent-email": {
         "task": "helpdesk.tasks.requeue_unsent_notification_emails",

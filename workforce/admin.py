@@ -13,10 +13,14 @@ from helpdesk.admin_base import ReadOnlyAdmin
 
 from .models import (
     AgentStatus,
+    ArrivalHour,
+    CapacityRollupState,
+    CapacityStaleDay,
     EscalationPolicy,
     EscalationStep,
     ForecastPoint,
     ForecastRun,
+    HandleDay,
     Hire,
     OnCallOverride,
     Page,
@@ -44,6 +48,34 @@ class HireAdmin(admin.ModelAdmin):
     list_filter = ("team",)
     raw_id_fields = ("agent",)
     date_hierarchy = "started_on"
+
+
+# The capacity page's rollups (workforce.rollup): written by Celery, shown for audit.
+
+@admin.register(ArrivalHour)
+class ArrivalHourAdmin(ReadOnlyAdmin):
+    list_display = ("hour", "team_id", "channel", "tickets")
+    list_filter = ("channel",)
+    ordering = ("-hour", "team_id", "channel")
+    show_full_result_count = False
+
+
+@admin.register(HandleDay)
+class HandleDayAdmin(ReadOnlyAdmin):
+    list_display = ("day", "team_id", "priority", "tickets", "tracked", "tracked_minutes",
+                    "untracked")
+    ordering = ("-day", "team_id", "priority")
+    show_full_result_count = False
+
+
+@admin.register(CapacityRollupState)
+class CapacityRollupStateAdmin(ReadOnlyAdmin):
+    list_display = ("covered_from", "covered_to", "synced_at", "rebuilt_at")
+
+
+@admin.register(CapacityStaleDay)
+class CapacityStaleDayAdmin(ReadOnlyAdmin):
+    list_display = ("day",)
 
 
 class ForecastPointInline(admin.TabularInline):

@@ -8,6 +8,9 @@ class WorkforceConfig(AppConfig):
         # Routing honours schedules, time off and status without tickets importing us.
         from tickets.assignment import register_availability_filter
 
+        from . import handlers
         from .selectors import available_members
 
         register_availability_filter(available_members)
+        # The capacity rollup hears of time entries and deleted tickets.
+        handlers.connect()

@@ -28,13 +28,12 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from helpdesk.models import Membership, Team, TeamTier
 from tickets.models import Channel, Priority, Ticket, TimeEntry
 
-from . import erlang
+from . import erlang, rollup
 from . import forecast as fc
 from .models import ForecastPoint, ForecastRun, Hire, ScheduledShift, TeamCapacity
 
@@ -75,13 +74,14 @@ def _floor_hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _ticket_filter(team: Team | int | None, channel: str | Iterable[str] | None) -> Q:
-    q = Q()
-    if team is not None:
-        q &= Q(team=team)
-    if channel:
-        q &= Q(channel=channel) if isinstance(channel, str) else Q(channel__in=list(channel))
-    return q
+def _team_id(team: Team | int | None) -> int | None:
+    return team.pk if isinstance(team, Team) else team
+
+
+def _channels(channel: str | Iterable[str] | None) -> list[str] | None:
+    if not channel:
+        return None
+    return [channel] if isinstance(channel, str) else list(channel)
 
 
 def hourly_arrivals(
@@ -93,42 +93,25 @@ def hourly_arrivals(
 ) -> list[float]:
     """Tickets created per hour in ``[start, end)``, dense (hours without tickets count 0).
 
-    One query: ``created_at`` (indexed) range, truncated to the UTC hour and grouped.
-    ``start`` is floored to its hour; ``channel`` may be one channel or several.
+    From the rollup (``workforce.rollup``: the stored days from ``ArrivalHour``, the rest
+    live). ``start`` is floored to its hour; ``channel`` may be one channel or several.
     """
     start = _floor_hour(start)
     hours = max(0, math.ceil((end - start) / HOUR))
-    rows = (
-        Ticket.objects.filter(_ticket_filter(team, channel),
-                              created_at__gte=start, created_at__lt=end)
-        .annotate(hour=Trunc("created_at", "hour", tzinfo=UTC))
-        .values("hour")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("hour", "n")
-    )
-    return fc.densify(rows, start, hours)
+    rows = rollup.arrivals(start, end, team=_team_id(team), channels=_channels(channel))
+    return fc.densify(((hour, n) for hour, _group, n in rows), start, hours)
 
 
 def hourly_arrivals_by_group(
     *, team: Team | int | None, start: datetime, end: datetime
 ) -> tuple[list[float], list[float]]:
-    """(queued, deferred) hourly arrivals in one query grouped by hour and channel."""
+    """(queued, deferred) hourly arrivals, from the rollup grouped by hour and channel."""
     start = _floor_hour(start)
     hours = max(0, math.ceil((end - start) / HOUR))
-    rows = (
-        Ticket.objects.filter(_ticket_filter(team, None),
-                              created_at__gte=start, created_at__lt=end)
-        .annotate(hour=Trunc("created_at", "hour", tzinfo=UTC))
-        .values("hour", "channel")
-        # COUNT(*), not COUNT(id): (team, created_at) INCLUDE (channel) answers it alone.
-        .annotate(n=Count("*"))
-        .order_by()
-        .values_list("hour", "channel", "n")
-    )
     queued, deferred = [], []
-    for hour, channel, n in rows:
-        (queued if channel in QUEUED_CHANNELS else deferred).append((hour, n))
+    for hour, is_queued, n in rollup.arrivals(start, end, team=_team_id(team),
+                                              queued=QUEUED_CHANNELS):
+        (queued if is_queued else deferred).append((hour, n))
     return fc.densify(queued, start, hours), fc.densify(deferred, start, hours)
 
 
@@ -266,15 +249,16 @@ def handle_minutes(
         elapsed = _minutes(agg["elapsed"]) if agg["elapsed"] is not None else 0.0
         mean = (tracked_total + elapsed * elapsed_n) / n
         return HandleTime(mean, n, statistic, tracked=tracked_n)
-    rows = (qs.annotate(tracked=_tracked_minutes()).order_by("-resolved_at")
-            .values_list("created_at", "resolved_at", "tracked")[:HANDLE_TIME_SAMPLE])
+    # The elapsed time comes from the database: one value a row to read, not two datetimes.
+    rows = (qs.annotate(tracked=_tracked_minutes(), elapsed=_elapsed()).order_by("-resolved_at")
+            .values_list("elapsed", "tracked")[:HANDLE_TIME_SAMPLE])
     values, tracked_n = [], 0
-    for created, resolved, tracked in rows:
+    for elapsed, tracked in rows:
         if tracked is not None:
             values.append(float(tracked))
             tracked_n += 1
-        elif (elapsed := (resolved - created).total_seconds() / 60) >= 0:
-            values.append(elapsed)
+        elif (minutes := _minutes(elapsed)) >= 0:
+            values.append(minutes)
     if not values:
         return HandleTime(DEFAULT_HANDLE_MINUTES, 0, statistic)
     return HandleTime(statistics.median(values), len(values), statistic, tracked=tracked_n)
@@ -586,9 +570,10 @@ def monthly_staffing(month: date) -> list[MonthlyRow]:
     actual FTE = active members of the team, where a member with a ``Hire`` row in that team
     counts the average of the ramp model over the month.
 
-    Five queries whatever the number of teams: teams + capacities, ticket counts with mean
-    elapsed time by team and priority, logged minutes by team and priority, member counts,
-    hires.
+    Five queries whatever the number of teams or tickets: teams + capacities, the rollup's
+    coverage, its rows for the month's stored days (``workforce.rollup.handle_stats``:
+    ticket counts, logged minutes and elapsed time by team and priority; the days it does
+    not hold yet, today, live: two more), member counts, hires.
     """
     first = month.replace(day=1)
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
@@ -597,41 +582,21 @@ def monthly_staffing(month: date) -> list[MonthlyRow]:
     days = working_days(first, last)
 
     teams = list(Team.objects.select_related("capacity").order_by("tier", "name"))
-    month_tickets = Ticket.objects.filter(created_at__gte=start, created_at__lt=end,
-                                          team__isnull=False)
-    has_time = Exists(TimeEntry.objects.filter(ticket_id=OuterRef("pk"),
-                                               minutes__isnull=False))
-    untracked = Q(resolved_at__isnull=False) & ~Q(has_time)
-    stats = (
-        month_tickets.values("team_id", "priority")
-        .annotate(n=Count("id"), untracked_n=Count("id", filter=untracked),
-                  avg=Avg(_elapsed(), filter=untracked))
-        .order_by()
-    )
-    logged = {
-        (row["ticket__team_id"], row["ticket__priority"]): (row["minutes"], row["tickets"])
-        for row in TimeEntry.objects.filter(
-            ticket__in=month_tickets.filter(resolved_at__isnull=False),
-            minutes__isnull=False)
-        .values("ticket__team_id", "ticket__priority")
-        .annotate(minutes=Sum("minutes"), tickets=Count("ticket_id", distinct=True))
-        .order_by()
-    }
     counts: dict[int, dict[int, int]] = defaultdict(dict)
     handle: dict[int, dict[int, float]] = defaultdict(dict)
     tracked_n: dict[int, int] = defaultdict(int)
     measured_n: dict[int, int] = defaultdict(int)
-    for row in stats:
-        team_id, priority = row["team_id"], row["priority"]
-        counts[team_id][priority] = row["n"]
-        minutes, with_time = logged.get((team_id, priority), (0, 0))
-        elapsed_n = row["untracked_n"]
-        elapsed = _minutes(row["avg"]) if row["avg"] is not None else 0.0
+    for (team_id, priority), row in sorted(rollup.handle_stats(start, end).items()):
+        if not team_id or not row["tickets"]:  # tickets without a team are nobody's work
+            continue
+        counts[team_id][priority] = row["tickets"]
+        with_time, elapsed_n = row["tracked"], row["untracked"]
         measured = with_time + elapsed_n
         tracked_n[team_id] += with_time
         measured_n[team_id] += measured
-        handle[team_id][priority] = ((minutes + elapsed * elapsed_n) / measured if measured
-                                     else DEFAULT_HANDLE_MINUTES)
+        elapsed_minutes = row["untracked_elapsed_us"] / 60_000_000
+        handle[team_id][priority] = ((row["tracked_minutes"] + elapsed_minutes) / measured
+                                     if measured else DEFAULT_HANDLE_MINUTES)
 
     members = dict(
         Membership.objects.filter(user__is_active=True).values("team_id")

@@ -8,12 +8,14 @@
 - Agent status intervals along the past shifts (a little late or early now and then):
   available, a break mid-shift, sometimes a meeting or training, offline in between;
   the last one is still open.
+- The capacity page's rollups (arrivals, handle time) over the period, at the end.
 - A weekly on-call rotation for each L2 and L3 team, and a page to whoever was primary
   (the paged-twice rule of `workforce.oncall` applied week by week) for the urgent
   tickets escalated to them, acknowledged within minutes.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,9 +24,11 @@ from zoneinfo import ZoneInfo
 from helpdesk import generators
 from helpdesk.generators import Batch, Run
 
-from . import oncall
+from . import oncall, rollup
 from .models import (
     AgentStatus,
+    ArrivalHour,
+    HandleDay,
     Page,
     Rotation,
     RotationMember,
@@ -264,5 +268,15 @@ def tickets(run: Run, batch: Batch) -> None:
     batch.add(Page, PAGE_COLUMNS, pages)
 
 
+def finish(run: Run) -> None:
+    """The capacity rollups over the generated period, as the nightly job builds them
+    (after every chunk: the time entries are written by the tickets' generator)."""
+    days = max(1, math.ceil((run.now - run.start) / DAY) + 1)
+    rollup.rebuild(days, now=_dt(run.now, UTC))
+    for model in (ArrivalHour, HandleDay):
+        run.count(model._meta.db_table, model.objects.count())
+    run.log(f"  workforce: capacity rollups of {days} days")
+
+
 generators.register(generators.Generator("workforce", order=3, prepare=prepare,
-                                         tickets=tickets))
+                                         tickets=tickets, finish=finish))

@@ -354,3 +354,71 @@ class EscalationStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_target_display()} after {self.after_minutes} min"
+
+
+# --- capacity rollup (workforce.rollup) ---------------------------------------------------
+
+class ArrivalHour(models.Model):
+    """Tickets opened per UTC hour, team (0 = none) and channel: the arrival history the
+    forecasts and the capacity page read (8 weeks of a team are about 7,000 rows instead
+    of 280,000 tickets). Written only by `workforce.rollup`."""
+
+    hour = models.DateTimeField(help_text="Start of the UTC hour the tickets were opened.")
+    team_id = models.PositiveIntegerField(default=0)
+    channel = models.CharField(max_length=10)
+    tickets = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team_id", "hour", "channel"],
+                                               name="wf_arrival_key")]
+        indexes = [models.Index(fields=["hour"], name="wf_arrival_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} team {self.team_id} {self.channel}: {self.tickets}"
+
+
+class HandleDay(models.Model):
+    """Per UTC day the tickets were opened, team (0 = none) and priority: what the monthly
+    staffing table counts (tickets; of the resolved ones, those with logged time and their
+    minutes, those without and their elapsed time). Written only by `workforce.rollup`."""
+
+    day = models.DateField()
+    team_id = models.PositiveIntegerField(default=0)
+    priority = models.PositiveSmallIntegerField()
+    tickets = models.PositiveIntegerField(default=0)
+    # Resolved tickets with minutes logged on them, and the sum of those minutes.
+    tracked = models.PositiveIntegerField(default=0)
+    tracked_minutes = models.BigIntegerField(default=0)
+    # Resolved tickets without logged minutes, and their resolved − created, in microseconds.
+    untracked = models.PositiveIntegerField(default=0)
+    untracked_elapsed_us = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "team_id", "priority"],
+                                               name="wf_handle_day_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} team {self.team_id} P{self.priority}: {self.tickets}"
+
+
+class CapacityRollupState(models.Model):
+    """Singleton: the UTC days `ArrivalHour` and `HandleDay` hold ([covered_from,
+    covered_to)), and up to when changes were folded in."""
+
+    covered_from = models.DateField(null=True, blank=True)
+    covered_to = models.DateField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Capacity rollup {self.covered_from} – {self.covered_to}"
+
+
+class CapacityStaleDay(models.Model):
+    """The opening day of a ticket whose time entries changed or that was deleted (what the
+    sync cannot find by `updated_at`): recomputed, and removed, by the next sync."""
+
+    day = models.DateField(unique=True)
+
+    def __str__(self) -> str:
+        return f"stale {self.day}"

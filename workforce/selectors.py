@@ -179,8 +179,10 @@ def active_overrides(rotation: Rotation, now: datetime) -> QuerySet[OnCallOverri
             .select_related("user", "created_by").order_by("starts_at"))
 
 
-def page_log(rotation: Rotation):
-    return (Page.objects.filter(rotation=rotation).select_related("user", "ticket")
+def page_log(rotation: Rotation) -> QuerySet[Page]:
+    """The rotation's pages, newest first, with who was paged (the log links the ticket
+    by its id: no ticket row is read)."""
+    return (Page.objects.filter(rotation=rotation).select_related("user")
             .order_by("-created_at"))
 
 

@@ -7,6 +7,7 @@ of the agent workspace. Times are UTC.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import forms
@@ -26,8 +27,9 @@ from .models import ForecastRun
 
 HISTORY_WEEKS = 8
 BACKTEST_WEEKS = 4
-#: The arrival history and the handle time scan tens of thousands of tickets per team on a
-#: large database (no (team, created_at) index): kept this long per team and week.
+#: The arrival history (from the rollup), the handle time (the team's latest resolved
+#: tickets with their logged minutes) and the backtest of every method on that history:
+#: kept this long per team and week.
 CACHE_SECONDS = 600
 
 
@@ -58,6 +60,12 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
 
 
+def _cell_text(cell: capacity.Interval) -> str:
+    """"scheduled/required" agents, scheduled rounded half up as `floatformat(0)` does."""
+    scheduled = Decimal(str(cell.scheduled)).quantize(Decimal(1), ROUND_HALF_UP)
+    return f"{scheduled}/{cell.required_heads}"
+
+
 def _monthly(week: date) -> list[capacity.MonthlyRow]:
     """The monthly table aggregates a whole month of tickets: kept ``CACHE_SECONDS``."""
     key = f"workforce:capacity:monthly:{week:%Y%m}"
@@ -85,15 +93,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     key = f"workforce:capacity:{team.pk}:{week_start:%Y%m%d}"
     cached = cache.get(key)
     if cached is None:
-        cached = (capacity.hourly_arrivals_by_group(team=team, start=history_start,
-                                                    end=week_start),
-                  capacity.handle_minutes(team))
+        queued, deferred = capacity.hourly_arrivals_by_group(team=team, start=history_start,
+                                                             end=week_start)
+        total = [q + d for q, d in zip(queued, deferred, strict=True)]
+        # The backtest (every method over the last weeks) depends on the history only.
+        cached = ((queued, deferred), capacity.handle_minutes(team),
+                  capacity.compare_methods(total, history_start, BACKTEST_WEEKS))
         cache.set(key, cached, CACHE_SECONDS)
-    (queued, deferred), handle = cached
-    total = [q + d for q, d in zip(queued, deferred, strict=True)]
-    comparison = capacity.compare_methods(total, history_start, BACKTEST_WEEKS)
-    for row in comparison:
-        row["mape_text"] = _percent(row["mape"])
+    (queued, deferred), handle, comparison = cached
+    comparison = [{**row, "mape_text": _percent(row["mape"])} for row in comparison]
     method = data.get("method") or comparison[0]["method"]
     week_forecast = (fc.forecast(queued, history_start, fc.HOURS_PER_WEEK, method),
                      fc.forecast(deferred, history_start, fc.HOURS_PER_WEEK, method))
@@ -105,7 +113,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             gaps[interval.gap] += 1
     context.update(
         plan=plan,
-        days=[(week + timedelta(days=d), row) for d, row in enumerate(plan.days())],
+        # 336 cells: their text is made here, not by a template filter per value.
+        days=[(week + timedelta(days=d), [(cell.gap, _cell_text(cell)) for cell in row])
+              for d, row in enumerate(plan.days())],
         half_hours=[f"{h // 2:02d}:{'30' if h % 2 else '00'}" for h in range(48)],
         comparison=comparison,
         method=method,

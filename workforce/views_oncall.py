@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.models import User
-from helpdesk.web import agent_required, problem
+from helpdesk.web import LongSelect, agent_required, problem
 
 from . import selectors
 from .models import OnCallOverride, OnCallRole, Page, Rotation
@@ -42,7 +42,9 @@ class OverrideForm(forms.Form):
     """Times are read in the rotation's time zone."""
 
     role = forms.ChoiceField(choices=OnCallRole.choices)
-    user = forms.ModelChoiceField(queryset=User.objects.none(), label="Covered by")
+    # Every staff member (hundreds at scale): written directly, not a template per option.
+    user = forms.ModelChoiceField(queryset=User.objects.none(), label="Covered by",
+                                  widget=LongSelect)
     starts_at = forms.DateTimeField(widget=LocalDateTimeInput, label="From")
     ends_at = forms.DateTimeField(widget=LocalDateTimeInput, label="Until")
     reason = forms.CharField(max_length=200, required=False)
@@ -50,7 +52,9 @@ class OverrideForm(forms.Form):
     def __init__(self, *args: Any, rotation: Rotation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rotation = rotation
-        self.fields["user"].queryset = selectors.staff()
+        # The options need the names only (a few hundred users).
+        self.fields["user"].queryset = selectors.staff().only(
+            "pk", "username", "first_name", "last_name")
         for name, f in self.fields.items():
             f.widget.attrs.setdefault("id", f"override_{name}")
 

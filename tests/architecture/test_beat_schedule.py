@@ -10,8 +10,9 @@ def test_every_scheduled_job_is_a_registered_task():
     # 9 in settings + 9 in five beat.py before + 2 of privacy (issue 24) + the outbox
     # sweep and the export's change-log pruning (issue 21) + the webhook retry scan and log
     # pruning (issue 23) + the sync and nightly rebuild of the SLA dashboard's and the
-    # casework dashboard's rollups (issue 20) + the automations' scan (issue 23)
-    assert len(settings.CELERY_BEAT_SCHEDULE) == 29
+    # casework dashboard's rollups (issue 20) + the automations' scan (issue 23) + the sync
+    # and nightly rebuild of the capacity page's rollups (issue 20)
+    assert len(settings.CELERY_BEAT_SCHEDULE) == 31
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         module, _, func = entry["task"].rpartition(".")
         task = getattr(importlib.import_module(module), func, None)

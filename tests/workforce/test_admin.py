@@ -36,6 +36,11 @@ def rows(agent, l1):
                                created_at=now),
         policy,
         wf.EscalationStep.objects.create(policy=policy, after_minutes=5, target="primary"),
+        wf.ArrivalHour.objects.create(hour=now, team_id=l1.pk, channel="chat", tickets=3),
+        wf.HandleDay.objects.create(day=now.date(), team_id=l1.pk, priority=2, tickets=4),
+        wf.CapacityRollupState.objects.create(covered_from=date(2026, 4, 1),
+                                              covered_to=date(2026, 5, 4)),
+        wf.CapacityStaleDay.objects.create(day=date(2026, 4, 20)),
     ]
 
 

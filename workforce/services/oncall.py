@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -94,17 +94,20 @@ def _members(rotation: Rotation) -> list[User]:
 
 def _page_counts(rotation: Rotation, clock: rota.Handoffs,
                  weeks: Iterable[int]) -> dict[int, dict[int, int]]:
-    """Pages per user id in each of `weeks` (one query)."""
+    """Pages per user id in each of `weeks` (one query, counted by the database per turn
+    window: a busy rotation has thousands of pages in the weeks a plan looks back on)."""
     weeks = sorted(set(weeks))
     if not weeks:
         return {}
     start, end = clock.start(weeks[0]), clock.start(weeks[-1] + 1)
+    per_week = {f"w{i}": Count("pk", filter=Q(created_at__gte=lo, created_at__lt=hi))
+                for i, (lo, hi) in enumerate(clock.window(w) for w in weeks)}
     counts: dict[int, dict[int, int]] = defaultdict(dict)
-    rows = (Page.objects.filter(rotation=rotation, created_at__gte=start, created_at__lt=end)
-            .values_list("user_id", "created_at"))
-    for user_id, created_at in rows:
-        week = clock.week_at(created_at)
-        counts[week][user_id] = counts[week].get(user_id, 0) + 1
+    for row in (Page.objects.filter(rotation=rotation, created_at__gte=start, created_at__lt=end)
+                .values("user_id").annotate(**per_week).order_by()):
+        for i, week in enumerate(weeks):
+            if row[f"w{i}"]:
+                counts[week][row["user_id"]] = row[f"w{i}"]
     return counts
 
 
