@@ -215,7 +215,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 def _oldest(user: User, filters: metrics.MetricFilters) -> list[dict[str, Any]]:
     return [{"pk": t.pk, "subject": t.subject, "created_at": t.created_at,
              "status": t.status_label, "priority": t.get_priority_display(),
-             "assignee": t.assignee.display_name if t.assignee else "Unassigned"}
+             "assignee": t.assignee.display_name if t.assignee else _("Unassigned")}
             for t in metrics.oldest_open(filters, user=user)]
 
 
@@ -316,9 +316,9 @@ def manager(request: HttpRequest) -> HttpResponse:
     return render(request, "reporting/metrics/manager.html", {
         "form": form, "figures": figures, "weeks": weeks,
         "charts": [
-            {"title": "Tickets resolved per week", "chart": bar_chart(weeks, "resolved")},
-            {"title": "CSAT % per week", "chart": bar_chart(weeks, "csat", maximum=100)},
-            {"title": "First-contact resolution % per week",
+            {"title": _("Tickets resolved per week"), "chart": bar_chart(weeks, "resolved")},
+            {"title": _("CSAT % per week"), "chart": bar_chart(weeks, "csat", maximum=100)},
+            {"title": _("First-contact resolution % per week"),
              "chart": bar_chart(weeks, "fcr_pct", maximum=100)},
         ],
         "teams": [{**t, "age_text": duration_text(t["oldest_age"])} for t in figures["teams"]],
