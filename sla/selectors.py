@@ -315,7 +315,7 @@ def _person(row: dict[str, Any]) -> str:
 
 
 def _week(row: dict[str, Any]) -> str:
-    year, week, _ = row["week"].isocalendar()
+    year, week, _day = row["week"].isocalendar()
     return f"{year}-W{week:02d}"
 
 
