@@ -324,8 +324,8 @@ def exempt(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Give a reason to exempt the clock."))
     elif not clock.is_active:
-        messages.error(request, _("The %(metric)s clock has already stopped (%(state)s).") % {
-            "metric": clock.get_metric_display().lower(),
+        messages.error(request, _("The “%(metric)s” clock has already stopped (%(state)s).") % {
+            "metric": clock.get_metric_display(),
             "state": clock.get_state_display().lower()})
     else:
         from . import services  # the clock services; imported late, like any heavy dependency
@@ -336,6 +336,6 @@ def exempt(request: HttpRequest, pk: int) -> HttpResponse:
             text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             messages.error(request, text or _("This clock cannot be exempted."))
         else:
-            messages.success(request, _("The %(metric)s clock is exempt from the SLA.")
-                             % {"metric": clock.get_metric_display().lower()})
+            messages.success(request, _("The “%(metric)s” clock is exempt from the SLA.")
+                             % {"metric": clock.get_metric_display()})
     return redirect("agent:ticket", pk=clock.ticket_id)

@@ -157,8 +157,8 @@ def add_override(request: HttpRequest, pk: int) -> HttpResponse:
         except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, problem(exc))
         else:
-            messages.success(request, _("%(user)s covers %(role)s from %(time)s.") % {
-                "user": d["user"], "role": OnCallRole(d["role"]).label.lower(),
+            messages.success(request, _("%(user)s covers the role “%(role)s” from %(time)s.") % {
+                "user": d["user"], "role": OnCallRole(d["role"]).label,
                 "time": formats.date_format(d["starts_at"], "j M H:i")})
             return redirect("workforce_oncall:rotation", pk=rot.pk)
     return render(request, "workforce/oncall/rotation.html",
