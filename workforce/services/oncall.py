@@ -37,11 +37,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from helpdesk.models import User
@@ -307,9 +308,14 @@ def page_user(rotation: Rotation, user: User, *, role: str, reason: str,
             raise
         return PageOutcome(existing, created=False)
     urgent = priority == Priority.P1
-    notify(user, title=f"{'[P1] ' if urgent else ''}Paged: {reason}"[:200],
-           source="oncall", urgent=urgent, dedupe_key=f"oncall-page:{row.pk}",
-           body=f"You are paged as {role} of {rotation}. Please acknowledge.",
+    # Written once and kept: in the paged person's language.
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        title = _("Paged: %(reason)s") % {"reason": reason}
+        body = _("You are paged as %(role)s of %(rotation)s. Please acknowledge.") % {
+            "role": OnCallRole(role).label if role in OnCallRole.values else role,
+            "rotation": rotation}
+    notify(user, title=f"{'[P1] ' if urgent else ''}{title}"[:200],
+           source="oncall", urgent=urgent, dedupe_key=f"oncall-page:{row.pk}", body=body,
            url=reverse("workforce_oncall:rotation", args=[rotation.pk]))
     return PageOutcome(row, created=True)
 
