@@ -110,6 +110,22 @@ def test_the_team_and_manager_dashboards_in_german(client, agentin, running_cloc
     assert "Queue health by team" not in manager and "Backlog score" not in manager
 
 
+def test_figures_cached_for_a_german_manager_read_in_english_for_the_next(client, manager,
+                                                                         running_clock):
+    """Managers see every ticket and so share the cached figures: the labels in them stay
+    lazy and follow each reader's language."""
+    german = make_user(Role.MANAGER, username="marta", language="de")
+    with time_machine.travel(WEDNESDAY_10, tick=False):
+        client.force_login(german)
+        assert "P1 kritisch" in page(client, "sla:dashboard", by="priority")
+        assert "P1 kritisch" in page(client, "metrics:team", team=running_clock.ticket.team_id)
+        client.force_login(manager)
+        sla = page(client, "sla:dashboard", by="priority")
+        team = page(client, "metrics:team", team=running_clock.ticket.team_id)
+    assert '<th scope="row">P1 critical</th>' in sla and "P1 kritisch" not in sla
+    assert "<td>P1 critical</td><td>Assigned</td>" in team and "Zugewiesen" not in team
+
+
 # --- workforce ------------------------------------------------------------------------------
 
 def test_the_capacity_page_in_german(client, agentin, l1):
