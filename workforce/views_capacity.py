@@ -13,7 +13,7 @@ from django import forms
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
@@ -58,7 +58,7 @@ def _monday(day: date) -> date:
 
 
 def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+    return "—" if value is None else f"{formats.number_format(value * 100, 1)} %"
 
 
 def _monthly(week: date) -> list[capacity.MonthlyRow]:
