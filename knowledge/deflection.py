@@ -14,16 +14,18 @@ SQL (knowledge/selectors.py), over every visit at once.
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 DEFLECTED, TICKET, NO_ANSWER, PENDING = "deflected", "ticket", "no_answer", "pending"
 
-DEFINITION = (
+DEFINITION = gettext_noop(
     "A help-center visit (anonymous cookie or signed-in user) counts as deflected when the "
     "reader clicked “this solved my problem”, or viewed at least one article and filed no "
-    "ticket within the attribution window ({window}) after their last help-center activity. "
+    "ticket within the attribution window (%(window)s) after their last help-center activity. "
     "A visit followed by a ticket within the window is not deflected; a visit that viewed no "
     "article is not deflected either. Visits whose window is still open are left out until it "
     "closes. Deflection rate = deflected ÷ decided visits; tickets saved = deflected visits; "
-    "cost saved = tickets saved × cost per ticket ({cost})."
+    "cost saved = tickets saved × cost per ticket (%(cost)s)."
 )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Category, ProductArea
 
@@ -18,30 +19,32 @@ from .models import (
 
 
 class NewArticleForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=200, label=_("Title"))
     template = forms.ChoiceField(choices=ArticleTemplate.choices,
-                                 initial=ArticleTemplate.HOWTO,
-                                 help_text="The article starts from this structure.")
-    section = forms.ModelChoiceField(Section.objects.all(), required=False)
-    audience = forms.ChoiceField(choices=Audience.choices, initial=Audience.PUBLIC)
+                                 initial=ArticleTemplate.HOWTO, label=_("Template"),
+                                 help_text=_("The article starts from this structure."))
+    section = forms.ModelChoiceField(Section.objects.all(), required=False, label=_("Section"))
+    audience = forms.ChoiceField(choices=Audience.choices, initial=Audience.PUBLIC,
+                                 label=_("Audience"))
     language = forms.ChoiceField(choices=settings.LANGUAGES, initial=default_language,
-                                 required=False)
+                                 required=False, label=_("Language"))
     translation_of = forms.ModelChoiceField(
         Article.objects.filter(translation_of__isnull=True), required=False,
-        label="Translation of (article number)", widget=forms.NumberInput,
-        help_text="The article this one translates, if any.")
+        label=_("Translation of (article number)"), widget=forms.NumberInput,
+        help_text=_("The article this one translates, if any."))
     category = forms.ModelChoiceField(Category.objects.all(), required=False,
-                                      label="Ticket category it answers")
-    product_area = forms.ModelChoiceField(ProductArea.objects.all(), required=False)
+                                      label=_("Ticket category it answers"))
+    product_area = forms.ModelChoiceField(ProductArea.objects.all(), required=False,
+                                          label=_("Product area"))
 
 
 class EditArticleForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    summary = forms.CharField(label="Quick answer", max_length=500, required=False,
+    title = forms.CharField(max_length=200, label=_("Title"))
+    summary = forms.CharField(label=_("Quick answer"), max_length=500, required=False,
                               widget=forms.Textarea(attrs={"rows": 2}))
     body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 18}),
-                           help_text="Markdown.")
-    note = forms.CharField(label="What changed", max_length=255, required=False)
+                           label=_("Body"), help_text=_("Markdown."))
+    note = forms.CharField(label=_("What changed"), max_length=255, required=False)
 
 
 class ArticleSettingsForm(forms.ModelForm):
@@ -50,11 +53,19 @@ class ArticleSettingsForm(forms.ModelForm):
         fields = ["section", "audience", "language", "translation_of", "category",
                   "product_area", "tags", "owner", "review_interval_days", "related"]
         widgets = {"translation_of": forms.NumberInput}
+        labels = {"section": _("Section"), "audience": _("Audience"), "language": _("Language"),
+                  "translation_of": _("Translation of (article number)"),
+                  "category": _("Ticket category it answers"), "product_area": _("Product area"),
+                  "tags": _("Tags"), "owner": _("Owner"),
+                  "review_interval_days": _("Review interval (days)"),
+                  "related": _("Related articles")}
+        help_texts = {"tags": _("Comma-separated."),
+                      "category": _("The ticket category this article answers (coverage).")}
 
     def clean_translation_of(self) -> Article | None:
         original = self.cleaned_data.get("translation_of")
         if original is not None and original.pk == self.instance.pk:
-            raise forms.ValidationError("An article cannot translate itself.")
+            raise forms.ValidationError(_("An article cannot translate itself."))
         return original
 
 

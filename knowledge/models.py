@@ -30,18 +30,18 @@ class Audience(models.TextChoices):
 
 
 class ArticleStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    REVIEW = "review", "In review"
-    PUBLISHED = "published", "Published"
-    ARCHIVED = "archived", "Archived"
+    DRAFT = "draft", _("Draft")
+    REVIEW = "review", _("In review")
+    PUBLISHED = "published", _("Published")
+    ARCHIVED = "archived", _("Archived")
 
 
 class ArticleTemplate(models.TextChoices):
-    HOWTO = "howto", "How-to with steps"
-    TROUBLESHOOTING = "troubleshooting", "Troubleshooting (problem / cause / solution)"
-    FAQ = "faq", "FAQ"
-    RELEASE_NOTE = "release_note", "Release note"
-    BLANK = "blank", "Blank"
+    HOWTO = "howto", _("How-to with steps")
+    TROUBLESHOOTING = "troubleshooting", _("Troubleshooting (problem / cause / solution)")
+    FAQ = "faq", _("FAQ")
+    RELEASE_NOTE = "release_note", _("Release note")
+    BLANK = "blank", _("Blank")
 
 
 class Section(models.Model):
@@ -185,11 +185,11 @@ class Article(models.Model):
 
 
 class VersionState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    REVIEW = "review", "In review"
-    PUBLISHED = "published", "Published"
-    SUPERSEDED = "superseded", "Superseded"
-    DISCARDED = "discarded", "Discarded"
+    DRAFT = "draft", _("Draft")
+    REVIEW = "review", _("In review")
+    PUBLISHED = "published", _("Published")
+    SUPERSEDED = "superseded", _("Superseded")
+    DISCARDED = "discarded", _("Discarded")
 
 
 class ArticleVersion(models.Model):
@@ -222,8 +222,8 @@ class ArticleVersion(models.Model):
 
 
 class ArticleEventKind(models.TextChoices):
-    PUBLISHED = "published", "Published"
-    ARCHIVED = "archived", "Archived"
+    PUBLISHED = "published", _("Published")
+    ARCHIVED = "archived", _("Archived")
 
 
 class ArticleEvent(AppendOnlyModel):
@@ -314,10 +314,10 @@ class Visit(models.Model):
 
 
 class SearchSource(models.TextChoices):
-    HELP_CENTER = "help", "Help center"
-    SUGGESTION = "suggest", "Ticket form suggestions"
-    AGENT = "agent", "Agent ticket page"
-    API = "api", "API"
+    HELP_CENTER = "help", _("Help center")
+    SUGGESTION = "suggest", _("Ticket form suggestions")
+    AGENT = "agent", _("Agent ticket page")
+    API = "api", _("API")
 
 
 class SearchLog(models.Model):

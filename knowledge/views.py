@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -412,13 +412,19 @@ def _dashboard_required(view: Callable) -> Callable:
     return wrapper
 
 
+def _short_number(value: float) -> str:
+    """A figure as the reader's locale writes it, without decimals when whole ("24", "12,5")."""
+    return formats.number_format(value, 0 if value == int(value) else None)
+
+
 @_dashboard_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     start, end, days = _period(request)
     figures = selectors.dashboard(start=start, end=end)
-    definition = deflection.DEFINITION.format(
-        window=f"{figures.window_hours:g} h", cost=f"{conf.currency()}{figures.cost_per_ticket:g}")
+    definition = _(deflection.DEFINITION) % {
+        "window": _("%(hours)s h") % {"hours": _short_number(figures.window_hours)},
+        "cost": f"{conf.currency()}{_short_number(figures.cost_per_ticket)}"}
     return render(request, "knowledge/manage/dashboard.html", {
         "d": figures, "days": days, "definition": definition,
         "helpfulness_rows": selectors.article_helpfulness(limit=10),

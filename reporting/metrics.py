@@ -34,6 +34,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models import User
 from sla.models import Clock, ClockState, Metric
@@ -520,7 +521,7 @@ def team_health(filters: MetricFilters, *, user: User,
     for team in set(open_rows) | set(flow):
         o = open_rows.get(team, {})
         f = flow.get(team, {})
-        name = o.get("team__name") or f.get("team__name") or "No team"
+        name = o.get("team__name") or f.get("team__name") or NO_TEAM
         row = {"team": team, "name": name, "open": o.get("open", 0),
                "oldest_age": (now - o["oldest"]) if o.get("oldest") else None,
                "created": f.get("created", 0), "resolved": f.get("resolved", 0)}
@@ -530,8 +531,12 @@ def team_health(filters: MetricFilters, *, user: User,
     return out
 
 
-HEALTH_WEIGHTS = (("sla", "SLA %", 0.30), ("csat", "CSAT %", 0.30), ("fcr", "FCR %", 0.20),
-                  ("backlog", "Backlog score", 0.20))
+# The group of tickets without a team; lazy, so cached figures read in any language.
+NO_TEAM = gettext_lazy("No team")
+
+HEALTH_WEIGHTS = (("sla", gettext_lazy("SLA %"), 0.30), ("csat", gettext_lazy("CSAT %"), 0.30),
+                  ("fcr", gettext_lazy("FCR %"), 0.20),
+                  ("backlog", gettext_lazy("Backlog score"), 0.20))
 
 
 def backlog_score(start: int, end: int) -> float:

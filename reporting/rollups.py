@@ -588,7 +588,7 @@ def manager_from_rollup(filters: metrics.MetricFilters, *, user: User, now: date
             continue
         o = open_rows.get(team or None, {})
         f = by_team.get(team, {})
-        row = {"team": team or None, "name": names.get(team, "No team"),
+        row = {"team": team or None, "name": names.get(team, metrics.NO_TEAM),
                "open": o.get("open", 0),
                "oldest_age": (now - o["oldest"]) if o.get("oldest") else None,
                "created": f.get("created", 0), "resolved": f.get("resolved", 0)}

@@ -26,6 +26,7 @@ from helpdesk.selectors import agents
 from helpdesk.web import PeriodForm, agent_required
 from tickets.forms import AgentChoiceField
 from tickets.models import Category, Channel, Priority
+from tickets.state_machine import LABELS, Status
 
 from . import durations, metrics, rollups
 
@@ -213,9 +214,11 @@ def mine(request: HttpRequest) -> HttpResponse:
 # --- the team lead's dashboard ----------------------------------------------------------------
 
 def _oldest(user: User, filters: metrics.MetricFilters) -> list[dict[str, Any]]:
+    # Lazy labels: the figures are cached for readers of every language.
     return [{"pk": t.pk, "subject": t.subject, "created_at": t.created_at,
-             "status": t.status_label, "priority": t.get_priority_display(),
-             "assignee": t.assignee.display_name if t.assignee else "Unassigned"}
+             "status": gettext_lazy(LABELS[Status(t.status)]),
+             "priority": Priority(t.priority).label,
+             "assignee": t.assignee.display_name if t.assignee else gettext_lazy("Unassigned")}
             for t in metrics.oldest_open(filters, user=user)]
 
 
@@ -316,9 +319,9 @@ def manager(request: HttpRequest) -> HttpResponse:
     return render(request, "reporting/metrics/manager.html", {
         "form": form, "figures": figures, "weeks": weeks,
         "charts": [
-            {"title": "Tickets resolved per week", "chart": bar_chart(weeks, "resolved")},
-            {"title": "CSAT % per week", "chart": bar_chart(weeks, "csat", maximum=100)},
-            {"title": "First-contact resolution % per week",
+            {"title": _("Tickets resolved per week"), "chart": bar_chart(weeks, "resolved")},
+            {"title": _("CSAT % per week"), "chart": bar_chart(weeks, "csat", maximum=100)},
+            {"title": _("First-contact resolution % per week"),
              "chart": bar_chart(weeks, "fcr_pct", maximum=100)},
         ],
         "teams": [{**t, "age_text": duration_text(t["oldest_age"])} for t in figures["teams"]],

@@ -19,10 +19,12 @@ import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Max, QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
 
 from helpdesk.bulkload import update_rows
 from helpdesk.models import Membership, Notification, Team, User
@@ -307,17 +309,19 @@ def _notifications(clock: Clock, level: Level, context: _Context) -> list[Notifi
     """The level's notifications, one per recipient (saved in bulk by the caller)."""
     ticket = clock.ticket
     url = reverse("agent:ticket", args=[ticket.pk])
-    body = _body(clock, level)
     now = timezone.now()
-    return [
-        Notification(
-            recipient=user, title=_title(clock, level, user, context.now)[:200], body=body,
+    notes = []
+    for user in context.recipients(ticket, level):
+        # Written once and kept: in the recipient's language, whoever's scan fired it.
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            title, body = _title(clock, level, user, context.now), _body(clock, level)
+        notes.append(Notification(
+            recipient=user, title=title[:200], body=body,
             url=url[:500], source=NOTIFICATION_SOURCE, urgent=ticket.priority == 1,
             dedupe_key=f"sla:{clock.pk}:{level.percent}:{user.pk}", created_at=now,
             email_wanted=bool(user.email),
-        )
-        for user in context.recipients(ticket, level)
-    ]
+        ))
+    return notes
 
 
 def _title(clock: Clock, level: Level, user: User, now: datetime) -> str:
@@ -327,23 +331,26 @@ def _title(clock: Clock, level: Level, user: User, now: datetime) -> str:
         due = _local(clock.breached_at, user, now)  # a paused clock has no due time
     else:
         due = _local(clock.due_at, user, now) if clock.due_at else ""
+    values = {"percent": level.percent, "ref": ref, "metric": metric, "due": due}
     if level.percent < BREACH_PERCENT:
         if not due:
-            return f"SLA {level.percent}%: {ref} {metric} (paused)"
-        return f"SLA {level.percent}%: {ref} {metric} due {due}"
+            return _("SLA %(percent)s%%: %(ref)s %(metric)s (paused)") % values
+        return _("SLA %(percent)s%%: %(ref)s %(metric)s due %(due)s") % values
     if level.percent == BREACH_PERCENT:
-        return f"SLA breached: {ref} {metric} was due {due}".rstrip()
-    return f"SLA {level.percent}% severe breach: {ref} {metric} was due {due}".rstrip()
+        return (_("SLA breached: %(ref)s %(metric)s was due %(due)s") % values).rstrip()
+    return (_("SLA %(percent)s%% severe breach: %(ref)s %(metric)s was due %(due)s")
+            % values).rstrip()
 
 
 def _body(clock: Clock, level: Level) -> str:
     ticket = clock.ticket
-    owner = ticket.assignee.display_name if ticket.assignee else "unassigned"
-    team = ticket.team.name if ticket.team else "no team"
+    owner = ticket.assignee.display_name if ticket.assignee else _("unassigned")
+    team = ticket.team.name if ticket.team else _("no team")
     colour = COLOUR_LABELS.get(level.colour, level.colour)
-    metric = METRIC_LABELS.get(clock.metric, clock.metric).lower()
+    metric = METRIC_LABELS.get(clock.metric, clock.metric)
     return (f"{ticket.subject}\nP{ticket.priority} · {team} · {owner}\n"
-            f"{colour}: {level.percent}% of the {metric} target has elapsed.")
+            + _("%(colour)s: %(percent)s%% of the “%(metric)s” target has elapsed.")
+            % {"colour": colour, "percent": level.percent, "metric": metric})
 
 
 def _local(at: datetime, user: User, now: datetime) -> str:
@@ -355,7 +362,7 @@ def _local(at: datetime, user: User, now: datetime) -> str:
     local = at.astimezone(zone)
     if local.date() == now.astimezone(zone).date():
         return f"{local:%H:%M}"
-    return f"{local:%d %b %H:%M}"
+    return formats.date_format(local, "d M H:i")  # the month in the recipient's language
 
 
 # --- per-call caches ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models import AppendOnlyModel, SupportTier, staff_only
 from helpdesk.validators import validate_timezone  # noqa: F401 - named by sla migration 0001
@@ -16,10 +17,10 @@ from .calendar import BusinessCalendar
 
 
 class Metric(models.TextChoices):
-    FIRST_RESPONSE = "first_response", "First response"
-    NEXT_RESPONSE = "next_response", "Next response"
-    PERIODIC_UPDATE = "periodic_update", "Periodic update"
-    RESOLUTION = "resolution", "Resolution"
+    FIRST_RESPONSE = "first_response", gettext_lazy("First response")
+    NEXT_RESPONSE = "next_response", gettext_lazy("Next response")
+    PERIODIC_UPDATE = "periodic_update", gettext_lazy("Periodic update")
+    RESOLUTION = "resolution", gettext_lazy("Resolution")
 
 
 class Weekday(models.IntegerChoices):
@@ -219,11 +220,11 @@ class Override(models.Model):
 
 
 class LevelColour(models.TextChoices):
-    YELLOW = "yellow", "Yellow"
-    ORANGE = "orange", "Orange"
-    RED = "red", "Red"
-    BREACH = "breach", "Breach"
-    SEVERE = "severe", "Severe breach"
+    YELLOW = "yellow", gettext_lazy("Yellow")
+    ORANGE = "orange", gettext_lazy("Orange")
+    RED = "red", gettext_lazy("Red")
+    BREACH = "breach", gettext_lazy("Breach")
+    SEVERE = "severe", gettext_lazy("Severe breach")
 
 
 class Level(models.Model):
@@ -257,11 +258,11 @@ class Level(models.Model):
 
 
 class ClockState(models.TextChoices):
-    RUNNING = "running", "Running"
-    PAUSED = "paused", "Paused"
-    MET = "met", "Met"
-    BREACHED = "breached", "Breached"
-    EXEMPT = "exempt", "Exempt"
+    RUNNING = "running", gettext_lazy("Running")
+    PAUSED = "paused", gettext_lazy("Paused")
+    MET = "met", gettext_lazy("Met")
+    BREACHED = "breached", gettext_lazy("Breached")
+    EXEMPT = "exempt", gettext_lazy("Exempt")
 
 
 ACTIVE_STATES = [ClockState.RUNNING, ClockState.PAUSED, ClockState.BREACHED]
@@ -359,16 +360,17 @@ class ClockLevelFire(models.Model):
 
 
 class ClockEventKind(models.TextChoices):
-    STARTED = "started", "Started"
-    PAUSED = "paused", "Paused"
-    RESUMED = "resumed", "Resumed"
-    MET = "met", "Met"
-    BREACHED = "breached", "Breached"
-    EXEMPTED = "exempted", "Exempted"
-    RECOMPUTED = "recomputed", "Recomputed"
-    LEVEL = "level", "Level crossed"
-    STOPPED = "stopped", "Stopped"
-    CORRECTED = "corrected", "Corrected"  # a wrong record put right (sla_repair_clocks)
+    STARTED = "started", gettext_lazy("Started")
+    PAUSED = "paused", gettext_lazy("Paused")
+    RESUMED = "resumed", gettext_lazy("Resumed")
+    MET = "met", gettext_lazy("Met")
+    BREACHED = "breached", gettext_lazy("Breached")
+    EXEMPTED = "exempted", gettext_lazy("Exempted")
+    RECOMPUTED = "recomputed", gettext_lazy("Recomputed")
+    LEVEL = "level", gettext_lazy("Level crossed")
+    STOPPED = "stopped", gettext_lazy("Stopped")
+    # A wrong record put right (sla_repair_clocks).
+    CORRECTED = "corrected", gettext_lazy("Corrected")
 
 
 class ClockEvent(AppendOnlyModel):

@@ -25,6 +25,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models import SupportTier, User
 from tickets.models import OPEN_STATUS_VALUES, Channel, Priority, Ticket
@@ -130,11 +132,13 @@ def human_duration(value: timedelta | None) -> str:
         return "—"
     minutes = int(value.total_seconds() // 60)
     if value > timedelta(0) and minutes == 0:
-        return "< 1 min"
+        return _("< 1 min")
     hours, minutes = divmod(minutes, 60)
     if hours and minutes:
-        return f"{hours} h {minutes} min"
-    return f"{hours} h" if hours else f"{minutes} min"
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    if hours:
+        return _("%(hours)s h") % {"hours": hours}
+    return _("%(minutes)s min") % {"minutes": minutes}
 
 
 def add_live_figures(clocks: list[Clock], *, now: datetime) -> list[Clock]:
@@ -290,46 +294,52 @@ class Dimension:
 
 
 _TIERS = list(SupportTier.values)
+# Group names of the rows without one; lazy, so figures cached in one language read right
+# in another (the proxies pickle as such).
+NO_TEAM = gettext_lazy("No team")
+UNASSIGNED = gettext_lazy("Unassigned")
+NO_ORGANIZATION = gettext_lazy("No organization")
+SYSTEM = gettext_lazy("System")
 
 
 def _by_name(row: dict[str, Any]) -> tuple[bool, str]:
     """Alphabetical, with the "nobody" group last."""
-    return (row["group"] in ("No team", "Unassigned"), row["group"].lower())
+    return (row["group"] in (NO_TEAM, UNASSIGNED), str(row["group"]).lower())
 
 
 def _person(row: dict[str, Any]) -> str:
     if row["ticket__assignee"] is None:
-        return "Unassigned"
+        return UNASSIGNED
     full = f"{row['ticket__assignee__first_name']} {row['ticket__assignee__last_name']}".strip()
     return full or row["ticket__assignee__username"]
 
 
 def _week(row: dict[str, Any]) -> str:
-    year, week, _ = row["week"].isocalendar()
+    year, week, _day = row["week"].isocalendar()
     return f"{year}-W{week:02d}"
 
 
 DIMENSIONS: dict[str, Dimension] = {
     "tier": Dimension(
-        "support tier", ("ticket__organization__support_tier",),
+        gettext_lazy("support tier"), ("ticket__organization__support_tier",),
         lambda r: (SupportTier(r["ticket__organization__support_tier"]).label
-                   if r["ticket__organization__support_tier"] else "No organization"),
+                   if r["ticket__organization__support_tier"] else NO_ORGANIZATION),
         sort_key=lambda r: (_TIERS.index(t) if (t := r["ticket__organization__support_tier"])
                             in _TIERS else len(_TIERS)),
     ),
-    "priority": Dimension("priority", ("ticket__priority",),
+    "priority": Dimension(gettext_lazy("priority"), ("ticket__priority",),
                           lambda r: Priority(r["ticket__priority"]).label),
-    "team": Dimension("team", ("ticket__team", "ticket__team__name"),
-                      lambda r: r["ticket__team__name"] or "No team", sort_key=_by_name),
+    "team": Dimension(gettext_lazy("team"), ("ticket__team", "ticket__team__name"),
+                      lambda r: r["ticket__team__name"] or NO_TEAM, sort_key=_by_name),
     "agent": Dimension(
-        "agent (assignee)",
+        gettext_lazy("agent (assignee)"),
         ("ticket__assignee", "ticket__assignee__username", "ticket__assignee__first_name",
          "ticket__assignee__last_name"),
         _person, sort_key=_by_name,
     ),
-    "channel": Dimension("channel", ("ticket__channel",),
+    "channel": Dimension(gettext_lazy("channel"), ("ticket__channel",),
                          lambda r: Channel(r["ticket__channel"]).label),
-    "week": Dimension("week (ISO 8601, of the clock start)", ("week",), _week,
+    "week": Dimension(gettext_lazy("week (ISO 8601, of the clock start)"), ("week",), _week,
                       {"week": TruncWeek("started_at")}),
 }
 
@@ -550,7 +560,7 @@ def paused_time(filters: DashboardFilters, *, user: User, by: str,
         row = dict(raw)
         if "actor" in row:
             if row["actor"] is None:
-                row["agent"] = "System"
+                row["agent"] = SYSTEM
             else:
                 full = f"{row['actor__first_name']} {row['actor__last_name']}".strip()
                 row["agent"] = full or row["actor__username"]
@@ -564,7 +574,7 @@ def paused_totals(filters: DashboardFilters, *, user: User) -> dict[str, Any]:
 
 def _agent_name(row: dict[str, Any], names: dict[int, tuple[str, str, str]]) -> str:
     if row["actor"] is None:
-        return "System"
+        return SYSTEM
     username, first, last = names.get(row["actor"], ("", "", ""))
     return f"{first} {last}".strip() or username
 

@@ -17,8 +17,10 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.csv_export import csv_response
@@ -34,8 +36,10 @@ from .models import Clock
 APPROACHING_PER_PAGE = 50
 PAUSE_PAIRS_SHOWN = 100
 WITHIN_CHOICES = [
-    (15, "15 minutes"), (30, "30 minutes"), (60, "1 hour"), (120, "2 hours"),
-    (240, "4 hours"), (480, "8 hours"), (1440, "24 hours"),
+    (15, gettext_lazy("15 minutes")), (30, gettext_lazy("30 minutes")),
+    (60, gettext_lazy("1 hour")), (120, gettext_lazy("2 hours")),
+    (240, gettext_lazy("4 hours")), (480, gettext_lazy("8 hours")),
+    (1440, gettext_lazy("24 hours")),
 ]
 DEFAULT_WITHIN = 60
 
@@ -45,13 +49,16 @@ DEFAULT_WITHIN = 60
 class PeriodFilterForm(PeriodForm):
     """Clocks (or pauses) started in a period of local dates, narrowed by ticket fields."""
 
-    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams")
-    tier = forms.ChoiceField(choices=[("", "All tiers"), *SupportTier.choices], required=False,
-                             label="Support tier")
-    priority = forms.TypedChoiceField(choices=[("", "All priorities"), *Priority.choices],
-                                      coerce=int, empty_value=None, required=False)
-    channel = forms.ChoiceField(choices=[("", "All channels"), *Channel.choices],
-                                required=False)
+    team = forms.ModelChoiceField(Team.objects.all(), required=False,
+                                  empty_label=gettext_lazy("All teams"),
+                                  label=gettext_lazy("Team"))
+    tier = forms.ChoiceField(choices=[("", gettext_lazy("All tiers")), *SupportTier.choices],
+                             required=False, label=gettext_lazy("Support tier"))
+    priority = forms.TypedChoiceField(
+        choices=[("", gettext_lazy("All priorities")), *Priority.choices], coerce=int,
+        empty_value=None, required=False, label=gettext_lazy("Priority"))
+    channel = forms.ChoiceField(choices=[("", gettext_lazy("All channels")), *Channel.choices],
+                                required=False, label=gettext_lazy("Channel"))
 
     def to_filters(self) -> selectors.DashboardFilters:
         data = self.values()
@@ -65,17 +72,20 @@ class PeriodFilterForm(PeriodForm):
 
 
 class ApproachingForm(forms.Form):
-    team = forms.ModelChoiceField(Team.objects.all(), required=False, empty_label="All teams",
+    team = forms.ModelChoiceField(Team.objects.all(), required=False,
+                                  empty_label=gettext_lazy("All teams"),
+                                  label=gettext_lazy("Team"),
                                   widget=forms.Select(attrs={"id": "filter_team"}))
     within = forms.TypedChoiceField(
         choices=WITHIN_CHOICES, coerce=int, required=False, empty_value=DEFAULT_WITHIN,
-        label="Due within", widget=forms.Select(attrs={"id": "filter_within"}),
+        label=gettext_lazy("Due within"), widget=forms.Select(attrs={"id": "filter_within"}),
     )
 
 
 class ExemptForm(forms.Form):
     reason = forms.CharField(max_length=255, strip=True,
-                             help_text="Why this clock does not apply (e.g. out of scope).")
+                             help_text=gettext_lazy(
+                                 "Why this clock does not apply (e.g. out of scope)."))
 
 
 # --- approaching breach ---------------------------------------------------------------------
@@ -97,7 +107,9 @@ def approaching(request: HttpRequest) -> HttpResponse:
     rows = selectors.add_live_figures(list(page.object_list), now=now)
     context = {
         "form": form, "page_obj": page, "clocks": rows, "now": now, "within": within,
-        "within_label": dict(WITHIN_CHOICES).get(within, f"{within} minutes"),
+        "within_label": dict(WITHIN_CHOICES).get(
+            within, ngettext("%(count)s minute", "%(count)s minutes", within)
+            % {"count": within}),
     }
     partial = request.htmx and not request.htmx.history_restore_request
     template = "sla/_approaching_results.html" if partial else "sla/approaching.html"
@@ -168,7 +180,8 @@ def _with_texts(row: dict[str, Any]) -> dict[str, Any]:
     """Add `<key>_text` for every percentage and duration of an aggregated row."""
     for key in PERCENT_KEYS:
         if key in row:
-            row[f"{key}_text"] = "—" if row[key] is None else f"{row[key]:.1f} %"
+            row[f"{key}_text"] = ("—" if row[key] is None
+                                  else f"{formats.number_format(row[key], 1)} %")
     for key in DURATION_KEYS:
         if key in row:
             row[f"{key}_text"] = selectors.human_duration(row[key])
@@ -253,9 +266,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "dimensions": [{"name": name, "label": spec.label, "current": name == by}
                        for name, spec in selectors.DIMENSIONS.items()],
         "charts": [
-            {"key": "response", "title": "First response compliance by week",
+            {"key": "response", "title": _("First response compliance by week"),
              **_weekly_chart(figures["weeks"], "response")},
-            {"key": "resolution", "title": "Resolution compliance by week",
+            {"key": "resolution", "title": _("Resolution compliance by week"),
              **_weekly_chart(figures["weeks"], "resolution")},
         ],
     }
@@ -309,10 +322,11 @@ def exempt(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such clock")
     form = ExemptForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a reason to exempt the clock.")
+        messages.error(request, _("Give a reason to exempt the clock."))
     elif not clock.is_active:
-        messages.error(request, f"The {clock.get_metric_display().lower()} clock has already "
-                                f"stopped ({clock.get_state_display().lower()}).")
+        messages.error(request, _("The “%(metric)s” clock has already stopped (%(state)s).") % {
+            "metric": clock.get_metric_display(),
+            "state": clock.get_state_display().lower()})
     else:
         from . import services  # the clock services; imported late, like any heavy dependency
 
@@ -320,8 +334,8 @@ def exempt(request: HttpRequest, pk: int) -> HttpResponse:
             services.exempt(clock, reason=form.cleaned_data["reason"], actor=request.user)
         except (ValidationError, PermissionDenied, ValueError) as exc:
             text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            messages.error(request, text or "This clock cannot be exempted.")
+            messages.error(request, text or _("This clock cannot be exempted."))
         else:
-            messages.success(request, f"The {clock.get_metric_display().lower()} clock is "
-                                      "exempt from the SLA.")
+            messages.success(request, _("The “%(metric)s” clock is exempt from the SLA.")
+                             % {"metric": clock.get_metric_display()})
     return redirect("agent:ticket", pk=clock.ticket_id)

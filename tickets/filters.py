@@ -5,6 +5,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models import SupportTier, Team
 from helpdesk.selectors import agent_choices
@@ -17,7 +18,7 @@ from .models import Category, Channel, Priority, Ticket
 from .state_machine import LABELS, OPEN_STATUSES, Status
 from .widgets import use_fast_selects
 
-OPEN_STATUS_CHOICES = [(s.value, LABELS[s]) for s in Status if s in OPEN_STATUSES]
+OPEN_STATUS_CHOICES = [(s.value, gettext_lazy(LABELS[s])) for s in Status if s in OPEN_STATUSES]
 
 
 def _agents(request) -> QuerySet:

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils.choices import BaseChoiceIterator
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.ids import parse_id
 from helpdesk.models import Team, User
@@ -41,7 +42,7 @@ def settable_statuses(current: str) -> list[tuple[str, str]]:
     """Targets reachable from `current` without a handoff packet (that needs the escalate form)."""
     source = Status(current)
     return [
-        (target.value, LABELS[target]) for target in allowed_targets(source)
+        (target.value, gettext(LABELS[target])) for target in allowed_targets(source)
         if PACKET not in TRANSITIONS[(source, target)].requires
     ]
 
@@ -131,7 +132,8 @@ class ReplyForm(forms.Form):
 
 
 class TransitionForm(forms.Form):
-    to = forms.ChoiceField(label="New status", choices=[(s.value, LABELS[s]) for s in Status])
+    to = forms.ChoiceField(label="New status",
+                           choices=[(s.value, gettext_lazy(LABELS[s])) for s in Status])
     reason = forms.CharField(label="Reason", required=False, max_length=255)
     assignee = AgentChoiceField(label="Assignee", queryset=User.objects.none(), required=False)
 
@@ -291,7 +293,7 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = agent_users()
         self.fields["status"].choices = [("", "Choose a status")] + [
-            (s.value, LABELS[s]) for s in Status
+            (s.value, gettext(LABELS[s])) for s in Status
             if s not in (Status.NEW, Status.ESCALATED, Status.ENGINEERING)
         ]
         # Any id is accepted here; the view keeps only the tickets the agent can see.

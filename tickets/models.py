@@ -8,30 +8,32 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from helpdesk.models import AppendOnlyModel, Team, staff_only
 
 from .custom_fields import check_definition, check_values_setting
 from .state_machine import LABELS, OPEN_STATUSES, WAITING_STATUSES, Status
 
-STATUS_CHOICES = [(s.value, LABELS[s]) for s in Status]
+# The labels are marked in the Django-free state machine; translated where they are read.
+STATUS_CHOICES = [(s.value, gettext_lazy(LABELS[s])) for s in Status]
 OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
 
 
 class Priority(models.IntegerChoices):
-    P1 = 1, "P1 critical"
-    P2 = 2, "P2 high"
-    P3 = 3, "P3 medium"
-    P4 = 4, "P4 low"
-    P5 = 5, "P5 request"
+    P1 = 1, gettext_lazy("P1 critical")
+    P2 = 2, gettext_lazy("P2 high")
+    P3 = 3, gettext_lazy("P3 medium")
+    P4 = 4, gettext_lazy("P4 low")
+    P5 = 5, gettext_lazy("P5 request")
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    WEB = "web", "Web"
-    CHAT = "chat", "Chat"
-    PHONE = "phone", "Phone"
-    API = "api", "API"
+    EMAIL = "email", gettext_lazy("Email")
+    WEB = "web", gettext_lazy("Web")
+    CHAT = "chat", gettext_lazy("Chat")
+    PHONE = "phone", gettext_lazy("Phone")
+    API = "api", gettext_lazy("API")
 
 
 class Category(models.Model):
@@ -197,7 +199,7 @@ class Ticket(models.Model):
 
     @property
     def status_label(self) -> str:
-        return LABELS[Status(self.status)]
+        return gettext(LABELS[Status(self.status)])
 
     @property
     def reference(self) -> str:

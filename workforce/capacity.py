@@ -28,7 +28,8 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext, gettext_noop
 
 from helpdesk.models import Membership, Team, TeamTier
 from tickets.models import Channel, Priority, Ticket, TimeEntry
@@ -60,8 +61,8 @@ DEFAULT_SHRINKAGE = 0.30
 #: Used when a team has no resolved ticket to measure handle time from.
 DEFAULT_HANDLE_MINUTES = 15.0
 HANDLE_TIME_SAMPLE = 5000
-HANDLE_TIME_SOURCE = "elapsed time, not tracked time"
-TRACKED_SOURCE = "tracked time (minutes logged on the tickets)"
+HANDLE_TIME_SOURCE = gettext_noop("elapsed time, not tracked time")
+TRACKED_SOURCE = gettext_noop("tracked time (minutes logged on the tickets)")
 
 RED_BELOW = 0.5
 AMBER_BELOW = 1.0
@@ -196,11 +197,14 @@ def source_label(tracked: int, total: int) -> str:
     """Says which handle time a figure rests on: tracked where time was logged, elapsed
     time (the labelled fallback) for the tickets without time entries."""
     if total and tracked >= total:
-        return TRACKED_SOURCE
+        return gettext(TRACKED_SOURCE)
     if not tracked:
-        return HANDLE_TIME_SOURCE
-    return (f"tracked time for {tracked:,} of {total:,} tickets; elapsed time, not tracked "
-            f"time, for the {total - tracked:,} without time entries")
+        return gettext(HANDLE_TIME_SOURCE)
+    return gettext("tracked time for %(tracked)s of %(total)s tickets; elapsed time, not tracked "
+                   "time, for the %(rest)s without time entries") % {
+        "tracked": formats.number_format(tracked, force_grouping=True),
+        "total": formats.number_format(total, force_grouping=True),
+        "rest": formats.number_format(total - tracked, force_grouping=True)}
 
 
 def _tracked_minutes() -> Subquery:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models import staff_only
 from helpdesk.validators import validate_timezone
@@ -67,9 +68,9 @@ class ForecastRun(models.Model):
     """A stored forecast, kept so that its accuracy (MAPE) can be measured afterwards."""
 
     class Method(models.TextChoices):
-        MOVING_AVERAGE = "moving_average", "Moving average"
-        SEASONAL = "seasonal", "Day-of-week × hour-of-day seasonality"
-        SEASONAL_TREND = "seasonal_trend", "Seasonality with trend"
+        MOVING_AVERAGE = "moving_average", gettext_lazy("Moving average")
+        SEASONAL = "seasonal", gettext_lazy("Day-of-week × hour-of-day seasonality")
+        SEASONAL_TREND = "seasonal_trend", gettext_lazy("Seasonality with trend")
 
     team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.CASCADE,
                              related_name="+")
@@ -120,7 +121,7 @@ class ShiftTemplate(models.Model):
 
     def clean(self) -> None:
         if (self.second_start is None) != (self.second_end is None):
-            raise ValidationError("A split shift needs both a second start and end.")
+            raise ValidationError(gettext_lazy("A split shift needs both a second start and end."))
 
 
 class ScheduledShift(models.Model):
@@ -154,9 +155,9 @@ class ScheduledShift(models.Model):
 
 class TimeOff(models.Model):
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        REQUESTED = "requested", gettext_lazy("Requested")
+        APPROVED = "approved", gettext_lazy("Approved")
+        REJECTED = "rejected", gettext_lazy("Rejected")
 
     agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="time_off",
                               limit_choices_to=staff_only)
@@ -182,11 +183,11 @@ class TimeOff(models.Model):
 
 
 class AgentState(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    BREAK = "break", "On break"
-    TRAINING = "training", "In training"
-    MEETING = "meeting", "Meeting"
-    OFFLINE = "offline", "Offline"
+    AVAILABLE = "available", gettext_lazy("Available")
+    BREAK = "break", gettext_lazy("On break")
+    TRAINING = "training", gettext_lazy("In training")
+    MEETING = "meeting", gettext_lazy("Meeting")
+    OFFLINE = "offline", gettext_lazy("Offline")
 
 
 PRODUCTIVE_STATES = [AgentState.AVAILABLE]
@@ -262,8 +263,8 @@ class RotationMember(models.Model):
 
 
 class OnCallRole(models.TextChoices):
-    PRIMARY = "primary", "Primary"
-    SECONDARY = "secondary", "Secondary"
+    PRIMARY = "primary", gettext_lazy("Primary")
+    SECONDARY = "secondary", gettext_lazy("Secondary")
 
 
 class OnCallOverride(models.Model):
@@ -334,10 +335,10 @@ class EscalationPolicy(models.Model):
 
 class EscalationStep(models.Model):
     class Target(models.TextChoices):
-        PRIMARY = "primary", "Primary on call"
-        SECONDARY = "secondary", "Secondary on call"
-        MANAGERS = "managers", "Managers"
-        USER = "user", "A named person"
+        PRIMARY = "primary", gettext_lazy("Primary on call")
+        SECONDARY = "secondary", gettext_lazy("Secondary on call")
+        MANAGERS = "managers", gettext_lazy("Managers")
+        USER = "user", gettext_lazy("A named person")
 
     policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
     after_minutes = models.PositiveIntegerField()

@@ -14,7 +14,8 @@ from django import forms
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from helpdesk.models import Team
@@ -35,16 +36,18 @@ CACHE_SECONDS = 600
 
 class CapacityForm(forms.Form):
     team = forms.ModelChoiceField(Team.objects.order_by("tier", "name"), required=False,
-                                  empty_label=None)
-    week = forms.DateField(required=False, widget=DateInput,
-                           help_text="Any day of the week; the plan starts on its Monday.")
+                                  empty_label=None, label=gettext_lazy("Team"))
+    week = forms.DateField(required=False, widget=DateInput, label=gettext_lazy("Week"),
+                           help_text=gettext_lazy(
+                               "Any day of the week; the plan starts on its Monday."))
     method = forms.ChoiceField(
-        choices=[("", "Most accurate (lowest MAPE)"), *ForecastRun.Method.choices],
-        required=False, label="Forecast method",
+        choices=[("", gettext_lazy("Most accurate (lowest MAPE)")),
+                 *ForecastRun.Method.choices],
+        required=False, label=gettext_lazy("Forecast method"),
     )
     handle = forms.FloatField(required=False, min_value=0.5, max_value=24 * 60,
-                              label="Handle minutes",
-                              help_text="Leave empty for the measured fallback.")
+                              label=gettext_lazy("Handle minutes"),
+                              help_text=gettext_lazy("Leave empty for the measured fallback."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -57,7 +60,7 @@ def _monday(day: date) -> date:
 
 
 def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+    return "—" if value is None else f"{formats.number_format(value * 100, 1)} %"
 
 
 def _cell_text(cell: capacity.Interval) -> str:

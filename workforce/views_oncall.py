@@ -15,7 +15,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.dates import WEEKDAYS  # lazily translated names, Monday = 0
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.models import User
@@ -26,7 +29,6 @@ from .models import OnCallOverride, OnCallRole, Page, Rotation
 from .services import oncall as svc
 
 PLAN_WEEKS = 8
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PAGES_PER_PAGE = 50
 ICAL_WEEKS = 12
 
@@ -41,13 +43,13 @@ class LocalDateTimeInput(forms.DateTimeInput):
 class OverrideForm(forms.Form):
     """Times are read in the rotation's time zone."""
 
-    role = forms.ChoiceField(choices=OnCallRole.choices)
+    role = forms.ChoiceField(choices=OnCallRole.choices, label=gettext_lazy("Role"))
     # Every staff member (hundreds at scale): written directly, not a template per option.
-    user = forms.ModelChoiceField(queryset=User.objects.none(), label="Covered by",
-                                  widget=LongSelect)
-    starts_at = forms.DateTimeField(widget=LocalDateTimeInput, label="From")
-    ends_at = forms.DateTimeField(widget=LocalDateTimeInput, label="Until")
-    reason = forms.CharField(max_length=200, required=False)
+    user = forms.ModelChoiceField(queryset=User.objects.none(),
+                                  label=gettext_lazy("Covered by"), widget=LongSelect)
+    starts_at = forms.DateTimeField(widget=LocalDateTimeInput, label=gettext_lazy("From"))
+    ends_at = forms.DateTimeField(widget=LocalDateTimeInput, label=gettext_lazy("Until"))
+    reason = forms.CharField(max_length=200, required=False, label=gettext_lazy("Reason"))
 
     def __init__(self, *args: Any, rotation: Rotation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,20 +70,22 @@ class OverrideForm(forms.Form):
             if data.get(key):
                 data[key] = self._local(data[key])
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
-            raise ValidationError("The override must end after it starts.")
+            raise ValidationError(_("The override must end after it starts."))
         return data
 
 
 class SwapForm(forms.Form):
-    role = forms.ChoiceField(choices=OnCallRole.choices)
-    week_a = forms.TypedChoiceField(coerce=int, label="Turn")
-    week_b = forms.TypedChoiceField(coerce=int, label="Swapped with turn")
-    reason = forms.CharField(max_length=200, required=False)
+    role = forms.ChoiceField(choices=OnCallRole.choices, label=gettext_lazy("Role"))
+    week_a = forms.TypedChoiceField(coerce=int, label=gettext_lazy("Turn"))
+    week_b = forms.TypedChoiceField(coerce=int, label=gettext_lazy("Swapped with turn"))
+    reason = forms.CharField(max_length=200, required=False, label=gettext_lazy("Reason"))
 
     def __init__(self, *args: Any, plan: list[svc.Turn], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [(t.week, f"{t.starts_at:%d %b %Y} – {t.scheduled_primary or 'nobody'} / "
-                            f"{t.scheduled_secondary or 'nobody'}") for t in plan]
+        nobody = _("nobody")
+        choices = [(t.week, f"{formats.date_format(t.starts_at, 'j M Y')} – "
+                            f"{t.scheduled_primary or nobody} / "
+                            f"{t.scheduled_secondary or nobody}") for t in plan]
         self.fields["week_a"].choices = choices
         self.fields["week_b"].choices = choices
         for name, f in self.fields.items():
@@ -156,8 +160,9 @@ def add_override(request: HttpRequest, pk: int) -> HttpResponse:
         except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, problem(exc))
         else:
-            messages.success(request, f"{d['user']} covers {d['role']} from "
-                                      f"{d['starts_at']:%d %b %H:%M}.")
+            messages.success(request, _("%(user)s covers the role “%(role)s” from %(time)s.") % {
+                "user": d["user"], "role": OnCallRole(d["role"]).label,
+                "time": formats.date_format(d["starts_at"], "j M H:i")})
             return redirect("workforce_oncall:rotation", pk=rot.pk)
     return render(request, "workforce/oncall/rotation.html",
                   _detail_context(request, rot, override_form=form), status=400)
@@ -179,7 +184,8 @@ def swap(request: HttpRequest, pk: int) -> HttpResponse:
         except (ValidationError, PermissionDenied) as exc:
             form.add_error(None, problem(exc))
         else:
-            messages.success(request, f"Swapped: {first.user} and {second.user}.")
+            messages.success(request, _("Swapped: %(first)s and %(second)s.")
+                             % {"first": first.user, "second": second.user})
             return redirect("workforce_oncall:rotation", pk=rot.pk)
     return render(request, "workforce/oncall/rotation.html",
                   _detail_context(request, rot, swap_form=form), status=400)
@@ -192,7 +198,7 @@ def remove_override(request: HttpRequest, pk: int, override_pk: int) -> HttpResp
     _manager_only(request)
     override = get_object_or_404(OnCallOverride, pk=override_pk, rotation=rot)
     svc.remove_override(override, actor=request.user)
-    messages.success(request, "Override removed.")
+    messages.success(request, _("Override removed."))
     return redirect("workforce_oncall:rotation", pk=rot.pk)
 
 
@@ -203,7 +209,7 @@ def acknowledge(request: HttpRequest, page_pk: int) -> HttpResponse:
     if page.user_id != request.user.pk:
         raise Http404("No such page.")
     svc.acknowledge(page, user=request.user)
-    messages.success(request, "Page acknowledged: escalation stopped.")
+    messages.success(request, _("Page acknowledged: escalation stopped."))
     return redirect("workforce_oncall:rotation", pk=page.rotation_id)
 
 

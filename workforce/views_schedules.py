@@ -17,7 +17,9 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk.models import Team, User
@@ -105,10 +107,10 @@ def week(request: HttpRequest, slug: str) -> HttpResponse:
 # --- adding a shift -----------------------------------------------------------------------
 
 class ShiftForm(forms.Form):
-    agent = forms.ModelChoiceField(User.objects.none())
-    template = forms.ModelChoiceField(ShiftTemplate.objects.all(), label="Shift")
-    day = forms.DateField(widget=DateInput, label="Date (agent's local)")
-    note = forms.CharField(max_length=200, required=False)
+    agent = forms.ModelChoiceField(User.objects.none(), label=gettext_lazy("Agent"))
+    template = forms.ModelChoiceField(ShiftTemplate.objects.all(), label=gettext_lazy("Shift"))
+    day = forms.DateField(widget=DateInput, label=gettext_lazy("Date (agent's local)"))
+    note = forms.CharField(max_length=200, required=False, label=gettext_lazy("Note"))
 
     def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,9 +135,12 @@ def add_shift(request: HttpRequest, slug: str) -> HttpResponse:
             for message in exc.messages:
                 form.add_error(None, message)
         else:
-            messages.success(request, f"{data['template']} scheduled for {data['agent']} on "
-                                      f"{data['day']:%a %Y-%m-%d} ({len(created)} part"
-                                      f"{'s' if len(created) > 1 else ''}).")
+            messages.success(request, ngettext(
+                "%(shift)s scheduled for %(agent)s on %(day)s (%(count)s part).",
+                "%(shift)s scheduled for %(agent)s on %(day)s (%(count)s parts).",
+                len(created)) % {"shift": data["template"], "agent": data["agent"],
+                                 "day": formats.date_format(data["day"], "D Y-m-d"),
+                                 "count": len(created)})
             return redirect(f"{_week_url(team)}?week={shift_time.week_start(data['day'])}")
     status = 422 if request.method == "POST" else 200
     return render(request, "workforce/schedules/add_shift.html",
@@ -149,9 +154,9 @@ def _week_url(team: Team) -> str:
 # --- time off -----------------------------------------------------------------------------
 
 class TimeOffForm(forms.Form):
-    first = forms.DateField(widget=DateInput, label="First day off")
-    last = forms.DateField(widget=DateInput, label="Last day off (inclusive)")
-    reason = forms.CharField(max_length=200, required=False)
+    first = forms.DateField(widget=DateInput, label=gettext_lazy("First day off"))
+    last = forms.DateField(widget=DateInput, label=gettext_lazy("Last day off (inclusive)"))
+    reason = forms.CharField(max_length=200, required=False, label=gettext_lazy("Reason"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -167,7 +172,7 @@ def time_off(request: HttpRequest) -> HttpResponse:
             for message in exc.messages:
                 form.add_error(None, message)
         else:
-            messages.success(request, "Time off requested; your team lead will decide.")
+            messages.success(request, _("Time off requested; your team lead will decide."))
             return redirect("workforce_schedules:time_off")
     mine = selectors.own_time_off(request.user)
     pending = list(selectors.pending_time_off(request.user)[:PENDING_SHOWN])
@@ -183,18 +188,20 @@ def decide_time_off(request: HttpRequest, pk: int) -> HttpResponse:
     decision = request.POST.get("decision")
     try:
         if decision == "approve":
-            _, cancelled = schedules.approve_time_off(item, actor=request.user)
-            text = f"Time off of {item.agent} approved."
+            _approved, cancelled = schedules.approve_time_off(item, actor=request.user)
+            text = _("Time off of %(agent)s approved.") % {"agent": item.agent}
             if cancelled:
                 zone = shift_time.agent_zone(item.agent)
-                text += " Cancelled shifts: " + ", ".join(
-                    f"{s.starts_at.astimezone(zone):%a %d %b %H:%M}" for s in cancelled) + "."
+                text = _("Time off of %(agent)s approved. Cancelled shifts: %(shifts)s.") % {
+                    "agent": item.agent, "shifts": ", ".join(
+                        formats.date_format(s.starts_at.astimezone(zone), "D j M H:i")
+                        for s in cancelled)}
             messages.success(request, text)
         elif decision == "reject":
             schedules.reject_time_off(item, actor=request.user)
-            messages.success(request, f"Time off of {item.agent} rejected.")
+            messages.success(request, _("Time off of %(agent)s rejected.") % {"agent": item.agent})
         else:
-            messages.error(request, "Choose approve or reject.")
+            messages.error(request, _("Choose approve or reject."))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("workforce_schedules:time_off")

@@ -331,6 +331,23 @@ def test_notification_wording_link_and_urgency(ticket, policy, staffed):
     assert ticket.subject in notes["80"].body
 
 
+def test_notification_wording_is_in_each_recipients_language(ticket, policy, staffed):
+    """The agent chose German, the lead did not: one scan writes both wordings."""
+    agent, lead = staffed["agent"], staffed["lead"]
+    agent.language, agent.time_zone = "de", "Europe/Berlin"
+    agent.save()
+    start_clock(ticket, policy)
+    fire_at(T0 + HOUR)
+    german = {n.dedupe_key.split(":")[2]: n
+              for n in Notification.objects.filter(recipient=agent)}
+    assert german["80"].title == f"SLA 80 %: #{ticket.pk} Erste Antwort fällig 15:00"
+    assert german["100"].title == f"SLA verletzt: #{ticket.pk} Erste Antwort war fällig 15:00"
+    assert "des Ziels „Erste Antwort“ sind verstrichen." in german["80"].body
+    english = Notification.objects.get(recipient=lead, dedupe_key__endswith=f":100:{lead.pk}")
+    assert english.title.startswith(f"SLA breached: #{ticket.pk} First response was due")
+    assert "of the “First response” target has elapsed." in english.body
+
+
 def test_not_urgent_below_p1_and_inactive_people_are_skipped(ticket, policy, staffed):
     staffed["lead"].is_active = False
     staffed["lead"].save()

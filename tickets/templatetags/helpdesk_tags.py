@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from tickets.rendering import render_markdown
 from tickets.state_machine import LABELS, Status
@@ -20,6 +21,6 @@ def markdown_filter(text: str) -> SafeString:
 def status_name(value: str) -> str:
     """"in_progress" -> "In progress"; anything that is not a status is returned as is."""
     try:
-        return LABELS[Status(value)]
+        return gettext(LABELS[Status(value)])
     except ValueError:
         return value

@@ -395,7 +395,7 @@ def _transition_choices(ticket: Ticket) -> list[dict[str, Any]]:
         if src != source:
             continue
         out.append({
-            "to": target.value, "label": LABELS[target], "name": step.name,
+            "to": target.value, "label": _(LABELS[target]), "name": step.name,
             "needs_reason": REASON in step.requires,
             "needs_assignee": ASSIGNEE in step.requires,
             "needs_packet": PACKET in step.requires,

@@ -37,11 +37,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 from helpdesk.notifications import notify
@@ -195,11 +197,12 @@ def add_override(rotation: Rotation, *, role: str, user: User, starts_at: dateti
     """`user` covers `role` of the rotation from `starts_at` to `ends_at`."""
     _check_manager(actor)
     if role not in OnCallRole.values:
-        raise ValidationError(f"Unknown on-call role {role!r}.")
+        raise ValidationError(_("Unknown on-call role %(role)s.") % {"role": repr(role)})
     if ends_at <= starts_at:
-        raise ValidationError("An override must end after it starts.")
+        raise ValidationError(_("An override must end after it starts."))
     if not user.is_active or not user.is_agent:
-        raise ValidationError(f"{user} is not an active agent and cannot be on call.")
+        raise ValidationError(
+            _("%(user)s is not an active agent and cannot be on call.") % {"user": user})
     return OnCallOverride.objects.create(rotation=rotation, role=role, user=user,
                                          starts_at=starts_at, ends_at=ends_at,
                                          reason=reason[:200], created_by=actor)
@@ -211,15 +214,16 @@ def swap_turns(rotation: Rotation, *, week_a: int, week_b: int,
                actor: User | None = None) -> tuple[OnCallOverride, OnCallOverride]:
     """The people scheduled for `role` in two turns trade them: two mirrored overrides."""
     if week_a == week_b:
-        raise ValidationError("Pick two different turns to swap.")
+        raise ValidationError(_("Pick two different turns to swap."))
     by_week = {t.week: t for t in turns(rotation, [week_a, week_b])}
     ta, tb = by_week[week_a], by_week[week_b]
     attr = "primary" if role == OnCallRole.PRIMARY else "secondary"
     ua, ub = getattr(ta, attr), getattr(tb, attr)
     if ua is None or ub is None:
-        raise ValidationError("Both turns need someone on call to swap.")
+        raise ValidationError(_("Both turns need someone on call to swap."))
     if ua.pk == ub.pk:
-        raise ValidationError(f"{ua} is on call in both turns: nothing to swap.")
+        raise ValidationError(
+            _("%(user)s is on call in both turns: nothing to swap.") % {"user": ua})
     reason = reason or f"Swap between {ua} and {ub}"
     first = add_override(rotation, role=role, user=ub, starts_at=ta.starts_at,
                          ends_at=ta.ends_at, reason=reason, actor=actor)
@@ -307,9 +311,14 @@ def page_user(rotation: Rotation, user: User, *, role: str, reason: str,
             raise
         return PageOutcome(existing, created=False)
     urgent = priority == Priority.P1
-    notify(user, title=f"{'[P1] ' if urgent else ''}Paged: {reason}"[:200],
-           source="oncall", urgent=urgent, dedupe_key=f"oncall-page:{row.pk}",
-           body=f"You are paged as {role} of {rotation}. Please acknowledge.",
+    # Written once and kept: in the paged person's language.
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        title = _("Paged: %(reason)s") % {"reason": reason}
+        body = _("You are paged as %(role)s of %(rotation)s. Please acknowledge.") % {
+            "role": OnCallRole(role).label if role in OnCallRole.values else role,
+            "rotation": rotation}
+    notify(user, title=f"{'[P1] ' if urgent else ''}{title}"[:200],
+           source="oncall", urgent=urgent, dedupe_key=f"oncall-page:{row.pk}", body=body,
            url=reverse("workforce_oncall:rotation", args=[rotation.pk]))
     return PageOutcome(row, created=True)
 

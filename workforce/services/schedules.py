@@ -21,7 +21,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import Team, User
 
@@ -45,8 +46,13 @@ def max_weekly_hours() -> float:
     return float(getattr(settings, "HELPDESK_MAX_WEEKLY_HOURS", DEFAULT_MAX_WEEKLY_HOURS))
 
 
+def _hours(value: float) -> str:
+    """Hours as the reader's locale writes them, whole when whole ("13", "12,5")."""
+    return formats.number_format(value, 0 if value == int(value) else 1)
+
+
 def _fmt(agent: User, instant: datetime) -> str:
-    return instant.astimezone(agent_zone(agent)).strftime("%a %Y-%m-%d %H:%M")
+    return formats.date_format(instant.astimezone(agent_zone(agent)), "D Y-m-d H:i")
 
 
 def check_shifts(agent: User, intervals: Sequence[Interval], *,
@@ -56,10 +62,11 @@ def check_shifts(agent: User, intervals: Sequence[Interval], *,
     zone = agent_zone(agent)
     for start, end in intervals:
         if end <= start:
-            problems.append("A shift must end after it starts.")
+            problems.append(_("A shift must end after it starts."))
         elif end - start > MAX_SHIFT:
             hours = (end - start).total_seconds() / 3600
-            problems.append(f"A shift may last at most 12 hours; this one lasts {hours:g} h.")
+            problems.append(_("A shift may last at most 12 hours; this one lasts %(hours)s h.")
+                            % {"hours": _hours(hours)})
     if problems:
         raise ValidationError(problems)
     existing = ScheduledShift.objects.filter(agent=agent).exclude(pk__in=list(exclude_ids))
@@ -68,16 +75,18 @@ def check_shifts(agent: User, intervals: Sequence[Interval], *,
         overlap_q |= Q(starts_at__lt=end, ends_at__gt=start)
     for shift in existing.filter(overlap_q)[:5]:
         problems.append(
-            f"{agent} already has a shift {_fmt(agent, shift.starts_at)}–"
-            f"{shift.ends_at.astimezone(zone):%H:%M} that overlaps this one.")
+            _("%(agent)s already has a shift %(start)s–%(end)s that overlaps this one.") % {
+                "agent": agent, "start": _fmt(agent, shift.starts_at),
+                "end": f"{shift.ends_at.astimezone(zone):%H:%M}"})
     off = TimeOff.objects.filter(agent=agent, status=TimeOff.Status.APPROVED)
     off_q = Q()
     for start, end in intervals:
         off_q |= Q(starts_at__lt=end, ends_at__gt=start)
     for item in off.filter(off_q)[:5]:
         problems.append(
-            f"{agent} has approved time off {_fmt(agent, item.starts_at)} to "
-            f"{_fmt(agent, item.ends_at)} during this shift.")
+            _("%(agent)s has approved time off %(start)s to %(end)s during this shift.") % {
+                "agent": agent, "start": _fmt(agent, item.starts_at),
+                "end": _fmt(agent, item.ends_at)})
     limit = max_weekly_hours()
     weeks: dict[date, timedelta] = defaultdict(timedelta)
     for start, end in intervals:
@@ -93,8 +102,11 @@ def check_shifts(agent: User, intervals: Sequence[Interval], *,
         if total > limit:
             iso = monday.isocalendar()
             problems.append(
-                f"{agent} would be scheduled {total:g} h in week {iso.week} of {iso.year}; "
-                f"the limit is {limit:g} h.")
+                _("%(agent)s would be scheduled %(total)s h in week %(week)s of %(year)s; "
+                  "the limit is %(limit)s h.") % {
+                    "agent": agent, "total": _hours(total),
+                    "week": iso.week, "year": iso.year,
+                    "limit": _hours(limit)})
     if problems:
         raise ValidationError(problems)
 
@@ -136,15 +148,16 @@ def request_time_off(*, agent: User, starts_at: datetime, ends_at: datetime,
                      reason: str = "") -> TimeOff:
     """Ask for time off; allowed over scheduled shifts (approval cancels them)."""
     if ends_at <= starts_at:
-        raise ValidationError("Time off must end after it starts.")
+        raise ValidationError(_("Time off must end after it starts."))
     _lock(agent)
     clash = TimeOff.objects.filter(
         agent=agent, status__in=[TimeOff.Status.REQUESTED, TimeOff.Status.APPROVED],
         starts_at__lt=ends_at, ends_at__gt=starts_at).first()
     if clash:
         raise ValidationError(
-            f"This overlaps time off already {clash.get_status_display().lower()} "
-            f"({_fmt(agent, clash.starts_at)} to {_fmt(agent, clash.ends_at)}).")
+            _("This overlaps time off already %(status)s (%(start)s to %(end)s).") % {
+                "status": clash.get_status_display().lower(),
+                "start": _fmt(agent, clash.starts_at), "end": _fmt(agent, clash.ends_at)})
     return TimeOff.objects.create(agent=agent, starts_at=starts_at, ends_at=ends_at,
                                   reason=reason)
 
@@ -152,7 +165,7 @@ def request_time_off(*, agent: User, starts_at: datetime, ends_at: datetime,
 def time_off_for_days(*, agent: User, first: date, last: date, reason: str = "") -> TimeOff:
     """Whole local days `first`..`last` (inclusive) in the agent's time zone."""
     if last < first:
-        raise ValidationError("The last day of time off is before the first.")
+        raise ValidationError(_("The last day of time off is before the first."))
     zone = agent_zone(agent)
     return request_time_off(agent=agent, starts_at=local_instant(first, time(0), zone),
                             ends_at=local_instant(last + timedelta(days=1), time(0), zone),
@@ -163,9 +176,10 @@ def _decide(time_off: TimeOff, status: str, actor: User) -> TimeOff:
     locked = TimeOff.objects.select_for_update().get(pk=time_off.pk)
     if locked.status != TimeOff.Status.REQUESTED:
         raise ValidationError(
-            f"This request was already {locked.get_status_display().lower()}.")
+            _("This request was already %(status)s.")
+            % {"status": locked.get_status_display().lower()})
     if locked.agent_id == actor.pk and not actor.is_superuser:
-        raise ValidationError("You cannot decide your own time off request.")
+        raise ValidationError(_("You cannot decide your own time off request."))
     locked.status = status
     locked.decided_by = actor
     locked.decided_at = timezone.now()
@@ -194,7 +208,7 @@ def set_status(*, agent: User, status: str) -> AgentStatus:
     Setting the status the agent already has changes nothing.
     """
     if status not in AgentState.values:
-        raise ValidationError(f"Unknown status {status!r}.")
+        raise ValidationError(_("Unknown status %(status)s.") % {"status": repr(status)})
     _lock(agent)
     now = timezone.now()
     current = AgentStatus.objects.select_for_update().filter(
