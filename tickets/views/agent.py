@@ -30,6 +30,7 @@ from helpdesk import config_cache
 from helpdesk.csv_export import csv_response
 from helpdesk.paging import CappedPaginator
 from helpdesk.selectors import agent_choices, agent_choices_version
+from helpdesk.services import set_preference
 from helpdesk.web import agent_required, problem
 
 from .. import (
@@ -153,9 +154,11 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     # Ordering stays the model's (SLA due, priority, age): the filters only narrow.
     rows = selectors.queue(request.user, name)
     known_count = None
-    custom_cols = field_definitions.queue_columns()
-    if custom_cols:
-        rows = rows.only(*selectors.ROW_FIELDS, "custom_fields")
+    available = columns.all_columns()
+    shown = columns.chosen(request.user.preferences.get(QUEUE_COLUMNS_KEY), available)
+    extra_fields = columns.fields_of(shown)
+    if extra_fields:
+        rows = rows.only(*selectors.ROW_FIELDS, *extra_fields)
     if is_filtered(request.GET):
         filterset = TicketFilter(request.GET, queryset=rows, request=request)
         rows = filterset.qs
@@ -171,7 +174,6 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         sort = ""
     else:
         rows = rows.order_by(*order)
-    shown = columns.chosen(request.session.get(QUEUE_COLUMNS_KEY))
     per_page = _per_page(request)
     page = CappedPaginator(rows, per_page, known_count=known_count).get_page(
         request.GET.get("page"))
@@ -180,7 +182,6 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     url_format = reverse("agent:ticket", args=[0]).replace("/0/", "/{}/")  # reversed once
     for ticket in tickets:
         ticket.url = url_format.format(ticket.pk)
-    field_definitions.label_columns(tickets, custom_cols)
     can_bulk = request.user.has_perm("tickets.bulk_update_ticket")
     now = timezone.now()
     context = {
@@ -195,7 +196,6 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         "saved_query": clean_query(request.GET) if request.GET else "",
         "can_bulk": can_bulk,
         "now": now,
-        "custom_columns": [c.label for c in custom_cols],
         "columns": shown,
         "sort": sort,
     }
@@ -210,7 +210,7 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         context["saved_filters"] = _saved_filters(request)
         context["extra_bulk_actions"] = bulk_actions.for_user(request.user)  # other apps'
         context["saved_filter_form"] = SavedFilterForm(initial={"query": context["saved_query"]})
-        context["all_columns"] = columns.all_columns()
+        context["all_columns"] = available
         context["shown_keys"] = {c.key for c in shown}
         response = render(request, "tickets/agent/queue.html", context)
     patch_vary_headers(response, ["HX-Request"])
@@ -288,13 +288,15 @@ def bulk(request: HttpRequest) -> HttpResponse:
 @require_POST
 @agent_required
 def queue_columns(request: HttpRequest) -> HttpResponse:
-    """The agent's choice of queue columns (kept with their session: no query to read it)."""
+    """The agent's choice of queue columns, kept with the user (it follows them from one
+    sign-in and browser to the next; read with the user, so no query of its own).
+    "Defaults" (or choosing nothing) forgets the choice."""
     known = {c.key for c in columns.all_columns()}
     chosen = [key for key in request.POST.getlist("columns") if key in known]
     if request.POST.get("action") == "reset" or not chosen:
-        request.session.pop(QUEUE_COLUMNS_KEY, None)
+        set_preference(request.user, QUEUE_COLUMNS_KEY, None)
     else:
-        request.session[QUEUE_COLUMNS_KEY] = chosen
+        set_preference(request.user, QUEUE_COLUMNS_KEY, chosen)
     back = _safe_next(request, reverse("agent:queue", kwargs={"name": "mine"}))
     return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
 
