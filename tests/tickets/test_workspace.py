@@ -6,12 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
-from django.utils import timezone
-
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
 
 from helpdesk.roles import Role
 from helpdesk.services import set_preference
