@@ -23,6 +23,7 @@ from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -317,7 +318,7 @@ def save_filter(request: HttpRequest, name: str) -> HttpResponse:
         owner=request.user, name=form.cleaned_data["name"].strip(),
         defaults={"query": stored[:1000], "is_shared": form.cleaned_data["is_shared"]},
     )
-    messages.success(request, f"Filter “{form.cleaned_data['name']}” saved.")
+    messages.success(request, _("Filter “%(name)s” saved.") % {"name": form.cleaned_data["name"]})
     target = f"{queue_url}?{query}" if query else queue_url
     if request.htmx:
         return HttpResponseClientRedirect(target)
@@ -508,7 +509,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     if refused is not None:
         return _refused(request, ticket, refused, reply_form=form)
     presence.leave(ticket.pk, user_id=request.user.pk)
-    sent = "Reply sent." if form.is_public else "Internal note added."
+    sent = _("Reply sent.") if form.is_public else _("Internal note added.")
     if request.POST.get("then") == "next":
         following_ticket = selectors.next_in_queue(request.user, after=ticket)
         if following_ticket is not None:
@@ -587,7 +588,8 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
                                      reason=data["reason"], assignee=data["assignee"])
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc))
-    return _done(request, ticket, f"Status changed to {ticket.status_label}.")
+    return _done(request, ticket,
+                 _("Status changed to %(status)s.") % {"status": ticket.status_label})
 
 
 @require_POST
@@ -599,7 +601,7 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
         return _refused(request, ticket, error_text(form), update_form=form)
     changes = form.changes()
     if not changes:
-        messages.info(request, "Nothing to change.")
+        messages.info(request, _("Nothing to change."))
         return _done_quietly(request, ticket)
     try:
         services.update_ticket(ticket, actor=request.user, changes=changes,
@@ -615,7 +617,7 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc), update_form=form)
     names = ", ".join(form.fields[name].label.lower() for name in changes)
-    return _done(request, ticket, f"Updated {names}.")
+    return _done(request, ticket, _("Updated %(fields)s.") % {"fields": names})
 
 
 @require_POST
@@ -657,8 +659,10 @@ def escalate(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc), escalate_form=form)
-    where = "engineering" if engineering else (ticket.team.name if ticket.team else "the team")
-    return _done(request, ticket, f"Escalated to {where} with the handoff packet.")
+    where = _("engineering") if engineering else (ticket.team.name if ticket.team
+                                                   else _("the team"))
+    return _done(request, ticket,
+                 _("Escalated to %(where)s with the handoff packet.") % {"where": where})
 
 
 @require_POST
@@ -696,7 +700,7 @@ def macro(request: HttpRequest, pk: int) -> HttpResponse:
         services.apply_macro(ticket, chosen, actor=request.user)
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc), macro_form=form)
-    return _done(request, ticket, f"Macro “{chosen.name}” applied.")
+    return _done(request, ticket, _("Macro “%(name)s” applied.") % {"name": chosen.name})
 
 
 # --- following and mentions -----------------------------------------------------------
@@ -708,11 +712,11 @@ def follow(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.get_ticket_for(request.user, pk)
     if request.POST.get("action") == "unfollow":
         following.unfollow(ticket, user=request.user)
-        now_following, said = False, "You no longer follow this ticket."
+        now_following, said = False, _("You no longer follow this ticket.")
     else:
         following.follow(ticket, user=request.user)
-        now_following, said = True, ("You follow this ticket: you hear of its replies, "
-                                     "notes and status changes.")
+        now_following, said = True, _("You follow this ticket: you hear of its replies, "
+                                      "notes and status changes.")
     if request.htmx:
         return render(request, "tickets/agent/_follow.html",
                       {"ticket": ticket, "following": now_following, "said": said})
@@ -770,7 +774,7 @@ def timer_start(request: HttpRequest, pk: int) -> HttpResponse:
         timetracking.start_timer(ticket, agent=request.user)
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc))
-    return _timer_response(request, ticket, "Timer started.")
+    return _timer_response(request, ticket, _("Timer started."))
 
 
 @require_POST
@@ -781,5 +785,6 @@ def timer_stop(request: HttpRequest, pk: int) -> HttpResponse:
         entry = timetracking.stop_timer(ticket, agent=request.user)
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc))
-    unit = "minute" if entry.minutes == 1 else "minutes"
-    return _timer_response(request, ticket, f"Timer stopped: {entry.minutes} {unit} logged.")
+    return _timer_response(request, ticket, ngettext(
+        "Timer stopped: %(count)s minute logged.", "Timer stopped: %(count)s minutes logged.",
+        entry.minutes) % {"count": entry.minutes})
