@@ -15,7 +15,7 @@ from django.utils import timezone
 from helpdesk.roles import Role
 from helpdesk.services import set_preference
 from tickets import columns, presence, services
-from tickets.models import CustomField, Ticket
+from tickets.models import CustomField, Macro, Ticket
 
 from ..factories import make_ticket, make_user
 
@@ -280,6 +280,28 @@ def test_send_is_held_once_when_a_message_arrived_since_the_page_loaded(
     assert "Still there?" in page.content.decode() and "Yes.</textarea>" in page.content.decode()
 
 
+def test_the_composer_after_a_send_checks_the_next_send_too(agent_client, agent, customer_a):
+    Macro.objects.create(name="Ask for logs", body="Please send the logs.")
+    ticket = make_ticket(customer_a)
+    loaded = Ticket.objects.get(pk=ticket.pk).updated_at.isoformat()
+    url = reverse("agent:reply", args=[ticket.pk])
+    sent = agent_client.post(url, {"body": "Looking.", "visibility": "public",
+                                   "seen": loaded}, **HTMX)
+    html = sent.content.decode()
+    mine = ticket.messages.get(author=agent)
+    # The new composer carries the ticket's new version (not nothing) and its macros.
+    seen = re.search(r'id="reply_seen" value="([^"]+)"', html).group(1)
+    assert seen == mine.created_at.isoformat()
+    assert ">Ask for logs</option>" in html
+    # A customer message after that send holds the next one.
+    services.add_reply(Ticket.objects.get(pk=ticket.pk), author=customer_a,
+                       body="Logs attached.", public=True)
+    held = agent_client.post(url, {"body": "Thanks!", "visibility": "public", "seen": seen},
+                             **HTMX)
+    assert held["HX-Retarget"] == "#send-warning" and "Logs attached." in held.content.decode()
+    assert not ticket.messages.filter(body="Thanks!").exists()
+
+
 def test_own_messages_never_hold_the_send(agent_client, agent, customer_a):
     ticket = make_ticket(customer_a)
     loaded = Ticket.objects.get(pk=ticket.pk).updated_at.isoformat()
@@ -308,8 +330,8 @@ def test_send_then_next_ticket_and_assign_to_me(agent_client, agent, customer_a,
 
 QUEUE_QUERIES = 7  # user, rows, people, organizations, teams, tags, saved filters
 QUEUE_PARTIAL_QUERIES = 6  # the 30 s refresh: no saved filters
-TICKET_QUERIES = 22  # warm: the conversation fragment is cached by the ticket's version
-TICKET_FRESH_QUERIES = 25  # after a change: + messages, their attachments, the timeline
+TICKET_QUERIES = 21  # warm: the conversation fragment is cached by the ticket's version
+TICKET_FRESH_QUERIES = 24  # after a change: + messages, their attachments, the timeline
 
 
 def test_queue_costs_a_fixed_number_of_queries(agent_client, agent, customer_a,

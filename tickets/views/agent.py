@@ -406,8 +406,7 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
         "update_form": bound.get("update_form") or UpdateForm(ticket=ticket),
         "escalate_form": escalate_form,
         "merge_form": bound.get("merge_form") or MergeForm(),
-        "macro_form": bound.get("macro_form") or MacroForm(),
-        "has_macros": Macro.objects.filter(is_active=True).exists(),
+        **_composer_context(),
         "transitions": _transition_choices(ticket),
         "can_escalate": any(t["needs_packet"] for t in _transition_choices(ticket)),
         "can_merge": request.user.has_perm("tickets.merge_ticket") and not ticket.merged_into_id,
@@ -421,6 +420,17 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
         **_time_context(request, ticket),
     }
     return render(request, "tickets/agent/ticket.html", context, status=status)
+
+
+def _active_macros() -> list[tuple[int, str]]:
+    return list(Macro.objects.filter(is_active=True).order_by("name", "id")
+                .values_list("pk", "name"))
+
+
+def _composer_context() -> dict[str, Any]:
+    # The macros change rarely: held per process like the other configuration (dropped
+    # when one is saved), so neither the page nor the composer after a send asks for them.
+    return {"macros": config_cache.get("tickets.active_macros", _active_macros)}
 
 
 def _seen_context(ticket: Ticket, seen: Any = None) -> dict[str, Any]:
@@ -524,8 +534,11 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         # The handle time card is swapped out of band only when the reply logged time:
         # otherwise it shows what it showed.
         timed = _time_context(request, ticket) if data.get("time_minutes") else {}
+        # The new composer carries the ticket's new version: the next send (and the
+        # poll) compare with it, so the check before sending holds for every send.
         return render(request, "tickets/agent/reply_partial.html", {
             **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket), **timed,
+            **_seen_context(ticket), **_composer_context(),
         })
     return _done(request, ticket, sent)
 
@@ -694,12 +707,12 @@ def macro(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load(request, pk)
     form = MacroForm(request.POST)
     if not form.is_valid():
-        return _refused(request, ticket, error_text(form), macro_form=form)
+        return _refused(request, ticket, error_text(form))
     chosen = form.cleaned_data["macro"]
     try:
         services.apply_macro(ticket, chosen, actor=request.user)
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, problem(exc), macro_form=form)
+        return _refused(request, ticket, problem(exc))
     return _done(request, ticket, _("Macro “%(name)s” applied.") % {"name": chosen.name})
 
 
