@@ -200,6 +200,16 @@ def test_warning_before_sending_over_a_newer_message(live_server, page_factory, 
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#conversation")).to_contain_text("Please clear your cache.")
     assert ticket.messages.filter(author=arthur, body="Please clear your cache.").exists()
+
+    # The composer that came back checks the next send as well.
+    with page.expect_response(lambda r: "/presence/" in r.url, timeout=15_000):
+        pass
+    services.add_reply(Ticket.objects.get(pk=ticket.pk), author=customer,
+                       body="Cleared it, same error.", public=True)
+    page.get_by_role("textbox", name="Message").fill("Then it is the bug.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".send-warning")).to_contain_text("Cleared it, same error.")
+    assert not ticket.messages.filter(body="Then it is the bug.").exists()
     assert clean(page) == []
 
 
