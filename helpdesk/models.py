@@ -119,6 +119,11 @@ class User(AbstractUser):
     # Empty: the browser's Accept-Language decides (helpdesk.middleware.UserLanguageMiddleware).
     language = models.CharField(_("language"), max_length=8, blank=True, default="",
                                 choices=settings.LANGUAGES)
+    # What the user chose in the workspace, by feature (e.g. "queue_columns"): read with
+    # the user of every request, so no page pays a query for it. Written only through
+    # helpdesk.services.set_preference.
+    preferences = models.JSONField(_("preferences"), default=dict, blank=True,
+                                   db_default=models.Value({}, output_field=models.JSONField()))
 
     class Meta:
         ordering = ["username"]

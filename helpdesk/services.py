@@ -1,5 +1,8 @@
-"""Identity writes: customer sign-up joins the organization that owns the e-mail domain."""
+"""Identity writes: customer sign-up joins the organization that owns the e-mail domain;
+roles; the user's own workspace preferences."""
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -33,3 +36,17 @@ def grant_role(user: User, role: str) -> None:
     if role in (Role.ADMIN,):
         user.is_staff = True
         user.save(update_fields=["is_staff"])
+
+
+def set_preference(user: User, key: str, value: Any) -> None:
+    """Keep one of the user's workspace preferences (None forgets it, so the default
+    applies again). Under the row lock, so two tabs saving different preferences keep both."""
+    with transaction.atomic():
+        stored = (User.objects.select_for_update().filter(pk=user.pk)
+                  .values_list("preferences", flat=True).first()) or {}
+        if value is None:
+            stored.pop(key, None)
+        else:
+            stored[key] = value
+        User.objects.filter(pk=user.pk).update(preferences=stored)
+    user.preferences = stored

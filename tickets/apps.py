@@ -50,11 +50,18 @@ class TicketsConfig(AppConfig):
         from helpdesk import config_cache
 
         from . import events
-        from .models import Automation, CustomField, TicketForm, TicketFormField, Trigger
+        from .models import (
+            Automation,
+            CustomField,
+            Macro,
+            TicketForm,
+            TicketFormField,
+            Trigger,
+        )
 
         config_cache.forget_on_change(
             (Trigger, Automation, Team, Category, ProductArea, CustomField, TicketForm,
-             TicketFormField), uid="tickets.config")
+             TicketFormField, Macro), uid="tickets.config")
         # Triggers and automations: tickets' own conditions and actions (apps above add
         # theirs), the triggers run at the end of each write, before its handlers.
         from .rules import core, engine, many, runner

@@ -3,12 +3,17 @@
 A column is shown when the agent chose it (or, before any choice, when it is a default).
 `sort` is the ORM ordering of a sortable column; only indexed, cheap orderings are offered
 (the queue indexes end in sla_due_at, priority, created_at, id). A column that needs data
-beyond the row's own fields fills it for the whole page at once in `prepare(rows)`
-(never a query per row); `value(row)` then gives the cell's text, or `template` names a
+beyond the row's own fields names the ticket fields it reads in `fields` (loaded only
+while it is shown) and fills the rest for the whole page at once in
+`prepare(rows, columns)` (never a query per row; called once per hook with the shown
+columns that share it); `value(row)` then gives the cell's text, or `template` names a
 Jinja2 template rendered with `t` (the row) for richer cells.
 
-    columns.register(Column("cf_plan", _("Plan"), value=lambda t: t.cf_plan, default=False,
-                            prepare=load_plan_values, order=200))
+    columns.register(Column("plan", _("Plan"), value=lambda t: t.plan, default=False,
+                            prepare=load_plans, order=200))
+
+Columns that exist only at run time come from a source (`register_source`): each custom
+field an admin shows in the queues is one (`cf_<key>`), so there is one column mechanism.
 """
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+
+from . import custom_fields as cf
+from . import field_definitions
 
 
 @dataclass(frozen=True)
@@ -28,12 +36,15 @@ class Column:
     order: int = 100
     value: Callable[[Any], Any] | None = None
     template: str | None = None
-    prepare: Callable[[Sequence[Any]], None] | None = None
+    prepare: Callable[[Sequence[Any], Sequence[Column]], None] | None = None
+    # Ticket fields the column reads beyond the queue row's (selectors.ROW_FIELDS).
+    fields: tuple[str, ...] = ()
     # The built-in columns are drawn by tickets/agent/_queue_rows.html itself.
     builtin: bool = False
 
 
 _registry: dict[str, Column] = {}
+_sources: list[Callable[[], Iterable[Column]]] = []
 
 
 def register(column: Column) -> None:
@@ -44,16 +55,36 @@ def unregister(key: str) -> None:
     _registry.pop(key, None)
 
 
+def register_source(source: Callable[[], Iterable[Column]]) -> None:
+    """Columns computed per request (from configuration the source caches itself); a
+    registered column of the same key wins."""
+    if source not in _sources:
+        _sources.append(source)
+
+
 def all_columns() -> list[Column]:
-    return sorted(_registry.values(), key=lambda c: (c.order, c.key))
+    found = dict(_registry)
+    for source in _sources:
+        for column in source():
+            found.setdefault(column.key, column)
+    return sorted(found.values(), key=lambda c: (c.order, c.key))
 
 
-def chosen(keys: Iterable[str] | None) -> list[Column]:
+def chosen(keys: Iterable[str] | None, available: Sequence[Column] | None = None
+           ) -> list[Column]:
     """The columns an agent chose, in the registry's order; the defaults without a
-    choice. The subject is always shown: it is the row's link."""
-    wanted = set(keys) if keys else None
-    return [c for c in all_columns()
-            if c.key == "subject" or (c.key in wanted if wanted is not None else c.default)]
+    choice, or when nothing chosen exists any more. The subject is always shown: it is
+    the row's link."""
+    available = all_columns() if available is None else available
+    wanted = set(keys or ()) & {c.key for c in available} - {"subject"}
+    if not wanted:
+        return [c for c in available if c.default or c.key == "subject"]
+    return [c for c in available if c.key == "subject" or c.key in wanted]
+
+
+def fields_of(columns: Sequence[Column]) -> list[str]:
+    """The ticket fields the shown columns read beyond the queue row's."""
+    return sorted({f for c in columns for f in c.fields})
 
 
 def sort_options() -> dict[str, str]:
@@ -70,9 +101,12 @@ def ordering(sort: str) -> list[str] | None:
 
 
 def prepare(columns: Sequence[Column], rows: Sequence[Any]) -> None:
+    hooks: dict[Callable[..., None], list[Column]] = {}
     for column in columns:
         if column.prepare is not None:
-            column.prepare(rows)
+            hooks.setdefault(column.prepare, []).append(column)
+    for hook, shared in hooks.items():
+        hook(rows, shared)
 
 
 for _column in (
@@ -87,3 +121,39 @@ for _column in (
     Column("age", _("Age"), sort="created_at", order=90, builtin=True),
 ):
     register(_column)
+
+
+# --- custom fields ---------------------------------------------------------------------
+
+CUSTOM_PREFIX = "cf_"  # the same name as the field's queue filter
+
+
+def _prepare_custom(rows: Sequence[Any], shown: Sequence[Column]) -> None:
+    """The texts of the shown custom-field columns for the whole page; the linked
+    organizations' and users' names in two queries at most, whatever the columns."""
+    by_key = field_definitions.by_key()
+    fields = [by_key[c.key.removeprefix(CUSTOM_PREFIX)] for c in shown
+              if c.key.removeprefix(CUSTOM_PREFIX) in by_key]
+    names = field_definitions.link_names(
+        (f.field_type, (t.custom_fields or {})[f.key]) for t in rows for f in fields
+        if f.field_type in cf.LINKS and f.key in (t.custom_fields or {}))
+    for t in rows:
+        values = t.custom_fields or {}
+        t.custom_cells = {f.key: cf.shown(f, values.get(f.key), names=names) for f in fields}
+
+
+def _custom_cell(key: str) -> Callable[[Any], str]:
+    return lambda t: t.custom_cells.get(key) or "—"
+
+
+def custom_field_columns() -> list[Column]:
+    """One column per active custom field an admin shows in the queues (shown by default,
+    an agent may hide it), after the built-in ones, in the fields' order. Not sortable:
+    the values live in one JSON column whose index serves filters, not orderings."""
+    return [Column(f"{CUSTOM_PREFIX}{f.key}", f.label, order=1000 + f.order,
+                   value=_custom_cell(f.key), prepare=_prepare_custom,
+                   fields=("custom_fields",))
+            for f in field_definitions.queue_columns()]
+
+
+register_source(custom_field_columns)

@@ -161,6 +161,7 @@ def missing_required(values: Mapping[str, Any], category_id: int | None,
 
 def link_names(pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
     """Names of linked organizations and users, two queries at most."""
+    pairs = list(pairs)  # read twice below: a generator would give the users nothing
     orgs = {pk for kind, pk in pairs if kind == cf.ORGANIZATION}
     users = {pk for kind, pk in pairs if kind == cf.USER}
     names: dict[tuple[str, int], str] = {}

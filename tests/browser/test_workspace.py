@@ -200,6 +200,16 @@ def test_warning_before_sending_over_a_newer_message(live_server, page_factory, 
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#conversation")).to_contain_text("Please clear your cache.")
     assert ticket.messages.filter(author=arthur, body="Please clear your cache.").exists()
+
+    # The composer that came back checks the next send as well.
+    with page.expect_response(lambda r: "/presence/" in r.url, timeout=15_000):
+        pass
+    services.add_reply(Ticket.objects.get(pk=ticket.pk), author=customer,
+                       body="Cleared it, same error.", public=True)
+    page.get_by_role("textbox", name="Message").fill("Then it is the bug.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".send-warning")).to_contain_text("Cleared it, same error.")
+    assert not ticket.messages.filter(body="Then it is the bug.").exists()
     assert clean(page) == []
 
 
@@ -209,6 +219,7 @@ def test_send_then_next_ticket(live_server, page_factory, desk):
         services.assign(Ticket.objects.get(pk=t.pk), assignee=arthur, actor=arthur)
     base = live_server.url
     page = page_factory()
+    watch_console(page)
     log_in(page, base, "arthur")
     page.goto(f"{base}/agent/tickets/{tickets[0].pk}/")
     page.get_by_role("textbox", name="Message").fill("Fixed on our side.")
@@ -217,6 +228,7 @@ def test_send_then_next_ticket(live_server, page_factory, desk):
     expect(page).not_to_have_url(re.compile(f"/agent/tickets/{tickets[0].pk}/$"))
     expect(page.locator("h1")).to_contain_text("Export fails")
     assert tickets[0].messages.filter(body="Fixed on our side.").exists()
+    assert clean(page) == []
 
 
 def test_composer_is_on_screen_at_laptop_size_with_a_long_conversation(live_server, browser,
@@ -229,6 +241,9 @@ def test_composer_is_on_screen_at_laptop_size_with_a_long_conversation(live_serv
                            public=True)
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    watch_console(page)
     log_in(page, live_server.url, "arthur")
     page.goto(f"{live_server.url}/agent/tickets/{ticket.pk}/")
     page.wait_for_load_state("networkidle")
@@ -240,4 +255,31 @@ def test_composer_is_on_screen_at_laptop_size_with_a_long_conversation(live_serv
     expect(page.locator("#conversation")).to_contain_text("Message 14")
     last = page.get_by_text("Message 14", exact=True).bounding_box()
     assert 0 < last["y"] < 768
+    assert clean(page) == []  # no console error, no CSP violation
     context.close()
+
+
+def test_column_choice_follows_the_agent_to_another_browser(live_server, page_factory, desk):
+    base = live_server.url
+    headers = "#queue-table thead th"
+    page = page_factory()
+    watch_console(page)
+    log_in(page, base, "arthur")
+    page.goto(f"{base}/agent/queue/teams/")
+    expect(page.locator(headers, has_text="Team")).to_have_count(1)
+    page.get_by_text("Columns", exact=True).click()
+    page.locator("#col-team").uncheck()
+    page.locator("#col-requester").uncheck()
+    page.locator(".column-menu").get_by_role("button", name="Show").click()
+    expect(page.locator(headers, has_text="Requester")).to_have_count(0)
+    expect(page.locator(headers, has_text="Team")).to_have_count(0)
+    expect(page.locator("#queue-table tbody tr[data-href]")).to_have_count(3)
+
+    other = page_factory()  # another browser: the choice came with the agent
+    watch_console(other)
+    log_in(other, base, "arthur")
+    other.goto(f"{base}/agent/queue/teams/")
+    expect(other.locator(headers, has_text="Subject")).to_have_count(1)
+    expect(other.locator(headers, has_text="Team")).to_have_count(0)
+    expect(other.locator(headers, has_text="Requester")).to_have_count(0)
+    assert clean(page) == [] and clean(other) == []

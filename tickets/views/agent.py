@@ -23,6 +23,7 @@ from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -31,6 +32,7 @@ from helpdesk.csv_export import csv_response
 from helpdesk.ids import parse_id
 from helpdesk.paging import CappedPaginator
 from helpdesk.selectors import agent_choices, agent_choices_version
+from helpdesk.services import set_preference
 from helpdesk.web import agent_required, problem
 
 from .. import (
@@ -155,9 +157,11 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     # Ordering stays the model's (SLA due, priority, age): the filters only narrow.
     rows = selectors.queue(request.user, name)
     known_count = None
-    custom_cols = field_definitions.queue_columns()
-    if custom_cols:
-        rows = rows.only(*selectors.ROW_FIELDS, "custom_fields")
+    available = columns.all_columns()
+    shown = columns.chosen(request.user.preferences.get(QUEUE_COLUMNS_KEY), available)
+    extra_fields = columns.fields_of(shown)
+    if extra_fields:
+        rows = rows.only(*selectors.ROW_FIELDS, *extra_fields)
     if is_filtered(request.GET):
         filterset = TicketFilter(request.GET, queryset=rows, request=request)
         rows = filterset.qs
@@ -173,7 +177,6 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         sort = ""
     else:
         rows = rows.order_by(*order)
-    shown = columns.chosen(request.session.get(QUEUE_COLUMNS_KEY))
     per_page = _per_page(request)
     page = CappedPaginator(rows, per_page, known_count=known_count).get_page(
         request.GET.get("page"))
@@ -182,7 +185,6 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
     url_format = reverse("agent:ticket", args=[0]).replace("/0/", "/{}/")  # reversed once
     for ticket in tickets:
         ticket.url = url_format.format(ticket.pk)
-    field_definitions.label_columns(tickets, custom_cols)
     can_bulk = request.user.has_perm("tickets.bulk_update_ticket")
     now = timezone.now()
     context = {
@@ -197,7 +199,6 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         "saved_query": clean_query(request.GET) if request.GET else "",
         "can_bulk": can_bulk,
         "now": now,
-        "custom_columns": [c.label for c in custom_cols],
         "columns": shown,
         "sort": sort,
     }
@@ -212,7 +213,7 @@ def queue_view(request: HttpRequest, name: str) -> HttpResponse:
         context["saved_filters"] = _saved_filters(request)
         context["extra_bulk_actions"] = bulk_actions.for_user(request.user)  # other apps'
         context["saved_filter_form"] = SavedFilterForm(initial={"query": context["saved_query"]})
-        context["all_columns"] = columns.all_columns()
+        context["all_columns"] = available
         context["shown_keys"] = {c.key for c in shown}
         response = render(request, "tickets/agent/queue.html", context)
     patch_vary_headers(response, ["HX-Request"])
@@ -290,13 +291,15 @@ def bulk(request: HttpRequest) -> HttpResponse:
 @require_POST
 @agent_required
 def queue_columns(request: HttpRequest) -> HttpResponse:
-    """The agent's choice of queue columns (kept with their session: no query to read it)."""
+    """The agent's choice of queue columns, kept with the user (it follows them from one
+    sign-in and browser to the next; read with the user, so no query of its own).
+    "Defaults" (or choosing nothing) forgets the choice."""
     known = {c.key for c in columns.all_columns()}
     chosen = [key for key in request.POST.getlist("columns") if key in known]
     if request.POST.get("action") == "reset" or not chosen:
-        request.session.pop(QUEUE_COLUMNS_KEY, None)
+        set_preference(request.user, QUEUE_COLUMNS_KEY, None)
     else:
-        request.session[QUEUE_COLUMNS_KEY] = chosen
+        set_preference(request.user, QUEUE_COLUMNS_KEY, chosen)
     back = _safe_next(request, reverse("agent:queue", kwargs={"name": "mine"}))
     return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
 
@@ -317,7 +320,7 @@ def save_filter(request: HttpRequest, name: str) -> HttpResponse:
         owner=request.user, name=form.cleaned_data["name"].strip(),
         defaults={"query": stored[:1000], "is_shared": form.cleaned_data["is_shared"]},
     )
-    messages.success(request, f"Filter “{form.cleaned_data['name']}” saved.")
+    messages.success(request, _("Filter “%(name)s” saved.") % {"name": form.cleaned_data["name"]})
     target = f"{queue_url}?{query}" if query else queue_url
     if request.htmx:
         return HttpResponseClientRedirect(target)
@@ -431,8 +434,7 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
         "update_form": bound.get("update_form") or UpdateForm(ticket=ticket),
         "escalate_form": escalate_form,
         "merge_form": bound.get("merge_form") or MergeForm(),
-        "macro_form": bound.get("macro_form") or MacroForm(),
-        "has_macros": Macro.objects.filter(is_active=True).exists(),
+        **_composer_context(),
         "transitions": _transition_choices(ticket),
         "can_escalate": any(t["needs_packet"] for t in _transition_choices(ticket)),
         "can_merge": request.user.has_perm("tickets.merge_ticket") and not ticket.merged_into_id,
@@ -446,6 +448,17 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, *, status: int = 200,
         **_time_context(request, ticket),
     }
     return render(request, "tickets/agent/ticket.html", context, status=status)
+
+
+def _active_macros() -> list[tuple[int, str]]:
+    return list(Macro.objects.filter(is_active=True).order_by("name", "id")
+                .values_list("pk", "name"))
+
+
+def _composer_context() -> dict[str, Any]:
+    # The macros change rarely: held per process like the other configuration (dropped
+    # when one is saved), so neither the page nor the composer after a send asks for them.
+    return {"macros": config_cache.get("tickets.active_macros", _active_macros)}
 
 
 def _seen_context(ticket: Ticket, seen: Any = None) -> dict[str, Any]:
@@ -534,7 +547,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     if refused is not None:
         return _refused(request, ticket, refused, reply_form=form)
     presence.leave(ticket.pk, user_id=request.user.pk)
-    sent = "Reply sent." if form.is_public else "Internal note added."
+    sent = _("Reply sent.") if form.is_public else _("Internal note added.")
     if request.POST.get("then") == "next":
         following_ticket = selectors.next_in_queue(request.user, after=ticket)
         if following_ticket is not None:
@@ -549,8 +562,11 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         # The handle time card is swapped out of band only when the reply logged time:
         # otherwise it shows what it showed.
         timed = _time_context(request, ticket) if data.get("time_minutes") else {}
+        # The new composer carries the ticket's new version: the next send (and the
+        # poll) compare with it, so the check before sending holds for every send.
         return render(request, "tickets/agent/reply_partial.html", {
             **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket), **timed,
+            **_seen_context(ticket), **_composer_context(),
         })
     return _done(request, ticket, sent)
 
@@ -613,7 +629,8 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
                                      reason=data["reason"], assignee=data["assignee"])
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc))
-    return _done(request, ticket, f"Status changed to {ticket.status_label}.")
+    return _done(request, ticket,
+                 _("Status changed to %(status)s.") % {"status": ticket.status_label})
 
 
 @require_POST
@@ -625,7 +642,7 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
         return _refused(request, ticket, error_text(form), update_form=form)
     changes = form.changes()
     if not changes:
-        messages.info(request, "Nothing to change.")
+        messages.info(request, _("Nothing to change."))
         return _done_quietly(request, ticket)
     try:
         services.update_ticket(ticket, actor=request.user, changes=changes,
@@ -641,7 +658,7 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc), update_form=form)
     names = ", ".join(form.fields[name].label.lower() for name in changes)
-    return _done(request, ticket, f"Updated {names}.")
+    return _done(request, ticket, _("Updated %(fields)s.") % {"fields": names})
 
 
 @require_POST
@@ -683,8 +700,10 @@ def escalate(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc), escalate_form=form)
-    where = "engineering" if engineering else (ticket.team.name if ticket.team else "the team")
-    return _done(request, ticket, f"Escalated to {where} with the handoff packet.")
+    where = _("engineering") if engineering else (ticket.team.name if ticket.team
+                                                   else _("the team"))
+    return _done(request, ticket,
+                 _("Escalated to %(where)s with the handoff packet.") % {"where": where})
 
 
 @require_POST
@@ -716,13 +735,13 @@ def macro(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load(request, pk)
     form = MacroForm(request.POST)
     if not form.is_valid():
-        return _refused(request, ticket, error_text(form), macro_form=form)
+        return _refused(request, ticket, error_text(form))
     chosen = form.cleaned_data["macro"]
     try:
         services.apply_macro(ticket, chosen, actor=request.user)
     except SERVICE_ERRORS as exc:
-        return _refused(request, ticket, problem(exc), macro_form=form)
-    return _done(request, ticket, f"Macro “{chosen.name}” applied.")
+        return _refused(request, ticket, problem(exc))
+    return _done(request, ticket, _("Macro “%(name)s” applied.") % {"name": chosen.name})
 
 
 # --- following and mentions -----------------------------------------------------------
@@ -734,11 +753,11 @@ def follow(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.get_ticket_for(request.user, pk)
     if request.POST.get("action") == "unfollow":
         following.unfollow(ticket, user=request.user)
-        now_following, said = False, "You no longer follow this ticket."
+        now_following, said = False, _("You no longer follow this ticket.")
     else:
         following.follow(ticket, user=request.user)
-        now_following, said = True, ("You follow this ticket: you hear of its replies, "
-                                     "notes and status changes.")
+        now_following, said = True, _("You follow this ticket: you hear of its replies, "
+                                      "notes and status changes.")
     if request.htmx:
         return render(request, "tickets/agent/_follow.html",
                       {"ticket": ticket, "following": now_following, "said": said})
@@ -796,7 +815,7 @@ def timer_start(request: HttpRequest, pk: int) -> HttpResponse:
         timetracking.start_timer(ticket, agent=request.user)
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc))
-    return _timer_response(request, ticket, "Timer started.")
+    return _timer_response(request, ticket, _("Timer started."))
 
 
 @require_POST
@@ -807,5 +826,6 @@ def timer_stop(request: HttpRequest, pk: int) -> HttpResponse:
         entry = timetracking.stop_timer(ticket, agent=request.user)
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc))
-    unit = "minute" if entry.minutes == 1 else "minutes"
-    return _timer_response(request, ticket, f"Timer stopped: {entry.minutes} {unit} logged.")
+    return _timer_response(request, ticket, ngettext(
+        "Timer stopped: %(count)s minute logged.", "Timer stopped: %(count)s minutes logged.",
+        entry.minutes) % {"count": entry.minutes})
