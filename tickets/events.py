@@ -441,9 +441,13 @@ def unregister_before_insert(hook: BeforeInsert) -> None:
 
 
 def before_insert(ticket: Any, at: datetime) -> None:
-    """Run the before-insert hooks on a ticket about to be inserted (tickets.services)."""
-    for hook in _before_insert:
-        hook(ticket, at)
+    """Run the before-insert hooks on a ticket about to be inserted (tickets.services),
+    when the write's in-request handlers will run inside its own transaction and get the
+    instance back (`new_ticket`): not inside a caller's transaction, where the row would
+    stay as the hooks left it, without what they planned, until that one commits."""
+    if len(_stack()) == 1 and len(transaction.get_connection().atomic_blocks) == 1:
+        for hook in _before_insert:
+            hook(ticket, at)
 
 
 def keep_new_ticket(ticket: Any) -> None:
