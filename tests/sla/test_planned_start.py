@@ -6,6 +6,7 @@ same instant, once planned and once with the plan switched off, and the rows com
 Committed transactions (the in-request handlers run inside the write's own transaction
 only at the outermost level, as in production).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -29,9 +30,22 @@ from tickets.models import Channel, Tag, Ticket, Trigger
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MONDAY = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
-CLOCK_FIELDS = ("metric", "cycle", "policy_id", "calendar_id", "target", "internal_target",
-                "state", "started_at", "due_at", "internal_due_at", "next_level_at",
-                "next_level_percent", "breached_at", "completed_at")
+CLOCK_FIELDS = (
+    "metric",
+    "cycle",
+    "policy_id",
+    "calendar_id",
+    "target",
+    "internal_target",
+    "state",
+    "started_at",
+    "due_at",
+    "internal_due_at",
+    "next_level_at",
+    "next_level_percent",
+    "breached_at",
+    "completed_at",
+)
 
 
 @pytest.fixture
@@ -43,11 +57,16 @@ def frozen() -> Iterator[None]:
 def rows(ticket: Ticket) -> tuple:
     """What the SLA reaction wrote for the ticket, without ids."""
     ticket = Ticket.objects.get(pk=ticket.pk)
-    clocks = [tuple(getattr(c, f) for f in CLOCK_FIELDS)
-              for c in Clock.objects.filter(ticket=ticket).order_by("metric", "cycle")]
-    clock_events = [(e.clock.metric, e.kind, e.at, e.reason, e.data) for e in
-                    ClockEvent.objects.filter(ticket=ticket).select_related("clock")
-                    .order_by("clock__metric", "pk")]
+    clocks = [
+        tuple(getattr(c, f) for f in CLOCK_FIELDS)
+        for c in Clock.objects.filter(ticket=ticket).order_by("metric", "cycle")
+    ]
+    clock_events = [
+        (e.clock.metric, e.kind, e.at, e.reason, e.data)
+        for e in ClockEvent.objects.filter(ticket=ticket)
+        .select_related("clock")
+        .order_by("clock__metric", "pk")
+    ]
     return ticket.sla_due_at, ticket.sla_level, clocks, clock_events
 
 
@@ -55,8 +74,10 @@ def file(**kwargs) -> tuple[Ticket, list[str]]:
     """File a ticket; the write's statements (its deferred reactions queued, not run)."""
     kwargs.setdefault("subject", "Export stops at 10k rows")
     kwargs.setdefault("description", "Since this morning the CSV export is cut.")
-    with mock.patch("tickets.tasks.handle_pending_events.delay"), \
-            CaptureQueriesContext(connection) as queries:
+    with (
+        mock.patch("tickets.tasks.handle_pending_events.delay"),
+        CaptureQueriesContext(connection) as queries,
+    ):
         ticket = services.create_ticket(**kwargs)
     return ticket, [q["sql"] for q in queries]
 
@@ -83,8 +104,14 @@ def test_planned_clocks_are_the_clocks_started_from_the_row(frozen):
     loner = make_user(Role.CUSTOMER)
     agent = make_user(Role.AGENT)
     # A factor override in force now, for P2: the plan must see it as the row's start does.
-    Override.objects.create(name="Launch week", reason="volume", starts_at=MONDAY - timedelta(
-        days=1), ends_at=MONDAY + timedelta(days=1), priorities=[2], factor=Decimal("1.5"))
+    Override.objects.create(
+        name="Launch week",
+        reason="volume",
+        starts_at=MONDAY - timedelta(days=1),
+        ends_at=MONDAY + timedelta(days=1),
+        priorities=[2],
+        factor=Decimal("1.5"),
+    )
     cases = [
         {"requester": enterprise, "actor": enterprise},
         {"requester": business, "actor": business, "channel": Channel.API},
@@ -104,7 +131,10 @@ def test_planned_clocks_are_the_clocks_started_from_the_row(frozen):
         assert events.is_as_written(planned)
         fresh = Ticket.objects.get(pk=planned.pk)
         assert (planned.sla_due_at, planned.sla_level, planned.updated_at) == (
-            fresh.sla_due_at, fresh.sla_level, fresh.updated_at)
+            fresh.sla_due_at,
+            fresh.sla_level,
+            fresh.updated_at,
+        )
 
 
 def test_no_matching_policy_plans_no_clock(frozen):
@@ -126,7 +156,10 @@ def test_a_policy_on_tags_starts_from_the_row_with_the_tags_added_after_the_inse
     ticket, _ = file(requester=customer, actor=agent, tags=["vip"])
     clock = Clock.objects.get(ticket=ticket)
     assert (clock.policy_id, clock.metric, clock.due_at) == (
-        vip.pk, "first_response", MONDAY + timedelta(minutes=20))
+        vip.pk,
+        "first_response",
+        MONDAY + timedelta(minutes=20),
+    )
     assert Ticket.objects.get(pk=ticket.pk).sla_due_at == clock.due_at
     other, _ = file(requester=customer, actor=agent)
     assert Clock.objects.filter(ticket=other).exclude(policy=vip).exists()
@@ -136,10 +169,16 @@ def test_a_creation_trigger_acting_after_the_insert_gets_clocks_for_what_it_chan
     customer = make_user(Role.CUSTOMER, org=make_org())
     # add_note waits for the insert: the object no longer is the whole story of the write,
     # so the clocks are started from the row (read back), with the rule's priority.
-    Trigger.objects.create(name="Outage", order=1, events=["created"],
-                           conditions=[{"field": "text", "op": "contains", "value": "outage"}],
-                           actions=[{"action": "set_priority", "value": 1},
-                                    {"action": "add_note", "value": "Paged the on-call."}])
+    Trigger.objects.create(
+        name="Outage",
+        order=1,
+        events=["created"],
+        conditions=[{"field": "text", "op": "contains", "value": "outage"}],
+        actions=[
+            {"action": "set_priority", "value": 1},
+            {"action": "add_note", "value": "Paged the on-call."},
+        ],
+    )
     ticket, _ = file(requester=customer, actor=customer, subject="Total outage")
     agent = make_user(Role.AGENT)
     p1 = file_unplanned(requester=customer, actor=agent, priority=1, subject="Other")
@@ -152,8 +191,9 @@ def test_a_caller_changing_the_ticket_in_the_same_write_gets_clocks_for_its_chan
     customer = make_user(Role.CUSTOMER, org=make_org())
     agent = make_user(Role.AGENT)
     with events.atomic():
-        ticket = services.create_ticket(requester=customer, actor=agent, subject="A",
-                                        description="B", priority=4)
+        ticket = services.create_ticket(
+            requester=customer, actor=agent, subject="A", description="B", priority=4
+        )
         services.update_ticket(ticket, actor=agent, changes={"priority": 1})
     p1 = file_unplanned(requester=customer, actor=agent, priority=1)
     assert rows(ticket)[:3] == rows(p1)[:3]
