@@ -35,7 +35,12 @@ def _ticket(ticket_id: int) -> Ticket | None:
 
 
 def on_ticket_created(event: events.TicketCreated) -> None:
-    if ticket := _ticket(event.ticket_id):
+    # In the write that created it, the ticket is the object it inserted, with the
+    # clocks planned before the INSERT (services.plan_clocks): no read, no lock, no UPDATE.
+    planned = events.new_ticket(event.ticket_id)
+    if planned is not None and services.start_planned(planned, at=event.at):
+        return
+    if ticket := planned or _ticket(event.ticket_id):
         services.start_clocks(ticket, at=event.at)
 
 
@@ -182,6 +187,7 @@ def connect() -> None:
     """Subscribe the SLA handlers (idempotent)."""
     for event_type, handler in SUBSCRIPTIONS:
         events.subscribe(event_type, handler, many=BATCH_FORMS.get(handler))
+    events.register_before_insert(services.plan_clocks)
     pre_save.connect(_remember_tier, sender=Organization, dispatch_uid="sla.remember_tier")
     post_save.connect(_on_organization_saved, sender=Organization,
                       dispatch_uid="sla.organization_tier")
@@ -190,5 +196,6 @@ def connect() -> None:
 def disconnect() -> None:
     for event_type, handler in SUBSCRIPTIONS:
         events.unsubscribe(event_type, handler)
+    events.unregister_before_insert(services.plan_clocks)
     pre_save.disconnect(sender=Organization, dispatch_uid="sla.remember_tier")
     post_save.disconnect(sender=Organization, dispatch_uid="sla.organization_tier")

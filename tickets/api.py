@@ -36,7 +36,7 @@ from helpdesk.api import FORBIDDEN, NOT_FOUND, CursorPagination, ErrorSerializer
 from helpdesk.keyset import decode_cursor, encode_cursor
 
 from . import changes as change_log
-from . import selectors, services
+from . import events, selectors, services
 from .api_filters import TicketFilter, ticket_filter_class
 from .models import Channel, Ticket, TicketChange
 from .serializers import (
@@ -253,8 +253,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def _represent_created(self, ticket: Ticket) -> dict:
         """A ticket just created, from the object the service wrote (its relations are in
         hand) with what the SLA reaction wrote to its row since; a new ticket has no
-        escalation and no survey yet."""
-        ticket.refresh_from_db(fields=["sla_due_at", "sla_level", "updated_at"])
+        escalation and no survey yet. The write hands back the very object it inserted,
+        with its reactions' column changes, when nothing else changed the row."""
+        if not events.is_as_written(ticket):
+            ticket.refresh_from_db(fields=["sla_due_at", "sla_level", "updated_at"])
         ticket.api_escalations = []
         ticket.api_satisfaction = None
         return TicketSerializer(ticket, context=self.get_serializer_context()).data

@@ -20,7 +20,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -415,10 +415,80 @@ _frames = threading.local()
 
 @dataclass
 class _Batch:
-    """What one write emitted, and the columns of ticket rows to write at its end."""
+    """What one write emitted, the columns of ticket rows to write at its end, and the
+    tickets it created, as it wrote them (`keep_new_ticket`)."""
 
     events: list[TicketEvent]
     rows: dict[int, dict[str, Any]]
+    new: dict[int, Any] = field(default_factory=dict)
+
+
+BeforeInsert = Callable[[Any, datetime], None]
+_before_insert: list[BeforeInsert] = []
+
+
+def register_before_insert(hook: BeforeInsert) -> None:
+    """Call `hook(ticket, at)` on a new ticket just before its INSERT, so an app above
+    may fill its own denormalised columns (sla: the next due time) in that INSERT
+    instead of an UPDATE after it. The hook writes nothing; what it computed may be kept
+    on the instance for the app's TicketCreated handler, which gets the instance back
+    from `new_ticket` (and must not trust it otherwise)."""
+    if hook not in _before_insert:
+        _before_insert.append(hook)
+
+
+def unregister_before_insert(hook: BeforeInsert) -> None:
+    if hook in _before_insert:
+        _before_insert.remove(hook)
+
+
+def before_insert(ticket: Any, at: datetime) -> None:
+    """Run the before-insert hooks on a ticket about to be inserted (tickets.services),
+    when the write's in-request handlers will run inside its own transaction and get the
+    instance back (`new_ticket`): not inside a caller's transaction, where the row would
+    stay as the hooks left it, without what they planned, until that one commits."""
+    if len(_stack()) == 1 and len(transaction.get_connection().atomic_blocks) == 1:
+        for hook in _before_insert:
+            hook(ticket, at)
+
+
+def keep_new_ticket(ticket: Any) -> None:
+    """The write that created `ticket` and is about to emit its TicketCreated hands the
+    instance to that event's in-request handlers (see `new_ticket`). Only the outermost
+    write does: a caller around it may change the row in ways the instance misses."""
+    stack = _stack()
+    if len(stack) == 1:
+        stack[0].new[ticket.pk] = ticket
+
+
+def _kept(batch: _Batch, ticket_id: int) -> Any:
+    """The kept instance of a ticket created by the write, if nothing of the write
+    changed the ticket after its TicketCreated (no event of it follows)."""
+    ticket = batch.new.get(ticket_id)
+    if ticket is None:
+        return None
+    created = [i for i, e in enumerate(batch.events)
+               if isinstance(e, TicketCreated) and e.ticket_id == ticket_id]
+    if len(created) != 1 or any(e.ticket_id == ticket_id
+                                for e in batch.events[created[0] + 1:]):
+        return None
+    return ticket
+
+
+def new_ticket(ticket_id: int) -> Any:
+    """While the in-request handlers of a write run inside its transaction: the ticket
+    this write created, as the object it inserted (the row is exactly that object), so
+    a TicketCreated handler needs no read; None otherwise (read the row)."""
+    batch = getattr(_frames, "publishing", None)
+    if batch is None or not before_commit():
+        return None
+    return _kept(batch, ticket_id)
+
+
+def is_as_written(ticket: Any) -> bool:
+    """True when `ticket` is the instance a committed write created and kept, with what
+    its in-request handlers wrote to the row since: the caller need not re-read it."""
+    return getattr(ticket, "_events_as_written", False)
 
 
 BeforePublish = Callable[[list[TicketEvent]], None]
@@ -505,15 +575,23 @@ def atomic(*, savepoint: bool = True) -> Iterator[None]:
             for pk, values in batch.rows.items():
                 stack[-1].rows.setdefault(pk, {}).update(values)
             return
+        inline = len(transaction.get_connection().atomic_blocks) == 1
         if batch.events:
-            connection = transaction.get_connection()
             _frames.publishing = batch
             try:
-                _publish(batch.events, before_commit=len(connection.atomic_blocks) == 1)
+                _publish(batch.events, before_commit=inline)
             finally:
                 _frames.publishing = None
         for pk, values in batch.rows.items():
             Ticket.objects.filter(pk=pk).update(**values)
+        if inline:
+            for pk in batch.new:
+                values = batch.rows.get(pk, {})
+                if (ticket := _kept(batch, pk)) is not None and not any(
+                        hasattr(v, "resolve_expression") for v in values.values()):
+                    for name, value in values.items():
+                        setattr(ticket, name, value)
+                    ticket._events_as_written = True
 
 
 def emit(event: TicketEvent) -> None:

@@ -263,6 +263,8 @@ def create_ticket(
                                     before=Status.NEW.value, after=step.target.value,
                                     note=reason, public=True, at=now))
                 assigned = agent
+        # Apps above fill their denormalised columns (the SLA due time) in this INSERT.
+        events.before_insert(ticket, now)
         ticket.save(force_insert=True)
         for row in audit:
             row.ticket = ticket
@@ -278,11 +280,8 @@ def create_ticket(
         if pending.add_tags or pending.remove_tags:
             removed = set(pending.remove_tags)
             tags = [t for t in [*tags, *pending.add_tags] if t.strip().lower() not in removed]
-        if tags:
-            _add_tags(ticket, tags, new_ticket=True)
-        else:
-            # No tags: say so, so whoever shows the new ticket need not ask.
-            ticket._prefetched_objects_cache = {"tags": Tag.objects.none()}
+        # The new ticket's tags, in hand: whoever shows it need not ask.
+        _prefetched_tags(ticket, _add_tags(ticket, tags, new_ticket=True) if tags else [])
         if assigned is not None:
             # The same events, in the same order, as transition() to "assigned" sends.
             events.emit(events.Assigned(ticket.pk, None, now, assigned.pk, ticket.team_id))
@@ -294,6 +293,10 @@ def create_ticket(
             rule_engine.record_fires(ticket, pending.fires, now=now)
         if pending.later:
             rule_engine.run_later(ticket, pending, now=now)
+        else:
+            # Nothing changed the row since its INSERT: the SLA reaction may start the
+            # clocks from this object instead of reading it again (events.new_ticket).
+            events.keep_new_ticket(ticket)
         events.emit(events.TicketCreated(ticket.pk, _actor_id(actor), now))
     return ticket
 
@@ -315,16 +318,27 @@ def _new_custom_values(raw: Mapping[str, Any] | None, *, actor: User | None,
     return values
 
 
-def _add_tags(ticket: Ticket, names: Iterable[str], *, new_ticket: bool = False) -> list[str]:
+def _add_tags(ticket: Ticket, names: Iterable[str], *, new_ticket: bool = False) -> list[Tag]:
+    """Add the tags (created when new) the ticket lacks; returns the ones added."""
     wanted = {n.strip().lower() for n in names if n and n.strip()}
     if not wanted:
         return []
     existing = set() if new_ticket else set(ticket.tags.values_list("name", flat=True))
-    new = sorted(wanted - existing)
-    for name in new:
-        tag, _ = Tag.objects.get_or_create(name=name[:50])
-        ticket.tags.add(tag)
-    return new
+    added = [Tag.objects.get_or_create(name=name[:50])[0]
+             for name in sorted(wanted - existing)]
+    if added:
+        ticket.tags.add(*added)  # one INSERT
+    return added
+
+
+def _prefetched_tags(ticket: Ticket, tags: list[Tag]) -> None:
+    """Hold a new ticket's tags as if prefetched (Tag's order: by name)."""
+    held = Tag.objects.none() if not tags else Tag.objects.filter(
+        pk__in=[t.pk for t in tags])
+    if tags:
+        held._result_cache = sorted(tags, key=lambda t: t.name)
+        held._prefetch_done = True
+    ticket._prefetched_objects_cache = {"tags": held}
 
 
 # --- status ---------------------------------------------------------------------------

@@ -39,12 +39,14 @@ from .lifecycle import (
     exempt,
     mark_breached,
     on_status_change,
+    plan_clocks,
     record_agent_reply,
     record_customer_reply,
     record_merge,
     record_reopen,
     refresh_next_level,
     start_clocks,
+    start_planned,
 )
 from .reevaluation import reevaluate, reevaluate_organization
 from .work import NOT_APPLICABLE, START_METRICS, sync_ticket, sync_tickets
@@ -54,5 +56,5 @@ __all__ = [
     "record_reopen", "record_merge", "exempt", "reevaluate", "reevaluate_organization",
     "mark_breached", "refresh_next_level", "sync_ticket", "sync_tickets", "NOT_APPLICABLE",
     "START_METRICS", "start_clocks_in_bulk", "PassedLevels", "AgentReply", "StatusMove",
-    "record_agent_replies", "on_status_changes",
+    "record_agent_replies", "on_status_changes", "plan_clocks", "start_planned",
 ]

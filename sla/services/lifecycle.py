@@ -1,6 +1,7 @@
 """Clock services that react to the ticket's life, and the escalation job's writes."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,8 +14,8 @@ from tickets.state_machine import Status
 
 from .. import clocks as arith
 from ..models import Clock, Metric
-from ..policies import match_policy, targets_for
-from .work import START_METRICS, ClockWork, sync_ticket
+from ..policies import active_policies, match_policy, targets_for
+from .work import START_METRICS, ClockWork, _pause_reason, sync_ticket
 
 if TYPE_CHECKING:
     from helpdesk.models import User
@@ -53,6 +54,53 @@ def start_clocks(ticket: Ticket, *, at: datetime) -> list[Clock]:
         ]
         work.sync()
     return started
+
+
+@dataclass(frozen=True)
+class _Plan:
+    at: datetime
+    work: ClockWork | None  # None: no policy matched, no clocks
+
+
+def plan_clocks(ticket: Ticket, at: datetime) -> None:
+    """Before a new ticket's INSERT (`tickets.events.register_before_insert`): start its
+    clocks in memory, as `start_clocks` would, and set its `sla_due_at` / `sla_level`, so
+    the INSERT carries them and no UPDATE follows. Nothing is written: `start_planned`
+    writes the clocks once the row exists. No plan (the clocks are started from the row
+    after the INSERT) when a policy tests tags (added after the INSERT) or the new ticket
+    waits (a paused clock writes its pause row)."""
+    policies = active_policies()
+    if any(policy.tags.all() for policy in policies):
+        return
+    policy = match_policy(ticket, policies=policies)
+    if policy is None:
+        ticket._sla_plan = _Plan(at, None)
+        return
+    if _pause_reason(ticket.status, ticket.waiting_reason, policy) is not None:
+        return
+    work = ClockWork(ticket.pk, at=at, actor=None, ticket=ticket, clocks=[], buffered=True)
+    targets = targets_for(ticket, policy, at=at)
+    for metric in START_METRICS:
+        if metric in targets:
+            work.open_clock(metric, 1, policy, targets[metric], started_at=at,
+                            reason="ticket created")
+    ticket.sla_due_at, ticket.sla_level = work.due_and_colour()
+    ticket._sla_plan = _Plan(at, work)
+
+
+def start_planned(ticket: Ticket, *, at: datetime) -> bool:
+    """Write the clocks `plan_clocks` started for this ticket, now inserted as planned
+    (the caller knows nothing changed it since: `tickets.events.new_ticket`). False when
+    there is no plan for this instant: call `start_clocks`."""
+    plan = ticket.__dict__.pop("_sla_plan", None)
+    if plan is None or plan.at != at:
+        return False
+    if plan.work is not None:
+        # A ticket inserted in this very transaction has no clocks yet, and nobody else
+        # can add any before it commits: no lock to take, nothing to check.
+        plan.work.bind(ticket.pk)
+        plan.work.flush()
+    return True
 
 
 def record_agent_reply(ticket: Ticket | int, *, at: datetime, actor: User | int | None) -> None:

@@ -161,13 +161,7 @@ class ClockWork:
         """`sync_ticket` from the clocks in hand (all of the ticket's, locked): the earliest
         active due time and its level colour, written only when they changed."""
         self.flush()
-        active = [c for c in self.clocks if c.completed_at is None and c.due_at is not None
-                  and c.state in (ClockState.RUNNING, ClockState.BREACHED)]
-        due_at, colour = None, ""
-        if active:
-            clock = min(active, key=lambda c: (c.due_at, c.pk))
-            due_at = clock.due_at
-            colour = self._colour(clock)
+        due_at, colour = self.due_and_colour()
         ticket = self._ticket
         if ticket is not None and ticket.sla_due_at == due_at and ticket.sla_level == colour:
             return
@@ -178,6 +172,22 @@ class ClockWork:
                                                             sla_level=colour)
         if ticket is not None:
             ticket.sla_due_at, ticket.sla_level = due_at, colour
+
+    def due_and_colour(self) -> tuple[datetime | None, str]:
+        """The ticket's SLA columns from the clocks in hand: the earliest active due time
+        and that clock's level colour."""
+        active = [c for c in self.clocks if c.completed_at is None and c.due_at is not None
+                  and c.state in (ClockState.RUNNING, ClockState.BREACHED)]
+        if not active:
+            return None, ""
+        clock = min(active, key=lambda c: (c.due_at, c.pk or 0))
+        return clock.due_at, self._colour(clock)
+
+    def bind(self, ticket_id: int) -> None:
+        """Give the clocks planned for a ticket not inserted yet its id (`plan_clocks`)."""
+        self.ticket_id = ticket_id
+        for row in (*self._new_clocks, *self._new_events):
+            row.ticket_id = ticket_id
 
     def _colour(self, clock: Clock) -> str:
         """The colour of the highest level fired on the clock ('' if none)."""

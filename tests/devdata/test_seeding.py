@@ -204,3 +204,15 @@ def test_bench_runs_and_reports(db):
     call_command("bench", iterations=1, warmup=0, stdout=io.StringIO())
     long_ticket = Ticket.objects.get(subject__startswith="[bench] Long")
     assert long_ticket.messages.count() == 50
+
+
+def test_bench_writes_only_prints_the_single_writes_with_queries_and_sql_time(db):
+    call_command("demo", tickets=40, stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("bench", iterations=2, warmup=0, writes_only=True, stdout=out)
+    text = out.getvalue()
+    for row in ("API ticket create (POST", "agent public reply", "agent internal note"):
+        assert row in text
+    assert "SQL ms p50" in text and "customer ticket list" not in text
+    triggers = [line for line in text.splitlines() if "50 active triggers" in line]
+    assert len(triggers) == 1 and "p95" in triggers[0] and "SQL ms p50" in triggers[0]

@@ -97,6 +97,9 @@ class Command(BaseCommand):
         parser.add_argument("--rules-only", action="store_true",
                             help="Only triggers and automations (create with 50 triggers, "
                                  "the automation scan).")
+        parser.add_argument("--writes-only", action="store_true",
+                            help="Only the single-ticket writes: API create, agent reply, "
+                                 "note, and the creates with and without 50 triggers.")
         parser.add_argument("--all", action="store_true",
                             help="Every page a user opens instead, warm and cold "
                                  "(manage.py bench_pages; see devdata/pages.py).")
@@ -158,6 +161,12 @@ class Command(BaseCommand):
             *bench_writes.scenarios(customer, l1_agent),  # create, reply, note
         ]
         created_before = Ticket.objects.filter(subject__startswith="[bench] API").count()
+        if opts["writes_only"]:
+            with production_like():
+                self._print([self._run(scenario, iterations, warmup)
+                             for scenario in bench_writes.scenarios(customer, l1_agent)])
+                bench_rules.run(self.stdout, customer=customer, iterations=iterations)
+            return
         if opts["rules_only"]:
             with production_like():
                 bench_rules.run(self.stdout, customer=customer, iterations=iterations)
