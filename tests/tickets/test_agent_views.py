@@ -675,16 +675,24 @@ def test_actions_require_post(agent_client, ticket_a):
 
 # --- htmx ---------------------------------------------------------------------------------
 
-def test_htmx_reply_returns_conversation_and_fresh_form(agent_client, ticket_a):
+def test_htmx_reply_appends_the_new_message_and_a_fresh_form(agent_client, ticket_a):
+    services.add_reply(fresh(ticket_a), author=ticket_a.requester, body="Earlier question.")
     response = agent_client.post(reverse("agent:reply", args=[ticket_a.pk]),
                                  {"body": "Fixed on our side.", "visibility": "public"}, **HTMX)
     assert response.status_code == 200
+    assert response["HX-Reswap"] == "none"  # only the out-of-band parts land
     html = response.content.decode()
-    assert "<html" not in html
-    assert html.lstrip().startswith('<section id="conversation"')
-    assert "Fixed on our side." in html
+    assert "<html" not in html and '<section id="conversation"' not in html
+    # The new message alone, appended to the conversation: not the earlier ones.
+    assert 'hx-swap-oob="beforeend:#conversation-messages"' in html
+    assert "Fixed on our side." in html and "Earlier question." not in html
+    assert 'id="conversation-empty" hx-swap-oob="delete"' in html
     assert 'id="reply-form"' in html and 'hx-swap-oob="true"' in html
     assert 'id="messages" hx-swap-oob="innerHTML"' in html and "Reply sent." in html
+    # The conversation the page polls holds it too, in its message list.
+    page = agent_client.get(reverse("agent:conversation", args=[ticket_a.pk])).content.decode()
+    assert '<div id="conversation-messages">' in page
+    assert page.index("Earlier question.") < page.index("Fixed on our side.")
 
 
 def test_htmx_error_is_shown_in_the_flash_area(agent_client, ticket_a):

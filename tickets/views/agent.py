@@ -555,8 +555,9 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
             url = following_ticket.get_absolute_url()
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     if request.htmx and not data["set_status"]:
-        # Only the conversation changed: swap it in and give back an empty form. The
-        # reply moved the ticket's version (the conversation fragment's cache key).
+        # Only the conversation changed, by this one message: append it and give back an
+        # empty form, instead of rendering the whole conversation again (half of the
+        # request's time on a long ticket). The reply moved the ticket's version.
         messages.success(request, sent)
         ticket.updated_at = message.created_at
         # The handle time card is swapped out of band only when the reply logged time:
@@ -564,10 +565,12 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         timed = _time_context(request, ticket) if data.get("time_minutes") else {}
         # The new composer carries the ticket's new version: the next send (and the
         # poll) compare with it, so the check before sending holds for every send.
-        return render(request, "tickets/agent/reply_partial.html", {
-            **_conversation_context(ticket), "reply_form": ReplyForm(ticket=ticket), **timed,
-            **_seen_context(ticket), **_composer_context(),
+        response = render(request, "tickets/agent/reply_partial.html", {
+            "ticket": ticket, "message": message, "reply_form": ReplyForm(ticket=ticket),
+            **timed, **_seen_context(ticket), **_composer_context(),
         })
+        response["HX-Reswap"] = "none"  # only the out-of-band parts land
+        return response
     return _done(request, ticket, sent)
 
 
