@@ -97,8 +97,10 @@ def widthratio(value: Any, max_value: Any, max_width: int) -> str:
 
 
 def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str]) -> Markup:
-    """Like {% cache %}: `{% call cached(300, "name", vary...) %}...{% endcall %}`."""
-    key = make_template_fragment_key(name, [str(v) for v in vary])
+    """Like {% cache %}: `{% call cached(300, "name", vary...) %}...{% endcall %}`. The
+    reader's language is always part of the key: a fragment holds translated text."""
+    key = make_template_fragment_key(
+        name, [translation.get_language() or "", *(str(v) for v in vary)])
     html = cache.get(key)
     if html is None:
         html = str(caller())
