@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.db import NotSupportedError
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -64,20 +65,24 @@ class WholeSeconds(Func):
     def __init__(self, end: Any, start: Any) -> None:
         super().__init__(end, start)
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def _operands(self, compiler: Any) -> tuple[str, str, list[Any]]:
         end, end_params = compiler.compile(self.source_expressions[0])
         start, start_params = compiler.compile(self.source_expressions[1])
-        params = [*end_params, *start_params]
-        if connection.vendor == "postgresql":
-            return f"FLOOR(EXTRACT(EPOCH FROM ({end} - {start})))::bigint", params
-        if connection.vendor == "sqlite":
-            # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; %s gives whole seconds.
-            return (
-                f"(CAST(strftime('%%s', {end}) AS INTEGER)"
-                f" - CAST(strftime('%%s', {start}) AS INTEGER))",
-                params,
-            )
-        raise NotImplementedError(f"WholeSeconds on {connection.vendor}")
+        return end, start, [*end_params, *start_params]
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        end, start, params = self._operands(compiler)
+        return f"FLOOR(EXTRACT(EPOCH FROM ({end} - {start})))::bigint", params
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; %s gives whole seconds.
+        end, start, params = self._operands(compiler)
+        return (f"(CAST(strftime('%%s', {end}) AS INTEGER)"
+                f" - CAST(strftime('%%s', {start}) AS INTEGER))", params)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        # The project runs on PostgreSQL and SQLite only (design.md).
+        raise NotSupportedError(f"WholeSeconds is not available on {connection.vendor}")
 
 
 def _bucket(seconds: str) -> Case:
