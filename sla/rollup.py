@@ -37,6 +37,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from helpdesk.models import Team, User
+from helpdesk.rollup import day_of, day_ranges, midnight
 
 from . import selectors
 from .models import Clock, ClockDay, ClockRollupState
@@ -59,30 +60,11 @@ _GROUPS = {
 }
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def _day_of(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
-
-
-def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Consecutive days as [first, after-last) ranges."""
-    out: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if out and out[-1][1] == day:
-            out[-1] = (out[-1][0], day + DAY)
-        else:
-            out.append((day, day + DAY))
-    return out
-
-
 # --- writing ----------------------------------------------------------------------------------
 
 def compute(start: date, end: date) -> list[ClockDay]:
     """The rows of the days [start, end), from the clocks (one GROUP BY)."""
-    rows = (Clock.objects.filter(started_at__gte=_midnight(start), started_at__lt=_midnight(end))
+    rows = (Clock.objects.filter(started_at__gte=midnight(start), started_at__lt=midnight(end))
             .annotate(day=TruncDate("started_at", tzinfo=UTC))
             .values("day", *_GROUPS.values()).annotate(**selectors.cell_sql()).order_by())
     return [ClockDay(day=r["day"], **{col: r[name] for col, name in _GROUPS.items()},
@@ -98,7 +80,7 @@ def refresh(days: Iterable[date]) -> int:
     """Recompute and store the rows of `days`; returns rows written. Runs under the state
     row's lock, so two refreshes never interleave their delete and insert."""
     written = 0
-    for start, end in _ranges(days):
+    for start, end in day_ranges(days):
         with transaction.atomic():
             _state()
             rows = compute(start, end)
@@ -114,14 +96,14 @@ def refresh_covered(moments: Iterable[datetime]) -> int:
     state = ClockRollupState.objects.filter(pk=1).first()
     if state is None or state.covered_from is None:
         return 0
-    return refresh(d for d in map(_day_of, moments)
+    return refresh(d for d in map(day_of, moments)
                    if state.covered_from <= d < state.covered_to)
 
 
 def rebuild(days: int = DEFAULT_DAYS, *, now: datetime | None = None) -> int:
     """Recompute the last `days` UTC days before today, a week per transaction."""
     now = now or timezone.now()
-    end = _day_of(now)
+    end = day_of(now)
     start = end - timedelta(days=days)
     written = 0
     day = start
@@ -160,7 +142,7 @@ def sync(*, now: datetime | None = None) -> int:
         since, covered_from, covered_to = state.synced_at, state.covered_from, state.covered_to
     if never_built:
         return rebuild(now=now)
-    today = _day_of(now)
+    today = day_of(now)
     days = {d for d in touched_days(since - SYNC_OVERLAP) if covered_from <= d < today}
     day = covered_to
     while day < today:  # days that ended since the last run
@@ -209,7 +191,7 @@ def _stored(filters: selectors.DashboardFilters, name: str, days: list[date],
     if not days:
         return []
     within = Q()
-    for start, end in _ranges(days):
+    for start, end in day_ranges(days):
         within |= Q(day__gte=start, day__lt=end)
     qs: QuerySet[ClockDay] = ClockDay.objects.filter(within)
     if teams is not None:
@@ -234,7 +216,7 @@ def _stored(filters: selectors.DashboardFilters, name: str, days: list[date],
         cell = {m: r[m] or 0 for m in selectors.CELL_COUNTS}
         cell.update({m: r[m] for m in selectors.CELL_SUMS}, metric=r["metric"])
         if name == "week":
-            cell["week"] = _week_start(_midnight(key), zone)
+            cell["week"] = _week_start(midnight(key), zone)
         else:
             cell[field] = key
             if name == "team":
@@ -249,9 +231,9 @@ def _split(filters: selectors.DashboardFilters, stored: tuple[date, date], *, we
     holding the start of a local week inside them), and the rest of the period."""
     zone = timezone.get_current_timezone()
     days: list[date] = []
-    day = max(stored[0], _day_of(filters.start))
+    day = max(stored[0], day_of(filters.start))
     while day < stored[1]:
-        lo, hi = _midnight(day), _midnight(day + DAY)
+        lo, hi = midnight(day), midnight(day + DAY)
         if hi > filters.end:
             break
         if lo >= filters.start and not (weekly and _week_start(hi - timedelta(microseconds=1),
@@ -260,7 +242,7 @@ def _split(filters: selectors.DashboardFilters, stored: tuple[date, date], *, we
         day += DAY
     parts: list[tuple[datetime, datetime]] = []
     cursor = filters.start
-    for lo, hi in ((_midnight(a), _midnight(b)) for a, b in _ranges(days)):
+    for lo, hi in ((midnight(a), midnight(b)) for a, b in day_ranges(days)):
         if cursor < lo:
             parts.append((cursor, lo))
         cursor = hi
@@ -274,7 +256,7 @@ def _own_elsewhere(filters: selectors.DashboardFilters, spec: selectors.Dimensio
     """Cells of the clocks of the stored `days` whose ticket is assigned to `user` but not
     in one of their teams (or in none): the part of an agent's sight the team rows lack.
     An index walk of the agent's own tickets."""
-    ranges = tuple((_midnight(a), _midnight(b)) for a, b in _ranges(days))
+    ranges = tuple((midnight(a), midnight(b)) for a, b in day_ranges(days))
     qs = replace(filters, parts=ranges).apply(
         Clock.objects.filter(ticket__assignee=user).exclude(ticket__team_id__in=teams), user)
     if spec.expressions:
