@@ -76,7 +76,8 @@ def save_investigation(ticket: Ticket, *, actor: User, data: Mapping[str, Any]) 
     _require_agent(actor)
     unknown = set(data) - set(Investigation.SNAPSHOT_FIELDS)
     if unknown:
-        raise ValidationError(f"Unknown investigation fields: {sorted(unknown)}")
+        raise ValidationError(_("Unknown investigation fields: %(unknown)s")
+                              % {"unknown": sorted(unknown)})
     if "decision" in data and data["decision"] not in Decision.values:
         raise ValidationError({"decision": _("Choose a decision.")})
     with transaction.atomic():

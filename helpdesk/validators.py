@@ -4,6 +4,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 
 def validate_timezone(value: str) -> None:
@@ -11,4 +12,4 @@ def validate_timezone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"Unknown time zone {value!r}.") from exc
+        raise ValidationError(_("Unknown time zone %(value)s.") % {"value": repr(value)}) from exc

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.web import problem
@@ -108,8 +109,8 @@ def declare(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 form.add_error(None, problem(exc))
             else:
-                messages.success(request, f"{incident.reference} declared as "
-                                          f"{incident.severity.label}.")
+                messages.success(request, _("%(reference)s declared as %(severity)s.") % {
+                    "reference": incident.reference, "severity": incident.severity.label})
                 return redirect(incident)
     else:
         first = tickets[0] if tickets else None
@@ -245,9 +246,13 @@ def link(request: HttpRequest, incident) -> None:
     ids = form.ticket_ids()
     tickets = list(visible_tickets(request.user).filter(pk__in=ids))
     if len(tickets) < len(ids):
-        messages.warning(request, f"{len(ids) - len(tickets)} ticket number(s) not found.")
+        missing = len(ids) - len(tickets)
+        messages.warning(request, ngettext("%(num)s ticket number not found.",
+                                           "%(num)s ticket numbers not found.",
+                                           missing) % {"num": missing})
     _act(request, lambda: services.link_tickets(incident, tickets, actor=request.user),
-         f"{len(tickets)} ticket(s) linked.")
+         ngettext("%(num)s ticket linked.", "%(num)s tickets linked.",
+                  len(tickets)) % {"num": len(tickets)})
 
 
 @_room_post
@@ -256,7 +261,7 @@ def unlink(request: HttpRequest, incident, ticket_pk: int) -> None:
     if ticket is None:
         raise Http404("No such ticket")
     _act(request, lambda: services.unlink_ticket(incident, ticket, actor=request.user),
-         f"{ticket.reference} unlinked.")
+         _("%(ticket)s unlinked.") % {"ticket": ticket.reference})
 
 
 @_room_post
@@ -270,7 +275,7 @@ def suggestion(request: HttpRequest, incident, suggestion_pk: int) -> None:
              _("Suggestion dismissed."))
     else:
         _act(request, lambda: services.accept_suggestion(row, actor=request.user),
-             f"{row.ticket.reference} linked.")
+             _("%(ticket)s linked.") % {"ticket": row.ticket.reference})
 
 
 @_room_post
@@ -304,7 +309,8 @@ def link_from_ticket(request: HttpRequest, ticket_pk: int) -> HttpResponse:
         raise Http404("No such ticket")
     incident = selectors.get_incident_for(request.user, request.POST.get("incident"))
     _act(request, lambda: services.link_tickets(incident, [ticket], actor=request.user),
-         f"{ticket.reference} linked to {incident.reference}.")
+         _("%(ticket)s linked to %(incident)s.") % {
+             "ticket": ticket.reference, "incident": incident.reference})
     return _back(request, ticket.get_absolute_url())
 
 

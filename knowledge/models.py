@@ -74,11 +74,12 @@ class Section(models.Model):
         node, seen = self.parent, {self.pk}
         while node is not None:
             if node.pk in seen:
-                raise ValidationError({"parent": "A section cannot be inside itself."})
+                raise ValidationError({"parent": _("A section cannot be inside itself.")})
             seen.add(node.pk)
             node = node.parent
         if self.depth > MAX_SECTION_DEPTH:
-            raise ValidationError({"parent": f"Sections nest at most {MAX_SECTION_DEPTH} levels."})
+            raise ValidationError({"parent": _("Sections nest at most %(depth)s levels.")
+                                             % {"depth": MAX_SECTION_DEPTH}})
 
 
 class Article(models.Model):
@@ -263,7 +264,7 @@ class Synonym(models.Model):
 
     def clean(self) -> None:
         if len(self.term_list) < 2:
-            raise ValidationError({"terms": "Give at least two terms."})
+            raise ValidationError({"terms": _("Give at least two terms.")})
 
 
 class SearchTerm(models.Model):

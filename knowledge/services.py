@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 from helpdesk.notifications import notify
@@ -78,19 +79,22 @@ def create_article(*, title: str, author: User | None, template: str = ArticleTe
     """A new draft article, starting from its template's content unless given some."""
     title = (title or "").strip()
     if not title:
-        raise ValidationError({"title": "An article needs a title."})
+        raise ValidationError({"title": _("An article needs a title.")})
     if template not in ArticleTemplate.values:
-        raise ValidationError({"template": f"Unknown template {template!r}."})
+        raise ValidationError({"template": _("Unknown template %(template)s.")
+                                           % {"template": repr(template)}})
     if audience not in Audience.values:
-        raise ValidationError({"audience": f"Unknown audience {audience!r}."})
+        raise ValidationError({"audience": _("Unknown audience %(audience)s.")
+                                           % {"audience": repr(audience)}})
     language = language or default_language()
     if language not in dict(settings.LANGUAGES):
-        raise ValidationError({"language": f"Unknown language {language!r}."})
+        raise ValidationError({"language": _("Unknown language %(language)s.")
+                                           % {"language": repr(language)}})
     if translation_of is not None and (
             translation_of.language == language
             or Article.objects.filter(translation_of=translation_of,
                                       language=language).exists()):
-        raise ValidationError({"language": "That article already exists in this language."})
+        raise ValidationError({"language": _("That article already exists in this language.")})
     tpl_summary, tpl_body = starting_content(template)
     now = timezone.now()
     with transaction.atomic():
@@ -122,7 +126,7 @@ def save_draft(article: Article, *, author: User | None, title: str, summary: st
     draft version until published. An unpublished article changes in place."""
     title = (title or "").strip()
     if not title:
-        raise ValidationError({"title": "An article needs a title."})
+        raise ValidationError({"title": _("An article needs a title.")})
     now = timezone.now()
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article.pk)
@@ -148,7 +152,7 @@ def submit_for_review(article: Article, *, actor: User | None) -> None:
     with transaction.atomic():
         version = open_version(article)
         if version is None:
-            raise ValidationError("There is no draft to review.")
+            raise ValidationError(_("There is no draft to review."))
         version.state = VersionState.REVIEW
         version.save(update_fields=["state"])
         if article.status == ArticleStatus.DRAFT:
@@ -161,13 +165,13 @@ def publish(article: Article, *, actor: User | None) -> Article:
     """Publish the open draft (or republish an archived article). The draft's content
     replaces the live content in one step, so readers never see the article offline."""
     if not _can_publish(actor):
-        raise PermissionDenied("You cannot publish articles.")
+        raise PermissionDenied(_("You cannot publish articles."))
     now = timezone.now()
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article.pk)
         version = open_version(article)
         if version is None and article.status == ArticleStatus.PUBLISHED:
-            raise ValidationError("There is no draft to publish.")
+            raise ValidationError(_("There is no draft to publish."))
         if version is not None:
             article.versions.filter(state=VersionState.PUBLISHED).update(
                 state=VersionState.SUPERSEDED)
@@ -192,14 +196,14 @@ def discard_draft(article: Article, *, actor: User | None) -> None:
         if version is None:
             return
         if article.status in (ArticleStatus.DRAFT, ArticleStatus.REVIEW):
-            raise ValidationError("This article was never published: archive it instead.")
+            raise ValidationError(_("This article was never published: archive it instead."))
         version.state = VersionState.DISCARDED
         version.save(update_fields=["state"])
 
 
 def archive(article: Article, *, actor: User | None) -> None:
     if not _can_publish(actor):
-        raise PermissionDenied("You cannot archive articles.")
+        raise PermissionDenied(_("You cannot archive articles."))
     now = timezone.now()
     with transaction.atomic():
         article.status = ArticleStatus.ARCHIVED
@@ -223,7 +227,7 @@ def flag_article(article: Article, *, reporter: User, kind: str, note: str = "",
                  ticket=None) -> ArticleFlag:
     """An agent reports an article as wrong or outdated; its owner is told (once per flag)."""
     if kind not in FlagKind.values:
-        raise ValidationError({"kind": "Choose wrong or outdated."})
+        raise ValidationError({"kind": _("Choose wrong or outdated.")})
     with transaction.atomic():
         flag = ArticleFlag.objects.create(article=article, reporter=reporter, kind=kind,
                                           note=note.strip(), ticket=ticket,
@@ -239,7 +243,7 @@ def draft_from_ticket(ticket, *, actor: User) -> Article:
     """A troubleshooting draft from a resolved ticket: the problem from its description, the
     solution from the agents' public replies. Customer details stay out of the draft."""
     if ticket.status not in ("resolved", "closed"):
-        raise ValidationError("Only resolved tickets can become an article.")
+        raise ValidationError(_("Only resolved tickets can become an article."))
     replies = list(ticket.messages.filter(is_public=True, by_agent=True)
                    .order_by("-created_at").values_list("body", flat=True)[:1])
     solution = replies[0] if replies else "<the fix>"
@@ -381,7 +385,7 @@ def vote(*, visit: Visit, article: Article, helpful: bool, reason: str = "",
          comment: str = "", user: User | None = None) -> ArticleVote:
     """"Was this helpful?": one vote per visit and article; voting again changes it."""
     if reason not in VoteReason.values:
-        raise ValidationError({"reason": "Unknown reason."})
+        raise ValidationError({"reason": _("Unknown reason.")})
     now = timezone.now()
     with transaction.atomic():
         Article.objects.select_for_update().filter(pk=article.pk).first()

@@ -19,6 +19,7 @@ from email.utils import parseaddr
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.mail import OutgoingMail
 from helpdesk.models import User
@@ -87,7 +88,7 @@ def clear(mark: BounceMark, *, actor: User, ticket: Ticket | None = None) -> Bou
     """An agent clears a mark: automatic mail to the address goes out again. Recorded as
     an internal note by the agent on `ticket` (where they cleared it from)."""
     if not actor.is_agent:
-        raise PermissionDenied("Only agents clear a bounce mark.")
+        raise PermissionDenied(_("Only agents clear a bounce mark."))
     with transaction.atomic():
         row = BounceMark.objects.select_for_update().get(pk=mark.pk)
         if row.cleared_at is not None:

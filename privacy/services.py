@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import AuditEntry, User
 
@@ -16,7 +17,7 @@ PERM = "privacy.handle_privacy_requests"
 
 def _check(actor: User) -> None:
     if not actor.has_perm(PERM):
-        raise PermissionDenied("Only privacy admins handle export and erasure requests.")
+        raise PermissionDenied(_("Only privacy admins handle export and erasure requests."))
 
 
 def _audit(request: PrivacyRequest, actor: User | None, action: str, what: str) -> None:
@@ -46,7 +47,7 @@ def take_download(request: PrivacyRequest, *, actor: User) -> str:
     with transaction.atomic():
         locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
         if locked.state != PrivacyRequest.State.READY or not locked.file:
-            raise ValidationError("This export has already been downloaded or has expired.")
+            raise ValidationError(_("This export has already been downloaded or has expired."))
         locked.state = PrivacyRequest.State.DOWNLOADED
         locked.downloaded_at = timezone.now()
         name, locked.file = locked.file, ""
@@ -59,9 +60,9 @@ def request_erasure(*, subject: User, actor: User, reason: str = "") -> PrivacyR
     """Ask for an erasure; nothing happens until a second admin approves."""
     _check(actor)
     if subject.pk == actor.pk:
-        raise ValidationError("You cannot ask for your own erasure here.")
+        raise ValidationError(_("You cannot ask for your own erasure here."))
     if subject.username.startswith("erased-user-") and not subject.is_active:
-        raise ValidationError("This person has already been erased.")
+        raise ValidationError(_("This person has already been erased."))
     with transaction.atomic():
         request = PrivacyRequest.objects.create(
             kind=PrivacyRequest.Kind.ERASURE, state=PrivacyRequest.State.AWAITING_APPROVAL,
@@ -78,9 +79,9 @@ def approve_erasure(request: PrivacyRequest, *, approver: User) -> PrivacyReques
         locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
         if locked.kind != PrivacyRequest.Kind.ERASURE \
                 or locked.state != PrivacyRequest.State.AWAITING_APPROVAL:
-            raise ValidationError("This request is not waiting for approval.")
+            raise ValidationError(_("This request is not waiting for approval."))
         if locked.requested_by_id == approver.pk:
-            raise ValidationError("A second admin must approve: not the one who asked.")
+            raise ValidationError(_("A second admin must approve: not the one who asked."))
         locked.approved_by = approver
         locked.state = PrivacyRequest.State.QUEUED
         locked.save(update_fields=["approved_by", "state"])

@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.models import User
@@ -28,7 +29,7 @@ class PersonForm(forms.Form):
         value = self.cleaned_data["person"].strip()
         matches = list(User.objects.filter(Q(username=value) | Q(email__iexact=value))[:2])
         if len(matches) != 1:
-            raise ValidationError("No single person has that e-mail or username.")
+            raise ValidationError(_("No single person has that e-mail or username."))
         return matches[0]
 
 

@@ -85,9 +85,10 @@ class RubricLevel(models.Model):
     def clean(self) -> None:
         if self.dimension_id and self.scorecard_id and \
                 self.dimension.scorecard_id != self.scorecard_id:
-            raise ValidationError({"dimension": "Pick a dimension of this scorecard."})
+            raise ValidationError({"dimension": _("Pick a dimension of this scorecard.")})
         if self.dimension_id and self.points is not None and self.points > self.dimension.weight:
-            raise ValidationError({"points": f"At most the weight ({self.dimension.weight})."})
+            raise ValidationError({"points": _("At most the weight (%(weight)s).")
+                                             % {"weight": self.dimension.weight}})
 
 
 class AutoFailItem(models.Model):

@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk import config_cache
 from helpdesk.models import SupportTier
@@ -59,7 +60,7 @@ def import_public_holidays(calendar: Calendar, *, country: str, years: Iterable[
     Names are in the country's own language unless `language` is given. An unknown country
     or subdivision raises ValidationError and changes nothing.
     """
-    code, _, subdiv = country.strip().upper().partition("-")
+    code, _dash, subdiv = country.strip().upper().partition("-")
     years = sorted(set(years))
     try:
         found = holiday_data.country_holidays(code, subdiv=subdiv or None, years=years,
@@ -71,8 +72,9 @@ def import_public_holidays(calendar: Calendar, *, country: str, years: Iterable[
     # The holidays package signals an unknown country with NotImplementedError.
     except (NotImplementedError, KeyError, ValueError, AttributeError) as exc:
         raise ValidationError(
-            f"No public holidays are known for {country!r} ({exc}). Use an ISO 3166 country "
-            "code, optionally with a subdivision: DE, DE-BY, US-CA."
+            _("No public holidays are known for %(country)s (%(exc)s). Use an ISO 3166 country "
+              "code, optionally with a subdivision: DE, DE-BY, US-CA.")
+            % {"country": repr(country), "exc": exc}
         ) from exc
     with transaction.atomic():
         existing = set(calendar.holidays.filter(date__in=list(dates))
@@ -109,13 +111,14 @@ class HolidayImportForm(forms.Form):
         try:
             years = sorted({int(part) for part in raw.split(",") if part.strip()})
         except ValueError as exc:
-            raise ValidationError("Years are numbers, e.g. 2026, 2027.") from exc
+            raise ValidationError(_("Years are numbers, e.g. 2026, 2027.")) from exc
         if not years:
-            raise ValidationError("Give at least one year.")
+            raise ValidationError(_("Give at least one year."))
         if len(years) > MAX_IMPORT_YEARS:
-            raise ValidationError(f"At most {MAX_IMPORT_YEARS} years at a time.")
+            raise ValidationError(_("At most %(num)s years at a time.")
+                                  % {"num": MAX_IMPORT_YEARS})
         if years[0] < 1950 or years[-1] > 2100:
-            raise ValidationError("Years between 1950 and 2100.")
+            raise ValidationError(_("Years between 1950 and 2100."))
         return years
 
 

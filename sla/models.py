@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel, SupportTier, staff_only
 from helpdesk.validators import validate_timezone  # noqa: F401 - named by sla migration 0001
@@ -89,7 +90,7 @@ class BusinessHours(models.Model):
 
     def clean(self) -> None:
         if self.end != _midnight and self.end <= self.start:
-            raise ValidationError("The end must be after the start (00:00 = midnight).")
+            raise ValidationError(_("The end must be after the start (00:00 = midnight)."))
 
 
 class Holiday(models.Model):
@@ -169,9 +170,9 @@ class Target(models.Model):
 
     def clean(self) -> None:
         if self.contractual <= timedelta(0):
-            raise ValidationError({"contractual": "The target must be positive."})
+            raise ValidationError({"contractual": _("The target must be positive.")})
         if self.internal is not None and not (timedelta(0) < self.internal <= self.contractual):
-            raise ValidationError({"internal": "Must be positive and at most the contractual."})
+            raise ValidationError({"internal": _("Must be positive and at most the contractual.")})
 
 
 class TierMultiplier(models.Model):
@@ -214,9 +215,9 @@ class Override(models.Model):
 
     def clean(self) -> None:
         if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
-            raise ValidationError({"ends_at": "The end must be after the start."})
+            raise ValidationError({"ends_at": _("The end must be after the start.")})
         if (self.factor is None) == (self.replacement is None):
-            raise ValidationError("Give either a factor or a replacement target.")
+            raise ValidationError(_("Give either a factor or a replacement target."))
 
 
 class LevelColour(models.TextChoices):

@@ -316,7 +316,7 @@ class TicketAdminForm(forms.ModelForm):
     def clean_assignee(self):
         assignee = self.cleaned_data.get("assignee")
         if assignee is not None and not assignee.is_agent:
-            raise ValidationError("Tickets can only be assigned to agents.")
+            raise ValidationError(_("Tickets can only be assigned to agents."))
         return assignee
 
 

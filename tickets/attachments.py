@@ -9,6 +9,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
 
 
 def validate_uploads(files: Sequence[UploadedFile], *, max_count: int | None = None) -> None:
@@ -16,19 +17,20 @@ def validate_uploads(files: Sequence[UploadedFile], *, max_count: int | None = N
     count for channels that cannot ask the sender to split (an e-mail arrives whole)."""
     limit = max_count or settings.HELPDESK_MAX_ATTACHMENTS_PER_MESSAGE
     if len(files) > limit:
-        raise ValidationError(f"At most {limit} attachments per message.")
+        raise ValidationError(_("At most %(limit)s attachments per message.") % {"limit": limit})
     allowed = {ext.lower() for ext in settings.HELPDESK_ALLOWED_ATTACHMENT_EXTENSIONS}
     max_bytes = settings.HELPDESK_MAX_ATTACHMENT_BYTES
     for f in files:
         ext = PurePath(f.name or "").suffix.lower().lstrip(".")
         if ext not in allowed:
             raise ValidationError(
-                f"“{f.name}”: files of type .{ext or '?'} are not accepted. "
-                f"Allowed: {', '.join(sorted(allowed))}."
+                _("“%(name)s”: files of type .%(ext)s are not accepted. Allowed: %(allowed)s.")
+                % {"name": f.name, "ext": ext or "?", "allowed": ", ".join(sorted(allowed))}
             )
         if f.size is None or f.size > max_bytes:
             raise ValidationError(
-                f"“{f.name}” is larger than the {max_bytes // (1024 * 1024)} MB limit."
+                _("“%(name)s” is larger than the %(mb)s MB limit.")
+                % {"name": f.name, "mb": max_bytes // (1024 * 1024)}
             )
 
 

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.bulkload import update_rows
 from helpdesk.models import User
@@ -49,8 +50,8 @@ class BatchReplies:
 
 def closed_refusal(ticket: Ticket) -> str:
     """Why a closed ticket takes no reply (add_reply's words)."""
-    return ("This ticket is closed. Please open a new request and mention "
-            f"{ticket.reference}.")
+    return (_("This ticket is closed. Please open a new request and mention %(reference)s.")
+            % {"reference": ticket.reference})
 
 
 def add_public_replies(ticket_ids: Iterable[int], *, author: User, body: str,
@@ -68,10 +69,10 @@ def add_public_replies(ticket_ids: Iterable[int], *, author: User, body: str,
     rows).
     """
     if not (author and author.is_agent):
-        raise PermissionDenied("Only agents reply to many tickets at once.")
+        raise PermissionDenied(_("Only agents reply to many tickets at once."))
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "The message is empty."})
+        raise ValidationError({"body": _("The message is empty.")})
     ids = sorted(set(ticket_ids))
     result = BatchReplies()
     if not ids:
@@ -113,7 +114,7 @@ def add_system_notes(ticket_ids: Collection[int], *, body: str) -> dict[int, Mes
     locked in id order, one INSERT of notes, one of audit rows, one UPDATE."""
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "The note is empty."})
+        raise ValidationError({"body": _("The note is empty.")})
     now = timezone.now()
     with transaction.atomic():
         ids = list(Ticket.objects.select_for_update().filter(pk__in=sorted(set(ticket_ids)))
@@ -262,7 +263,7 @@ def bulk_update(ticket_ids: Iterable[int], *, actor: User, assignee: User | None
     lifecycle step it implies, then `transition`), one audit event per change; written
     in a fixed number of statements, the domain events dispatched together."""
     if not (actor and actor.is_agent):
-        raise PermissionDenied("Only agents can change tickets in bulk.")
+        raise PermissionDenied(_("Only agents can change tickets in bulk."))
     assigning = assignee is not None or unassign
 
     def apply(plan: _Plan, names: dict[int, str]) -> None:
@@ -282,7 +283,7 @@ def move_many(ticket_ids: Iterable[int], to: str, *, actor: User | None, reason:
     is asked under the row lock and returns why a ticket is to be left as it is (listed
     in `left`), or "" to move it."""
     if actor is not None and not actor.is_agent:
-        raise PermissionDenied("Only agents or the system move tickets in bulk.")
+        raise PermissionDenied(_("Only agents or the system move tickets in bulk."))
 
     def apply(plan: _Plan, names: dict[int, str]) -> None:
         plan.move(to, reason=reason, names=names)
@@ -340,7 +341,7 @@ def _pk(user: User | None) -> int | None:
 def _assign(plan: _Plan, agent: User | None, names: Mapping[int, str]) -> None:
     """`update_ticket(changes={"assignee": agent})` on the plan's ticket."""
     if agent is not None and not agent.is_agent:
-        raise ValidationError({"assignee": "Tickets can only be assigned to agents."})
+        raise ValidationError({"assignee": _("Tickets can only be assigned to agents.")})
     ticket = plan.ticket
     if ticket.assignee_id == (agent.pk if agent else None):
         return

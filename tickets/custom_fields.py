@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 TEXT, LONG_TEXT, NUMBER, DECIMAL, DATE = "text", "long_text", "number", "decimal", "date"
 CHECKBOX, DROPDOWN, MULTISELECT, REGEX = "checkbox", "dropdown", "multiselect", "regex"
@@ -117,35 +118,36 @@ def clean_value(field: FieldDefinition, raw: Any) -> Any:
             return True
         if text in ("false", "0", "off", "no", ""):
             return False
-        raise ValidationError("Give true or false.")
+        raise ValidationError(_("Give true or false."))
     if kind == MULTISELECT:
         if is_empty(raw):
             return None
         items = [raw] if isinstance(raw, str) else raw
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-            raise ValidationError("Give a list of options.")
+            raise ValidationError(_("Give a list of options."))
         unknown = [i for i in items if i not in field.choices]
         if unknown:
-            raise ValidationError(f"Not an option: {', '.join(unknown)}.")
+            raise ValidationError(_("Not an option: %(options)s.")
+                                  % {"options": ", ".join(unknown)})
         chosen = set(items)
         return [c for c in field.choices if c in chosen] or None
     if is_empty(raw):
         return None
     if isinstance(raw, bool | dict | list | tuple):
-        raise ValidationError("Give a single value.")
+        raise ValidationError(_("Give a single value."))
     if kind in (TEXT, LONG_TEXT, REGEX):
         text = str(raw).strip()
         limit = MAX_LONG_TEXT if kind == LONG_TEXT else MAX_TEXT
         if len(text) > limit:
-            raise ValidationError(f"At most {limit} characters.")
+            raise ValidationError(_("At most %(limit)s characters.") % {"limit": limit})
         if kind == REGEX and not re.fullmatch(field.pattern, text):
             hint = field.pattern_hint or f"it must match {field.pattern}"
-            raise ValidationError(f"Not a valid value: {hint}.")
+            raise ValidationError(_("Not a valid value: %(hint)s.") % {"hint": hint})
         return text
     if kind == DROPDOWN:
         text = str(raw)
         if text not in field.choices:
-            raise ValidationError(f"Not an option: {text}.")
+            raise ValidationError(_("Not an option: %(text)s.") % {"text": text})
         return text
     if kind in (NUMBER, ORGANIZATION, USER):
         try:
@@ -154,23 +156,25 @@ def clean_value(field: FieldDefinition, raw: Any) -> Any:
             raise ValidationError("Give a whole number." if kind == NUMBER
                                   else "Give an id.") from None
         if isinstance(raw, float) and raw != int(raw):
-            raise ValidationError("Give a whole number.")
+            raise ValidationError(_("Give a whole number."))
         low = -MAX_NUMBER if kind == NUMBER else 1
         if not low <= number <= MAX_NUMBER:
-            raise ValidationError(f"Out of range ({low} to {MAX_NUMBER}).")
+            raise ValidationError(_("Out of range (%(low)s to %(high)s).")
+                                  % {"low": low, "high": MAX_NUMBER})
         return number
     if kind == DECIMAL:
         try:
             number = Decimal(str(raw).strip())
         except InvalidOperation:
-            raise ValidationError("Give a number, e.g. 12.50.") from None
+            raise ValidationError(_("Give a number, e.g. 12.50.")) from None
         if not number.is_finite():
-            raise ValidationError("Give a number, e.g. 12.50.")
+            raise ValidationError(_("Give a number, e.g. 12.50."))
         sign, digits, exponent = number.as_tuple()
         places = max(0, -int(exponent))
         if places > DECIMAL_PLACES or len(digits) - places > DECIMAL_DIGITS - DECIMAL_PLACES:
-            raise ValidationError(f"At most {DECIMAL_DIGITS - DECIMAL_PLACES} digits before "
-                                  f"and {DECIMAL_PLACES} after the point.")
+            raise ValidationError(_("At most %(before)s digits before and %(after)s after "
+                                    "the point.") % {"before": DECIMAL_DIGITS - DECIMAL_PLACES,
+                                                     "after": DECIMAL_PLACES})
         return str(number)
     if kind == DATE:
         if isinstance(raw, date):
@@ -178,8 +182,8 @@ def clean_value(field: FieldDefinition, raw: Any) -> Any:
         try:
             return date.fromisoformat(str(raw).strip()).isoformat()
         except ValueError:
-            raise ValidationError("Give a date as YYYY-MM-DD.") from None
-    raise ValidationError(f"Unknown field type {kind!r}.")
+            raise ValidationError(_("Give a date as YYYY-MM-DD.")) from None
+    raise ValidationError(_("Unknown field type %(kind)s.") % {"kind": repr(kind)})
 
 
 def merge_values(current: Mapping[str, Any], cleaned: Mapping[str, Any]) -> dict[str, Any]:
@@ -296,19 +300,21 @@ def check_conditions(conditions: Any, *, name: str) -> None:
     if conditions in (None, ""):
         return
     if not isinstance(conditions, list):
-        raise ValidationError({name: 'Give a list, e.g. [{"field": "plan", "op": "eq", '
-                                     '"value": "Pro"}].'})
+        raise ValidationError({name: _('Give a list, e.g. [{"field": "plan", "op": "eq", '
+                                       '"value": "Pro"}].')})
     for i, cond in enumerate(conditions, 1):
         if not isinstance(cond, dict) or not KEY_PATTERN.match(str(cond.get("field", ""))):
-            raise ValidationError({name: f"Condition {i}: give the field's key as \"field\"."})
+            raise ValidationError({name: _('Condition %(i)s: give the field\'s key as "field".')
+                                         % {"i": i}})
         if cond.get("op") not in OPS:
-            raise ValidationError({name: f"Condition {i}: the operator must be one of "
-                                         f"{', '.join(OPS)}."})
+            raise ValidationError({name: _("Condition %(i)s: the operator must be one of "
+                                           "%(ops)s.") % {"i": i, "ops": ", ".join(OPS)}})
         if cond["op"] not in ("set", "empty") and "value" not in cond:
-            raise ValidationError({name: f"Condition {i}: give a \"value\"."})
+            raise ValidationError({name: _('Condition %(i)s: give a "value".') % {"i": i}})
         unknown = set(cond) - {"field", "op", "value"}
         if unknown:
-            raise ValidationError({name: f"Condition {i}: unknown keys {sorted(unknown)}."})
+            raise ValidationError({name: _("Condition %(i)s: unknown keys %(unknown)s.")
+                                         % {"i": i, "unknown": sorted(unknown)}})
 
 
 def check_values_setting(values: Any, *, name: str) -> None:
@@ -316,5 +322,5 @@ def check_values_setting(values: Any, *, name: str) -> None:
     if values in (None, ""):
         return
     if not isinstance(values, dict) or not all(KEY_PATTERN.match(str(k)) for k in values):
-        raise ValidationError({name: 'Give an object of field keys and values, e.g. '
-                                     '{"plan": "Pro"}.'})
+        raise ValidationError({name: _('Give an object of field keys and values, e.g. '
+                                       '{"plan": "Pro"}.')})

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from helpdesk import config_cache
 from helpdesk.models import Organization, User
@@ -129,7 +130,7 @@ def clean_values(raw: Mapping[str, Any], *, customer: bool,
     Customers may give only the fields they may edit that apply to the ticket. Errors are
     raised together, by key (`custom_fields.<key>` for the API)."""
     if not isinstance(raw, Mapping):
-        raise ValidationError({"custom_fields": "Give an object of field keys and values."})
+        raise ValidationError({"custom_fields": _("Give an object of field keys and values.")})
     fields = by_key()
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
@@ -231,7 +232,8 @@ def check_conditions_known(conditions: Any) -> None:
     fields = by_key()
     unknown = sorted({c["field"] for c in conditions or () if c["field"] not in fields})
     if unknown:
-        raise ValidationError(f"No such custom field: {', '.join(unknown)}.")
+        raise ValidationError(_("No such custom field: %(keys)s.")
+                              % {"keys": ", ".join(unknown)})
 
 
 def check_values_known(values: Any) -> None:

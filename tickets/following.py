@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 
@@ -20,7 +21,7 @@ def follow(ticket: Ticket, *, user: User) -> bool:
     """Follow `ticket`; False if `user` already did. Staff who can see it only."""
     if not (user.is_authenticated and user.is_agent
             and selectors.visible_tickets(user).filter(pk=ticket.pk).exists()):
-        raise PermissionDenied("Only staff who can see a ticket may follow it.")
+        raise PermissionDenied(_("Only staff who can see a ticket may follow it."))
     try:
         with transaction.atomic():
             TicketFollower.objects.create(ticket=ticket, user=user, created_at=timezone.now())

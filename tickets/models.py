@@ -548,8 +548,8 @@ class TicketForm(models.Model):
 
     def clean(self) -> None:
         if not (self.category_id or self.product_area_id or self.is_default):
-            raise ValidationError("Choose a category or a product area for this form, or "
-                                  "make it the default form.")
+            raise ValidationError(gettext("Choose a category or a product area for this form, or "
+                                          "make it the default form."))
 
 
 class TicketFormField(models.Model):
@@ -570,8 +570,9 @@ class TicketFormField(models.Model):
 
     def clean(self) -> None:
         if self.field_id and not self.field.customer_editable:
-            raise ValidationError({"field": "Only fields customers may edit can be on a "
-                                            "customer form; tick \"customer editable\" first."})
+            raise ValidationError({"field": gettext(
+                'Only fields customers may edit can be on a customer form; tick '
+                '"customer editable" first.')})
 
 
 class Macro(models.Model):

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import ISO_8601, serializers
@@ -61,7 +62,7 @@ class CustomFieldValuesField(serializers.JSONField):
     def to_internal_value(self, data):
         data = super().to_internal_value(data)
         if not isinstance(data, dict):
-            raise serializers.ValidationError("Give an object of field keys and values.")
+            raise serializers.ValidationError(_("Give an object of field keys and values."))
         return data
 
 

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import Organization, Team, User
 
@@ -216,13 +217,14 @@ def create_ticket(
     subject = (subject or "").strip()
     description = (description or "").strip()
     if not subject:
-        raise ValidationError({"subject": "A subject is required."})
+        raise ValidationError({"subject": _("A subject is required.")})
     if not description:
-        raise ValidationError({"description": "Please describe the problem."})
+        raise ValidationError({"description": _("Please describe the problem.")})
     if channel not in Channel.values:
-        raise ValidationError({"channel": f"Unknown channel {channel!r}."})
+        raise ValidationError({"channel": _("Unknown channel %(channel)s.")
+                                          % {"channel": repr(channel)}})
     if priority is not None and priority not in Priority.values:
-        raise ValidationError({"priority": "Priority must be 1 (P1) to 5 (P5)."})
+        raise ValidationError({"priority": _("Priority must be 1 (P1) to 5 (P5).")})
     validate_uploads(attachments, max_count=max_attachments)
     values = _new_custom_values(custom_fields, actor=actor, category=category,
                                 product_area=product_area)
@@ -371,10 +373,10 @@ def transition(
         }
         step = check(ticket.status, to, provided, customer=customer)
         if customer and ticket.requester_id != actor.pk and not _customer_can_act(ticket, actor):
-            raise PermissionDenied("Only the requester can change this ticket.")
+            raise PermissionDenied(_("Only the requester can change this ticket."))
         handoff = HandoffPacket.from_mapping(packet) if PACKET in step.requires else None
         if assignee is not None and not assignee.is_agent:
-            raise TransitionError("Tickets can only be assigned to agents.")
+            raise TransitionError(_("Tickets can only be assigned to agents."))
         now = timezone.now()
         if handoff is not None:
             _write_escalation(ticket, handoff, actor=actor, to_team=to_team, now=now,
@@ -447,12 +449,12 @@ def add_reply(
     """
     agent = _is_agent(author)
     if not agent and not public:
-        raise PermissionDenied("Customers cannot write internal notes.")
+        raise PermissionDenied(_("Customers cannot write internal notes."))
     refuse_staff_fields(author, {"time_minutes": bool(time_minutes),
                                   "set_status": bool(set_status)})
     body = (body or "").strip()
     if not body and not attachments:
-        raise ValidationError({"body": "The message is empty."})
+        raise ValidationError({"body": _("The message is empty.")})
     validate_uploads(attachments, max_count=max_attachments)
     with events.atomic(savepoint=not locked):
         now = timezone.now()
@@ -468,8 +470,8 @@ def add_reply(
             ticket = _lock_and_touch(ticket, now=now, first_response=agent and public)
         if ticket.status == Status.CLOSED:
             raise TransitionError(
-                "This ticket is closed. Please open a new request and mention "
-                f"{ticket.reference}."
+                _("This ticket is closed. Please open a new request and mention %(reference)s.")
+                % {"reference": ticket.reference}
             )
         message = Message.objects.create(
             ticket=ticket, author=author, is_public=public, by_agent=agent,
@@ -508,7 +510,7 @@ def add_system_note(ticket: Ticket, *, body: str, channel: str = Channel.WEB,
     attaches itself, so not held to the upload limits."""
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "The note is empty."})
+        raise ValidationError({"body": _("The note is empty.")})
     with events.atomic():
         ticket = _lock(ticket)
         now = timezone.now()
@@ -584,14 +586,15 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
                "custom_fields"}
     unknown = set(changes) - allowed
     if unknown:
-        raise ValidationError(f"These fields cannot be changed here: {sorted(unknown)}")
+        raise ValidationError(_("These fields cannot be changed here: %(unknown)s")
+                              % {"unknown": sorted(unknown)})
     if actor is not None and not _is_agent(actor):
-        raise PermissionDenied("Only agents can change ticket fields.")
+        raise PermissionDenied(_("Only agents can change ticket fields."))
     with events.atomic():
         ticket = _lock(ticket)
         if expected_versions is not None and version_of(ticket) not in expected_versions:
-            raise ConflictError("The ticket was changed by someone else since you loaded it; "
-                                "reload it and apply your change again.")
+            raise ConflictError(_("The ticket was changed by someone else since you loaded it; "
+                                  "reload it and apply your change again."))
         if expected:
             current = field_values(ticket)
             moved = [name for name in changes if name in expected
@@ -607,7 +610,7 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
         if "priority" in changes:
             new = int(changes["priority"])
             if new not in Priority.values:
-                raise ValidationError({"priority": "Priority must be 1 (P1) to 5 (P5)."})
+                raise ValidationError({"priority": _("Priority must be 1 (P1) to 5 (P5).")})
             if new != ticket.priority:
                 _record(ticket, EventKind.FIELD, actor=actor, field="priority",
                         before=f"P{ticket.priority}", after=f"P{new}", at=now)
@@ -627,7 +630,7 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
         if "subject" in changes:
             subject = str(changes["subject"] or "").strip()[:255]
             if not subject:
-                raise ValidationError({"subject": "A subject is required."})
+                raise ValidationError({"subject": _("A subject is required.")})
             if subject != ticket.subject:
                 _record(ticket, EventKind.FIELD, actor=actor, field="subject",
                         before=ticket.subject, after=subject, at=now)
@@ -636,7 +639,7 @@ def update_ticket(ticket: Ticket, *, actor: User | None, changes: Mapping[str, A
         if "assignee" in changes:
             agent = changes["assignee"]
             if agent is not None and not agent.is_agent:
-                raise ValidationError({"assignee": "Tickets can only be assigned to agents."})
+                raise ValidationError({"assignee": _("Tickets can only be assigned to agents.")})
             if _pk(agent) != ticket.assignee_id:
                 _set_assignee(ticket, agent, actor=actor)
                 changed = True
@@ -700,9 +703,9 @@ def set_custom_fields(ticket: Ticket, *, actor: User, values: Mapping[str, Any])
     with events.atomic():
         ticket = _lock(ticket)
         if ticket.requester_id != actor.pk and not _customer_can_act(ticket, actor):
-            raise PermissionDenied("Only the requester can change this ticket.")
+            raise PermissionDenied(_("Only the requester can change this ticket."))
         if ticket.status == Status.CLOSED:
-            raise TransitionError("This ticket is closed; it cannot be changed.")
+            raise TransitionError(_("This ticket is closed; it cannot be changed."))
         cleaned = field_definitions.clean_values(
             values, customer=True, category_id=ticket.category_id,
             product_area_id=ticket.product_area_id)
@@ -764,7 +767,7 @@ def escalate(ticket: Ticket, *, to_team: Team | None, packet: Mapping[str, Any],
              actor: User, engineering: bool = False) -> Ticket:
     """Hand the ticket to another tier (or engineering) with a complete handoff packet."""
     if not engineering and to_team is not None and to_team.pk == ticket.team_id:
-        raise TransitionError("Escalate to a different team than the current one.")
+        raise TransitionError(_("Escalate to a different team than the current one."))
     target = Status.ENGINEERING if engineering else Status.ESCALATED
     ticket = transition(ticket, target, actor=actor, packet=packet, to_team=to_team)
     if not engineering and ticket.team:
@@ -800,14 +803,14 @@ def return_escalation(ticket: Ticket, *, actor: User, missing: str) -> Ticket:
     """
     missing = (missing or "").strip()
     if not missing:
-        raise ValidationError({"missing": "Say what context is missing."})
+        raise ValidationError({"missing": _("Say what context is missing.")})
     if not _is_agent(actor):
-        raise PermissionDenied("Only agents can return an escalation.")
+        raise PermissionDenied(_("Only agents can return an escalation."))
     with events.atomic():
         ticket = _lock(ticket)
         esc = open_escalation(ticket)
         if esc is None:
-            raise TransitionError("This ticket has no open escalation to return.")
+            raise TransitionError(_("This ticket has no open escalation to return."))
         esc = Escalation.objects.select_for_update().get(pk=esc.pk)
         now = timezone.now()
         esc.returned_at = now
@@ -863,19 +866,21 @@ def merge(duplicate: Ticket, *, into: Ticket, actor: User) -> Ticket:
     """Carry the duplicate's conversation, requester and the custom values the original
     lacks into the original, then close it."""
     if duplicate.pk == into.pk:
-        raise ValidationError("A ticket cannot be merged into itself.")
+        raise ValidationError(_("A ticket cannot be merged into itself."))
     if not _is_agent(actor):
-        raise PermissionDenied("Only agents can merge tickets.")
+        raise PermissionDenied(_("Only agents can merge tickets."))
     with events.atomic():
         # Lock both rows in id order so two opposite merges cannot deadlock.
         locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(
             pk__in=[duplicate.pk, into.pk]).order_by("pk")}
         duplicate, into = locked[duplicate.pk], locked[into.pk]
         if duplicate.merged_into_id:
-            raise ValidationError(f"{duplicate.reference} is already merged.")
+            raise ValidationError(_("%(reference)s is already merged.")
+                                  % {"reference": duplicate.reference})
         step = check_merge(duplicate.status)
         if into.merged_into_id or into.status == Status.CLOSED:
-            raise ValidationError(f"{into.reference} is closed; merge into an open ticket.")
+            raise ValidationError(_("%(reference)s is closed; merge into an open ticket.")
+                                  % {"reference": into.reference})
         now = timezone.now()
         carried = [
             Message(ticket=into, author=m.author, is_public=m.is_public, by_agent=m.by_agent,
@@ -936,9 +941,9 @@ def render_macro(macro: Macro, ticket: Ticket, agent: User) -> str:
 def apply_macro(ticket: Ticket, macro: Macro, *, actor: User) -> Ticket:
     """Post the macro's reply or note and apply the field changes it carries, atomically."""
     if not _is_agent(actor):
-        raise PermissionDenied("Only agents can apply macros.")
+        raise PermissionDenied(_("Only agents can apply macros."))
     if not macro.is_active:
-        raise ValidationError("This macro is disabled.")
+        raise ValidationError(_("This macro is disabled."))
     with events.atomic():
         _record(ticket, EventKind.MACRO, actor=actor, after=macro.name)
         if macro.body.strip():

@@ -374,14 +374,14 @@ def can_handle(user: User, follow_up: FollowUp) -> bool:
 def handle_follow_up(follow_up: FollowUp, *, actor: User, outcome: str) -> FollowUp:
     # Permission first: someone who may not handle it learns nothing (404), not "say what".
     if not can_handle(actor, follow_up):
-        raise PermissionDenied("Only the owner, a lead of the team or a manager can do this.")
+        raise PermissionDenied(_("Only the owner, a lead of the team or a manager can do this."))
     outcome = (outcome or "").strip()
     if not outcome:
-        raise ValidationError({"outcome": "Say what was done."})
+        raise ValidationError({"outcome": _("Say what was done.")})
     with transaction.atomic():
         follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
         if follow_up.handled_at is not None:
-            raise ValidationError("This follow-up was already handled.")
+            raise ValidationError(_("This follow-up was already handled."))
         follow_up.handled_at = timezone.now()
         follow_up.handled_by = actor
         follow_up.outcome = outcome

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from helpdesk.models import User
 
@@ -25,7 +26,7 @@ MAX_MINUTES = 600
 
 def _check_agent(agent: User) -> None:
     if not getattr(agent, "is_agent", False):
-        raise PermissionDenied("Only agents track time.")
+        raise PermissionDenied(_("Only agents track time."))
 
 
 def log_time(ticket: Ticket, *, agent: User, minutes: int, message: Message | None = None,
@@ -34,7 +35,8 @@ def log_time(ticket: Ticket, *, agent: User, minutes: int, message: Message | No
     _check_agent(agent)
     if not isinstance(minutes, int) or isinstance(minutes, bool) or not (
             1 <= minutes <= MAX_MINUTES):
-        raise ValidationError({"time_minutes": f"Give between 1 and {MAX_MINUTES} minutes."})
+        raise ValidationError({"time_minutes": _("Give between 1 and %(max)s minutes.")
+                                               % {"max": MAX_MINUTES}})
     now = timezone.now()
     return TimeEntry.objects.create(
         ticket=ticket, agent=agent, message=message, minutes=minutes,
@@ -54,15 +56,16 @@ def start_timer(ticket: Ticket, *, agent: User) -> TimeEntry:
     current = running_timer(agent)
     if current is not None:
         if current.ticket_id == ticket.pk:
-            raise ValidationError("Your timer is already running on this ticket.")
+            raise ValidationError(_("Your timer is already running on this ticket."))
         raise ValidationError(
-            f"Your timer is running on ticket #{current.ticket_id}; stop it first.")
+            _("Your timer is running on ticket #%(ticket_id)s; stop it first.")
+            % {"ticket_id": current.ticket_id})
     try:
         with transaction.atomic():
             return TimeEntry.objects.create(ticket=ticket, agent=agent,
                                             started_at=timezone.now())
     except IntegrityError as exc:  # a concurrent start won the race
-        raise ValidationError("Your timer is already running; stop it first.") from exc
+        raise ValidationError(_("Your timer is already running; stop it first.")) from exc
 
 
 def elapsed_minutes(started_at: dt.datetime, ended_at: dt.datetime) -> int:
@@ -78,7 +81,7 @@ def stop_timer(ticket: Ticket, *, agent: User) -> TimeEntry:
         entry = (TimeEntry.objects.select_for_update()
                  .filter(agent=agent, ticket=ticket, ended_at__isnull=True).first())
         if entry is None:
-            raise ValidationError("Your timer is not running on this ticket.")
+            raise ValidationError(_("Your timer is not running on this ticket."))
         entry.ended_at = timezone.now()
         entry.minutes = elapsed_minutes(entry.started_at, entry.ended_at)
         entry.save(update_fields=["ended_at", "minutes"])

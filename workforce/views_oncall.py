@@ -143,7 +143,7 @@ def rotation(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _manager_only(request: HttpRequest) -> None:
     if not svc.can_manage(request.user):
-        raise PermissionDenied("Only team leads and managers can change the on-call plan.")
+        raise PermissionDenied(_("Only team leads and managers can change the on-call plan."))
 
 
 @require_POST

@@ -51,11 +51,13 @@ def declare(*, title: str, users_affected: str, impact: str, actor: User,
     chosen = int(level or suggested)
     reason = (reason or "").strip()
     if severity.needs_reason(suggested, chosen) and not reason:
-        raise ValidationError({"reason": f"The matrix suggests {severity.label(suggested)}; "
-                                         f"say why you chose {severity.label(chosen)}."})
+        raise ValidationError({"reason": _("The matrix suggests %(suggested)s; say why you "
+                                           "chose %(chosen)s.")
+                                         % {"suggested": severity.label(suggested),
+                                            "chosen": severity.label(chosen)}})
     sev = Severity.objects.filter(level=chosen).first()
     if sev is None:
-        raise ValidationError({"level": f"SEV{chosen} is not configured."})
+        raise ValidationError({"level": _("SEV%(chosen)s is not configured.") % {"chosen": chosen}})
     now = timezone.now()
     with transaction.atomic():
         cadence = _cadence(sev)
@@ -121,7 +123,7 @@ def change_severity(incident: Incident, *, level: int, reason: str, actor: User)
         raise ValidationError({"reason": _("Say why the severity changes.")})
     sev = Severity.objects.filter(level=level).first()
     if sev is None:
-        raise ValidationError({"level": f"SEV{level} is not configured."})
+        raise ValidationError({"level": _("SEV%(level)s is not configured.") % {"level": level}})
     with transaction.atomic():
         incident = _lock(incident)
         if not incident.is_open:

@@ -69,8 +69,8 @@ def resolve(incident: Incident, *, body: str, actor: User,
     if not body:
         raise ValidationError({"body": _("Write the resolution message.")})
     if ticket_status not in RESOLVE_TARGETS:
-        raise ValidationError({"ticket_status": "Linked tickets move to resolved or to "
-                                                "waiting on customer."})
+        raise ValidationError({"ticket_status": _("Linked tickets move to resolved or to waiting "
+                                                  "on customer.")})
     now = timezone.now()
     with transaction.atomic():
         incident = _lock(incident)

@@ -262,7 +262,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     back = _safe_next(request, reverse("agent:queue", kwargs={"name": "mine"}))
     form = BulkForm(request.POST)
     if not request.user.has_perm("tickets.bulk_update_ticket"):
-        messages.error(request, "You are not allowed to change tickets in bulk.")
+        messages.error(request, _("You are not allowed to change tickets in bulk."))
     elif not form.is_valid():
         messages.error(request, error_text(form))
     else:
@@ -277,12 +277,16 @@ def bulk(request: HttpRequest) -> HttpResponse:
             reason=data["reason"],
         )
         changed = len(result.changed)
-        messages.success(request, f"{changed} ticket{'s' if changed != 1 else ''} changed.")
+        messages.success(request, ngettext("%(num)s ticket changed.", "%(num)s tickets changed.",
+                                           changed) % {"num": changed})
         for pk, why in sorted(result.refused.items()):
-            messages.warning(request, f"#{pk} refused: {why}")
+            messages.warning(request, _("#%(ticket)s refused: %(reason)s") % {"ticket": pk,
+                                                                              "reason": why})
         unseen = ids - {t.pk for t in tickets}
         if unseen:
-            messages.warning(request, f"{len(unseen)} selected ticket(s) could not be found.")
+            messages.warning(request, ngettext(
+                "%(num)s selected ticket could not be found.",
+                "%(num)s selected tickets could not be found.", len(unseen)) % {"num": len(unseen)})
     if request.htmx:
         return HttpResponseClientRedirect(back)
     return redirect(back)
@@ -353,9 +357,11 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                         and custom_form.add_service_errors(exc.message_dict)):
                     messages.error(request, problem(exc))
             else:
-                team = ticket.team.name if ticket.team else "no team"
-                messages.success(request, f"Ticket {ticket.reference} created for "
-                                          f"{ticket.requester.display_name} ({team}).")
+                team = ticket.team.name if ticket.team else _("no team")
+                messages.success(request, _("Ticket %(ticket)s created for %(requester)s "
+                                            "(%(team)s).")
+                                 % {"ticket": ticket.reference,
+                                    "requester": ticket.requester.display_name, "team": team})
                 if selectors.visible_tickets(request.user).filter(pk=ticket.pk).exists():
                     return redirect("agent:ticket", pk=ticket.pk)
                 return redirect("agent:queue", name="mine")

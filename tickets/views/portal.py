@@ -365,7 +365,7 @@ def update_custom_fields(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _get_ticket(request, pk)
     form = _custom_edit_form(ticket, request.POST)
     if form is None:
-        raise PermissionDenied("There is nothing you can change on this request.")
+        raise PermissionDenied(_("There is nothing you can change on this request."))
     if form.is_valid():
         try:
             services.set_custom_fields(ticket, actor=request.user, values=form.changed_values())

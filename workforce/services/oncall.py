@@ -187,7 +187,7 @@ def can_manage(user: User) -> bool:
 
 def _check_manager(actor: User | None) -> None:
     if actor is not None and not can_manage(actor):
-        raise PermissionDenied("Only team leads and managers can change the on-call plan.")
+        raise PermissionDenied(_("Only team leads and managers can change the on-call plan."))
 
 
 @transaction.atomic
@@ -339,7 +339,7 @@ def root_of(p: Page) -> Page:
 def acknowledge(p: Page, *, user: User, at: datetime | None = None) -> int:
     """The paged person acknowledges; the whole escalation chain stops. Returns rows set."""
     if p.user_id != user.pk:
-        raise PermissionDenied("Only the person paged can acknowledge this page.")
+        raise PermissionDenied(_("Only the person paged can acknowledge this page."))
     at = at or timezone.now()
     return Page.objects.filter(_chain(root_of(p)), acknowledged_at__isnull=True).update(
         acknowledged_at=at)
