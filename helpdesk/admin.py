@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
@@ -73,7 +74,7 @@ class TeamAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
 
-    @admin.display(description="members", ordering="member_count")
+    @admin.display(description=_("members"), ordering="member_count")
     def member_count(self, team: Team) -> int:
         return team.member_count
 
@@ -145,8 +146,8 @@ class NoticeTemplateForm(forms.ModelForm):
     def clean_key(self) -> str:
         key = self.cleaned_data["key"]
         if key not in default_keys():
-            raise forms.ValidationError(
-                "Unknown notice. Known: " + ", ".join(default_keys()) + ".")
+            raise forms.ValidationError(_("Unknown notice. Known: %(keys)s.")
+                                        % {"keys": ", ".join(default_keys())})
         return key
 
 

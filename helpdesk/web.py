@@ -49,7 +49,12 @@ def problem(exc: Exception) -> str:
     """The message to show for a refused action (a ValidationError's messages, joined)."""
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
-    return str(exc) or "This action is not allowed."
+    # An error raised where nothing can translate (the Django-free ticket state machine)
+    # carries its catalogue text: translate it for the reader here.
+    translated = getattr(exc, "translated", None)
+    if callable(translated):
+        return translated(_)
+    return str(exc) or _("This action is not allowed.")
 
 
 class DateInput(forms.DateInput):

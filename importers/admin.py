@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import ImportProblem, ImportRun
 
@@ -28,7 +29,7 @@ class ImportRunAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [ProblemInline]
 
-    @admin.display(description="rows not imported")
+    @admin.display(description=_("rows not imported"))
     def problem_count(self, run: ImportRun) -> int:
         return run.problems.count()
 

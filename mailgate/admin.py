@@ -11,7 +11,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from helpdesk.models import NoticeTemplate
 from helpdesk.notice_templates import (
@@ -82,7 +84,7 @@ class QuarantineAdmin(ReadOnlyAdmin):
     list_select_related = ("mailbox",)
     actions = ["retry_ingest"]
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def short_error(self, obj: Quarantine) -> str:
         lines = [line for line in obj.error.strip().splitlines() if line.strip()]
         return lines[-1][:120] if lines else ""
@@ -90,7 +92,7 @@ class QuarantineAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
 
-    @admin.action(description="Retry ingest of the selected messages")
+    @admin.action(description=_("Retry ingest of the selected messages"))
     def retry_ingest(self, request: HttpRequest, queryset: QuerySet[Quarantine]) -> None:
         done = failed = 0
         for row in queryset.filter(resolved_at__isnull=True):
@@ -100,10 +102,13 @@ class QuarantineAdmin(ReadOnlyAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, f"{done} message(s) ingested.", messages.SUCCESS)
+            self.message_user(request, ngettext("%(num)s message ingested.",
+                                                "%(num)s messages ingested.", done)
+                              % {"num": done}, messages.SUCCESS)
         if failed:
-            self.message_user(request, f"{failed} message(s) still fail; see the error.",
-                              messages.WARNING)
+            self.message_user(request, ngettext("%(num)s message still fails; see the error.",
+                                                "%(num)s messages still fail; see the error.",
+                                                failed) % {"num": failed}, messages.WARNING)
 
 
 @admin.register(OutboundEmail)
@@ -116,13 +121,15 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
     raw_id_fields = ("ticket", "ticket_message", "mailbox")
     actions = ["requeue"]
 
-    @admin.action(description="Send the selected failed e-mails again")
+    @admin.action(description=_("Send the selected failed e-mails again"))
     def requeue(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:
         rows = list(queryset.filter(status=OutboundStatus.FAILED))
         for row in rows:
             outbound.retry_outbound(row, actor=request.user)
-        self.message_user(request, f"{len(rows)} e-mail(s) queued again "
-                                   f"({timezone.now():%H:%M}).")
+        self.message_user(request, ngettext("%(num)s e-mail queued again (%(time)s).",
+                                            "%(num)s e-mails queued again (%(time)s).",
+                                            len(rows)) % {
+            "num": len(rows), "time": formats.time_format(timezone.localtime(), "H:i")})
 
 
 class HeldEmailInline(admin.TabularInline):
@@ -148,12 +155,13 @@ class BounceMarkAdmin(ReadOnlyAdmin):
     inlines = [HeldEmailInline]
     actions = ["clear_marks"]
 
-    @admin.action(description="Clear the selected marks (send automatic e-mail again)")
+    @admin.action(description=_("Clear the selected marks (send automatic e-mail again)"))
     def clear_marks(self, request: HttpRequest, queryset: QuerySet[BounceMark]) -> None:
         rows = list(queryset.filter(cleared_at__isnull=True))
         for row in rows:
             bounces.clear(row, actor=request.user)
-        self.message_user(request, f"{len(rows)} mark(s) cleared.", messages.SUCCESS)
+        self.message_user(request, ngettext("%(num)s mark cleared.", "%(num)s marks cleared.",
+                                            len(rows)) % {"num": len(rows)}, messages.SUCCESS)
 
 
 @admin.register(CustomerMailPreference)
@@ -166,12 +174,12 @@ class CustomerMailPreferenceAdmin(admin.ModelAdmin):
 
 
 class NoticePreviewForm(forms.Form):
-    key = forms.ChoiceField(label="Notice")
-    ticket = forms.IntegerField(label="Ticket id", min_value=1)
+    key = forms.ChoiceField(label=_("Notice"))
+    ticket = forms.IntegerField(label=_("Ticket id"), min_value=1)
     template = forms.ModelChoiceField(
-        NoticeTemplate.objects.all(), required=False, label="Wording",
-        help_text="Empty: what the ticket's team would get (its wording, the global one or "
-                  "the shipped default).")
+        NoticeTemplate.objects.all(), required=False, label=_("Wording"),
+        help_text=_("Empty: what the ticket's team would get (its wording, the global one or "
+                    "the shipped default)."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

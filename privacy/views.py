@@ -58,9 +58,9 @@ def request_export(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         services.request_export(subject=form.cleaned_data["person"], actor=request.user,
                                 reason=form.cleaned_data["reason"])
-        messages.success(request, "Export queued: its download link appears below when ready.")
+        messages.success(request, _("Export queued: its download link appears below when ready."))
     else:
-        messages.error(request, " ".join(form.errors.get("person", ["Check the form."])))
+        messages.error(request, " ".join(form.errors.get("person", [_("Check the form.")])))
     return redirect("privacy:index")
 
 
@@ -70,7 +70,7 @@ def request_erasure(request: HttpRequest) -> HttpResponse:
     _privacy_admin(request)
     form = PersonForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("person", ["Check the form."])))
+        messages.error(request, " ".join(form.errors.get("person", [_("Check the form.")])))
         return redirect("privacy:index")
     try:
         services.request_erasure(subject=form.cleaned_data["person"], actor=request.user,
@@ -78,7 +78,7 @@ def request_erasure(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, problem(exc))
     else:
-        messages.success(request, "Erasure requested: a second admin must approve it.")
+        messages.success(request, _("Erasure requested: a second admin must approve it."))
     return redirect("privacy:index")
 
 
@@ -92,7 +92,7 @@ def approve_erasure(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, problem(exc))
     else:
-        messages.success(request, "Approved: the erasure runs now and cannot be undone.")
+        messages.success(request, _("Approved: the erasure runs now and cannot be undone."))
     return redirect("privacy:index")
 
 

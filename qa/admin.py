@@ -14,6 +14,7 @@ from django.contrib.admin.utils import unquote
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.utils.translation import gettext
 
 from helpdesk.paging import BIG_LIST_PER_PAGE, EstimatedCountPaginator
 
@@ -114,8 +115,9 @@ class ScorecardAdmin(admin.ModelAdmin):
             if not isinstance(response, HttpResponseRedirect):
                 transaction.set_rollback(True)  # invalid edit: no new version either
                 return response
-        messages.info(request, f"{card} has been used by reviews, so your changes were saved "
-                               f"as version {new.version}, now the current one.")
+        messages.info(request, gettext("%(scorecard)s has been used by reviews, so your changes "
+                                       "were saved as version %(version)s, now the current one.")
+                      % {"scorecard": card, "version": new.version})
         return response
 
     def save_model(self, request: HttpRequest, obj: Scorecard, form: Any, change: bool) -> None:

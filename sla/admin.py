@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from helpdesk import config_cache
 from helpdesk.models import SupportTier
@@ -97,13 +98,15 @@ def _default_years() -> str:
 class HolidayImportForm(forms.Form):
     country = forms.CharField(
         max_length=20, required=False,
-        help_text="ISO country code, optionally with a subdivision: DE, DE-BY, US-CA. "
-                  "Blank: each calendar's own country.",
+        help_text=gettext_lazy("ISO country code, optionally with a subdivision: DE, DE-BY, "
+                               "US-CA. Blank: each calendar's own country."),
     )
-    years = forms.CharField(max_length=100, help_text="Comma-separated, e.g. 2026, 2027.")
+    years = forms.CharField(max_length=100,
+                            help_text=gettext_lazy("Comma-separated, e.g. 2026, 2027."))
     language = forms.CharField(
         max_length=10, required=False,
-        help_text="Language of the holiday names, e.g. en_US. Blank: the country's own.",
+        help_text=gettext_lazy("Language of the holiday names, e.g. en_US. Blank: the "
+                               "country's own."),
     )
 
     def clean_years(self) -> list[int]:
@@ -133,7 +136,8 @@ def _import_into(request: HttpRequest, model_admin: admin.ModelAdmin,
         if not country:
             errors += 1
             model_admin.message_user(
-                request, f"{calendar.name}: no country given and the calendar has none.",
+                request, _("%(calendar)s: no country given and the calendar has none.")
+                % {"calendar": calendar.name},
                 messages.ERROR)
             continue
         try:
@@ -146,9 +150,15 @@ def _import_into(request: HttpRequest, model_admin: admin.ModelAdmin,
             continue
         model_admin.message_user(
             request,
-            f"{calendar.name}: added {added} public holiday{'s' if added != 1 else ''} of "
-            f"{country.upper()} for {span}"
-            + (f"; {existing} already there, skipped." if existing else "."),
+            (ngettext("%(calendar)s: added %(num)s public holiday of %(country)s for %(years)s; "
+                      "%(existing)s already there, skipped.",
+                      "%(calendar)s: added %(num)s public holidays of %(country)s for %(years)s; "
+                      "%(existing)s already there, skipped.", added) if existing else
+             ngettext("%(calendar)s: added %(num)s public holiday of %(country)s for %(years)s.",
+                      "%(calendar)s: added %(num)s public holidays of %(country)s for %(years)s.",
+                      added))
+            % {"calendar": calendar.name, "num": added, "country": country.upper(),
+               "years": span, "existing": existing},
             messages.SUCCESS,
         )
     return errors
@@ -180,7 +190,7 @@ class CalendarAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Calendar]:
         return super().get_queryset(request).annotate(holiday_count=Count("holidays"))
 
-    @admin.display(description="holidays", ordering="holiday_count")
+    @admin.display(description=gettext_lazy("holidays"), ordering="holiday_count")
     def holiday_count(self, calendar: Calendar) -> int:
         return calendar.holiday_count
 
@@ -205,7 +215,7 @@ class CalendarAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "sla/admin/import_holidays.html", context)
 
-    @admin.action(description="Import public holidays", permissions=["change"])
+    @admin.action(description=gettext_lazy("Import public holidays"), permissions=["change"])
     def import_public_holidays(self, request: HttpRequest,
                                queryset: QuerySet[Calendar]) -> TemplateResponse | None:
         calendars = list(queryset.order_by("name"))
@@ -284,15 +294,16 @@ class HolidayAdmin(CalendarRowAdmin):
 class PolicyForm(forms.ModelForm):
     org_tiers = forms.MultipleChoiceField(
         choices=SupportTier.choices, widget=forms.CheckboxSelectMultiple, required=False,
-        label="Organization tiers", help_text="Any of these; none ticked matches every tier.",
+        label=gettext_lazy("Organization tiers"),
+        help_text=gettext_lazy("Any of these; none ticked matches every tier."),
     )
     priorities = forms.TypedMultipleChoiceField(
         choices=Priority.choices, coerce=int, widget=forms.CheckboxSelectMultiple,
-        required=False, help_text="Any of these; none ticked matches every priority.",
+        required=False, help_text=gettext_lazy("Any of these; none ticked matches every priority."),
     )
     channels = forms.MultipleChoiceField(
         choices=Channel.choices, widget=forms.CheckboxSelectMultiple, required=False,
-        help_text="Any of these; none ticked matches every channel.",
+        help_text=gettext_lazy("Any of these; none ticked matches every channel."),
     )
 
     class Meta:
@@ -347,11 +358,11 @@ class PolicyAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Policy]:
         return super().get_queryset(request).annotate(target_count=Count("targets"))
 
-    @admin.display(description="targets", ordering="target_count")
+    @admin.display(description=gettext_lazy("targets"), ordering="target_count")
     def target_count(self, policy: Policy) -> int:
         return policy.target_count
 
-    @admin.display(description="conditions")
+    @admin.display(description=gettext_lazy("conditions"))
     def conditions(self, policy: Policy) -> str:
         parts = []
         if policy.org_tiers:
@@ -391,11 +402,11 @@ class TierMultiplierAdmin(admin.ModelAdmin):
 class OverrideForm(forms.ModelForm):
     priorities = forms.TypedMultipleChoiceField(
         choices=Priority.choices, coerce=int, widget=forms.CheckboxSelectMultiple,
-        required=False, help_text="None ticked: every priority.",
+        required=False, help_text=gettext_lazy("None ticked: every priority."),
     )
     metrics = forms.MultipleChoiceField(
         choices=Metric.choices, widget=forms.CheckboxSelectMultiple, required=False,
-        help_text="None ticked: every metric.",
+        help_text=gettext_lazy("None ticked: every metric."),
     )
 
     class Meta:
@@ -414,7 +425,7 @@ class OverrideAdmin(admin.ModelAdmin):
     search_fields = ("name", "reason")
     date_hierarchy = "starts_at"
 
-    @admin.display(description="in force now", boolean=True)
+    @admin.display(description=gettext_lazy("in force now"), boolean=True)
     def is_current(self, override: Override) -> bool:
         return override.starts_at <= timezone.now() < override.ends_at
 
@@ -492,7 +503,7 @@ class LevelPercentFilter(admin.SimpleListFilter):
     """The percents configured on levels: the default filter would read the distinct
     values of every fire in the table."""
 
-    title = "percent"
+    title = gettext_lazy("percent")
     parameter_name = "percent"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.admin_base import ReadOnlyAdmin
@@ -49,7 +50,9 @@ from .state_machine import Status, TransitionError
 
 
 def _error_text(exc: Exception) -> str:
-    return "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return exc.translated(gettext) if isinstance(exc, TransitionError) else str(exc)
 
 
 class ReadOnlyRecordAdmin(admin.ModelAdmin):
@@ -390,15 +393,15 @@ class TicketAdmin(admin.ModelAdmin):
             try:
                 services.update_ticket(obj, actor=request.user, changes=changes)
             except (TransitionError, ValidationError, PermissionDenied) as exc:
-                self.message_user(request, f"{obj.reference} was not changed: "
-                                  f"{_error_text(exc)}", messages.ERROR)
+                self.message_user(request, _("%(ticket)s was not changed: %(reason)s") % {
+                    "ticket": obj.reference, "reason": _error_text(exc)}, messages.ERROR)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         # Tags were written by the service (with their audit event); no form.save_m2m().
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
-    @admin.action(description="Close resolved tickets", permissions=["change"])
+    @admin.action(description=_("Close resolved tickets"), permissions=["change"])
     def close_resolved(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         closed, refused = 0, []
         for ticket in queryset.order_by("pk"):
@@ -409,10 +412,14 @@ class TicketAdmin(admin.ModelAdmin):
             except (TransitionError, ValidationError, PermissionDenied) as exc:
                 refused.append(f"{ticket.reference}: {_error_text(exc)}")
         if closed:
-            self.message_user(request, f"Closed {closed} ticket(s).", messages.SUCCESS)
+            self.message_user(request, ngettext("Closed %(num)s ticket.", "Closed %(num)s tickets.",
+                                                closed) % {"num": closed}, messages.SUCCESS)
         if refused:
             shown = "; ".join(refused[:10]) + (" …" if len(refused) > 10 else "")
-            self.message_user(request, f"{len(refused)} ticket(s) not closed: {shown}",
+            self.message_user(request, ngettext("%(num)s ticket not closed: %(reasons)s",
+                                                "%(num)s tickets not closed: %(reasons)s",
+                                                len(refused)) % {"num": len(refused),
+                                                                 "reasons": shown},
                               messages.WARNING)
 
 
@@ -454,7 +461,7 @@ class AttachmentAdmin(ReadOnlyRecordAdmin):
     show_full_result_count = False
     ordering = ("-pk",)
 
-    @admin.display(description="ticket", ordering="message__ticket_id")
+    @admin.display(description=_("ticket"), ordering="message__ticket_id")
     def ticket_id(self, attachment: Attachment) -> int:
         return attachment.message.ticket_id
 
@@ -511,11 +518,11 @@ from .models import FollowUp, Survey  # noqa: E402  (kept beside the survey admi
 class RatingFilter(admin.SimpleListFilter):
     """Ratings 1-5 (and unanswered), without reading the distinct values of the table."""
 
-    title = "rating"
+    title = _("rating")
     parameter_name = "rating"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
-        return [("none", "No answer"), *((str(n), str(n)) for n in range(1, 6))]
+        return [("none", _("No answer")), *((str(n), str(n)) for n in range(1, 6))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()

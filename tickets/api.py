@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.http import parse_etags
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -60,7 +61,7 @@ def service_exception_handler(exc: Exception, context: dict) -> Response | None:
     """Turn the services' refusals into JSON answers; everything else as DRF does."""
     if isinstance(exc, TransitionError):
         set_rollback()
-        return Response({"detail": str(exc), "missing": list(exc.missing)},
+        return Response({"detail": exc.translated(gettext), "missing": list(exc.missing)},
                         status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         set_rollback()

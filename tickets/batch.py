@@ -358,4 +358,6 @@ def _assign(plan: _Plan, agent: User | None, names: Mapping[int, str]) -> None:
 def _message_of(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
+    if isinstance(exc, TransitionError):
+        return exc.translated(_)
     return str(exc)

@@ -9,6 +9,8 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from helpdesk.web import problem
+
 from .models import Category, ProductArea
 
 PAGE_SIZE = 20
@@ -135,5 +137,5 @@ def add_service_error(form: forms.Form, exc: Exception, *, field: str | None = N
         form.add_error(field, exc.messages)
     elif isinstance(exc, PermissionDenied):
         form.add_error(None, str(exc) or _("You cannot do this on this request."))
-    else:
-        form.add_error(field, str(exc))
+    else:  # a refused transition: its text in the reader's language
+        form.add_error(field, problem(exc))

@@ -5,7 +5,7 @@ TRANSITIONS is refused, and so is a transition whose required inputs are missing
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -129,18 +129,31 @@ MERGES: dict[Status, Transition] = {
 
 
 class TransitionError(ValueError):
-    """A status change that is not allowed; changes nothing."""
+    """A status change that is not allowed; changes nothing.
 
-    def __init__(self, message: str, *, missing: Iterable[str] = ()) -> None:
-        super().__init__(message)
+    `str()` is the English text. This module cannot translate (no Django), so a message
+    raised here keeps its catalogue template and arguments: `translated(gettext)` gives it
+    in the reader's language, status labels included.
+    """
+
+    def __init__(self, message: str, *, missing: Iterable[str] = (),
+                 params: Mapping[str, str] | None = None) -> None:
+        self.template = message
+        self.params = dict(params or {})
+        super().__init__(message % self.params if self.params else message)
         self.missing = tuple(sorted(missing))
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        if not self.params:
+            return gettext(self.template)
+        return gettext(self.template) % {k: gettext(v) for k, v in self.params.items()}
 
 
 def check_merge(source: Status | str) -> Transition:
     """The transition that closes a ticket merged into another; refused once closed."""
     step = MERGES.get(Status(source))
     if step is None:
-        raise TransitionError(f"A {LABELS[Status(source)].lower()} ticket cannot be merged.")
+        raise TransitionError(gettext_noop("A closed ticket cannot be merged."))
     return step
 
 
@@ -163,19 +176,21 @@ def check(
     try:
         source, target = Status(source), Status(target)
     except ValueError as exc:
-        raise TransitionError(f"Unknown status: {exc}") from exc
+        raise TransitionError(gettext_noop("Unknown status: %(status)s"),
+                              params={"status": str(exc)}) from exc
     transition = TRANSITIONS.get((source, target))
     if transition is None:
-        raise TransitionError(
-            f"A ticket cannot go from {LABELS[source]} to {LABELS[target]}."
-        )
+        raise TransitionError(gettext_noop("A ticket cannot go from %(source)s to %(target)s."),
+                              params={"source": LABELS[source], "target": LABELS[target]})
     if customer and not transition.customer_allowed:
-        raise TransitionError(f"Customers cannot {transition.name} a ticket.")
+        raise TransitionError(gettext_noop("Customers cannot %(transition)s a ticket."),
+                              params={"transition": transition.name})
     provided = provided or {}
     missing = [name for name in transition.requires if not provided.get(name)]
     if missing:
         raise TransitionError(
-            f"To {transition.name} this ticket, provide: {', '.join(sorted(missing))}.",
+            gettext_noop("To %(transition)s this ticket, provide: %(missing)s."),
+            params={"transition": transition.name, "missing": ", ".join(sorted(missing))},
             missing=missing,
         )
     return transition

@@ -7,6 +7,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.admin_base import ReadOnlyAdmin
 
@@ -16,10 +18,10 @@ from .publishing import redeliver
 
 class EndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https",
-                         help_text="http(s) URL that receives a POST per event.")
+                         help_text=_("http(s) URL that receives a POST per event."))
     events = forms.MultipleChoiceField(choices=EventType.choices,
                                        widget=forms.CheckboxSelectMultiple,
-                                       help_text="The events sent to this endpoint.")
+                                       help_text=_("The events sent to this endpoint."))
 
     class Meta:
         model = Endpoint
@@ -27,8 +29,9 @@ class EndpointForm(forms.ModelForm):
 
 
 def _show_secret(request: HttpRequest, endpoint: Endpoint) -> None:
-    messages.warning(request, f"Signing secret of “{endpoint.name}”: {endpoint.secret} — "
-                              "copy it now; it is not shown again.")
+    messages.warning(request, gettext("Signing secret of “%(endpoint)s”: %(secret)s — copy it "
+                                      "now; it is not shown again.")
+                     % {"endpoint": endpoint.name, "secret": endpoint.secret})
 
 
 @admin.register(Endpoint)
@@ -42,15 +45,15 @@ class EndpointAdmin(admin.ModelAdmin):
                        "created_at", "log"]
     actions = ["rotate_secret"]
 
-    @admin.display(description="events")
+    @admin.display(description=_("events"))
     def event_list(self, obj: Endpoint) -> str:
         return ", ".join(obj.events or [])
 
-    @admin.display(description="signing secret")
+    @admin.display(description=_("signing secret"))
     def signing_secret(self, obj: Endpoint) -> str:
         return obj.masked_secret if obj.pk else "Generated when you save; shown once."
 
-    @admin.display(description="delivery log")
+    @admin.display(description=_("delivery log"))
     def log(self, obj: Endpoint) -> str:
         if not obj.pk:
             return "-"
@@ -65,7 +68,7 @@ class EndpointAdmin(admin.ModelAdmin):
         if not change:
             _show_secret(request, obj)
 
-    @admin.action(description="Rotate the signing secret (shown once)",
+    @admin.action(description=_("Rotate the signing secret (shown once)"),
                   permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
         for endpoint in queryset:
@@ -103,16 +106,19 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_delivery")
 
-    @admin.action(description="Redeliver (same event id, new attempt)",
+    @admin.action(description=_("Redeliver (same event id, new attempt)"),
                   permissions=["redeliver"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         chosen = list(queryset.select_related("endpoint"))
         inactive = sorted({d.endpoint.name for d in chosen if not d.endpoint.is_active})
         if inactive:
-            messages.error(request, "Re-activate the endpoint first: " + ", ".join(inactive))
+            messages.error(request, gettext("Re-activate the endpoint first: %(endpoints)s")
+                           % {"endpoints": ", ".join(inactive)})
             chosen = [d for d in chosen if d.endpoint.is_active]
         count = redeliver(chosen)
-        messages.success(request, f"{count} deliveries queued again.")
+        messages.success(request, ngettext("%(num)s delivery queued again.",
+                                           "%(num)s deliveries queued again.", count)
+                         % {"num": count})
 
 
 @admin.register(Attempt)

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from helpdesk.models import User
+from helpdesk.web import problem
 
 from .. import field_definitions, selectors, services
 from ..forms_custom import CustomFieldsForm
@@ -307,7 +308,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
                 attachments=form.cleaned_data["attachments"], channel=Channel.WEB,
             )
         except TransitionError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, problem(exc))
         except (ValidationError, PermissionDenied) as exc:
             add_service_error(form, exc, field="attachments")
         else:
@@ -331,7 +332,7 @@ def solve(request: HttpRequest, pk: int) -> HttpResponse:
         services.transition(ticket, Status.RESOLVED, actor=request.user,
                             reason="marked as solved by the customer")
     except (TransitionError, PermissionDenied) as exc:
-        messages.error(request, str(exc))
+        messages.error(request, problem(exc))
     else:
         messages.success(request, _("Glad it is solved! If the problem comes back, reopen the "
                                     "request or reply to it."))

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -112,5 +112,6 @@ def handle_follow_up(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Follow-up of ticket #{follow_up.ticket_id} handled.")
+        messages.success(request, gettext("Follow-up of ticket #%(ticket)s handled.")
+                         % {"ticket": follow_up.ticket_id})
     return redirect("surveys:follow_ups")
