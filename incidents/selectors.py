@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from helpdesk.models import SupportTier, User
+from helpdesk.tiers import tier_label
 
 from .models import (
     ActionItem,
@@ -76,13 +77,12 @@ def affected(incident: Incident) -> Affected:
     totals = links.aggregate(
         tickets=Count("pk"), customers=Count("ticket__requester", distinct=True),
         organizations=Count("ticket__organization", distinct=True))
-    labels = dict(SupportTier.choices)
     rows = (links.values("ticket__organization__support_tier")
             .annotate(orgs=Count("ticket__organization", distinct=True), n=Count("pk"))
             .order_by("ticket__organization__support_tier"))
     order = {value: i for i, value in enumerate(SupportTier.values)}
     by_tier = sorted(
-        ((labels.get(r["ticket__organization__support_tier"], gettext("No organisation")),
+        ((tier_label(r["ticket__organization__support_tier"] or "") or gettext("No organisation"),
           r["orgs"], r["n"], order.get(r["ticket__organization__support_tier"], 99))
          for r in rows),
         key=lambda t: t[3])

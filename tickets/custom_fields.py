@@ -199,7 +199,17 @@ def merge_values(current: Mapping[str, Any], cleaned: Mapping[str, Any]) -> dict
 
 def shown(field: FieldDefinition, value: Any, *, names: Mapping[tuple[str, int], str] | None
           = None) -> str:
-    """A value as people read it ("Yes", "Basic, Pro", a linked name)."""
+    """A value as people read it ("Yes", "Basic, Pro", a linked name), in the reader's
+    language."""
+    if field.field_type == CHECKBOX and value not in (None, "", []):
+        return _("Yes") if value else _("No")
+    return recorded(field, value, names=names)
+
+
+def recorded(field: FieldDefinition, value: Any, *,
+             names: Mapping[tuple[str, int], str] | None = None) -> str:
+    """A value as the audit trail stores it: `shown` in English, whoever wrote it (the
+    timeline translates "Yes"/"No" when it shows them)."""
     if value is None or value == [] or value == "":
         return ""
     kind = field.field_type

@@ -685,8 +685,8 @@ def _write_custom_values(ticket: Ticket, cleaned: Mapping[str, Any], *, actor: U
         if v is not None and fields[k].field_type in cf.LINKS)
     TicketEvent.objects.bulk_create([
         _event(ticket, EventKind.FIELD, actor=actor, field=f"custom:{k}",
-               before=cf.shown(fields[k], before.get(k), names=names),
-               after=cf.shown(fields[k], after.get(k), names=names),
+               before=cf.recorded(fields[k], before.get(k), names=names),
+               after=cf.recorded(fields[k], after.get(k), names=names),
                note=fields[k].label, public=False, at=now)
         for k in keys])
     ticket.custom_fields = after

@@ -40,6 +40,7 @@ from jinja2 import ChainableUndefined, Environment
 from markupsafe import Markup
 
 from helpdesk.icons import icon
+from helpdesk.tiers import tier_label
 from helpdesk.web import countdown
 from tickets.sla_levels import sla_level_label
 from tickets.templatetags.helpdesk_tags import markdown_filter, status_name
@@ -48,6 +49,7 @@ from tickets.templatetags.portal_tags import (
     customer_status_group,
     customer_status_help,
 )
+from tickets.timeline import field_label, kind_label, note_text, value_text
 
 
 def iso_datetime(value: datetime | None) -> str:
@@ -141,7 +143,9 @@ def environment(**options: Any) -> Environment:
                        default_if_none=default_if_none, cut=cut, time_format=time_format,
                        filesizeformat=filesizeformat, naturaltime=naturaltime,
                        customer_status_help=customer_status_help,
-                       portal_markdown=markdown_filter)
+                       portal_markdown=markdown_filter, event_kind=kind_label,
+                       event_field=field_label, event_note=note_text, event_value=value_text,
+                       support_tier=tier_label)
     return env
 
 
