@@ -101,16 +101,17 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
         status = 413
         mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
-        message = (f"The request is too large: at most {mb:g} MB of text per request "
-                   "(attachments are counted separately). Nothing was saved.")
+        message = _("The request is too large: at most %(mb)s MB of text per request "
+                    "(attachments are counted separately). Nothing was saved.") % {
+            "mb": f"{mb:g}"}
     elif isinstance(exception, TooManyFieldsSent):
-        message = (f"The request has too many fields (at most "
-                   f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}). Nothing was saved.")
+        message = _("The request has too many fields (at most %(num)s). Nothing was saved.") % {
+            "num": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}
     elif isinstance(exception, TooManyFilesSent):
-        message = (f"The request has too many files (at most "
-                   f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES}). Nothing was saved.")
+        message = _("The request has too many files (at most %(num)s). Nothing was saved.") % {
+            "num": settings.DATA_UPLOAD_MAX_NUMBER_FILES}
     else:
-        message = "The request could not be understood. Nothing was saved."
+        message = _("The request could not be understood. Nothing was saved.")
     if _wants_json(request):
         return JsonResponse({"detail": message}, status=status)
     return HttpResponse(render_to_string("400.html", {"message": message}), status=status)

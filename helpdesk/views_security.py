@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp import match_token
@@ -77,7 +78,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             mark_otp_passed(request)
             return render(request, "helpdesk/two_factor_codes.html",
                           {"codes": codes, "next": _next(request)})
-        form.add_error("code", "That code is not right. Check the clock of your device.")
+        form.add_error("code", _("That code is not right. Check the clock of your device."))
     secret = base64.b32encode(device.bin_key).decode()
     return render(request, "helpdesk/two_factor_setup.html", {
         "form": form, "secret": secret, "config_url": device.config_url,
@@ -97,7 +98,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             mark_otp_passed(request)
             return redirect(_next(request))
-        form.add_error("code", "That code is not right.")
+        form.add_error("code", _("That code is not right."))
     return render(request, "helpdesk/two_factor_verify.html",
                   {"form": form, "next": _next(request)})
 
@@ -126,7 +127,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
                 and request.user.check_password(password):
             mark_reauthenticated(request)
             return redirect(_next(request))
-        form.add_error(None, "That did not match. Enter your password or a current code.")
+        form.add_error(None, _("That did not match. Enter your password or a current code."))
     return render(request, "helpdesk/reauthenticate.html", {"form": form, "next": _next(request)})
 
 

@@ -15,9 +15,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from helpdesk.models import User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 
 from . import conf, search
 from .article_templates import starting_content
@@ -266,7 +267,11 @@ def send_review_reminders(*, today: date | None = None) -> int:
     sent = 0
     for owner, articles in selectors.overdue_by_owner(today=today).items():
         titles = "\n".join(f"- {a.title} (due {a.review_due_on:%d %b %Y})" for a in articles[:20])
-        notify(owner, title=f"{len(articles)} help-center article(s) need a review",
+        with in_language_of(owner):
+            title = ngettext("%(num)s help-center article needs a review",
+                             "%(num)s help-center articles need a review",
+                             len(articles)) % {"num": len(articles)}
+        notify(owner, title=title,
                source="knowledge.freshness", body=titles, url="/help/manage/freshness/",
                dedupe_key=f"knowledge.freshness.{owner.pk}.{year}-W{week:02d}")
         sent += 1

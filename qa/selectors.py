@@ -12,6 +12,7 @@ from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import Membership, User
@@ -29,6 +30,22 @@ from .models import (
     Review,
     ReviewStatus,
 )
+
+# The reasons the weekly sample stores in Review.flag_reasons (English, comma-separated),
+# translated when a page shows them.
+FLAG_REASON_WORDS: dict[str, str] = {
+    "reopened": gettext_noop("reopened"), "SLA breached": gettext_noop("SLA breached"),
+    "low CSAT": gettext_noop("low CSAT"), "flagged by a lead": gettext_noop("flagged by a lead"),
+}
+
+
+def flag_reasons_text(stored: str) -> str:
+    """"reopened, low CSAT" in the reader's language; reasons it does not know, as is."""
+    if not stored:
+        return ""
+    return ", ".join(gettext(FLAG_REASON_WORDS[r]) if r in FLAG_REASON_WORDS else r
+                     for r in stored.split(", "))
+
 
 # --- reviews --------------------------------------------------------------------------------
 

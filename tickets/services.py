@@ -851,10 +851,13 @@ def return_escalation(ticket: Ticket, *, actor: User, missing: str) -> Ticket:
                 ticket = transition(ticket, Status.TRIAGED, actor=actor,
                                     reason="escalation returned for missing context")
         if esc.actor is not None and esc.actor.pk != actor.pk:
-            from helpdesk.notifications import notify
+            from helpdesk.notifications import in_language_of, notify
 
-            notify(esc.actor, title=f"Escalation of {ticket.reference} returned",
-                   body=f"{actor.display_name} needs more context: {missing}",
+            with in_language_of(esc.actor):
+                title = _("Escalation of %(ticket)s returned") % {"ticket": ticket.reference}
+                body = _("%(agent)s needs more context: %(missing)s") % {
+                    "agent": actor.display_name, "missing": missing}
+            notify(esc.actor, title=title, body=body,
                    url=ticket.get_absolute_url(), source="tickets.escalation_returned",
                    dedupe_key=f"tickets.escalation_returned:{esc.pk}")
     return ticket

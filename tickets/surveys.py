@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.mail import build_email
 from helpdesk.models import Membership, User
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 from helpdesk.roles import Role
 
 from . import events
@@ -328,8 +328,12 @@ def open_follow_up(survey: Survey) -> FollowUp:
     except IntegrityError:
         return FollowUp.objects.get(survey=survey)
     if owner is not None:
-        notify(owner, title=f"Low satisfaction score on ticket #{survey.ticket_id}",
-               body=f"The customer rated {survey.rating}/5. Please follow up within 24 hours.",
+        with in_language_of(owner):
+            title = _("Low satisfaction score on ticket #%(ticket)s") % {
+                "ticket": survey.ticket_id}
+            body = _("The customer rated %(rating)s/5. Please follow up within 24 hours.") % {
+                "rating": survey.rating}
+        notify(owner, title=title, body=body,
                url=reverse("surveys:follow_ups"), source="surveys.low_score",
                dedupe_key=f"surveys.follow_up:{follow_up.pk}")
     return follow_up
@@ -352,9 +356,11 @@ def remind_overdue_follow_ups(*, limit: int = 500) -> int:
             follow_up.reminded_at = now
             follow_up.save(update_fields=["reminded_at"])
             if follow_up.owner is not None:
-                notify(follow_up.owner,
-                       title=f"Overdue: follow up the low score on ticket #{follow_up.ticket_id}",
-                       body="This follow-up was due and has not been handled yet.",
+                with in_language_of(follow_up.owner):
+                    title = _("Overdue: follow up the low score on ticket #%(ticket)s") % {
+                        "ticket": follow_up.ticket_id}
+                    body = _("This follow-up was due and has not been handled yet.")
+                notify(follow_up.owner, title=title, body=body,
                        url=reverse("surveys:follow_ups"), source="surveys.follow_up_overdue",
                        dedupe_key=f"surveys.follow_up.reminder:{follow_up.pk}")
             reminded += 1

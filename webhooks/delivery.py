@@ -21,8 +21,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from helpdesk.notifications import notify
+from helpdesk.notifications import in_language_of, notify
 from helpdesk.roles import Role
 
 from . import signing
@@ -178,9 +179,12 @@ def disable(endpoint: Endpoint, *, now: datetime, reason: str) -> bool:
             last_error="Endpoint disabled after a day of failures.")
         url = reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])
         for admin in admins():
-            notify(admin, title=f"Webhook “{endpoint.name}” disabled after a day of failures",
-                   body=f"{endpoint.url}\n{reason}\nFix the receiver, then re-activate the "
-                        "endpoint and redeliver from its delivery log.",
+            with in_language_of(admin):
+                title = _("Webhook “%(endpoint)s” disabled after a day of failures") % {
+                    "endpoint": endpoint.name}
+                advice = _("Fix the receiver, then re-activate the endpoint and redeliver from "
+                           "its delivery log.")
+            notify(admin, title=title, body=f"{endpoint.url}\n{reason}\n{advice}",
                    url=url, source=NOTIFICATION_SOURCE,
                    dedupe_key=f"{NOTIFICATION_SOURCE}:{endpoint.pk}:{now.isoformat()}")
     endpoint.is_active, endpoint.disabled_at, endpoint.disabled_reason = False, now, reason
