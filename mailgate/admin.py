@@ -50,11 +50,11 @@ class MailboxAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "address", "is_active")}),
         ("IMAP", {"fields": ("imap_host", "imap_port", "imap_tls", "username", "password_env",
                              "folder"),
-                  "description": "The password is read from the named environment variable; "
-                                 "it is never stored in the database."}),
-        ("Inbound webhook", {"fields": ("webhook_token_env",)}),
-        ("New tickets", {"fields": ("allow_new_customers", "default_team", "default_priority")}),
-        ("Polling state", {"fields": ("last_polled_at", "last_uid", "uid_validity",
+                  "description": _("The password is read from the named environment variable; "
+                                   "it is never stored in the database.")}),
+        (_("Inbound webhook"), {"fields": ("webhook_token_env",)}),
+        (_("New tickets"), {"fields": ("allow_new_customers", "default_team", "default_priority")}),
+        (_("Polling state"), {"fields": ("last_polled_at", "last_uid", "uid_validity",
                                       "last_error")}),
     )
 
@@ -226,7 +226,7 @@ class TeamSenderAdmin(admin.ModelAdmin):
         if form.is_valid():
             ticket = Ticket.objects.filter(pk=form.cleaned_data["ticket"]).first()
             if ticket is None:
-                form.add_error("ticket", "No such ticket.")
+                form.add_error("ticket", _("No such ticket."))
             else:
                 rendered = preview_notice(form.cleaned_data["key"], ticket,
                                           form.cleaned_data["template"])

@@ -346,13 +346,14 @@ class PolicyAdmin(admin.ModelAdmin):
     inlines = [TargetInline, LevelInline]
     fieldsets = (
         (None, {"fields": ("name", "order", "is_active", "description")}),
-        ("Applies to tickets matching all of", {
+        (gettext_lazy("Applies to tickets matching all of"), {
             "fields": ("org_tiers", "priorities", "channels", "teams", "tags",
                        "custom_field_conditions"),
-            "description": "The first active policy (by order) whose conditions all hold "
-                           "applies; an empty condition matches everything.",
+            "description": gettext_lazy("The first active policy (by order) whose conditions "
+                                        "all hold applies; an empty condition matches "
+                                        "everything."),
         }),
-        ("Rules", {"fields": ("pause_on_third_party", "apply_tier_multipliers")}),
+        (gettext_lazy("Rules"), {"fields": ("pause_on_third_party", "apply_tier_multipliers")}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Policy]:

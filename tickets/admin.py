@@ -265,10 +265,10 @@ class CustomFieldAdmin(admin.ModelAdmin):
     filter_horizontal = ("categories", "product_areas")
     fieldsets = (
         (None, {"fields": ("label", "key", "field_type", "help_text", "order", "is_active")}),
-        ("Type options", {"fields": ("choices", "pattern", "pattern_hint")}),
-        ("Customers", {"fields": ("customer_visible", "customer_editable",
+        (_("Type options"), {"fields": ("choices", "pattern", "pattern_hint")}),
+        (_("Customers"), {"fields": ("customer_visible", "customer_editable",
                                   "customer_required")}),
-        ("Where it applies", {"fields": ("categories", "product_areas", "show_in_queue")}),
+        (_("Where it applies"), {"fields": ("categories", "product_areas", "show_in_queue")}),
     )
 
 
@@ -352,10 +352,10 @@ class TicketAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("subject", "description", "status", "waiting_reason",
                            "merged_into")}),
-        ("Routing", {"fields": ("priority", "category", "product_area", "team", "assignee",
+        (_("Routing"), {"fields": ("priority", "category", "product_area", "team", "assignee",
                                 "tags")}),
-        ("People", {"fields": ("requester", "organization", "ccs", "channel")}),
-        ("Times", {"fields": ("created_at", "updated_at", "status_changed_at",
+        (_("People"), {"fields": ("requester", "organization", "ccs", "channel")}),
+        (_("Times"), {"fields": ("created_at", "updated_at", "status_changed_at",
                               "first_response_at", "resolved_at", "closed_at", "reopen_count",
                               "sla_due_at")}),
     )

@@ -315,7 +315,7 @@ def _new_custom_values(raw: Mapping[str, Any] | None, *, actor: User | None,
     if customer:
         missing = field_definitions.missing_required(values, category_id, area_id)
         if missing:
-            raise ValidationError({f"custom_fields.{a.field.key}": "This field is required."
+            raise ValidationError({f"custom_fields.{a.field.key}": _("This field is required.")
                                    for a in missing})
     return values
 
@@ -714,7 +714,7 @@ def set_custom_fields(ticket: Ticket, *, actor: User, values: Mapping[str, Any])
                                                      ticket.product_area_id)
         missing = [a for a in missing if a.field.key in cleaned]
         if missing:
-            raise ValidationError({f"custom_fields.{a.field.key}": "This field is required."
+            raise ValidationError({f"custom_fields.{a.field.key}": _("This field is required.")
                                    for a in missing})
         now = timezone.now()
         if _write_custom_values(ticket, cleaned, actor=actor, now=now):

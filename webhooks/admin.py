@@ -51,7 +51,7 @@ class EndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("signing secret"))
     def signing_secret(self, obj: Endpoint) -> str:
-        return obj.masked_secret if obj.pk else "Generated when you save; shown once."
+        return obj.masked_secret if obj.pk else gettext("Generated when you save; shown once.")
 
     @admin.display(description=_("delivery log"))
     def log(self, obj: Endpoint) -> str:

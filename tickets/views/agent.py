@@ -721,20 +721,22 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _load(request, pk)
     form = MergeForm(request.POST)
     if not request.user.has_perm("tickets.merge_ticket"):
-        return _refused(request, ticket, "You are not allowed to merge tickets.")
+        return _refused(request, ticket, _("You are not allowed to merge tickets."))
     if not form.is_valid():
         return _refused(request, ticket, error_text(form), merge_form=form)
     try:
         into = selectors.get_ticket_for(request.user, form.cleaned_data["into"])
     except Http404:
         return _refused(request, ticket,
-                        f"There is no ticket #{form.cleaned_data['into']} you can see.",
+                        _("There is no ticket #%(ticket)s you can see.")
+                        % {"ticket": form.cleaned_data["into"]},
                         merge_form=form)
     try:
         into = services.merge(ticket, into=into, actor=request.user)
     except SERVICE_ERRORS as exc:
         return _refused(request, ticket, problem(exc), merge_form=form)
-    return _done(request, ticket, f"{ticket.reference} merged into {into.reference}.",
+    return _done(request, ticket, _("%(ticket)s merged into %(into)s.")
+                 % {"ticket": ticket.reference, "into": into.reference},
                  target=into)
 
 
