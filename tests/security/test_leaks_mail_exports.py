@@ -13,6 +13,7 @@ owned by others.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -567,7 +568,7 @@ def test_scheduled_jobs_and_at_risk_alerts_mail_staff_only(
     # Control: the alerts and reminders went out, to staff, with their internal detail.
     manager = _joined(_mail_to(u["manager"].email))
     assert "At-risk: Acme" in manager and W.INTERNAL_NOTE in manager
-    assert "help-center article(s) need a review" in _joined(_mail_to(u["lead_x"].email))
+    assert re.search(r"help-center articles? needs? a review", _joined(_mail_to(u["lead_x"].email)))
 
 
 def test_at_risk_alert_is_not_mailed_to_a_customer_set_as_csm(
