@@ -42,6 +42,7 @@ from markupsafe import Markup
 from helpdesk.icons import icon
 from helpdesk.tiers import tier_label
 from helpdesk.web import countdown
+from incidents.entries import entry_text
 from qa.selectors import flag_reasons_text
 from tickets.sla_levels import sla_level_label
 from tickets.templatetags.helpdesk_tags import markdown_filter, status_name
@@ -146,7 +147,8 @@ def environment(**options: Any) -> Environment:
                        customer_status_help=customer_status_help,
                        portal_markdown=markdown_filter, event_kind=kind_label,
                        event_field=field_label, event_note=note_text, event_value=value_text,
-                       support_tier=tier_label, qa_flag_reasons=flag_reasons_text)
+                       support_tier=tier_label, qa_flag_reasons=flag_reasons_text,
+                       incident_entry=entry_text)
     return env
 
 

@@ -10,6 +10,8 @@ from django.utils import translation
 
 from helpdesk.models import SupportTier
 from helpdesk.roles import Role
+from incidents import services as incidents
+from incidents.entries import entry_text
 from qa.selectors import flag_reasons_text
 from tests.factories import make_org, make_ticket, make_user
 from tickets import services
@@ -131,8 +133,23 @@ def test_stored_english_is_translated_only_when_shown():
         assert note_text("3 messages carried over") == "3 Nachrichten übernommen"
         assert note_text("Tried again tomorrow") == "Tried again tomorrow"  # people's words
         assert flag_reasons_text("reopened, low CSAT") == "wieder geöffnet, niedrige Zufriedenheit"
+        assert entry_text("Status: Investigating → Identified. The cache is at fault.") == \
+            "Status: Wird untersucht → Ursache gefunden. The cache is at fault."
+        assert entry_text("Ann: scribe.") == "Ann: Protokoll."
+        assert entry_text("Restarted the cache.") == "Restarted the cache."  # people's words
     with translation.override(ENGLISH):
         assert flag_reasons_text("reopened, low CSAT") == "reopened, low CSAT"
+        assert entry_text("Ann: scribe.") == "Ann: scribe."
+
+
+def test_the_war_room_timeline_in_the_readers_language(client, language, l1):
+    lead = make_user(Role.TEAM_LEAD, teams=(l1,), lead=True, username=f"lead_{language}",
+                     language=language)
+    incident = incidents.declare(title="SSO down", users_affected="all", impact="complete",
+                                 actor=lead)
+    client.force_login(lead)
+    live = client.get(reverse("incidents:room_live", args=[incident.pk])).content.decode()
+    assert says(language, "hat die Störungsleitung.", "is incident commander.") in live
 
 
 def test_admin_action_names_in_the_admins_language(client, language, customer_a):
