@@ -14,8 +14,11 @@ from django.utils.translation import gettext, gettext_noop
 
 def _label(value: str) -> str:
     """A stored English label ("Investigating", "waiting on customer", "scribe")
-    translated through its catalogue entry, which starts with a capital."""
-    return gettext(value[:1].upper() + value[1:])
+    translated through its catalogue entry, which starts with a capital; as stored when
+    the reader's language has no other word for it (English)."""
+    word = value[:1].upper() + value[1:]
+    translated = gettext(word)
+    return value if translated == word else translated
 
 
 def _nobody(value: str) -> str:
