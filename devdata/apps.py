@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy as _
 
 
 class DevdataConfig(AppConfig):
     name = "devdata"
-    verbose_name = "Development data"
+    verbose_name = _("Development data")
 
     def ready(self) -> None:
         # Each app's `devdata.py` registers its generator (helpdesk.generators); nothing
