@@ -5,6 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from helpdesk.migration_ops import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -12,7 +14,9 @@ class Migration(migrations.Migration):
         ('helpdesk', '0012_user_preferences'),
     ]
 
-    operations = [
+    # Labels only, no SQL: one state change instead of a render per field
+    # (helpdesk.migration_ops).
+    operations = [AlterLabels([
         migrations.AlterModelOptions(
             name='auditentry',
             options={'ordering': ['-at', '-id'], 'verbose_name': 'audit entry', 'verbose_name_plural': 'audit entries'},
@@ -339,4 +343,4 @@ class Migration(migrations.Migration):
             name='skills',
             field=models.ManyToManyField(blank=True, related_name='agents', to='helpdesk.skill', verbose_name='skills'),
         ),
-    ]
+    ])]

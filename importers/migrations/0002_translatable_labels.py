@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from helpdesk.migration_ops import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -10,7 +12,9 @@ class Migration(migrations.Migration):
         ('importers', '0001_import_records'),
     ]
 
-    operations = [
+    # Labels only, no SQL: one state change instead of a render per field
+    # (helpdesk.migration_ops).
+    operations = [AlterLabels([
         migrations.AlterModelOptions(
             name='importedrecord',
             options={'verbose_name': 'imported record', 'verbose_name_plural': 'imported records'},
@@ -132,4 +136,4 @@ class Migration(migrations.Migration):
             name='name',
             field=models.CharField(help_text='Identifies the source across runs, e.g. django-helpdesk.', max_length=100, unique=True, verbose_name='name'),
         ),
-    ]
+    ])]

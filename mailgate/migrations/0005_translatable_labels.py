@@ -6,6 +6,8 @@ import mailgate.models
 from django.conf import settings
 from django.db import migrations, models
 
+from helpdesk.migration_ops import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -16,7 +18,9 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    operations = [
+    # Labels only, no SQL: one state change instead of a render per field
+    # (helpdesk.migration_ops).
+    operations = [AlterLabels([
         migrations.AlterModelOptions(
             name='bouncemark',
             options={'ordering': ['-bounced_at', '-id'], 'verbose_name': 'bounce mark', 'verbose_name_plural': 'bounce marks'},
@@ -473,4 +477,4 @@ class Migration(migrations.Migration):
             name='waiting_since',
             field=models.DateTimeField(verbose_name='waiting since'),
         ),
-    ]
+    ])]

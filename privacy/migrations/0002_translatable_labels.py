@@ -5,6 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from helpdesk.migration_ops import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -15,7 +17,9 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    operations = [
+    # Labels only, no SQL: one state change instead of a render per field
+    # (helpdesk.migration_ops).
+    operations = [AlterLabels([
         migrations.AlterModelOptions(
             name='legalhold',
             options={'verbose_name': 'legal hold', 'verbose_name_plural': 'legal holds'},
@@ -172,4 +176,4 @@ class Migration(migrations.Migration):
             name='tickets',
             field=models.PositiveIntegerField(default=0, verbose_name='tickets'),
         ),
-    ]
+    ])]

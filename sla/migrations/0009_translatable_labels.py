@@ -7,6 +7,8 @@ import helpdesk.validators
 from django.conf import settings
 from django.db import migrations, models
 
+from helpdesk.migration_ops import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -17,7 +19,9 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    operations = [
+    # Labels only, no SQL: one state change instead of a render per field
+    # (helpdesk.migration_ops).
+    operations = [AlterLabels([
         migrations.AlterModelOptions(
             name='businesshours',
             options={'ordering': ['calendar', 'weekday', 'start'], 'verbose_name': 'business hours', 'verbose_name_plural': 'business hours'},
@@ -634,4 +638,4 @@ class Migration(migrations.Migration):
             name='tier',
             field=models.CharField(choices=[('enterprise', 'Enterprise'), ('business', 'Business'), ('professional', 'Professional'), ('starter', 'Starter'), ('free', 'Free')], max_length=20, unique=True, verbose_name='tier'),
         ),
-    ]
+    ])]

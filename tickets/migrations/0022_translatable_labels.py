@@ -8,6 +8,8 @@ import tickets.models
 from django.conf import settings
 from django.db import migrations, models
 
+from helpdesk.migration_ops import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -17,7 +19,9 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    operations = [
+    # Labels only, no SQL: one state change instead of a render per field
+    # (helpdesk.migration_ops).
+    operations = [AlterLabels([
         migrations.AlterModelOptions(
             name='attachment',
             options={'verbose_name': 'attachment', 'verbose_name_plural': 'attachments'},
@@ -986,4 +990,4 @@ class Migration(migrations.Migration):
             name='stop_processing',
             field=models.BooleanField(default=False, help_text='Do not evaluate later rules when this one fires.', verbose_name='stop processing'),
         ),
-    ]
+    ])]

@@ -5,6 +5,8 @@ import django.db.models.deletion
 import webhooks.models
 from django.db import migrations, models
 
+from helpdesk.migration_ops import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -12,7 +14,9 @@ class Migration(migrations.Migration):
         ('webhooks', '0002_rule_fired_event'),
     ]
 
-    operations = [
+    # Labels only, no SQL: one state change instead of a render per field
+    # (helpdesk.migration_ops).
+    operations = [AlterLabels([
         migrations.AlterModelOptions(
             name='attempt',
             options={'ordering': ['-at', '-pk'], 'verbose_name': 'attempt', 'verbose_name_plural': 'attempts'},
@@ -170,4 +174,4 @@ class Migration(migrations.Migration):
             name='url',
             field=models.URLField(help_text='http(s) URL that receives a POST per event.', max_length=500, verbose_name='url'),
         ),
-    ]
+    ])]
