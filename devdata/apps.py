@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
-from django.utils.translation import gettext_lazy as _
 
 
 class DevdataConfig(AppConfig):
     name = "devdata"
-    verbose_name = _("Development data")
+    # Not marked for translation: the app has no models, so no page shows this name, and
+    # makemessages skips devdata/ (its seeding and benchmark tools speak to developers).
+    verbose_name = "Development data"
 
     def ready(self) -> None:
         # Each app's `devdata.py` registers its generator (helpdesk.generators); nothing

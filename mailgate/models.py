@@ -347,7 +347,7 @@ class TeamSender(models.Model):
 
     class Meta:
         verbose_name = _("team sender and signature")
-        verbose_name_plural = _("team sender and signatures")
+        verbose_name_plural = _("team senders and signatures")
 
     def __str__(self) -> str:
         return f"{self.sender_name} ({self.team})"

@@ -872,7 +872,7 @@ class PendingEvents(models.Model):
 
     class Meta:
         verbose_name = _("pending events")
-        verbose_name_plural = _("pending eventss")
+        verbose_name_plural = _("pending events")
         ordering = ["pk"]
 
     def __str__(self) -> str:

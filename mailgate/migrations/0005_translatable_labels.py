@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterModelOptions(
             name='teamsender',
-            options={'verbose_name': 'team sender and signature', 'verbose_name_plural': 'team sender and signatures'},
+            options={'verbose_name': 'team sender and signature', 'verbose_name_plural': 'team senders and signatures'},
         ),
         migrations.AlterModelOptions(
             name='waitingticket',

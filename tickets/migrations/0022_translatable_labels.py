@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterModelOptions(
             name='pendingevents',
-            options={'ordering': ['pk'], 'verbose_name': 'pending events', 'verbose_name_plural': 'pending eventss'},
+            options={'ordering': ['pk'], 'verbose_name': 'pending events', 'verbose_name_plural': 'pending events'},
         ),
         migrations.AlterModelOptions(
             name='productarea',
