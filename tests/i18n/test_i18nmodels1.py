@@ -5,6 +5,7 @@ and every model and field of these apps keeps a translatable label."""
 from __future__ import annotations
 
 import re
+from datetime import time
 
 import pytest
 from django.apps import apps
@@ -13,9 +14,10 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.functional import Promise
 
+from helpdesk.models import AssignmentStrategy, AuditEntry
 from helpdesk.roles import Role
 from mailgate.models import Mailbox
-from sla.models import Policy
+from sla.models import BusinessHours, Calendar, Policy, Weekday
 from tests.factories import make_ticket, make_user
 
 APPS = ("helpdesk", "tickets", "sla", "mailgate", "privacy", "webhooks", "importers")
@@ -187,6 +189,26 @@ def test_the_english_admin_keeps_the_english_labels(client, admin_en, ticket, po
     index = page(client, "index")
     assert 'title="Models in the Identity application"' in index and ">Mailboxes</a>" in index
     assert "Postfächer" not in index and "Zuständig" not in listing
+
+
+# --- what is stored stays English -----------------------------------------------------------
+
+def test_stored_labels_stay_english_whatever_the_language(customer_a, l1):
+    """The audit trail keeps the English labels: the assignment reason on the timeline and
+    the audit log's name of a changed object (translated when shown, if at all)."""
+    l1.assignment_strategy = AssignmentStrategy.ROUND_ROBIN
+    l1.save()
+    make_user(Role.AGENT, teams=(l1,))
+    calendar = Calendar.objects.create(name="Berlin office", timezone="Europe/Berlin")
+    with translation.override("de"):
+        ticket = make_ticket(customer_a)
+        hours = BusinessHours.objects.create(calendar=calendar, weekday=Weekday.MONDAY,
+                                             start=time(9), end=time(17))
+        assert str(hours).startswith("Montag")  # shown in German...
+    status = ticket.events.get(kind="status")
+    assert status.note == "Round robin"  # ... stored in English
+    entry = AuditEntry.objects.get(model="sla.BusinessHours", object_id=str(hours.pk))
+    assert entry.object_repr == "Monday 09:00–17:00"
 
 
 # --- every model stays translatable ---------------------------------------------------------
