@@ -4,6 +4,8 @@ from django.utils.module_loading import autodiscover_modules
 
 class DevdataConfig(AppConfig):
     name = "devdata"
+    # Not marked for translation: the app has no models, so no page shows this name, and
+    # makemessages skips devdata/ (its seeding and benchmark tools speak to developers).
     verbose_name = "Development data"
 
     def ready(self) -> None:

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class HelpdeskConfig(AppConfig):
     name = "helpdesk"
-    verbose_name = "Identity"
+    verbose_name = _("Identity")
 
     def ready(self) -> None:
         from django.db.models.signals import m2m_changed, post_delete, post_save

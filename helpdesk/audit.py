@@ -19,6 +19,7 @@ from django.apps import apps
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 # What "policies and people" means here. Other apps may add theirs with `register`.
 DEFAULT_AUDITED: dict[str, tuple[str, ...] | None] = {
@@ -165,9 +166,11 @@ def _snapshot(instance: models.Model, wanted: tuple[str, ...] | None) -> dict[st
 
 def _repr(instance: models.Model) -> str:
     label = _label(type(instance))
-    if label in NUMBERED_REPR:
-        return f"{instance._meta.verbose_name} #{instance.pk}"
-    return str(instance)[:200]
+    # Stored: the English labels (verbose names, choices), whatever the actor's language.
+    with translation.override(None):
+        if label in NUMBERED_REPR:
+            return f"{instance._meta.verbose_name} #{instance.pk}"
+        return str(instance)[:200]
 
 
 def _write(instance: models.Model, action: str, changes: dict[str, list[Any]]) -> None:

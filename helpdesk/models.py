@@ -58,32 +58,37 @@ class SupportTier(models.TextChoices):
 
 
 class Organization(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"))
     domain = models.CharField(
         max_length=200, blank=True, db_index=True,
-        help_text="E-mail domain whose senders and sign-ups join this organization.",
+        help_text=_("E-mail domain whose senders and sign-ups join this organization."),
+        verbose_name=_("domain"),
     )
     support_tier = models.CharField(
-        max_length=20, choices=SupportTier.choices, default=SupportTier.FREE, db_index=True
+        max_length=20, choices=SupportTier.choices, default=SupportTier.FREE, db_index=True,
+        verbose_name=_("support tier")
     )
     csm = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         limit_choices_to=staff_only,
-        related_name="managed_organizations", verbose_name="customer success manager",
+        related_name="managed_organizations", verbose_name=_("customer success manager"),
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
     annual_value = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True,
-        help_text="Yearly contract value; weights product feedback by revenue.",
+        help_text=_("Yearly contract value; weights product feedback by revenue."),
+        verbose_name=_("annual value"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     staff_sso_only = models.BooleanField(
-        "staff sign in only through SSO", default=False,
-        help_text="For the organization of your own staff: its agents cannot sign in with a "
-                  "local password (nor get an API token with one), only through single "
-                  "sign-on.")
+        _("staff sign in only through SSO"), default=False,
+        help_text=_("For the organization of your own staff: its agents cannot sign in with a "
+                    "local password (nor get an API token with one), only through single "
+                    "sign-on."))
 
     class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -91,9 +96,11 @@ class Organization(models.Model):
 
 
 class Skill(models.Model):
-    name = models.CharField(max_length=80, unique=True)
+    name = models.CharField(max_length=80, unique=True, verbose_name=_("name"))
 
     class Meta:
+        verbose_name = _("skill")
+        verbose_name_plural = _("skills")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -103,17 +110,20 @@ class Skill(models.Model):
 class User(AbstractUser):
     """Anyone who signs in: customers and staff. What they may do comes from their groups."""
 
-    email = models.EmailField("email address", blank=True, db_index=True)
+    email = models.EmailField(_("email address"), blank=True, db_index=True)
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="members",
+        verbose_name=_("organization")
     )
     is_org_admin = models.BooleanField(
-        "organization admin contact", default=False,
-        help_text="Sees every ticket of their organization in the portal.",
+        _("organization admin contact"), default=False,
+        help_text=_("Sees every ticket of their organization in the portal."),
     )
-    skills = models.ManyToManyField(Skill, blank=True, related_name="agents")
+    skills = models.ManyToManyField(Skill, blank=True, related_name="agents",
+                                    verbose_name=_("skills"))
     is_away = models.BooleanField(
-        default=False, help_text="Away agents receive no automatic assignments."
+        default=False, help_text=_("Away agents receive no automatic assignments."),
+        verbose_name=_("is away")
     )
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     # Empty: the browser's Accept-Language decides (helpdesk.middleware.UserLanguageMiddleware).
@@ -126,6 +136,8 @@ class User(AbstractUser):
                                    db_default=models.Value({}, output_field=models.JSONField()))
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         ordering = ["username"]
         indexes = [
             models.Index(fields=["id"], name="user_superusers",
@@ -154,37 +166,43 @@ class User(AbstractUser):
 
 
 class TeamTier(models.TextChoices):
-    L1 = "l1", "L1 general"
-    L2 = "l2", "L2 technical"
-    L2_ENTERPRISE = "l2_enterprise", "L2 enterprise"
-    L3 = "l3", "L3 specialty"
+    L1 = "l1", _("L1 general")
+    L2 = "l2", _("L2 technical")
+    L2_ENTERPRISE = "l2_enterprise", _("L2 enterprise")
+    L3 = "l3", _("L3 specialty")
 
 
 class AssignmentStrategy(models.TextChoices):
-    MANUAL = "manual", "Manual (agents pick from the queue)"
-    ROUND_ROBIN = "round_robin", "Round robin"
-    LEAST_LOADED = "least_loaded", "Least loaded"
-    SKILL_BASED = "skill_based", "Skill based"
+    MANUAL = "manual", _("Manual (agents pick from the queue)")
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    LEAST_LOADED = "least_loaded", _("Least loaded")
+    SKILL_BASED = "skill_based", _("Skill based")
 
 
 class Team(models.Model):
     """A queue of work with a tier of support."""
 
-    name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
-    tier = models.CharField(max_length=20, choices=TeamTier.choices, default=TeamTier.L1)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    slug = models.SlugField(max_length=100, unique=True, verbose_name=_("slug"))
+    tier = models.CharField(max_length=20, choices=TeamTier.choices, default=TeamTier.L1,
+                            verbose_name=_("tier"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
     assignment_strategy = models.CharField(
-        max_length=20, choices=AssignmentStrategy.choices, default=AssignmentStrategy.MANUAL
+        max_length=20, choices=AssignmentStrategy.choices, default=AssignmentStrategy.MANUAL,
+        verbose_name=_("assignment strategy")
     )
     is_default = models.BooleanField(
-        default=False, help_text="Receives tickets that no intake rule routes elsewhere."
+        default=False, help_text=_("Receives tickets that no intake rule routes elsewhere."),
+        verbose_name=_("is default")
     )
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True,
+        verbose_name=_("members")
     )
 
     class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
         ordering = ["tier", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -198,15 +216,20 @@ class Team(models.Model):
 
 
 class Membership(models.Model):
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships",
+                             verbose_name=_("team"))
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships",
+        verbose_name=_("user")
     )
-    is_lead = models.BooleanField(default=False)
+    is_lead = models.BooleanField(default=False, verbose_name=_("is lead"))
     # Round-robin picks the member who was assigned longest ago.
-    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True,
+                                            verbose_name=_("last assigned at"))
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["team", "user"], name="unique_team_member")
         ]
@@ -223,26 +246,33 @@ class Notification(models.Model):
     """
 
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
+        verbose_name=_("recipient")
     )
-    title = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
-    url = models.CharField(max_length=500, blank=True)
-    source = models.CharField(max_length=50, help_text="What triggered it, e.g. sla.level.")
-    urgent = models.BooleanField(default=False)
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
-    created_at = models.DateTimeField(db_index=True)
-    read_at = models.DateTimeField(null=True, blank=True)
-    email_wanted = models.BooleanField(default=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    email_error = models.TextField(blank=True)
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    body = models.TextField(blank=True, verbose_name=_("body"))
+    url = models.CharField(max_length=500, blank=True, verbose_name=_("url"))
+    source = models.CharField(max_length=50, help_text=_("What triggered it, e.g. sla.level."),
+                              verbose_name=_("source"))
+    urgent = models.BooleanField(default=False, verbose_name=_("urgent"))
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True,
+                                  verbose_name=_("dedupe key"))
+    created_at = models.DateTimeField(db_index=True, verbose_name=_("created at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
+    email_wanted = models.BooleanField(default=True, verbose_name=_("email wanted"))
+    emailed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("emailed at"))
+    email_error = models.TextField(blank=True, verbose_name=_("email error"))
     in_digest = models.BooleanField(
-        default=False, help_text="E-mailed in the recipient's next digest, not on its own.")
+        default=False, help_text=_("E-mailed in the recipient's next digest, not on its own."),
+        verbose_name=_("in digest"))
     body_html = models.TextField(
-        blank=True, help_text="The e-mail's HTML body, rendered from its notice template "
-                              "(escaped values); empty: built from the plain text.")
+        blank=True, help_text=_("The e-mail's HTML body, rendered from its notice template "
+                                "(escaped values); empty: built from the plain text."),
+        verbose_name=_("body html"))
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["recipient", "-created_at"], name="notification_inbox"),
@@ -265,20 +295,25 @@ class NotificationPreference(models.Model):
     """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="notification_preference")
-    email_enabled = models.BooleanField(default=True)
-    in_app_enabled = models.BooleanField(default=True)
+                                related_name="notification_preference", verbose_name=_("user"))
+    email_enabled = models.BooleanField(default=True, verbose_name=_("email enabled"))
+    in_app_enabled = models.BooleanField(default=True, verbose_name=_("in app enabled"))
     muted_sources = models.JSONField(
-        default=list, blank=True, help_text="Sources (e.g. sla.level) the user does not want."
+        default=list, blank=True, help_text=_("Sources (e.g. sla.level) the user does not want."),
+        verbose_name=_("muted sources")
     )
-    quiet_start = models.TimeField(null=True, blank=True)
-    quiet_end = models.TimeField(null=True, blank=True)
+    quiet_start = models.TimeField(null=True, blank=True, verbose_name=_("quiet start"))
+    quiet_end = models.TimeField(null=True, blank=True, verbose_name=_("quiet end"))
     digest_minutes = models.PositiveIntegerField(
-        default=0, help_text="0: one e-mail per notification; N: one digest every N minutes "
-                             "(urgent ones still at once).")
+        default=0, help_text=_("0: one e-mail per notification; N: one digest every N minutes "
+                               "(urgent ones still at once)."), verbose_name=_("digest minutes"))
     unassigned_replies = models.BooleanField(
-        default=False, help_text="Tell me when a customer answers an unassigned ticket of "
-                                 "my teams.")
+        default=False, help_text=_("Tell me when a customer answers an unassigned ticket of "
+                                   "my teams."), verbose_name=_("unassigned replies"))
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
 
     def __str__(self) -> str:
         return f"Notification preferences of {self.user}"
@@ -292,18 +327,23 @@ class NoticeTemplate(models.Model):
     uses the same `{{ placeholder }}` syntax as macros, never template code.
     """
 
-    key = models.CharField(max_length=80, help_text="The event, e.g. customer.reply.")
+    key = models.CharField(max_length=80, help_text=_("The event, e.g. customer.reply."),
+                           verbose_name=_("key"))
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE,
                              related_name="notice_templates",
-                             help_text="Empty: every team without its own wording.")
-    subject = models.CharField(max_length=250)
-    body_text = models.TextField(help_text="Plain-text body.")
+                             help_text=_("Empty: every team without its own wording."),
+                             verbose_name=_("team"))
+    subject = models.CharField(max_length=250, verbose_name=_("subject"))
+    body_text = models.TextField(help_text=_("Plain-text body."), verbose_name=_("body text"))
     body_html = models.TextField(blank=True,
-                                 help_text="HTML body; empty: built from the plain text.")
-    is_active = models.BooleanField(default=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                 help_text=_("HTML body; empty: built from the plain text."),
+                                 verbose_name=_("body html"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("notice template")
+        verbose_name_plural = _("notice templates")
         ordering = ["key", "team__name"]
         constraints = [
             models.UniqueConstraint(fields=["key", "team"], name="notice_template_per_team"),
@@ -325,21 +365,24 @@ class AuditEntry(AppendOnlyModel):
         ERASE = "erase", _("Erased")
         EXPORT = "export", _("Exported")
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("at"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+                              on_delete=models.SET_NULL, related_name="+", verbose_name=_("actor"))
     # Kept when the actor's account is deleted: "user #12" or "system".
-    actor_label = models.CharField(max_length=60)
-    action = models.CharField(max_length=10, choices=Action.choices, db_index=True)
-    model = models.CharField(max_length=80, db_index=True, help_text="app_label.Model")
-    object_id = models.CharField(max_length=64, db_index=True)
-    object_repr = models.CharField(max_length=200)
+    actor_label = models.CharField(max_length=60, verbose_name=_("actor label"))
+    action = models.CharField(max_length=10, choices=Action.choices, db_index=True,
+                              verbose_name=_("action"))
+    model = models.CharField(max_length=80, db_index=True, help_text=_("app_label.Model"),
+                             verbose_name=_("model"))
+    object_id = models.CharField(max_length=64, db_index=True, verbose_name=_("object id"))
+    object_repr = models.CharField(max_length=200, verbose_name=_("object repr"))
     # {"field": [before, after], ...}
-    changes = models.JSONField(default=dict, blank=True)
+    changes = models.JSONField(default=dict, blank=True, verbose_name=_("changes"))
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         indexes = [models.Index(fields=["model", "object_id"], name="audit_object")]
 
     def __str__(self) -> str:

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MailgateConfig(AppConfig):
     name = "mailgate"
-    verbose_name = "Email channel"
+    verbose_name = _("Email channel")
 
     def ready(self) -> None:
         # tickets and helpdesk never import mailgate: it subscribes and registers here.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from helpdesk.models import AuditEntry, User
@@ -21,10 +21,12 @@ def _check(actor: User) -> None:
 
 
 def _audit(request: PrivacyRequest, actor: User | None, action: str, what: str) -> None:
+    with translation.override(None):  # stored: the English label, not the admin's language
+        kind = str(request.get_kind_display())
     AuditEntry.objects.create(
         actor=actor, actor_label=f"user #{actor.pk}" if actor else "system", action=action,
         model="privacy.PrivacyRequest", object_id=str(request.pk),
-        object_repr=f"{request.get_kind_display()} of {request.subject_label}",
+        object_repr=f"{kind} of {request.subject_label}",
         changes={"state": [None, what], "subject": [None, request.subject_label]})
 
 

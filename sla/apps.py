@@ -3,6 +3,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _seed_defaults(sender: AppConfig, **kwargs: Any) -> None:
@@ -15,7 +16,7 @@ def _seed_defaults(sender: AppConfig, **kwargs: Any) -> None:
 
 class SlaConfig(AppConfig):
     name = "sla"
-    verbose_name = "SLA"
+    verbose_name = _("SLA")
 
     def ready(self) -> None:
         # Restores the default policy on an empty database, e.g. after a test flush.

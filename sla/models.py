@@ -25,28 +25,33 @@ class Metric(models.TextChoices):
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
 
 
 class Calendar(models.Model):
     """Business hours in a time zone, with holidays; builds a sla.calendar.BusinessCalendar."""
 
-    name = models.CharField(max_length=100, unique=True)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
-    always_open = models.BooleanField(default=False, help_text="24/7: hours are ignored.")
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone],
+                                verbose_name=_("timezone"))
+    always_open = models.BooleanField(default=False, help_text=_("24/7: hours are ignored."),
+                                      verbose_name=_("always open"))
     country = models.CharField(
         max_length=8, blank=True,
-        help_text="ISO country code (optionally COUNTRY-SUBDIVISION) for holiday import.",
+        help_text=_("ISO country code (optionally COUNTRY-SUBDIVISION) for holiday import."),
+        verbose_name=_("country"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("calendar")
+        verbose_name_plural = _("calendars")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -76,14 +81,17 @@ _calendar_cache: dict[int, tuple[tuple, BusinessCalendar]] = {}
 
 
 class BusinessHours(models.Model):
-    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="hours")
-    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
-    start = models.TimeField()
-    end = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="hours",
+                                 verbose_name=_("calendar"))
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, verbose_name=_("weekday"))
+    start = models.TimeField(verbose_name=_("start"))
+    end = models.TimeField(help_text=_("00:00 means midnight at the end of the day."),
+                           verbose_name=_("end"))
 
     class Meta:
         ordering = ["calendar", "weekday", "start"]
-        verbose_name_plural = "business hours"
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
@@ -94,11 +102,14 @@ class BusinessHours(models.Model):
 
 
 class Holiday(models.Model):
-    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="holidays")
-    date = models.DateField()
-    name = models.CharField(max_length=120, blank=True)
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="holidays",
+                                 verbose_name=_("calendar"))
+    date = models.DateField(verbose_name=_("date"))
+    name = models.CharField(max_length=120, blank=True, verbose_name=_("name"))
 
     class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
         ordering = ["calendar", "date"]
         constraints = [
             models.UniqueConstraint(fields=["calendar", "date"], name="unique_calendar_holiday")
@@ -111,30 +122,36 @@ class Holiday(models.Model):
 class Policy(models.Model):
     """Targets that apply to tickets matching its conditions; the first match (by order) wins."""
 
-    name = models.CharField(max_length=120, unique=True)
-    order = models.PositiveIntegerField(default=100, db_index=True)
-    is_active = models.BooleanField(default=True)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=120, unique=True, verbose_name=_("name"))
+    order = models.PositiveIntegerField(default=100, db_index=True, verbose_name=_("order"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
     # Conditions: an empty condition matches every ticket.
-    org_tiers = models.JSONField(default=list, blank=True)
-    priorities = models.JSONField(default=list, blank=True, help_text="List of 1..5.")
-    channels = models.JSONField(default=list, blank=True)
-    teams = models.ManyToManyField("helpdesk.Team", blank=True, related_name="+")
-    tags = models.ManyToManyField("tickets.Tag", blank=True, related_name="+")
+    org_tiers = models.JSONField(default=list, blank=True, verbose_name=_("org tiers"))
+    priorities = models.JSONField(default=list, blank=True, help_text=_("List of 1..5."),
+                                  verbose_name=_("priorities"))
+    channels = models.JSONField(default=list, blank=True, verbose_name=_("channels"))
+    teams = models.ManyToManyField("helpdesk.Team", blank=True, related_name="+",
+                                   verbose_name=_("teams"))
+    tags = models.ManyToManyField("tickets.Tag", blank=True, related_name="+",
+                                  verbose_name=_("tags"))
     custom_field_conditions = models.JSONField(
         default=list, blank=True,
-        help_text='Custom field tests, all of which must hold, e.g. [{"field": "plan", '
-                  '"op": "eq", "value": "Enterprise"}]. Operators: eq, ne, in, contains, gt, '
-                  'gte, lt, lte, set, empty.')
+        help_text=_('Custom field tests, all of which must hold, e.g. [{"field": "plan", '
+                    '"op": "eq", "value": "Enterprise"}]. Operators: eq, ne, in, contains, gt, '
+                    'gte, lt, lte, set, empty.'), verbose_name=_("custom field conditions"))
     # Rules
     pause_on_third_party = models.BooleanField(
-        default=False, help_text="Waiting on a third party pauses the clocks."
+        default=False, help_text=_("Waiting on a third party pauses the clocks."),
+        verbose_name=_("pause on third party")
     )
-    apply_tier_multipliers = models.BooleanField(default=True)
+    apply_tier_multipliers = models.BooleanField(default=True,
+                                                 verbose_name=_("apply tier multipliers"))
 
     class Meta:
         ordering = ["order", "id"]
-        verbose_name_plural = "policies"
+        verbose_name = _("policy")
+        verbose_name_plural = _("policies")
 
     def __str__(self) -> str:
         return self.name
@@ -146,19 +163,25 @@ class Policy(models.Model):
 class Target(models.Model):
     """How long a metric may take for one priority under a policy."""
 
-    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="targets")
-    priority = models.PositiveSmallIntegerField(choices=[(p, f"P{p}") for p in range(1, 6)])
-    metric = models.CharField(max_length=20, choices=Metric.choices)
-    contractual = models.DurationField(help_text="The commitment in the support agreement.")
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="targets",
+                               verbose_name=_("policy"))
+    priority = models.PositiveSmallIntegerField(choices=[(p, f"P{p}") for p in range(1, 6)],
+                                                verbose_name=_("priority"))
+    metric = models.CharField(max_length=20, choices=Metric.choices, verbose_name=_("metric"))
+    contractual = models.DurationField(help_text=_("The commitment in the support agreement."),
+                                       verbose_name=_("contractual"))
     internal = models.DurationField(
-        null=True, blank=True, help_text="A tighter internal goal (defaults to contractual)."
+        null=True, blank=True, help_text=_("A tighter internal goal (defaults to contractual)."),
+        verbose_name=_("internal")
     )
     calendar = models.ForeignKey(
         Calendar, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        help_text="Empty: the clock runs 24/7.",
+        help_text=_("Empty: the clock runs 24/7."), verbose_name=_("calendar"),
     )
 
     class Meta:
+        verbose_name = _("target")
+        verbose_name_plural = _("targets")
         ordering = ["policy", "priority", "metric"]
         constraints = [
             models.UniqueConstraint(fields=["policy", "priority", "metric"],
@@ -176,10 +199,13 @@ class Target(models.Model):
 
 
 class TierMultiplier(models.Model):
-    tier = models.CharField(max_length=20, choices=SupportTier.choices, unique=True)
-    factor = models.DecimalField(max_digits=5, decimal_places=2)
+    tier = models.CharField(max_length=20, choices=SupportTier.choices, unique=True,
+                            verbose_name=_("tier"))
+    factor = models.DecimalField(max_digits=5, decimal_places=2, verbose_name=_("factor"))
 
     class Meta:
+        verbose_name = _("tier multiplier")
+        verbose_name_plural = _("tier multipliers")
         ordering = ["factor"]
 
     def __str__(self) -> str:
@@ -189,25 +215,30 @@ class TierMultiplier(models.Model):
 class Override(models.Model):
     """A temporary change of targets for a known high-volume period."""
 
-    name = models.CharField(max_length=120)
-    reason = models.TextField()
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    reason = models.TextField(verbose_name=_("reason"))
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
     policy = models.ForeignKey(
         Policy, null=True, blank=True, on_delete=models.CASCADE, related_name="overrides",
-        help_text="Empty: every policy.",
+        help_text=_("Empty: every policy."), verbose_name=_("policy"),
     )
-    priorities = models.JSONField(default=list, blank=True, help_text="Empty: all.")
-    metrics = models.JSONField(default=list, blank=True, help_text="Empty: all.")
+    priorities = models.JSONField(default=list, blank=True, help_text=_("Empty: all."),
+                                  verbose_name=_("priorities"))
+    metrics = models.JSONField(default=list, blank=True, help_text=_("Empty: all."),
+                               verbose_name=_("metrics"))
     factor = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True,
-        help_text="Multiply targets by this factor…",
+        help_text=_("Multiply targets by this factor…"), verbose_name=_("factor"),
     )
     replacement = models.DurationField(
-        null=True, blank=True, help_text="…or replace the contractual target with this."
+        null=True, blank=True, help_text=_("…or replace the contractual target with this."),
+        verbose_name=_("replacement")
     )
 
     class Meta:
+        verbose_name = _("override")
+        verbose_name_plural = _("overrides")
         ordering = ["-starts_at"]
 
     def __str__(self) -> str:
@@ -231,24 +262,29 @@ class LevelColour(models.TextChoices):
 class Level(models.Model):
     """A warning or breach step at a share of the target, with what to do when crossed."""
 
-    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="levels")
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="levels",
+                               verbose_name=_("policy"))
     percent = models.PositiveSmallIntegerField(
-        help_text="Share of the target elapsed (100 = breach)."
+        help_text=_("Share of the target elapsed (100 = breach)."), verbose_name=_("percent")
     )
-    colour = models.CharField(max_length=10, choices=LevelColour.choices)
-    notify_assignee = models.BooleanField(default=False)
-    notify_team_lead = models.BooleanField(default=False)
-    notify_managers = models.BooleanField(default=False)
+    colour = models.CharField(max_length=10, choices=LevelColour.choices, verbose_name=_("colour"))
+    notify_assignee = models.BooleanField(default=False, verbose_name=_("notify assignee"))
+    notify_team_lead = models.BooleanField(default=False, verbose_name=_("notify team lead"))
+    notify_managers = models.BooleanField(default=False, verbose_name=_("notify managers"))
     notify_users = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="+", limit_choices_to=staff_only,
-        help_text="Anyone else to notify (e.g. the director for a severe breach).",
+        help_text=_("Anyone else to notify (e.g. the director for a severe breach)."),
+        verbose_name=_("notify users"),
     )
     reassign_to_team = models.ForeignKey(
-        "helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("reassign to team")
     )
-    raise_priority = models.BooleanField(default=False)
+    raise_priority = models.BooleanField(default=False, verbose_name=_("raise priority"))
 
     class Meta:
+        verbose_name = _("level")
+        verbose_name_plural = _("levels")
         ordering = ["policy", "percent"]
         constraints = [
             models.UniqueConstraint(fields=["policy", "percent"], name="unique_policy_level")
@@ -277,39 +313,48 @@ class Clock(models.Model):
     """
 
     ticket = models.ForeignKey(
-        "tickets.Ticket", on_delete=models.CASCADE, related_name="sla_clocks"
+        "tickets.Ticket", on_delete=models.CASCADE, related_name="sla_clocks",
+        verbose_name=_("ticket")
     )
-    metric = models.CharField(max_length=20, choices=Metric.choices)
-    cycle = models.PositiveSmallIntegerField(default=1)
-    policy = models.ForeignKey(Policy, null=True, on_delete=models.SET_NULL, related_name="+")
+    metric = models.CharField(max_length=20, choices=Metric.choices, verbose_name=_("metric"))
+    cycle = models.PositiveSmallIntegerField(default=1, verbose_name=_("cycle"))
+    policy = models.ForeignKey(Policy, null=True, on_delete=models.SET_NULL, related_name="+",
+                               verbose_name=_("policy"))
     calendar = models.ForeignKey(
-        Calendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Calendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("calendar")
     )
-    target = models.DurationField(help_text="Contractual target after multipliers/overrides.")
-    internal_target = models.DurationField()
+    target = models.DurationField(help_text=_("Contractual target after multipliers/overrides."),
+                                  verbose_name=_("target"))
+    internal_target = models.DurationField(verbose_name=_("internal target"))
     state = models.CharField(max_length=10, choices=ClockState.choices,
-                             default=ClockState.RUNNING)
-    started_at = models.DateTimeField()
+                             default=ClockState.RUNNING, verbose_name=_("state"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
     # Start of the current running segment; business time before it is in `business_used`.
-    segment_started_at = models.DateTimeField(null=True, blank=True)
-    business_used = models.DurationField(default=timedelta(0))
-    paused_at = models.DateTimeField(null=True, blank=True)
-    due_at = models.DateTimeField(null=True, blank=True)
-    internal_due_at = models.DateTimeField(null=True, blank=True)
-    met_at = models.DateTimeField(null=True, blank=True)
-    breached_at = models.DateTimeField(null=True, blank=True)
+    segment_started_at = models.DateTimeField(null=True, blank=True,
+                                              verbose_name=_("segment started at"))
+    business_used = models.DurationField(default=timedelta(0), verbose_name=_("business used"))
+    paused_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paused at"))
+    due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("due at"))
+    internal_due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("internal due at"))
+    met_at = models.DateTimeField(null=True, blank=True, verbose_name=_("met at"))
+    breached_at = models.DateTimeField(null=True, blank=True, verbose_name=_("breached at"))
     # Stands once set, as breached_at does: the internal-goal figures read it.
     internal_breached_at = models.DateTimeField(
         null=True, blank=True,
-        help_text="When the business time used reached an internal target the clock had.")
-    completed_at = models.DateTimeField(null=True, blank=True)
-    exempt_reason = models.CharField(max_length=255, blank=True)
+        help_text=_("When the business time used reached an internal target the clock had."),
+        verbose_name=_("internal breached at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
+    exempt_reason = models.CharField(max_length=255, blank=True, verbose_name=_("exempt reason"))
     # The escalation scan reads only this indexed column: the next level still to fire.
-    next_level_at = models.DateTimeField(null=True, blank=True)
-    next_level_percent = models.PositiveSmallIntegerField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    next_level_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next level at"))
+    next_level_percent = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                          verbose_name=_("next level percent"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("clock")
+        verbose_name_plural = _("clocks")
         ordering = ["ticket", "metric", "cycle"]
         constraints = [
             models.UniqueConstraint(fields=["ticket", "metric", "cycle"],
@@ -345,12 +390,16 @@ class Clock(models.Model):
 class ClockLevelFire(models.Model):
     """A level crossed by a clock: the unique row makes firing happen exactly once."""
 
-    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="fired_levels")
-    percent = models.PositiveSmallIntegerField()
-    scheduled_at = models.DateTimeField(help_text="When the level was due.")
-    fired_at = models.DateTimeField()
+    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="fired_levels",
+                              verbose_name=_("clock"))
+    percent = models.PositiveSmallIntegerField(verbose_name=_("percent"))
+    scheduled_at = models.DateTimeField(help_text=_("When the level was due."),
+                                        verbose_name=_("scheduled at"))
+    fired_at = models.DateTimeField(verbose_name=_("fired at"))
 
     class Meta:
+        verbose_name = _("clock level fire")
+        verbose_name_plural = _("clock level fires")
         ordering = ["clock", "percent"]
         constraints = [
             models.UniqueConstraint(fields=["clock", "percent"], name="unique_level_fire")
@@ -377,18 +426,22 @@ class ClockEventKind(models.TextChoices):
 class ClockEvent(AppendOnlyModel):
     """Append-only audit trail of every clock change, with actor and reason."""
 
-    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="events")
-    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=12, choices=ClockEventKind.choices)
-    at = models.DateTimeField()
+    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="events",
+                              verbose_name=_("clock"))
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+",
+                               verbose_name=_("ticket"))
+    kind = models.CharField(max_length=12, choices=ClockEventKind.choices, verbose_name=_("kind"))
+    at = models.DateTimeField(verbose_name=_("at"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", verbose_name=_("actor"),
     )
-    reason = models.CharField(max_length=255, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
 
     class Meta:
+        verbose_name = _("clock event")
+        verbose_name_plural = _("clock events")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["ticket", "at"], name="clockevent_ticket_at")]
 
@@ -399,20 +452,25 @@ class ClockEvent(AppendOnlyModel):
 class ClockPause(models.Model):
     """One pause of a clock: who paused it, why, and for how long (the clock-gaming report)."""
 
-    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="pauses")
-    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    clock = models.ForeignKey(Clock, on_delete=models.CASCADE, related_name="pauses",
+                              verbose_name=_("clock"))
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+",
+                               verbose_name=_("ticket"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", verbose_name=_("actor"),
     )
-    reason = models.CharField(max_length=255, blank=True)
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
     business_time = models.DurationField(
-        null=True, blank=True, help_text="Business time the pause kept off the clock."
+        null=True, blank=True, help_text=_("Business time the pause kept off the clock."),
+        verbose_name=_("business time")
     )
 
     class Meta:
+        verbose_name = _("clock pause")
+        verbose_name_plural = _("clock pauses")
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["started_at"], name="clockpause_started")]
 
@@ -430,26 +488,28 @@ class ClockDay(models.Model):
     rows for the days they cover and the clocks themselves for the current day.
     """
 
-    day = models.DateField()
-    metric = models.CharField(max_length=20, choices=Metric.choices)
-    team_id = models.IntegerField(null=True)
-    tier = models.CharField(max_length=20, null=True)
-    priority = models.PositiveSmallIntegerField(null=True)
-    channel = models.CharField(max_length=10, null=True)
-    clocks = models.IntegerField(default=0)
-    met = models.IntegerField(default=0)
-    breached = models.IntegerField(default=0)
-    internal_met = models.IntegerField(default=0)
-    exempt = models.IntegerField(default=0)
-    active = models.IntegerField(default=0)
-    breaches = models.IntegerField(default=0)
-    severe = models.IntegerField(default=0)
-    leading_met = models.IntegerField(default=0)
-    sum_used = models.DurationField(null=True)
-    sum_target = models.DurationField(null=True)
-    sum_internal_target = models.DurationField(null=True)
+    day = models.DateField(verbose_name=_("day"))
+    metric = models.CharField(max_length=20, choices=Metric.choices, verbose_name=_("metric"))
+    team_id = models.IntegerField(null=True, verbose_name=_("team id"))
+    tier = models.CharField(max_length=20, null=True, verbose_name=_("tier"))
+    priority = models.PositiveSmallIntegerField(null=True, verbose_name=_("priority"))
+    channel = models.CharField(max_length=10, null=True, verbose_name=_("channel"))
+    clocks = models.IntegerField(default=0, verbose_name=_("clocks"))
+    met = models.IntegerField(default=0, verbose_name=_("met"))
+    breached = models.IntegerField(default=0, verbose_name=_("breached"))
+    internal_met = models.IntegerField(default=0, verbose_name=_("internal met"))
+    exempt = models.IntegerField(default=0, verbose_name=_("exempt"))
+    active = models.IntegerField(default=0, verbose_name=_("active"))
+    breaches = models.IntegerField(default=0, verbose_name=_("breaches"))
+    severe = models.IntegerField(default=0, verbose_name=_("severe"))
+    leading_met = models.IntegerField(default=0, verbose_name=_("leading met"))
+    sum_used = models.DurationField(null=True, verbose_name=_("sum used"))
+    sum_target = models.DurationField(null=True, verbose_name=_("sum target"))
+    sum_internal_target = models.DurationField(null=True, verbose_name=_("sum internal target"))
 
     class Meta:
+        verbose_name = _("clock day")
+        verbose_name_plural = _("clock days")
         indexes = [models.Index(fields=["day"], name="clockday_day")]
 
     def __str__(self) -> str:
@@ -459,11 +519,15 @@ class ClockDay(models.Model):
 class ClockRollupState(models.Model):
     """Singleton: which days `ClockDay` holds, and up to when changes were folded in."""
 
-    covered_from = models.DateField(null=True, blank=True)
+    covered_from = models.DateField(null=True, blank=True, verbose_name=_("covered from"))
     # Days before this one are stored; it and later ones are computed live.
-    covered_to = models.DateField(null=True, blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    covered_to = models.DateField(null=True, blank=True, verbose_name=_("covered to"))
+    synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("synced at"))
+    rebuilt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("rebuilt at"))
+
+    class Meta:
+        verbose_name = _("clock rollup state")
+        verbose_name_plural = _("clock rollup states")
 
     def __str__(self) -> str:
         return f"SLA rollup {self.covered_from} – {self.covered_to}"

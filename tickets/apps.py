@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _seed_taxonomy(sender: AppConfig, **kwargs: Any) -> None:
@@ -12,6 +13,7 @@ def _seed_taxonomy(sender: AppConfig, **kwargs: Any) -> None:
 
 class TicketsConfig(AppConfig):
     name = "tickets"
+    verbose_name = _("Tickets")
 
     def ready(self) -> None:
         # Restores defaults on an empty database, e.g. after a test flush.

@@ -8,7 +8,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.urls import reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel, Team, staff_only
 
@@ -37,30 +39,35 @@ class Channel(models.TextChoices):
 
 
 class Category(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    slug = models.SlugField(max_length=100, unique=True, verbose_name=_("slug"))
     skill = models.ForeignKey(
         "helpdesk.Skill", null=True, blank=True, on_delete=models.SET_NULL,
-        help_text="Skill-based assignment prefers agents with this skill.",
+        help_text=_("Skill-based assignment prefers agents with this skill."),
+        verbose_name=_("skill"),
     )
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "categories"
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
 
     def __str__(self) -> str:
         return self.name
 
 
 class ProductArea(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    slug = models.SlugField(max_length=100, unique=True, verbose_name=_("slug"))
     skill = models.ForeignKey(
         "helpdesk.Skill", null=True, blank=True, on_delete=models.SET_NULL,
-        help_text="Skill-based assignment prefers agents with this skill.",
+        help_text=_("Skill-based assignment prefers agents with this skill."),
+        verbose_name=_("skill"),
     )
 
     class Meta:
+        verbose_name = _("product area")
+        verbose_name_plural = _("product areas")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -68,9 +75,11 @@ class ProductArea(models.Model):
 
 
 class Tag(models.Model):
-    name = models.SlugField(max_length=50, unique=True, allow_unicode=True)
+    name = models.SlugField(max_length=50, unique=True, allow_unicode=True, verbose_name=_("name"))
 
     class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -91,60 +100,75 @@ def _open_index(name: str, *leading: str) -> models.Index:
 
 
 class Ticket(models.Model):
-    subject = models.CharField(max_length=255)
-    description = models.TextField(help_text="Markdown; rendered safely.")
+    subject = models.CharField(max_length=255, verbose_name=_("subject"))
+    description = models.TextField(help_text=_("Markdown; rendered safely."),
+                                   verbose_name=_("description"))
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets",
+        verbose_name=_("requester")
     )
     ccs = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="cc_tickets",
-        help_text="Other customers who follow this ticket (e.g. requesters of merged duplicates).",
+        help_text=_("Other customers who follow this ticket (e.g. requesters of merged "
+                    "duplicates)."),
+        verbose_name=_("ccs"),
     )
     organization = models.ForeignKey(
         "helpdesk.Organization", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="tickets",
+        related_name="tickets", verbose_name=_("organization"),
     )
-    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.P3)
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.P3,
+                                                verbose_name=_("priority"))
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL,
+                                 verbose_name=_("category"))
     product_area = models.ForeignKey(
-        ProductArea, null=True, blank=True, on_delete=models.SET_NULL
+        ProductArea, null=True, blank=True, on_delete=models.SET_NULL,
+        verbose_name=_("product area")
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
-    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB,
+                               verbose_name=_("channel"))
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets", verbose_name=_("tags"))
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets",
+        verbose_name=_("team")
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="assigned_tickets", limit_choices_to=staff_only,
+        related_name="assigned_tickets", limit_choices_to=staff_only, verbose_name=_("assignee"),
     )
-    status = models.CharField(max_length=30, choices=STATUS_CHOICES, default=Status.NEW.value)
-    waiting_reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=30, choices=STATUS_CHOICES, default=Status.NEW.value,
+                              verbose_name=_("status"))
+    waiting_reason = models.CharField(max_length=255, blank=True, verbose_name=_("waiting reason"))
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tickets"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tickets",
+        verbose_name=_("merged into")
     )
 
-    created_at = models.DateTimeField()  # indexed with first_response_at (Meta.indexes)
-    updated_at = models.DateTimeField()
-    status_changed_at = models.DateTimeField()
+    # indexed with first_response_at (Meta.indexes)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+    status_changed_at = models.DateTimeField(verbose_name=_("status changed at"))
     first_response_at = models.DateTimeField(
-        null=True, blank=True, help_text="First public reply by an agent."
+        null=True, blank=True, help_text=_("First public reply by an agent."),
+        verbose_name=_("first response at")
     )
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    reopen_count = models.PositiveIntegerField(default=0)
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
+    reopen_count = models.PositiveIntegerField(default=0, verbose_name=_("reopen count"))
     # Written only by the sla app (earliest running clock due time); tickets reads it
     # to sort queues most urgent first. Denormalised and indexed on purpose.
-    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sla due at"))
     # Also written only by the sla app: the warning colour the queue shows for that clock.
-    sla_level = models.CharField(max_length=10, blank=True)
+    sla_level = models.CharField(max_length=10, blank=True, verbose_name=_("sla level"))
     # Values of the admin-defined custom fields, by field key (tickets.custom_fields holds
     # the types and rules); an empty value is left out. GIN-indexed on PostgreSQL, open
     # tickets only (migration 0019), so a queue filter on one field is an index lookup.
     custom_fields = models.JSONField(default=dict, blank=True, db_default=models.Value(
-        {}, output_field=models.JSONField()))
+        {}, output_field=models.JSONField()), verbose_name=_("custom fields"))
 
     class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
         ordering = [F("sla_due_at").asc(nulls_last=True), "priority", "created_at", "id"]
         permissions = [
             ("work_ticket", "Can work tickets in the agent workspace"),
@@ -209,21 +233,28 @@ class Ticket(models.Model):
 class Message(models.Model):
     """One entry of the conversation: a public reply or an internal note."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages",
+                               verbose_name=_("ticket"))
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("author")
     )
-    is_public = models.BooleanField(default=True)
-    by_agent = models.BooleanField(default=False)
-    body = models.TextField(help_text="Markdown as written; rendered safely on display.")
-    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
-    created_at = models.DateTimeField()
+    is_public = models.BooleanField(default=True, verbose_name=_("is public"))
+    by_agent = models.BooleanField(default=False, verbose_name=_("by agent"))
+    body = models.TextField(help_text=_("Markdown as written; rendered safely on display."),
+                            verbose_name=_("body"))
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB,
+                               verbose_name=_("channel"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
     merged_from = models.ForeignKey(
         Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="Set on copies carried over from a merged duplicate.",
+        help_text=_("Set on copies carried over from a merged duplicate."),
+        verbose_name=_("merged from"),
     )
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_time")]
 
@@ -237,17 +268,23 @@ def attachment_path(instance: Attachment, filename: str) -> str:
 
 
 class Attachment(models.Model):
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=attachment_path, max_length=500)
-    filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments",
+                                verbose_name=_("message"))
+    file = models.FileField(upload_to=attachment_path, max_length=500, verbose_name=_("file"))
+    filename = models.CharField(max_length=255, verbose_name=_("filename"))
+    content_type = models.CharField(max_length=100, verbose_name=_("content type"))
+    size = models.PositiveIntegerField(verbose_name=_("size"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     sender_only = models.BooleanField(
         default=False,
-        help_text="Shown to staff and to the author of its message only: a record the "
-                  "system attached (such as the original e-mail, which may carry other "
-                  "people's addresses), not something shared with the whole ticket.")
+        help_text=_("Shown to staff and to the author of its message only: a record the "
+                    "system attached (such as the original e-mail, which may carry other "
+                    "people's addresses), not something shared with the whole ticket."),
+        verbose_name=_("sender only"))
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
 
     def __str__(self) -> str:
         return self.filename
@@ -271,22 +308,27 @@ class EventKind(models.TextChoices):
 class TicketEvent(AppendOnlyModel):
     """Append-only audit trail: who changed what, when, from what to what."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events",
+                               verbose_name=_("ticket"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", help_text="Empty for the system (rules, scheduled jobs).",
+        related_name="+", help_text=_("Empty for the system (rules, scheduled jobs)."),
+        verbose_name=_("actor"),
     )
-    created_at = models.DateTimeField()
-    kind = models.CharField(max_length=20, choices=EventKind.choices)
-    field = models.CharField(max_length=50, blank=True)
-    before = models.TextField(blank=True)
-    after = models.TextField(blank=True)
-    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    kind = models.CharField(max_length=20, choices=EventKind.choices, verbose_name=_("kind"))
+    field = models.CharField(max_length=50, blank=True, verbose_name=_("field"))
+    before = models.TextField(blank=True, verbose_name=_("before"))
+    after = models.TextField(blank=True, verbose_name=_("after"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
     is_public = models.BooleanField(
-        default=False, help_text="Shown to the customer in the portal timeline."
+        default=False, help_text=_("Shown to the customer in the portal timeline."),
+        verbose_name=_("is public")
     )
 
     class Meta:
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_time")]
 
@@ -298,35 +340,41 @@ class Escalation(models.Model):
     """A handoff between tiers (or to engineering) with the packet the next tier needs."""
 
     class Kind(models.TextChoices):
-        TIER = "tier", "To another tier"
-        ENGINEERING = "engineering", "To engineering"
+        TIER = "tier", _("To another tier")
+        ENGINEERING = "engineering", _("To engineering")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalations")
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TIER)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalations",
+                               verbose_name=_("ticket"))
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TIER,
+                            verbose_name=_("kind"))
     from_team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("from team")
     )
     to_team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("to team")
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("actor")
     )
-    created_at = models.DateTimeField()
-    issue_summary = models.TextField()
-    troubleshooting_done = models.TextField()
-    reason = models.TextField("why escalating")
-    customer_expectation = models.TextField()
-    next_steps = models.TextField("suggested next steps")
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    issue_summary = models.TextField(verbose_name=_("issue summary"))
+    troubleshooting_done = models.TextField(verbose_name=_("troubleshooting done"))
+    reason = models.TextField(_("why escalating"))
+    customer_expectation = models.TextField(verbose_name=_("customer expectation"))
+    next_steps = models.TextField(_("suggested next steps"))
     # Set when the receiving tier sends the escalation back for missing context
     # (tickets.services.return_escalation); such an escalation counts as rework.
-    returned_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("returned at"))
     returned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", verbose_name=_("returned by"),
     )
     missing_context = models.TextField(
-        blank=True, help_text="What the receiving tier asked for when it returned the case."
+        blank=True, help_text=_("What the receiving tier asked for when it returned the case."),
+        verbose_name=_("missing context")
     )
 
     PACKET_FIELDS = (
@@ -334,6 +382,8 @@ class Escalation(models.Model):
     )
 
     class Meta:
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["created_at"], name="escalation_created")]
 
@@ -348,17 +398,17 @@ class Escalation(models.Model):
 class RuleEvent(models.TextChoices):
     """What a trigger reacts to (the domain events of `tickets.events`)."""
 
-    CREATED = "created", "Ticket created"
-    UPDATED = "updated", "Ticket updated (any change)"
-    CUSTOMER_REPLY = "customer_reply", "Public reply by the customer"
-    AGENT_REPLY = "agent_reply", "Public reply by an agent"
-    STATUS_CHANGED = "status_changed", "Status changed"
-    PRIORITY_CHANGED = "priority_changed", "Priority changed"
-    ASSIGNED = "assigned", "Assigned (team or agent)"
-    TAGS_CHANGED = "tags_changed", "Tags changed"
-    REOPENED = "reopened", "Reopened"
-    ESCALATED = "escalated", "Escalated"
-    NOTE_ADDED = "note_added", "Internal note by an agent"
+    CREATED = "created", _("Ticket created")
+    UPDATED = "updated", _("Ticket updated (any change)")
+    CUSTOMER_REPLY = "customer_reply", _("Public reply by the customer")
+    AGENT_REPLY = "agent_reply", _("Public reply by an agent")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    PRIORITY_CHANGED = "priority_changed", _("Priority changed")
+    ASSIGNED = "assigned", _("Assigned (team or agent)")
+    TAGS_CHANGED = "tags_changed", _("Tags changed")
+    REOPENED = "reopened", _("Reopened")
+    ESCALATED = "escalated", _("Escalated")
+    NOTE_ADDED = "note_added", _("Internal note by an agent")
 
 
 class Rule(models.Model):
@@ -369,18 +419,20 @@ class Rule(models.Model):
     tickets add theirs (SLA state, e-mail from a template, webhooks).
     """
 
-    name = models.CharField(max_length=120)
-    order = models.PositiveIntegerField(default=100, db_index=True)
-    is_active = models.BooleanField(default=True)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    order = models.PositiveIntegerField(default=100, db_index=True, verbose_name=_("order"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     match_all = models.BooleanField(
-        default=True, help_text="All conditions must hold; unticked: any one of them.")
-    conditions = models.JSONField(default=list, blank=True)
-    actions = models.JSONField(default=list, blank=True)
+        default=True, help_text=_("All conditions must hold; unticked: any one of them."),
+        verbose_name=_("match all"))
+    conditions = models.JSONField(default=list, blank=True, verbose_name=_("conditions"))
+    actions = models.JSONField(default=list, blank=True, verbose_name=_("actions"))
     stop_processing = models.BooleanField(
-        default=False, help_text="Do not evaluate later rules when this one fires.")
+        default=False, help_text=_("Do not evaluate later rules when this one fires."),
+        verbose_name=_("stop processing"))
     # Written by the engine (queryset update, so the held rule set stays valid).
-    last_warning = models.TextField(blank=True)
-    last_warning_at = models.DateTimeField(null=True, blank=True)
+    last_warning = models.TextField(blank=True, verbose_name=_("last warning"))
+    last_warning_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last warning at"))
 
     class Meta:
         abstract = True
@@ -394,36 +446,41 @@ class Trigger(Rule):
     """Runs when something happens to a ticket, inside the write that made it happen."""
 
     events = models.JSONField(
-        default=list, help_text=f"Any of: {', '.join(RuleEvent.values)}")
+        default=list, verbose_name=_("events"),
+        help_text=format_lazy(_("Any of: {events}"), events=", ".join(RuleEvent.values)))
 
     class Meta(Rule.Meta):
-        pass
+        verbose_name = _("trigger")
+        verbose_name_plural = _("triggers")
 
 
 class Automation(Rule):
     """Runs on time (Celery beat): once per ticket per window of its time condition."""
 
     class Since(models.TextChoices):
-        CREATED = "created", "Hours since created"
-        UPDATED = "updated", "Hours since last update"
-        WAITING = "waiting", "Hours waiting (on the customer or a third party)"
-        RESOLVED = "resolved", "Hours since resolved"
+        CREATED = "created", _("Hours since created")
+        UPDATED = "updated", _("Hours since last update")
+        WAITING = "waiting", _("Hours waiting (on the customer or a third party)")
+        RESOLVED = "resolved", _("Hours since resolved")
 
-    since = models.CharField(max_length=10, choices=Since.choices)
+    since = models.CharField(max_length=10, choices=Since.choices, verbose_name=_("since"))
     hours = models.DecimalField(max_digits=7, decimal_places=2,
-                                validators=[MinValueValidator(0)])
+                                validators=[MinValueValidator(0)], verbose_name=_("hours"))
     business_hours = models.BooleanField(
-        default=False, help_text="Count business hours of an SLA calendar, not calendar hours.")
+        default=False, help_text=_("Count business hours of an SLA calendar, not calendar hours."),
+        verbose_name=_("business hours"))
     calendar = models.CharField(
         max_length=100, blank=True,
-        help_text="Name of the SLA calendar for business hours; empty: the default policy's.")
+        help_text=_("Name of the SLA calendar for business hours; empty: the default policy's."),
+        verbose_name=_("calendar"))
     # How far the scan has gone along the time column (its value, then the ticket id):
     # the next scan starts there, so its cost follows the tickets that became due.
-    scanned_until = models.DateTimeField(null=True, blank=True)
-    scanned_id = models.BigIntegerField(default=0)
+    scanned_until = models.DateTimeField(null=True, blank=True, verbose_name=_("scanned until"))
+    scanned_id = models.BigIntegerField(default=0, verbose_name=_("scanned id"))
 
     class Meta(Rule.Meta):
-        pass
+        verbose_name = _("automation")
+        verbose_name_plural = _("automations")
 
 
 class RuleFire(models.Model):
@@ -431,16 +488,20 @@ class RuleFire(models.Model):
     and for automations the unique record that the window was served once."""
 
     trigger = models.ForeignKey(Trigger, null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="fires")
+                                related_name="fires", verbose_name=_("trigger"))
     automation = models.ForeignKey(Automation, null=True, blank=True,
-                                   on_delete=models.CASCADE, related_name="fires")
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
-    fired_at = models.DateTimeField()
+                                   on_delete=models.CASCADE, related_name="fires",
+                                   verbose_name=_("automation"))
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+",
+                               verbose_name=_("ticket"))
+    fired_at = models.DateTimeField(verbose_name=_("fired at"))
     # Automations: the start of the condition window (created, updated, waiting since...).
-    window = models.DateTimeField(null=True, blank=True)
-    changes = models.TextField(blank=True)
+    window = models.DateTimeField(null=True, blank=True, verbose_name=_("window"))
+    changes = models.TextField(blank=True, verbose_name=_("changes"))
 
     class Meta:
+        verbose_name = _("rule fire")
+        verbose_name_plural = _("rule fires")
         ordering = ["-fired_at", "-id"]
         indexes = [
             models.Index(fields=["trigger", "-fired_at"], name="rulefire_trigger_recent"),
@@ -457,17 +518,17 @@ class RuleFire(models.Model):
 
 
 class FieldType(models.TextChoices):
-    TEXT = "text", "Text"
-    LONG_TEXT = "long_text", "Long text"
-    NUMBER = "number", "Number"
-    DECIMAL = "decimal", "Decimal"
-    DATE = "date", "Date"
-    CHECKBOX = "checkbox", "Checkbox"
-    DROPDOWN = "dropdown", "Drop-down"
-    MULTISELECT = "multiselect", "Multi-select"
-    REGEX = "regex", "Text matching a pattern"
-    ORGANIZATION = "organization", "Link to an organization"
-    USER = "user", "Link to a user"
+    TEXT = "text", _("Text")
+    LONG_TEXT = "long_text", _("Long text")
+    NUMBER = "number", _("Number")
+    DECIMAL = "decimal", _("Decimal")
+    DATE = "date", _("Date")
+    CHECKBOX = "checkbox", _("Checkbox")
+    DROPDOWN = "dropdown", _("Drop-down")
+    MULTISELECT = "multiselect", _("Multi-select")
+    REGEX = "regex", _("Text matching a pattern")
+    ORGANIZATION = "organization", _("Link to an organization")
+    USER = "user", _("Link to a user")
 
 
 class CustomField(models.Model):
@@ -475,42 +536,54 @@ class CustomField(models.Model):
 
     key = models.SlugField(
         max_length=40, unique=True,
-        help_text="The name in the API, filters and exports: lower-case letters, digits "
-                  "and underscores, starting with a letter. Do not change it once in use.")
-    label = models.CharField(max_length=100)
+        help_text=_("The name in the API, filters and exports: lower-case letters, digits "
+                    "and underscores, starting with a letter. Do not change it once in use."),
+        verbose_name=_("key"))
+    label = models.CharField(max_length=100, verbose_name=_("label"))
     help_text = models.CharField(max_length=300, blank=True,
-                                 help_text="Shown under the field in forms.")
+                                 help_text=_("Shown under the field in forms."),
+                                 verbose_name=_("help text"))
     field_type = models.CharField(max_length=20, choices=FieldType.choices,
-                                  default=FieldType.TEXT)
+                                  default=FieldType.TEXT, verbose_name=_("field type"))
     choices = models.JSONField(
         default=list, blank=True,
-        help_text='Drop-down and multi-select only: the options, e.g. ["Basic", "Pro"].')
+        help_text=_('Drop-down and multi-select only: the options, e.g. ["Basic", "Pro"].'),
+        verbose_name=_("choices"))
     pattern = models.CharField(
         max_length=300, blank=True,
-        help_text=r"Pattern fields only: a regular expression the whole value must match, "
-                  r"e.g. ORD-\d{6}.")
+        help_text=_(r"Pattern fields only: a regular expression the whole value must match, "
+                    r"e.g. ORD-\d{6}."), verbose_name=_("pattern"))
     pattern_hint = models.CharField(
         max_length=200, blank=True,
-        help_text="Pattern fields only: what a valid value looks like, shown on error.")
+        help_text=_("Pattern fields only: what a valid value looks like, shown on error."),
+        verbose_name=_("pattern hint"))
     customer_visible = models.BooleanField(
-        default=False, help_text="Customers see its value in the portal.")
+        default=False, help_text=_("Customers see its value in the portal."),
+        verbose_name=_("customer visible"))
     customer_editable = models.BooleanField(
-        default=False, help_text="Customers may fill it in the portal (implies visible).")
+        default=False, help_text=_("Customers may fill it in the portal (implies visible)."),
+        verbose_name=_("customer editable"))
     customer_required = models.BooleanField(
-        default=False, help_text="Customers must fill it when filing a request in the "
-                                 "portal (implies editable). A ticket form can also require it.")
+        default=False, help_text=_("Customers must fill it when filing a request in the "
+                                   "portal (implies editable). A ticket form can also require it."),
+        verbose_name=_("customer required"))
     categories = models.ManyToManyField(
         Category, blank=True, related_name="+",
-        help_text="Where it applies: tickets of these categories. Empty: every category.")
+        help_text=_("Where it applies: tickets of these categories. Empty: every category."),
+        verbose_name=_("categories"))
     product_areas = models.ManyToManyField(
         ProductArea, blank=True, related_name="+",
-        help_text="Where it applies: tickets of these product areas. Empty: every area.")
+        help_text=_("Where it applies: tickets of these product areas. Empty: every area."),
+        verbose_name=_("product areas"))
     show_in_queue = models.BooleanField(
-        default=False, help_text="An optional column of the agent queues.")
-    order = models.PositiveIntegerField(default=100)
-    is_active = models.BooleanField(default=True)
+        default=False, help_text=_("An optional column of the agent queues."),
+        verbose_name=_("show in queue"))
+    order = models.PositiveIntegerField(default=100, verbose_name=_("order"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
 
     class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
         ordering = ["order", "label", "id"]
 
     def __str__(self) -> str:
@@ -523,20 +596,23 @@ class CustomField(models.Model):
 class TicketForm(models.Model):
     """The fields customers are asked for when they file under a category or product area."""
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=120, unique=True, verbose_name=_("name"))
     category = models.OneToOneField(
         Category, null=True, blank=True, on_delete=models.CASCADE, related_name="ticket_form",
-        help_text="Shown when the customer picks this category.")
+        help_text=_("Shown when the customer picks this category."), verbose_name=_("category"))
     product_area = models.OneToOneField(
         ProductArea, null=True, blank=True, on_delete=models.CASCADE,
         related_name="ticket_form",
-        help_text="Shown when the customer picks this product area (a category's form "
-                  "comes first).")
+        help_text=_("Shown when the customer picks this product area (a category's form "
+                    "comes first)."), verbose_name=_("product area"))
     is_default = models.BooleanField(
-        default=False, help_text="Shown when no category or product area form applies.")
-    is_active = models.BooleanField(default=True)
+        default=False, help_text=_("Shown when no category or product area form applies."),
+        verbose_name=_("is default"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
 
     class Meta:
+        verbose_name = _("ticket form")
+        verbose_name_plural = _("ticket forms")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True),
@@ -553,13 +629,18 @@ class TicketForm(models.Model):
 
 
 class TicketFormField(models.Model):
-    form = models.ForeignKey(TicketForm, on_delete=models.CASCADE, related_name="items")
-    field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="+")
+    form = models.ForeignKey(TicketForm, on_delete=models.CASCADE, related_name="items",
+                             verbose_name=_("form"))
+    field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="+",
+                              verbose_name=_("field"))
     required = models.BooleanField(default=False,
-                                   help_text="Customers must fill it on this form.")
-    order = models.PositiveIntegerField(default=0)
+                                   help_text=_("Customers must fill it on this form."),
+                                   verbose_name=_("required"))
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("ticket form field")
+        verbose_name_plural = _("ticket form fields")
         ordering = ["order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["form", "field"], name="ticket_form_field_once"),
@@ -578,27 +659,36 @@ class TicketFormField(models.Model):
 class Macro(models.Model):
     """A canned reply with placeholders, which may also set fields."""
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=120, unique=True, verbose_name=_("name"))
     body = models.TextField(
         blank=True,
-        help_text="Markdown. Placeholders: {{ requester_name }}, {{ requester_first_name }}, "
-        "{{ ticket_id }}, {{ subject }}, {{ organization }}, {{ agent_name }}, {{ team }}.",
+        help_text=_("Markdown. Placeholders: {{ requester_name }}, {{ requester_first_name }}, "
+                    "{{ ticket_id }}, {{ subject }}, {{ organization }}, {{ agent_name }}, "
+                    "{{ team }}."),
+        verbose_name=_("body"),
     )
-    is_public = models.BooleanField(default=True, help_text="Send as a public reply, else a note.")
-    set_status = models.CharField(max_length=30, choices=STATUS_CHOICES, blank=True)
+    is_public = models.BooleanField(default=True,
+                                    help_text=_("Send as a public reply, else a note."),
+                                    verbose_name=_("is public"))
+    set_status = models.CharField(max_length=30, choices=STATUS_CHOICES, blank=True,
+                                  verbose_name=_("set status"))
     set_priority = models.PositiveSmallIntegerField(
-        choices=Priority.choices, null=True, blank=True
+        choices=Priority.choices, null=True, blank=True, verbose_name=_("set priority")
     )
-    add_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    add_tags = models.ManyToManyField(Tag, blank=True, related_name="+", verbose_name=_("add tags"))
     status_reason = models.CharField(
-        max_length=255, blank=True, help_text="Reason recorded when the status needs one."
+        max_length=255, blank=True, help_text=_("Reason recorded when the status needs one."),
+        verbose_name=_("status reason")
     )
     set_custom_fields = models.JSONField(
         default=dict, blank=True,
-        help_text='Custom field values to set, by key, e.g. {"plan": "Pro"}; null clears one.')
-    is_active = models.BooleanField(default=True)
+        help_text=_('Custom field values to set, by key, e.g. {"plan": "Pro"}; null clears one.'),
+        verbose_name=_("set custom fields"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
 
     class Meta:
+        verbose_name = _("macro")
+        verbose_name_plural = _("macros")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -612,13 +702,17 @@ class SavedFilter(models.Model):
     """A named queue filter an agent keeps (optionally shared with everyone)."""
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters",
+        verbose_name=_("owner")
     )
-    name = models.CharField(max_length=80)
-    query = models.CharField(max_length=1000, help_text="The queue's filter query string.")
-    is_shared = models.BooleanField(default=False)
+    name = models.CharField(max_length=80, verbose_name=_("name"))
+    query = models.CharField(max_length=1000, help_text=_("The queue's filter query string."),
+                             verbose_name=_("query"))
+    is_shared = models.BooleanField(default=False, verbose_name=_("is shared"))
 
     class Meta:
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["owner", "name"], name="unique_filter_name")
@@ -632,21 +726,24 @@ class TimeEntry(models.Model):
     """Time an agent spent on a ticket: logged with a reply, or measured by a running timer
     (ended_at empty while it runs). Handle time is the sum of these."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="time_entries")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="time_entries",
+                               verbose_name=_("ticket"))
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                              related_name="time_entries")
+                              related_name="time_entries", verbose_name=_("agent"))
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
+                                related_name="+", verbose_name=_("message"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
     minutes = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Logged minutes; for a timer, set when it stops."
+        null=True, blank=True, help_text=_("Logged minutes; for a timer, set when it stops."),
+        verbose_name=_("minutes")
     )
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
 
     class Meta:
         ordering = ["-started_at"]
-        verbose_name_plural = "time entries"
+        verbose_name = _("time entry")
+        verbose_name_plural = _("time entries")
         indexes = [
             models.Index(fields=["ticket", "started_at"], name="time_ticket_start"),
             models.Index(fields=["agent", "started_at"], name="time_agent_start"),
@@ -664,37 +761,45 @@ class Survey(models.Model):
     """The satisfaction survey of one resolution of a ticket (exactly one per resolution)."""
 
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        SENT = "sent", "Sent"
-        RESPONDED = "responded", "Responded"
-        SKIPPED = "skipped", "Skipped"
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENT = "sent", _("Sent")
+        RESPONDED = "responded", _("Responded")
+        SKIPPED = "skipped", _("Skipped")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="surveys")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="surveys",
+                               verbose_name=_("ticket"))
     resolution = models.PositiveSmallIntegerField(
-        help_text="Which resolution of the ticket (reopen count at the time)."
+        help_text=_("Which resolution of the ticket (reopen count at the time)."),
+        verbose_name=_("resolution")
     )
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                  related_name="surveys")
+                                  related_name="surveys", verbose_name=_("requester"))
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="rated_surveys",
-                              help_text="The assignee at resolution, whom the rating credits.")
+                              help_text=_("The assignee at resolution, whom the rating credits."),
+                              verbose_name=_("agent"))
     team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
-    skip_reason = models.CharField(max_length=200, blank=True)
-    scheduled_for = models.DateTimeField(db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+                             related_name="+", verbose_name=_("team"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED,
+                              verbose_name=_("status"))
+    skip_reason = models.CharField(max_length=200, blank=True, verbose_name=_("skip reason"))
+    scheduled_for = models.DateTimeField(db_index=True, verbose_name=_("scheduled for"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     rating = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)],
+        verbose_name=_("rating")
     )
     nps = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(10)]
+        null=True, blank=True, validators=[MaxValueValidator(10)], verbose_name=_("nps")
     )
-    comment = models.TextField(blank=True)
-    responded_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    comment = models.TextField(blank=True, verbose_name=_("comment"))
+    responded_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                        verbose_name=_("responded at"))
 
     class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
         ordering = ["-scheduled_for"]
         constraints = [
             models.UniqueConstraint(fields=["ticket", "resolution"],
@@ -709,19 +814,24 @@ class Survey(models.Model):
 class FollowUp(models.Model):
     """A low score (1–2) to be handled by the team lead within 24 h."""
 
-    survey = models.OneToOneField(Survey, on_delete=models.CASCADE, related_name="follow_up")
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="follow_ups")
+    survey = models.OneToOneField(Survey, on_delete=models.CASCADE, related_name="follow_up",
+                                  verbose_name=_("survey"))
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="follow_ups",
+                               verbose_name=_("ticket"))
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="follow_ups",
-                              limit_choices_to=staff_only)
-    due_at = models.DateTimeField(db_index=True)
-    handled_at = models.DateTimeField(null=True, blank=True)
+                              limit_choices_to=staff_only, verbose_name=_("owner"))
+    due_at = models.DateTimeField(db_index=True, verbose_name=_("due at"))
+    handled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("handled at"))
     handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    outcome = models.TextField(blank=True)
-    reminded_at = models.DateTimeField(null=True, blank=True)
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("handled by"))
+    outcome = models.TextField(blank=True, verbose_name=_("outcome"))
+    reminded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reminded at"))
 
     class Meta:
+        verbose_name = _("follow up")
+        verbose_name_plural = _("follow ups")
         ordering = ["due_at"]
 
     def __str__(self) -> str:
@@ -735,12 +845,15 @@ class TicketFollower(models.Model):
     still can (a ticket moved to another team stops reaching the old team's followers).
     """
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="followers")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="followers",
+                               verbose_name=_("ticket"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="followed_tickets")
-    created_at = models.DateTimeField()
+                             related_name="followed_tickets", verbose_name=_("user"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("ticket follower")
+        verbose_name_plural = _("ticket followers")
         constraints = [
             models.UniqueConstraint(fields=["ticket", "user"], name="ticket_follower_once"),
         ]
@@ -755,10 +868,12 @@ class PendingEvents(models.Model):
     emitted them, deleted by the worker in the transaction in which the handlers ran, so
     a reaction is never lost (broker down, worker killed) and never applied twice."""
 
-    events = models.JSONField()
-    created_at = models.DateTimeField(db_index=True)
+    events = models.JSONField(verbose_name=_("events"))
+    created_at = models.DateTimeField(db_index=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("pending events")
+        verbose_name_plural = _("pending events")
         ordering = ["pk"]
 
     def __str__(self) -> str:
@@ -778,20 +893,22 @@ class TicketChange(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        UPDATED = "updated", "Updated"
-        MERGED = "merged", "Merged into another ticket"
-        DELETED = "deleted", "Deleted"
+        CREATED = "created", _("Created")
+        UPDATED = "updated", _("Updated")
+        MERGED = "merged", _("Merged into another ticket")
+        DELETED = "deleted", _("Deleted")
 
-    id = models.BigAutoField(primary_key=True)
-    xid = models.BigIntegerField(default=0)
+    id = models.BigAutoField(primary_key=True, verbose_name=_("id"))
+    xid = models.BigIntegerField(default=0, verbose_name=_("xid"))
     # No foreign key: the change outlives a deleted ticket.
-    ticket_id = models.BigIntegerField()
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    merged_into_id = models.BigIntegerField(null=True, blank=True)
-    changed_at = models.DateTimeField(db_default=Now())
+    ticket_id = models.BigIntegerField(verbose_name=_("ticket id"))
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("kind"))
+    merged_into_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("merged into id"))
+    changed_at = models.DateTimeField(db_default=Now(), verbose_name=_("changed at"))
 
     class Meta:
+        verbose_name = _("ticket change")
+        verbose_name_plural = _("ticket changes")
         ordering = ["xid", "id"]
         indexes = [
             # The reader's walk: (xid, id) > cursor, in order.

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from helpdesk.models import Organization, Team, User
@@ -254,7 +254,9 @@ def create_ticket(
         if ticket.team and ticket.assignee_id is None:
             agent = assignment.pick_assignee(ticket, ticket.team)
             if agent is not None:
-                reason = ticket.team.get_assignment_strategy_display()
+                # Kept in the audit trail: the English label, whoever's language this is.
+                with translation.override(None):
+                    reason = str(ticket.team.get_assignment_strategy_display())
                 step = check(Status.NEW, Status.ASSIGNED, {REASON: reason, ASSIGNEE: agent,
                                                            PACKET: None, TO_TEAM: None})
                 ticket.assignee = agent
