@@ -14,7 +14,7 @@ notifications, flash messages) share these functions.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from types import ModuleType
 
 from django.utils import formats
@@ -65,6 +65,10 @@ def number(value: int | float | Decimal | str | None, decimals: int | None = Non
         return ""
     if isinstance(value, str):
         return value
+    if decimals is not None:
+        # Rounded half up as the floatformat filter does (number_format truncates).
+        value = Decimal(repr(value) if isinstance(value, float) else value).quantize(
+            Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     return formats.number_format(value, decimal_pos=decimals, use_l10n=True,
                                  force_grouping=True)
 
