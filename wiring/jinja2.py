@@ -144,7 +144,7 @@ def environment(**options: Any) -> Environment:
                        filesizeformat=filesizeformat, naturaltime=naturaltime,
                        customer_status_help=customer_status_help,
                        portal_markdown=markdown_filter, number=display.number,
-                       percent=display.percent)
+                       percent=display.percent, share=display.share)
     return env
 
 

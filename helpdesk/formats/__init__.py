@@ -80,3 +80,8 @@ def percent(value: int | float | Decimal | str | None, decimals: int | None = 1)
     if isinstance(value, str):
         return value
     return display_format("PERCENT_FORMAT") % number(value, decimals)
+
+
+def share(value: float | None, decimals: int | None = 1) -> str:
+    """A fraction in [0, 1] as a percentage: share(0.125) is "12.5 %" / "12,5 %"."""
+    return "—" if value is None else percent(value * 100, decimals)
