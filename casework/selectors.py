@@ -36,6 +36,7 @@ from django.db.models import (
 from django.utils import formats
 from django.utils.translation import gettext, ngettext
 
+from helpdesk import formats as display
 from helpdesk.models import Organization, Team, TeamTier
 from tickets.models import Category, Escalation, Survey, Ticket
 
@@ -165,15 +166,15 @@ class Figures:
 
     @property
     def swe_text(self) -> str:
-        return metrics.percent_text(self.solve_without_engineering)
+        return display.share(self.solve_without_engineering)
 
     @property
     def rework_text(self) -> str:
-        return metrics.percent_text(self.rework)
+        return display.share(self.rework)
 
     @property
     def repeat_text(self) -> str:
-        return metrics.percent_text(self.repeat_case)
+        return display.share(self.repeat_case)
 
 
 def _tickets(f: Filters) -> QuerySet[Ticket]:

@@ -33,10 +33,11 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import Count, Q
 from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
-from django.utils import formats, timezone, translation
+from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
+from helpdesk import formats as display
 from helpdesk.mail import OutgoingMail, mail_domain
 from helpdesk.models import User
 from helpdesk.notice_templates import Block, render_notice
@@ -337,7 +338,7 @@ def _local(value: dt.datetime | None, user: User | None) -> str:
         zone = ZoneInfo("UTC")
     local = value.astimezone(zone)
     # Day and month names in the recipient's language (rendered inside their override).
-    return f"{formats.date_format(local, 'l d F Y, H:i')} ({zone.key})"
+    return f"{display.date_format(local, 'LONG_DATETIME_FORMAT')} ({zone.key})"
 
 
 def _quote(text: str) -> Block:

@@ -23,9 +23,10 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Max, QuerySet
 from django.urls import reverse
-from django.utils import formats, timezone, translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from helpdesk import formats as display
 from helpdesk.bulkload import update_rows
 from helpdesk.models import Membership, Notification, Team, User
 from helpdesk.notifications import notify_bulk
@@ -362,7 +363,7 @@ def _local(at: datetime, user: User, now: datetime) -> str:
     local = at.astimezone(zone)
     if local.date() == now.astimezone(zone).date():
         return f"{local:%H:%M}"
-    return formats.date_format(local, "d M H:i")  # the month in the recipient's language
+    return display.date_format(local, "SHORT_DATETIME_FORMAT")  # the recipient's language
 
 
 # --- per-call caches ------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from helpdesk import formats as display
 from helpdesk.models import SupportTier, User
 from tickets.models import OPEN_STATUS_VALUES, Channel, Priority, Ticket
 from tickets.selectors import visible_tickets
@@ -134,10 +135,11 @@ def human_duration(value: timedelta | None) -> str:
     if value > timedelta(0) and minutes == 0:
         return _("< 1 min")
     hours, minutes = divmod(minutes, 60)
+    hours_text = display.number(hours)  # "1,250 h" / "1.250 h" over weeks of backlog
     if hours and minutes:
-        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours_text, "minutes": minutes}
     if hours:
-        return _("%(hours)s h") % {"hours": hours}
+        return _("%(hours)s h") % {"hours": hours_text}
     return _("%(minutes)s min") % {"minutes": minutes}
 
 

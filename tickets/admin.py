@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -177,7 +178,7 @@ class _RuleAdmin(admin.ModelAdmin):
                  .order_by("-fired_at", "-id")[:100])
         rows = format_html_join(
             "", "<tr><td>{}</td><td><a href=\"{}\">#{}</a></td><td>{}</td></tr>",
-            ((f.fired_at.strftime("%Y-%m-%d %H:%M:%S"), reverse("agent:ticket",
+            ((timezone.localtime(f.fired_at).strftime("%Y-%m-%d %H:%M:%S"), reverse("agent:ticket",
               args=[f.ticket_id]), f.ticket_id, f.changes) for f in fires))
         return format_html("<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
                            _("When"), _("Ticket"), _("What it did"), rows) if rows else \

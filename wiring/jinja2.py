@@ -39,6 +39,7 @@ from django.utils.timezone import get_current_timezone, template_localtime
 from jinja2 import ChainableUndefined, Environment
 from markupsafe import Markup
 
+from helpdesk import formats as display
 from helpdesk.icons import icon
 from helpdesk.tiers import tier_label
 from helpdesk.web import countdown
@@ -60,14 +61,15 @@ def iso_datetime(value: datetime | None) -> str:
 
 
 def date_format(value: datetime | None, fmt: str) -> str:
-    """Like the `date` filter: a format string or a format setting's name, in the current
-    time zone."""
-    return formats.date_format(template_localtime(value), fmt) if value else ""
+    """Like the `date` filter, in the current time zone: a shape's name (Django's
+    DATE_FORMAT..., or the product's WEEKDAY_DATETIME_FORMAT... of helpdesk.formats),
+    spelt per language, or a machine pattern ('c', 'Y-m-d') used as it is."""
+    return display.date_format(template_localtime(value), fmt) if value else ""
 
 
-def time_format(value: datetime | None, fmt: str) -> str:
-    """Like the `time` filter with a format string, in the current time zone."""
-    return formats.time_format(template_localtime(value), fmt) if value else ""
+def time_format(value: datetime | None, fmt: str = "TIME_FORMAT") -> str:
+    """Like the `time` filter, in the current time zone (names as for date_format)."""
+    return display.time_format(template_localtime(value), fmt) if value else ""
 
 
 def url(viewname: str, /, *args: Any, **kwargs: Any) -> str:
@@ -148,7 +150,8 @@ def environment(**options: Any) -> Environment:
                        portal_markdown=markdown_filter, event_kind=kind_label,
                        event_field=field_label, event_note=note_text, event_value=value_text,
                        support_tier=tier_label, qa_flag_reasons=flag_reasons_text,
-                       incident_entry=entry_text)
+                       incident_entry=entry_text, number=display.number,
+                       percent=display.percent, share=display.share)
     return env
 
 

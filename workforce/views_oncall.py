@@ -15,12 +15,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.dates import WEEKDAYS  # lazily translated names, Monday = 0
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from helpdesk import formats as display
 from helpdesk.models import User
 from helpdesk.web import LongSelect, agent_required, problem
 
@@ -83,7 +84,7 @@ class SwapForm(forms.Form):
     def __init__(self, *args: Any, plan: list[svc.Turn], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         nobody = _("nobody")
-        choices = [(t.week, f"{formats.date_format(t.starts_at, 'j M Y')} – "
+        choices = [(t.week, f"{display.date_format(timezone.localtime(t.starts_at))} – "
                             f"{t.scheduled_primary or nobody} / "
                             f"{t.scheduled_secondary or nobody}") for t in plan]
         self.fields["week_a"].choices = choices
@@ -162,7 +163,8 @@ def add_override(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("%(user)s covers the role “%(role)s” from %(time)s.") % {
                 "user": d["user"], "role": OnCallRole(d["role"]).label,
-                "time": formats.date_format(d["starts_at"], "j M H:i")})
+                "time": display.date_format(timezone.localtime(d["starts_at"]),
+                                           "SHORT_DATETIME_FORMAT")})
             return redirect("workforce_oncall:rotation", pk=rot.pk)
     return render(request, "workforce/oncall/rotation.html",
                   _detail_context(request, rot, override_form=form), status=400)

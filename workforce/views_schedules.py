@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk import formats as display
 from helpdesk.models import Team, User
 from helpdesk.web import DateInput, agent_required
 
@@ -194,7 +195,8 @@ def decide_time_off(request: HttpRequest, pk: int) -> HttpResponse:
                 zone = shift_time.agent_zone(item.agent)
                 text = _("Time off of %(agent)s approved. Cancelled shifts: %(shifts)s.") % {
                     "agent": item.agent, "shifts": ", ".join(
-                        formats.date_format(s.starts_at.astimezone(zone), "D j M H:i")
+                        display.date_format(s.starts_at.astimezone(zone),
+                                            "WEEKDAY_SHORT_DATETIME_FORMAT")
                         for s in cancelled)}
             messages.success(request, text)
         elif decision == "reject":

@@ -43,10 +43,10 @@ def test_the_portal_in_german_with_german_dates_in_her_zone(client, kunde):
     listing = client.get(reverse("portal:tickets")).content.decode()
     assert "Meine Anfragen" in listing and "Anfrage stellen" in listing
     assert "Export schlägt fehl" in listing
-    assert "30. Nov 2026" in listing  # "j. M Y": German day and month
+    assert "30. November 2026" in listing  # "j. F Y": German day and month
     detail = client.get(reverse("portal:ticket", args=[ticket.pk])).content.decode()
     assert "Verlauf" in detail and "Letzte Aktivität" in detail
-    assert "30. Nov 2026, 11:00" in detail  # 10:00 UTC is 11:00 in Berlin
+    assert "30. November 2026, 11:00" in detail  # 10:00 UTC is 11:00 in Berlin
     new = client.get(reverse("portal:new_ticket")).content.decode()
     assert "Anfrage absenden" in new and "Markdown wird unterstützt." in new
 

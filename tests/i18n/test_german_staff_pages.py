@@ -166,7 +166,7 @@ def test_the_schedule_pages_in_german(client, agentin, l1):
     assert "<h1>Mein Status</h1>" in status and "Verfügbar" in status
     assert "Current status" not in status and "In training" not in status
     assert f"<h1>Dienstplan von {l1.name}</h1>" in week and "Nächste Woche →" in week
-    assert "Mo 16 Mär 2026" in week  # the week picker's dates in German
+    assert "Mo., 16. März 2026" in week  # the week picker's dates, German-shaped
     assert "Next week" not in week
 
 
