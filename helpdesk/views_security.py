@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp import match_token
@@ -25,15 +26,17 @@ RECOVERY_CODES = 10
 
 
 class CodeForm(forms.Form):
-    code = forms.CharField(label="Code", max_length=16, widget=forms.TextInput(attrs={
+    code = forms.CharField(label=gettext_lazy("Code"), max_length=16, widget=forms.TextInput(attrs={
         "autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
-        help_text="The 6-digit code from your authenticator app, or a recovery code.")
+        help_text=gettext_lazy(
+            "The 6-digit code from your authenticator app, or a recovery code."))
 
 
 class ReauthForm(forms.Form):
-    password = forms.CharField(label="Password", required=False,
+    password = forms.CharField(label=gettext_lazy("Password"), required=False,
                                widget=forms.PasswordInput(attrs={"autofocus": True}))
-    code = forms.CharField(label="Or a two-factor code", required=False, max_length=16,
+    code = forms.CharField(label=gettext_lazy("Or a two-factor code"), required=False,
+                           max_length=16,
                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}))
 
 

@@ -70,7 +70,7 @@ class ArticleSettingsForm(forms.ModelForm):
 
 
 class VoteForm(forms.Form):
-    helpful = forms.TypedChoiceField(choices=[("1", "Yes"), ("0", "No")],
+    helpful = forms.TypedChoiceField(choices=[("1", _("Yes")), ("0", _("No"))],
                                      coerce=lambda v: v == "1")
     reason = forms.ChoiceField(choices=VoteReason.choices, required=False)
     comment = forms.CharField(max_length=500, required=False)
