@@ -284,7 +284,7 @@ class BulkForm(forms.Form):
     ids = forms.TypedMultipleChoiceField(coerce=int, label=_("Tickets"),
                                          error_messages={"required": _("Select some tickets.")})
     action = forms.ChoiceField(choices=[(ASSIGN, _("Assign")), (UNASSIGN, _("Unassign")),
-                                        (STATUS, _("Set status"))])
+                                        (STATUS, _("Set status"))], label=_("Bulk action"))
     assignee = AgentChoiceField(label=_("Assign to"), queryset=User.objects.none(), required=False,
                                 empty_label=_("Choose an agent"))
     status = forms.ChoiceField(label=_("Set status to"), required=False)
