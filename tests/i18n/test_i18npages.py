@@ -220,8 +220,12 @@ def test_survey_follow_ups_in_german(client, lead_de, rated_low):
     assert "Mark handled" not in follow_ups
 
 
-def test_the_agent_forms_label_their_fields_in_german(client, agentin):
+def test_the_agent_forms_label_their_fields_in_german(client, agentin, customer_a):
+    for subject in ("Rechnung fehlt", "Login geht nicht"):
+        make_ticket(customer_a, subject=subject)  # anke is L1's only agent: both are hers
     client.force_login(agentin)
+    queue = page(client, reverse("agent:queue", args=["mine"]))
+    assert "· 2 Tickets</span>" in queue  # the pager counts in German, not "2 tickets"
     new = page(client, reverse("agent:new_ticket"))
     assert "<h1>Neues Ticket im Auftrag eines Kunden</h1>" in new
     assert "Anfragende Person (Benutzername oder E-Mail-Adresse)" in new
@@ -312,3 +316,11 @@ def test_no_template_shows_untranslated_english():
             untranslated[str(path.relative_to(TEMPLATES))] = words[:8]
     assert not untranslated, (
         "English outside {{ _() }} / {% trans %} / {% translate %}: " + repr(untranslated))
+
+
+def test_every_shipped_notice_has_its_german_copy():
+    """The notices are translated by copy (helpdesk.notice_templates): a new English
+    default without templates/notices/de/ would reach German readers in English."""
+    english = {p.name for p in PER_LANGUAGE_COPIES.iterdir() if p.is_file()}
+    german = {p.name for p in (PER_LANGUAGE_COPIES / "de").iterdir() if p.is_file()}
+    assert english and english - german == set()
