@@ -34,9 +34,10 @@ class CodeForm(forms.Form):
 
 
 class ReauthForm(forms.Form):
-    password = forms.CharField(label="Password", required=False,
+    password = forms.CharField(label=gettext_lazy("Password"), required=False,
                                widget=forms.PasswordInput(attrs={"autofocus": True}))
-    code = forms.CharField(label="Or a two-factor code", required=False, max_length=16,
+    code = forms.CharField(label=gettext_lazy("Or a two-factor code"), required=False,
+                           max_length=16,
                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}))
 
 

@@ -70,13 +70,13 @@ class ArticleSettingsForm(forms.ModelForm):
 
 
 class VoteForm(forms.Form):
-    helpful = forms.TypedChoiceField(choices=[("1", "Yes"), ("0", "No")],
-                                     coerce=lambda v: v == "1")
-    reason = forms.ChoiceField(choices=VoteReason.choices, required=False)
-    comment = forms.CharField(max_length=500, required=False)
+    helpful = forms.TypedChoiceField(choices=[("1", _("Yes")), ("0", _("No"))],
+                                     coerce=lambda v: v == "1", label=_("Was this helpful?"))
+    reason = forms.ChoiceField(choices=VoteReason.choices, required=False, label=_("Reason"))
+    comment = forms.CharField(max_length=500, required=False, label=_("Comment"))
 
 
 class FlagForm(forms.Form):
     article = forms.IntegerField(widget=forms.HiddenInput)
-    kind = forms.ChoiceField(choices=FlagKind.choices)
-    note = forms.CharField(max_length=2000, required=False)
+    kind = forms.ChoiceField(choices=FlagKind.choices, label=_("This article is"))
+    note = forms.CharField(max_length=2000, required=False, label=_("What is wrong?"))

@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,9 +22,9 @@ from .models import PrivacyRequest
 
 
 class PersonForm(forms.Form):
-    person = forms.CharField(label="Person (e-mail or username)", max_length=254)
-    reason = forms.CharField(label="Reason / reference of the request", max_length=200,
-                             required=False)
+    person = forms.CharField(label=gettext_lazy("Person (e-mail or username)"), max_length=254)
+    reason = forms.CharField(label=gettext_lazy("Reason / reference of the request"),
+                             max_length=200, required=False)
 
     def clean_person(self) -> User:
         value = self.cleaned_data["person"].strip()

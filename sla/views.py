@@ -83,7 +83,7 @@ class ApproachingForm(forms.Form):
 
 
 class ExemptForm(forms.Form):
-    reason = forms.CharField(max_length=255, strip=True,
+    reason = forms.CharField(max_length=255, strip=True, label=gettext_lazy("Reason"),
                              help_text=gettext_lazy(
                                  "Why this clock does not apply (e.g. out of scope)."))
 

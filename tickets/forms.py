@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils.choices import BaseChoiceIterator
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk.ids import parse_id
 from helpdesk.models import Team, User
@@ -99,22 +100,22 @@ class ReplyForm(forms.Form):
     PUBLIC, NOTE = "public", "note"
 
     body = forms.CharField(
-        label="Message", required=False,
+        label=_("Message"), required=False,
         widget=forms.Textarea(attrs={"rows": 6, "data-shortcut": "reply"}),
-        help_text="Markdown. Press r anywhere on the page to jump here. In an internal "
-                  "note, @username tells a colleague (type @ for names).",
+        help_text=_("Markdown. Press r anywhere on the page to jump here. In an internal "
+                    "note, @username tells a colleague (type @ for names)."),
     )
     visibility = forms.ChoiceField(
-        label="Send as", choices=[(PUBLIC, "Public reply"), (NOTE, "Internal note")],
+        label=_("Send as"), choices=[(PUBLIC, _("Public reply")), (NOTE, _("Internal note"))],
         initial=PUBLIC, widget=forms.RadioSelect,
     )
-    attachments = MultipleFileField(label="Attachments")
-    set_status = forms.ChoiceField(label="And set status", required=False)
-    status_reason = forms.CharField(label="Reason for the status", required=False,
+    attachments = MultipleFileField(label=_("Attachments"))
+    set_status = forms.ChoiceField(label=_("And set status"), required=False)
+    status_reason = forms.CharField(label=_("Reason for the status"), required=False,
                                     max_length=255)
     time_minutes = forms.IntegerField(
-        label="Time spent (minutes)", required=False, min_value=0, max_value=600,
-        help_text="Optional; counts towards the ticket's handle time.",
+        label=_("Time spent (minutes)"), required=False, min_value=0, max_value=600,
+        help_text=_("Optional; counts towards the ticket's handle time."),
     )
 
     def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
@@ -123,7 +124,7 @@ class ReplyForm(forms.Form):
         if ticket.pk:  # "@" completion in internal notes (static/js/mentions.js)
             self.fields["body"].widget.attrs["data-mentions-url"] = reverse(
                 "agent:mentions", args=[ticket.pk])
-        self.fields["set_status"].choices = [("", "Keep the status")] + settable_statuses(
+        self.fields["set_status"].choices = [("", gettext("Keep the status"))] + settable_statuses(
             ticket.status)
 
     @property
@@ -132,10 +133,10 @@ class ReplyForm(forms.Form):
 
 
 class TransitionForm(forms.Form):
-    to = forms.ChoiceField(label="New status",
-                           choices=[(s.value, gettext_lazy(LABELS[s])) for s in Status])
-    reason = forms.CharField(label="Reason", required=False, max_length=255)
-    assignee = AgentChoiceField(label="Assignee", queryset=User.objects.none(), required=False)
+    to = forms.ChoiceField(label=_("New status"),
+                           choices=[(s.value, _(LABELS[s])) for s in Status])
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=255)
+    assignee = AgentChoiceField(label=_("Assignee"), queryset=User.objects.none(), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -143,18 +144,18 @@ class TransitionForm(forms.Form):
 
 
 class UpdateForm(forms.Form):
-    priority = forms.TypedChoiceField(label="Priority", choices=Priority.choices, coerce=int)
-    category = CachedModelChoiceField(label="Category", queryset=Category.objects.all(),
+    priority = forms.TypedChoiceField(label=_("Priority"), choices=Priority.choices, coerce=int)
+    category = CachedModelChoiceField(label=_("Category"), queryset=Category.objects.all(),
                                       required=False, empty_label="—")
-    product_area = CachedModelChoiceField(label="Product area",
+    product_area = CachedModelChoiceField(label=_("Product area"),
                                           queryset=ProductArea.objects.all(),
                                           required=False, empty_label="—")
-    team = CachedModelChoiceField(label="Team", queryset=Team.objects.all(), required=False,
+    team = CachedModelChoiceField(label=_("Team"), queryset=Team.objects.all(), required=False,
                                   empty_label="—")
-    assignee = AgentChoiceField(label="Assignee", queryset=User.objects.none(), required=False,
-                                empty_label="Unassigned")
-    tags = forms.CharField(label="Tags", required=False, max_length=500,
-                           help_text="Comma-separated.")
+    assignee = AgentChoiceField(label=_("Assignee"), queryset=User.objects.none(), required=False,
+                                empty_label=_("Unassigned"))
+    tags = forms.CharField(label=_("Tags"), required=False, max_length=500,
+                           help_text=_("Comma-separated."))
     # The values the form was rendered with: what the agent changed is what differs from
     # them, and the service refuses it if someone else changed the same field meanwhile.
     base = forms.CharField(widget=forms.HiddenInput, required=False, max_length=2000)
@@ -182,9 +183,10 @@ class UpdateForm(forms.Form):
         try:
             base = json.loads(raw)
         except ValueError:
-            raise forms.ValidationError("The form is damaged: reload the ticket.") from None
+            raise forms.ValidationError(
+                gettext("The form is damaged: reload the ticket.")) from None
         if not isinstance(base, dict) or set(base) != set(self.FIELDS):
-            raise forms.ValidationError("The form is damaged: reload the ticket.")
+            raise forms.ValidationError(gettext("The form is damaged: reload the ticket."))
         return base
 
     def _submitted(self) -> dict[str, Any]:
@@ -218,17 +220,17 @@ class UpdateForm(forms.Form):
 
 
 class EscalateForm(forms.Form):
-    to_team = CachedModelChoiceField(label="Escalate to team", queryset=Team.objects.all(),
+    to_team = CachedModelChoiceField(label=_("Escalate to team"), queryset=Team.objects.all(),
                                      required=False, empty_label="—")
-    engineering = forms.BooleanField(label="Send to engineering instead", required=False)
-    issue_summary = forms.CharField(label="Issue summary",
+    engineering = forms.BooleanField(label=_("Send to engineering instead"), required=False)
+    issue_summary = forms.CharField(label=_("Issue summary"),
                                     widget=forms.Textarea(attrs={"rows": 2}))
-    troubleshooting_done = forms.CharField(label="Troubleshooting done",
+    troubleshooting_done = forms.CharField(label=_("Troubleshooting done"),
                                            widget=forms.Textarea(attrs={"rows": 3}))
-    reason = forms.CharField(label="Why escalating", widget=forms.Textarea(attrs={"rows": 2}))
-    customer_expectation = forms.CharField(label="Customer expectation",
+    reason = forms.CharField(label=_("Why escalating"), widget=forms.Textarea(attrs={"rows": 2}))
+    customer_expectation = forms.CharField(label=_("Customer expectation"),
                                            widget=forms.Textarea(attrs={"rows": 2}))
-    next_steps = forms.CharField(label="Suggested next steps",
+    next_steps = forms.CharField(label=_("Suggested next steps"),
                                  widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, ticket: Ticket, **kwargs: Any) -> None:
@@ -242,7 +244,7 @@ class EscalateForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not data.get("engineering") and not data.get("to_team"):
-            self.add_error("to_team", "Choose the team to escalate to.")
+            self.add_error("to_team", gettext("Choose the team to escalate to."))
         return data
 
     def packet(self) -> dict[str, str]:
@@ -250,8 +252,8 @@ class EscalateForm(forms.Form):
 
 
 class MergeForm(forms.Form):
-    into = forms.CharField(label="Merge this ticket into ticket #", max_length=20,
-                           help_text="This ticket is closed as a duplicate.")
+    into = forms.CharField(label=_("Merge this ticket into ticket #"), max_length=20,
+                           help_text=_("This ticket is closed as a duplicate."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "merge_%s")
@@ -260,13 +262,13 @@ class MergeForm(forms.Form):
     def clean_into(self) -> int:
         number = parse_id(self.cleaned_data["into"].strip().lstrip("#"))
         if number is None:
-            raise forms.ValidationError("Enter a ticket number, like 1234.")
+            raise forms.ValidationError(gettext("Enter a ticket number, like 1234."))
         return number
 
 
 class MacroForm(forms.Form):
-    macro = forms.ModelChoiceField(label="Macro", queryset=Macro.objects.filter(is_active=True),
-                                   empty_label="Choose a macro")
+    macro = forms.ModelChoiceField(label=_("Macro"), queryset=Macro.objects.filter(is_active=True),
+                                   empty_label=_("Choose a macro"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "macro_%s")
@@ -279,20 +281,20 @@ class MacroForm(forms.Form):
 class BulkForm(forms.Form):
     ASSIGN, UNASSIGN, STATUS = "assign", "unassign", "status"
 
-    ids = forms.TypedMultipleChoiceField(coerce=int, label="Tickets",
-                                         error_messages={"required": "Select some tickets."})
-    action = forms.ChoiceField(choices=[(ASSIGN, "Assign"), (UNASSIGN, "Unassign"),
-                                        (STATUS, "Set status")])
-    assignee = AgentChoiceField(label="Assign to", queryset=User.objects.none(), required=False,
-                                empty_label="Choose an agent")
-    status = forms.ChoiceField(label="Set status to", required=False)
-    reason = forms.CharField(label="Reason", required=False, max_length=255)
+    ids = forms.TypedMultipleChoiceField(coerce=int, label=_("Tickets"),
+                                         error_messages={"required": _("Select some tickets.")})
+    action = forms.ChoiceField(choices=[(ASSIGN, _("Assign")), (UNASSIGN, _("Unassign")),
+                                        (STATUS, _("Set status"))], label=_("Bulk action"))
+    assignee = AgentChoiceField(label=_("Assign to"), queryset=User.objects.none(), required=False,
+                                empty_label=_("Choose an agent"))
+    status = forms.ChoiceField(label=_("Set status to"), required=False)
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=255)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "bulk_%s")
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = agent_users()
-        self.fields["status"].choices = [("", "Choose a status")] + [
+        self.fields["status"].choices = [("", gettext("Choose a status"))] + [
             (s.value, gettext(LABELS[s])) for s in Status
             if s not in (Status.NEW, Status.ESCALATED, Status.ENGINEERING)
         ]
@@ -304,15 +306,15 @@ class BulkForm(forms.Form):
         data = super().clean()
         action = data.get("action")
         if action == self.ASSIGN and not data.get("assignee"):
-            self.add_error("assignee", "Choose the agent to assign to.")
+            self.add_error("assignee", gettext("Choose the agent to assign to."))
         if action == self.STATUS and not data.get("status"):
-            self.add_error("status", "Choose the status to set.")
+            self.add_error("status", gettext("Choose the status to set."))
         return data
 
 
 class SavedFilterForm(forms.Form):
-    name = forms.CharField(label="Filter name", max_length=80)
-    is_shared = forms.BooleanField(label="Share with everyone", required=False)
+    name = forms.CharField(label=_("Filter name"), max_length=80)
+    is_shared = forms.BooleanField(label=_("Share with everyone"), required=False)
     query = forms.CharField(required=False, max_length=900, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -339,22 +341,22 @@ def clean_query(query: str | QueryDict) -> str:
 # --- new ticket on behalf of a customer ------------------------------------------------
 
 class NewTicketForm(forms.Form):
-    requester = forms.CharField(label="Requester (username or email)", max_length=254)
-    channel = forms.ChoiceField(label="Channel", choices=Channel.choices, initial=Channel.PHONE)
-    subject = forms.CharField(label="Subject", max_length=255)
-    description = forms.CharField(label="Description", widget=forms.Textarea(attrs={"rows": 8}),
-                                  help_text="Markdown.")
-    priority = forms.TypedChoiceField(label="Priority", choices=[("", "Let the rules decide")]
+    requester = forms.CharField(label=_("Requester (username or email)"), max_length=254)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
+    subject = forms.CharField(label=_("Subject"), max_length=255)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 8}),
+                                  help_text=_("Markdown."))
+    priority = forms.TypedChoiceField(label=_("Priority"), choices=[("", _("Let the rules decide"))]
                                       + list(Priority.choices), coerce=int, required=False,
                                       empty_value=None)
-    category = CachedModelChoiceField(label="Category", queryset=Category.objects.all(),
+    category = CachedModelChoiceField(label=_("Category"), queryset=Category.objects.all(),
                                       required=False, empty_label="—")
-    product_area = CachedModelChoiceField(label="Product area",
+    product_area = CachedModelChoiceField(label=_("Product area"),
                                           queryset=ProductArea.objects.all(),
                                           required=False, empty_label="—")
-    tags = forms.CharField(label="Tags", required=False, max_length=500,
-                           help_text="Comma-separated.")
-    attachments = MultipleFileField(label="Attachments")
+    tags = forms.CharField(label=_("Tags"), required=False, max_length=500,
+                           help_text=_("Comma-separated."))
+    attachments = MultipleFileField(label=_("Attachments"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -372,9 +374,9 @@ class NewTicketForm(forms.Form):
         if not found and "@" in value:
             found = list(users.filter(email__iexact=value)[:2])
         if not found:
-            raise forms.ValidationError("No active user with that username or email.")
+            raise forms.ValidationError(gettext("No active user with that username or email."))
         if len(found) > 1:
-            raise forms.ValidationError("Several users match; use the username.")
+            raise forms.ValidationError(gettext("Several users match; use the username."))
         return found[0]
 
 
