@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import AppendOnlyModel, staff_only
 
@@ -328,7 +329,7 @@ class ReviewEvent(AppendOnlyModel):
                                related_name="events")
     actor = models.ForeignKey(USER, verbose_name=_("actor"), null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
-    at = models.DateTimeField(verbose_name=_("at"))
+    at = models.DateTimeField(verbose_name=pgettext_lazy("point in time", "at"))
     kind = models.CharField(verbose_name=_("kind"), max_length=20, choices=Kind.choices)
     note = models.TextField(verbose_name=_("note"), blank=True)
     score_before = models.DecimalField(verbose_name=_("score before"), max_digits=5,

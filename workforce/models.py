@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import staff_only
 from helpdesk.validators import validate_timezone
@@ -356,8 +357,9 @@ class Page(models.Model):
                                   blank=True, unique=True)
 
     class Meta:
-        verbose_name = _("page")
-        verbose_name_plural = _("pages")
+        # "page" alone is also the page of a listing.
+        verbose_name = pgettext_lazy("on-call", "page")
+        verbose_name_plural = pgettext_lazy("on-call", "pages")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["rotation", "user", "created_at"],
                                 name="page_rotation_user_time"),
