@@ -7,6 +7,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+class LabelsOnly(migrations.operations.base.Operation):
+    """These AlterField and AlterModelOptions change labels only (verbose names, help texts,
+    choices), which no database stores. Applied one by one, each re-renders every model
+    related to its own (Django #27737): the migration then took minutes on every new test
+    database. Here the state changes first and the models are re-rendered once."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, operations):
+        self.operations = operations
+
+    def deconstruct(self):
+        return self.__class__.__name__, [self.operations], {}
+
+    def state_forwards(self, app_label, state):
+        rendered = state.__dict__.pop("apps", None)  # no re-render per operation...
+        for operation in self.operations:
+            operation.state_forwards(app_label, state)
+        if rendered is not None:  # ...but one for all of them
+            state.__dict__["apps"] = rendered
+            state.reload_models(
+                {(app_label, getattr(op, "model_name_lower", None) or op.name_lower)
+                 for op in self.operations}, delay=False)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        pass  # nothing in the database changes (sqlmigrate prints no SQL for them)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+    def describe(self):
+        return f"Change labels of models and fields ({len(self.operations)} operations, state only)"
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -17,569 +52,571 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterModelOptions(
-            name='atriskalert',
-            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'at risk alert', 'verbose_name_plural': 'at risk alerts'},
-        ),
-        migrations.AlterModelOptions(
-            name='caseworkhour',
-            options={'verbose_name': 'casework hour', 'verbose_name_plural': 'casework hours'},
-        ),
-        migrations.AlterModelOptions(
-            name='caseworkrollupstate',
-            options={'verbose_name': 'casework rollup state', 'verbose_name_plural': 'casework rollup states'},
-        ),
-        migrations.AlterModelOptions(
-            name='caseworkstalehour',
-            options={'verbose_name': 'casework stale hour', 'verbose_name_plural': 'casework stale hours'},
-        ),
-        migrations.AlterModelOptions(
-            name='engineeringlink',
-            options={'ordering': ['created_at', 'id'], 'verbose_name': 'engineering link', 'verbose_name_plural': 'engineering links'},
-        ),
-        migrations.AlterModelOptions(
-            name='evidence',
-            options={'ordering': ['created_at', 'id'], 'verbose_name': 'evidence', 'verbose_name_plural': 'evidence'},
-        ),
-        migrations.AlterModelOptions(
-            name='feedbackitem',
-            options={'ordering': ['kind', 'title'], 'verbose_name': 'feedback item', 'verbose_name_plural': 'feedback items'},
-        ),
-        migrations.AlterModelOptions(
-            name='feedbackmention',
-            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'feedback mention', 'verbose_name_plural': 'feedback mentions'},
-        ),
-        migrations.AlterModelOptions(
-            name='investigation',
-            options={'verbose_name': 'investigation', 'verbose_name_plural': 'investigations'},
-        ),
-        migrations.AlterModelOptions(
-            name='investigationrevision',
-            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'investigation revision', 'verbose_name_plural': 'investigation revisions'},
-        ),
-        migrations.AlterModelOptions(
-            name='playbook',
-            options={'ordering': ['name', 'id'], 'verbose_name': 'playbook', 'verbose_name_plural': 'playbooks'},
-        ),
-        migrations.AlterModelOptions(
-            name='playbookrun',
-            options={'ordering': ['started_at', 'id'], 'verbose_name': 'playbook run', 'verbose_name_plural': 'playbook runs'},
-        ),
-        migrations.AlterModelOptions(
-            name='playbookstep',
-            options={'ordering': ['playbook', 'order', 'id'], 'verbose_name': 'playbook step', 'verbose_name_plural': 'playbook steps'},
-        ),
-        migrations.AlterModelOptions(
-            name='stepcheck',
-            options={'verbose_name': 'step check', 'verbose_name_plural': 'step checks'},
-        ),
-        migrations.AlterModelOptions(
-            name='vocreport',
-            options={'ordering': ['-week_start'], 'verbose_name': 'voc report', 'verbose_name_plural': 'voc reports'},
-        ),
-        migrations.AlterField(
-            model_name='atriskalert',
-            name='created_at',
-            field=models.DateTimeField(db_index=True, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='atriskalert',
-            name='detail',
-            field=models.TextField(blank=True, verbose_name='detail'),
-        ),
-        migrations.AlterField(
-            model_name='atriskalert',
-            name='notified',
-            field=models.ForeignKey(blank=True, help_text='The CSM told (empty: the organization has none).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='notified'),
-        ),
-        migrations.AlterField(
-            model_name='atriskalert',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='helpdesk.organization', verbose_name='organization'),
-        ),
-        migrations.AlterField(
-            model_name='atriskalert',
-            name='period',
-            field=models.CharField(help_text='ISO week, e.g. 2026-W48.', max_length=10, verbose_name='period'),
-        ),
-        migrations.AlterField(
-            model_name='atriskalert',
-            name='signal',
-            field=models.CharField(choices=[('executive_complaint', 'Executive complaint'), ('churn_mention', 'Churn mention'), ('negative_csat', 'Negative CSAT trend'), ('major_incident', 'Major incident impact'), ('champion_departure', 'Champion departure')], max_length=30, verbose_name='signal'),
-        ),
-        migrations.AlterField(
-            model_name='atriskalert',
-            name='ticket',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='category_id',
-            field=models.PositiveIntegerField(default=0, verbose_name='category id'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='escalated_l1',
-            field=models.PositiveIntegerField(default=0, verbose_name='escalated l1'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='escalated_l2',
-            field=models.PositiveIntegerField(default=0, verbose_name='escalated l2'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='escalated_l2_enterprise',
-            field=models.PositiveIntegerField(default=0, verbose_name='escalated l2 enterprise'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='escalated_l3',
-            field=models.PositiveIntegerField(default=0, verbose_name='escalated l3'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='escalations',
-            field=models.PositiveIntegerField(default=0, verbose_name='escalations'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='evidence_tickets',
-            field=models.PositiveIntegerField(default=0, verbose_name='evidence tickets'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='followed',
-            field=models.PositiveIntegerField(default=0, verbose_name='followed'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='handled_l1',
-            field=models.PositiveIntegerField(default=0, verbose_name='handled l1'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='handled_l2',
-            field=models.PositiveIntegerField(default=0, verbose_name='handled l2'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='handled_l2_enterprise',
-            field=models.PositiveIntegerField(default=0, verbose_name='handled l2 enterprise'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='handled_l3',
-            field=models.PositiveIntegerField(default=0, verbose_name='handled l3'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='hour',
-            field=models.DateTimeField(help_text='Start of the UTC hour the tickets were opened.', verbose_name='hour'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='recurring',
-            field=models.PositiveIntegerField(default=0, verbose_name='recurring'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='recurring_followed',
-            field=models.PositiveIntegerField(default=0, verbose_name='recurring followed'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='refreshed_at',
-            field=models.DateTimeField(verbose_name='refreshed at'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='resolved',
-            field=models.PositiveIntegerField(default=0, verbose_name='resolved'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='resolved_without_engineering',
-            field=models.PositiveIntegerField(default=0, verbose_name='resolved without engineering'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='returned',
-            field=models.PositiveIntegerField(default=0, verbose_name='returned'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='team_id',
-            field=models.PositiveIntegerField(default=0, verbose_name='team id'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='technical',
-            field=models.PositiveIntegerField(default=0, verbose_name='technical'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkhour',
-            name='ttfe_seconds',
-            field=models.BigIntegerField(default=0, verbose_name='ttfe seconds'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkrollupstate',
-            name='covered_from',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='covered from'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkrollupstate',
-            name='covered_to',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='covered to'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkrollupstate',
-            name='rebuild_requested',
-            field=models.BooleanField(default=False, verbose_name='rebuild requested'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkrollupstate',
-            name='synced_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='synced at'),
-        ),
-        migrations.AlterField(
-            model_name='caseworkstalehour',
-            name='hour',
-            field=models.DateTimeField(unique=True, verbose_name='hour'),
-        ),
-        migrations.AlterField(
-            model_name='engineeringlink',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='engineeringlink',
-            name='created_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
-        ),
-        migrations.AlterField(
-            model_name='engineeringlink',
-            name='key',
-            field=models.CharField(help_text='e.g. ENG-1234', max_length=100, verbose_name='key'),
-        ),
-        migrations.AlterField(
-            model_name='engineeringlink',
-            name='status',
-            field=models.CharField(blank=True, max_length=100, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='engineeringlink',
-            name='synced_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='synced at'),
-        ),
-        migrations.AlterField(
-            model_name='engineeringlink',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='engineering_links', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='engineeringlink',
-            name='tracker',
-            field=models.CharField(choices=[('jira', 'Jira'), ('github', 'GitHub'), ('gitlab', 'GitLab'), ('linear', 'Linear'), ('other', 'Other')], default='jira', max_length=20, verbose_name='tracker'),
-        ),
-        migrations.AlterField(
-            model_name='engineeringlink',
-            name='url',
-            field=models.URLField(max_length=500, verbose_name='url'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='added_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='added by'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='attachment',
-            field=models.ForeignKey(blank=True, help_text='A file already on the ticket.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.attachment', verbose_name='attachment'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='file',
-            field=models.FileField(blank=True, max_length=500, upload_to=casework.models.evidence_path, validators=[django.core.validators.FileExtensionValidator(['txt', 'log', 'json', 'yaml', 'yml', 'csv', 'har', 'png', 'jpg', 'jpeg', 'gif', 'pdf', 'zip', 'gz', 'xml', 'sql', 'md'])], verbose_name='file'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='investigation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='evidence', to='casework.investigation', verbose_name='investigation'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='kind',
-            field=models.CharField(choices=[('log', 'Log'), ('screenshot', 'Screenshot'), ('reproduction', 'Reproduction'), ('config', 'Configuration'), ('query', 'Query result')], max_length=20, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='link',
-            field=models.URLField(blank=True, max_length=500, verbose_name='link'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='summary',
-            field=models.TextField(help_text='What this shows.', verbose_name='summary'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='verified',
-            field=models.BooleanField(default=False, verbose_name='verified'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='verified_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='verified at'),
-        ),
-        migrations.AlterField(
-            model_name='evidence',
-            name='verified_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='verified by'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackitem',
-            name='created_at',
-            field=models.DateTimeField(db_index=True, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackitem',
-            name='key',
-            field=models.CharField(max_length=230, unique=True, verbose_name='key'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackitem',
-            name='kind',
-            field=models.CharField(choices=[('feature', 'Feature request'), ('bug', 'Bug'), ('ux', 'UX friction'), ('docs', 'Documentation gap'), ('at_risk', 'At-risk signal'), ('praise', 'Praise'), ('competitive', 'Competitive mention')], max_length=20, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackitem',
-            name='title',
-            field=models.CharField(max_length=200, verbose_name='title'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackmention',
-            name='added_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='added by'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackmention',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackmention',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mentions', to='casework.feedbackitem', verbose_name='item'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackmention',
-            name='organization',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='helpdesk.organization', verbose_name='organization'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackmention',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback_mentions', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='feedbackmention',
-            name='use_case',
-            field=models.CharField(blank=True, max_length=500, verbose_name='use case'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='assigned_at',
-            field=models.DateTimeField(blank=True, help_text='First assignment of the ticket.', null=True, verbose_name='assigned at'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='decision',
-            field=models.CharField(choices=[('investigating', 'Still investigating'), ('resolve', 'Resolve at this tier'), ('escalate', 'Escalate')], default='investigating', max_length=20, verbose_name='decision'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='environment',
-            field=models.CharField(blank=True, max_length=255, verbose_name='environment'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='first_evidence_at',
-            field=models.DateTimeField(blank=True, help_text='First verified evidence item.', null=True, verbose_name='first evidence at'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='first_evidence_seconds',
-            field=models.PositiveIntegerField(blank=True, null=True, verbose_name='first evidence seconds'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='next_step',
-            field=models.TextField(blank=True, verbose_name='next step'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='ticket',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='investigation', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='updated_at',
-            field=models.DateTimeField(verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='updated_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='updated by'),
-        ),
-        migrations.AlterField(
-            model_name='investigation',
-            name='version',
-            field=models.CharField(blank=True, max_length=100, verbose_name='version'),
-        ),
-        migrations.AlterField(
-            model_name='investigationrevision',
-            name='author',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author'),
-        ),
-        migrations.AlterField(
-            model_name='investigationrevision',
-            name='changed',
-            field=models.JSONField(default=list, help_text='Names of the fields this save changed.', verbose_name='changed'),
-        ),
-        migrations.AlterField(
-            model_name='investigationrevision',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='investigationrevision',
-            name='data',
-            field=models.JSONField(verbose_name='data'),
-        ),
-        migrations.AlterField(
-            model_name='investigationrevision',
-            name='investigation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='casework.investigation', verbose_name='investigation'),
-        ),
-        migrations.AlterField(
-            model_name='playbook',
-            name='categories',
-            field=models.ManyToManyField(blank=True, related_name='+', to='tickets.category', verbose_name='categories'),
-        ),
-        migrations.AlterField(
-            model_name='playbook',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='playbook',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
-        ),
-        migrations.AlterField(
-            model_name='playbook',
-            name='description',
-            field=models.TextField(blank=True, verbose_name='description'),
-        ),
-        migrations.AlterField(
-            model_name='playbook',
-            name='is_active',
-            field=models.BooleanField(default=True, help_text='Only active playbooks are suggested. Playbooks drafted from a ticket start inactive until a lead reviews them.', verbose_name='is active'),
-        ),
-        migrations.AlterField(
-            model_name='playbook',
-            name='name',
-            field=models.CharField(max_length=200, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='playbook',
-            name='product_areas',
-            field=models.ManyToManyField(blank=True, related_name='+', to='tickets.productarea', verbose_name='product areas'),
-        ),
-        migrations.AlterField(
-            model_name='playbook',
-            name='source_ticket',
-            field=models.ForeignKey(blank=True, help_text='The resolved ticket it was drafted from.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='source ticket'),
-        ),
-        migrations.AlterField(
-            model_name='playbookrun',
-            name='playbook',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='casework.playbook', verbose_name='playbook'),
-        ),
-        migrations.AlterField(
-            model_name='playbookrun',
-            name='started_at',
-            field=models.DateTimeField(verbose_name='started at'),
-        ),
-        migrations.AlterField(
-            model_name='playbookrun',
-            name='started_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='started by'),
-        ),
-        migrations.AlterField(
-            model_name='playbookrun',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='playbook_runs', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='playbookstep',
-            name='order',
-            field=models.PositiveSmallIntegerField(default=1, verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='playbookstep',
-            name='playbook',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='casework.playbook', verbose_name='playbook'),
-        ),
-        migrations.AlterField(
-            model_name='playbookstep',
-            name='title',
-            field=models.CharField(max_length=200, verbose_name='title'),
-        ),
-        migrations.AlterField(
-            model_name='stepcheck',
-            name='checked_at',
-            field=models.DateTimeField(verbose_name='checked at'),
-        ),
-        migrations.AlterField(
-            model_name='stepcheck',
-            name='checked_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='checked by'),
-        ),
-        migrations.AlterField(
-            model_name='stepcheck',
-            name='run',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checks', to='casework.playbookrun', verbose_name='run'),
-        ),
-        migrations.AlterField(
-            model_name='stepcheck',
-            name='step',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='casework.playbookstep', verbose_name='step'),
-        ),
-        migrations.AlterField(
-            model_name='vocreport',
-            name='data',
-            field=models.JSONField(verbose_name='data'),
-        ),
-        migrations.AlterField(
-            model_name='vocreport',
-            name='generated_at',
-            field=models.DateTimeField(verbose_name='generated at'),
-        ),
-        migrations.AlterField(
-            model_name='vocreport',
-            name='week_start',
-            field=models.DateField(unique=True, verbose_name='week start'),
-        ),
+        LabelsOnly([
+            migrations.AlterModelOptions(
+                name='atriskalert',
+                options={'ordering': ['-created_at', '-id'], 'verbose_name': 'at risk alert', 'verbose_name_plural': 'at risk alerts'},
+            ),
+            migrations.AlterModelOptions(
+                name='caseworkhour',
+                options={'verbose_name': 'casework hour', 'verbose_name_plural': 'casework hours'},
+            ),
+            migrations.AlterModelOptions(
+                name='caseworkrollupstate',
+                options={'verbose_name': 'casework rollup state', 'verbose_name_plural': 'casework rollup states'},
+            ),
+            migrations.AlterModelOptions(
+                name='caseworkstalehour',
+                options={'verbose_name': 'casework stale hour', 'verbose_name_plural': 'casework stale hours'},
+            ),
+            migrations.AlterModelOptions(
+                name='engineeringlink',
+                options={'ordering': ['created_at', 'id'], 'verbose_name': 'engineering link', 'verbose_name_plural': 'engineering links'},
+            ),
+            migrations.AlterModelOptions(
+                name='evidence',
+                options={'ordering': ['created_at', 'id'], 'verbose_name': 'evidence', 'verbose_name_plural': 'evidence'},
+            ),
+            migrations.AlterModelOptions(
+                name='feedbackitem',
+                options={'ordering': ['kind', 'title'], 'verbose_name': 'feedback item', 'verbose_name_plural': 'feedback items'},
+            ),
+            migrations.AlterModelOptions(
+                name='feedbackmention',
+                options={'ordering': ['-created_at', '-id'], 'verbose_name': 'feedback mention', 'verbose_name_plural': 'feedback mentions'},
+            ),
+            migrations.AlterModelOptions(
+                name='investigation',
+                options={'verbose_name': 'investigation', 'verbose_name_plural': 'investigations'},
+            ),
+            migrations.AlterModelOptions(
+                name='investigationrevision',
+                options={'ordering': ['-created_at', '-id'], 'verbose_name': 'investigation revision', 'verbose_name_plural': 'investigation revisions'},
+            ),
+            migrations.AlterModelOptions(
+                name='playbook',
+                options={'ordering': ['name', 'id'], 'verbose_name': 'playbook', 'verbose_name_plural': 'playbooks'},
+            ),
+            migrations.AlterModelOptions(
+                name='playbookrun',
+                options={'ordering': ['started_at', 'id'], 'verbose_name': 'playbook run', 'verbose_name_plural': 'playbook runs'},
+            ),
+            migrations.AlterModelOptions(
+                name='playbookstep',
+                options={'ordering': ['playbook', 'order', 'id'], 'verbose_name': 'playbook step', 'verbose_name_plural': 'playbook steps'},
+            ),
+            migrations.AlterModelOptions(
+                name='stepcheck',
+                options={'verbose_name': 'step check', 'verbose_name_plural': 'step checks'},
+            ),
+            migrations.AlterModelOptions(
+                name='vocreport',
+                options={'ordering': ['-week_start'], 'verbose_name': 'voc report', 'verbose_name_plural': 'voc reports'},
+            ),
+            migrations.AlterField(
+                model_name='atriskalert',
+                name='created_at',
+                field=models.DateTimeField(db_index=True, verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='atriskalert',
+                name='detail',
+                field=models.TextField(blank=True, verbose_name='detail'),
+            ),
+            migrations.AlterField(
+                model_name='atriskalert',
+                name='notified',
+                field=models.ForeignKey(blank=True, help_text='The CSM told (empty: the organization has none).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='notified'),
+            ),
+            migrations.AlterField(
+                model_name='atriskalert',
+                name='organization',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='helpdesk.organization', verbose_name='organization'),
+            ),
+            migrations.AlterField(
+                model_name='atriskalert',
+                name='period',
+                field=models.CharField(help_text='ISO week, e.g. 2026-W48.', max_length=10, verbose_name='period'),
+            ),
+            migrations.AlterField(
+                model_name='atriskalert',
+                name='signal',
+                field=models.CharField(choices=[('executive_complaint', 'Executive complaint'), ('churn_mention', 'Churn mention'), ('negative_csat', 'Negative CSAT trend'), ('major_incident', 'Major incident impact'), ('champion_departure', 'Champion departure')], max_length=30, verbose_name='signal'),
+            ),
+            migrations.AlterField(
+                model_name='atriskalert',
+                name='ticket',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='category_id',
+                field=models.PositiveIntegerField(default=0, verbose_name='category id'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='escalated_l1',
+                field=models.PositiveIntegerField(default=0, verbose_name='escalated l1'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='escalated_l2',
+                field=models.PositiveIntegerField(default=0, verbose_name='escalated l2'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='escalated_l2_enterprise',
+                field=models.PositiveIntegerField(default=0, verbose_name='escalated l2 enterprise'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='escalated_l3',
+                field=models.PositiveIntegerField(default=0, verbose_name='escalated l3'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='escalations',
+                field=models.PositiveIntegerField(default=0, verbose_name='escalations'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='evidence_tickets',
+                field=models.PositiveIntegerField(default=0, verbose_name='evidence tickets'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='followed',
+                field=models.PositiveIntegerField(default=0, verbose_name='followed'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='handled_l1',
+                field=models.PositiveIntegerField(default=0, verbose_name='handled l1'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='handled_l2',
+                field=models.PositiveIntegerField(default=0, verbose_name='handled l2'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='handled_l2_enterprise',
+                field=models.PositiveIntegerField(default=0, verbose_name='handled l2 enterprise'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='handled_l3',
+                field=models.PositiveIntegerField(default=0, verbose_name='handled l3'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='hour',
+                field=models.DateTimeField(help_text='Start of the UTC hour the tickets were opened.', verbose_name='hour'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='recurring',
+                field=models.PositiveIntegerField(default=0, verbose_name='recurring'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='recurring_followed',
+                field=models.PositiveIntegerField(default=0, verbose_name='recurring followed'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='refreshed_at',
+                field=models.DateTimeField(verbose_name='refreshed at'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='resolved',
+                field=models.PositiveIntegerField(default=0, verbose_name='resolved'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='resolved_without_engineering',
+                field=models.PositiveIntegerField(default=0, verbose_name='resolved without engineering'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='returned',
+                field=models.PositiveIntegerField(default=0, verbose_name='returned'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='team_id',
+                field=models.PositiveIntegerField(default=0, verbose_name='team id'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='technical',
+                field=models.PositiveIntegerField(default=0, verbose_name='technical'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkhour',
+                name='ttfe_seconds',
+                field=models.BigIntegerField(default=0, verbose_name='ttfe seconds'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkrollupstate',
+                name='covered_from',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='covered from'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkrollupstate',
+                name='covered_to',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='covered to'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkrollupstate',
+                name='rebuild_requested',
+                field=models.BooleanField(default=False, verbose_name='rebuild requested'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkrollupstate',
+                name='synced_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='synced at'),
+            ),
+            migrations.AlterField(
+                model_name='caseworkstalehour',
+                name='hour',
+                field=models.DateTimeField(unique=True, verbose_name='hour'),
+            ),
+            migrations.AlterField(
+                model_name='engineeringlink',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='engineeringlink',
+                name='created_by',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
+            ),
+            migrations.AlterField(
+                model_name='engineeringlink',
+                name='key',
+                field=models.CharField(help_text='e.g. ENG-1234', max_length=100, verbose_name='key'),
+            ),
+            migrations.AlterField(
+                model_name='engineeringlink',
+                name='status',
+                field=models.CharField(blank=True, max_length=100, verbose_name='status'),
+            ),
+            migrations.AlterField(
+                model_name='engineeringlink',
+                name='synced_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='synced at'),
+            ),
+            migrations.AlterField(
+                model_name='engineeringlink',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='engineering_links', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='engineeringlink',
+                name='tracker',
+                field=models.CharField(choices=[('jira', 'Jira'), ('github', 'GitHub'), ('gitlab', 'GitLab'), ('linear', 'Linear'), ('other', 'Other')], default='jira', max_length=20, verbose_name='tracker'),
+            ),
+            migrations.AlterField(
+                model_name='engineeringlink',
+                name='url',
+                field=models.URLField(max_length=500, verbose_name='url'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='added_by',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='added by'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='attachment',
+                field=models.ForeignKey(blank=True, help_text='A file already on the ticket.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.attachment', verbose_name='attachment'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='file',
+                field=models.FileField(blank=True, max_length=500, upload_to=casework.models.evidence_path, validators=[django.core.validators.FileExtensionValidator(['txt', 'log', 'json', 'yaml', 'yml', 'csv', 'har', 'png', 'jpg', 'jpeg', 'gif', 'pdf', 'zip', 'gz', 'xml', 'sql', 'md'])], verbose_name='file'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='investigation',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='evidence', to='casework.investigation', verbose_name='investigation'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='kind',
+                field=models.CharField(choices=[('log', 'Log'), ('screenshot', 'Screenshot'), ('reproduction', 'Reproduction'), ('config', 'Configuration'), ('query', 'Query result')], max_length=20, verbose_name='kind'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='link',
+                field=models.URLField(blank=True, max_length=500, verbose_name='link'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='summary',
+                field=models.TextField(help_text='What this shows.', verbose_name='summary'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='verified',
+                field=models.BooleanField(default=False, verbose_name='verified'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='verified_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='verified at'),
+            ),
+            migrations.AlterField(
+                model_name='evidence',
+                name='verified_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='verified by'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackitem',
+                name='created_at',
+                field=models.DateTimeField(db_index=True, verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackitem',
+                name='key',
+                field=models.CharField(max_length=230, unique=True, verbose_name='key'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackitem',
+                name='kind',
+                field=models.CharField(choices=[('feature', 'Feature request'), ('bug', 'Bug'), ('ux', 'UX friction'), ('docs', 'Documentation gap'), ('at_risk', 'At-risk signal'), ('praise', 'Praise'), ('competitive', 'Competitive mention')], max_length=20, verbose_name='kind'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackitem',
+                name='title',
+                field=models.CharField(max_length=200, verbose_name='title'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackmention',
+                name='added_by',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='added by'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackmention',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackmention',
+                name='item',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mentions', to='casework.feedbackitem', verbose_name='item'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackmention',
+                name='organization',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='helpdesk.organization', verbose_name='organization'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackmention',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback_mentions', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='feedbackmention',
+                name='use_case',
+                field=models.CharField(blank=True, max_length=500, verbose_name='use case'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='assigned_at',
+                field=models.DateTimeField(blank=True, help_text='First assignment of the ticket.', null=True, verbose_name='assigned at'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='decision',
+                field=models.CharField(choices=[('investigating', 'Still investigating'), ('resolve', 'Resolve at this tier'), ('escalate', 'Escalate')], default='investigating', max_length=20, verbose_name='decision'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='environment',
+                field=models.CharField(blank=True, max_length=255, verbose_name='environment'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='first_evidence_at',
+                field=models.DateTimeField(blank=True, help_text='First verified evidence item.', null=True, verbose_name='first evidence at'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='first_evidence_seconds',
+                field=models.PositiveIntegerField(blank=True, null=True, verbose_name='first evidence seconds'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='next_step',
+                field=models.TextField(blank=True, verbose_name='next step'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='ticket',
+                field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='investigation', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='updated_at',
+                field=models.DateTimeField(verbose_name='updated at'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='updated_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='updated by'),
+            ),
+            migrations.AlterField(
+                model_name='investigation',
+                name='version',
+                field=models.CharField(blank=True, max_length=100, verbose_name='version'),
+            ),
+            migrations.AlterField(
+                model_name='investigationrevision',
+                name='author',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author'),
+            ),
+            migrations.AlterField(
+                model_name='investigationrevision',
+                name='changed',
+                field=models.JSONField(default=list, help_text='Names of the fields this save changed.', verbose_name='changed'),
+            ),
+            migrations.AlterField(
+                model_name='investigationrevision',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='investigationrevision',
+                name='data',
+                field=models.JSONField(verbose_name='data'),
+            ),
+            migrations.AlterField(
+                model_name='investigationrevision',
+                name='investigation',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='casework.investigation', verbose_name='investigation'),
+            ),
+            migrations.AlterField(
+                model_name='playbook',
+                name='categories',
+                field=models.ManyToManyField(blank=True, related_name='+', to='tickets.category', verbose_name='categories'),
+            ),
+            migrations.AlterField(
+                model_name='playbook',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='playbook',
+                name='created_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
+            ),
+            migrations.AlterField(
+                model_name='playbook',
+                name='description',
+                field=models.TextField(blank=True, verbose_name='description'),
+            ),
+            migrations.AlterField(
+                model_name='playbook',
+                name='is_active',
+                field=models.BooleanField(default=True, help_text='Only active playbooks are suggested. Playbooks drafted from a ticket start inactive until a lead reviews them.', verbose_name='is active'),
+            ),
+            migrations.AlterField(
+                model_name='playbook',
+                name='name',
+                field=models.CharField(max_length=200, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='playbook',
+                name='product_areas',
+                field=models.ManyToManyField(blank=True, related_name='+', to='tickets.productarea', verbose_name='product areas'),
+            ),
+            migrations.AlterField(
+                model_name='playbook',
+                name='source_ticket',
+                field=models.ForeignKey(blank=True, help_text='The resolved ticket it was drafted from.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='source ticket'),
+            ),
+            migrations.AlterField(
+                model_name='playbookrun',
+                name='playbook',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='casework.playbook', verbose_name='playbook'),
+            ),
+            migrations.AlterField(
+                model_name='playbookrun',
+                name='started_at',
+                field=models.DateTimeField(verbose_name='started at'),
+            ),
+            migrations.AlterField(
+                model_name='playbookrun',
+                name='started_by',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='started by'),
+            ),
+            migrations.AlterField(
+                model_name='playbookrun',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='playbook_runs', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='playbookstep',
+                name='order',
+                field=models.PositiveSmallIntegerField(default=1, verbose_name='order'),
+            ),
+            migrations.AlterField(
+                model_name='playbookstep',
+                name='playbook',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='casework.playbook', verbose_name='playbook'),
+            ),
+            migrations.AlterField(
+                model_name='playbookstep',
+                name='title',
+                field=models.CharField(max_length=200, verbose_name='title'),
+            ),
+            migrations.AlterField(
+                model_name='stepcheck',
+                name='checked_at',
+                field=models.DateTimeField(verbose_name='checked at'),
+            ),
+            migrations.AlterField(
+                model_name='stepcheck',
+                name='checked_by',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='checked by'),
+            ),
+            migrations.AlterField(
+                model_name='stepcheck',
+                name='run',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checks', to='casework.playbookrun', verbose_name='run'),
+            ),
+            migrations.AlterField(
+                model_name='stepcheck',
+                name='step',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='casework.playbookstep', verbose_name='step'),
+            ),
+            migrations.AlterField(
+                model_name='vocreport',
+                name='data',
+                field=models.JSONField(verbose_name='data'),
+            ),
+            migrations.AlterField(
+                model_name='vocreport',
+                name='generated_at',
+                field=models.DateTimeField(verbose_name='generated at'),
+            ),
+            migrations.AlterField(
+                model_name='vocreport',
+                name='week_start',
+                field=models.DateField(unique=True, verbose_name='week start'),
+            ),
+        ]),
     ]

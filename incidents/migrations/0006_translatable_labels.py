@@ -6,6 +6,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+class LabelsOnly(migrations.operations.base.Operation):
+    """These AlterField and AlterModelOptions change labels only (verbose names, help texts,
+    choices), which no database stores. Applied one by one, each re-renders every model
+    related to its own (Django #27737): the migration then took minutes on every new test
+    database. Here the state changes first and the models are re-rendered once."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, operations):
+        self.operations = operations
+
+    def deconstruct(self):
+        return self.__class__.__name__, [self.operations], {}
+
+    def state_forwards(self, app_label, state):
+        rendered = state.__dict__.pop("apps", None)  # no re-render per operation...
+        for operation in self.operations:
+            operation.state_forwards(app_label, state)
+        if rendered is not None:  # ...but one for all of them
+            state.__dict__["apps"] = rendered
+            state.reload_models(
+                {(app_label, getattr(op, "model_name_lower", None) or op.name_lower)
+                 for op in self.operations}, delay=False)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        pass  # nothing in the database changes (sqlmigrate prints no SQL for them)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+    def describe(self):
+        return f"Change labels of models and fields ({len(self.operations)} operations, state only)"
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -16,492 +51,494 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterModelOptions(
-            name='actionitem',
-            options={'ordering': ['due_date', 'pk'], 'verbose_name': 'action item', 'verbose_name_plural': 'action items'},
-        ),
-        migrations.AlterModelOptions(
-            name='escalationstep',
-            options={'ordering': ['severity', 'after_minutes', 'pk'], 'verbose_name': 'escalation step', 'verbose_name_plural': 'escalation steps'},
-        ),
-        migrations.AlterModelOptions(
-            name='fire',
-            options={'verbose_name': 'fire', 'verbose_name_plural': 'fires'},
-        ),
-        migrations.AlterModelOptions(
-            name='incident',
-            options={'ordering': ['-declared_at', '-pk'], 'permissions': [('declare_incident', 'Can declare incidents and work in war rooms'), ('manage_incident', 'Can assign roles, publish updates and resolve incidents')], 'verbose_name': 'incident', 'verbose_name_plural': 'incidents'},
-        ),
-        migrations.AlterModelOptions(
-            name='incidentrole',
-            options={'ordering': ['incident', 'role', 'pk'], 'verbose_name': 'incident role', 'verbose_name_plural': 'incident roles'},
-        ),
-        migrations.AlterModelOptions(
-            name='incidentticket',
-            options={'ordering': ['incident', 'ticket_id'], 'verbose_name': 'incident ticket', 'verbose_name_plural': 'incident tickets'},
-        ),
-        migrations.AlterModelOptions(
-            name='linksuggestion',
-            options={'ordering': ['-created_at'], 'verbose_name': 'link suggestion', 'verbose_name_plural': 'link suggestions'},
-        ),
-        migrations.AlterModelOptions(
-            name='publicupdate',
-            options={'ordering': ['-created_at', '-pk'], 'verbose_name': 'public update', 'verbose_name_plural': 'public updates'},
-        ),
-        migrations.AlterModelOptions(
-            name='review',
-            options={'verbose_name': 'review', 'verbose_name_plural': 'reviews'},
-        ),
-        migrations.AlterModelOptions(
-            name='severity',
-            options={'ordering': ['level'], 'verbose_name': 'severity', 'verbose_name_plural': 'severities'},
-        ),
-        migrations.AlterModelOptions(
-            name='timelineentry',
-            options={'ordering': ['created_at', 'pk'], 'verbose_name': 'timeline entry', 'verbose_name_plural': 'timeline entries'},
-        ),
-        migrations.AlterModelOptions(
-            name='updatedelivery',
-            options={'verbose_name': 'update delivery', 'verbose_name_plural': 'update deliveries'},
-        ),
-        migrations.AlterField(
-            model_name='actionitem',
-            name='completed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='completed at'),
-        ),
-        migrations.AlterField(
-            model_name='actionitem',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='actionitem',
-            name='due_date',
-            field=models.DateField(blank=True, null=True, verbose_name='due date'),
-        ),
-        migrations.AlterField(
-            model_name='actionitem',
-            name='owner',
-            field=models.ForeignKey(blank=True, limit_choices_to=helpdesk.models.staff_only, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incident_actions', to=settings.AUTH_USER_MODEL, verbose_name='owner'),
-        ),
-        migrations.AlterField(
-            model_name='actionitem',
-            name='review',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='actions', to='incidents.review', verbose_name='review'),
-        ),
-        migrations.AlterField(
-            model_name='actionitem',
-            name='state',
-            field=models.CharField(choices=[('open', 'Open'), ('in_progress', 'In progress'), ('done', 'Done')], default='open', max_length=12, verbose_name='state'),
-        ),
-        migrations.AlterField(
-            model_name='actionitem',
-            name='title',
-            field=models.CharField(max_length=255, verbose_name='title'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='after_minutes',
-            field=models.PositiveIntegerField(verbose_name='after minutes'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='channels',
-            field=models.JSONField(blank=True, default=list, verbose_name='channels'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='label',
-            field=models.CharField(help_text="Who this is, e.g. 'VP Engineering'.", max_length=80, verbose_name='label'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='role',
-            field=models.CharField(blank=True, help_text="Role (group) name, e.g. 'manager'.", max_length=40, verbose_name='role'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='rotation',
-            field=models.ForeignKey(blank=True, help_text='On-call target; empty = the first rotation by name.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workforce.rotation', verbose_name='rotation'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='severity',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='incidents.severity', verbose_name='severity'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='target',
-            field=models.CharField(choices=[('oncall', 'On-call of a rotation'), ('user', 'A named user'), ('role', 'Everyone with a role')], max_length=10, verbose_name='target'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='user',
-            field=models.ForeignKey(blank=True, limit_choices_to=helpdesk.models.staff_only, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
-        ),
-        migrations.AlterField(
-            model_name='fire',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='fire',
-            name='incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fires', to='incidents.incident', verbose_name='incident'),
-        ),
-        migrations.AlterField(
-            model_name='fire',
-            name='key',
-            field=models.CharField(max_length=80, verbose_name='key'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='declared_at',
-            field=models.DateTimeField(verbose_name='declared at'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='declared_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='declared by'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='description',
-            field=models.TextField(blank=True, help_text='Internal description.', verbose_name='description'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='impact',
-            field=models.CharField(choices=[('complete', 'complete'), ('major', 'major'), ('minor', 'minor')], max_length=10, verbose_name='impact'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='is_public',
-            field=models.BooleanField(default=True, help_text='Listed on the status page.', verbose_name='is public'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='keywords',
-            field=models.CharField(blank=True, help_text='Comma-separated; new tickets mentioning one are suggested for linking.', max_length=255, verbose_name='keywords'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='next_escalation_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='next escalation at'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='next_review_reminder_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='next review reminder at'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='next_update_due_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='next update due at'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='resolve_tickets_to',
-            field=models.CharField(blank=True, help_text='Status linked tickets move to on resolution.', max_length=30, verbose_name='resolve tickets to'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='resolved_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='resolved at'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='severity',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='incidents', to='incidents.severity', verbose_name='severity'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='severity_reason',
-            field=models.CharField(blank=True, help_text='Why the suggested severity was overridden.', max_length=255, verbose_name='severity reason'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='status',
-            field=models.CharField(choices=[('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved')], default='investigating', max_length=20, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='suggested_level',
-            field=models.PositiveSmallIntegerField(verbose_name='suggested level'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='title',
-            field=models.CharField(help_text='Shown on the public status page.', max_length=200, verbose_name='title'),
-        ),
-        migrations.AlterField(
-            model_name='incident',
-            name='users_affected',
-            field=models.CharField(choices=[('one', 'one'), ('multiple', 'multiple'), ('all', 'all')], max_length=10, verbose_name='users affected'),
-        ),
-        migrations.AlterField(
-            model_name='incidentrole',
-            name='assigned_at',
-            field=models.DateTimeField(verbose_name='assigned at'),
-        ),
-        migrations.AlterField(
-            model_name='incidentrole',
-            name='incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='roles', to='incidents.incident', verbose_name='incident'),
-        ),
-        migrations.AlterField(
-            model_name='incidentrole',
-            name='role',
-            field=models.CharField(choices=[('commander', 'Incident commander'), ('tech_lead', 'Technical lead'), ('comms_lead', 'Communications lead'), ('scribe', 'Scribe'), ('sme', 'Subject-matter expert')], max_length=20, verbose_name='role'),
-        ),
-        migrations.AlterField(
-            model_name='incidentrole',
-            name='user',
-            field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='incident_roles', to=settings.AUTH_USER_MODEL, verbose_name='user'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='cascade_dispatched_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='cascade dispatched at'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='cascade_note',
-            field=models.CharField(blank=True, max_length=255, verbose_name='cascade note'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='cascade_outcome',
-            field=models.CharField(blank=True, choices=[('', 'Pending'), ('moved', 'Moved'), ('skipped', 'Skipped')], max_length=10, verbose_name='cascade outcome'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='cascaded_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='cascaded at'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='incidents.incident', verbose_name='incident'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='linked_at',
-            field=models.DateTimeField(verbose_name='linked at'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='linked_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='linked by'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='sla_breached',
-            field=models.BooleanField(blank=True, null=True, verbose_name='sla breached'),
-        ),
-        migrations.AlterField(
-            model_name='incidentticket',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incident_links', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='linksuggestion',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='linksuggestion',
-            name='dismissed',
-            field=models.BooleanField(default=False, verbose_name='dismissed'),
-        ),
-        migrations.AlterField(
-            model_name='linksuggestion',
-            name='incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suggestions', to='incidents.incident', verbose_name='incident'),
-        ),
-        migrations.AlterField(
-            model_name='linksuggestion',
-            name='matched',
-            field=models.CharField(max_length=255, verbose_name='matched'),
-        ),
-        migrations.AlterField(
-            model_name='linksuggestion',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='publicupdate',
-            name='body',
-            field=models.TextField(help_text='Markdown.', verbose_name='body'),
-        ),
-        migrations.AlterField(
-            model_name='publicupdate',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='publicupdate',
-            name='created_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
-        ),
-        migrations.AlterField(
-            model_name='publicupdate',
-            name='fanout_completed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='fanout completed at'),
-        ),
-        migrations.AlterField(
-            model_name='publicupdate',
-            name='incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='updates', to='incidents.incident', verbose_name='incident'),
-        ),
-        migrations.AlterField(
-            model_name='publicupdate',
-            name='kind',
-            field=models.CharField(choices=[('initial', 'Initial notification'), ('update', 'Update'), ('resolution', 'Resolution')], max_length=12, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='publicupdate',
-            name='status',
-            field=models.CharField(choices=[('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved')], max_length=20, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='author',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='completed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='completed at'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='impact',
-            field=models.TextField(blank=True, help_text="Pre-filled with the incident's figures.", verbose_name='impact'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='incident',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='review', to='incidents.incident', verbose_name='incident'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='root_cause',
-            field=models.TextField(blank=True, verbose_name='root cause'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='summary',
-            field=models.TextField(blank=True, verbose_name='summary'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='timeline',
-            field=models.TextField(blank=True, help_text='Pre-filled from the war room.', verbose_name='timeline'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='updated_at',
-            field=models.DateTimeField(verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='severity',
-            name='channels',
-            field=models.JSONField(blank=True, default=list, help_text='Any of: status_page, ticket_updates, email, exec_bridge, internal_chat.', verbose_name='channels'),
-        ),
-        migrations.AlterField(
-            model_name='severity',
-            name='definition',
-            field=models.TextField(verbose_name='definition'),
-        ),
-        migrations.AlterField(
-            model_name='severity',
-            name='examples',
-            field=models.TextField(blank=True, verbose_name='examples'),
-        ),
-        migrations.AlterField(
-            model_name='severity',
-            name='level',
-            field=models.PositiveSmallIntegerField(help_text='1 = SEV1 (most severe).', unique=True, verbose_name='level'),
-        ),
-        migrations.AlterField(
-            model_name='severity',
-            name='name',
-            field=models.CharField(max_length=40, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='severity',
-            name='response_minutes',
-            field=models.PositiveIntegerField(help_text='Response SLA in minutes.', verbose_name='response minutes'),
-        ),
-        migrations.AlterField(
-            model_name='severity',
-            name='review_required',
-            field=models.BooleanField(default=False, help_text='A post-incident review must be written.', verbose_name='review required'),
-        ),
-        migrations.AlterField(
-            model_name='severity',
-            name='update_every_minutes',
-            field=models.PositiveIntegerField(blank=True, help_text='Public update cadence; empty = only at resolution.', null=True, verbose_name='update every minutes'),
-        ),
-        migrations.AlterField(
-            model_name='timelineentry',
-            name='author',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author'),
-        ),
-        migrations.AlterField(
-            model_name='timelineentry',
-            name='body',
-            field=models.TextField(verbose_name='body'),
-        ),
-        migrations.AlterField(
-            model_name='timelineentry',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='timelineentry',
-            name='incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timeline', to='incidents.incident', verbose_name='incident'),
-        ),
-        migrations.AlterField(
-            model_name='timelineentry',
-            name='kind',
-            field=models.CharField(choices=[('note', 'Note'), ('decision', 'Decision'), ('action', 'Action'), ('status', 'Status change'), ('escalation', 'Escalation'), ('reminder', 'Reminder'), ('update', 'Public update'), ('link', 'Linked tickets'), ('role', 'Role'), ('severity', 'Severity')], max_length=20, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='updatedelivery',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='updatedelivery',
-            name='dispatched_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='dispatched at'),
-        ),
-        migrations.AlterField(
-            model_name='updatedelivery',
-            name='message_id',
-            field=models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name='message id'),
-        ),
-        migrations.AlterField(
-            model_name='updatedelivery',
-            name='skipped',
-            field=models.CharField(blank=True, help_text='Why it was not sent.', max_length=255, verbose_name='skipped'),
-        ),
-        migrations.AlterField(
-            model_name='updatedelivery',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='updatedelivery',
-            name='update',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='incidents.publicupdate', verbose_name='update'),
-        ),
+        LabelsOnly([
+            migrations.AlterModelOptions(
+                name='actionitem',
+                options={'ordering': ['due_date', 'pk'], 'verbose_name': 'action item', 'verbose_name_plural': 'action items'},
+            ),
+            migrations.AlterModelOptions(
+                name='escalationstep',
+                options={'ordering': ['severity', 'after_minutes', 'pk'], 'verbose_name': 'escalation step', 'verbose_name_plural': 'escalation steps'},
+            ),
+            migrations.AlterModelOptions(
+                name='fire',
+                options={'verbose_name': 'fire', 'verbose_name_plural': 'fires'},
+            ),
+            migrations.AlterModelOptions(
+                name='incident',
+                options={'ordering': ['-declared_at', '-pk'], 'permissions': [('declare_incident', 'Can declare incidents and work in war rooms'), ('manage_incident', 'Can assign roles, publish updates and resolve incidents')], 'verbose_name': 'incident', 'verbose_name_plural': 'incidents'},
+            ),
+            migrations.AlterModelOptions(
+                name='incidentrole',
+                options={'ordering': ['incident', 'role', 'pk'], 'verbose_name': 'incident role', 'verbose_name_plural': 'incident roles'},
+            ),
+            migrations.AlterModelOptions(
+                name='incidentticket',
+                options={'ordering': ['incident', 'ticket_id'], 'verbose_name': 'incident ticket', 'verbose_name_plural': 'incident tickets'},
+            ),
+            migrations.AlterModelOptions(
+                name='linksuggestion',
+                options={'ordering': ['-created_at'], 'verbose_name': 'link suggestion', 'verbose_name_plural': 'link suggestions'},
+            ),
+            migrations.AlterModelOptions(
+                name='publicupdate',
+                options={'ordering': ['-created_at', '-pk'], 'verbose_name': 'public update', 'verbose_name_plural': 'public updates'},
+            ),
+            migrations.AlterModelOptions(
+                name='review',
+                options={'verbose_name': 'review', 'verbose_name_plural': 'reviews'},
+            ),
+            migrations.AlterModelOptions(
+                name='severity',
+                options={'ordering': ['level'], 'verbose_name': 'severity', 'verbose_name_plural': 'severities'},
+            ),
+            migrations.AlterModelOptions(
+                name='timelineentry',
+                options={'ordering': ['created_at', 'pk'], 'verbose_name': 'timeline entry', 'verbose_name_plural': 'timeline entries'},
+            ),
+            migrations.AlterModelOptions(
+                name='updatedelivery',
+                options={'verbose_name': 'update delivery', 'verbose_name_plural': 'update deliveries'},
+            ),
+            migrations.AlterField(
+                model_name='actionitem',
+                name='completed_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='completed at'),
+            ),
+            migrations.AlterField(
+                model_name='actionitem',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='actionitem',
+                name='due_date',
+                field=models.DateField(blank=True, null=True, verbose_name='due date'),
+            ),
+            migrations.AlterField(
+                model_name='actionitem',
+                name='owner',
+                field=models.ForeignKey(blank=True, limit_choices_to=helpdesk.models.staff_only, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incident_actions', to=settings.AUTH_USER_MODEL, verbose_name='owner'),
+            ),
+            migrations.AlterField(
+                model_name='actionitem',
+                name='review',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='actions', to='incidents.review', verbose_name='review'),
+            ),
+            migrations.AlterField(
+                model_name='actionitem',
+                name='state',
+                field=models.CharField(choices=[('open', 'Open'), ('in_progress', 'In progress'), ('done', 'Done')], default='open', max_length=12, verbose_name='state'),
+            ),
+            migrations.AlterField(
+                model_name='actionitem',
+                name='title',
+                field=models.CharField(max_length=255, verbose_name='title'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='after_minutes',
+                field=models.PositiveIntegerField(verbose_name='after minutes'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='channels',
+                field=models.JSONField(blank=True, default=list, verbose_name='channels'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='label',
+                field=models.CharField(help_text="Who this is, e.g. 'VP Engineering'.", max_length=80, verbose_name='label'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='role',
+                field=models.CharField(blank=True, help_text="Role (group) name, e.g. 'manager'.", max_length=40, verbose_name='role'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='rotation',
+                field=models.ForeignKey(blank=True, help_text='On-call target; empty = the first rotation by name.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workforce.rotation', verbose_name='rotation'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='severity',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='incidents.severity', verbose_name='severity'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='target',
+                field=models.CharField(choices=[('oncall', 'On-call of a rotation'), ('user', 'A named user'), ('role', 'Everyone with a role')], max_length=10, verbose_name='target'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='user',
+                field=models.ForeignKey(blank=True, limit_choices_to=helpdesk.models.staff_only, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            ),
+            migrations.AlterField(
+                model_name='fire',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='fire',
+                name='incident',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fires', to='incidents.incident', verbose_name='incident'),
+            ),
+            migrations.AlterField(
+                model_name='fire',
+                name='key',
+                field=models.CharField(max_length=80, verbose_name='key'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='declared_at',
+                field=models.DateTimeField(verbose_name='declared at'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='declared_by',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='declared by'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='description',
+                field=models.TextField(blank=True, help_text='Internal description.', verbose_name='description'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='impact',
+                field=models.CharField(choices=[('complete', 'complete'), ('major', 'major'), ('minor', 'minor')], max_length=10, verbose_name='impact'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='is_public',
+                field=models.BooleanField(default=True, help_text='Listed on the status page.', verbose_name='is public'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='keywords',
+                field=models.CharField(blank=True, help_text='Comma-separated; new tickets mentioning one are suggested for linking.', max_length=255, verbose_name='keywords'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='next_escalation_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='next escalation at'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='next_review_reminder_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='next review reminder at'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='next_update_due_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='next update due at'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='resolve_tickets_to',
+                field=models.CharField(blank=True, help_text='Status linked tickets move to on resolution.', max_length=30, verbose_name='resolve tickets to'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='resolved_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='resolved at'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='severity',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='incidents', to='incidents.severity', verbose_name='severity'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='severity_reason',
+                field=models.CharField(blank=True, help_text='Why the suggested severity was overridden.', max_length=255, verbose_name='severity reason'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='status',
+                field=models.CharField(choices=[('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved')], default='investigating', max_length=20, verbose_name='status'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='suggested_level',
+                field=models.PositiveSmallIntegerField(verbose_name='suggested level'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='title',
+                field=models.CharField(help_text='Shown on the public status page.', max_length=200, verbose_name='title'),
+            ),
+            migrations.AlterField(
+                model_name='incident',
+                name='users_affected',
+                field=models.CharField(choices=[('one', 'one'), ('multiple', 'multiple'), ('all', 'all')], max_length=10, verbose_name='users affected'),
+            ),
+            migrations.AlterField(
+                model_name='incidentrole',
+                name='assigned_at',
+                field=models.DateTimeField(verbose_name='assigned at'),
+            ),
+            migrations.AlterField(
+                model_name='incidentrole',
+                name='incident',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='roles', to='incidents.incident', verbose_name='incident'),
+            ),
+            migrations.AlterField(
+                model_name='incidentrole',
+                name='role',
+                field=models.CharField(choices=[('commander', 'Incident commander'), ('tech_lead', 'Technical lead'), ('comms_lead', 'Communications lead'), ('scribe', 'Scribe'), ('sme', 'Subject-matter expert')], max_length=20, verbose_name='role'),
+            ),
+            migrations.AlterField(
+                model_name='incidentrole',
+                name='user',
+                field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='incident_roles', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='cascade_dispatched_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='cascade dispatched at'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='cascade_note',
+                field=models.CharField(blank=True, max_length=255, verbose_name='cascade note'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='cascade_outcome',
+                field=models.CharField(blank=True, choices=[('', 'Pending'), ('moved', 'Moved'), ('skipped', 'Skipped')], max_length=10, verbose_name='cascade outcome'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='cascaded_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='cascaded at'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='incident',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='incidents.incident', verbose_name='incident'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='linked_at',
+                field=models.DateTimeField(verbose_name='linked at'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='linked_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='linked by'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='sla_breached',
+                field=models.BooleanField(blank=True, null=True, verbose_name='sla breached'),
+            ),
+            migrations.AlterField(
+                model_name='incidentticket',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incident_links', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='linksuggestion',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='linksuggestion',
+                name='dismissed',
+                field=models.BooleanField(default=False, verbose_name='dismissed'),
+            ),
+            migrations.AlterField(
+                model_name='linksuggestion',
+                name='incident',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suggestions', to='incidents.incident', verbose_name='incident'),
+            ),
+            migrations.AlterField(
+                model_name='linksuggestion',
+                name='matched',
+                field=models.CharField(max_length=255, verbose_name='matched'),
+            ),
+            migrations.AlterField(
+                model_name='linksuggestion',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='publicupdate',
+                name='body',
+                field=models.TextField(help_text='Markdown.', verbose_name='body'),
+            ),
+            migrations.AlterField(
+                model_name='publicupdate',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='publicupdate',
+                name='created_by',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
+            ),
+            migrations.AlterField(
+                model_name='publicupdate',
+                name='fanout_completed_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='fanout completed at'),
+            ),
+            migrations.AlterField(
+                model_name='publicupdate',
+                name='incident',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='updates', to='incidents.incident', verbose_name='incident'),
+            ),
+            migrations.AlterField(
+                model_name='publicupdate',
+                name='kind',
+                field=models.CharField(choices=[('initial', 'Initial notification'), ('update', 'Update'), ('resolution', 'Resolution')], max_length=12, verbose_name='kind'),
+            ),
+            migrations.AlterField(
+                model_name='publicupdate',
+                name='status',
+                field=models.CharField(choices=[('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved')], max_length=20, verbose_name='status'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='author',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='completed_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='completed at'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='impact',
+                field=models.TextField(blank=True, help_text="Pre-filled with the incident's figures.", verbose_name='impact'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='incident',
+                field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='review', to='incidents.incident', verbose_name='incident'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='root_cause',
+                field=models.TextField(blank=True, verbose_name='root cause'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='summary',
+                field=models.TextField(blank=True, verbose_name='summary'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='timeline',
+                field=models.TextField(blank=True, help_text='Pre-filled from the war room.', verbose_name='timeline'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='updated_at',
+                field=models.DateTimeField(verbose_name='updated at'),
+            ),
+            migrations.AlterField(
+                model_name='severity',
+                name='channels',
+                field=models.JSONField(blank=True, default=list, help_text='Any of: status_page, ticket_updates, email, exec_bridge, internal_chat.', verbose_name='channels'),
+            ),
+            migrations.AlterField(
+                model_name='severity',
+                name='definition',
+                field=models.TextField(verbose_name='definition'),
+            ),
+            migrations.AlterField(
+                model_name='severity',
+                name='examples',
+                field=models.TextField(blank=True, verbose_name='examples'),
+            ),
+            migrations.AlterField(
+                model_name='severity',
+                name='level',
+                field=models.PositiveSmallIntegerField(help_text='1 = SEV1 (most severe).', unique=True, verbose_name='level'),
+            ),
+            migrations.AlterField(
+                model_name='severity',
+                name='name',
+                field=models.CharField(max_length=40, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='severity',
+                name='response_minutes',
+                field=models.PositiveIntegerField(help_text='Response SLA in minutes.', verbose_name='response minutes'),
+            ),
+            migrations.AlterField(
+                model_name='severity',
+                name='review_required',
+                field=models.BooleanField(default=False, help_text='A post-incident review must be written.', verbose_name='review required'),
+            ),
+            migrations.AlterField(
+                model_name='severity',
+                name='update_every_minutes',
+                field=models.PositiveIntegerField(blank=True, help_text='Public update cadence; empty = only at resolution.', null=True, verbose_name='update every minutes'),
+            ),
+            migrations.AlterField(
+                model_name='timelineentry',
+                name='author',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author'),
+            ),
+            migrations.AlterField(
+                model_name='timelineentry',
+                name='body',
+                field=models.TextField(verbose_name='body'),
+            ),
+            migrations.AlterField(
+                model_name='timelineentry',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='timelineentry',
+                name='incident',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timeline', to='incidents.incident', verbose_name='incident'),
+            ),
+            migrations.AlterField(
+                model_name='timelineentry',
+                name='kind',
+                field=models.CharField(choices=[('note', 'Note'), ('decision', 'Decision'), ('action', 'Action'), ('status', 'Status change'), ('escalation', 'Escalation'), ('reminder', 'Reminder'), ('update', 'Public update'), ('link', 'Linked tickets'), ('role', 'Role'), ('severity', 'Severity')], max_length=20, verbose_name='kind'),
+            ),
+            migrations.AlterField(
+                model_name='updatedelivery',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='updatedelivery',
+                name='dispatched_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='dispatched at'),
+            ),
+            migrations.AlterField(
+                model_name='updatedelivery',
+                name='message_id',
+                field=models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name='message id'),
+            ),
+            migrations.AlterField(
+                model_name='updatedelivery',
+                name='skipped',
+                field=models.CharField(blank=True, help_text='Why it was not sent.', max_length=255, verbose_name='skipped'),
+            ),
+            migrations.AlterField(
+                model_name='updatedelivery',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='updatedelivery',
+                name='update',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='incidents.publicupdate', verbose_name='update'),
+            ),
+        ]),
     ]

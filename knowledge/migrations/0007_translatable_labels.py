@@ -9,6 +9,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+class LabelsOnly(migrations.operations.base.Operation):
+    """These AlterField and AlterModelOptions change labels only (verbose names, help texts,
+    choices), which no database stores. Applied one by one, each re-renders every model
+    related to its own (Django #27737): the migration then took minutes on every new test
+    database. Here the state changes first and the models are re-rendered once."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, operations):
+        self.operations = operations
+
+    def deconstruct(self):
+        return self.__class__.__name__, [self.operations], {}
+
+    def state_forwards(self, app_label, state):
+        rendered = state.__dict__.pop("apps", None)  # no re-render per operation...
+        for operation in self.operations:
+            operation.state_forwards(app_label, state)
+        if rendered is not None:  # ...but one for all of them
+            state.__dict__["apps"] = rendered
+            state.reload_models(
+                {(app_label, getattr(op, "model_name_lower", None) or op.name_lower)
+                 for op in self.operations}, delay=False)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        pass  # nothing in the database changes (sqlmigrate prints no SQL for them)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+    def describe(self):
+        return f"Change labels of models and fields ({len(self.operations)} operations, state only)"
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -18,488 +53,490 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterModelOptions(
-            name='article',
-            options={'ordering': ['title'], 'permissions': [('publish_article', 'Can publish and archive knowledge articles'), ('view_kb_dashboard', 'Can see the knowledge deflection dashboard and reports')], 'verbose_name': 'article', 'verbose_name_plural': 'articles'},
-        ),
-        migrations.AlterModelOptions(
-            name='articleevent',
-            options={'ordering': ['article', 'created_at', 'pk'], 'verbose_name': 'article event', 'verbose_name_plural': 'article events'},
-        ),
-        migrations.AlterModelOptions(
-            name='articleflag',
-            options={'ordering': ['-created_at'], 'verbose_name': 'article flag', 'verbose_name_plural': 'article flags'},
-        ),
-        migrations.AlterModelOptions(
-            name='articleversion',
-            options={'ordering': ['article', '-number'], 'verbose_name': 'article version', 'verbose_name_plural': 'article versions'},
-        ),
-        migrations.AlterModelOptions(
-            name='articleview',
-            options={'verbose_name': 'article view', 'verbose_name_plural': 'article views'},
-        ),
-        migrations.AlterModelOptions(
-            name='articlevote',
-            options={'verbose_name': 'article vote', 'verbose_name_plural': 'article votes'},
-        ),
-        migrations.AlterModelOptions(
-            name='searchlog',
-            options={'verbose_name': 'search log', 'verbose_name_plural': 'search logs'},
-        ),
-        migrations.AlterModelOptions(
-            name='searchterm',
-            options={'verbose_name': 'search term', 'verbose_name_plural': 'search terms'},
-        ),
-        migrations.AlterModelOptions(
-            name='section',
-            options={'ordering': ['position', 'name'], 'verbose_name': 'section', 'verbose_name_plural': 'sections'},
-        ),
-        migrations.AlterModelOptions(
-            name='synonym',
-            options={'ordering': ['terms'], 'verbose_name': 'synonym', 'verbose_name_plural': 'synonyms'},
-        ),
-        migrations.AlterModelOptions(
-            name='visit',
-            options={'verbose_name': 'visit', 'verbose_name_plural': 'visits'},
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='audience',
-            field=models.CharField(choices=[('public', 'Everyone (public)'), ('customers', 'Logged-in customers'), ('internal', 'Internal (agents only)')], default='public', max_length=12, verbose_name='audience'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='body',
-            field=models.TextField(blank=True, help_text='Markdown; rendered safely.', verbose_name='body'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='category',
-            field=models.ForeignKey(blank=True, help_text='The ticket category this article answers (coverage).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='articles', to='tickets.category', verbose_name='category'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='created_from_ticket',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='created from ticket'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='head_vector',
-            field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True, verbose_name='head vector'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='helpful_count',
-            field=models.PositiveIntegerField(default=0, verbose_name='helpful count'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='language',
-            field=models.CharField(choices=[('en', 'English'), ('de', 'Deutsch')], default=knowledge.models.default_language, max_length=8, verbose_name='language'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='last_reviewed_on',
-            field=models.DateField(blank=True, null=True, verbose_name='last reviewed on'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='owner',
-            field=models.ForeignKey(blank=True, limit_choices_to=helpdesk.models.staff_only, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_articles', to=settings.AUTH_USER_MODEL, verbose_name='owner'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='product_area',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='articles', to='tickets.productarea', verbose_name='product area'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='published_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='published at'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='related',
-            field=models.ManyToManyField(blank=True, related_name='related_from', to='knowledge.article', verbose_name='related'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='review_due_on',
-            field=models.DateField(blank=True, null=True, verbose_name='review due on'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='review_interval_days',
-            field=models.PositiveIntegerField(default=180, verbose_name='review interval days'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='search_vector',
-            field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True, verbose_name='search vector'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='section',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='articles', to='knowledge.section', verbose_name='section'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='slug',
-            field=models.SlugField(max_length=200, unique=True, verbose_name='slug'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='status',
-            field=models.CharField(choices=[('draft', 'Draft'), ('review', 'In review'), ('published', 'Published'), ('archived', 'Archived')], default='draft', max_length=12, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='tags',
-            field=models.CharField(blank=True, help_text='Comma-separated.', max_length=255, verbose_name='tags'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='template',
-            field=models.CharField(choices=[('howto', 'How-to with steps'), ('troubleshooting', 'Troubleshooting (problem / cause / solution)'), ('faq', 'FAQ'), ('release_note', 'Release note'), ('blank', 'Blank')], default='blank', max_length=20, verbose_name='template'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='title',
-            field=models.CharField(max_length=200, verbose_name='title'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='translation_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='translations', to='knowledge.article', verbose_name='translation of'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='unhelpful_count',
-            field=models.PositiveIntegerField(default=0, verbose_name='unhelpful count'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='updated_at',
-            field=models.DateTimeField(verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='article',
-            name='view_count',
-            field=models.PositiveIntegerField(default=0, verbose_name='view count'),
-        ),
-        migrations.AlterField(
-            model_name='articleevent',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor'),
-        ),
-        migrations.AlterField(
-            model_name='articleevent',
-            name='article',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='knowledge.article', verbose_name='article'),
-        ),
-        migrations.AlterField(
-            model_name='articleevent',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='articleevent',
-            name='kind',
-            field=models.CharField(choices=[('published', 'Published'), ('archived', 'Archived')], max_length=12, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='articleevent',
-            name='version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.articleversion', verbose_name='version'),
-        ),
-        migrations.AlterField(
-            model_name='articleflag',
-            name='article',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='knowledge.article', verbose_name='article'),
-        ),
-        migrations.AlterField(
-            model_name='articleflag',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='articleflag',
-            name='kind',
-            field=models.CharField(choices=[('wrong', 'Wrong'), ('outdated', 'Outdated')], max_length=10, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='articleflag',
-            name='note',
-            field=models.TextField(blank=True, verbose_name='note'),
-        ),
-        migrations.AlterField(
-            model_name='articleflag',
-            name='reporter',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='reporter'),
-        ),
-        migrations.AlterField(
-            model_name='articleflag',
-            name='resolved_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='resolved at'),
-        ),
-        migrations.AlterField(
-            model_name='articleflag',
-            name='ticket',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='article',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='knowledge.article', verbose_name='article'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='author',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='body',
-            field=models.TextField(blank=True, verbose_name='body'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='note',
-            field=models.CharField(blank=True, max_length=255, verbose_name='note'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='number',
-            field=models.PositiveIntegerField(verbose_name='number'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='published_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='published at'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='state',
-            field=models.CharField(choices=[('draft', 'Draft'), ('review', 'In review'), ('published', 'Published'), ('superseded', 'Superseded'), ('discarded', 'Discarded')], default='draft', max_length=12, verbose_name='state'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='summary',
-            field=models.CharField(blank=True, max_length=500, verbose_name='summary'),
-        ),
-        migrations.AlterField(
-            model_name='articleversion',
-            name='title',
-            field=models.CharField(max_length=200, verbose_name='title'),
-        ),
-        migrations.AlterField(
-            model_name='articleview',
-            name='article',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='views', to='knowledge.article', verbose_name='article'),
-        ),
-        migrations.AlterField(
-            model_name='articleview',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='articleview',
-            name='search',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.searchlog', verbose_name='search'),
-        ),
-        migrations.AlterField(
-            model_name='articleview',
-            name='visit',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='views', to='knowledge.visit', verbose_name='visit'),
-        ),
-        migrations.AlterField(
-            model_name='articlevote',
-            name='article',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='votes', to='knowledge.article', verbose_name='article'),
-        ),
-        migrations.AlterField(
-            model_name='articlevote',
-            name='comment',
-            field=models.CharField(blank=True, max_length=500, verbose_name='comment'),
-        ),
-        migrations.AlterField(
-            model_name='articlevote',
-            name='created_at',
-            field=models.DateTimeField(db_index=True, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='articlevote',
-            name='helpful',
-            field=models.BooleanField(verbose_name='helpful'),
-        ),
-        migrations.AlterField(
-            model_name='articlevote',
-            name='reason',
-            field=models.CharField(blank=True, choices=[('', '—'), ('not_relevant', 'Not what I was looking for'), ('unclear', 'Hard to follow'), ('outdated', 'Out of date or wrong'), ('did_not_work', 'The steps did not work')], max_length=20, verbose_name='reason'),
-        ),
-        migrations.AlterField(
-            model_name='articlevote',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
-        ),
-        migrations.AlterField(
-            model_name='articlevote',
-            name='visit',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='votes', to='knowledge.visit', verbose_name='visit'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='clicked_article',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.article', verbose_name='clicked article'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='clicked_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='clicked at'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='query',
-            field=models.CharField(max_length=255, verbose_name='query'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='refined_to',
-            field=models.CharField(blank=True, help_text='The next query of the same visit when this one got no click.', max_length=255, verbose_name='refined to'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='result_count',
-            field=models.PositiveIntegerField(verbose_name='result count'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='source',
-            field=models.CharField(choices=[('help', 'Help center'), ('suggest', 'Ticket form suggestions'), ('agent', 'Agent ticket page'), ('api', 'API')], default='help', max_length=8, verbose_name='source'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='ticket_followed',
-            field=models.BooleanField(default=False, verbose_name='ticket followed'),
-        ),
-        migrations.AlterField(
-            model_name='searchlog',
-            name='visit',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='searches', to='knowledge.visit', verbose_name='visit'),
-        ),
-        migrations.AlterField(
-            model_name='searchterm',
-            name='audience',
-            field=models.CharField(choices=[('public', 'Everyone (public)'), ('customers', 'Logged-in customers'), ('internal', 'Internal (agents only)')], max_length=10, verbose_name='audience'),
-        ),
-        migrations.AlterField(
-            model_name='searchterm',
-            name='language',
-            field=models.CharField(default=knowledge.models.default_language, max_length=8, verbose_name='language'),
-        ),
-        migrations.AlterField(
-            model_name='searchterm',
-            name='stem',
-            field=models.CharField(max_length=40, verbose_name='stem'),
-        ),
-        migrations.AlterField(
-            model_name='searchterm',
-            name='word',
-            field=models.CharField(max_length=40, verbose_name='word'),
-        ),
-        migrations.AlterField(
-            model_name='section',
-            name='description',
-            field=models.TextField(blank=True, verbose_name='description'),
-        ),
-        migrations.AlterField(
-            model_name='section',
-            name='name',
-            field=models.CharField(max_length=120, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='section',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='knowledge.section', verbose_name='parent'),
-        ),
-        migrations.AlterField(
-            model_name='section',
-            name='position',
-            field=models.PositiveIntegerField(default=100, verbose_name='position'),
-        ),
-        migrations.AlterField(
-            model_name='section',
-            name='slug',
-            field=models.SlugField(max_length=120, unique=True, verbose_name='slug'),
-        ),
-        migrations.AlterField(
-            model_name='synonym',
-            name='terms',
-            field=models.CharField(help_text='Comma-separated equivalent terms, e.g. "sign in, login, log in".', max_length=500, verbose_name='terms'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='article_views',
-            field=models.PositiveIntegerField(default=0, verbose_name='article views'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='first_query',
-            field=models.CharField(blank=True, max_length=255, verbose_name='first query'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='key',
-            field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='key'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='last_seen_at',
-            field=models.DateTimeField(verbose_name='last seen at'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='solved_article',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.article', verbose_name='solved article'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='solved_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='solved at'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='started_at',
-            field=models.DateTimeField(db_index=True, verbose_name='started at'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='ticket',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='ticket_filed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='ticket filed at'),
-        ),
-        migrations.AlterField(
-            model_name='visit',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
-        ),
+        LabelsOnly([
+            migrations.AlterModelOptions(
+                name='article',
+                options={'ordering': ['title'], 'permissions': [('publish_article', 'Can publish and archive knowledge articles'), ('view_kb_dashboard', 'Can see the knowledge deflection dashboard and reports')], 'verbose_name': 'article', 'verbose_name_plural': 'articles'},
+            ),
+            migrations.AlterModelOptions(
+                name='articleevent',
+                options={'ordering': ['article', 'created_at', 'pk'], 'verbose_name': 'article event', 'verbose_name_plural': 'article events'},
+            ),
+            migrations.AlterModelOptions(
+                name='articleflag',
+                options={'ordering': ['-created_at'], 'verbose_name': 'article flag', 'verbose_name_plural': 'article flags'},
+            ),
+            migrations.AlterModelOptions(
+                name='articleversion',
+                options={'ordering': ['article', '-number'], 'verbose_name': 'article version', 'verbose_name_plural': 'article versions'},
+            ),
+            migrations.AlterModelOptions(
+                name='articleview',
+                options={'verbose_name': 'article view', 'verbose_name_plural': 'article views'},
+            ),
+            migrations.AlterModelOptions(
+                name='articlevote',
+                options={'verbose_name': 'article vote', 'verbose_name_plural': 'article votes'},
+            ),
+            migrations.AlterModelOptions(
+                name='searchlog',
+                options={'verbose_name': 'search log', 'verbose_name_plural': 'search logs'},
+            ),
+            migrations.AlterModelOptions(
+                name='searchterm',
+                options={'verbose_name': 'search term', 'verbose_name_plural': 'search terms'},
+            ),
+            migrations.AlterModelOptions(
+                name='section',
+                options={'ordering': ['position', 'name'], 'verbose_name': 'section', 'verbose_name_plural': 'sections'},
+            ),
+            migrations.AlterModelOptions(
+                name='synonym',
+                options={'ordering': ['terms'], 'verbose_name': 'synonym', 'verbose_name_plural': 'synonyms'},
+            ),
+            migrations.AlterModelOptions(
+                name='visit',
+                options={'verbose_name': 'visit', 'verbose_name_plural': 'visits'},
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='audience',
+                field=models.CharField(choices=[('public', 'Everyone (public)'), ('customers', 'Logged-in customers'), ('internal', 'Internal (agents only)')], default='public', max_length=12, verbose_name='audience'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='body',
+                field=models.TextField(blank=True, help_text='Markdown; rendered safely.', verbose_name='body'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='category',
+                field=models.ForeignKey(blank=True, help_text='The ticket category this article answers (coverage).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='articles', to='tickets.category', verbose_name='category'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='created_from_ticket',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='created from ticket'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='head_vector',
+                field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True, verbose_name='head vector'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='helpful_count',
+                field=models.PositiveIntegerField(default=0, verbose_name='helpful count'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='language',
+                field=models.CharField(choices=[('en', 'English'), ('de', 'Deutsch')], default=knowledge.models.default_language, max_length=8, verbose_name='language'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='last_reviewed_on',
+                field=models.DateField(blank=True, null=True, verbose_name='last reviewed on'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='owner',
+                field=models.ForeignKey(blank=True, limit_choices_to=helpdesk.models.staff_only, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_articles', to=settings.AUTH_USER_MODEL, verbose_name='owner'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='product_area',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='articles', to='tickets.productarea', verbose_name='product area'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='published_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='published at'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='related',
+                field=models.ManyToManyField(blank=True, related_name='related_from', to='knowledge.article', verbose_name='related'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='review_due_on',
+                field=models.DateField(blank=True, null=True, verbose_name='review due on'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='review_interval_days',
+                field=models.PositiveIntegerField(default=180, verbose_name='review interval days'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='search_vector',
+                field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True, verbose_name='search vector'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='section',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='articles', to='knowledge.section', verbose_name='section'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='slug',
+                field=models.SlugField(max_length=200, unique=True, verbose_name='slug'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='status',
+                field=models.CharField(choices=[('draft', 'Draft'), ('review', 'In review'), ('published', 'Published'), ('archived', 'Archived')], default='draft', max_length=12, verbose_name='status'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='tags',
+                field=models.CharField(blank=True, help_text='Comma-separated.', max_length=255, verbose_name='tags'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='template',
+                field=models.CharField(choices=[('howto', 'How-to with steps'), ('troubleshooting', 'Troubleshooting (problem / cause / solution)'), ('faq', 'FAQ'), ('release_note', 'Release note'), ('blank', 'Blank')], default='blank', max_length=20, verbose_name='template'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='title',
+                field=models.CharField(max_length=200, verbose_name='title'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='translation_of',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='translations', to='knowledge.article', verbose_name='translation of'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='unhelpful_count',
+                field=models.PositiveIntegerField(default=0, verbose_name='unhelpful count'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='updated_at',
+                field=models.DateTimeField(verbose_name='updated at'),
+            ),
+            migrations.AlterField(
+                model_name='article',
+                name='view_count',
+                field=models.PositiveIntegerField(default=0, verbose_name='view count'),
+            ),
+            migrations.AlterField(
+                model_name='articleevent',
+                name='actor',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor'),
+            ),
+            migrations.AlterField(
+                model_name='articleevent',
+                name='article',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='knowledge.article', verbose_name='article'),
+            ),
+            migrations.AlterField(
+                model_name='articleevent',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='articleevent',
+                name='kind',
+                field=models.CharField(choices=[('published', 'Published'), ('archived', 'Archived')], max_length=12, verbose_name='kind'),
+            ),
+            migrations.AlterField(
+                model_name='articleevent',
+                name='version',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.articleversion', verbose_name='version'),
+            ),
+            migrations.AlterField(
+                model_name='articleflag',
+                name='article',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='knowledge.article', verbose_name='article'),
+            ),
+            migrations.AlterField(
+                model_name='articleflag',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='articleflag',
+                name='kind',
+                field=models.CharField(choices=[('wrong', 'Wrong'), ('outdated', 'Outdated')], max_length=10, verbose_name='kind'),
+            ),
+            migrations.AlterField(
+                model_name='articleflag',
+                name='note',
+                field=models.TextField(blank=True, verbose_name='note'),
+            ),
+            migrations.AlterField(
+                model_name='articleflag',
+                name='reporter',
+                field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='reporter'),
+            ),
+            migrations.AlterField(
+                model_name='articleflag',
+                name='resolved_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='resolved at'),
+            ),
+            migrations.AlterField(
+                model_name='articleflag',
+                name='ticket',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='article',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='knowledge.article', verbose_name='article'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='author',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='body',
+                field=models.TextField(blank=True, verbose_name='body'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='note',
+                field=models.CharField(blank=True, max_length=255, verbose_name='note'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='number',
+                field=models.PositiveIntegerField(verbose_name='number'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='published_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='published at'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='state',
+                field=models.CharField(choices=[('draft', 'Draft'), ('review', 'In review'), ('published', 'Published'), ('superseded', 'Superseded'), ('discarded', 'Discarded')], default='draft', max_length=12, verbose_name='state'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='summary',
+                field=models.CharField(blank=True, max_length=500, verbose_name='summary'),
+            ),
+            migrations.AlterField(
+                model_name='articleversion',
+                name='title',
+                field=models.CharField(max_length=200, verbose_name='title'),
+            ),
+            migrations.AlterField(
+                model_name='articleview',
+                name='article',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='views', to='knowledge.article', verbose_name='article'),
+            ),
+            migrations.AlterField(
+                model_name='articleview',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='articleview',
+                name='search',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.searchlog', verbose_name='search'),
+            ),
+            migrations.AlterField(
+                model_name='articleview',
+                name='visit',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='views', to='knowledge.visit', verbose_name='visit'),
+            ),
+            migrations.AlterField(
+                model_name='articlevote',
+                name='article',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='votes', to='knowledge.article', verbose_name='article'),
+            ),
+            migrations.AlterField(
+                model_name='articlevote',
+                name='comment',
+                field=models.CharField(blank=True, max_length=500, verbose_name='comment'),
+            ),
+            migrations.AlterField(
+                model_name='articlevote',
+                name='created_at',
+                field=models.DateTimeField(db_index=True, verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='articlevote',
+                name='helpful',
+                field=models.BooleanField(verbose_name='helpful'),
+            ),
+            migrations.AlterField(
+                model_name='articlevote',
+                name='reason',
+                field=models.CharField(blank=True, choices=[('', '—'), ('not_relevant', 'Not what I was looking for'), ('unclear', 'Hard to follow'), ('outdated', 'Out of date or wrong'), ('did_not_work', 'The steps did not work')], max_length=20, verbose_name='reason'),
+            ),
+            migrations.AlterField(
+                model_name='articlevote',
+                name='user',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            ),
+            migrations.AlterField(
+                model_name='articlevote',
+                name='visit',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='votes', to='knowledge.visit', verbose_name='visit'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='clicked_article',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.article', verbose_name='clicked article'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='clicked_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='clicked at'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='query',
+                field=models.CharField(max_length=255, verbose_name='query'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='refined_to',
+                field=models.CharField(blank=True, help_text='The next query of the same visit when this one got no click.', max_length=255, verbose_name='refined to'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='result_count',
+                field=models.PositiveIntegerField(verbose_name='result count'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='source',
+                field=models.CharField(choices=[('help', 'Help center'), ('suggest', 'Ticket form suggestions'), ('agent', 'Agent ticket page'), ('api', 'API')], default='help', max_length=8, verbose_name='source'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='ticket_followed',
+                field=models.BooleanField(default=False, verbose_name='ticket followed'),
+            ),
+            migrations.AlterField(
+                model_name='searchlog',
+                name='visit',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='searches', to='knowledge.visit', verbose_name='visit'),
+            ),
+            migrations.AlterField(
+                model_name='searchterm',
+                name='audience',
+                field=models.CharField(choices=[('public', 'Everyone (public)'), ('customers', 'Logged-in customers'), ('internal', 'Internal (agents only)')], max_length=10, verbose_name='audience'),
+            ),
+            migrations.AlterField(
+                model_name='searchterm',
+                name='language',
+                field=models.CharField(default=knowledge.models.default_language, max_length=8, verbose_name='language'),
+            ),
+            migrations.AlterField(
+                model_name='searchterm',
+                name='stem',
+                field=models.CharField(max_length=40, verbose_name='stem'),
+            ),
+            migrations.AlterField(
+                model_name='searchterm',
+                name='word',
+                field=models.CharField(max_length=40, verbose_name='word'),
+            ),
+            migrations.AlterField(
+                model_name='section',
+                name='description',
+                field=models.TextField(blank=True, verbose_name='description'),
+            ),
+            migrations.AlterField(
+                model_name='section',
+                name='name',
+                field=models.CharField(max_length=120, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='section',
+                name='parent',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='knowledge.section', verbose_name='parent'),
+            ),
+            migrations.AlterField(
+                model_name='section',
+                name='position',
+                field=models.PositiveIntegerField(default=100, verbose_name='position'),
+            ),
+            migrations.AlterField(
+                model_name='section',
+                name='slug',
+                field=models.SlugField(max_length=120, unique=True, verbose_name='slug'),
+            ),
+            migrations.AlterField(
+                model_name='synonym',
+                name='terms',
+                field=models.CharField(help_text='Comma-separated equivalent terms, e.g. "sign in, login, log in".', max_length=500, verbose_name='terms'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='article_views',
+                field=models.PositiveIntegerField(default=0, verbose_name='article views'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='first_query',
+                field=models.CharField(blank=True, max_length=255, verbose_name='first query'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='key',
+                field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='key'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='last_seen_at',
+                field=models.DateTimeField(verbose_name='last seen at'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='solved_article',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.article', verbose_name='solved article'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='solved_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='solved at'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='started_at',
+                field=models.DateTimeField(db_index=True, verbose_name='started at'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='ticket',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='ticket_filed_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='ticket filed at'),
+            ),
+            migrations.AlterField(
+                model_name='visit',
+                name='user',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            ),
+        ]),
     ]

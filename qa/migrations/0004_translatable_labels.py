@@ -6,6 +6,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+class LabelsOnly(migrations.operations.base.Operation):
+    """These AlterField and AlterModelOptions change labels only (verbose names, help texts,
+    choices), which no database stores. Applied one by one, each re-renders every model
+    related to its own (Django #27737): the migration then took minutes on every new test
+    database. Here the state changes first and the models are re-rendered once."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, operations):
+        self.operations = operations
+
+    def deconstruct(self):
+        return self.__class__.__name__, [self.operations], {}
+
+    def state_forwards(self, app_label, state):
+        rendered = state.__dict__.pop("apps", None)  # no re-render per operation...
+        for operation in self.operations:
+            operation.state_forwards(app_label, state)
+        if rendered is not None:  # ...but one for all of them
+            state.__dict__["apps"] = rendered
+            state.reload_models(
+                {(app_label, getattr(op, "model_name_lower", None) or op.name_lower)
+                 for op in self.operations}, delay=False)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        pass  # nothing in the database changes (sqlmigrate prints no SQL for them)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+    def describe(self):
+        return f"Change labels of models and fields ({len(self.operations)} operations, state only)"
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -16,623 +51,625 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterModelOptions(
-            name='autofailitem',
-            options={'ordering': ['order', 'id'], 'verbose_name': 'auto fail item', 'verbose_name_plural': 'auto fail items'},
-        ),
-        migrations.AlterModelOptions(
-            name='calibrationdimensionscore',
-            options={'verbose_name': 'calibration dimension score', 'verbose_name_plural': 'calibration dimension scores'},
-        ),
-        migrations.AlterModelOptions(
-            name='calibrationitem',
-            options={'ordering': ['order', 'id'], 'verbose_name': 'calibration item', 'verbose_name_plural': 'calibration items'},
-        ),
-        migrations.AlterModelOptions(
-            name='calibrationscore',
-            options={'ordering': ['item', 'reviewer_id'], 'verbose_name': 'calibration score', 'verbose_name_plural': 'calibration scores'},
-        ),
-        migrations.AlterModelOptions(
-            name='calibrationsession',
-            options={'ordering': ['-created_at'], 'verbose_name': 'calibration session', 'verbose_name_plural': 'calibration sessions'},
-        ),
-        migrations.AlterModelOptions(
-            name='checklistitem',
-            options={'ordering': ['order', 'id'], 'verbose_name': 'checklist item', 'verbose_name_plural': 'checklist items'},
-        ),
-        migrations.AlterModelOptions(
-            name='coachingsession',
-            options={'ordering': ['-held_on', '-id'], 'verbose_name': 'coaching session', 'verbose_name_plural': 'coaching sessions'},
-        ),
-        migrations.AlterModelOptions(
-            name='dimension',
-            options={'ordering': ['order', 'id'], 'verbose_name': 'dimension', 'verbose_name_plural': 'dimensions'},
-        ),
-        migrations.AlterModelOptions(
-            name='dispute',
-            options={'ordering': ['-raised_at'], 'verbose_name': 'dispute', 'verbose_name_plural': 'disputes'},
-        ),
-        migrations.AlterModelOptions(
-            name='qaflag',
-            options={'ordering': ['-created_at'], 'verbose_name': 'qa flag', 'verbose_name_plural': 'qa flags'},
-        ),
-        migrations.AlterModelOptions(
-            name='review',
-            options={'ordering': ['-created_at', '-id'], 'permissions': [('review_tickets', 'Can score tickets on a QA scorecard'), ('view_all_reviews', 'Can read every QA review and the QA dashboard'), ('run_calibration', 'Can run QA calibration sessions'), ('lead_qa', 'Can resolve QA disputes, coach, and flag tickets for QA')], 'verbose_name': 'review', 'verbose_name_plural': 'reviews'},
-        ),
-        migrations.AlterModelOptions(
-            name='reviewevent',
-            options={'ordering': ['at', 'id'], 'verbose_name': 'review event', 'verbose_name_plural': 'review events'},
-        ),
-        migrations.AlterModelOptions(
-            name='reviewscore',
-            options={'ordering': ['dimension__order', 'dimension_id'], 'verbose_name': 'review score', 'verbose_name_plural': 'review scores'},
-        ),
-        migrations.AlterModelOptions(
-            name='rubriclevel',
-            options={'ordering': ['dimension', '-points'], 'verbose_name': 'rubric level', 'verbose_name_plural': 'rubric levels'},
-        ),
-        migrations.AlterModelOptions(
-            name='samplerun',
-            options={'ordering': ['-week_start'], 'verbose_name': 'sample run', 'verbose_name_plural': 'sample runs'},
-        ),
-        migrations.AlterModelOptions(
-            name='scorecard',
-            options={'ordering': ['name', '-version'], 'verbose_name': 'scorecard', 'verbose_name_plural': 'scorecards'},
-        ),
-        migrations.AlterField(
-            model_name='autofailitem',
-            name='description',
-            field=models.CharField(blank=True, max_length=300, verbose_name='description'),
-        ),
-        migrations.AlterField(
-            model_name='autofailitem',
-            name='name',
-            field=models.CharField(max_length=120, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='autofailitem',
-            name='order',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='autofailitem',
-            name='scorecard',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='auto_fail_items', to='qa.scorecard', verbose_name='scorecard'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationdimensionscore',
-            name='dimension',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.dimension', verbose_name='dimension'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationdimensionscore',
-            name='level',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.rubriclevel', verbose_name='level'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationdimensionscore',
-            name='not_applicable',
-            field=models.BooleanField(default=False, verbose_name='not applicable'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationdimensionscore',
-            name='score',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dimension_scores', to='qa.calibrationscore', verbose_name='score'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationitem',
-            name='agreed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='agreed at'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationitem',
-            name='agreed_auto_failed',
-            field=models.BooleanField(default=False, verbose_name='agreed auto failed'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationitem',
-            name='agreed_levels',
-            field=models.JSONField(blank=True, default=dict, help_text='Dimension id → agreed points.', verbose_name='agreed levels'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationitem',
-            name='agreed_notes',
-            field=models.TextField(blank=True, verbose_name='agreed notes'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationitem',
-            name='agreed_score',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='agreed score'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationitem',
-            name='order',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationitem',
-            name='session',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='qa.calibrationsession', verbose_name='session'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationitem',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationscore',
-            name='auto_fail_items',
-            field=models.ManyToManyField(blank=True, related_name='+', to='qa.autofailitem', verbose_name='auto fail items'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationscore',
-            name='auto_failed',
-            field=models.BooleanField(default=False, verbose_name='auto failed'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationscore',
-            name='comment',
-            field=models.TextField(blank=True, verbose_name='comment'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationscore',
-            name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='qa.calibrationitem', verbose_name='item'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationscore',
-            name='reviewer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='reviewer'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationscore',
-            name='score',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationscore',
-            name='submitted_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='submitted at'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationsession',
-            name='closed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='closed at'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationsession',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationsession',
-            name='facilitator',
-            field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='facilitator'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationsession',
-            name='notes',
-            field=models.TextField(blank=True, verbose_name='notes'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationsession',
-            name='participants',
-            field=models.ManyToManyField(limit_choices_to=helpdesk.models.staff_only, related_name='qa_calibrations', to=settings.AUTH_USER_MODEL, verbose_name='participants'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationsession',
-            name='scorecard',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calibration_sessions', to='qa.scorecard', verbose_name='scorecard'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationsession',
-            name='status',
-            field=models.CharField(choices=[('open', 'Scoring'), ('closed', 'Closed')], default='open', max_length=10, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='calibrationsession',
-            name='title',
-            field=models.CharField(max_length=200, verbose_name='title'),
-        ),
-        migrations.AlterField(
-            model_name='checklistitem',
-            name='name',
-            field=models.CharField(max_length=120, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='checklistitem',
-            name='order',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='checklistitem',
-            name='scorecard',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checklist_items', to='qa.scorecard', verbose_name='scorecard'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='agent',
-            field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.PROTECT, related_name='qa_coaching', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='coach',
-            field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='coach'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='development_focus',
-            field=models.CharField(help_text='One specific area for the coming weeks.', max_length=200, verbose_name='development focus'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='follow_up_on',
-            field=models.DateField(blank=True, null=True, verbose_name='follow up on'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='goals',
-            field=models.TextField(blank=True, verbose_name='goals'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='held_on',
-            field=models.DateField(verbose_name='held on'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='notes',
-            field=models.TextField(blank=True, verbose_name='notes'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='reviews',
-            field=models.ManyToManyField(blank=True, related_name='coaching_sessions', to='qa.review', verbose_name='reviews'),
-        ),
-        migrations.AlterField(
-            model_name='coachingsession',
-            name='strengths',
-            field=models.TextField(verbose_name='strengths'),
-        ),
-        migrations.AlterField(
-            model_name='dimension',
-            name='description',
-            field=models.TextField(blank=True, verbose_name='description'),
-        ),
-        migrations.AlterField(
-            model_name='dimension',
-            name='name',
-            field=models.CharField(max_length=100, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='dimension',
-            name='order',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='dimension',
-            name='scorecard',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dimensions', to='qa.scorecard', verbose_name='scorecard'),
-        ),
-        migrations.AlterField(
-            model_name='dimension',
-            name='weight',
-            field=models.PositiveSmallIntegerField(help_text='Points this dimension is worth.', verbose_name='weight'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='outcome',
-            field=models.CharField(blank=True, choices=[('kept', 'Score kept'), ('revised', 'Score revised')], max_length=10, verbose_name='outcome'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='raised_at',
-            field=models.DateTimeField(verbose_name='raised at'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='raised_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='raised by'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='reason',
-            field=models.TextField(verbose_name='reason'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='resolution_note',
-            field=models.TextField(blank=True, verbose_name='resolution note'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='resolved_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='resolved at'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='resolved_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='resolved by'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='review',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='dispute', to='qa.review', verbose_name='review'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='score_after',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score after'),
-        ),
-        migrations.AlterField(
-            model_name='dispute',
-            name='score_before',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score before'),
-        ),
-        migrations.AlterField(
-            model_name='qaflag',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='qaflag',
-            name='flagged_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='flagged by'),
-        ),
-        migrations.AlterField(
-            model_name='qaflag',
-            name='note',
-            field=models.CharField(blank=True, max_length=300, verbose_name='note'),
-        ),
-        migrations.AlterField(
-            model_name='qaflag',
-            name='reason',
-            field=models.CharField(choices=[('lead', 'Flagged by a lead'), ('sla_breached', 'SLA breached')], max_length=20, verbose_name='reason'),
-        ),
-        migrations.AlterField(
-            model_name='qaflag',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='qa_flags', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='acknowledged_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='acknowledged at'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='agent',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='qa_reviews_received', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='auto_fail_items',
-            field=models.ManyToManyField(blank=True, related_name='+', to='qa.autofailitem', verbose_name='auto fail items'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='auto_failed',
-            field=models.BooleanField(default=False, verbose_name='auto failed'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='checklist_items',
-            field=models.ManyToManyField(blank=True, help_text='Checks that were met.', related_name='+', to='qa.checklistitem', verbose_name='checklist items'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='flag_reasons',
-            field=models.CharField(blank=True, help_text='Why a flagged ticket was picked.', max_length=200, verbose_name='flag reasons'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='is_ticket_of_week',
-            field=models.BooleanField(default=False, verbose_name='is ticket of week'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='reviewer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='qa_reviews_given', to=settings.AUTH_USER_MODEL, verbose_name='reviewer'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='score',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='Computed from the levels; never typed.', max_digits=5, null=True, verbose_name='score'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='scorecard',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='qa.scorecard', verbose_name='scorecard'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='source',
-            field=models.CharField(choices=[('sample', 'Weekly random sample'), ('flagged', 'Flagged ticket'), ('manual', 'Picked by a reviewer')], default='manual', max_length=10, verbose_name='source'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='status',
-            field=models.CharField(choices=[('assigned', 'To review'), ('draft', 'Draft'), ('submitted', 'Submitted'), ('acknowledged', 'Acknowledged'), ('disputed', 'Disputed'), ('resolved', 'Dispute resolved')], default='assigned', max_length=12, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='submitted_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='submitted at'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='summary',
-            field=models.TextField(blank=True, help_text='Overall feedback (Markdown).', verbose_name='summary'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='team',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='helpdesk.team', verbose_name='team'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='ticket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='qa_reviews', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='updated_at',
-            field=models.DateTimeField(verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='review',
-            name='week_start',
-            field=models.DateField(blank=True, help_text='The ISO week of the sample it came from.', null=True, verbose_name='week start'),
-        ),
-        migrations.AlterField(
-            model_name='reviewevent',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor'),
-        ),
-        migrations.AlterField(
-            model_name='reviewevent',
-            name='at',
-            field=models.DateTimeField(verbose_name='at'),
-        ),
-        migrations.AlterField(
-            model_name='reviewevent',
-            name='data',
-            field=models.JSONField(blank=True, default=dict, verbose_name='data'),
-        ),
-        migrations.AlterField(
-            model_name='reviewevent',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Created'), ('assigned', 'Assigned'), ('submitted', 'Submitted'), ('acknowledged', 'Acknowledged'), ('disputed', 'Disputed'), ('kept', 'Dispute resolved: score kept'), ('revised', 'Dispute resolved: score revised'), ('ticket_of_week', 'Ticket of the week')], max_length=20, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='reviewevent',
-            name='note',
-            field=models.TextField(blank=True, verbose_name='note'),
-        ),
-        migrations.AlterField(
-            model_name='reviewevent',
-            name='review',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='qa.review', verbose_name='review'),
-        ),
-        migrations.AlterField(
-            model_name='reviewevent',
-            name='score_after',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score after'),
-        ),
-        migrations.AlterField(
-            model_name='reviewevent',
-            name='score_before',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score before'),
-        ),
-        migrations.AlterField(
-            model_name='reviewscore',
-            name='comment',
-            field=models.TextField(blank=True, verbose_name='comment'),
-        ),
-        migrations.AlterField(
-            model_name='reviewscore',
-            name='dimension',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.dimension', verbose_name='dimension'),
-        ),
-        migrations.AlterField(
-            model_name='reviewscore',
-            name='level',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.rubriclevel', verbose_name='level'),
-        ),
-        migrations.AlterField(
-            model_name='reviewscore',
-            name='not_applicable',
-            field=models.BooleanField(default=False, verbose_name='not applicable'),
-        ),
-        migrations.AlterField(
-            model_name='reviewscore',
-            name='review',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='qa.review', verbose_name='review'),
-        ),
-        migrations.AlterField(
-            model_name='rubriclevel',
-            name='description',
-            field=models.CharField(blank=True, max_length=300, verbose_name='description'),
-        ),
-        migrations.AlterField(
-            model_name='rubriclevel',
-            name='dimension',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='levels', to='qa.dimension', verbose_name='dimension'),
-        ),
-        migrations.AlterField(
-            model_name='rubriclevel',
-            name='label',
-            field=models.CharField(max_length=60, verbose_name='label'),
-        ),
-        migrations.AlterField(
-            model_name='rubriclevel',
-            name='points',
-            field=models.PositiveSmallIntegerField(verbose_name='points'),
-        ),
-        migrations.AlterField(
-            model_name='rubriclevel',
-            name='scorecard',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='levels', to='qa.scorecard', verbose_name='scorecard'),
-        ),
-        migrations.AlterField(
-            model_name='samplerun',
-            name='reviews_created',
-            field=models.PositiveIntegerField(default=0, verbose_name='reviews created'),
-        ),
-        migrations.AlterField(
-            model_name='samplerun',
-            name='scorecard',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.scorecard', verbose_name='scorecard'),
-        ),
-        migrations.AlterField(
-            model_name='samplerun',
-            name='started_at',
-            field=models.DateTimeField(verbose_name='started at'),
-        ),
-        migrations.AlterField(
-            model_name='samplerun',
-            name='week_start',
-            field=models.DateField(help_text='Monday of the ISO week sampled.', verbose_name='week start'),
-        ),
-        migrations.AlterField(
-            model_name='scorecard',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='scorecard',
-            name='description',
-            field=models.TextField(blank=True, verbose_name='description'),
-        ),
-        migrations.AlterField(
-            model_name='scorecard',
-            name='is_current',
-            field=models.BooleanField(default=True, help_text='New reviews and samples use the current version of a name.', verbose_name='is current'),
-        ),
-        migrations.AlterField(
-            model_name='scorecard',
-            name='name',
-            field=models.CharField(max_length=100, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='scorecard',
-            name='previous',
-            field=models.ForeignKey(blank=True, help_text='The version this one replaced.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='qa.scorecard', verbose_name='previous'),
-        ),
-        migrations.AlterField(
-            model_name='scorecard',
-            name='version',
-            field=models.PositiveIntegerField(default=1, verbose_name='version'),
-        ),
+        LabelsOnly([
+            migrations.AlterModelOptions(
+                name='autofailitem',
+                options={'ordering': ['order', 'id'], 'verbose_name': 'auto fail item', 'verbose_name_plural': 'auto fail items'},
+            ),
+            migrations.AlterModelOptions(
+                name='calibrationdimensionscore',
+                options={'verbose_name': 'calibration dimension score', 'verbose_name_plural': 'calibration dimension scores'},
+            ),
+            migrations.AlterModelOptions(
+                name='calibrationitem',
+                options={'ordering': ['order', 'id'], 'verbose_name': 'calibration item', 'verbose_name_plural': 'calibration items'},
+            ),
+            migrations.AlterModelOptions(
+                name='calibrationscore',
+                options={'ordering': ['item', 'reviewer_id'], 'verbose_name': 'calibration score', 'verbose_name_plural': 'calibration scores'},
+            ),
+            migrations.AlterModelOptions(
+                name='calibrationsession',
+                options={'ordering': ['-created_at'], 'verbose_name': 'calibration session', 'verbose_name_plural': 'calibration sessions'},
+            ),
+            migrations.AlterModelOptions(
+                name='checklistitem',
+                options={'ordering': ['order', 'id'], 'verbose_name': 'checklist item', 'verbose_name_plural': 'checklist items'},
+            ),
+            migrations.AlterModelOptions(
+                name='coachingsession',
+                options={'ordering': ['-held_on', '-id'], 'verbose_name': 'coaching session', 'verbose_name_plural': 'coaching sessions'},
+            ),
+            migrations.AlterModelOptions(
+                name='dimension',
+                options={'ordering': ['order', 'id'], 'verbose_name': 'dimension', 'verbose_name_plural': 'dimensions'},
+            ),
+            migrations.AlterModelOptions(
+                name='dispute',
+                options={'ordering': ['-raised_at'], 'verbose_name': 'dispute', 'verbose_name_plural': 'disputes'},
+            ),
+            migrations.AlterModelOptions(
+                name='qaflag',
+                options={'ordering': ['-created_at'], 'verbose_name': 'qa flag', 'verbose_name_plural': 'qa flags'},
+            ),
+            migrations.AlterModelOptions(
+                name='review',
+                options={'ordering': ['-created_at', '-id'], 'permissions': [('review_tickets', 'Can score tickets on a QA scorecard'), ('view_all_reviews', 'Can read every QA review and the QA dashboard'), ('run_calibration', 'Can run QA calibration sessions'), ('lead_qa', 'Can resolve QA disputes, coach, and flag tickets for QA')], 'verbose_name': 'review', 'verbose_name_plural': 'reviews'},
+            ),
+            migrations.AlterModelOptions(
+                name='reviewevent',
+                options={'ordering': ['at', 'id'], 'verbose_name': 'review event', 'verbose_name_plural': 'review events'},
+            ),
+            migrations.AlterModelOptions(
+                name='reviewscore',
+                options={'ordering': ['dimension__order', 'dimension_id'], 'verbose_name': 'review score', 'verbose_name_plural': 'review scores'},
+            ),
+            migrations.AlterModelOptions(
+                name='rubriclevel',
+                options={'ordering': ['dimension', '-points'], 'verbose_name': 'rubric level', 'verbose_name_plural': 'rubric levels'},
+            ),
+            migrations.AlterModelOptions(
+                name='samplerun',
+                options={'ordering': ['-week_start'], 'verbose_name': 'sample run', 'verbose_name_plural': 'sample runs'},
+            ),
+            migrations.AlterModelOptions(
+                name='scorecard',
+                options={'ordering': ['name', '-version'], 'verbose_name': 'scorecard', 'verbose_name_plural': 'scorecards'},
+            ),
+            migrations.AlterField(
+                model_name='autofailitem',
+                name='description',
+                field=models.CharField(blank=True, max_length=300, verbose_name='description'),
+            ),
+            migrations.AlterField(
+                model_name='autofailitem',
+                name='name',
+                field=models.CharField(max_length=120, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='autofailitem',
+                name='order',
+                field=models.PositiveSmallIntegerField(default=0, verbose_name='order'),
+            ),
+            migrations.AlterField(
+                model_name='autofailitem',
+                name='scorecard',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='auto_fail_items', to='qa.scorecard', verbose_name='scorecard'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationdimensionscore',
+                name='dimension',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.dimension', verbose_name='dimension'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationdimensionscore',
+                name='level',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.rubriclevel', verbose_name='level'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationdimensionscore',
+                name='not_applicable',
+                field=models.BooleanField(default=False, verbose_name='not applicable'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationdimensionscore',
+                name='score',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dimension_scores', to='qa.calibrationscore', verbose_name='score'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationitem',
+                name='agreed_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='agreed at'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationitem',
+                name='agreed_auto_failed',
+                field=models.BooleanField(default=False, verbose_name='agreed auto failed'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationitem',
+                name='agreed_levels',
+                field=models.JSONField(blank=True, default=dict, help_text='Dimension id → agreed points.', verbose_name='agreed levels'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationitem',
+                name='agreed_notes',
+                field=models.TextField(blank=True, verbose_name='agreed notes'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationitem',
+                name='agreed_score',
+                field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='agreed score'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationitem',
+                name='order',
+                field=models.PositiveSmallIntegerField(default=0, verbose_name='order'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationitem',
+                name='session',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='qa.calibrationsession', verbose_name='session'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationitem',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationscore',
+                name='auto_fail_items',
+                field=models.ManyToManyField(blank=True, related_name='+', to='qa.autofailitem', verbose_name='auto fail items'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationscore',
+                name='auto_failed',
+                field=models.BooleanField(default=False, verbose_name='auto failed'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationscore',
+                name='comment',
+                field=models.TextField(blank=True, verbose_name='comment'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationscore',
+                name='item',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='qa.calibrationitem', verbose_name='item'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationscore',
+                name='reviewer',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='reviewer'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationscore',
+                name='score',
+                field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationscore',
+                name='submitted_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='submitted at'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationsession',
+                name='closed_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='closed at'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationsession',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationsession',
+                name='facilitator',
+                field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='facilitator'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationsession',
+                name='notes',
+                field=models.TextField(blank=True, verbose_name='notes'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationsession',
+                name='participants',
+                field=models.ManyToManyField(limit_choices_to=helpdesk.models.staff_only, related_name='qa_calibrations', to=settings.AUTH_USER_MODEL, verbose_name='participants'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationsession',
+                name='scorecard',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calibration_sessions', to='qa.scorecard', verbose_name='scorecard'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationsession',
+                name='status',
+                field=models.CharField(choices=[('open', 'Scoring'), ('closed', 'Closed')], default='open', max_length=10, verbose_name='status'),
+            ),
+            migrations.AlterField(
+                model_name='calibrationsession',
+                name='title',
+                field=models.CharField(max_length=200, verbose_name='title'),
+            ),
+            migrations.AlterField(
+                model_name='checklistitem',
+                name='name',
+                field=models.CharField(max_length=120, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='checklistitem',
+                name='order',
+                field=models.PositiveSmallIntegerField(default=0, verbose_name='order'),
+            ),
+            migrations.AlterField(
+                model_name='checklistitem',
+                name='scorecard',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checklist_items', to='qa.scorecard', verbose_name='scorecard'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='agent',
+                field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.PROTECT, related_name='qa_coaching', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='coach',
+                field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='coach'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='development_focus',
+                field=models.CharField(help_text='One specific area for the coming weeks.', max_length=200, verbose_name='development focus'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='follow_up_on',
+                field=models.DateField(blank=True, null=True, verbose_name='follow up on'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='goals',
+                field=models.TextField(blank=True, verbose_name='goals'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='held_on',
+                field=models.DateField(verbose_name='held on'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='notes',
+                field=models.TextField(blank=True, verbose_name='notes'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='reviews',
+                field=models.ManyToManyField(blank=True, related_name='coaching_sessions', to='qa.review', verbose_name='reviews'),
+            ),
+            migrations.AlterField(
+                model_name='coachingsession',
+                name='strengths',
+                field=models.TextField(verbose_name='strengths'),
+            ),
+            migrations.AlterField(
+                model_name='dimension',
+                name='description',
+                field=models.TextField(blank=True, verbose_name='description'),
+            ),
+            migrations.AlterField(
+                model_name='dimension',
+                name='name',
+                field=models.CharField(max_length=100, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='dimension',
+                name='order',
+                field=models.PositiveSmallIntegerField(default=0, verbose_name='order'),
+            ),
+            migrations.AlterField(
+                model_name='dimension',
+                name='scorecard',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dimensions', to='qa.scorecard', verbose_name='scorecard'),
+            ),
+            migrations.AlterField(
+                model_name='dimension',
+                name='weight',
+                field=models.PositiveSmallIntegerField(help_text='Points this dimension is worth.', verbose_name='weight'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='outcome',
+                field=models.CharField(blank=True, choices=[('kept', 'Score kept'), ('revised', 'Score revised')], max_length=10, verbose_name='outcome'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='raised_at',
+                field=models.DateTimeField(verbose_name='raised at'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='raised_by',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='raised by'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='reason',
+                field=models.TextField(verbose_name='reason'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='resolution_note',
+                field=models.TextField(blank=True, verbose_name='resolution note'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='resolved_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='resolved at'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='resolved_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='resolved by'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='review',
+                field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='dispute', to='qa.review', verbose_name='review'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='score_after',
+                field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score after'),
+            ),
+            migrations.AlterField(
+                model_name='dispute',
+                name='score_before',
+                field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score before'),
+            ),
+            migrations.AlterField(
+                model_name='qaflag',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='qaflag',
+                name='flagged_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='flagged by'),
+            ),
+            migrations.AlterField(
+                model_name='qaflag',
+                name='note',
+                field=models.CharField(blank=True, max_length=300, verbose_name='note'),
+            ),
+            migrations.AlterField(
+                model_name='qaflag',
+                name='reason',
+                field=models.CharField(choices=[('lead', 'Flagged by a lead'), ('sla_breached', 'SLA breached')], max_length=20, verbose_name='reason'),
+            ),
+            migrations.AlterField(
+                model_name='qaflag',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='qa_flags', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='acknowledged_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='acknowledged at'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='agent',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='qa_reviews_received', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='auto_fail_items',
+                field=models.ManyToManyField(blank=True, related_name='+', to='qa.autofailitem', verbose_name='auto fail items'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='auto_failed',
+                field=models.BooleanField(default=False, verbose_name='auto failed'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='checklist_items',
+                field=models.ManyToManyField(blank=True, help_text='Checks that were met.', related_name='+', to='qa.checklistitem', verbose_name='checklist items'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='flag_reasons',
+                field=models.CharField(blank=True, help_text='Why a flagged ticket was picked.', max_length=200, verbose_name='flag reasons'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='is_ticket_of_week',
+                field=models.BooleanField(default=False, verbose_name='is ticket of week'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='reviewer',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='qa_reviews_given', to=settings.AUTH_USER_MODEL, verbose_name='reviewer'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='score',
+                field=models.DecimalField(blank=True, decimal_places=2, help_text='Computed from the levels; never typed.', max_digits=5, null=True, verbose_name='score'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='scorecard',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='qa.scorecard', verbose_name='scorecard'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='source',
+                field=models.CharField(choices=[('sample', 'Weekly random sample'), ('flagged', 'Flagged ticket'), ('manual', 'Picked by a reviewer')], default='manual', max_length=10, verbose_name='source'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='status',
+                field=models.CharField(choices=[('assigned', 'To review'), ('draft', 'Draft'), ('submitted', 'Submitted'), ('acknowledged', 'Acknowledged'), ('disputed', 'Disputed'), ('resolved', 'Dispute resolved')], default='assigned', max_length=12, verbose_name='status'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='submitted_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='submitted at'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='summary',
+                field=models.TextField(blank=True, help_text='Overall feedback (Markdown).', verbose_name='summary'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='team',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='helpdesk.team', verbose_name='team'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='ticket',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='qa_reviews', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='updated_at',
+                field=models.DateTimeField(verbose_name='updated at'),
+            ),
+            migrations.AlterField(
+                model_name='review',
+                name='week_start',
+                field=models.DateField(blank=True, help_text='The ISO week of the sample it came from.', null=True, verbose_name='week start'),
+            ),
+            migrations.AlterField(
+                model_name='reviewevent',
+                name='actor',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor'),
+            ),
+            migrations.AlterField(
+                model_name='reviewevent',
+                name='at',
+                field=models.DateTimeField(verbose_name='at'),
+            ),
+            migrations.AlterField(
+                model_name='reviewevent',
+                name='data',
+                field=models.JSONField(blank=True, default=dict, verbose_name='data'),
+            ),
+            migrations.AlterField(
+                model_name='reviewevent',
+                name='kind',
+                field=models.CharField(choices=[('created', 'Created'), ('assigned', 'Assigned'), ('submitted', 'Submitted'), ('acknowledged', 'Acknowledged'), ('disputed', 'Disputed'), ('kept', 'Dispute resolved: score kept'), ('revised', 'Dispute resolved: score revised'), ('ticket_of_week', 'Ticket of the week')], max_length=20, verbose_name='kind'),
+            ),
+            migrations.AlterField(
+                model_name='reviewevent',
+                name='note',
+                field=models.TextField(blank=True, verbose_name='note'),
+            ),
+            migrations.AlterField(
+                model_name='reviewevent',
+                name='review',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='qa.review', verbose_name='review'),
+            ),
+            migrations.AlterField(
+                model_name='reviewevent',
+                name='score_after',
+                field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score after'),
+            ),
+            migrations.AlterField(
+                model_name='reviewevent',
+                name='score_before',
+                field=models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='score before'),
+            ),
+            migrations.AlterField(
+                model_name='reviewscore',
+                name='comment',
+                field=models.TextField(blank=True, verbose_name='comment'),
+            ),
+            migrations.AlterField(
+                model_name='reviewscore',
+                name='dimension',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.dimension', verbose_name='dimension'),
+            ),
+            migrations.AlterField(
+                model_name='reviewscore',
+                name='level',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.rubriclevel', verbose_name='level'),
+            ),
+            migrations.AlterField(
+                model_name='reviewscore',
+                name='not_applicable',
+                field=models.BooleanField(default=False, verbose_name='not applicable'),
+            ),
+            migrations.AlterField(
+                model_name='reviewscore',
+                name='review',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='qa.review', verbose_name='review'),
+            ),
+            migrations.AlterField(
+                model_name='rubriclevel',
+                name='description',
+                field=models.CharField(blank=True, max_length=300, verbose_name='description'),
+            ),
+            migrations.AlterField(
+                model_name='rubriclevel',
+                name='dimension',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='levels', to='qa.dimension', verbose_name='dimension'),
+            ),
+            migrations.AlterField(
+                model_name='rubriclevel',
+                name='label',
+                field=models.CharField(max_length=60, verbose_name='label'),
+            ),
+            migrations.AlterField(
+                model_name='rubriclevel',
+                name='points',
+                field=models.PositiveSmallIntegerField(verbose_name='points'),
+            ),
+            migrations.AlterField(
+                model_name='rubriclevel',
+                name='scorecard',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='levels', to='qa.scorecard', verbose_name='scorecard'),
+            ),
+            migrations.AlterField(
+                model_name='samplerun',
+                name='reviews_created',
+                field=models.PositiveIntegerField(default=0, verbose_name='reviews created'),
+            ),
+            migrations.AlterField(
+                model_name='samplerun',
+                name='scorecard',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='qa.scorecard', verbose_name='scorecard'),
+            ),
+            migrations.AlterField(
+                model_name='samplerun',
+                name='started_at',
+                field=models.DateTimeField(verbose_name='started at'),
+            ),
+            migrations.AlterField(
+                model_name='samplerun',
+                name='week_start',
+                field=models.DateField(help_text='Monday of the ISO week sampled.', verbose_name='week start'),
+            ),
+            migrations.AlterField(
+                model_name='scorecard',
+                name='created_at',
+                field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='scorecard',
+                name='description',
+                field=models.TextField(blank=True, verbose_name='description'),
+            ),
+            migrations.AlterField(
+                model_name='scorecard',
+                name='is_current',
+                field=models.BooleanField(default=True, help_text='New reviews and samples use the current version of a name.', verbose_name='is current'),
+            ),
+            migrations.AlterField(
+                model_name='scorecard',
+                name='name',
+                field=models.CharField(max_length=100, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='scorecard',
+                name='previous',
+                field=models.ForeignKey(blank=True, help_text='The version this one replaced.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='qa.scorecard', verbose_name='previous'),
+            ),
+            migrations.AlterField(
+                model_name='scorecard',
+                name='version',
+                field=models.PositiveIntegerField(default=1, verbose_name='version'),
+            ),
+        ]),
     ]

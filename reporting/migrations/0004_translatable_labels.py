@@ -3,6 +3,41 @@
 from django.db import migrations, models
 
 
+class LabelsOnly(migrations.operations.base.Operation):
+    """These AlterField and AlterModelOptions change labels only (verbose names, help texts,
+    choices), which no database stores. Applied one by one, each re-renders every model
+    related to its own (Django #27737): the migration then took minutes on every new test
+    database. Here the state changes first and the models are re-rendered once."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, operations):
+        self.operations = operations
+
+    def deconstruct(self):
+        return self.__class__.__name__, [self.operations], {}
+
+    def state_forwards(self, app_label, state):
+        rendered = state.__dict__.pop("apps", None)  # no re-render per operation...
+        for operation in self.operations:
+            operation.state_forwards(app_label, state)
+        if rendered is not None:  # ...but one for all of them
+            state.__dict__["apps"] = rendered
+            state.reload_models(
+                {(app_label, getattr(op, "model_name_lower", None) or op.name_lower)
+                 for op in self.operations}, delay=False)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        pass  # nothing in the database changes (sqlmigrate prints no SQL for them)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+    def describe(self):
+        return f"Change labels of models and fields ({len(self.operations)} operations, state only)"
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -10,309 +45,311 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterModelOptions(
-            name='agentmetricshour',
-            options={'verbose_name': 'agent metrics hour', 'verbose_name_plural': 'agent metrics hours'},
-        ),
-        migrations.AlterModelOptions(
-            name='durationday',
-            options={'verbose_name': 'duration day', 'verbose_name_plural': 'duration days'},
-        ),
-        migrations.AlterModelOptions(
-            name='metricshour',
-            options={'verbose_name': 'metrics hour', 'verbose_name_plural': 'metrics hours'},
-        ),
-        migrations.AlterModelOptions(
-            name='metricsrollupstate',
-            options={'verbose_name': 'metrics rollup state', 'verbose_name_plural': 'metrics rollup states'},
-        ),
-        migrations.AlterModelOptions(
-            name='metricsstalehour',
-            options={'verbose_name': 'metrics stale hour', 'verbose_name_plural': 'metrics stale hours'},
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='agent_id',
-            field=models.PositiveIntegerField(default=0, verbose_name='agent id'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='created',
-            field=models.PositiveIntegerField(default=0, verbose_name='created'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='detractors',
-            field=models.PositiveIntegerField(default=0, verbose_name='detractors'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='escalated',
-            field=models.PositiveIntegerField(default=0, verbose_name='escalated'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='fcr',
-            field=models.PositiveIntegerField(default=0, verbose_name='fcr'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='frt_seconds',
-            field=models.BigIntegerField(default=0, verbose_name='frt seconds'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='handle_minutes',
-            field=models.BigIntegerField(default=0, verbose_name='handle minutes'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='hour',
-            field=models.DateTimeField(help_text='Start of the UTC hour.', verbose_name='hour'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='nps_responses',
-            field=models.PositiveIntegerField(default=0, verbose_name='nps responses'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='open',
-            field=models.PositiveIntegerField(default=0, verbose_name='open'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='priority',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='priority'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='promoters',
-            field=models.PositiveIntegerField(default=0, verbose_name='promoters'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='refreshed_at',
-            field=models.DateTimeField(verbose_name='refreshed at'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='reopened',
-            field=models.PositiveIntegerField(default=0, verbose_name='reopened'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='resolved',
-            field=models.PositiveIntegerField(default=0, verbose_name='resolved'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='responded',
-            field=models.PositiveIntegerField(default=0, verbose_name='responded'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='responses',
-            field=models.PositiveIntegerField(default=0, verbose_name='responses'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='responses_elsewhere',
-            field=models.PositiveIntegerField(default=0, verbose_name='responses elsewhere'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='satisfied',
-            field=models.PositiveIntegerField(default=0, verbose_name='satisfied'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='sla_breached',
-            field=models.PositiveIntegerField(default=0, verbose_name='sla breached'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='sla_met',
-            field=models.PositiveIntegerField(default=0, verbose_name='sla met'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='team_id',
-            field=models.PositiveIntegerField(default=0, verbose_name='team id'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='tracked',
-            field=models.PositiveIntegerField(default=0, verbose_name='tracked'),
-        ),
-        migrations.AlterField(
-            model_name='agentmetricshour',
-            name='ttr_seconds',
-            field=models.BigIntegerField(default=0, verbose_name='ttr seconds'),
-        ),
-        migrations.AlterField(
-            model_name='durationday',
-            name='coarse',
-            field=models.PositiveIntegerField(verbose_name='coarse'),
-        ),
-        migrations.AlterField(
-            model_name='durationday',
-            name='day',
-            field=models.DateField(help_text='The UTC day the durations are counted on.', verbose_name='day'),
-        ),
-        migrations.AlterField(
-            model_name='durationday',
-            name='fine',
-            field=models.JSONField(default=list, verbose_name='fine'),
-        ),
-        migrations.AlterField(
-            model_name='durationday',
-            name='metric',
-            field=models.CharField(choices=[('frt', 'first response time (by creation day)'), ('ttr', 'time to resolution (by resolution day)')], max_length=3, verbose_name='metric'),
-        ),
-        migrations.AlterField(
-            model_name='durationday',
-            name='n',
-            field=models.PositiveIntegerField(verbose_name='n'),
-        ),
-        migrations.AlterField(
-            model_name='durationday',
-            name='team_id',
-            field=models.PositiveIntegerField(default=0, verbose_name='team id'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='backlog',
-            field=models.PositiveIntegerField(default=0, verbose_name='backlog'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='created',
-            field=models.PositiveIntegerField(default=0, verbose_name='created'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='detractors',
-            field=models.PositiveIntegerField(default=0, verbose_name='detractors'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='escalated',
-            field=models.PositiveIntegerField(default=0, verbose_name='escalated'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='fcr',
-            field=models.PositiveIntegerField(default=0, verbose_name='fcr'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='frt_seconds',
-            field=models.BigIntegerField(default=0, verbose_name='frt seconds'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='handle_minutes',
-            field=models.BigIntegerField(default=0, verbose_name='handle minutes'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='hour',
-            field=models.DateTimeField(help_text='Start of the UTC hour.', verbose_name='hour'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='nps_responses',
-            field=models.PositiveIntegerField(default=0, verbose_name='nps responses'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='promoters',
-            field=models.PositiveIntegerField(default=0, verbose_name='promoters'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='refreshed_at',
-            field=models.DateTimeField(verbose_name='refreshed at'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='reopened',
-            field=models.PositiveIntegerField(default=0, verbose_name='reopened'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='resolved',
-            field=models.PositiveIntegerField(default=0, verbose_name='resolved'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='responded',
-            field=models.PositiveIntegerField(default=0, verbose_name='responded'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='responses',
-            field=models.PositiveIntegerField(default=0, verbose_name='responses'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='satisfied',
-            field=models.PositiveIntegerField(default=0, verbose_name='satisfied'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='sla_breached',
-            field=models.PositiveIntegerField(default=0, verbose_name='sla breached'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='sla_met',
-            field=models.PositiveIntegerField(default=0, verbose_name='sla met'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='team_id',
-            field=models.PositiveIntegerField(default=0, verbose_name='team id'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='tracked',
-            field=models.PositiveIntegerField(default=0, verbose_name='tracked'),
-        ),
-        migrations.AlterField(
-            model_name='metricshour',
-            name='ttr_seconds',
-            field=models.BigIntegerField(default=0, verbose_name='ttr seconds'),
-        ),
-        migrations.AlterField(
-            model_name='metricsrollupstate',
-            name='covered_from',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='covered from'),
-        ),
-        migrations.AlterField(
-            model_name='metricsrollupstate',
-            name='covered_to',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='covered to'),
-        ),
-        migrations.AlterField(
-            model_name='metricsrollupstate',
-            name='rebuilt_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='rebuilt at'),
-        ),
-        migrations.AlterField(
-            model_name='metricsrollupstate',
-            name='synced_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='synced at'),
-        ),
-        migrations.AlterField(
-            model_name='metricsstalehour',
-            name='hour',
-            field=models.DateTimeField(unique=True, verbose_name='hour'),
-        ),
-        migrations.AlterField(
-            model_name='metricsstalehour',
-            name='marked_at',
-            field=models.DateTimeField(verbose_name='marked at'),
-        ),
+        LabelsOnly([
+            migrations.AlterModelOptions(
+                name='agentmetricshour',
+                options={'verbose_name': 'agent metrics hour', 'verbose_name_plural': 'agent metrics hours'},
+            ),
+            migrations.AlterModelOptions(
+                name='durationday',
+                options={'verbose_name': 'duration day', 'verbose_name_plural': 'duration days'},
+            ),
+            migrations.AlterModelOptions(
+                name='metricshour',
+                options={'verbose_name': 'metrics hour', 'verbose_name_plural': 'metrics hours'},
+            ),
+            migrations.AlterModelOptions(
+                name='metricsrollupstate',
+                options={'verbose_name': 'metrics rollup state', 'verbose_name_plural': 'metrics rollup states'},
+            ),
+            migrations.AlterModelOptions(
+                name='metricsstalehour',
+                options={'verbose_name': 'metrics stale hour', 'verbose_name_plural': 'metrics stale hours'},
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='agent_id',
+                field=models.PositiveIntegerField(default=0, verbose_name='agent id'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='created',
+                field=models.PositiveIntegerField(default=0, verbose_name='created'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='detractors',
+                field=models.PositiveIntegerField(default=0, verbose_name='detractors'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='escalated',
+                field=models.PositiveIntegerField(default=0, verbose_name='escalated'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='fcr',
+                field=models.PositiveIntegerField(default=0, verbose_name='fcr'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='frt_seconds',
+                field=models.BigIntegerField(default=0, verbose_name='frt seconds'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='handle_minutes',
+                field=models.BigIntegerField(default=0, verbose_name='handle minutes'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='hour',
+                field=models.DateTimeField(help_text='Start of the UTC hour.', verbose_name='hour'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='nps_responses',
+                field=models.PositiveIntegerField(default=0, verbose_name='nps responses'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='open',
+                field=models.PositiveIntegerField(default=0, verbose_name='open'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='priority',
+                field=models.PositiveSmallIntegerField(default=0, verbose_name='priority'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='promoters',
+                field=models.PositiveIntegerField(default=0, verbose_name='promoters'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='refreshed_at',
+                field=models.DateTimeField(verbose_name='refreshed at'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='reopened',
+                field=models.PositiveIntegerField(default=0, verbose_name='reopened'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='resolved',
+                field=models.PositiveIntegerField(default=0, verbose_name='resolved'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='responded',
+                field=models.PositiveIntegerField(default=0, verbose_name='responded'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='responses',
+                field=models.PositiveIntegerField(default=0, verbose_name='responses'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='responses_elsewhere',
+                field=models.PositiveIntegerField(default=0, verbose_name='responses elsewhere'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='satisfied',
+                field=models.PositiveIntegerField(default=0, verbose_name='satisfied'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='sla_breached',
+                field=models.PositiveIntegerField(default=0, verbose_name='sla breached'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='sla_met',
+                field=models.PositiveIntegerField(default=0, verbose_name='sla met'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='team_id',
+                field=models.PositiveIntegerField(default=0, verbose_name='team id'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='tracked',
+                field=models.PositiveIntegerField(default=0, verbose_name='tracked'),
+            ),
+            migrations.AlterField(
+                model_name='agentmetricshour',
+                name='ttr_seconds',
+                field=models.BigIntegerField(default=0, verbose_name='ttr seconds'),
+            ),
+            migrations.AlterField(
+                model_name='durationday',
+                name='coarse',
+                field=models.PositiveIntegerField(verbose_name='coarse'),
+            ),
+            migrations.AlterField(
+                model_name='durationday',
+                name='day',
+                field=models.DateField(help_text='The UTC day the durations are counted on.', verbose_name='day'),
+            ),
+            migrations.AlterField(
+                model_name='durationday',
+                name='fine',
+                field=models.JSONField(default=list, verbose_name='fine'),
+            ),
+            migrations.AlterField(
+                model_name='durationday',
+                name='metric',
+                field=models.CharField(choices=[('frt', 'first response time (by creation day)'), ('ttr', 'time to resolution (by resolution day)')], max_length=3, verbose_name='metric'),
+            ),
+            migrations.AlterField(
+                model_name='durationday',
+                name='n',
+                field=models.PositiveIntegerField(verbose_name='n'),
+            ),
+            migrations.AlterField(
+                model_name='durationday',
+                name='team_id',
+                field=models.PositiveIntegerField(default=0, verbose_name='team id'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='backlog',
+                field=models.PositiveIntegerField(default=0, verbose_name='backlog'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='created',
+                field=models.PositiveIntegerField(default=0, verbose_name='created'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='detractors',
+                field=models.PositiveIntegerField(default=0, verbose_name='detractors'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='escalated',
+                field=models.PositiveIntegerField(default=0, verbose_name='escalated'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='fcr',
+                field=models.PositiveIntegerField(default=0, verbose_name='fcr'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='frt_seconds',
+                field=models.BigIntegerField(default=0, verbose_name='frt seconds'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='handle_minutes',
+                field=models.BigIntegerField(default=0, verbose_name='handle minutes'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='hour',
+                field=models.DateTimeField(help_text='Start of the UTC hour.', verbose_name='hour'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='nps_responses',
+                field=models.PositiveIntegerField(default=0, verbose_name='nps responses'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='promoters',
+                field=models.PositiveIntegerField(default=0, verbose_name='promoters'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='refreshed_at',
+                field=models.DateTimeField(verbose_name='refreshed at'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='reopened',
+                field=models.PositiveIntegerField(default=0, verbose_name='reopened'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='resolved',
+                field=models.PositiveIntegerField(default=0, verbose_name='resolved'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='responded',
+                field=models.PositiveIntegerField(default=0, verbose_name='responded'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='responses',
+                field=models.PositiveIntegerField(default=0, verbose_name='responses'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='satisfied',
+                field=models.PositiveIntegerField(default=0, verbose_name='satisfied'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='sla_breached',
+                field=models.PositiveIntegerField(default=0, verbose_name='sla breached'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='sla_met',
+                field=models.PositiveIntegerField(default=0, verbose_name='sla met'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='team_id',
+                field=models.PositiveIntegerField(default=0, verbose_name='team id'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='tracked',
+                field=models.PositiveIntegerField(default=0, verbose_name='tracked'),
+            ),
+            migrations.AlterField(
+                model_name='metricshour',
+                name='ttr_seconds',
+                field=models.BigIntegerField(default=0, verbose_name='ttr seconds'),
+            ),
+            migrations.AlterField(
+                model_name='metricsrollupstate',
+                name='covered_from',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='covered from'),
+            ),
+            migrations.AlterField(
+                model_name='metricsrollupstate',
+                name='covered_to',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='covered to'),
+            ),
+            migrations.AlterField(
+                model_name='metricsrollupstate',
+                name='rebuilt_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='rebuilt at'),
+            ),
+            migrations.AlterField(
+                model_name='metricsrollupstate',
+                name='synced_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='synced at'),
+            ),
+            migrations.AlterField(
+                model_name='metricsstalehour',
+                name='hour',
+                field=models.DateTimeField(unique=True, verbose_name='hour'),
+            ),
+            migrations.AlterField(
+                model_name='metricsstalehour',
+                name='marked_at',
+                field=models.DateTimeField(verbose_name='marked at'),
+            ),
+        ]),
     ]

@@ -10,6 +10,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+class LabelsOnly(migrations.operations.base.Operation):
+    """These AlterField and AlterModelOptions change labels only (verbose names, help texts,
+    choices), which no database stores. Applied one by one, each re-renders every model
+    related to its own (Django #27737): the migration then took minutes on every new test
+    database. Here the state changes first and the models are re-rendered once."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, operations):
+        self.operations = operations
+
+    def deconstruct(self):
+        return self.__class__.__name__, [self.operations], {}
+
+    def state_forwards(self, app_label, state):
+        rendered = state.__dict__.pop("apps", None)  # no re-render per operation...
+        for operation in self.operations:
+            operation.state_forwards(app_label, state)
+        if rendered is not None:  # ...but one for all of them
+            state.__dict__["apps"] = rendered
+            state.reload_models(
+                {(app_label, getattr(op, "model_name_lower", None) or op.name_lower)
+                 for op in self.operations}, delay=False)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        pass  # nothing in the database changes (sqlmigrate prints no SQL for them)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+    def describe(self):
+        return f"Change labels of models and fields ({len(self.operations)} operations, state only)"
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -20,566 +55,568 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterModelOptions(
-            name='agentstatus',
-            options={'ordering': ['agent', 'started_at'], 'verbose_name': 'agent status', 'verbose_name_plural': 'agent statuses'},
-        ),
-        migrations.AlterModelOptions(
-            name='arrivalhour',
-            options={'verbose_name': 'arrival hour', 'verbose_name_plural': 'arrival hours'},
-        ),
-        migrations.AlterModelOptions(
-            name='capacityrollupstate',
-            options={'verbose_name': 'capacity rollup state', 'verbose_name_plural': 'capacity rollup states'},
-        ),
-        migrations.AlterModelOptions(
-            name='capacitystaleday',
-            options={'verbose_name': 'capacity stale day', 'verbose_name_plural': 'capacity stale days'},
-        ),
-        migrations.AlterModelOptions(
-            name='escalationpolicy',
-            options={'ordering': ['name'], 'verbose_name': 'escalation policy', 'verbose_name_plural': 'escalation policies'},
-        ),
-        migrations.AlterModelOptions(
-            name='escalationstep',
-            options={'ordering': ['policy', 'after_minutes'], 'verbose_name': 'escalation step', 'verbose_name_plural': 'escalation steps'},
-        ),
-        migrations.AlterModelOptions(
-            name='forecastpoint',
-            options={'ordering': ['run', 'hour'], 'verbose_name': 'forecast point', 'verbose_name_plural': 'forecast points'},
-        ),
-        migrations.AlterModelOptions(
-            name='forecastrun',
-            options={'ordering': ['-created_at'], 'verbose_name': 'forecast run', 'verbose_name_plural': 'forecast runs'},
-        ),
-        migrations.AlterModelOptions(
-            name='handleday',
-            options={'verbose_name': 'handle day', 'verbose_name_plural': 'handle days'},
-        ),
-        migrations.AlterModelOptions(
-            name='hire',
-            options={'ordering': ['-started_on'], 'verbose_name': 'hire', 'verbose_name_plural': 'hires'},
-        ),
-        migrations.AlterModelOptions(
-            name='oncalloverride',
-            options={'ordering': ['-starts_at'], 'verbose_name': 'on call override', 'verbose_name_plural': 'on call overrides'},
-        ),
-        migrations.AlterModelOptions(
-            name='page',
-            options={'ordering': ['-created_at'], 'verbose_name': 'page', 'verbose_name_plural': 'pages'},
-        ),
-        migrations.AlterModelOptions(
-            name='rotation',
-            options={'ordering': ['name'], 'verbose_name': 'rotation', 'verbose_name_plural': 'rotations'},
-        ),
-        migrations.AlterModelOptions(
-            name='rotationmember',
-            options={'ordering': ['rotation', 'position'], 'verbose_name': 'rotation member', 'verbose_name_plural': 'rotation members'},
-        ),
-        migrations.AlterModelOptions(
-            name='scheduledshift',
-            options={'ordering': ['starts_at'], 'verbose_name': 'scheduled shift', 'verbose_name_plural': 'scheduled shifts'},
-        ),
-        migrations.AlterModelOptions(
-            name='shifttemplate',
-            options={'ordering': ['start', 'name'], 'verbose_name': 'shift template', 'verbose_name_plural': 'shift templates'},
-        ),
-        migrations.AlterModelOptions(
-            name='teamcapacity',
-            options={'verbose_name': 'team capacity', 'verbose_name_plural': 'team capacities'},
-        ),
-        migrations.AlterModelOptions(
-            name='timeoff',
-            options={'ordering': ['-starts_at'], 'verbose_name': 'time off', 'verbose_name_plural': 'time off'},
-        ),
-        migrations.AlterField(
-            model_name='agentstatus',
-            name='agent',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='statuses', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
-        ),
-        migrations.AlterField(
-            model_name='agentstatus',
-            name='ended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='ended at'),
-        ),
-        migrations.AlterField(
-            model_name='agentstatus',
-            name='started_at',
-            field=models.DateTimeField(verbose_name='started at'),
-        ),
-        migrations.AlterField(
-            model_name='agentstatus',
-            name='status',
-            field=models.CharField(choices=[('available', 'Available'), ('break', 'On break'), ('training', 'In training'), ('meeting', 'Meeting'), ('offline', 'Offline')], max_length=10, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='arrivalhour',
-            name='channel',
-            field=models.CharField(max_length=10, verbose_name='channel'),
-        ),
-        migrations.AlterField(
-            model_name='arrivalhour',
-            name='hour',
-            field=models.DateTimeField(help_text='Start of the UTC hour the tickets were opened.', verbose_name='hour'),
-        ),
-        migrations.AlterField(
-            model_name='arrivalhour',
-            name='team_id',
-            field=models.PositiveIntegerField(default=0, verbose_name='team id'),
-        ),
-        migrations.AlterField(
-            model_name='arrivalhour',
-            name='tickets',
-            field=models.PositiveIntegerField(default=0, verbose_name='tickets'),
-        ),
-        migrations.AlterField(
-            model_name='capacityrollupstate',
-            name='covered_from',
-            field=models.DateField(blank=True, null=True, verbose_name='covered from'),
-        ),
-        migrations.AlterField(
-            model_name='capacityrollupstate',
-            name='covered_to',
-            field=models.DateField(blank=True, null=True, verbose_name='covered to'),
-        ),
-        migrations.AlterField(
-            model_name='capacityrollupstate',
-            name='rebuilt_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='rebuilt at'),
-        ),
-        migrations.AlterField(
-            model_name='capacityrollupstate',
-            name='synced_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='synced at'),
-        ),
-        migrations.AlterField(
-            model_name='capacitystaleday',
-            name='day',
-            field=models.DateField(unique=True, verbose_name='day'),
-        ),
-        migrations.AlterField(
-            model_name='escalationpolicy',
-            name='name',
-            field=models.CharField(max_length=100, unique=True, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='escalationpolicy',
-            name='rotation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='escalation_policies', to='workforce.rotation', verbose_name='rotation'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='after_minutes',
-            field=models.PositiveIntegerField(verbose_name='after minutes'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='policy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='workforce.escalationpolicy', verbose_name='policy'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='target',
-            field=models.CharField(choices=[('primary', 'Primary on call'), ('secondary', 'Secondary on call'), ('managers', 'Managers'), ('user', 'A named person')], max_length=10, verbose_name='target'),
-        ),
-        migrations.AlterField(
-            model_name='escalationstep',
-            name='user',
-            field=models.ForeignKey(blank=True, limit_choices_to=helpdesk.models.staff_only, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
-        ),
-        migrations.AlterField(
-            model_name='forecastpoint',
-            name='expected',
-            field=models.FloatField(verbose_name='expected'),
-        ),
-        migrations.AlterField(
-            model_name='forecastpoint',
-            name='hour',
-            field=models.DateTimeField(help_text='Start of the hour (UTC).', verbose_name='hour'),
-        ),
-        migrations.AlterField(
-            model_name='forecastpoint',
-            name='run',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='points', to='workforce.forecastrun', verbose_name='run'),
-        ),
-        migrations.AlterField(
-            model_name='forecastrun',
-            name='channel',
-            field=models.CharField(blank=True, max_length=10, verbose_name='channel'),
-        ),
-        migrations.AlterField(
-            model_name='forecastrun',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='forecastrun',
-            name='history_weeks',
-            field=models.PositiveSmallIntegerField(default=8, verbose_name='history weeks'),
-        ),
-        migrations.AlterField(
-            model_name='forecastrun',
-            name='hours',
-            field=models.PositiveIntegerField(default=168, verbose_name='hours'),
-        ),
-        migrations.AlterField(
-            model_name='forecastrun',
-            name='method',
-            field=models.CharField(choices=[('moving_average', 'Moving average'), ('seasonal', 'Day-of-week × hour-of-day seasonality'), ('seasonal_trend', 'Seasonality with trend')], max_length=20, verbose_name='method'),
-        ),
-        migrations.AlterField(
-            model_name='forecastrun',
-            name='starts_at',
-            field=models.DateTimeField(help_text='First forecast hour (UTC).', verbose_name='starts at'),
-        ),
-        migrations.AlterField(
-            model_name='forecastrun',
-            name='team',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='helpdesk.team', verbose_name='team'),
-        ),
-        migrations.AlterField(
-            model_name='handleday',
-            name='day',
-            field=models.DateField(verbose_name='day'),
-        ),
-        migrations.AlterField(
-            model_name='handleday',
-            name='priority',
-            field=models.PositiveSmallIntegerField(verbose_name='priority'),
-        ),
-        migrations.AlterField(
-            model_name='handleday',
-            name='team_id',
-            field=models.PositiveIntegerField(default=0, verbose_name='team id'),
-        ),
-        migrations.AlterField(
-            model_name='handleday',
-            name='tickets',
-            field=models.PositiveIntegerField(default=0, verbose_name='tickets'),
-        ),
-        migrations.AlterField(
-            model_name='handleday',
-            name='tracked',
-            field=models.PositiveIntegerField(default=0, verbose_name='tracked'),
-        ),
-        migrations.AlterField(
-            model_name='handleday',
-            name='tracked_minutes',
-            field=models.BigIntegerField(default=0, verbose_name='tracked minutes'),
-        ),
-        migrations.AlterField(
-            model_name='handleday',
-            name='untracked',
-            field=models.PositiveIntegerField(default=0, verbose_name='untracked'),
-        ),
-        migrations.AlterField(
-            model_name='handleday',
-            name='untracked_elapsed_us',
-            field=models.BigIntegerField(default=0, verbose_name='untracked elapsed us'),
-        ),
-        migrations.AlterField(
-            model_name='hire',
-            name='agent',
-            field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='hires', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
-        ),
-        migrations.AlterField(
-            model_name='hire',
-            name='started_on',
-            field=models.DateField(verbose_name='started on'),
-        ),
-        migrations.AlterField(
-            model_name='hire',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hires', to='helpdesk.team', verbose_name='team'),
-        ),
-        migrations.AlterField(
-            model_name='oncalloverride',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
-        ),
-        migrations.AlterField(
-            model_name='oncalloverride',
-            name='ends_at',
-            field=models.DateTimeField(verbose_name='ends at'),
-        ),
-        migrations.AlterField(
-            model_name='oncalloverride',
-            name='reason',
-            field=models.CharField(blank=True, max_length=200, verbose_name='reason'),
-        ),
-        migrations.AlterField(
-            model_name='oncalloverride',
-            name='role',
-            field=models.CharField(choices=[('primary', 'Primary'), ('secondary', 'Secondary')], default='primary', max_length=10, verbose_name='role'),
-        ),
-        migrations.AlterField(
-            model_name='oncalloverride',
-            name='rotation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='overrides', to='workforce.rotation', verbose_name='rotation'),
-        ),
-        migrations.AlterField(
-            model_name='oncalloverride',
-            name='starts_at',
-            field=models.DateTimeField(verbose_name='starts at'),
-        ),
-        migrations.AlterField(
-            model_name='oncalloverride',
-            name='swap_with',
-            field=models.ForeignKey(blank=True, help_text='The other half of a swap.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workforce.oncalloverride', verbose_name='swap with'),
-        ),
-        migrations.AlterField(
-            model_name='oncalloverride',
-            name='user',
-            field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='acknowledged_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='acknowledged at'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='after_hours',
-            field=models.BooleanField(default=False, verbose_name='after hours'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='created_at',
-            field=models.DateTimeField(verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='dedupe_key',
-            field=models.CharField(blank=True, max_length=200, null=True, unique=True, verbose_name='dedupe key'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='priority',
-            field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='priority'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='reason',
-            field=models.CharField(max_length=255, verbose_name='reason'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='role',
-            field=models.CharField(choices=[('primary', 'Primary'), ('secondary', 'Secondary')], max_length=10, verbose_name='role'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='rotation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pages', to='workforce.rotation', verbose_name='rotation'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='ticket',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='ticket'),
-        ),
-        migrations.AlterField(
-            model_name='page',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pages', to=settings.AUTH_USER_MODEL, verbose_name='user'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='after_hours_p1_only',
-            field=models.BooleanField(default=True, help_text='Outside business hours, page only for P1.', verbose_name='after hours p1 only'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='business_end',
-            field=models.TimeField(default=datetime.time(17, 0), verbose_name='business end'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='business_start',
-            field=models.TimeField(default=datetime.time(9, 0), verbose_name='business start'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='handoff_time',
-            field=models.TimeField(default=datetime.time(9, 0), verbose_name='handoff time'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='handoff_weekday',
-            field=models.PositiveSmallIntegerField(default=0, help_text='0 = Monday.', validators=[django.core.validators.MaxValueValidator(6)], verbose_name='handoff weekday'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='name',
-            field=models.CharField(max_length=100, unique=True, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='skip_after_pages',
-            field=models.PositiveSmallIntegerField(default=2, help_text='Paged this many times in a week: skipped the following week.', verbose_name='skip after pages'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='starts_on',
-            field=models.DateField(help_text='The first handoff date of the rotation.', verbose_name='starts on'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='team',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rotations', to='helpdesk.team', verbose_name='team'),
-        ),
-        migrations.AlterField(
-            model_name='rotation',
-            name='timezone',
-            field=models.CharField(default='UTC', max_length=64, validators=[helpdesk.validators.validate_timezone], verbose_name='timezone'),
-        ),
-        migrations.AlterField(
-            model_name='rotationmember',
-            name='position',
-            field=models.PositiveSmallIntegerField(verbose_name='position'),
-        ),
-        migrations.AlterField(
-            model_name='rotationmember',
-            name='rotation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='workforce.rotation', verbose_name='rotation'),
-        ),
-        migrations.AlterField(
-            model_name='rotationmember',
-            name='user',
-            field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='rotation_memberships', to=settings.AUTH_USER_MODEL, verbose_name='user'),
-        ),
-        migrations.AlterField(
-            model_name='scheduledshift',
-            name='agent',
-            field=models.ForeignKey(db_index=False, limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='shifts', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
-        ),
-        migrations.AlterField(
-            model_name='scheduledshift',
-            name='break_minutes',
-            field=models.PositiveSmallIntegerField(default=30, verbose_name='break minutes'),
-        ),
-        migrations.AlterField(
-            model_name='scheduledshift',
-            name='ends_at',
-            field=models.DateTimeField(verbose_name='ends at'),
-        ),
-        migrations.AlterField(
-            model_name='scheduledshift',
-            name='note',
-            field=models.CharField(blank=True, max_length=200, verbose_name='note'),
-        ),
-        migrations.AlterField(
-            model_name='scheduledshift',
-            name='starts_at',
-            field=models.DateTimeField(verbose_name='starts at'),
-        ),
-        migrations.AlterField(
-            model_name='scheduledshift',
-            name='team',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='shifts', to='helpdesk.team', verbose_name='team'),
-        ),
-        migrations.AlterField(
-            model_name='scheduledshift',
-            name='template',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workforce.shifttemplate', verbose_name='template'),
-        ),
-        migrations.AlterField(
-            model_name='shifttemplate',
-            name='break_minutes',
-            field=models.PositiveSmallIntegerField(default=30, verbose_name='break minutes'),
-        ),
-        migrations.AlterField(
-            model_name='shifttemplate',
-            name='end',
-            field=models.TimeField(help_text='May be earlier than the start for a night shift.', verbose_name='end'),
-        ),
-        migrations.AlterField(
-            model_name='shifttemplate',
-            name='name',
-            field=models.CharField(max_length=60, unique=True, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='shifttemplate',
-            name='second_end',
-            field=models.TimeField(blank=True, null=True, verbose_name='second end'),
-        ),
-        migrations.AlterField(
-            model_name='shifttemplate',
-            name='second_start',
-            field=models.TimeField(blank=True, help_text='Split shifts only.', null=True, verbose_name='second start'),
-        ),
-        migrations.AlterField(
-            model_name='shifttemplate',
-            name='start',
-            field=models.TimeField(verbose_name='start'),
-        ),
-        migrations.AlterField(
-            model_name='teamcapacity',
-            name='answer_target_seconds',
-            field=models.PositiveIntegerField(default=60, verbose_name='answer target seconds'),
-        ),
-        migrations.AlterField(
-            model_name='teamcapacity',
-            name='max_occupancy',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.85'), max_digits=4, verbose_name='max occupancy'),
-        ),
-        migrations.AlterField(
-            model_name='teamcapacity',
-            name='productive_minutes_per_fte',
-            field=models.PositiveIntegerField(default=360, verbose_name='productive minutes per fte'),
-        ),
-        migrations.AlterField(
-            model_name='teamcapacity',
-            name='service_level',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.80'), help_text='Erlang C queues (chat, phone): share answered within the target.', max_digits=4, verbose_name='service level'),
-        ),
-        migrations.AlterField(
-            model_name='teamcapacity',
-            name='shrinkage',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.30'), help_text='Share of paid time not available (breaks, training, leave).', max_digits=4, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('0.95'))], verbose_name='shrinkage'),
-        ),
-        migrations.AlterField(
-            model_name='teamcapacity',
-            name='team',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='capacity', to='helpdesk.team', verbose_name='team'),
-        ),
-        migrations.AlterField(
-            model_name='teamcapacity',
-            name='utilization',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.70'), help_text='Target share of productive time spent on tickets (FTE model).', max_digits=4, validators=[django.core.validators.MinValueValidator(Decimal('0.05')), django.core.validators.MaxValueValidator(Decimal('1'))], verbose_name='utilization'),
-        ),
-        migrations.AlterField(
-            model_name='timeoff',
-            name='agent',
-            field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='time_off', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
-        ),
-        migrations.AlterField(
-            model_name='timeoff',
-            name='decided_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='decided at'),
-        ),
-        migrations.AlterField(
-            model_name='timeoff',
-            name='decided_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='decided by'),
-        ),
-        migrations.AlterField(
-            model_name='timeoff',
-            name='ends_at',
-            field=models.DateTimeField(verbose_name='ends at'),
-        ),
-        migrations.AlterField(
-            model_name='timeoff',
-            name='reason',
-            field=models.CharField(blank=True, max_length=200, verbose_name='reason'),
-        ),
-        migrations.AlterField(
-            model_name='timeoff',
-            name='starts_at',
-            field=models.DateTimeField(verbose_name='starts at'),
-        ),
-        migrations.AlterField(
-            model_name='timeoff',
-            name='status',
-            field=models.CharField(choices=[('requested', 'Requested'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='requested', max_length=10, verbose_name='status'),
-        ),
+        LabelsOnly([
+            migrations.AlterModelOptions(
+                name='agentstatus',
+                options={'ordering': ['agent', 'started_at'], 'verbose_name': 'agent status', 'verbose_name_plural': 'agent statuses'},
+            ),
+            migrations.AlterModelOptions(
+                name='arrivalhour',
+                options={'verbose_name': 'arrival hour', 'verbose_name_plural': 'arrival hours'},
+            ),
+            migrations.AlterModelOptions(
+                name='capacityrollupstate',
+                options={'verbose_name': 'capacity rollup state', 'verbose_name_plural': 'capacity rollup states'},
+            ),
+            migrations.AlterModelOptions(
+                name='capacitystaleday',
+                options={'verbose_name': 'capacity stale day', 'verbose_name_plural': 'capacity stale days'},
+            ),
+            migrations.AlterModelOptions(
+                name='escalationpolicy',
+                options={'ordering': ['name'], 'verbose_name': 'escalation policy', 'verbose_name_plural': 'escalation policies'},
+            ),
+            migrations.AlterModelOptions(
+                name='escalationstep',
+                options={'ordering': ['policy', 'after_minutes'], 'verbose_name': 'escalation step', 'verbose_name_plural': 'escalation steps'},
+            ),
+            migrations.AlterModelOptions(
+                name='forecastpoint',
+                options={'ordering': ['run', 'hour'], 'verbose_name': 'forecast point', 'verbose_name_plural': 'forecast points'},
+            ),
+            migrations.AlterModelOptions(
+                name='forecastrun',
+                options={'ordering': ['-created_at'], 'verbose_name': 'forecast run', 'verbose_name_plural': 'forecast runs'},
+            ),
+            migrations.AlterModelOptions(
+                name='handleday',
+                options={'verbose_name': 'handle day', 'verbose_name_plural': 'handle days'},
+            ),
+            migrations.AlterModelOptions(
+                name='hire',
+                options={'ordering': ['-started_on'], 'verbose_name': 'hire', 'verbose_name_plural': 'hires'},
+            ),
+            migrations.AlterModelOptions(
+                name='oncalloverride',
+                options={'ordering': ['-starts_at'], 'verbose_name': 'on call override', 'verbose_name_plural': 'on call overrides'},
+            ),
+            migrations.AlterModelOptions(
+                name='page',
+                options={'ordering': ['-created_at'], 'verbose_name': 'page', 'verbose_name_plural': 'pages'},
+            ),
+            migrations.AlterModelOptions(
+                name='rotation',
+                options={'ordering': ['name'], 'verbose_name': 'rotation', 'verbose_name_plural': 'rotations'},
+            ),
+            migrations.AlterModelOptions(
+                name='rotationmember',
+                options={'ordering': ['rotation', 'position'], 'verbose_name': 'rotation member', 'verbose_name_plural': 'rotation members'},
+            ),
+            migrations.AlterModelOptions(
+                name='scheduledshift',
+                options={'ordering': ['starts_at'], 'verbose_name': 'scheduled shift', 'verbose_name_plural': 'scheduled shifts'},
+            ),
+            migrations.AlterModelOptions(
+                name='shifttemplate',
+                options={'ordering': ['start', 'name'], 'verbose_name': 'shift template', 'verbose_name_plural': 'shift templates'},
+            ),
+            migrations.AlterModelOptions(
+                name='teamcapacity',
+                options={'verbose_name': 'team capacity', 'verbose_name_plural': 'team capacities'},
+            ),
+            migrations.AlterModelOptions(
+                name='timeoff',
+                options={'ordering': ['-starts_at'], 'verbose_name': 'time off', 'verbose_name_plural': 'time off'},
+            ),
+            migrations.AlterField(
+                model_name='agentstatus',
+                name='agent',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='statuses', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
+            ),
+            migrations.AlterField(
+                model_name='agentstatus',
+                name='ended_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='ended at'),
+            ),
+            migrations.AlterField(
+                model_name='agentstatus',
+                name='started_at',
+                field=models.DateTimeField(verbose_name='started at'),
+            ),
+            migrations.AlterField(
+                model_name='agentstatus',
+                name='status',
+                field=models.CharField(choices=[('available', 'Available'), ('break', 'On break'), ('training', 'In training'), ('meeting', 'Meeting'), ('offline', 'Offline')], max_length=10, verbose_name='status'),
+            ),
+            migrations.AlterField(
+                model_name='arrivalhour',
+                name='channel',
+                field=models.CharField(max_length=10, verbose_name='channel'),
+            ),
+            migrations.AlterField(
+                model_name='arrivalhour',
+                name='hour',
+                field=models.DateTimeField(help_text='Start of the UTC hour the tickets were opened.', verbose_name='hour'),
+            ),
+            migrations.AlterField(
+                model_name='arrivalhour',
+                name='team_id',
+                field=models.PositiveIntegerField(default=0, verbose_name='team id'),
+            ),
+            migrations.AlterField(
+                model_name='arrivalhour',
+                name='tickets',
+                field=models.PositiveIntegerField(default=0, verbose_name='tickets'),
+            ),
+            migrations.AlterField(
+                model_name='capacityrollupstate',
+                name='covered_from',
+                field=models.DateField(blank=True, null=True, verbose_name='covered from'),
+            ),
+            migrations.AlterField(
+                model_name='capacityrollupstate',
+                name='covered_to',
+                field=models.DateField(blank=True, null=True, verbose_name='covered to'),
+            ),
+            migrations.AlterField(
+                model_name='capacityrollupstate',
+                name='rebuilt_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='rebuilt at'),
+            ),
+            migrations.AlterField(
+                model_name='capacityrollupstate',
+                name='synced_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='synced at'),
+            ),
+            migrations.AlterField(
+                model_name='capacitystaleday',
+                name='day',
+                field=models.DateField(unique=True, verbose_name='day'),
+            ),
+            migrations.AlterField(
+                model_name='escalationpolicy',
+                name='name',
+                field=models.CharField(max_length=100, unique=True, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='escalationpolicy',
+                name='rotation',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='escalation_policies', to='workforce.rotation', verbose_name='rotation'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='after_minutes',
+                field=models.PositiveIntegerField(verbose_name='after minutes'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='policy',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='workforce.escalationpolicy', verbose_name='policy'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='target',
+                field=models.CharField(choices=[('primary', 'Primary on call'), ('secondary', 'Secondary on call'), ('managers', 'Managers'), ('user', 'A named person')], max_length=10, verbose_name='target'),
+            ),
+            migrations.AlterField(
+                model_name='escalationstep',
+                name='user',
+                field=models.ForeignKey(blank=True, limit_choices_to=helpdesk.models.staff_only, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            ),
+            migrations.AlterField(
+                model_name='forecastpoint',
+                name='expected',
+                field=models.FloatField(verbose_name='expected'),
+            ),
+            migrations.AlterField(
+                model_name='forecastpoint',
+                name='hour',
+                field=models.DateTimeField(help_text='Start of the hour (UTC).', verbose_name='hour'),
+            ),
+            migrations.AlterField(
+                model_name='forecastpoint',
+                name='run',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='points', to='workforce.forecastrun', verbose_name='run'),
+            ),
+            migrations.AlterField(
+                model_name='forecastrun',
+                name='channel',
+                field=models.CharField(blank=True, max_length=10, verbose_name='channel'),
+            ),
+            migrations.AlterField(
+                model_name='forecastrun',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='forecastrun',
+                name='history_weeks',
+                field=models.PositiveSmallIntegerField(default=8, verbose_name='history weeks'),
+            ),
+            migrations.AlterField(
+                model_name='forecastrun',
+                name='hours',
+                field=models.PositiveIntegerField(default=168, verbose_name='hours'),
+            ),
+            migrations.AlterField(
+                model_name='forecastrun',
+                name='method',
+                field=models.CharField(choices=[('moving_average', 'Moving average'), ('seasonal', 'Day-of-week × hour-of-day seasonality'), ('seasonal_trend', 'Seasonality with trend')], max_length=20, verbose_name='method'),
+            ),
+            migrations.AlterField(
+                model_name='forecastrun',
+                name='starts_at',
+                field=models.DateTimeField(help_text='First forecast hour (UTC).', verbose_name='starts at'),
+            ),
+            migrations.AlterField(
+                model_name='forecastrun',
+                name='team',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='helpdesk.team', verbose_name='team'),
+            ),
+            migrations.AlterField(
+                model_name='handleday',
+                name='day',
+                field=models.DateField(verbose_name='day'),
+            ),
+            migrations.AlterField(
+                model_name='handleday',
+                name='priority',
+                field=models.PositiveSmallIntegerField(verbose_name='priority'),
+            ),
+            migrations.AlterField(
+                model_name='handleday',
+                name='team_id',
+                field=models.PositiveIntegerField(default=0, verbose_name='team id'),
+            ),
+            migrations.AlterField(
+                model_name='handleday',
+                name='tickets',
+                field=models.PositiveIntegerField(default=0, verbose_name='tickets'),
+            ),
+            migrations.AlterField(
+                model_name='handleday',
+                name='tracked',
+                field=models.PositiveIntegerField(default=0, verbose_name='tracked'),
+            ),
+            migrations.AlterField(
+                model_name='handleday',
+                name='tracked_minutes',
+                field=models.BigIntegerField(default=0, verbose_name='tracked minutes'),
+            ),
+            migrations.AlterField(
+                model_name='handleday',
+                name='untracked',
+                field=models.PositiveIntegerField(default=0, verbose_name='untracked'),
+            ),
+            migrations.AlterField(
+                model_name='handleday',
+                name='untracked_elapsed_us',
+                field=models.BigIntegerField(default=0, verbose_name='untracked elapsed us'),
+            ),
+            migrations.AlterField(
+                model_name='hire',
+                name='agent',
+                field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='hires', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
+            ),
+            migrations.AlterField(
+                model_name='hire',
+                name='started_on',
+                field=models.DateField(verbose_name='started on'),
+            ),
+            migrations.AlterField(
+                model_name='hire',
+                name='team',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hires', to='helpdesk.team', verbose_name='team'),
+            ),
+            migrations.AlterField(
+                model_name='oncalloverride',
+                name='created_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
+            ),
+            migrations.AlterField(
+                model_name='oncalloverride',
+                name='ends_at',
+                field=models.DateTimeField(verbose_name='ends at'),
+            ),
+            migrations.AlterField(
+                model_name='oncalloverride',
+                name='reason',
+                field=models.CharField(blank=True, max_length=200, verbose_name='reason'),
+            ),
+            migrations.AlterField(
+                model_name='oncalloverride',
+                name='role',
+                field=models.CharField(choices=[('primary', 'Primary'), ('secondary', 'Secondary')], default='primary', max_length=10, verbose_name='role'),
+            ),
+            migrations.AlterField(
+                model_name='oncalloverride',
+                name='rotation',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='overrides', to='workforce.rotation', verbose_name='rotation'),
+            ),
+            migrations.AlterField(
+                model_name='oncalloverride',
+                name='starts_at',
+                field=models.DateTimeField(verbose_name='starts at'),
+            ),
+            migrations.AlterField(
+                model_name='oncalloverride',
+                name='swap_with',
+                field=models.ForeignKey(blank=True, help_text='The other half of a swap.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workforce.oncalloverride', verbose_name='swap with'),
+            ),
+            migrations.AlterField(
+                model_name='oncalloverride',
+                name='user',
+                field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='acknowledged_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='acknowledged at'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='after_hours',
+                field=models.BooleanField(default=False, verbose_name='after hours'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='created_at',
+                field=models.DateTimeField(verbose_name='created at'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='dedupe_key',
+                field=models.CharField(blank=True, max_length=200, null=True, unique=True, verbose_name='dedupe key'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='priority',
+                field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='priority'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='reason',
+                field=models.CharField(max_length=255, verbose_name='reason'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='role',
+                field=models.CharField(choices=[('primary', 'Primary'), ('secondary', 'Secondary')], max_length=10, verbose_name='role'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='rotation',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pages', to='workforce.rotation', verbose_name='rotation'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='ticket',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.ticket', verbose_name='ticket'),
+            ),
+            migrations.AlterField(
+                model_name='page',
+                name='user',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pages', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='after_hours_p1_only',
+                field=models.BooleanField(default=True, help_text='Outside business hours, page only for P1.', verbose_name='after hours p1 only'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='business_end',
+                field=models.TimeField(default=datetime.time(17, 0), verbose_name='business end'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='business_start',
+                field=models.TimeField(default=datetime.time(9, 0), verbose_name='business start'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='handoff_time',
+                field=models.TimeField(default=datetime.time(9, 0), verbose_name='handoff time'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='handoff_weekday',
+                field=models.PositiveSmallIntegerField(default=0, help_text='0 = Monday.', validators=[django.core.validators.MaxValueValidator(6)], verbose_name='handoff weekday'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='name',
+                field=models.CharField(max_length=100, unique=True, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='skip_after_pages',
+                field=models.PositiveSmallIntegerField(default=2, help_text='Paged this many times in a week: skipped the following week.', verbose_name='skip after pages'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='starts_on',
+                field=models.DateField(help_text='The first handoff date of the rotation.', verbose_name='starts on'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='team',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rotations', to='helpdesk.team', verbose_name='team'),
+            ),
+            migrations.AlterField(
+                model_name='rotation',
+                name='timezone',
+                field=models.CharField(default='UTC', max_length=64, validators=[helpdesk.validators.validate_timezone], verbose_name='timezone'),
+            ),
+            migrations.AlterField(
+                model_name='rotationmember',
+                name='position',
+                field=models.PositiveSmallIntegerField(verbose_name='position'),
+            ),
+            migrations.AlterField(
+                model_name='rotationmember',
+                name='rotation',
+                field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='workforce.rotation', verbose_name='rotation'),
+            ),
+            migrations.AlterField(
+                model_name='rotationmember',
+                name='user',
+                field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='rotation_memberships', to=settings.AUTH_USER_MODEL, verbose_name='user'),
+            ),
+            migrations.AlterField(
+                model_name='scheduledshift',
+                name='agent',
+                field=models.ForeignKey(db_index=False, limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='shifts', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
+            ),
+            migrations.AlterField(
+                model_name='scheduledshift',
+                name='break_minutes',
+                field=models.PositiveSmallIntegerField(default=30, verbose_name='break minutes'),
+            ),
+            migrations.AlterField(
+                model_name='scheduledshift',
+                name='ends_at',
+                field=models.DateTimeField(verbose_name='ends at'),
+            ),
+            migrations.AlterField(
+                model_name='scheduledshift',
+                name='note',
+                field=models.CharField(blank=True, max_length=200, verbose_name='note'),
+            ),
+            migrations.AlterField(
+                model_name='scheduledshift',
+                name='starts_at',
+                field=models.DateTimeField(verbose_name='starts at'),
+            ),
+            migrations.AlterField(
+                model_name='scheduledshift',
+                name='team',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='shifts', to='helpdesk.team', verbose_name='team'),
+            ),
+            migrations.AlterField(
+                model_name='scheduledshift',
+                name='template',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workforce.shifttemplate', verbose_name='template'),
+            ),
+            migrations.AlterField(
+                model_name='shifttemplate',
+                name='break_minutes',
+                field=models.PositiveSmallIntegerField(default=30, verbose_name='break minutes'),
+            ),
+            migrations.AlterField(
+                model_name='shifttemplate',
+                name='end',
+                field=models.TimeField(help_text='May be earlier than the start for a night shift.', verbose_name='end'),
+            ),
+            migrations.AlterField(
+                model_name='shifttemplate',
+                name='name',
+                field=models.CharField(max_length=60, unique=True, verbose_name='name'),
+            ),
+            migrations.AlterField(
+                model_name='shifttemplate',
+                name='second_end',
+                field=models.TimeField(blank=True, null=True, verbose_name='second end'),
+            ),
+            migrations.AlterField(
+                model_name='shifttemplate',
+                name='second_start',
+                field=models.TimeField(blank=True, help_text='Split shifts only.', null=True, verbose_name='second start'),
+            ),
+            migrations.AlterField(
+                model_name='shifttemplate',
+                name='start',
+                field=models.TimeField(verbose_name='start'),
+            ),
+            migrations.AlterField(
+                model_name='teamcapacity',
+                name='answer_target_seconds',
+                field=models.PositiveIntegerField(default=60, verbose_name='answer target seconds'),
+            ),
+            migrations.AlterField(
+                model_name='teamcapacity',
+                name='max_occupancy',
+                field=models.DecimalField(decimal_places=2, default=Decimal('0.85'), max_digits=4, verbose_name='max occupancy'),
+            ),
+            migrations.AlterField(
+                model_name='teamcapacity',
+                name='productive_minutes_per_fte',
+                field=models.PositiveIntegerField(default=360, verbose_name='productive minutes per fte'),
+            ),
+            migrations.AlterField(
+                model_name='teamcapacity',
+                name='service_level',
+                field=models.DecimalField(decimal_places=2, default=Decimal('0.80'), help_text='Erlang C queues (chat, phone): share answered within the target.', max_digits=4, verbose_name='service level'),
+            ),
+            migrations.AlterField(
+                model_name='teamcapacity',
+                name='shrinkage',
+                field=models.DecimalField(decimal_places=2, default=Decimal('0.30'), help_text='Share of paid time not available (breaks, training, leave).', max_digits=4, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('0.95'))], verbose_name='shrinkage'),
+            ),
+            migrations.AlterField(
+                model_name='teamcapacity',
+                name='team',
+                field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='capacity', to='helpdesk.team', verbose_name='team'),
+            ),
+            migrations.AlterField(
+                model_name='teamcapacity',
+                name='utilization',
+                field=models.DecimalField(decimal_places=2, default=Decimal('0.70'), help_text='Target share of productive time spent on tickets (FTE model).', max_digits=4, validators=[django.core.validators.MinValueValidator(Decimal('0.05')), django.core.validators.MaxValueValidator(Decimal('1'))], verbose_name='utilization'),
+            ),
+            migrations.AlterField(
+                model_name='timeoff',
+                name='agent',
+                field=models.ForeignKey(limit_choices_to=helpdesk.models.staff_only, on_delete=django.db.models.deletion.CASCADE, related_name='time_off', to=settings.AUTH_USER_MODEL, verbose_name='agent'),
+            ),
+            migrations.AlterField(
+                model_name='timeoff',
+                name='decided_at',
+                field=models.DateTimeField(blank=True, null=True, verbose_name='decided at'),
+            ),
+            migrations.AlterField(
+                model_name='timeoff',
+                name='decided_by',
+                field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='decided by'),
+            ),
+            migrations.AlterField(
+                model_name='timeoff',
+                name='ends_at',
+                field=models.DateTimeField(verbose_name='ends at'),
+            ),
+            migrations.AlterField(
+                model_name='timeoff',
+                name='reason',
+                field=models.CharField(blank=True, max_length=200, verbose_name='reason'),
+            ),
+            migrations.AlterField(
+                model_name='timeoff',
+                name='starts_at',
+                field=models.DateTimeField(verbose_name='starts at'),
+            ),
+            migrations.AlterField(
+                model_name='timeoff',
+                name='status',
+                field=models.CharField(choices=[('requested', 'Requested'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='requested', max_length=10, verbose_name='status'),
+            ),
+        ]),
     ]
