@@ -7,6 +7,7 @@ from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import AppendOnlyModel
 
@@ -120,7 +121,8 @@ class Evidence(models.Model):
     class Meta:
         verbose_name = _("evidence")
         ordering = ["created_at", "id"]
-        verbose_name_plural = _("evidence")
+        # The same English word, not the same German one.
+        verbose_name_plural = pgettext_lazy("plural", "evidence")
         indexes = [models.Index(fields=["investigation", "created_at"],
                                 name="cw_evidence_inv_time")]
 

@@ -202,7 +202,8 @@ class TimeOff(models.Model):
     class Meta:
         verbose_name = _("time off")
         ordering = ["-starts_at"]
-        verbose_name_plural = _("time off")
+        # The same English word, not the same German one.
+        verbose_name_plural = pgettext_lazy("plural", "time off")
         indexes = [models.Index(fields=["agent", "starts_at"], name="timeoff_agent_start")]
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
