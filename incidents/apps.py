@@ -3,6 +3,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _seed_defaults(sender: AppConfig, **kwargs: Any) -> None:
@@ -15,6 +16,7 @@ def _seed_defaults(sender: AppConfig, **kwargs: Any) -> None:
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
+    verbose_name = _("Incidents")
 
     def ready(self) -> None:
         # Restores the default severities on an empty database, e.g. after a test flush.

@@ -47,14 +47,16 @@ class ArticleTemplate(models.TextChoices):
 class Section(models.Model):
     """A category of the help center, or a section inside one (at most three levels)."""
 
-    name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=120, unique=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="children")
-    description = models.TextField(blank=True)
-    position = models.PositiveIntegerField(default=100)
+    name = models.CharField(verbose_name=_("name"), max_length=120)
+    slug = models.SlugField(verbose_name=_("slug"), max_length=120, unique=True)
+    parent = models.ForeignKey("self", verbose_name=_("parent"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="children")
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    position = models.PositiveIntegerField(verbose_name=_("position"), default=100)
 
     class Meta:
+        verbose_name = _("section")
+        verbose_name_plural = _("sections")
         ordering = ["position", "name"]
 
     def __str__(self) -> str:
@@ -86,61 +88,72 @@ class Article(models.Model):
     """The live article. Its title/summary/body are what readers see and search finds; an
     edit of a published article waits in an ArticleVersion draft until it is published."""
 
-    section = models.ForeignKey(Section, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="articles")
-    slug = models.SlugField(max_length=200, unique=True)
-    title = models.CharField(max_length=200)
-    summary = models.CharField("quick answer", max_length=500, blank=True)
-    body = models.TextField(blank=True, help_text="Markdown; rendered safely.")
-    tags = models.CharField(max_length=255, blank=True, help_text="Comma-separated.")
-    template = models.CharField(max_length=20, choices=ArticleTemplate.choices,
-                                default=ArticleTemplate.BLANK)
+    section = models.ForeignKey(Section, verbose_name=_("section"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="articles")
+    slug = models.SlugField(verbose_name=_("slug"), max_length=200, unique=True)
+    title = models.CharField(verbose_name=_("title"), max_length=200)
+    summary = models.CharField(_("quick answer"), max_length=500, blank=True)
+    body = models.TextField(verbose_name=_("body"), blank=True,
+                            help_text=_("Markdown; rendered safely."))
+    tags = models.CharField(verbose_name=_("tags"), max_length=255, blank=True,
+                            help_text=_("Comma-separated."))
+    template = models.CharField(verbose_name=_("template"), max_length=20,
+                                choices=ArticleTemplate.choices, default=ArticleTemplate.BLANK)
     category = models.ForeignKey(
-        "tickets.Category", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="articles", help_text="The ticket category this article answers (coverage).",
+        "tickets.Category", verbose_name=_("category"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="articles",
+        help_text=_("The ticket category this article answers (coverage)."),
     )
-    product_area = models.ForeignKey("tickets.ProductArea", null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="articles")
-    audience = models.CharField(max_length=12, choices=Audience.choices, default=Audience.PUBLIC)
-    status = models.CharField(max_length=12, choices=ArticleStatus.choices,
-                              default=ArticleStatus.DRAFT)
+    product_area = models.ForeignKey("tickets.ProductArea", verbose_name=_("product area"),
+                                     null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="articles")
+    audience = models.CharField(verbose_name=_("audience"), max_length=12, choices=Audience.choices,
+                                default=Audience.PUBLIC)
+    status = models.CharField(verbose_name=_("status"), max_length=12,
+                              choices=ArticleStatus.choices, default=ArticleStatus.DRAFT)
     # The language the article is written in: it is indexed with that language's analysis
     # and found by readers of that language (knowledge.search).
-    language = models.CharField(max_length=8, choices=settings.LANGUAGES,
-                                default=default_language)
+    language = models.CharField(verbose_name=_("language"), max_length=8,
+                                choices=settings.LANGUAGES, default=default_language)
     # A translation points at the article it translates (in any language); readers of a
     # language without a translation get the original (knowledge.selectors.for_reader).
-    translation_of = models.ForeignKey("self", null=True, blank=True,
-                                       on_delete=models.SET_NULL, related_name="translations")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="owned_articles",
+    translation_of = models.ForeignKey("self", verbose_name=_("translation of"), null=True,
+                                       blank=True, on_delete=models.SET_NULL,
+                                       related_name="translations")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True,
+                              blank=True, on_delete=models.SET_NULL, related_name="owned_articles",
                               limit_choices_to=staff_only)
-    related = models.ManyToManyField("self", blank=True, symmetrical=False,
-                                     related_name="related_from")
-    last_reviewed_on = models.DateField(null=True, blank=True)
-    review_interval_days = models.PositiveIntegerField(default=180)
+    related = models.ManyToManyField("self", verbose_name=_("related"), blank=True,
+                                     symmetrical=False, related_name="related_from")
+    last_reviewed_on = models.DateField(verbose_name=_("last reviewed on"), null=True, blank=True)
+    review_interval_days = models.PositiveIntegerField(
+        verbose_name=_("review interval days"), default=180,
+    )
     # last_reviewed_on + interval, kept by save(): the freshness list and the weekly
     # reminder scan this indexed column instead of computing dates per row.
-    review_due_on = models.DateField(null=True, blank=True)
+    review_due_on = models.DateField(verbose_name=_("review due on"), null=True, blank=True)
     created_from_ticket = models.ForeignKey(
-        "tickets.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "tickets.Ticket", verbose_name=_("created from ticket"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
     )
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+    published_at = models.DateTimeField(verbose_name=_("published at"), null=True, blank=True)
     # Denormalised counters, bumped with F() by the services.
-    view_count = models.PositiveIntegerField(default=0)
-    helpful_count = models.PositiveIntegerField(default=0)
-    unhelpful_count = models.PositiveIntegerField(default=0)
+    view_count = models.PositiveIntegerField(verbose_name=_("view count"), default=0)
+    helpful_count = models.PositiveIntegerField(verbose_name=_("helpful count"), default=0)
+    unhelpful_count = models.PositiveIntegerField(verbose_name=_("unhelpful count"), default=0)
     # PostgreSQL only: weighted title (A) > summary (B) > body and tags (C); kept up to date
     # by knowledge.search.index_article(). SQLite uses the FTS5 table knowledge_article_fts.
-    search_vector = SearchVectorField(null=True, editable=False)
+    search_vector = SearchVectorField(verbose_name=_("search vector"), null=True, editable=False)
     # PostgreSQL only: title (A) + summary and tags (B), small enough to rank thousands of
     # matches in a few ms; search ranks these first and reads whole bodies only when the
     # head matches do not fill the page (title matches rank above body matches anyway).
-    head_vector = SearchVectorField(null=True, editable=False)
+    head_vector = SearchVectorField(verbose_name=_("head vector"), null=True, editable=False)
 
     class Meta:
+        verbose_name = _("article")
+        verbose_name_plural = _("articles")
         ordering = ["title"]
         permissions = [
             ("publish_article", "Can publish and archive knowledge articles"),
@@ -197,20 +210,23 @@ class ArticleVersion(models.Model):
     """Every saved content of an article. At most one open (draft or in review) version per
     article: the pending edit of a published article."""
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
-    title = models.CharField(max_length=200)
-    summary = models.CharField(max_length=500, blank=True)
-    body = models.TextField(blank=True)
-    state = models.CharField(max_length=12, choices=VersionState.choices,
+    article = models.ForeignKey(Article, verbose_name=_("article"), on_delete=models.CASCADE,
+                                related_name="versions")
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    title = models.CharField(verbose_name=_("title"), max_length=200)
+    summary = models.CharField(verbose_name=_("summary"), max_length=500, blank=True)
+    body = models.TextField(verbose_name=_("body"), blank=True)
+    state = models.CharField(verbose_name=_("state"), max_length=12, choices=VersionState.choices,
                              default=VersionState.DRAFT)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                               on_delete=models.SET_NULL, related_name="+")
-    note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField()
-    published_at = models.DateTimeField(null=True, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True,
+                               blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(verbose_name=_("note"), max_length=255, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    published_at = models.DateTimeField(verbose_name=_("published at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("article version")
+        verbose_name_plural = _("article versions")
         ordering = ["article", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["article", "number"], name="kb_version_number"),
@@ -230,15 +246,18 @@ class ArticleEventKind(models.TextChoices):
 class ArticleEvent(AppendOnlyModel):
     """Who published or archived an article, and when: the article's audit trail."""
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=12, choices=ArticleEventKind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
-    version = models.ForeignKey(ArticleVersion, null=True, blank=True,
+    article = models.ForeignKey(Article, verbose_name=_("article"), on_delete=models.CASCADE,
+                                related_name="events")
+    kind = models.CharField(verbose_name=_("kind"), max_length=12, choices=ArticleEventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True,
+                              blank=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.ForeignKey(ArticleVersion, verbose_name=_("version"), null=True, blank=True,
                                 on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("article event")
+        verbose_name_plural = _("article events")
         ordering = ["article", "created_at", "pk"]
 
     def __str__(self) -> str:
@@ -249,10 +268,13 @@ class Synonym(models.Model):
     """Terms that mean the same to a reader: a search for one finds the others."""
 
     terms = models.CharField(
-        max_length=500, help_text='Comma-separated equivalent terms, e.g. "sign in, login, log in".'
+        verbose_name=_("terms"), max_length=500,
+        help_text=_('Comma-separated equivalent terms, e.g. "sign in, login, log in".'),
     )
 
     class Meta:
+        verbose_name = _("synonym")
+        verbose_name_plural = _("synonyms")
         ordering = ["terms"]
 
     def __str__(self) -> str:
@@ -272,14 +294,16 @@ class SearchTerm(models.Model):
     corrections and search-as-you-type completions come from. Written by knowledge.search
     when articles are indexed; a full re-index drops words no article uses any more."""
 
-    word = models.CharField(max_length=40)
-    stem = models.CharField(max_length=40)
-    audience = models.CharField(max_length=10, choices=Audience.choices)
+    word = models.CharField(verbose_name=_("word"), max_length=40)
+    stem = models.CharField(verbose_name=_("stem"), max_length=40)
+    audience = models.CharField(verbose_name=_("audience"), max_length=10, choices=Audience.choices)
     # Stems differ per language: a German query is completed and corrected from the words
     # of the German articles only.
-    language = models.CharField(max_length=8, default=default_language)
+    language = models.CharField(verbose_name=_("language"), max_length=8, default=default_language)
 
     class Meta:
+        verbose_name = _("search term")
+        verbose_name_plural = _("search terms")
         constraints = [models.UniqueConstraint(fields=["language", "audience", "word"],
                                                name="kb_term_unique_lang")]
         indexes = [models.Index(fields=["language", "audience", "stem"],
@@ -293,21 +317,23 @@ class Visit(models.Model):
     """One help-center visit (anonymous cookie and/or user), followed from the first search
     to article views, votes and any ticket it filed."""
 
-    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
-    started_at = models.DateTimeField(db_index=True)
-    last_seen_at = models.DateTimeField()
-    first_query = models.CharField(max_length=255, blank=True)
-    article_views = models.PositiveIntegerField(default=0)
-    solved_at = models.DateTimeField(null=True, blank=True)
-    solved_article = models.ForeignKey(Article, null=True, blank=True,
-                                       on_delete=models.SET_NULL, related_name="+")
-    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True,
+    key = models.UUIDField(verbose_name=_("key"), default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True,
+                             blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(verbose_name=_("started at"), db_index=True)
+    last_seen_at = models.DateTimeField(verbose_name=_("last seen at"))
+    first_query = models.CharField(verbose_name=_("first query"), max_length=255, blank=True)
+    article_views = models.PositiveIntegerField(verbose_name=_("article views"), default=0)
+    solved_at = models.DateTimeField(verbose_name=_("solved at"), null=True, blank=True)
+    solved_article = models.ForeignKey(Article, verbose_name=_("solved article"), null=True,
+                                       blank=True, on_delete=models.SET_NULL, related_name="+")
+    ticket = models.ForeignKey("tickets.Ticket", verbose_name=_("ticket"), null=True, blank=True,
                                on_delete=models.SET_NULL, related_name="+")
-    ticket_filed_at = models.DateTimeField(null=True, blank=True)
+    ticket_filed_at = models.DateTimeField(verbose_name=_("ticket filed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
         indexes = [models.Index(fields=["user", "-last_seen_at"], name="kb_visit_user_recent")]
 
     def __str__(self) -> str:
@@ -325,23 +351,25 @@ class SearchLog(models.Model):
     """One search: normalised text, how many results, what was clicked, whether a ticket
     followed. Search-as-you-type keystrokes of one query collapse into one row."""
 
-    query = models.CharField(max_length=255)
-    created_at = models.DateTimeField()
-    source = models.CharField(max_length=8, choices=SearchSource.choices,
+    query = models.CharField(verbose_name=_("query"), max_length=255)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    source = models.CharField(verbose_name=_("source"), max_length=8, choices=SearchSource.choices,
                               default=SearchSource.HELP_CENTER)
-    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="searches")
-    result_count = models.PositiveIntegerField()
-    clicked_article = models.ForeignKey(Article, null=True, blank=True,
-                                        on_delete=models.SET_NULL, related_name="+")
-    clicked_at = models.DateTimeField(null=True, blank=True)
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="searches")
+    result_count = models.PositiveIntegerField(verbose_name=_("result count"))
+    clicked_article = models.ForeignKey(Article, verbose_name=_("clicked article"), null=True,
+                                        blank=True, on_delete=models.SET_NULL, related_name="+")
+    clicked_at = models.DateTimeField(verbose_name=_("clicked at"), null=True, blank=True)
     refined_to = models.CharField(
-        max_length=255, blank=True,
-        help_text="The next query of the same visit when this one got no click.",
+        verbose_name=_("refined to"), max_length=255, blank=True,
+        help_text=_("The next query of the same visit when this one got no click."),
     )
-    ticket_followed = models.BooleanField(default=False)
+    ticket_followed = models.BooleanField(verbose_name=_("ticket followed"), default=False)
 
     class Meta:
+        verbose_name = _("search log")
+        verbose_name_plural = _("search logs")
         indexes = [
             models.Index(fields=["created_at"], name="kb_search_created"),
             models.Index(fields=["visit", "-created_at"], name="kb_search_visit_recent"),
@@ -353,14 +381,17 @@ class SearchLog(models.Model):
 
 
 class ArticleView(models.Model):
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="views")
-    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="views")
-    search = models.ForeignKey(SearchLog, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
-    created_at = models.DateTimeField()
+    article = models.ForeignKey(Article, verbose_name=_("article"), on_delete=models.CASCADE,
+                                related_name="views")
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), null=True, blank=True,
+                              on_delete=models.CASCADE, related_name="views")
+    search = models.ForeignKey(SearchLog, verbose_name=_("search"), null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("article view")
+        verbose_name_plural = _("article views")
         indexes = [models.Index(fields=["article", "created_at"], name="kb_view_article_time")]
 
     def __str__(self) -> str:
@@ -378,16 +409,21 @@ class VoteReason(models.TextChoices):
 class ArticleVote(models.Model):
     """"Was this helpful?": one vote per article and visit (a later vote replaces it)."""
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="votes")
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="votes")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
-    helpful = models.BooleanField()
-    reason = models.CharField(max_length=20, choices=VoteReason.choices, blank=True)
-    comment = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(db_index=True)
+    article = models.ForeignKey(Article, verbose_name=_("article"), on_delete=models.CASCADE,
+                                related_name="votes")
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.CASCADE,
+                              related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True,
+                             blank=True, on_delete=models.SET_NULL, related_name="+")
+    helpful = models.BooleanField(verbose_name=_("helpful"))
+    reason = models.CharField(verbose_name=_("reason"), max_length=20, choices=VoteReason.choices,
+                              blank=True)
+    comment = models.CharField(verbose_name=_("comment"), max_length=500, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), db_index=True)
 
     class Meta:
+        verbose_name = _("article vote")
+        verbose_name_plural = _("article votes")
         constraints = [
             models.UniqueConstraint(fields=["article", "visit"], name="kb_one_vote_per_visit"),
         ]
@@ -404,17 +440,20 @@ class FlagKind(models.TextChoices):
 class ArticleFlag(models.Model):
     """An agent says an article is wrong or outdated (usually from a ticket)."""
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="flags")
-    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True,
+    article = models.ForeignKey(Article, verbose_name=_("article"), on_delete=models.CASCADE,
+                                related_name="flags")
+    ticket = models.ForeignKey("tickets.Ticket", verbose_name=_("ticket"), null=True, blank=True,
                                on_delete=models.SET_NULL, related_name="+")
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reporter"), null=True,
                                  on_delete=models.SET_NULL, related_name="+")
-    kind = models.CharField(max_length=10, choices=FlagKind.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(verbose_name=_("kind"), max_length=10, choices=FlagKind.choices)
+    note = models.TextField(verbose_name=_("note"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    resolved_at = models.DateTimeField(verbose_name=_("resolved at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("article flag")
+        verbose_name_plural = _("article flags")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["article", "resolved_at"], name="kb_flag_open")]
 

@@ -3,6 +3,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _seed_defaults(sender: AppConfig, **kwargs: Any) -> None:
@@ -15,7 +16,7 @@ def _seed_defaults(sender: AppConfig, **kwargs: Any) -> None:
 
 class QaConfig(AppConfig):
     name = "qa"
-    verbose_name = "Quality assurance"
+    verbose_name = _("Quality assurance")
 
     def ready(self) -> None:
         # Restores the default scorecard on an empty database, e.g. after a test flush.

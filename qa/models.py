@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import AppendOnlyModel, staff_only
 
@@ -19,17 +20,21 @@ class Scorecard(models.Model):
     """One version of a scorecard. Reviews point at the version they used; editing a
     version that has been used creates the next version (qa.services.edit_scorecard)."""
 
-    name = models.CharField(max_length=100)
-    version = models.PositiveIntegerField(default=1)
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    version = models.PositiveIntegerField(verbose_name=_("version"), default=1)
     is_current = models.BooleanField(
-        default=True, help_text="New reviews and samples use the current version of a name."
+        verbose_name=_("is current"), default=True,
+        help_text=_("New reviews and samples use the current version of a name."),
     )
-    description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+", help_text="The version this one replaced.")
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    previous = models.ForeignKey("self", verbose_name=_("previous"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+",
+                                 help_text=_("The version this one replaced."))
 
     class Meta:
+        verbose_name = _("scorecard")
+        verbose_name_plural = _("scorecards")
         ordering = ["name", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="qa_scorecard_version"),
@@ -47,13 +52,17 @@ class Scorecard(models.Model):
 
 
 class Dimension(models.Model):
-    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="dimensions")
-    name = models.CharField(max_length=100)
-    weight = models.PositiveSmallIntegerField(help_text="Points this dimension is worth.")
-    description = models.TextField(blank=True)
-    order = models.PositiveSmallIntegerField(default=0)
+    scorecard = models.ForeignKey(Scorecard, verbose_name=_("scorecard"), on_delete=models.CASCADE,
+                                  related_name="dimensions")
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    weight = models.PositiveSmallIntegerField(verbose_name=_("weight"),
+                                              help_text=_("Points this dimension is worth."))
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    order = models.PositiveSmallIntegerField(verbose_name=_("order"), default=0)
 
     class Meta:
+        verbose_name = _("dimension")
+        verbose_name_plural = _("dimensions")
         ordering = ["order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["scorecard", "name"], name="qa_dimension_name"),
@@ -67,13 +76,17 @@ class Dimension(models.Model):
 class RubricLevel(models.Model):
     """A level of a dimension's rubric, e.g. 25 points "Good: correct, minor details missing"."""
 
-    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="levels")
-    dimension = models.ForeignKey(Dimension, on_delete=models.CASCADE, related_name="levels")
-    points = models.PositiveSmallIntegerField()
-    label = models.CharField(max_length=60)
-    description = models.CharField(max_length=300, blank=True)
+    scorecard = models.ForeignKey(Scorecard, verbose_name=_("scorecard"), on_delete=models.CASCADE,
+                                  related_name="levels")
+    dimension = models.ForeignKey(Dimension, verbose_name=_("dimension"), on_delete=models.CASCADE,
+                                  related_name="levels")
+    points = models.PositiveSmallIntegerField(verbose_name=_("points"))
+    label = models.CharField(verbose_name=_("label"), max_length=60)
+    description = models.CharField(verbose_name=_("description"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("rubric level")
+        verbose_name_plural = _("rubric levels")
         ordering = ["dimension", "-points"]
         constraints = [
             models.UniqueConstraint(fields=["dimension", "points"], name="qa_level_points"),
@@ -94,13 +107,15 @@ class RubricLevel(models.Model):
 class AutoFailItem(models.Model):
     """A critical error that sets the review's score to 0 (e.g. data exposure)."""
 
-    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE,
+    scorecard = models.ForeignKey(Scorecard, verbose_name=_("scorecard"), on_delete=models.CASCADE,
                                   related_name="auto_fail_items")
-    name = models.CharField(max_length=120)
-    description = models.CharField(max_length=300, blank=True)
-    order = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(verbose_name=_("name"), max_length=120)
+    description = models.CharField(verbose_name=_("description"), max_length=300, blank=True)
+    order = models.PositiveSmallIntegerField(verbose_name=_("order"), default=0)
 
     class Meta:
+        verbose_name = _("auto fail item")
+        verbose_name_plural = _("auto fail items")
         ordering = ["order", "id"]
 
     def __str__(self) -> str:
@@ -110,12 +125,14 @@ class AutoFailItem(models.Model):
 class ChecklistItem(models.Model):
     """An optional yes/no check (greeting personalised, next steps given...); not scored."""
 
-    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE,
+    scorecard = models.ForeignKey(Scorecard, verbose_name=_("scorecard"), on_delete=models.CASCADE,
                                   related_name="checklist_items")
-    name = models.CharField(max_length=120)
-    order = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(verbose_name=_("name"), max_length=120)
+    order = models.PositiveSmallIntegerField(verbose_name=_("order"), default=0)
 
     class Meta:
+        verbose_name = _("checklist item")
+        verbose_name_plural = _("checklist items")
         ordering = ["order", "id"]
 
     def __str__(self) -> str:
@@ -132,15 +149,17 @@ class QAFlag(models.Model):
         LEAD = "lead", _("Flagged by a lead")
         SLA_BREACHED = "sla_breached", _("SLA breached")
 
-    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE,
+    ticket = models.ForeignKey("tickets.Ticket", verbose_name=_("ticket"), on_delete=models.CASCADE,
                                related_name="qa_flags")
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    note = models.CharField(max_length=300, blank=True)
-    flagged_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    created_at = models.DateTimeField()
+    reason = models.CharField(verbose_name=_("reason"), max_length=20, choices=Reason.choices)
+    note = models.CharField(verbose_name=_("note"), max_length=300, blank=True)
+    flagged_by = models.ForeignKey(USER, verbose_name=_("flagged by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("qa flag")
+        verbose_name_plural = _("qa flags")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["ticket", "reason"], name="qa_flag_once"),
@@ -154,12 +173,16 @@ class QAFlag(models.Model):
 class SampleRun(models.Model):
     """One weekly sampling of one scorecard: claimed first, so a second run does nothing."""
 
-    scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT, related_name="+")
-    week_start = models.DateField(help_text="Monday of the ISO week sampled.")
-    started_at = models.DateTimeField()
-    reviews_created = models.PositiveIntegerField(default=0)
+    scorecard = models.ForeignKey(Scorecard, verbose_name=_("scorecard"), on_delete=models.PROTECT,
+                                  related_name="+")
+    week_start = models.DateField(verbose_name=_("week start"),
+                                  help_text=_("Monday of the ISO week sampled."))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    reviews_created = models.PositiveIntegerField(verbose_name=_("reviews created"), default=0)
 
     class Meta:
+        verbose_name = _("sample run")
+        verbose_name_plural = _("sample runs")
         ordering = ["-week_start"]
         constraints = [
             models.UniqueConstraint(fields=["scorecard", "week_start"], name="qa_sample_week"),
@@ -193,36 +216,44 @@ class Review(models.Model):
         FLAGGED = "flagged", _("Flagged ticket")
         MANUAL = "manual", _("Picked by a reviewer")
 
-    scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT, related_name="reviews")
-    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE,
+    scorecard = models.ForeignKey(Scorecard, verbose_name=_("scorecard"), on_delete=models.PROTECT,
+                                  related_name="reviews")
+    ticket = models.ForeignKey("tickets.Ticket", verbose_name=_("ticket"), on_delete=models.CASCADE,
                                related_name="qa_reviews")
-    agent = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="qa_reviews_received")
-    reviewer = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="qa_reviews_given")
+    agent = models.ForeignKey(USER, verbose_name=_("agent"), on_delete=models.PROTECT,
+                              related_name="qa_reviews_received")
+    reviewer = models.ForeignKey(USER, verbose_name=_("reviewer"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="qa_reviews_given")
     # The ticket's team when the review was created: dashboards filter by it.
-    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
-    status = models.CharField(max_length=12, choices=ReviewStatus.choices,
+    team = models.ForeignKey("helpdesk.Team", verbose_name=_("team"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(verbose_name=_("status"), max_length=12, choices=ReviewStatus.choices,
                               default=ReviewStatus.ASSIGNED)
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
-    flag_reasons = models.CharField(max_length=200, blank=True,
-                                    help_text="Why a flagged ticket was picked.")
-    week_start = models.DateField(null=True, blank=True,
-                                  help_text="The ISO week of the sample it came from.")
-    score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True,
-                                help_text="Computed from the levels; never typed.")
-    auto_failed = models.BooleanField(default=False)
-    auto_fail_items = models.ManyToManyField(AutoFailItem, blank=True, related_name="+")
-    checklist_items = models.ManyToManyField(ChecklistItem, blank=True, related_name="+",
-                                             help_text="Checks that were met.")
-    summary = models.TextField(blank=True, help_text="Overall feedback (Markdown).")
-    is_ticket_of_week = models.BooleanField(default=False)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(verbose_name=_("source"), max_length=10, choices=Source.choices,
+                              default=Source.MANUAL)
+    flag_reasons = models.CharField(verbose_name=_("flag reasons"), max_length=200, blank=True,
+                                    help_text=_("Why a flagged ticket was picked."))
+    week_start = models.DateField(verbose_name=_("week start"), null=True, blank=True,
+                                  help_text=_("The ISO week of the sample it came from."))
+    score = models.DecimalField(verbose_name=_("score"), max_digits=5, decimal_places=2, null=True,
+                                blank=True, help_text=_("Computed from the levels; never typed."))
+    auto_failed = models.BooleanField(verbose_name=_("auto failed"), default=False)
+    auto_fail_items = models.ManyToManyField(AutoFailItem, verbose_name=_("auto fail items"),
+                                             blank=True, related_name="+")
+    checklist_items = models.ManyToManyField(ChecklistItem, verbose_name=_("checklist items"),
+                                             blank=True, related_name="+",
+                                             help_text=_("Checks that were met."))
+    summary = models.TextField(verbose_name=_("summary"), blank=True,
+                               help_text=_("Overall feedback (Markdown)."))
+    is_ticket_of_week = models.BooleanField(verbose_name=_("is ticket of week"), default=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+    submitted_at = models.DateTimeField(verbose_name=_("submitted at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(verbose_name=_("acknowledged at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
         ordering = ["-created_at", "-id"]
         permissions = [
             ("review_tickets", "Can score tickets on a QA scorecard"),
@@ -257,14 +288,18 @@ class Review(models.Model):
 class ReviewScore(models.Model):
     """The level picked for one dimension of a review, with the reviewer's comment."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="scores")
-    dimension = models.ForeignKey(Dimension, on_delete=models.PROTECT, related_name="+")
-    level = models.ForeignKey(RubricLevel, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    not_applicable = models.BooleanField(default=False)
-    comment = models.TextField(blank=True)
+    review = models.ForeignKey(Review, verbose_name=_("review"), on_delete=models.CASCADE,
+                               related_name="scores")
+    dimension = models.ForeignKey(Dimension, verbose_name=_("dimension"), on_delete=models.PROTECT,
+                                  related_name="+")
+    level = models.ForeignKey(RubricLevel, verbose_name=_("level"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    not_applicable = models.BooleanField(verbose_name=_("not applicable"), default=False)
+    comment = models.TextField(verbose_name=_("comment"), blank=True)
 
     class Meta:
+        verbose_name = _("review score")
+        verbose_name_plural = _("review scores")
         ordering = ["dimension__order", "dimension_id"]
         constraints = [
             models.UniqueConstraint(fields=["review", "dimension"], name="qa_score_once"),
@@ -290,17 +325,22 @@ class ReviewEvent(AppendOnlyModel):
         REVISED = "revised", _("Dispute resolved: score revised")
         TICKET_OF_WEEK = "ticket_of_week", _("Ticket of the week")
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    at = models.DateTimeField()
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    note = models.TextField(blank=True)
-    score_before = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    score_after = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    review = models.ForeignKey(Review, verbose_name=_("review"), on_delete=models.CASCADE,
+                               related_name="events")
+    actor = models.ForeignKey(USER, verbose_name=_("actor"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(verbose_name=pgettext_lazy("point in time", "at"))
+    kind = models.CharField(verbose_name=_("kind"), max_length=20, choices=Kind.choices)
+    note = models.TextField(verbose_name=_("note"), blank=True)
+    score_before = models.DecimalField(verbose_name=_("score before"), max_digits=5,
+                                       decimal_places=2, null=True, blank=True)
+    score_after = models.DecimalField(verbose_name=_("score after"), max_digits=5, decimal_places=2,
+                                      null=True, blank=True)
+    data = models.JSONField(verbose_name=_("data"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("review event")
+        verbose_name_plural = _("review events")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["review", "at"], name="qa_review_event_time")]
 
@@ -315,19 +355,26 @@ class Dispute(models.Model):
         KEPT = "kept", _("Score kept")
         REVISED = "revised", _("Score revised")
 
-    review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="dispute")
-    raised_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
-    raised_at = models.DateTimeField()
-    reason = models.TextField()
-    resolved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
-    resolution_note = models.TextField(blank=True)
-    score_before = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    score_after = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    review = models.OneToOneField(Review, verbose_name=_("review"), on_delete=models.CASCADE,
+                                  related_name="dispute")
+    raised_by = models.ForeignKey(USER, verbose_name=_("raised by"), on_delete=models.PROTECT,
+                                  related_name="+")
+    raised_at = models.DateTimeField(verbose_name=_("raised at"))
+    reason = models.TextField(verbose_name=_("reason"))
+    resolved_by = models.ForeignKey(USER, verbose_name=_("resolved by"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(verbose_name=_("resolved at"), null=True, blank=True)
+    outcome = models.CharField(verbose_name=_("outcome"), max_length=10, choices=Outcome.choices,
+                               blank=True)
+    resolution_note = models.TextField(verbose_name=_("resolution note"), blank=True)
+    score_before = models.DecimalField(verbose_name=_("score before"), max_digits=5,
+                                       decimal_places=2, null=True, blank=True)
+    score_after = models.DecimalField(verbose_name=_("score after"), max_digits=5, decimal_places=2,
+                                      null=True, blank=True)
 
     class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
         ordering = ["-raised_at"]
         indexes = [models.Index(fields=["raised_at"], name="qa_dispute_open",
                                 condition=Q(resolved_at__isnull=True))]
@@ -341,21 +388,24 @@ class Dispute(models.Model):
 class CoachingSession(models.Model):
     """A 1:1 coaching record: strengths first, one development focus, goals, follow-up."""
 
-    agent = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="qa_coaching",
-                              limit_choices_to=staff_only)
-    coach = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+",
-                              limit_choices_to=staff_only)
-    held_on = models.DateField()
-    reviews = models.ManyToManyField(Review, blank=True, related_name="coaching_sessions")
-    strengths = models.TextField()
-    development_focus = models.CharField(max_length=200,
-                                         help_text="One specific area for the coming weeks.")
-    goals = models.TextField(blank=True)
-    follow_up_on = models.DateField(null=True, blank=True)
-    notes = models.TextField(blank=True)
-    created_at = models.DateTimeField()
+    agent = models.ForeignKey(USER, verbose_name=_("agent"), on_delete=models.PROTECT,
+                              related_name="qa_coaching", limit_choices_to=staff_only)
+    coach = models.ForeignKey(USER, verbose_name=_("coach"), on_delete=models.PROTECT,
+                              related_name="+", limit_choices_to=staff_only)
+    held_on = models.DateField(verbose_name=_("held on"))
+    reviews = models.ManyToManyField(Review, verbose_name=_("reviews"), blank=True,
+                                     related_name="coaching_sessions")
+    strengths = models.TextField(verbose_name=_("strengths"))
+    development_focus = models.CharField(verbose_name=_("development focus"), max_length=200,
+                                         help_text=_("One specific area for the coming weeks."))
+    goals = models.TextField(verbose_name=_("goals"), blank=True)
+    follow_up_on = models.DateField(verbose_name=_("follow up on"), null=True, blank=True)
+    notes = models.TextField(verbose_name=_("notes"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("coaching session")
+        verbose_name_plural = _("coaching sessions")
         ordering = ["-held_on", "-id"]
         indexes = [models.Index(fields=["agent", "-held_on"], name="qa_coaching_agent")]
 
@@ -372,19 +422,23 @@ class CalibrationSession(models.Model):
         OPEN = "open", _("Scoring")
         CLOSED = "closed", _("Closed")
 
-    title = models.CharField(max_length=200)
-    scorecard = models.ForeignKey(Scorecard, on_delete=models.PROTECT,
+    title = models.CharField(verbose_name=_("title"), max_length=200)
+    scorecard = models.ForeignKey(Scorecard, verbose_name=_("scorecard"), on_delete=models.PROTECT,
                                   related_name="calibration_sessions")
-    facilitator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+",
-                                    limit_choices_to=staff_only)
-    participants = models.ManyToManyField(USER, related_name="qa_calibrations",
+    facilitator = models.ForeignKey(USER, verbose_name=_("facilitator"), on_delete=models.PROTECT,
+                                    related_name="+", limit_choices_to=staff_only)
+    participants = models.ManyToManyField(USER, verbose_name=_("participants"),
+                                          related_name="qa_calibrations",
                                           limit_choices_to=staff_only)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    notes = models.TextField(blank=True)
-    created_at = models.DateTimeField()
-    closed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(verbose_name=_("status"), max_length=10, choices=Status.choices,
+                              default=Status.OPEN)
+    notes = models.TextField(verbose_name=_("notes"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    closed_at = models.DateTimeField(verbose_name=_("closed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("calibration session")
+        verbose_name_plural = _("calibration sessions")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -397,18 +451,22 @@ class CalibrationSession(models.Model):
 class CalibrationItem(models.Model):
     """A ticket of a session, with the score the group agreed on."""
 
-    session = models.ForeignKey(CalibrationSession, on_delete=models.CASCADE,
-                                related_name="items")
-    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
-    order = models.PositiveSmallIntegerField(default=0)
-    agreed_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    agreed_auto_failed = models.BooleanField(default=False)
-    agreed_levels = models.JSONField(default=dict, blank=True,
-                                     help_text="Dimension id → agreed points.")
-    agreed_notes = models.TextField(blank=True)
-    agreed_at = models.DateTimeField(null=True, blank=True)
+    session = models.ForeignKey(CalibrationSession, verbose_name=_("session"),
+                                on_delete=models.CASCADE, related_name="items")
+    ticket = models.ForeignKey("tickets.Ticket", verbose_name=_("ticket"), on_delete=models.CASCADE,
+                               related_name="+")
+    order = models.PositiveSmallIntegerField(verbose_name=_("order"), default=0)
+    agreed_score = models.DecimalField(verbose_name=_("agreed score"), max_digits=5,
+                                       decimal_places=2, null=True, blank=True)
+    agreed_auto_failed = models.BooleanField(verbose_name=_("agreed auto failed"), default=False)
+    agreed_levels = models.JSONField(verbose_name=_("agreed levels"), default=dict, blank=True,
+                                     help_text=_("Dimension id → agreed points."))
+    agreed_notes = models.TextField(verbose_name=_("agreed notes"), blank=True)
+    agreed_at = models.DateTimeField(verbose_name=_("agreed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("calibration item")
+        verbose_name_plural = _("calibration items")
         ordering = ["order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["session", "ticket"], name="qa_calibration_ticket"),
@@ -421,15 +479,21 @@ class CalibrationItem(models.Model):
 class CalibrationScore(models.Model):
     """One reviewer's blind score of one calibration ticket."""
 
-    item = models.ForeignKey(CalibrationItem, on_delete=models.CASCADE, related_name="scores")
-    reviewer = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
-    score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    auto_failed = models.BooleanField(default=False)
-    auto_fail_items = models.ManyToManyField(AutoFailItem, blank=True, related_name="+")
-    comment = models.TextField(blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
+    item = models.ForeignKey(CalibrationItem, verbose_name=_("item"), on_delete=models.CASCADE,
+                             related_name="scores")
+    reviewer = models.ForeignKey(USER, verbose_name=_("reviewer"), on_delete=models.PROTECT,
+                                 related_name="+")
+    score = models.DecimalField(verbose_name=_("score"), max_digits=5, decimal_places=2, null=True,
+                                blank=True)
+    auto_failed = models.BooleanField(verbose_name=_("auto failed"), default=False)
+    auto_fail_items = models.ManyToManyField(AutoFailItem, verbose_name=_("auto fail items"),
+                                             blank=True, related_name="+")
+    comment = models.TextField(verbose_name=_("comment"), blank=True)
+    submitted_at = models.DateTimeField(verbose_name=_("submitted at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("calibration score")
+        verbose_name_plural = _("calibration scores")
         ordering = ["item", "reviewer_id"]
         constraints = [
             models.UniqueConstraint(fields=["item", "reviewer"], name="qa_calibration_once"),
@@ -442,14 +506,17 @@ class CalibrationScore(models.Model):
 
 
 class CalibrationDimensionScore(models.Model):
-    score = models.ForeignKey(CalibrationScore, on_delete=models.CASCADE,
+    score = models.ForeignKey(CalibrationScore, verbose_name=_("score"), on_delete=models.CASCADE,
                               related_name="dimension_scores")
-    dimension = models.ForeignKey(Dimension, on_delete=models.PROTECT, related_name="+")
-    level = models.ForeignKey(RubricLevel, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    not_applicable = models.BooleanField(default=False)
+    dimension = models.ForeignKey(Dimension, verbose_name=_("dimension"), on_delete=models.PROTECT,
+                                  related_name="+")
+    level = models.ForeignKey(RubricLevel, verbose_name=_("level"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    not_applicable = models.BooleanField(verbose_name=_("not applicable"), default=False)
 
     class Meta:
+        verbose_name = _("calibration dimension score")
+        verbose_name_plural = _("calibration dimension scores")
         constraints = [
             models.UniqueConstraint(fields=["score", "dimension"],
                                     name="qa_calibration_dimension_once"),

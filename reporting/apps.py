@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReportingConfig(AppConfig):
     name = "reporting"
+    verbose_name = _("Reporting")
 
     def ready(self) -> None:
         # A repair of SLA clocks refreshes the rollup hours it changed (sla never imports

@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WorkforceConfig(AppConfig):
     name = "workforce"
+    verbose_name = _("Workforce")
 
     def ready(self) -> None:
         # Routing honours schedules, time off and status without tickets importing us.

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import staff_only
 from helpdesk.validators import validate_timezone
@@ -22,28 +23,34 @@ USER = settings.AUTH_USER_MODEL
 class TeamCapacity(models.Model):
     """Staffing assumptions of a team (defaults: shrinkage 30 %, L1 70 % utilisation...)."""
 
-    team = models.OneToOneField("helpdesk.Team", on_delete=models.CASCADE,
+    team = models.OneToOneField("helpdesk.Team", verbose_name=_("team"), on_delete=models.CASCADE,
                                 related_name="capacity")
     utilization = models.DecimalField(
-        max_digits=4, decimal_places=2, default=Decimal("0.70"),
+        verbose_name=_("utilization"), max_digits=4, decimal_places=2, default=Decimal("0.70"),
         validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("1"))],
-        help_text="Target share of productive time spent on tickets (FTE model).",
+        help_text=_("Target share of productive time spent on tickets (FTE model)."),
     )
     shrinkage = models.DecimalField(
-        max_digits=4, decimal_places=2, default=Decimal("0.30"),
+        verbose_name=_("shrinkage"), max_digits=4, decimal_places=2, default=Decimal("0.30"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.95"))],
-        help_text="Share of paid time not available (breaks, training, leave).",
+        help_text=_("Share of paid time not available (breaks, training, leave)."),
     )
     service_level = models.DecimalField(
-        max_digits=4, decimal_places=2, default=Decimal("0.80"),
-        help_text="Erlang C queues (chat, phone): share answered within the target.",
+        verbose_name=_("service level"), max_digits=4, decimal_places=2, default=Decimal("0.80"),
+        help_text=_("Erlang C queues (chat, phone): share answered within the target."),
     )
-    answer_target_seconds = models.PositiveIntegerField(default=60)
-    max_occupancy = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("0.85"))
-    productive_minutes_per_fte = models.PositiveIntegerField(default=360)
+    answer_target_seconds = models.PositiveIntegerField(
+        verbose_name=_("answer target seconds"), default=60,
+    )
+    max_occupancy = models.DecimalField(verbose_name=_("max occupancy"), max_digits=4,
+                                        decimal_places=2, default=Decimal("0.85"))
+    productive_minutes_per_fte = models.PositiveIntegerField(
+        verbose_name=_("productive minutes per fte"), default=360,
+    )
 
     class Meta:
-        verbose_name_plural = "team capacities"
+        verbose_name = _("team capacity")
+        verbose_name_plural = _("team capacities")
 
     def __str__(self) -> str:
         return f"Capacity of {self.team}"
@@ -52,12 +59,15 @@ class TeamCapacity(models.Model):
 class Hire(models.Model):
     """A new agent ramping up: counts 0/0/25/50/75/100 % over the first weeks (ramp model)."""
 
-    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="hires",
-                              limit_choices_to=staff_only)
-    team = models.ForeignKey("helpdesk.Team", on_delete=models.CASCADE, related_name="hires")
-    started_on = models.DateField()
+    agent = models.ForeignKey(USER, verbose_name=_("agent"), on_delete=models.CASCADE,
+                              related_name="hires", limit_choices_to=staff_only)
+    team = models.ForeignKey("helpdesk.Team", verbose_name=_("team"), on_delete=models.CASCADE,
+                             related_name="hires")
+    started_on = models.DateField(verbose_name=_("started on"))
 
     class Meta:
+        verbose_name = _("hire")
+        verbose_name_plural = _("hires")
         ordering = ["-started_on"]
 
     def __str__(self) -> str:
@@ -68,20 +78,23 @@ class ForecastRun(models.Model):
     """A stored forecast, kept so that its accuracy (MAPE) can be measured afterwards."""
 
     class Method(models.TextChoices):
-        MOVING_AVERAGE = "moving_average", gettext_lazy("Moving average")
-        SEASONAL = "seasonal", gettext_lazy("Day-of-week × hour-of-day seasonality")
-        SEASONAL_TREND = "seasonal_trend", gettext_lazy("Seasonality with trend")
+        MOVING_AVERAGE = "moving_average", _("Moving average")
+        SEASONAL = "seasonal", _("Day-of-week × hour-of-day seasonality")
+        SEASONAL_TREND = "seasonal_trend", _("Seasonality with trend")
 
-    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="+")
-    channel = models.CharField(max_length=10, blank=True)
-    method = models.CharField(max_length=20, choices=Method.choices)
-    created_at = models.DateTimeField()
-    starts_at = models.DateTimeField(help_text="First forecast hour (UTC).")
-    hours = models.PositiveIntegerField(default=168)
-    history_weeks = models.PositiveSmallIntegerField(default=8)
+    team = models.ForeignKey("helpdesk.Team", verbose_name=_("team"), null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(verbose_name=_("channel"), max_length=10, blank=True)
+    method = models.CharField(verbose_name=_("method"), max_length=20, choices=Method.choices)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    starts_at = models.DateTimeField(verbose_name=_("starts at"),
+                                     help_text=_("First forecast hour (UTC)."))
+    hours = models.PositiveIntegerField(verbose_name=_("hours"), default=168)
+    history_weeks = models.PositiveSmallIntegerField(verbose_name=_("history weeks"), default=8)
 
     class Meta:
+        verbose_name = _("forecast run")
+        verbose_name_plural = _("forecast runs")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -89,11 +102,14 @@ class ForecastRun(models.Model):
 
 
 class ForecastPoint(models.Model):
-    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="points")
-    hour = models.DateTimeField(help_text="Start of the hour (UTC).")
-    expected = models.FloatField()
+    run = models.ForeignKey(ForecastRun, verbose_name=_("run"), on_delete=models.CASCADE,
+                            related_name="points")
+    hour = models.DateTimeField(verbose_name=_("hour"), help_text=_("Start of the hour (UTC)."))
+    expected = models.FloatField(verbose_name=_("expected"))
 
     class Meta:
+        verbose_name = _("forecast point")
+        verbose_name_plural = _("forecast points")
         ordering = ["run", "hour"]
         constraints = [models.UniqueConstraint(fields=["run", "hour"], name="unique_point")]
 
@@ -106,14 +122,18 @@ class ForecastPoint(models.Model):
 class ShiftTemplate(models.Model):
     """A shift pattern in the agent's local time (early 6–14, core 9–17, late 12–20, split)."""
 
-    name = models.CharField(max_length=60, unique=True)
-    start = models.TimeField()
-    end = models.TimeField(help_text="May be earlier than the start for a night shift.")
-    second_start = models.TimeField(null=True, blank=True, help_text="Split shifts only.")
-    second_end = models.TimeField(null=True, blank=True)
-    break_minutes = models.PositiveSmallIntegerField(default=30)
+    name = models.CharField(verbose_name=_("name"), max_length=60, unique=True)
+    start = models.TimeField(verbose_name=_("start"))
+    end = models.TimeField(verbose_name=_("end"),
+                           help_text=_("May be earlier than the start for a night shift."))
+    second_start = models.TimeField(verbose_name=_("second start"), null=True, blank=True,
+                                    help_text=_("Split shifts only."))
+    second_end = models.TimeField(verbose_name=_("second end"), null=True, blank=True)
+    break_minutes = models.PositiveSmallIntegerField(verbose_name=_("break minutes"), default=30)
 
     class Meta:
+        verbose_name = _("shift template")
+        verbose_name_plural = _("shift templates")
         ordering = ["start", "name"]
 
     def __str__(self) -> str:
@@ -121,7 +141,7 @@ class ShiftTemplate(models.Model):
 
     def clean(self) -> None:
         if (self.second_start is None) != (self.second_end is None):
-            raise ValidationError(gettext_lazy("A split shift needs both a second start and end."))
+            raise ValidationError(_("A split shift needs both a second start and end."))
 
 
 class ScheduledShift(models.Model):
@@ -130,18 +150,20 @@ class ScheduledShift(models.Model):
     # No index of its own: shift_agent_start and shift_agent_end lead with it. Beside them
     # the planner took this one for the availability checks and filtered every past
     # shift of the agent (issue 21: 15 ms of each routed ticket create on the full data).
-    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="shifts",
-                              limit_choices_to=staff_only, db_index=False)
-    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="shifts")
-    template = models.ForeignKey(ShiftTemplate, null=True, blank=True,
+    agent = models.ForeignKey(USER, verbose_name=_("agent"), on_delete=models.CASCADE,
+                              related_name="shifts", limit_choices_to=staff_only, db_index=False)
+    team = models.ForeignKey("helpdesk.Team", verbose_name=_("team"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="shifts")
+    template = models.ForeignKey(ShiftTemplate, verbose_name=_("template"), null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="+")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    break_minutes = models.PositiveSmallIntegerField(default=30)
-    note = models.CharField(max_length=200, blank=True)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    break_minutes = models.PositiveSmallIntegerField(verbose_name=_("break minutes"), default=30)
+    note = models.CharField(verbose_name=_("note"), max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("scheduled shift")
+        verbose_name_plural = _("scheduled shifts")
         ordering = ["starts_at"]
         indexes = [
             models.Index(fields=["agent", "starts_at"], name="shift_agent_start"),
@@ -162,23 +184,26 @@ class ScheduledShift(models.Model):
 
 class TimeOff(models.Model):
     class Status(models.TextChoices):
-        REQUESTED = "requested", gettext_lazy("Requested")
-        APPROVED = "approved", gettext_lazy("Approved")
-        REJECTED = "rejected", gettext_lazy("Rejected")
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
-    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="time_off",
-                              limit_choices_to=staff_only)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    reason = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
-    decided_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
+    agent = models.ForeignKey(USER, verbose_name=_("agent"), on_delete=models.CASCADE,
+                              related_name="time_off", limit_choices_to=staff_only)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    reason = models.CharField(verbose_name=_("reason"), max_length=200, blank=True)
+    status = models.CharField(verbose_name=_("status"), max_length=10, choices=Status.choices,
+                              default=Status.REQUESTED)
+    decided_by = models.ForeignKey(USER, verbose_name=_("decided by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(verbose_name=_("decided at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("time off")
         ordering = ["-starts_at"]
-        verbose_name_plural = "time off"
+        # The same English word, not the same German one.
+        verbose_name_plural = pgettext_lazy("plural", "time off")
         indexes = [models.Index(fields=["agent", "starts_at"], name="timeoff_agent_start")]
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
@@ -190,11 +215,11 @@ class TimeOff(models.Model):
 
 
 class AgentState(models.TextChoices):
-    AVAILABLE = "available", gettext_lazy("Available")
-    BREAK = "break", gettext_lazy("On break")
-    TRAINING = "training", gettext_lazy("In training")
-    MEETING = "meeting", gettext_lazy("Meeting")
-    OFFLINE = "offline", gettext_lazy("Offline")
+    AVAILABLE = "available", _("Available")
+    BREAK = "break", _("On break")
+    TRAINING = "training", _("In training")
+    MEETING = "meeting", _("Meeting")
+    OFFLINE = "offline", _("Offline")
 
 
 PRODUCTIVE_STATES = [AgentState.AVAILABLE]
@@ -203,14 +228,16 @@ PRODUCTIVE_STATES = [AgentState.AVAILABLE]
 class AgentStatus(models.Model):
     """An interval of one agent status; the open one (ended_at empty) is the current one."""
 
-    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="statuses")
-    status = models.CharField(max_length=10, choices=AgentState.choices)
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
+    agent = models.ForeignKey(USER, verbose_name=_("agent"), on_delete=models.CASCADE,
+                              related_name="statuses")
+    status = models.CharField(verbose_name=_("status"), max_length=10, choices=AgentState.choices)
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    ended_at = models.DateTimeField(verbose_name=_("ended at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("agent status")
         ordering = ["agent", "started_at"]
-        verbose_name_plural = "agent statuses"
+        verbose_name_plural = _("agent statuses")
         indexes = [models.Index(fields=["agent", "started_at"], name="status_agent_start")]
         constraints = [
             models.UniqueConstraint(fields=["agent"], condition=Q(ended_at__isnull=True),
@@ -226,25 +253,32 @@ class AgentStatus(models.Model):
 class Rotation(models.Model):
     """A weekly on-call rotation: members take turns; handoff at a set local time."""
 
-    name = models.CharField(max_length=100, unique=True)
-    team = models.ForeignKey("helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="rotations")
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    name = models.CharField(verbose_name=_("name"), max_length=100, unique=True)
+    team = models.ForeignKey("helpdesk.Team", verbose_name=_("team"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="rotations")
+    timezone = models.CharField(verbose_name=_("timezone"), max_length=64, default="UTC",
+                                validators=[validate_timezone])
     handoff_weekday = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(6)], help_text="0 = Monday."
+        verbose_name=_("handoff weekday"), default=0, validators=[MaxValueValidator(6)],
+        help_text=_("0 = Monday."),
     )
-    handoff_time = models.TimeField(default=time(9))
-    starts_on = models.DateField(help_text="The first handoff date of the rotation.")
+    handoff_time = models.TimeField(verbose_name=_("handoff time"), default=time(9))
+    starts_on = models.DateField(verbose_name=_("starts on"),
+                                 help_text=_("The first handoff date of the rotation."))
     after_hours_p1_only = models.BooleanField(
-        default=True, help_text="Outside business hours, page only for P1."
+        verbose_name=_("after hours p1 only"), default=True,
+        help_text=_("Outside business hours, page only for P1."),
     )
-    business_start = models.TimeField(default=time(9))
-    business_end = models.TimeField(default=time(17))
+    business_start = models.TimeField(verbose_name=_("business start"), default=time(9))
+    business_end = models.TimeField(verbose_name=_("business end"), default=time(17))
     skip_after_pages = models.PositiveSmallIntegerField(
-        default=2, help_text="Paged this many times in a week: skipped the following week."
+        verbose_name=_("skip after pages"), default=2,
+        help_text=_("Paged this many times in a week: skipped the following week."),
     )
 
     class Meta:
+        verbose_name = _("rotation")
+        verbose_name_plural = _("rotations")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -252,12 +286,15 @@ class Rotation(models.Model):
 
 
 class RotationMember(models.Model):
-    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="rotation_memberships",
-                             limit_choices_to=staff_only)
-    position = models.PositiveSmallIntegerField()
+    rotation = models.ForeignKey(Rotation, verbose_name=_("rotation"), on_delete=models.CASCADE,
+                                 related_name="members")
+    user = models.ForeignKey(USER, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="rotation_memberships", limit_choices_to=staff_only)
+    position = models.PositiveSmallIntegerField(verbose_name=_("position"))
 
     class Meta:
+        verbose_name = _("rotation member")
+        verbose_name_plural = _("rotation members")
         ordering = ["rotation", "position"]
         constraints = [
             models.UniqueConstraint(fields=["rotation", "user"], name="unique_rotation_member"),
@@ -270,27 +307,31 @@ class RotationMember(models.Model):
 
 
 class OnCallRole(models.TextChoices):
-    PRIMARY = "primary", gettext_lazy("Primary")
-    SECONDARY = "secondary", gettext_lazy("Secondary")
+    PRIMARY = "primary", _("Primary")
+    SECONDARY = "secondary", _("Secondary")
 
 
 class OnCallOverride(models.Model):
     """Someone else covers a role for a period (an override, or one half of a swap)."""
 
-    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="overrides")
-    role = models.CharField(max_length=10, choices=OnCallRole.choices,
+    rotation = models.ForeignKey(Rotation, verbose_name=_("rotation"), on_delete=models.CASCADE,
+                                 related_name="overrides")
+    role = models.CharField(verbose_name=_("role"), max_length=10, choices=OnCallRole.choices,
                             default=OnCallRole.PRIMARY)
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+",
-                             limit_choices_to=staff_only)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    reason = models.CharField(max_length=200, blank=True)
-    swap_with = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+", help_text="The other half of a swap.")
-    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    user = models.ForeignKey(USER, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="+", limit_choices_to=staff_only)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    reason = models.CharField(verbose_name=_("reason"), max_length=200, blank=True)
+    swap_with = models.ForeignKey("self", verbose_name=_("swap with"), null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+",
+                                  help_text=_("The other half of a swap."))
+    created_by = models.ForeignKey(USER, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = _("on call override")
+        verbose_name_plural = _("on call overrides")
         ordering = ["-starts_at"]
         indexes = [models.Index(fields=["rotation", "starts_at"], name="override_rotation_start")]
 
@@ -301,19 +342,25 @@ class OnCallOverride(models.Model):
 class Page(models.Model):
     """A page sent to someone on call, recorded (the paged-twice rule counts these)."""
 
-    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="pages")
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="pages")
-    role = models.CharField(max_length=10, choices=OnCallRole.choices)
-    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True,
+    rotation = models.ForeignKey(Rotation, verbose_name=_("rotation"), on_delete=models.CASCADE,
+                                 related_name="pages")
+    user = models.ForeignKey(USER, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="pages")
+    role = models.CharField(verbose_name=_("role"), max_length=10, choices=OnCallRole.choices)
+    ticket = models.ForeignKey("tickets.Ticket", verbose_name=_("ticket"), null=True, blank=True,
                                on_delete=models.SET_NULL, related_name="+")
-    reason = models.CharField(max_length=255)
-    priority = models.PositiveSmallIntegerField(null=True, blank=True)
-    after_hours = models.BooleanField(default=False)
-    created_at = models.DateTimeField()
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    reason = models.CharField(verbose_name=_("reason"), max_length=255)
+    priority = models.PositiveSmallIntegerField(verbose_name=_("priority"), null=True, blank=True)
+    after_hours = models.BooleanField(verbose_name=_("after hours"), default=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    acknowledged_at = models.DateTimeField(verbose_name=_("acknowledged at"), null=True, blank=True)
+    dedupe_key = models.CharField(verbose_name=_("dedupe key"), max_length=200, null=True,
+                                  blank=True, unique=True)
 
     class Meta:
+        # "page" alone is also the page of a listing.
+        verbose_name = pgettext_lazy("on-call", "page")
+        verbose_name_plural = pgettext_lazy("on-call", "pages")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["rotation", "user", "created_at"],
                                 name="page_rotation_user_time"),
@@ -328,13 +375,14 @@ class Page(models.Model):
 class EscalationPolicy(models.Model):
     """Who is paged when nobody answers: primary at once, secondary after 15 min..."""
 
-    name = models.CharField(max_length=100, unique=True)
-    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE,
+    name = models.CharField(verbose_name=_("name"), max_length=100, unique=True)
+    rotation = models.ForeignKey(Rotation, verbose_name=_("rotation"), on_delete=models.CASCADE,
                                  related_name="escalation_policies")
 
     class Meta:
+        verbose_name = _("escalation policy")
         ordering = ["name"]
-        verbose_name_plural = "escalation policies"
+        verbose_name_plural = _("escalation policies")
 
     def __str__(self) -> str:
         return self.name
@@ -342,18 +390,22 @@ class EscalationPolicy(models.Model):
 
 class EscalationStep(models.Model):
     class Target(models.TextChoices):
-        PRIMARY = "primary", gettext_lazy("Primary on call")
-        SECONDARY = "secondary", gettext_lazy("Secondary on call")
-        MANAGERS = "managers", gettext_lazy("Managers")
-        USER = "user", gettext_lazy("A named person")
+        PRIMARY = "primary", _("Primary on call")
+        SECONDARY = "secondary", _("Secondary on call")
+        MANAGERS = "managers", _("Managers")
+        USER = "user", _("A named person")
 
-    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
-    after_minutes = models.PositiveIntegerField()
-    target = models.CharField(max_length=10, choices=Target.choices)
-    user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+", limit_choices_to=staff_only)
+    policy = models.ForeignKey(EscalationPolicy, verbose_name=_("policy"), on_delete=models.CASCADE,
+                               related_name="steps")
+    after_minutes = models.PositiveIntegerField(verbose_name=_("after minutes"))
+    target = models.CharField(verbose_name=_("target"), max_length=10, choices=Target.choices)
+    user = models.ForeignKey(USER, verbose_name=_("user"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+",
+                             limit_choices_to=staff_only)
 
     class Meta:
+        verbose_name = _("escalation step")
+        verbose_name_plural = _("escalation steps")
         ordering = ["policy", "after_minutes"]
         constraints = [
             models.UniqueConstraint(fields=["policy", "after_minutes", "target"],
@@ -371,12 +423,15 @@ class ArrivalHour(models.Model):
     forecasts and the capacity page read (8 weeks of a team are about 7,000 rows instead
     of 280,000 tickets). Written only by `workforce.rollup`."""
 
-    hour = models.DateTimeField(help_text="Start of the UTC hour the tickets were opened.")
-    team_id = models.PositiveIntegerField(default=0)
-    channel = models.CharField(max_length=10)
-    tickets = models.PositiveIntegerField(default=0)
+    hour = models.DateTimeField(verbose_name=_("hour"),
+                                help_text=_("Start of the UTC hour the tickets were opened."))
+    team_id = models.PositiveIntegerField(verbose_name=_("team id"), default=0)
+    channel = models.CharField(verbose_name=_("channel"), max_length=10)
+    tickets = models.PositiveIntegerField(verbose_name=_("tickets"), default=0)
 
     class Meta:
+        verbose_name = _("arrival hour")
+        verbose_name_plural = _("arrival hours")
         constraints = [models.UniqueConstraint(fields=["team_id", "hour", "channel"],
                                                name="wf_arrival_key")]
         indexes = [models.Index(fields=["hour"], name="wf_arrival_hour")]
@@ -390,18 +445,20 @@ class HandleDay(models.Model):
     staffing table counts (tickets; of the resolved ones, those with logged time and their
     minutes, those without and their elapsed time). Written only by `workforce.rollup`."""
 
-    day = models.DateField()
-    team_id = models.PositiveIntegerField(default=0)
-    priority = models.PositiveSmallIntegerField()
-    tickets = models.PositiveIntegerField(default=0)
+    day = models.DateField(verbose_name=_("day"))
+    team_id = models.PositiveIntegerField(verbose_name=_("team id"), default=0)
+    priority = models.PositiveSmallIntegerField(verbose_name=_("priority"))
+    tickets = models.PositiveIntegerField(verbose_name=_("tickets"), default=0)
     # Resolved tickets with minutes logged on them, and the sum of those minutes.
-    tracked = models.PositiveIntegerField(default=0)
-    tracked_minutes = models.BigIntegerField(default=0)
+    tracked = models.PositiveIntegerField(verbose_name=_("tracked"), default=0)
+    tracked_minutes = models.BigIntegerField(verbose_name=_("tracked minutes"), default=0)
     # Resolved tickets without logged minutes, and their resolved − created, in microseconds.
-    untracked = models.PositiveIntegerField(default=0)
-    untracked_elapsed_us = models.BigIntegerField(default=0)
+    untracked = models.PositiveIntegerField(verbose_name=_("untracked"), default=0)
+    untracked_elapsed_us = models.BigIntegerField(verbose_name=_("untracked elapsed us"), default=0)
 
     class Meta:
+        verbose_name = _("handle day")
+        verbose_name_plural = _("handle days")
         constraints = [models.UniqueConstraint(fields=["day", "team_id", "priority"],
                                                name="wf_handle_day_key")]
 
@@ -413,10 +470,14 @@ class CapacityRollupState(models.Model):
     """Singleton: the UTC days `ArrivalHour` and `HandleDay` hold ([covered_from,
     covered_to)), and up to when changes were folded in."""
 
-    covered_from = models.DateField(null=True, blank=True)
-    covered_to = models.DateField(null=True, blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
-    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    covered_from = models.DateField(verbose_name=_("covered from"), null=True, blank=True)
+    covered_to = models.DateField(verbose_name=_("covered to"), null=True, blank=True)
+    synced_at = models.DateTimeField(verbose_name=_("synced at"), null=True, blank=True)
+    rebuilt_at = models.DateTimeField(verbose_name=_("rebuilt at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("capacity rollup state")
+        verbose_name_plural = _("capacity rollup states")
 
     def __str__(self) -> str:
         return f"Capacity rollup {self.covered_from} – {self.covered_to}"
@@ -426,7 +487,11 @@ class CapacityStaleDay(models.Model):
     """The opening day of a ticket whose time entries changed or that was deleted (what the
     sync cannot find by `updated_at`): recomputed, and removed, by the next sync."""
 
-    day = models.DateField(unique=True)
+    day = models.DateField(verbose_name=_("day"), unique=True)
+
+    class Meta:
+        verbose_name = _("capacity stale day")
+        verbose_name_plural = _("capacity stale days")
 
     def __str__(self) -> str:
         return f"stale {self.day}"
