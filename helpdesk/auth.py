@@ -44,9 +44,12 @@ class CachedPermissionsBackend(ModelBackend):
         `user_can_authenticate` reads (one query per request, not two)."""
         from django.contrib.auth import get_user_model
 
-        user = (get_user_model()._default_manager.select_related("organization")
-                .filter(pk=user_id).first())
-        return user if user is not None and self.user_can_authenticate(user) else None
+        model = get_user_model()
+        try:  # get(), not first(): no ORDER BY username to build for one row by id
+            user = model._default_manager.select_related("organization").get(pk=user_id)
+        except model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
     def user_can_authenticate(self, user: Any) -> bool:
         """A local password is refused to staff whose organization signs in through SSO."""

@@ -345,6 +345,17 @@ def _prefetched_tags(ticket: Ticket, tags: list[Tag]) -> None:
     ticket._prefetched_objects_cache = {"tags": held}
 
 
+def _prefetched_attachments(message: Message, stored: list[Attachment]) -> None:
+    """Hold a new message's attachments as if prefetched: whoever shows it (the agent
+    page's htmx answer) need not ask for what this write just stored."""
+    held = Attachment.objects.none() if not stored else Attachment.objects.filter(
+        pk__in=[a.pk for a in stored])
+    if stored:
+        held._result_cache = list(stored)
+        held._prefetch_done = True
+    message._prefetched_objects_cache = {"attachments": held}
+
+
 # --- status ---------------------------------------------------------------------------
 
 def transition(
@@ -479,9 +490,9 @@ def add_reply(
             ticket=ticket, author=author, is_public=public, by_agent=agent,
             body=body or "(attachments)", channel=channel, created_at=now,
         )
-        if attachments:
-            _store_attachments(message, attachments)
-        _store_attachments(message, sender_only_attachments, sender_only=True)
+        stored = _store_attachments(message, attachments) if attachments else []
+        stored += _store_attachments(message, sender_only_attachments, sender_only=True)
+        _prefetched_attachments(message, stored)
         if time_minutes:
             from .timetracking import log_time
 

@@ -102,9 +102,13 @@ def widthratio(value: Any, max_value: Any, max_width: int) -> str:
         return ""
 
 
-def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str]) -> Markup:
+def cached(timeout: int, name: str, *vary: Any, caller: Callable[[], str],
+           when: bool = True) -> Markup:
     """Like {% cache %}: `{% call cached(300, "name", vary...) %}...{% endcall %}`. The
-    reader's language is always part of the key: a fragment holds translated text."""
+    reader's language is always part of the key: a fragment holds translated text.
+    `when` false renders without the cache (a form bound to what the user sent)."""
+    if not when:
+        return Markup(str(caller()))  # noqa: S704 - rendered by this autoescaping environment
     key = make_template_fragment_key(
         name, [translation.get_language() or "", *(str(v) for v in vary)])
     html = cache.get(key)

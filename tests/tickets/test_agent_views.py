@@ -509,6 +509,21 @@ def test_refused_reply_changes_nothing_and_keeps_the_text(agent_client, ticket_a
     assert any("empty" in t for t in flash_texts(response))
 
 
+def test_refused_reply_keeps_its_text_when_the_fresh_composer_is_cached(agent_client, ticket_a):
+    """A fresh composer's widgets come from the fragment cache; a form bound to what the
+    agent sent neither comes from it nor goes into it."""
+    page = agent_client.get(reverse("agent:ticket", args=[ticket_a.pk])).content.decode()
+    assert 'id="reply_body">\n</textarea>' in page  # the fresh one, now cached
+    response = agent_client.post(reverse("agent:reply", args=[ticket_a.pk]), {
+        "body": "Draft answer", "visibility": "public", "set_status": "waiting_on_customer",
+    })
+    assert response.status_code == 400
+    assert "Draft answer</textarea>" in response.content.decode()
+    assert '<option value="waiting_on_customer" selected>' in response.content.decode()
+    page = agent_client.get(reverse("agent:ticket", args=[ticket_a.pk])).content.decode()
+    assert "Draft answer" not in page
+
+
 def test_bad_attachment_type_is_refused(agent_client, ticket_a):
     upload = SimpleUploadedFile("run.exe", b"MZ", content_type="application/octet-stream")
     response = agent_client.post(reverse("agent:reply", args=[ticket_a.pk]), {

@@ -213,3 +213,14 @@ def test_htmx_reply_with_time_refreshes_the_handle_time(agent_client, ticket_a):
     assert response.status_code == 200
     assert 'id="time-tracking" aria-labelledby="time-title" hx-swap-oob="true"' in html
     assert 'data-handle-minutes="9"' in html
+
+
+def test_htmx_reply_without_time_leaves_the_running_timer_card_alone(agent_client, ticket_a):
+    """The time card is swapped only when the send logged time: otherwise a running timer
+    would show as "Start timer" with an empty handle time after every note."""
+    assert agent_client.post(reverse("agent:timer_start", args=[ticket_a.pk])).status_code == 302
+    response = agent_client.post(reverse("agent:reply", args=[ticket_a.pk]), {
+        "body": "Checked the logs.", "visibility": "note"}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and "Checked the logs." in html
+    assert 'id="time-tracking"' not in html and "Start timer" not in html
