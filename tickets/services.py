@@ -475,9 +475,11 @@ def add_reply(
             ticket=ticket, author=author, is_public=public, by_agent=agent,
             body=body or "(attachments)", channel=channel, created_at=now,
         )
-        if attachments:
-            _store_attachments(message, attachments)
-        _store_attachments(message, sender_only_attachments, sender_only=True)
+        stored = _store_attachments(message, attachments) if attachments else []
+        stored += _store_attachments(message, sender_only_attachments, sender_only=True)
+        # The message as written, with its attachments: a caller showing it (the agent
+        # page's htmx answer) asks no query for them.
+        message._prefetched_objects_cache = {"attachments": stored}
         if time_minutes:
             from .timetracking import log_time
 
