@@ -171,50 +171,41 @@ _EVENT_FIELDS = [ClockEvent._meta.get_field(name)
                  for name in ("ticket", "kind", "at", "actor", "reason", "data")]
 
 
-def _write_at_once(changed: list[Clock], new: list[Clock], events: list[ClockEvent]) -> None:
-    """PostgreSQL: what a ClockWork buffered (`flush`), in one statement of three
-    data-modifying parts: the new clocks (their ids come back), the changed clocks, and
-    the clock events, whose new clocks are found by metric and cycle (unique for the
-    ticket). An agent reply stops a clock, finishes the periodic cycle and starts the
-    next: three statements through the ORM cost more to build than to run, and two round
-    trips more (issue 21). Values are prepared as the ORM saves them."""
-    conn = connection
+_statements: dict[tuple[str, int, int, int], str] = {}
+
+
+def _write_statement(conn: Any, new: int, changed: int, events: int) -> str:
+    """The text of `_write_at_once` for so many new clocks, changed clocks and events
+    (built once per shape and process)."""
+    key = (conn.alias, new, changed, events)
+    if key in _statements:
+        return _statements[key]
     qn = conn.ops.quote_name
     table = qn(Clock._meta.db_table)
-    now = timezone.now()
+    pk_type = Clock._meta.pk.rel_db_type(conn)
     parts: list[str] = []
-    params: list[Any] = []
     if new:
-        for clock in new:
-            clock.updated_at = now  # auto_now, which a bulk write does not apply
         columns = ", ".join(qn(f.column) for f in _NEW_CLOCK_FIELDS)
         row = "(" + ", ".join(["%s"] * len(_NEW_CLOCK_FIELDS)) + ")"
         parts.append(f"new_clocks AS (INSERT INTO {table} ({columns}) "  # noqa: S608
-                     f"VALUES {', '.join([row] * len(new))} "
+                     f"VALUES {', '.join([row] * new)} "
                      f"RETURNING {qn('id')}, {qn('metric')}, {qn('cycle')})")
-        params += [f.get_db_prep_save(getattr(c, f.attname), conn)
-                   for c in new for f in _NEW_CLOCK_FIELDS]
     if changed:
-        for clock in changed:
-            clock.updated_at = now
-        types = [Clock._meta.pk.rel_db_type(conn),
-                 *(f.cast_db_type(conn) for f in _CHANGED_CLOCK_FIELDS)]
+        types = [pk_type, *(f.cast_db_type(conn) for f in _CHANGED_CLOCK_FIELDS)]
         row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
         names = ", ".join(["id", *(f"v{i}" for i in range(len(_CHANGED_CLOCK_FIELDS)))])
         assignments = ", ".join(f"{qn(f.column)} = v.v{i}"
                                 for i, f in enumerate(_CHANGED_CLOCK_FIELDS))
         parts.append(f"changed_clocks AS (UPDATE {table} SET {assignments} "  # noqa: S608
-                     f"FROM (VALUES {', '.join([row] * len(changed))}) AS v({names}) "
+                     f"FROM (VALUES {', '.join([row] * changed)}) AS v({names}) "
                      f"WHERE {table}.{qn('id')} = v.id)")
-        params += [v for c in changed for v in (
-            c.pk, *(f.get_db_prep_save(getattr(c, f.attname), conn)
-                    for f in _CHANGED_CLOCK_FIELDS))]
     if events:
         metric, cycle = (Clock._meta.get_field(name) for name in ("metric", "cycle"))
-        types = [Clock._meta.pk.rel_db_type(conn), metric.cast_db_type(conn),
-                 cycle.cast_db_type(conn), *(f.cast_db_type(conn) for f in _EVENT_FIELDS),
-                 "integer"]
-        row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+        types = [pk_type, metric.cast_db_type(conn), cycle.cast_db_type(conn),
+                 *(f.cast_db_type(conn) for f in _EVENT_FIELDS)]
+        # Each row ends with its position, so the events keep their order (and ids).
+        rows = ", ".join("(" + ", ".join(f"%s::{t}" for t in types) + f", {n})"
+                         for n in range(events))
         values = [f"e.v{i}" for i in range(len(_EVENT_FIELDS))]
         names = ", ".join(["clock_id", "metric", "cycle", *(v[2:] for v in values), "ord"])
         found = ("LEFT JOIN new_clocks n ON e.clock_id IS NULL AND n.metric = e.metric "
@@ -224,16 +215,35 @@ def _write_at_once(changed: list[Clock], new: list[Clock], events: list[ClockEve
                                                    *_EVENT_FIELDS))
         parts.append(f"clock_events AS (INSERT INTO {qn(ClockEvent._meta.db_table)} "  # noqa: S608
                      f"({columns}) SELECT {clock_id}, {', '.join(values)} "
-                     f"FROM (VALUES {', '.join([row] * len(events))}) AS e({names}) "
-                     f"{found} ORDER BY e.ord)")
-        for n, event in enumerate(events):
-            clock = event.clock
-            params += [clock.pk, clock.metric, clock.cycle,
-                       *(f.get_db_prep_save(getattr(event, f.attname), conn)
-                         for f in _EVENT_FIELDS), n]
+                     f"FROM (VALUES {rows}) AS e({names}) {found} ORDER BY e.ord)")
     final = "SELECT id, metric, cycle FROM new_clocks" if new else "SELECT 1"
+    _statements[key] = f"WITH {', '.join(parts)} {final}"
+    return _statements[key]
+
+
+def _write_at_once(changed: list[Clock], new: list[Clock], events: list[ClockEvent]) -> None:
+    """PostgreSQL: what a ClockWork buffered (`flush`), in one statement of three
+    data-modifying parts: the new clocks (their ids come back), the changed clocks, and
+    the clock events, whose new clocks are found by metric and cycle (unique for the
+    ticket). An agent reply stops a clock, finishes the periodic cycle and starts the
+    next: three statements through the ORM cost more to build than to run, and two round
+    trips more (issue 21). Values are prepared as the ORM saves them."""
+    conn = transaction.get_connection()  # the connection itself, not the proxy per use
+    now = timezone.now()
+    for clock in (*new, *changed):
+        clock.updated_at = now  # auto_now, which a bulk write does not apply
+    params: list[Any] = [f.get_db_prep_save(getattr(c, f.attname), conn)
+                         for c in new for f in _NEW_CLOCK_FIELDS]
+    for clock in changed:
+        params.append(clock.pk)
+        params += [f.get_db_prep_save(getattr(clock, f.attname), conn)
+                   for f in _CHANGED_CLOCK_FIELDS]
+    for event in events:
+        clock = event.clock
+        params += [clock.pk, clock.metric, clock.cycle]
+        params += [f.get_db_prep_save(getattr(event, f.attname), conn) for f in _EVENT_FIELDS]
     with conn.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} {final}", params)
+        cursor.execute(_write_statement(conn, len(new), len(changed), len(events)), params)
         ids = {(m, c): pk for pk, m, c in cursor.fetchall()} if new else {}
     for clock in new:
         clock.pk = ids[(clock.metric, clock.cycle)]
