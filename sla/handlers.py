@@ -51,7 +51,9 @@ def on_public_reply(event: events.PublicReply) -> None:
     if events.created_in_this_write(event.ticket_id):
         return  # on_ticket_created starts the clocks from the ticket as it is now
     if event.by_agent:
-        services.record_agent_reply(event.ticket_id, at=event.at, actor=event.actor_id)
+        # The ticket as the write holds it, locked (the agent page's reply): no read.
+        ticket = events.held_ticket(event.ticket_id) or event.ticket_id
+        services.record_agent_reply(ticket, at=event.at, actor=event.actor_id)
     else:
         services.record_customer_reply(event.ticket_id, at=event.at, actor=event.actor_id)
 

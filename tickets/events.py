@@ -415,12 +415,14 @@ _frames = threading.local()
 
 @dataclass
 class _Batch:
-    """What one write emitted, the columns of ticket rows to write at its end, and the
-    tickets it created, as it wrote them (`keep_new_ticket`)."""
+    """What one write emitted, the columns of ticket rows to write at its end, the
+    tickets it created, as it wrote them (`keep_new_ticket`), and the ones it holds
+    locked (`hold_ticket`)."""
 
     events: list[TicketEvent]
     rows: dict[int, dict[str, Any]]
     new: dict[int, Any] = field(default_factory=dict)
+    held: dict[int, Any] = field(default_factory=dict)  # `hold_ticket`
 
 
 BeforeInsert = Callable[[Any, datetime], None]
@@ -471,6 +473,33 @@ def _kept(batch: _Batch, ticket_id: int) -> Any:
                if isinstance(e, TicketCreated) and e.ticket_id == ticket_id]
     if len(created) != 1 or any(e.ticket_id == ticket_id
                                 for e in batch.events[created[0] + 1:]):
+        return None
+    return ticket
+
+
+def hold_ticket(ticket: Any) -> None:
+    """The write read `ticket` FOR UPDATE in its own transaction and keeps the instance
+    as the row will be when it commits: what it changes it sets on the instance too
+    (and hands the columns to `write_ticket_later`). Its in-request handlers may then use
+    the instance (`held_ticket`) instead of reading the row again."""
+    stack = _stack()
+    if stack:
+        stack[0].held[ticket.pk] = ticket  # the outermost write publishes the events
+
+
+def held_ticket(ticket_id: int) -> Any:
+    """While the in-request handlers of a write run inside its transaction: the ticket
+    the write holds (`hold_ticket`), when the event being handled is the write's only
+    event of that ticket and the columns left for the write's UPDATE are those of the
+    instance, so nothing changed the row behind it; None otherwise (read the row)."""
+    batch = getattr(_frames, "publishing", None)
+    if batch is None or not before_commit():
+        return None
+    ticket = batch.held.get(ticket_id)
+    if ticket is None or sum(e.ticket_id == ticket_id for e in batch.events) != 1:
+        return None
+    pending = batch.rows.get(ticket_id, {})
+    if any(getattr(ticket, name, None) != value for name, value in pending.items()):
         return None
     return ticket
 

@@ -77,7 +77,9 @@ def get_ticket_for(user: User, pk: int | str, *, for_update: bool = False,
     if detail:
         qs = ticket_detail(qs)
     if for_update:
-        qs = qs.select_for_update()
+        # The organization comes along (unlocked): the write's SLA reaction uses this
+        # instance (the organization's tier sets targets) instead of reading it again.
+        qs = qs.select_related("organization").select_for_update(of=("self",))
     # get(), not first(): one row by id needs no ORDER BY, and the queue's ordering
     # (an expression) costs a fifth of this lookup's CPU to compile.
     try:

@@ -479,6 +479,9 @@ def add_reply(
                 ticket.first_response_at = now
             events.write_ticket_later(ticket.pk, updated_at=now,
                                       first_response_at=ticket.first_response_at)
+            # As the row will be: the in-request reactions (the SLA clocks) need not
+            # read it again.
+            events.hold_ticket(ticket)
         else:
             ticket = _lock_and_touch(ticket, now=now, first_response=agent and public)
         if ticket.status == Status.CLOSED:

@@ -21,13 +21,15 @@ if TYPE_CHECKING:
     from helpdesk.models import User
 
 
-def _work(ticket: Ticket | int, *, at: datetime, actor: User | int | None) -> ClockWork:
-    """The ticket's locked clocks; given an id, the ticket is read with them (or not at
-    all when it has none)."""
+def _work(ticket: Ticket | int, *, at: datetime, actor: User | int | None,
+          current: bool = False) -> ClockWork:
+    """The ticket's locked clocks (`current`: see ClockWork); given an id, the ticket is
+    read with them (or not at all when it has none)."""
     buffered = ticket_events.before_commit()
     if isinstance(ticket, int):
-        return ClockWork(ticket, at=at, actor=actor, buffered=buffered)
-    return ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket, buffered=buffered)
+        return ClockWork(ticket, at=at, actor=actor, buffered=buffered, current=current)
+    return ClockWork(ticket.pk, at=at, actor=actor, ticket=ticket, buffered=buffered,
+                     current=current)
 
 
 # Inside the write's own transaction (tickets.events) these run without a savepoint of
@@ -106,7 +108,8 @@ def start_planned(ticket: Ticket, *, at: datetime) -> bool:
 def record_agent_reply(ticket: Ticket | int, *, at: datetime, actor: User | int | None) -> None:
     """A public agent reply: first and next response met, next periodic-update cycle."""
     with transaction.atomic(savepoint=False):
-        work = _work(ticket, at=at, actor=actor)
+        # The rule reads only the running clocks and the latest periodic cycle.
+        work = _work(ticket, at=at, actor=actor, current=True)
         if not work.clocks:
             return
         agent_reply_rule(work)
