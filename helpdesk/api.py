@@ -5,6 +5,7 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 from django_otp import match_token
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -113,7 +114,7 @@ class StrictBooleanField(forms.NullBooleanField):
             return True
         if value in (False, "false", "False", "0"):
             return False
-        raise forms.ValidationError("Give true or false.", code="invalid")
+        raise forms.ValidationError(_("Give true or false."), code="invalid")
 
     def validate(self, value) -> None:
         pass

@@ -33,5 +33,5 @@ class IncidentsConfig(AppConfig):
         from tickets import bulk_actions
 
         bulk_actions.register(bulk_actions.BulkAction(
-            "declare_incident", "Declare incident from selected",
+            "declare_incident", _("Declare incident from selected"),
             url_name="incidents:bulk_declare", permission="incidents.declare_incident"))

@@ -153,8 +153,8 @@ def clean_value(field: FieldDefinition, raw: Any) -> Any:
         try:
             number = int(str(raw).strip()) if not isinstance(raw, int) else raw
         except ValueError:
-            raise ValidationError("Give a whole number." if kind == NUMBER
-                                  else "Give an id.") from None
+            raise ValidationError(_("Give a whole number.") if kind == NUMBER
+                                  else _("Give an id.")) from None
         if isinstance(raw, float) and raw != int(raw):
             raise ValidationError(_("Give a whole number."))
         low = -MAX_NUMBER if kind == NUMBER else 1
