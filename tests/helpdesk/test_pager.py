@@ -18,7 +18,7 @@ def test_links_keep_filters_and_path():
 
 
 def test_first_and_last_pages_and_options():
-    first = _render("/x/", 1, noun="ticket", label="Pages of the log", newer_older=True)
+    first = _render("/x/", 1, counted="100 tickets", label="Pages of the log", newer_older=True)
     assert 'rel="prev"' not in first and "Older →" in first
     assert "· 100 tickets" in first and 'aria-label="Pages of the log"' in first
     assert 'rel="next"' not in _render("/x/?page=10", 10)
