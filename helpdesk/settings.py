@@ -273,9 +273,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A worker that dies with tasks in hand: they come back after 10 minutes (not the
     # default hour), looked for every 10 s. Every task is idempotent, so early is harmless.
+    # The look runs under a Redis lock, held a minute (not kombu's five) by a worker that
+    # dies while holding it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": 600, "unacked_restore_interval": 10,
-        "unacked_restore_throttle": 1,
+        "unacked_restore_throttle": 1, "unacked_mutex_expire": 60,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True

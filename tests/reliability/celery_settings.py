@@ -17,6 +17,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Look for such messages every second (kombu's default: every 10 s × 10 calls).
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
+    # The restore runs under a Redis lock; a worker killed while holding it would block
+    # every restore for kombu's default 5 minutes, longer than any wait here.
+    "unacked_mutex_expire": 5,
 }
 # Reconnect quickly after a Redis restart.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -42,14 +42,19 @@ def free_port() -> int:
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.05,
-             what: str = "condition") -> object:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+             what: str | Callable[[], str] = "condition") -> object:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds.
+
+    `what` may be a callable, evaluated only on failure: the processes' logs as they are
+    when the wait gives up, not as they were when it began."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
+            if callable(what):
+                what = what()
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
 

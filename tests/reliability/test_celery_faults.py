@@ -155,8 +155,8 @@ def test_worker_killed_during_escalation_fan_out_sends_each_notification_once(
 
     celery.worker(concurrency=2)  # restarted, e.g. by systemd
     celery.send("sla.tasks.scan_due_clocks")  # the next beat tick
-    wait_for(due.all_emailed, timeout=90, what="every notification e-mailed\n"
-             + celery.output())
+    wait_for(due.all_emailed, timeout=90,
+             what=lambda: "every notification e-mailed\n" + celery.output())
     wait_for(lambda: drained(redis_server), timeout=30, what="the queue to drain")
     due.assert_fired_once()
     assert_each_mail_once(sink, due.message_ids(), processes_killed=2)
@@ -178,7 +178,7 @@ def test_pool_process_killed_mid_task_is_redelivered_and_surveys_go_out_once(
     # No new task is sent: acks_late + reject_on_worker_lost put the message back at once.
     ids = [s.pk for s in surveys]
     wait_for(lambda: not Survey.objects.filter(pk__in=ids, status=Survey.Status.SCHEDULED)
-             .exists(), timeout=60, what="every survey sent\n" + celery.output())
+             .exists(), timeout=60, what=lambda: "every survey sent\n" + celery.output())
     wait_for(lambda: drained(redis_server), timeout=30, what="the queue to drain")
     assert set(Survey.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
     assert_each_mail_once(sink, {stable_message_id(f"survey:{pk}") for pk in ids},
@@ -200,8 +200,8 @@ def test_redis_crash_mid_run_work_resumes_and_beat_catches_up(
     late = due.add(5)
     redis_server.start()  # same port, same append-only file
 
-    wait_for(due.all_emailed, timeout=90, what="every notification e-mailed\n"
-             + celery.output())
+    wait_for(due.all_emailed, timeout=90,
+             what=lambda: "every notification e-mailed\n" + celery.output())
     celery.stop(beat)
     wait_for(lambda: drained(redis_server), timeout=30, what="the queue to drain")
     due.assert_fired_once()
@@ -219,7 +219,7 @@ def test_two_beats_at_once_still_fire_and_send_everything_once(
     ids = [s.pk for s in surveys]
     wait_for(lambda: due.all_emailed() and not Survey.objects.filter(
         pk__in=ids, status=Survey.Status.SCHEDULED).exists(),
-        timeout=90, what="every notification and survey sent\n" + celery.output())
+        timeout=90, what=lambda: "every notification and survey sent\n" + celery.output())
     # Both beats keep firing for a few more ticks: nothing new may go out.
     time.sleep(3)
     for beat in beats:

@@ -42,7 +42,7 @@ def test_the_digest_job_run_many_times_at_once_sends_each_digest_once(
     for _ in range(8):  # a duplicate beat, a retry, an operator running it by hand...
         celery.send(TASK)
     wait_for(lambda: not Notification.objects.filter(emailed_at__isnull=True).exists(),
-             timeout=60, what="every notice in a digest\n" + celery.output())
+             timeout=60, what=lambda: "every notice in a digest\n" + celery.output())
     wait_for(lambda: redis_server.queue_length() == 0 and redis_server.unacked() == 0,
              timeout=30, what="the queue to drain")
     expected = {stable_message_id(f"digest:{uid}:{ids[0]}:{ids[-1]}")

@@ -55,7 +55,7 @@ def test_worker_killed_while_reminders_go_out_each_customer_gets_one(
     celery.worker(concurrency=2)  # restarted
     celery.send("mailgate.tasks.scan_waiting_tickets")  # the next beat tick
     wait_for(lambda: reminders().filter(status=OutboundStatus.SENT).count() == len(tickets),
-             timeout=90, what="every reminder sent\n" + celery.output())
+             timeout=90, what=lambda: "every reminder sent\n" + celery.output())
     wait_for(lambda: drained(redis_server), timeout=30, what="the queue to drain")
     assert sorted(reminders().values_list("ticket_id", flat=True)) == sorted(tickets)
     assert set(WaitingTicket.objects.values_list("step", flat=True)) == {1}

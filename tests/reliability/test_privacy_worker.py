@@ -28,7 +28,7 @@ def test_a_worker_builds_the_export_once_with_progress(celery, tmp_path):
     celery.send("privacy.tasks.build_export_task", request.pk)
     celery.send("privacy.tasks.build_export_task", request.pk)  # a duplicate delivery
     wait_for(lambda: PrivacyRequest.objects.get(pk=request.pk).state == "ready",
-             timeout=90, what="the export to be built\n" + celery.output())
+             timeout=90, what=lambda: "the export to be built\n" + celery.output())
     request.refresh_from_db()
     assert request.progress == 100
     exports = list((tmp_path / "media" / "privacy-exports").iterdir())
