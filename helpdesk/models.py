@@ -50,11 +50,11 @@ def staff_only() -> models.Q:
 
 
 class SupportTier(models.TextChoices):
-    ENTERPRISE = "enterprise", "Enterprise"
-    BUSINESS = "business", "Business"
-    PROFESSIONAL = "professional", "Professional"
-    STARTER = "starter", "Starter"
-    FREE = "free", "Free"
+    ENTERPRISE = "enterprise", _("Enterprise")
+    BUSINESS = "business", _("Business")
+    PROFESSIONAL = "professional", _("Professional")
+    STARTER = "starter", _("Starter")
+    FREE = "free", _("Free")
 
 
 class Organization(models.Model):

@@ -291,18 +291,18 @@ class Attachment(models.Model):
 
 
 class EventKind(models.TextChoices):
-    CREATED = "created", "Created"
-    STATUS = "status", "Status changed"
-    FIELD = "field", "Field changed"
-    REPLY = "reply", "Public reply"
-    NOTE = "note", "Internal note"
-    ESCALATED = "escalated", "Escalated"
-    MERGED = "merged", "Merged"
-    ROUTED = "routed", "Routed by rule"
-    RULE = "rule", "Trigger or automation"
-    MACRO = "macro", "Macro applied"
-    ATTACHMENT = "attachment", "Attachment added"
-    RETURNED = "esc_returned", "Escalation returned"
+    CREATED = "created", _("Created")
+    STATUS = "status", _("Status changed")
+    FIELD = "field", _("Field changed")
+    REPLY = "reply", _("Public reply")
+    NOTE = "note", _("Internal note")
+    ESCALATED = "escalated", _("Escalated")
+    MERGED = "merged", _("Merged")
+    ROUTED = "routed", _("Routed by rule")
+    RULE = "rule", _("Trigger or automation")
+    MACRO = "macro", _("Macro applied")
+    ATTACHMENT = "attachment", _("Attachment added")
+    RETURNED = "esc_returned", _("Escalation returned")
 
 
 class TicketEvent(AppendOnlyModel):

@@ -12,22 +12,6 @@ from django.utils.translation import gettext, gettext_noop, ngettext
 
 from .models import EventKind
 
-# The labels of EventKind, marked for the catalogue here where they are shown.
-KIND_WORDS: dict[str, str] = {
-    EventKind.CREATED: gettext_noop("Created"),
-    EventKind.STATUS: gettext_noop("Status changed"),
-    EventKind.FIELD: gettext_noop("Field changed"),
-    EventKind.REPLY: gettext_noop("Public reply"),
-    EventKind.NOTE: gettext_noop("Internal note"),
-    EventKind.ESCALATED: gettext_noop("Escalated"),
-    EventKind.MERGED: gettext_noop("Merged"),
-    EventKind.ROUTED: gettext_noop("Routed by rule"),
-    EventKind.RULE: gettext_noop("Trigger or automation"),
-    EventKind.MACRO: gettext_noop("Macro applied"),
-    EventKind.ATTACHMENT: gettext_noop("Attachment added"),
-    EventKind.RETURNED: gettext_noop("Escalation returned"),
-}
-
 # The `field` names the services write (custom fields are "custom:<key>").
 FIELD_WORDS: dict[str, str] = {
     "status": gettext_noop("Status"), "priority": gettext_noop("Priority"),
@@ -44,8 +28,10 @@ _CARRIED_NOTE = re.compile(r"(\d+) messages carried over")
 
 def kind_label(kind: str) -> str:
     """"note" -> "Internal note" in the reader's language; an unknown code as is."""
-    word = KIND_WORDS.get(kind)
-    return gettext(word) if word else kind
+    try:
+        return str(EventKind(kind).label)
+    except ValueError:
+        return kind
 
 
 def field_label(field: str) -> str:

@@ -160,3 +160,19 @@ def test_admin_action_names_in_the_admins_language(client, language, customer_a)
     assert response.status_code == 200
     assert says(language, "Gelöste Tickets schließen", "Close resolved tickets") \
         in response.content.decode()
+
+
+def test_tier_filters_and_event_kinds_offer_the_readers_words(client, language, customer_a):
+    """The tier choices of the SLA and metrics filters and the API's event labels come from
+    the model's own choices, so they follow the reader's language too."""
+    manager = make_user(Role.MANAGER, username=f"manager_{language}", language=language)
+    client.force_login(manager)
+    for url in (reverse("sla:dashboard"), reverse("metrics:manager")):
+        page = client.get(url).content.decode()
+        assert says(language, '<option value="free">Kostenlos</option>',
+                    '<option value="free">Free</option>') in page, url
+    ticket = make_ticket(customer_a)
+    events = client.get(f"/api/v1/tickets/{ticket.pk}/events/",
+                        HTTP_ACCEPT_LANGUAGE=language).json()
+    rows = events.get("results", events) if isinstance(events, dict) else events
+    assert says(language, "Erstellt", "Created") in [row["kind_label"] for row in rows]
