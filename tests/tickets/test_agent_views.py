@@ -800,3 +800,23 @@ def test_cached_conversation_shows_every_new_reply_and_event(client, agent, tick
     assert "First look" in html
     services.transition(ticket_a, "resolved", actor=agent)
     assert "Resolved" in client.get(url).content.decode()
+
+
+def test_the_composer_stays_in_the_mode_just_used(agent_client, ticket_a):
+    """After an internal note the fresh composer is a note again (an agent writing down
+    findings adds several), after a public reply a reply; the page itself opens on a reply."""
+    url = reverse("agent:reply", args=[ticket_a.pk])
+
+    def checked(html: str) -> list[str]:
+        return re.findall(r'name="visibility" value="(\w+)"[^>]* checked', html)
+
+    page = agent_client.get(reverse("agent:ticket", args=[ticket_a.pk]))  # caches the tabs
+    assert checked(page.content.decode()) == ["public"]
+    response = agent_client.post(url, {"body": "Logs show a timeout.", "visibility": "note"},
+                                 HTTP_HX_REQUEST="true")
+    assert checked(response.content.decode()) == ["note"]
+    response = agent_client.post(url, {"body": "Now on it.", "visibility": "public"},
+                                 HTTP_HX_REQUEST="true")
+    assert checked(response.content.decode()) == ["public"]
+    page = agent_client.get(reverse("agent:ticket", args=[ticket_a.pk])).content.decode()
+    assert checked(page) == ["public"]

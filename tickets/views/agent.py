@@ -572,7 +572,10 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         # The new composer carries the ticket's new version: the next send (and the
         # poll) compare with it, so the check before sending holds for every send.
         response = render(request, "tickets/agent/reply_partial.html", {
-            "ticket": ticket, "message": message, "reply_form": ReplyForm(ticket=ticket),
+            "ticket": ticket, "message": message,
+            # The agent stays in the mode just used: a second note is a note again.
+            "reply_form": ReplyForm(ticket=ticket,
+                                    initial={"visibility": data["visibility"]}),
             **timed, **_seen_context(ticket), **_composer_context(),
         })
         response["HX-Reswap"] = "none"  # only the out-of-band parts land
