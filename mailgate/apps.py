@@ -21,4 +21,4 @@ class MailgateConfig(AppConfig):
         rules.register()  # "e-mail the requester from a template" for triggers
         from tickets.views import portal
 
-        portal.register_portal_link("E-mail preferences", "mailgate:preferences")
+        portal.register_portal_link(_("E-mail preferences"), "mailgate:preferences")

@@ -18,6 +18,7 @@ from .models import Category, Channel, Priority, Ticket
 from .state_machine import LABELS, OPEN_STATUSES, Status
 from .widgets import use_fast_selects
 
+ANY = gettext_lazy("Any")
 OPEN_STATUS_CHOICES = [(s.value, gettext_lazy(LABELS[s])) for s in Status if s in OPEN_STATUSES]
 
 
@@ -27,24 +28,24 @@ def _agents(request) -> QuerySet:
 
 class TicketFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        method="filter_q", label="Search",
+        method="filter_q", label=gettext_lazy("Search"),
         widget=forms.SearchInput(attrs={"data-shortcut": "search",
-                                        "placeholder": "Subject or #id"}),
+                                        "placeholder": gettext_lazy("Subject or #id")}),
     )
-    status = django_filters.ChoiceFilter(choices=OPEN_STATUS_CHOICES, empty_label="Any")
-    priority = django_filters.ChoiceFilter(choices=Priority.choices, empty_label="Any")
-    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), empty_label="Any")
+    status = django_filters.ChoiceFilter(choices=OPEN_STATUS_CHOICES, empty_label=ANY)
+    priority = django_filters.ChoiceFilter(choices=Priority.choices, empty_label=ANY)
+    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), empty_label=ANY)
     assignee = django_filters.ModelChoiceFilter(
-        queryset=_agents, empty_label="Anyone", null_label="Unassigned",
+        queryset=_agents, empty_label=gettext_lazy("Anyone"), null_label=gettext_lazy("Unassigned"),
     )
     category = django_filters.ModelChoiceFilter(queryset=Category.objects.all(),
-                                                empty_label="Any")
-    channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="Any")
+                                                empty_label=ANY)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label=ANY)
     tier = django_filters.ChoiceFilter(
         field_name="organization__support_tier", choices=SupportTier.choices,
-        empty_label="Any", label="Support tier",
+        empty_label=gettext_lazy("Any"), label=gettext_lazy("Support tier"),
     )
-    tag = django_filters.CharFilter(method="filter_tag", label="Tag")
+    tag = django_filters.CharFilter(method="filter_tag", label=gettext_lazy("Tag"))
 
     class Meta:
         model = Ticket
@@ -61,8 +62,9 @@ class TicketFilter(django_filters.FilterSet):
         self.form.auto_id = "filter_%s"
         use_fast_selects(self.form.fields)
         # Render the agent picker from the cached list (validation still uses the queryset).
+        # (per request: lazy enough)
         self.form.fields["assignee"].widget.choices = [
-            ("", "Anyone"), ("null", "Unassigned"), *agent_choices()]  # per request: lazy enough
+            ("", gettext_lazy("Anyone")), ("null", gettext_lazy("Unassigned")), *agent_choices()]
         self.form.fields["assignee"].label_from_instance = lambda user: user.display_name
 
     def filter_q(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
@@ -104,10 +106,11 @@ def _custom_filter(field) -> django_filters.Filter:
               "label": field.label}
     if field.field_type in cf.WITH_CHOICES:
         return django_filters.ChoiceFilter(choices=[(c, c) for c in field.choices],
-                                           empty_label="Any", **common)
+                                           empty_label=ANY, **common)
     if field.field_type == cf.CHECKBOX:
-        return django_filters.ChoiceFilter(choices=[("true", "Yes"), ("false", "No")],
-                                           empty_label="Any", **common)
+        return django_filters.ChoiceFilter(
+            choices=[("true", gettext_lazy("Yes")), ("false", gettext_lazy("No"))],
+            empty_label=ANY, **common)
     return django_filters.CharFilter(**common)
 
 

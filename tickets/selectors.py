@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 
 from helpdesk.models import Membership, User, staff_only
 
@@ -89,10 +90,10 @@ def get_ticket_for(user: User, pk: int | str, *, for_update: bool = False,
 
 
 QUEUE_NAMES = {
-    "mine": "Mine",
-    "teams": "My teams",
-    "unassigned": "Unassigned",
-    "open": "All open",
+    "mine": gettext_lazy("Mine"),
+    "teams": gettext_lazy("My teams"),
+    "unassigned": gettext_lazy("Unassigned"),
+    "open": gettext_lazy("All open"),
 }
 
 

@@ -176,3 +176,30 @@ def test_tier_filters_and_event_kinds_offer_the_readers_words(client, language, 
                         HTTP_ACCEPT_LANGUAGE=language).json()
     rows = events.get("results", events) if isinstance(events, dict) else events
     assert says(language, "Erstellt", "Created") in [row["kind_label"] for row in rows]
+
+
+def test_the_queue_filters_and_the_portal_links_in_the_readers_language(client, staff, language,
+                                                                         customer_a):
+    """Queue names, the filter bar (django-filter's labels and empty choices) and the links
+    other apps register on the portal are lazy: shown in each reader's language, not in
+    the language of whoever loaded the module first."""
+    client.force_login(staff)
+    page = client.get(reverse("agent:queue", args=["open"])).content.decode()
+    for german, english in [("<h1>Alle offenen</h1>", "<h1>All open</h1>"),
+                            ('<label for="filter_q">Suchen</label>',
+                             '<label for="filter_q">Search</label>'),
+                            ('<label for="filter_tier">Support-Stufe</label>',
+                             '<label for="filter_tier">Support tier</label>'),
+                            ('<option value="null">Nicht zugewiesen</option>',
+                             '<option value="null">Unassigned</option>'),
+                            ('<option value="" selected>Beliebig</option>',
+                             '<option value="" selected>Any</option>'),
+                            ('placeholder="Betreff oder #Nr."', 'placeholder="Subject or #id"'),
+                            ('<span class="nav-label">Meine</span>',
+                             '<span class="nav-label">Mine</span>')]:
+        assert says(language, german, english) in page
+    customer = make_user(Role.CUSTOMER, org=customer_a.organization,
+                         username=f"customer_{language}", language=language)
+    client.force_login(customer)
+    portal = client.get(reverse("portal:tickets")).content.decode()
+    assert says(language, ">E-Mail-Einstellungen</a>", ">E-mail preferences</a>") in portal

@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -100,10 +101,12 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 # Extension point: links other apps add to the head of the customer's request list (the
 # e-mail preferences of mailgate), as (label, URL name), without `tickets` knowing them.
-_portal_links: list[tuple[str, str]] = []
+# The label is lazy (gettext_lazy): registered once at start-up, shown in each reader's
+# language.
+_portal_links: list[tuple[str | Promise, str]] = []
 
 
-def register_portal_link(label: str, url_name: str) -> None:
+def register_portal_link(label: str | Promise, url_name: str) -> None:
     if (label, url_name) not in _portal_links:
         _portal_links.append((label, url_name))
 
