@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.utils.text import slugify
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import AppendOnlyModel
 
@@ -60,7 +60,7 @@ class Investigation(models.Model):
         verbose_name_plural = _("investigations")
 
     def __str__(self) -> str:
-        return f"Investigation of #{self.ticket_id}"
+        return gettext("Investigation of #%(ticket)s") % {"ticket": self.ticket_id}
 
     def snapshot(self) -> dict[str, str]:
         return {f: getattr(self, f) for f in self.SNAPSHOT_FIELDS}
@@ -198,7 +198,8 @@ class PlaybookRun(models.Model):
         indexes = [models.Index(fields=["playbook", "started_at"], name="cw_run_playbook")]
 
     def __str__(self) -> str:
-        return f"{self.playbook} on #{self.ticket_id}"
+        return gettext("%(playbook)s on #%(ticket)s") % {"playbook": self.playbook,
+                                                        "ticket": self.ticket_id}
 
 
 class StepCheck(models.Model):
@@ -217,7 +218,7 @@ class StepCheck(models.Model):
                                                name="cw_one_check_per_step")]
 
     def __str__(self) -> str:
-        return f"Step {self.step_id} of run {self.run_id}"
+        return gettext("Step %(step)s of run %(run)s") % {"step": self.step_id, "run": self.run_id}
 
 
 class EngineeringLink(models.Model):
@@ -255,7 +256,8 @@ class EngineeringLink(models.Model):
         indexes = [models.Index(fields=["tracker", "key"], name="cw_link_key")]
 
     def __str__(self) -> str:
-        return f"{self.key} ({self.status or 'no status'})"
+        status = self.status or gettext("no status")
+        return f"{self.key} ({status})"
 
 
 class FeedbackKind(models.TextChoices):
@@ -314,7 +316,7 @@ class FeedbackMention(models.Model):
                    models.Index(fields=["created_at"], name="cw_mention_created")]
 
     def __str__(self) -> str:
-        return f"{self.item} on #{self.ticket_id}"
+        return gettext("%(item)s on #%(ticket)s") % {"item": self.item, "ticket": self.ticket_id}
 
 
 class Signal(models.TextChoices):
@@ -349,7 +351,9 @@ class AtRiskAlert(models.Model):
                                                name="cw_one_alert_per_period")]
 
     def __str__(self) -> str:
-        return f"{self.get_signal_display()} at {self.organization} ({self.period})"
+        return gettext("%(signal)s at %(organization)s (%(period)s)") % {
+            "signal": self.get_signal_display(), "organization": self.organization,
+            "period": self.period}
 
 
 class VocReport(models.Model):
@@ -365,7 +369,7 @@ class VocReport(models.Model):
         ordering = ["-week_start"]
 
     def __str__(self) -> str:
-        return f"Voice of customer, week of {self.week_start}"
+        return gettext("Voice of customer, week of %(date)s") % {"date": self.week_start}
 
 
 class CaseworkHour(models.Model):
@@ -423,7 +427,9 @@ class CaseworkHour(models.Model):
                                                name="cw_hour_key")]
 
     def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00} team {self.team_id} category {self.category_id}"
+        return gettext("%(hour)s team %(team)s category %(category)s") % {
+            "hour": f"{self.hour:%Y-%m-%d %H:00}", "team": self.team_id,
+            "category": self.category_id}
 
 
 class CaseworkRollupState(models.Model):
@@ -440,7 +446,8 @@ class CaseworkRollupState(models.Model):
         verbose_name_plural = _("casework rollup states")
 
     def __str__(self) -> str:
-        return f"Casework rollup {self.covered_from} – {self.covered_to}"
+        return gettext("Casework rollup %(start)s – %(end)s") % {"start": self.covered_from,
+                                                                 "end": self.covered_to}
 
 
 class CaseworkStaleHour(models.Model):
@@ -454,4 +461,4 @@ class CaseworkStaleHour(models.Model):
         verbose_name_plural = _("casework stale hours")
 
     def __str__(self) -> str:
-        return f"stale {self.hour:%Y-%m-%d %H:00}"
+        return gettext("stale %(when)s") % {"when": f"{self.hour:%Y-%m-%d %H:00}"}

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -235,7 +236,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.team}"
+        return gettext("%(user)s in %(team)s") % {"user": self.user, "team": self.team}
 
 
 class Notification(models.Model):
@@ -316,7 +317,7 @@ class NotificationPreference(models.Model):
         verbose_name_plural = _("notification preferences")
 
     def __str__(self) -> str:
-        return f"Notification preferences of {self.user}"
+        return gettext("Notification preferences of %(user)s") % {"user": self.user}
 
 
 class NoticeTemplate(models.Model):
@@ -352,7 +353,8 @@ class NoticeTemplate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.key} ({self.team or 'all teams'})"
+        team = self.team or gettext("all teams")
+        return f"{self.key} ({team})"
 
 
 class AuditEntry(AppendOnlyModel):
@@ -386,4 +388,6 @@ class AuditEntry(AppendOnlyModel):
         indexes = [models.Index(fields=["model", "object_id"], name="audit_object")]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.model} #{self.object_id} by {self.actor_label}"
+        return gettext("%(action)s %(model)s #%(object)s by %(actor)s") % {
+            "action": self.get_action_display(), "model": self.model, "object": self.object_id,
+            "actor": self.actor_label}

@@ -56,7 +56,7 @@ class ImportRun(models.Model):
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+        return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
 
 
 class ImportedRecord(models.Model):

@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.text import format_lazy
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import AppendOnlyModel, staff_only
 
@@ -91,7 +91,8 @@ class EscalationStep(models.Model):
         ordering = ["severity", "after_minutes", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.severity.label} +{self.after_minutes} min: {self.label}"
+        return gettext("%(severity)s +%(minutes)s min: %(label)s") % {
+            "severity": self.severity.label, "minutes": self.after_minutes, "label": self.label}
 
 
 class Status(models.TextChoices):
@@ -254,7 +255,7 @@ class TimelineEntry(AppendOnlyModel):
         verbose_name_plural = _("timeline entries")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%H:%M} {self.kind}: {self.body[:40]}"
+        return f"{self.created_at:%H:%M} {self.get_kind_display()}: {self.body[:40]}"
 
 
 class IncidentTicket(models.Model):
@@ -347,7 +348,8 @@ class PublicUpdate(models.Model):
                    models.Index(fields=["-created_at"], name="update_recent")]
 
     def __str__(self) -> str:
-        return f"{self.incident.reference} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+        return (f"{self.incident.reference} {self.get_kind_display()} "
+                f"{self.created_at:%Y-%m-%d %H:%M}")
 
 
 class UpdateDelivery(models.Model):
@@ -374,7 +376,8 @@ class UpdateDelivery(models.Model):
         verbose_name_plural = _("update deliveries")
 
     def __str__(self) -> str:
-        return f"update {self.update_id} → #{self.ticket_id}"
+        return gettext("update %(update)s → #%(ticket)s") % {"update": self.update_id,
+                                                            "ticket": self.ticket_id}
 
 
 class Fire(models.Model):
@@ -419,7 +422,7 @@ class Review(models.Model):
         verbose_name_plural = _("reviews")
 
     def __str__(self) -> str:
-        return f"Review of {self.incident.reference}"
+        return gettext("Review of %(incident)s") % {"incident": self.incident.reference}
 
 
 class ActionItem(models.Model):

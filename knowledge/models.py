@@ -10,6 +10,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel, staff_only
@@ -235,7 +236,7 @@ class ArticleVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.article} v{self.number} ({self.state})"
+        return f"{self.article} v{self.number} ({self.get_state_display()})"
 
 
 class ArticleEventKind(models.TextChoices):
@@ -261,7 +262,9 @@ class ArticleEvent(AppendOnlyModel):
         ordering = ["article", "created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.article} {self.kind} by {self.actor or 'system'}"
+        return gettext("%(article)s %(kind)s by %(actor)s") % {
+            "article": self.article, "kind": self.get_kind_display(),
+            "actor": self.actor or gettext("System")}
 
 
 class Synonym(models.Model):
@@ -337,7 +340,7 @@ class Visit(models.Model):
         indexes = [models.Index(fields=["user", "-last_seen_at"], name="kb_visit_user_recent")]
 
     def __str__(self) -> str:
-        return f"visit {self.key}"
+        return gettext("visit %(key)s") % {"key": self.key}
 
 
 class SearchSource(models.TextChoices):
@@ -395,7 +398,7 @@ class ArticleView(models.Model):
         indexes = [models.Index(fields=["article", "created_at"], name="kb_view_article_time")]
 
     def __str__(self) -> str:
-        return f"view of {self.article_id}"
+        return gettext("view of %(article)s") % {"article": self.article_id}
 
 
 class VoteReason(models.TextChoices):
@@ -429,7 +432,9 @@ class ArticleVote(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{'helpful' if self.helpful else 'not helpful'}: {self.article_id}"
+        if self.helpful:
+            return gettext("helpful: %(article)s") % {"article": self.article_id}
+        return gettext("not helpful: %(article)s") % {"article": self.article_id}
 
 
 class FlagKind(models.TextChoices):

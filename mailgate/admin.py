@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import formats, timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from helpdesk.models import NoticeTemplate
 from helpdesk.notice_templates import (
@@ -198,8 +198,9 @@ def preview_notice(key: str, ticket: Ticket, template: NoticeTemplate | None = N
                         context={"user": ticket.requester_id, "merged_into": ticket.pk,
                                  "reminder_number": 1,
                                  "auto_resolve_days": waiting.auto_resolve_days(),
-                                 "tickets": [ticket.pk], "incident_title": "Example incident",
-                                 "update_text": "Example update: engineers are on it.",
+                                 "tickets": [ticket.pk],
+                                 "incident_title": gettext("Example incident"),
+                                 "update_text": gettext("Example update: engineers are on it."),
                                  "status_url": "https://status.example"})
     values = notices.notice_values(row)
     if template is not None:
@@ -231,5 +232,5 @@ class TeamSenderAdmin(admin.ModelAdmin):
                 rendered = preview_notice(form.cleaned_data["key"], ticket,
                                           form.cleaned_data["template"])
         return TemplateResponse(request, "admin/mailgate/notice_preview.html", {
-            **self.admin_site.each_context(request), "title": "Preview a customer notice",
+            **self.admin_site.each_context(request), "title": _("Preview a customer notice"),
             "form": form, "rendered": rendered, "opts": self.model._meta})

@@ -7,6 +7,7 @@ import os
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Priority
@@ -149,7 +150,8 @@ class Quarantine(models.Model):
         verbose_name_plural = _("quarantined messages")
 
     def __str__(self) -> str:
-        return f"quarantined {self.received_at:%Y-%m-%d %H:%M}: {self.error[:60]}"
+        return gettext("quarantined %(received)s: %(error)s") % {
+            "received": f"{self.received_at:%Y-%m-%d %H:%M}", "error": self.error[:60]}
 
 
 class OutboundStatus(models.TextChoices):
@@ -266,8 +268,10 @@ class BounceMark(models.Model):
         ordering = ["-bounced_at", "-id"]
 
     def __str__(self) -> str:
-        state = "cleared" if self.cleared_at else "held"
-        return f"{self.address} ({self.status or 'bounced'}, {state})"
+        values = {"address": self.address, "status": self.status or gettext("bounced")}
+        if self.cleared_at:
+            return gettext("%(address)s (%(status)s, cleared)") % values
+        return gettext("%(address)s (%(status)s, held)") % values
 
     @property
     def is_held(self) -> bool:
@@ -302,7 +306,8 @@ class HeldEmail(models.Model):
                                                name="held_once_per_address")]
 
     def __str__(self) -> str:
-        return f"{self.kind} to {self.address} held"
+        return gettext("%(kind)s to %(address)s held") % {"kind": self.kind,
+                                                          "address": self.address}
 
 
 class CustomerMailPreference(models.Model):
@@ -331,7 +336,7 @@ class CustomerMailPreference(models.Model):
         verbose_name_plural = _("customer mail preferences")
 
     def __str__(self) -> str:
-        return f"e-mail preferences of {self.user}"
+        return gettext("e-mail preferences of %(user)s") % {"user": self.user}
 
 
 class TeamSender(models.Model):
@@ -373,4 +378,5 @@ class WaitingTicket(models.Model):
         verbose_name_plural = _("waiting tickets")
 
     def __str__(self) -> str:
-        return f"#{self.ticket_id} waiting since {self.waiting_since:%Y-%m-%d %H:%M}"
+        return gettext("#%(ticket)s waiting since %(since)s") % {
+            "ticket": self.ticket_id, "since": f"{self.waiting_since:%Y-%m-%d %H:%M}"}

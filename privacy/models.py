@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -57,7 +58,8 @@ class PrivacyRequest(models.Model):
                         "Can export and erase customers' personal data")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} of {self.subject_label}"
+        return gettext("%(kind)s of %(subject)s") % {"kind": self.get_kind_display(),
+                                                   "subject": self.subject_label}
 
 
 class RetentionPolicy(models.Model):
@@ -83,7 +85,9 @@ class RetentionPolicy(models.Model):
             name="one_global_retention_policy")]
 
     def __str__(self) -> str:
-        return f"Retention for {self.organization or 'everyone'}"
+        if self.organization_id is None:
+            return gettext("Retention for everyone")
+        return gettext("Retention for %(organization)s") % {"organization": self.organization}
 
 
 class LegalHold(models.Model):
@@ -110,7 +114,8 @@ class LegalHold(models.Model):
             name="legal_hold_has_target")]
 
     def __str__(self) -> str:
-        return f"Legal hold on {self.organization or self.ticket}: {self.reason}"
+        return gettext("Legal hold on %(target)s: %(reason)s") % {
+            "target": self.organization or self.ticket, "reason": self.reason}
 
 
 class RetentionRun(models.Model):
@@ -128,4 +133,7 @@ class RetentionRun(models.Model):
         ordering = ["-started_at"]
 
     def __str__(self) -> str:
-        return f"Retention {'dry run' if self.dry_run else 'run'} at {self.started_at:%Y-%m-%d}"
+        values = {"date": f"{self.started_at:%Y-%m-%d}"}
+        if self.dry_run:
+            return gettext("Retention dry run at %(date)s") % values
+        return gettext("Retention run at %(date)s") % values

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import AppendOnlyModel, staff_only
 
@@ -189,7 +189,8 @@ class SampleRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Sample of week {self.week_start} ({self.scorecard})"
+        return gettext("Sample of week %(week)s (%(scorecard)s)") % {"week": self.week_start,
+                                                                    "scorecard": self.scorecard}
 
 
 # --- reviews ------------------------------------------------------------------------------
@@ -275,7 +276,8 @@ class Review(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"QA review of #{self.ticket_id} ({self.agent})"
+        return gettext("QA review of #%(ticket)s (%(agent)s)") % {"ticket": self.ticket_id,
+                                                                 "agent": self.agent}
 
     def get_absolute_url(self) -> str:
         return reverse("qa:review", args=[self.pk])
@@ -380,7 +382,7 @@ class Dispute(models.Model):
                                 condition=Q(resolved_at__isnull=True))]
 
     def __str__(self) -> str:
-        return f"Dispute of {self.review}"
+        return gettext("Dispute of %(review)s") % {"review": self.review}
 
 
 # --- coaching -------------------------------------------------------------------------------
@@ -410,7 +412,8 @@ class CoachingSession(models.Model):
         indexes = [models.Index(fields=["agent", "-held_on"], name="qa_coaching_agent")]
 
     def __str__(self) -> str:
-        return f"Coaching of {self.agent} on {self.held_on}"
+        return gettext("Coaching of %(agent)s on %(date)s") % {"agent": self.agent,
+                                                              "date": self.held_on}
 
 
 # --- calibration ------------------------------------------------------------------------------
@@ -473,7 +476,8 @@ class CalibrationItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.ticket_id} in {self.session}"
+        return gettext("#%(ticket)s in %(session)s") % {"ticket": self.ticket_id,
+                                                      "session": self.session}
 
 
 class CalibrationScore(models.Model):
@@ -502,7 +506,7 @@ class CalibrationScore(models.Model):
                                 name="qa_calibration_reviewer")]
 
     def __str__(self) -> str:
-        return f"{self.reviewer} on {self.item}"
+        return gettext("%(reviewer)s on %(item)s") % {"reviewer": self.reviewer, "item": self.item}
 
 
 class CalibrationDimensionScore(models.Model):
@@ -523,4 +527,5 @@ class CalibrationDimensionScore(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.dimension_id}: {self.level_id or 'N/A'}"
+        level = self.level_id or gettext("N/A")
+        return f"{self.dimension_id}: {level}"

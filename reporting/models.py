@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -52,7 +53,8 @@ class MetricsHour(models.Model):
         db_table = "tickets_metricshour"
 
     def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00} team {self.team_id}"
+        return gettext("%(hour)s team %(team)s") % {"hour": f"{self.hour:%Y-%m-%d %H:00}",
+                                                     "team": self.team_id}
 
 
 class MetricsRollupState(models.Model):
@@ -71,7 +73,8 @@ class MetricsRollupState(models.Model):
         db_table = "tickets_metricsrollupstate"
 
     def __str__(self) -> str:
-        return f"Metrics rollup {self.covered_from} – {self.covered_to}"
+        return gettext("Metrics rollup %(start)s – %(end)s") % {"start": self.covered_from,
+                                                                "end": self.covered_to}
 
 
 class AgentMetricsHour(models.Model):
@@ -134,7 +137,8 @@ class AgentMetricsHour(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00} team {self.team_id} agent {self.agent_id}"
+        return gettext("%(hour)s team %(team)s agent %(agent)s") % {
+            "hour": f"{self.hour:%Y-%m-%d %H:00}", "team": self.team_id, "agent": self.agent_id}
 
 
 class MetricsStaleHour(models.Model):
@@ -150,7 +154,7 @@ class MetricsStaleHour(models.Model):
         verbose_name_plural = _("metrics stale hours")
 
     def __str__(self) -> str:
-        return f"stale {self.hour:%Y-%m-%d %H:00}"
+        return gettext("stale %(when)s") % {"when": f"{self.hour:%Y-%m-%d %H:00}"}
 
 
 class DurationDay(models.Model):
@@ -193,4 +197,6 @@ class DurationDay(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.metric} team {self.team_id} bucket {self.coarse}"
+        return gettext("%(day)s %(metric)s team %(team)s bucket %(bucket)s") % {
+            "day": self.day, "metric": self.get_metric_display(), "team": self.team_id,
+            "bucket": self.coarse}

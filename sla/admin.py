@@ -206,7 +206,7 @@ class CalendarAdmin(admin.ModelAdmin):
                      calendars: list[Calendar], *, action: bool) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
-            "title": "Import public holidays",
+            "title": _("Import public holidays"),
             "opts": self.model._meta,
             "form": form,
             "calendars": calendars,
@@ -367,12 +367,13 @@ class PolicyAdmin(admin.ModelAdmin):
     def conditions(self, policy: Policy) -> str:
         parts = []
         if policy.org_tiers:
-            parts.append("tiers " + ", ".join(policy.org_tiers))
+            parts.append(_("tiers %(tiers)s") % {"tiers": ", ".join(policy.org_tiers)})
         if policy.priorities:
-            parts.append("priorities " + ", ".join(f"P{p}" for p in policy.priorities))
+            parts.append(_("priorities %(priorities)s")
+                         % {"priorities": ", ".join(f"P{p}" for p in policy.priorities)})
         if policy.channels:
-            parts.append("channels " + ", ".join(policy.channels))
-        return "; ".join(parts) or "every ticket (teams and tags aside)"
+            parts.append(_("channels %(channels)s") % {"channels": ", ".join(policy.channels)})
+        return "; ".join(parts) or _("every ticket (teams and tags aside)")
 
 
 @admin.register(Target)

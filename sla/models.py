@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel, SupportTier, staff_only
@@ -380,7 +380,7 @@ class Clock(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.ticket_id} {self.get_metric_display()} ({self.state})"
+        return f"#{self.ticket_id} {self.get_metric_display()} ({self.get_state_display()})"
 
     @property
     def is_active(self) -> bool:
@@ -406,7 +406,8 @@ class ClockLevelFire(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.clock} at {self.percent}%"
+        return gettext("%(clock)s at %(percent)s%%") % {"clock": self.clock,
+                                                        "percent": self.percent}
 
 
 class ClockEventKind(models.TextChoices):
@@ -475,7 +476,8 @@ class ClockPause(models.Model):
         indexes = [models.Index(fields=["started_at"], name="clockpause_started")]
 
     def __str__(self) -> str:
-        return f"{self.clock} paused {self.started_at:%Y-%m-%d %H:%M}"
+        return gettext("%(clock)s paused %(since)s") % {
+            "clock": self.clock, "since": f"{self.started_at:%Y-%m-%d %H:%M}"}
 
 
 class ClockDay(models.Model):
@@ -513,7 +515,9 @@ class ClockDay(models.Model):
         indexes = [models.Index(fields=["day"], name="clockday_day")]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.metric}: {self.clocks} clocks"
+        values = {"day": self.day, "metric": self.get_metric_display(), "count": self.clocks}
+        return ngettext("%(day)s %(metric)s: %(count)s clock",
+                        "%(day)s %(metric)s: %(count)s clocks", self.clocks) % values
 
 
 class ClockRollupState(models.Model):
@@ -530,4 +534,5 @@ class ClockRollupState(models.Model):
         verbose_name_plural = _("clock rollup states")
 
     def __str__(self) -> str:
-        return f"SLA rollup {self.covered_from} – {self.covered_to}"
+        return gettext("SLA rollup %(start)s – %(end)s") % {"start": self.covered_from,
+                                                            "end": self.covered_to}

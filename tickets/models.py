@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils.text import format_lazy
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import AppendOnlyModel, Team, staff_only
@@ -259,8 +259,16 @@ class Message(models.Model):
         indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_time")]
 
     def __str__(self) -> str:
-        kind = "reply" if self.is_public else "note"
-        return f"{kind} on #{self.ticket_id} by {self.author}"
+        # No author: a note was written by the system (handoff packets, merges), a public
+        # message lost its sender (user deleted); named as the ticket page names them.
+        if self.author_id is not None:
+            author = str(self.author)
+        else:
+            author = gettext("Unknown sender") if self.is_public else gettext("System")
+        values = {"ticket": self.ticket_id, "author": author}
+        if self.is_public:
+            return gettext("reply on #%(ticket)s by %(author)s") % values
+        return gettext("note on #%(ticket)s by %(author)s") % values
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
@@ -333,7 +341,8 @@ class TicketEvent(AppendOnlyModel):
         indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_time")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on #{self.ticket_id}"
+        return gettext("%(kind)s on #%(ticket)s") % {"kind": self.get_kind_display(),
+                                                    "ticket": self.ticket_id}
 
 
 class Escalation(models.Model):
@@ -388,7 +397,8 @@ class Escalation(models.Model):
         indexes = [models.Index(fields=["created_at"], name="escalation_created")]
 
     def __str__(self) -> str:
-        return f"Escalation of #{self.ticket_id} to {self.to_team or 'engineering'}"
+        return gettext("Escalation of #%(ticket)s to %(team)s") % {
+            "ticket": self.ticket_id, "team": self.to_team or gettext("engineering")}
 
     @property
     def is_returned(self) -> bool:
@@ -514,7 +524,8 @@ class RuleFire(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.trigger or self.automation} on #{self.ticket_id}"
+        return gettext("%(rule)s on #%(ticket)s") % {"rule": self.trigger or self.automation,
+                                                    "ticket": self.ticket_id}
 
 
 class FieldType(models.TextChoices):
@@ -754,7 +765,9 @@ class TimeEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent} on #{self.ticket_id}: {self.minutes or 'running'}"
+        return gettext("%(agent)s on #%(ticket)s: %(minutes)s") % {
+            "agent": self.agent, "ticket": self.ticket_id,
+            "minutes": self.minutes or gettext("running")}
 
 
 class Survey(models.Model):
@@ -808,7 +821,8 @@ class Survey(models.Model):
         indexes = [models.Index(fields=["requester", "sent_at"], name="survey_requester_sent")]
 
     def __str__(self) -> str:
-        return f"Survey of #{self.ticket_id} ({self.status})"
+        return gettext("Survey of #%(ticket)s (%(status)s)") % {"ticket": self.ticket_id,
+                                                              "status": self.get_status_display()}
 
 
 class FollowUp(models.Model):
@@ -835,7 +849,7 @@ class FollowUp(models.Model):
         ordering = ["due_at"]
 
     def __str__(self) -> str:
-        return f"Follow-up of #{self.ticket_id}"
+        return gettext("Follow-up of #%(ticket)s") % {"ticket": self.ticket_id}
 
 
 class TicketFollower(models.Model):
@@ -859,7 +873,7 @@ class TicketFollower(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} follows {self.ticket}"
+        return gettext("%(user)s follows %(ticket)s") % {"user": self.user, "ticket": self.ticket}
 
 
 class PendingEvents(models.Model):
@@ -877,7 +891,9 @@ class PendingEvents(models.Model):
         ordering = ["pk"]
 
     def __str__(self) -> str:
-        return f"{len(self.events)} event(s) of {self.created_at:%Y-%m-%d %H:%M:%S}"
+        count = len(self.events)
+        return ngettext("%(count)s event of %(created)s", "%(count)s events of %(created)s",
+                        count) % {"count": count, "created": f"{self.created_at:%Y-%m-%d %H:%M:%S}"}
 
 
 class TicketChange(models.Model):
@@ -918,4 +934,4 @@ class TicketChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.ticket_id}"
+        return f"{self.get_kind_display()} #{self.ticket_id}"

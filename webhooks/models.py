@@ -6,6 +6,7 @@ import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -100,7 +101,7 @@ class Delivery(models.Model):
                                 condition=models.Q(next_attempt_at__isnull=False))]
 
     def __str__(self) -> str:
-        return f"{self.event_type} {self.event_id} → {self.endpoint}"
+        return f"{self.get_event_type_display()} {self.event_id} → {self.endpoint}"
 
 
 class Attempt(models.Model):
@@ -127,7 +128,8 @@ class Attempt(models.Model):
         indexes = [models.Index(fields=["endpoint", "-at"], name="webhook_attempt_recent")]
 
     def __str__(self) -> str:
-        return f"attempt {self.number} of {self.delivery_id}"
+        return gettext("attempt %(number)s of %(delivery)s") % {"number": self.number,
+                                                               "delivery": self.delivery_id}
 
 
 def new_event_id() -> uuid.UUID:

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from helpdesk.models import staff_only
 from helpdesk.validators import validate_timezone
@@ -53,7 +53,7 @@ class TeamCapacity(models.Model):
         verbose_name_plural = _("team capacities")
 
     def __str__(self) -> str:
-        return f"Capacity of {self.team}"
+        return gettext("Capacity of %(team)s") % {"team": self.team}
 
 
 class Hire(models.Model):
@@ -71,7 +71,8 @@ class Hire(models.Model):
         ordering = ["-started_on"]
 
     def __str__(self) -> str:
-        return f"{self.agent} joined {self.team} on {self.started_on}"
+        return gettext("%(agent)s joined %(team)s on %(date)s") % {
+            "agent": self.agent, "team": self.team, "date": self.started_on}
 
 
 class ForecastRun(models.Model):
@@ -98,7 +99,8 @@ class ForecastRun(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_method_display()} from {self.starts_at:%Y-%m-%d}"
+        return gettext("%(method)s from %(start)s") % {"method": self.get_method_display(),
+                                                      "start": f"{self.starts_at:%Y-%m-%d}"}
 
 
 class ForecastPoint(models.Model):
@@ -211,7 +213,9 @@ class TimeOff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent} off {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+        return gettext("%(agent)s off %(start)s–%(end)s") % {
+            "agent": self.agent, "start": f"{self.starts_at:%Y-%m-%d}",
+            "end": f"{self.ends_at:%Y-%m-%d}"}
 
 
 class AgentState(models.TextChoices):
@@ -245,7 +249,9 @@ class AgentStatus(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent} {self.get_status_display()} from {self.started_at:%H:%M}"
+        return gettext("%(agent)s %(status)s from %(start)s") % {
+            "agent": self.agent, "status": self.get_status_display(),
+            "start": f"{self.started_at:%H:%M}"}
 
 
 # --- on-call ----------------------------------------------------------------------------
@@ -336,7 +342,8 @@ class OnCallOverride(models.Model):
         indexes = [models.Index(fields=["rotation", "starts_at"], name="override_rotation_start")]
 
     def __str__(self) -> str:
-        return f"{self.user} covers {self.role} of {self.rotation}"
+        return gettext("%(user)s covers %(role)s of %(rotation)s") % {
+            "user": self.user, "role": self.get_role_display(), "rotation": self.rotation}
 
 
 class Page(models.Model):
@@ -369,7 +376,8 @@ class Page(models.Model):
                    models.Index(fields=["rotation", "-created_at"], name="page_rotation_time")]
 
     def __str__(self) -> str:
-        return f"Page to {self.user} at {self.created_at:%Y-%m-%d %H:%M}"
+        return gettext("Page to %(user)s at %(time)s") % {
+            "user": self.user, "time": f"{self.created_at:%Y-%m-%d %H:%M}"}
 
 
 class EscalationPolicy(models.Model):
@@ -413,7 +421,8 @@ class EscalationStep(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_target_display()} after {self.after_minutes} min"
+        return gettext("%(target)s after %(minutes)s min") % {
+            "target": self.get_target_display(), "minutes": self.after_minutes}
 
 
 # --- capacity rollup (workforce.rollup) ---------------------------------------------------
@@ -437,7 +446,9 @@ class ArrivalHour(models.Model):
         indexes = [models.Index(fields=["hour"], name="wf_arrival_hour")]
 
     def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00} team {self.team_id} {self.channel}: {self.tickets}"
+        return gettext("%(hour)s team %(team)s %(channel)s: %(tickets)s") % {
+            "hour": f"{self.hour:%Y-%m-%d %H:00}", "team": self.team_id,
+            "channel": self.channel, "tickets": self.tickets}
 
 
 class HandleDay(models.Model):
@@ -463,7 +474,9 @@ class HandleDay(models.Model):
                                                name="wf_handle_day_key")]
 
     def __str__(self) -> str:
-        return f"{self.day} team {self.team_id} P{self.priority}: {self.tickets}"
+        return gettext("%(day)s team %(team)s P%(priority)s: %(tickets)s") % {
+            "day": self.day, "team": self.team_id, "priority": self.priority,
+            "tickets": self.tickets}
 
 
 class CapacityRollupState(models.Model):
@@ -480,7 +493,8 @@ class CapacityRollupState(models.Model):
         verbose_name_plural = _("capacity rollup states")
 
     def __str__(self) -> str:
-        return f"Capacity rollup {self.covered_from} – {self.covered_to}"
+        return gettext("Capacity rollup %(start)s – %(end)s") % {"start": self.covered_from,
+                                                                 "end": self.covered_to}
 
 
 class CapacityStaleDay(models.Model):
@@ -494,4 +508,4 @@ class CapacityStaleDay(models.Model):
         verbose_name_plural = _("capacity stale days")
 
     def __str__(self) -> str:
-        return f"stale {self.day}"
+        return gettext("stale %(when)s") % {"when": self.day}
