@@ -34,7 +34,7 @@ from mailgate.models import BounceMark, CustomerMailPreference, WaitingTicket
 from privacy.models import PrivacyRequest, RetentionPolicy, RetentionRun
 from qa.models import CalibrationDimensionScore, CoachingSession, Dispute, Review
 from reporting.models import MetricsRollupState, MetricsStaleHour
-from sla.models import Clock, ClockDay, ClockLevelFire, ClockRollupState
+from sla.models import Clock, ClockDay, ClockLevelFire, ClockRollupState, Policy
 from tests.factories import make_org, make_ticket, make_user
 from tickets import services
 from tickets.models import Escalation, FollowUp, Message, PendingEvents, Survey, TimeEntry
@@ -230,6 +230,20 @@ def test_messages_name_the_author_the_system_or_an_unknown_sender(customer_a, ag
                             f"reply on #{n} by Unknown sender")
 
 
+
+@pytest.mark.django_db
+def test_the_audit_log_stores_the_english_text_whatever_the_language(org_a):
+    """The audit trail keeps one language: a German admin's change is named in English
+    there (the admin shows it translated through __str__, not the stored copy)."""
+    with translation.override("de"):
+        everyone = RetentionPolicy.objects.create(closed_ticket_days=365)
+        acme = RetentionPolicy.objects.create(organization=org_a, closed_ticket_days=30)
+        assert str(everyone) == "Aufbewahrung für alle"
+    stored = dict(AuditEntry.objects.filter(model="privacy.RetentionPolicy", action="create")
+                  .values_list("object_id", "object_repr"))
+    assert stored == {str(everyone.pk): "Retention for everyone",
+                      str(acme.pk): "Retention for Acme"}
+
 # --- (b) the change list of messages, as a German admin sees it ------------------------------
 
 @pytest.mark.django_db
@@ -335,3 +349,27 @@ def _parse(source: str) -> ast.FunctionDef:
 ])
 def test_the_scan_tells_english_from_data(source, words):
     assert english_in_str(_parse(source)) == words
+
+
+# --- admin texts that are not __str__ ---------------------------------------------------------
+
+@pytest.mark.django_db
+def test_the_german_admin_shows_policy_conditions_and_the_notice_preview_in_german(
+        client, customer_a):
+    Policy.objects.create(name="Enterprise", order=1, org_tiers=["enterprise"], priorities=[1])
+    Policy.objects.create(name="Fallback", order=2)
+    ticket = make_ticket(customer_a, subject="Export fails")
+    client.force_login(make_user(Role.ADMIN, username="adele", language="de"))
+
+    policies = client.get(reverse("admin:sla_policy_changelist")).content.decode()
+    assert "Support-Stufen enterprise; Prioritäten P1" in policies
+    assert "jedes Ticket (Teams und Tags nicht berücksichtigt)" in policies
+    assert "every ticket" not in policies and "priorities P1" not in policies
+
+    preview = client.get(reverse("admin:mailgate_notice_preview"),
+                         {"key": "customer.incident_update", "ticket": ticket.pk})
+    html = preview.content.decode()
+    assert "<title>Kundenbenachrichtigung in der Vorschau ansehen" in html
+    assert "Service-Update: Beispiel-Störung" in html
+    assert "Beispiel-Update: Unsere Entwickler sind dran." in html
+    assert "Example incident" not in html and "engineers are on it" not in html
