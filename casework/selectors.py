@@ -34,7 +34,7 @@ from django.db.models import (
     Value,
 )
 from django.utils import formats
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from helpdesk import formats as display
 from helpdesk.models import Organization, Team, TeamTier
@@ -260,8 +260,13 @@ def breakdowns(f: Filters, team_names: dict[int | None, str],
                   category_names))
 
 
+# Lazy: the dashboard's figures are cached for every reader; the label is translated
+# when a page shows it.
+ALL = gettext_lazy("All")
+
+
 def totals(f: Filters) -> Figures:
-    figures = Figures(label="All", **_tickets(f).filter(technical_q())
+    figures = Figures(label=ALL, **_tickets(f).filter(technical_q())
                       .aggregate(**ticket_aggregates()))
     esc = _escalation_qs(f).aggregate(**ESCALATION_AGGREGATES)
     figures.escalations, figures.returned = esc["escalations"], esc["returned"]
@@ -298,7 +303,7 @@ def escalation_rate_by_tier(f: Filters) -> list[dict[str, Any]]:
     return rows
 
 
-def summed(rows: list[Figures], label: str = "All") -> Figures:
+def summed(rows: list[Figures], label: str = ALL) -> Figures:
     """The totals of a complete breakdown (every group, the ungrouped one included): the
     counts add up and the mean time to first evidence is weighted by the tickets it
     averages, so the dashboard needs no separate pass over the period for them."""

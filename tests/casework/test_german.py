@@ -33,3 +33,16 @@ def test_the_investigation_panel_in_german_and_in_english(client, agent, l2_agen
     german = client.get(f"/agent/tickets/{ticket_a.pk}/").content.decode()
     assert "Untersuchung speichern" in german and "Beleg hinzufügen" in german
     assert "Noch in Untersuchung" in german  # a decision's label
+
+
+def test_the_cached_dashboard_totals_row_follows_each_readers_language(client, lead, manager):
+    """The figures are cached for five minutes for every reader: the totals row's label is
+    translated when shown, so a German lead's visit does not put German on an English
+    manager's page (nor the other way round)."""
+    lead.language = "de"
+    lead.save(update_fields=["language"])
+    client.force_login(lead)
+    assert '<tr><th scope="row">Alle</th>' in client.get("/casework/dashboard/").content.decode()
+    client.force_login(manager)
+    english = client.get("/casework/dashboard/").content.decode()
+    assert '<tr><th scope="row">All</th>' in english and ">Alle<" not in english
