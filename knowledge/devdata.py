@@ -160,7 +160,9 @@ def prepare(run: Run) -> None:
                     if roll < 0.2 else Audience.PUBLIC)
         n_versions = rng.choice((1, 1, 2, 2, 3, 4))
         body = _body(rng, title, topic)
-        summary = f"{rng.choice(STEP_TEXT).format(t=topic)}"
+        # The quick answer is plain text (shown as is in lists): the step without its
+        # Markdown emphasis.
+        summary = rng.choice(STEP_TEXT).format(t=topic).replace("**", "")
         owner = rng.choice(owners)
         t = created
         published_at = None
