@@ -25,6 +25,32 @@ def _nobody(value: str) -> str:
     return gettext(value) if value in ("nobody", "nobody assigned") else value
 
 
+# What an escalation step did (`services.reminders._run_step`), after "Escalation +N min: ".
+# The step's label and the people's names are data; a refused page's reason is kept as the
+# on-call service gave it.
+_STEP_OUTCOMES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?P<label>.+?): no on-call rotation is configured\."),
+     gettext_noop("%(label)s: no on-call rotation is configured.")),
+    (re.compile(r"(?P<label>.+?): page refused \((?P<why>.*)\)\.", re.S),
+     gettext_noop("%(label)s: page refused (%(why)s).")),
+    (re.compile(r"(?P<label>.+?): paged (?P<name>.+) \((?P<rotation>[^()]+)\)\."),
+     gettext_noop("%(label)s: paged %(name)s (%(rotation)s).")),
+    (re.compile(r"(?P<label>.+?): nobody to notify\."),
+     gettext_noop("%(label)s: nobody to notify.")),
+    (re.compile(r"(?P<label>.+?): notified (?P<names>.+) and (?P<more>\d+) more\."),
+     gettext_noop("%(label)s: notified %(names)s and %(more)s more.")),
+    (re.compile(r"(?P<label>.+?): notified (?P<names>.+)\."),
+     gettext_noop("%(label)s: notified %(names)s.")),
+]
+
+
+def _step_outcome(value: str) -> str:
+    for pattern, text in _STEP_OUTCOMES:
+        if match := pattern.fullmatch(value):
+            return gettext(text) % match.groupdict()
+    return value
+
+
 # (stored sentence, catalogue text, how each group is translated)
 _NOBODY = (gettext_noop("nobody"), gettext_noop("nobody assigned"))
 _ROLES = "incident commander|technical lead|communications lead|scribe|subject-matter expert"
@@ -66,7 +92,7 @@ PATTERNS: list[tuple[re.Pattern[str], str, dict[str, Callable[[str], str]]]] = [
      gettext_noop("Public update due at %(time)s (%(severity)s: every %(minutes)s min); "
                   "reminded %(names)s."), {"names": _nobody}),
     (re.compile(r"Escalation \+(?P<minutes>\d+) min: (?P<what>.*)", re.S),
-     gettext_noop("Escalation +%(minutes)s min: %(what)s"), {}),
+     gettext_noop("Escalation +%(minutes)s min: %(what)s"), {"what": _step_outcome}),
     (re.compile(r"Public (?P<kind>initial notification|update|resolution): (?P<body>.*)",
                 re.S),
      gettext_noop("Public %(kind)s: %(body)s"), {"kind": _label}),

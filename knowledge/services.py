@@ -234,9 +234,12 @@ def flag_article(article: Article, *, reporter: User, kind: str, note: str = "",
                                           note=note.strip(), ticket=ticket,
                                           created_at=timezone.now())
         if article.owner_id and article.owner_id != reporter.pk:
-            notify(article.owner, title=f"Article flagged {flag.get_kind_display().lower()}: "
-                   f"{article.title}"[:200], source="knowledge.flag", body=note[:1000],
-                   url=article.get_absolute_url(), dedupe_key=f"knowledge.flag.{flag.pk}")
+            with in_language_of(article.owner):  # the title is stored as written
+                title = _("Article flagged %(kind)s: %(title)s") % {
+                    "kind": flag.get_kind_display().lower(), "title": article.title}
+            notify(article.owner, title=title[:200], source="knowledge.flag",
+                   body=note[:1000], url=article.get_absolute_url(),
+                   dedupe_key=f"knowledge.flag.{flag.pk}")
     return flag
 
 

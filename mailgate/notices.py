@@ -287,11 +287,14 @@ def queue_notice(notice: str, *, people: Sequence[User], event_key: str,
 
 
 def queue_incident_update(update_id: int, *, tickets_of: dict[User, list[int]],
-                          title: str, text: str, status_url: str) -> list[OutboundEmail]:
+                          title: str, text: str | Callable[[User], str],
+                          status_url: str) -> list[OutboundEmail]:
     """An incident's public update: ONE e-mail per customer, listing all of their linked
-    tickets (incidents calls this after its fan-out; once per update and person)."""
+    tickets (incidents calls this after its fan-out; once per update and person).
+    `text` is the update, or a function giving it for a person (in their language)."""
     items = [(person, {"tickets": sorted(ids), "incident_title": title,
-                       "update_text": text, "status_url": status_url})
+                       "update_text": text(person) if callable(text) else text,
+                       "status_url": status_url})
              for person, ids in tickets_of.items()]
     return queue_per_person("customer.incident_update", items, event_key=f"u{update_id}")
 

@@ -7,8 +7,12 @@ changes with the language of whoever wrote it.
 from __future__ import annotations
 
 import re
+from functools import cache
 
+from django.utils import translation
 from django.utils.translation import gettext, gettext_noop, ngettext
+
+from helpdesk.models import AssignmentStrategy
 
 from .models import EventKind
 
@@ -24,6 +28,35 @@ FIELD_WORDS: dict[str, str] = {
 
 _MESSAGE_NOTE = re.compile(r"message (\d+)")
 _CARRIED_NOTE = re.compile(r"(\d+) messages carried over")
+_DUPLICATE_NOTE = re.compile(r"duplicate of (#\d+)")
+# `rules.engine.describe`: the kind word is ours, the rule's name is what the admin typed.
+_RULE_NOTE = re.compile(r"(Trigger|Automation) \u201c(.*)\u201d", re.S)
+
+# The reasons and notes the services (and the seeded history) store as they are, each a
+# catalogue entry of its own. Kept here rather than translated where they are written: the
+# audit row must read the same whoever wrote it, and the reader's language is known only
+# when the timeline is shown (the agent ticket page, the QA review page).
+FIXED_NOTES: frozenset[str] = frozenset({
+    gettext_noop("no change"),
+    gettext_noop("unassigned"),
+    gettext_noop("customer replied"),
+    gettext_noop("customer replied after resolution"),
+    gettext_noop("marked as solved by the customer"),
+    gettext_noop("escalated to another tier"),
+    gettext_noop("escalation returned"),
+    gettext_noop("escalation returned for missing context"),
+    gettext_noop("closed automatically"),
+    gettext_noop("closed from the admin"),
+    gettext_noop("assigned by team strategy"),
+})
+
+
+@cache
+def _strategy_by_label() -> dict[str, AssignmentStrategy]:
+    """The English labels of the assignment strategies: `create_ticket` stores the team's
+    strategy as the reason of the automatic "assigned" step."""
+    with translation.override(None):
+        return {str(s.label): s for s in AssignmentStrategy}
 
 
 def kind_label(kind: str) -> str:
@@ -50,8 +83,16 @@ def note_text(note: str) -> str:
         count = int(match[1])
         return ngettext("%(num)s message carried over", "%(num)s messages carried over",
                         count) % {"num": count}
-    if note == "no change":
-        return gettext("no change")
+    if match := _DUPLICATE_NOTE.fullmatch(note):
+        return gettext("duplicate of %(reference)s") % {"reference": match[1]}
+    if match := _RULE_NOTE.fullmatch(note):
+        text = (gettext_noop("Trigger “%(name)s”") if match[1] == "Trigger"
+                else gettext_noop("Automation “%(name)s”"))
+        return gettext(text) % {"name": match[2]}
+    if note in FIXED_NOTES:
+        return gettext(note)
+    if strategy := _strategy_by_label().get(note):
+        return str(strategy.label)
     return note
 
 

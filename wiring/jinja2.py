@@ -53,6 +53,7 @@ from tickets.templatetags.portal_tags import (
     customer_status_help,
 )
 from tickets.timeline import field_label, kind_label, note_text, value_text
+from workforce.page_text import override_reason_text, reason_text
 
 
 def iso_datetime(value: datetime | None) -> str:
@@ -154,7 +155,8 @@ def environment(**options: Any) -> Environment:
                        portal_markdown=markdown_filter, event_kind=kind_label,
                        event_field=field_label, event_note=note_text, event_value=value_text,
                        support_tier=tier_label, qa_flag_reasons=flag_reasons_text,
-                       incident_entry=entry_text, number=display.number,
+                       incident_entry=entry_text, page_reason=reason_text,
+                       override_reason=override_reason_text, number=display.number,
                        percent=display.percent, share=display.share)
     return env
 
