@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from django.utils.translation import gettext, gettext_noop
 
+from tickets.templatetags.helpdesk_tags import status_name
+
 
 def _label(value: str) -> str:
     """A stored English label ("Investigating", "waiting on customer", "scribe")
@@ -110,3 +112,17 @@ def entry_text(body: str) -> str:
             values = {k: translate.get(k, str)(v or "") for k, v in match.groupdict().items()}
             return gettext(text) % values
     return body
+
+
+# Why the resolution cascade left a linked ticket as it was (`services.cascading`); a
+# refused move keeps the state machine's own words.
+_ALREADY = re.compile(r"already (?P<status>[a-z_]+)")
+
+
+def link_note_text(note: str) -> str:
+    """A linked ticket's stored cascade note as the reader's language says it."""
+    if note == "ticket gone":
+        return gettext("ticket gone")
+    if match := _ALREADY.fullmatch(note):
+        return gettext("already “%(status)s”") % {"status": status_name(match["status"])}
+    return note

@@ -194,6 +194,21 @@ def test_the_war_rooms_escalation_entries_read_in_the_agents_language(client, cl
     assert "Escalation +15 min: Managers: notified Mia, Max and 3 more." in english
 
 
+def test_the_war_room_says_in_the_agents_language_why_the_cascade_left_a_ticket(
+        client, clock, run, lead, lead_de, agent, customer_a):
+    from tests.incidents.conftest import close
+
+    done = close(make_ticket(customer_a, subject="Closed before"), agent)
+    incident = run(incidents.declare, title="Login outage", users_affected="multiple",
+                   impact="complete", actor=lead, tickets=[done])
+    run(incidents.resolve, incident, body="Fixed.", actor=lead)
+    assert incident.links.get().cascade_note == "already closed"  # as stored
+    german = _page(client, lead_de, "incidents:room", incident.pk)
+    assert "(bereits „Geschlossen“)" in german
+    english = _page(client, lead, "incidents:room", incident.pk)
+    assert "(already “Closed”)" in english
+
+
 # --- (b) the incident's reply on each linked ticket, and its e-mail --------------------------
 
 @pytest.fixture
