@@ -44,7 +44,7 @@ from helpdesk.icons import icon
 from helpdesk.tiers import tier_label
 from helpdesk.web import countdown
 from incidents.entries import entry_text, link_note_text
-from qa.selectors import flag_reasons_text
+from qa.selectors import flag_reasons_text, review_event_note
 from tickets.sla_levels import sla_level_label
 from tickets.templatetags.helpdesk_tags import markdown_filter, status_name
 from tickets.templatetags.portal_tags import (
@@ -155,6 +155,7 @@ def environment(**options: Any) -> Environment:
                        portal_markdown=markdown_filter, event_kind=kind_label,
                        event_field=field_label, event_note=note_text, event_value=value_text,
                        support_tier=tier_label, qa_flag_reasons=flag_reasons_text,
+                       qa_event_note=review_event_note,
                        incident_entry=entry_text, incident_link_note=link_note_text,
                        page_reason=reason_text,
                        override_reason=override_reason_text, number=display.number,

@@ -103,6 +103,28 @@ def test_the_qa_review_timeline_shows_the_stored_notes_in_the_reviewers_language
                .values_list("note", flat=True)) >= {stored for stored, _ in NOTES}
 
 
+def test_the_qa_review_history_shows_the_samples_note_in_the_readers_language(
+        client, customer_a, agent):
+    from qa.models import ReviewEvent
+
+    german = make_user(Role.QA_REVIEWER, username="qarin", language="de")
+    english = make_user(Role.QA_REVIEWER, username="quentin")
+    review = qa.create_review(ticket=resolved(customer_a, agent), actor=german,
+                              reviewer=german)
+    # As the weekly sample and the ticket-of-the-week switch store them.
+    ReviewEvent.objects.bulk_create([
+        ReviewEvent(review=review, kind=ReviewEvent.Kind.CREATED, at=review.created_at,
+                    note="Weekly random sample of week 2026-W10"),
+        ReviewEvent(review=review, kind=ReviewEvent.Kind.TICKET_OF_WEEK, actor=german,
+                    at=review.created_at, note="unset")])
+    page = _page(client, german, "qa:review", review.pk)
+    assert "— Wöchentliche Stichprobe, Woche 2026-W10</span>" in page
+    assert "— zurückgenommen</span>" in page
+    page = _page(client, english, "qa:review", review.pk)
+    assert "— Weekly random sample of week 2026-W10</span>" in page
+    assert "— unset</span>" in page
+
+
 def test_the_agent_ticket_page_shows_the_stored_notes_in_the_agents_language(
         client, kunde, agentin, agent):
     ticket = make_ticket(kunde, subject="Drucker")
