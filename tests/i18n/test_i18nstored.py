@@ -109,8 +109,10 @@ def test_the_qa_review_history_shows_the_samples_note_in_the_readers_language(
 
     german = make_user(Role.QA_REVIEWER, username="qarin", language="de")
     english = make_user(Role.QA_REVIEWER, username="quentin")
-    review = qa.create_review(ticket=resolved(customer_a, agent), actor=german,
-                              reviewer=german)
+    # Reviewed by a third person: the history is shown to those not scoring it.
+    scoring = make_user(Role.QA_REVIEWER, username="rosa")
+    review = qa.create_review(ticket=resolved(customer_a, agent), actor=scoring,
+                              reviewer=scoring)
     # As the weekly sample and the ticket-of-the-week switch store them.
     ReviewEvent.objects.bulk_create([
         ReviewEvent(review=review, kind=ReviewEvent.Kind.CREATED, at=review.created_at,
