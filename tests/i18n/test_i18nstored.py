@@ -307,6 +307,21 @@ def test_an_article_flag_notifies_its_owner_in_their_language(agent, agentin):
         assert note.title == title
 
 
+def test_the_weekly_review_reminder_lists_the_articles_in_the_owners_language(agent,
+                                                                               agentin):
+    with time_machine.travel("2026-01-05 09:00Z"):
+        for owner in (agentin, agent):
+            article = knowledge.create_article(title="Stale article", author=owner,
+                                               body="Steps.", owner=owner,
+                                               review_interval_days=30)
+            knowledge.publish(article, actor=None)
+    with time_machine.travel("2026-03-02 08:00Z"):
+        assert knowledge.send_review_reminders() == 2
+    notes = Notification.objects.filter(source="knowledge.freshness")
+    assert notes.get(recipient=agentin).body == "- Stale article (fällig am 4. Februar 2026)"
+    assert notes.get(recipient=agent).body == "- Stale article (due 4 Feb 2026)"
+
+
 # --- the batched fan-out: one text per language, the same queries --------------------------
 
 def test_a_mixed_language_chunk_costs_the_queries_of_a_one_language_chunk(
