@@ -126,3 +126,15 @@ def link_note_text(note: str) -> str:
     if match := _ALREADY.fullmatch(note):
         return gettext("already “%(status)s”") % {"status": status_name(match["status"])}
     return note
+
+
+# `customer_mail.cascade_reason`: the reason on each ticket the resolution cascade moved,
+# and its waiting reason when it moves to "waiting on customer" (the customer reads it).
+_CASCADE_REASON = re.compile(r"(?P<incident>INC-\d+) resolved")
+
+
+def ticket_note_text(note: str) -> str | None:
+    """A ticket event's note (or waiting reason) this app wrote, translated; else None."""
+    if match := _CASCADE_REASON.fullmatch(note):
+        return gettext("%(incident)s resolved") % {"incident": match["incident"]}
+    return None

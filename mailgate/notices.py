@@ -45,6 +45,7 @@ from tickets import deadlines
 from tickets.models import Attachment, Message, Ticket
 from tickets.rendering import render_markdown
 from tickets.state_machine import LABELS, Status
+from tickets.timeline import note_text
 
 from . import bounces, parsing, send_queue
 from .models import (
@@ -424,9 +425,10 @@ def notice_values(row: OutboundEmail) -> dict[str, str | Block]:
             "ticket_status": _(LABELS.get(Status(ticket.status), ticket.status)),
             "portal_url": portal_url(ticket.pk),
             "team_name": ticket.team.name if ticket.team_id else "",
-            # Public: the portal shows it on the ticket as well.
+            # Public: the portal shows it on the ticket as well (a fixed reason the system
+            # stored, such as an incident's, read in the recipient's language there too).
             "waiting_reason": _("What we need from you: %(reason)s")
-            % {"reason": ticket.waiting_reason}
+            % {"reason": note_text(ticket.waiting_reason)}
             if ticket.status == Status.WAITING_ON_CUSTOMER and ticket.waiting_reason else "",
         })
     if row.notice == "customer.created" and ticket is not None:

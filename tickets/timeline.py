@@ -7,6 +7,7 @@ changes with the language of whoever wrote it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 from django.utils import translation
@@ -51,6 +52,18 @@ FIXED_NOTES: frozenset[str] = frozenset({
 })
 
 
+# Apps above tickets store fixed reasons of their own on ticket events and waiting reasons
+# (incidents: "INC-27 resolved"). They register how to read them, in their `ready()`, as
+# they register panels: a reader returns the note in the reader's language, or None.
+NoteReader = Callable[[str], str | None]
+_note_readers: list[NoteReader] = []
+
+
+def register_note_reader(reader: NoteReader) -> None:
+    if reader not in _note_readers:
+        _note_readers.append(reader)
+
+
 @cache
 def _strategy_by_label() -> dict[str, AssignmentStrategy]:
     """The English labels of the assignment strategies: `create_ticket` stores the team's
@@ -93,6 +106,9 @@ def note_text(note: str) -> str:
         return gettext(note)
     if strategy := _strategy_by_label().get(note):
         return str(strategy.label)
+    for reader in _note_readers:
+        if (text := reader(note)) is not None:
+            return text
     return note
 
 

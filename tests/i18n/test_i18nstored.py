@@ -282,6 +282,23 @@ def test_the_incident_e_mail_names_the_update_in_the_customers_language(run, lea
     assert "Lösung" not in by_person[customer_b.email].body
 
 
+def test_a_ticket_the_resolution_left_waiting_says_why_in_each_readers_language(
+        client, run, lead, kunde, agentin, agent, outage):
+    """The cascade's reason ("INC-27 resolved") keeps its stored form (a replay finds the
+    event by it); the customer's portal and the agent's timeline translate it."""
+    incident, german, _ = outage
+    run(incidents.resolve, incident, body="Logins work again.", actor=lead,
+        ticket_status="waiting_on_customer")
+    german.refresh_from_db()
+    assert german.waiting_reason == f"{incident.reference} resolved"
+    page = _page(client, kunde, "portal:ticket", german.pk)
+    assert f"Was wir von Ihnen brauchen:</strong> {incident.reference} behoben" in page
+    page = _page(client, agentin, "agent:ticket", german.pk)
+    assert f"— {incident.reference} behoben</span>" in page
+    page = _page(client, agent, "agent:ticket", german.pk)
+    assert f"— {incident.reference} resolved</span>" in page
+
+
 def test_the_requesters_own_attachment_message_is_in_their_language(client, clock, kunde,
                                                                     customer_b):
     log = SimpleUploadedFile("error.log", b"Traceback: boom\n", content_type="text/plain")
