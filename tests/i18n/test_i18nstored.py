@@ -21,6 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from helpdesk.models import Notification
 from helpdesk.roles import Role
@@ -216,6 +217,27 @@ def test_the_war_rooms_escalation_entries_read_in_the_agents_language(client, cl
     english = _page(client, lead, "incidents:room", incident.pk)
     assert "Escalation +5 min: On call: paged Bob Berg (Platform)." in english
     assert "Escalation +15 min: Managers: notified Mia, Max and 3 more." in english
+
+
+def test_what_a_german_lead_does_is_stored_in_the_sites_language_and_read_in_each(
+        client, clock, run, lead, lead_de, agent):
+    """Entries written during a German request (the lead's) are stored as every other
+    entry, so the war room can translate them for each reader."""
+    incident = run(incidents.declare, title="Login outage", users_affected="multiple",
+                   impact="complete", actor=lead)
+    with translation.override("de"):
+        run(incidents.publish_update, incident, kind="initial", body="Wir prüfen das.",
+            actor=lead_de)
+        row = incidents.assign_role(incident, role="scribe", user=agent, actor=lead_de)
+        incidents.remove_role(row, actor=lead_de)
+    bodies = set(incident.timeline.values_list("body", flat=True))
+    assert "Public initial notification: Wir prüfen das." in bodies
+    assert f"{agent.display_name} is no longer scribe." in bodies
+    german = _page(client, lead_de, "incidents:room", incident.pk)
+    assert "Öffentliche Mitteilung (Erstmeldung): Wir prüfen das." in german
+    assert f"{agent.display_name} ist nicht mehr Protokoll." in german
+    english = _page(client, lead, "incidents:room", incident.pk)
+    assert "Public initial notification: Wir prüfen das." in english
 
 
 def test_the_war_room_says_in_the_agents_language_why_the_cascade_left_a_ticket(
