@@ -39,6 +39,7 @@ from django.utils.timezone import get_current_timezone, template_localtime
 from jinja2 import ChainableUndefined, Environment
 from markupsafe import Markup
 
+from casework.alert_text import detail_text
 from helpdesk import formats as display
 from helpdesk.icons import icon
 from helpdesk.tiers import tier_label
@@ -155,7 +156,7 @@ def environment(**options: Any) -> Environment:
                        portal_markdown=markdown_filter, event_kind=kind_label,
                        event_field=field_label, event_note=note_text, event_value=value_text,
                        support_tier=tier_label, qa_flag_reasons=flag_reasons_text,
-                       qa_event_note=review_event_note,
+                       qa_event_note=review_event_note, alert_detail=detail_text,
                        incident_entry=entry_text, incident_link_note=link_note_text,
                        page_reason=reason_text,
                        override_reason=override_reason_text, number=display.number,

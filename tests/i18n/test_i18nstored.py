@@ -255,6 +255,53 @@ def test_the_war_room_says_in_the_agents_language_why_the_cascade_left_a_ticket(
     assert "(already “Closed”)" in english
 
 
+# --- (a) at-risk alert details; a drafted playbook in its author's language ----------------
+
+def test_an_at_risk_alert_reads_in_the_csms_and_the_leads_language(client, org_a, kunde,
+                                                                    agentin, lead):
+    from casework import services as casework
+    from casework.models import Signal
+
+    org_a.csm = agentin
+    org_a.save()
+    ticket = make_ticket(kunde, subject="Export kaputt")
+    # As the tag handler stores it.
+    alert = casework.raise_signal(org_a, Signal.EXECUTIVE, ticket=ticket,
+                                  detail=f"{ticket.reference} tagged as an executive complaint")
+    assert alert.detail == f"{ticket.reference} tagged as an executive complaint"
+    [note] = Notification.objects.filter(recipient=agentin, source__startswith="casework")
+    assert f"— {ticket.reference} als Beschwerde der Geschäftsleitung markiert" in note.body
+    german = _page(client, agentin, "casework:at_risk")
+    assert f"<td>{ticket.reference} als Beschwerde der Geschäftsleitung markiert</td>" in german
+    english = _page(client, lead, "casework:at_risk")
+    assert f"<td>{ticket.reference} tagged as an executive complaint</td>" in english
+
+
+def test_a_playbook_drafted_from_an_investigation_is_in_its_authors_language(
+        customer_a, agent, l2_agent, l2):
+    from casework import services as casework
+    from tests.factories import PACKET
+    from tickets import services as ticket_services
+
+    def drafted(language: str):
+        ticket = make_ticket(customer_a, subject="Export 401")
+        ticket = ticket_services.escalate(ticket, to_team=l2, packet=PACKET, actor=agent)
+        casework.save_investigation(ticket, actor=l2_agent, data={
+            "goal": "Export invoices", "hypothesis": "Token expired", "next_step": "Rotate"})
+        casework.add_evidence(ticket, actor=l2_agent, kind="log", summary="401 at /export")
+        ticket = ticket_services.transition(ticket, "resolved", actor=l2_agent)
+        with translation.override(language):  # the drafting agent's request
+            playbook = casework.playbook_from_investigation(ticket, actor=l2_agent)
+        return ticket, playbook, [s.title for s in playbook.steps.all()]
+
+    ticket, playbook, steps = drafted("de")
+    assert playbook.name == f"Aus {ticket.reference}: Export 401"
+    assert steps == ["Sammeln: Log", "Ursache bestätigen"]
+    ticket, playbook, steps = drafted("en")
+    assert playbook.name == f"From {ticket.reference}: Export 401"
+    assert steps == ["Collect: Log", "Confirm the cause"]
+
+
 # --- (b) the incident's reply on each linked ticket, and its e-mail --------------------------
 
 @pytest.fixture
