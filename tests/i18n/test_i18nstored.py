@@ -302,6 +302,24 @@ def test_a_playbook_drafted_from_an_investigation_is_in_its_authors_language(
     assert steps == ["Collect: Log", "Confirm the cause"]
 
 
+def test_after_an_erasure_each_agents_notification_is_retitled_in_their_language(
+        run, customer_a, agent, agentin):
+    from helpdesk.notifications import notify
+    from privacy import services as privacy
+
+    ticket = make_ticket(customer_a, subject="Alice's invoice")
+    for person in (agent, agentin):
+        notify(person, title=f"New ticket {ticket.reference}: Alice's invoice",
+               source="tickets.new", url=f"/agent/tickets/{ticket.pk}/")
+    first, second = (make_user(Role.ADMIN, username=n) for n in ("pia", "paul"))
+    request = privacy.request_erasure(subject=customer_a, actor=first, reason="GDPR")
+    run(privacy.approve_erasure, request, approver=second)
+    label = f"Erased user #{customer_a.pk}"
+    assert Notification.objects.get(recipient=agentin).title == \
+        f"Zu einem Ticket von {label}"
+    assert Notification.objects.get(recipient=agent).title == f"About a ticket of {label}"
+
+
 # --- (b) the incident's reply on each linked ticket, and its e-mail --------------------------
 
 @pytest.fixture
