@@ -16,6 +16,7 @@ from django.utils.translation import gettext, gettext_noop, ngettext
 from helpdesk.models import AssignmentStrategy
 
 from .models import EventKind
+from .state_machine import LABELS, Status
 
 # The `field` names the services write (custom fields are "custom:<key>").
 FIELD_WORDS: dict[str, str] = {
@@ -50,6 +51,47 @@ FIXED_NOTES: frozenset[str] = frozenset({
     gettext_noop("closed from the admin"),
     gettext_noop("assigned by team strategy"),
 })
+
+
+# What a trigger or automation changed (`rules`: "priority → P1; tags + vip; notified 2"),
+# stored on its "rule" audit row; each part is read on its own, names and values as stored.
+_RULE_CHANGES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"priority \u2192 P(?P<number>\d)"), gettext_noop("priority → P%(number)s")),
+    (re.compile(r"team \u2192 (?P<name>.+)"), gettext_noop("team → %(name)s")),
+    (re.compile(r"category \u2192 (?P<name>.+)"), gettext_noop("category → %(name)s")),
+    (re.compile(r"product area \u2192 (?P<name>.+)"), gettext_noop("product area → %(name)s")),
+    (re.compile(r"assignee \u2192 nobody"), gettext_noop("assignee → nobody")),
+    (re.compile(r"assignee \u2192 (?P<name>.+)"), gettext_noop("assignee → %(name)s")),
+    (re.compile(r"tags \+ (?P<names>.+)"), gettext_noop("tags + %(names)s")),
+    (re.compile(r"tags \u2212 (?P<names>.+)"), gettext_noop("tags − %(names)s")),
+    (re.compile(r"custom fields: (?P<values>.+)"), gettext_noop("custom fields: %(values)s")),
+    (re.compile(r"internal note"), gettext_noop("internal note")),
+]
+_RULE_STATUS = re.compile(r"status \u2192 (?P<status>[a-z_]+)")
+_RULE_NOTIFIED = re.compile(r"notified (?P<num>\d+)")
+
+
+def _rule_change(part: str) -> str | None:
+    if match := _RULE_STATUS.fullmatch(part):
+        try:
+            status = gettext(LABELS[Status(match["status"])])
+        except ValueError:
+            return None
+        return gettext("status → %(status)s") % {"status": status}
+    if match := _RULE_NOTIFIED.fullmatch(part):
+        num = int(match["num"])
+        return ngettext("notified %(num)s person", "notified %(num)s people", num) % {
+            "num": num}
+    for pattern, text in _RULE_CHANGES:
+        if match := pattern.fullmatch(part):
+            return gettext(text) % match.groupdict()
+    return None
+
+
+def _rule_changes(note: str) -> str | None:
+    """A rule row's list of changes translated, or None unless every part is one."""
+    parts = [_rule_change(part) for part in note.split("; ")]
+    return None if None in parts else "; ".join(parts)  # type: ignore[arg-type]
 
 
 # Apps above tickets store fixed reasons of their own on ticket events and waiting reasons
@@ -106,6 +148,8 @@ def note_text(note: str) -> str:
         return gettext(note)
     if strategy := _strategy_by_label().get(note):
         return str(strategy.label)
+    if (changes := _rule_changes(note)) is not None:
+        return changes
     for reader in _note_readers:
         if (text := reader(note)) is not None:
             return text

@@ -141,6 +141,18 @@ def test_the_agent_ticket_page_shows_the_stored_notes_in_the_agents_language(
     assert "— customer replied</span>" in page
 
 
+def test_what_a_trigger_changed_reads_in_the_agents_language(client, kunde, agentin, agent):
+    ticket = make_ticket(kunde, subject="Drucker")
+    stored = "priority \u2192 P1; tags + vip; status \u2192 in_progress; notified 2"
+    TicketEvent.objects.create(ticket=ticket, kind=EventKind.RULE, field="trigger",
+                               after="VIP first", note=stored, created_at=ticket.created_at)
+    page = _page(client, agentin, "agent:ticket", ticket.pk)
+    assert ("— Priorität → P1; Tags + vip; Status → In Bearbeitung; "
+            "2 Personen benachrichtigt</span>") in page
+    page = _page(client, agent, "agent:ticket", ticket.pk)
+    assert "— priority → P1; tags + vip; status → In progress; notified 2 people</span>" in page
+
+
 # --- (c) on-call pages: the reason stays as stored, shown and notified translated ---------
 
 @pytest.fixture
