@@ -46,6 +46,7 @@ from helpdesk.tiers import tier_label
 from helpdesk.web import countdown
 from incidents.entries import entry_text, link_note_text
 from qa.selectors import flag_reasons_text, review_event_note
+from sla.reasons import reason_text as sla_reason_text
 from tickets.sla_levels import sla_level_label
 from tickets.templatetags.helpdesk_tags import markdown_filter, status_name
 from tickets.templatetags.portal_tags import (
@@ -157,6 +158,7 @@ def environment(**options: Any) -> Environment:
                        event_field=field_label, event_note=note_text, event_value=value_text,
                        support_tier=tier_label, qa_flag_reasons=flag_reasons_text,
                        qa_event_note=review_event_note, alert_detail=detail_text,
+                       sla_reason=sla_reason_text,
                        incident_entry=entry_text, incident_link_note=link_note_text,
                        page_reason=reason_text,
                        override_reason=override_reason_text, number=display.number,

@@ -153,6 +153,29 @@ def test_what_a_trigger_changed_reads_in_the_agents_language(client, kunde, agen
     assert "— priority → P1; tags + vip; status → In progress; notified 2 people</span>" in page
 
 
+def test_the_sla_history_on_the_ticket_page_reads_in_the_agents_language(client, clock, run,
+                                                                         kunde, agentin,
+                                                                         agent):
+    from sla.models import Clock, ClockEvent
+
+    ticket = run(make_ticket, kunde, subject="Drucker")
+    sla_clock = Clock.objects.filter(ticket=ticket).first()
+    assert sla_clock is not None, "the default policy starts the clocks"
+    for kind, reason in (("level", "75% of the target elapsed"),
+                         ("stopped", "ticket resolved (after breach)"),
+                         ("paused", "waiting on customer")):
+        ClockEvent.objects.create(clock=sla_clock, ticket=ticket, kind=kind, at=START,
+                                  reason=reason)
+    german = _page(client, agentin, "agent:ticket", ticket.pk)
+    for text in ("— Ticket erstellt<", "— 75 % des Ziels verstrichen<",
+                 "— Ticket gelöst (nach der Verletzung)<", "— wartet auf Kunden<"):
+        assert text in german, text
+    english = _page(client, agent, "agent:ticket", ticket.pk)
+    for text in ("— ticket created<", "— 75% of the target elapsed<",
+                 "— ticket resolved (after breach)<", "— waiting on customer<"):
+        assert text in english, text
+
+
 # --- (c) on-call pages: the reason stays as stored, shown and notified translated ---------
 
 @pytest.fixture
