@@ -24,6 +24,7 @@ from tickets.attachments import safe_filename
 from tickets.models import Attachment, EventKind, Ticket, TicketEvent
 
 from . import metrics, rollup, selectors
+from .alert_text import detail_text
 from .models import (
     EVIDENCE_MAX_BYTES,
     AtRiskAlert,
@@ -202,7 +203,9 @@ def playbook_from_investigation(ticket: Ticket, *, actor: User, name: str = "") 
         raise ValidationError(_("This ticket has no investigation to reuse."))
     with transaction.atomic():
         playbook = Playbook.objects.create(
-            name=(name or f"From {ticket.reference}: {ticket.subject}").strip()[:200],
+            # A draft for people to edit, in the language of whoever drafts it.
+            name=(name or _("From %(ticket)s: %(subject)s") % {
+                "ticket": ticket.reference, "subject": ticket.subject}).strip()[:200],
             description="\n\n".join(p for p in (inv.goal, inv.actual) if p),
             is_active=False, source_ticket=ticket, created_by=actor,
             created_at=timezone.now())
@@ -210,12 +213,13 @@ def playbook_from_investigation(ticket: Ticket, *, actor: User, name: str = "") 
             playbook.categories.add(ticket.category_id)
         if ticket.product_area_id:
             playbook.product_areas.add(ticket.product_area_id)
-        steps = [PlaybookStep(playbook=playbook, order=i, title=f"Collect: {e.get_kind_display()}",
+        steps = [PlaybookStep(playbook=playbook, order=i,
+                              title=_("Collect: %(kind)s") % {"kind": e.get_kind_display()},
                               collect=e.summary)
                  for i, e in enumerate(inv.evidence.all(), start=1)]
         if inv.hypothesis or inv.next_step:
             steps.append(PlaybookStep(playbook=playbook, order=len(steps) + 1,
-                                      title="Confirm the cause", collect=inv.next_step,
+                                      title=_("Confirm the cause"), collect=inv.next_step,
                                       decide=inv.hypothesis))
         PlaybookStep.objects.bulk_create(steps)
     return playbook
@@ -352,7 +356,7 @@ def raise_signal(organization: Organization | None, signal: str, *, ticket: Tick
             context = selectors.account_context(organization)
             signal_label = alert.get_signal_display()
             lines = [_("Signal: %(signal)s") % {"signal": signal_label}
-                     + (f" — {detail}" if detail else ""),
+                     + (f" — {detail_text(detail)}" if detail else ""),
                      _("Recent CSAT: %(csat)s") % {"csat": context["csat_text"]},
                      _("Recent tickets:")]
             lines += [f"  {t.reference} {t.subject} ({t.status_label})"

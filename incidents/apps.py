@@ -30,7 +30,10 @@ class IncidentsConfig(AppConfig):
         customer_mail = import_module("incidents.customer_mail")
         notices.register_suppressor(customer_mail.told_by_incident,
                                     many=customer_mail.told_by_incident_many)
-        from tickets import bulk_actions
+        from tickets import bulk_actions, timeline
+
+        # The cascade's reason on each moved ticket ("INC-27 resolved"), read translated.
+        timeline.register_note_reader(import_module("incidents.entries").ticket_note_text)
 
         bulk_actions.register(bulk_actions.BulkAction(
             "declare_incident", _("Declare incident from selected"),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
 from helpdesk.models import User
 from mailgate import notices
@@ -69,7 +70,7 @@ def queue_customer_digest(update_id: int) -> int:
                .select_related("requester").prefetch_related("ccs").only(
                    "pk", "requester__id", "requester__email", "requester__is_active",
                    "requester__first_name", "requester__last_name",
-                   "requester__username", "requester__time_zone"))
+                   "requester__username", "requester__time_zone", "requester__language"))
     tickets = list(tickets)
     staff = notices.staff_ids({t.requester_id for t in tickets}
                               | {p.pk for t in tickets for p in t.ccs.all()})
@@ -83,6 +84,21 @@ def queue_customer_digest(update_id: int) -> int:
             else reverse("status:page"))
     rows = notices.queue_incident_update(
         update_id, tickets_of=dict(tickets_of), title=incident.title,
-        text=f"{update.get_kind_display()}: {update.body}",
+        text=_update_text_in_language(update),
         status_url=f"{settings.HELPDESK_BASE_URL}{path}")
     return len(rows)
+
+
+def _update_text_in_language(update: PublicUpdate) -> Callable[[User], str]:
+    """The update as the e-mail quotes it, its kind ("Resolution: ...") in the language of
+    the person it goes to (kept in the queued row, rendered later): once per language."""
+    texts: dict[str, str] = {}
+
+    def text(person: User) -> str:
+        language = person.language or settings.LANGUAGE_CODE
+        if language not in texts:
+            with translation.override(language):
+                texts[language] = f"{update.get_kind_display()}: {update.body}"
+        return texts[language]
+
+    return text

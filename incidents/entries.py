@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from django.utils.translation import gettext, gettext_noop
 
+from tickets.templatetags.helpdesk_tags import status_name
+
 
 def _label(value: str) -> str:
     """A stored English label ("Investigating", "waiting on customer", "scribe")
@@ -23,6 +25,32 @@ def _label(value: str) -> str:
 
 def _nobody(value: str) -> str:
     return gettext(value) if value in ("nobody", "nobody assigned") else value
+
+
+# What an escalation step did (`services.reminders._run_step`), after "Escalation +N min: ".
+# The step's label and the people's names are data; a refused page's reason is kept as the
+# on-call service gave it.
+_STEP_OUTCOMES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?P<label>.+?): no on-call rotation is configured\."),
+     gettext_noop("%(label)s: no on-call rotation is configured.")),
+    (re.compile(r"(?P<label>.+?): page refused \((?P<why>.*)\)\.", re.S),
+     gettext_noop("%(label)s: page refused (%(why)s).")),
+    (re.compile(r"(?P<label>.+?): paged (?P<name>.+) \((?P<rotation>[^()]+)\)\."),
+     gettext_noop("%(label)s: paged %(name)s (%(rotation)s).")),
+    (re.compile(r"(?P<label>.+?): nobody to notify\."),
+     gettext_noop("%(label)s: nobody to notify.")),
+    (re.compile(r"(?P<label>.+?): notified (?P<names>.+) and (?P<more>\d+) more\."),
+     gettext_noop("%(label)s: notified %(names)s and %(more)s more.")),
+    (re.compile(r"(?P<label>.+?): notified (?P<names>.+)\."),
+     gettext_noop("%(label)s: notified %(names)s.")),
+]
+
+
+def _step_outcome(value: str) -> str:
+    for pattern, text in _STEP_OUTCOMES:
+        if match := pattern.fullmatch(value):
+            return gettext(text) % match.groupdict()
+    return value
 
 
 # (stored sentence, catalogue text, how each group is translated)
@@ -66,7 +94,7 @@ PATTERNS: list[tuple[re.Pattern[str], str, dict[str, Callable[[str], str]]]] = [
      gettext_noop("Public update due at %(time)s (%(severity)s: every %(minutes)s min); "
                   "reminded %(names)s."), {"names": _nobody}),
     (re.compile(r"Escalation \+(?P<minutes>\d+) min: (?P<what>.*)", re.S),
-     gettext_noop("Escalation +%(minutes)s min: %(what)s"), {}),
+     gettext_noop("Escalation +%(minutes)s min: %(what)s"), {"what": _step_outcome}),
     (re.compile(r"Public (?P<kind>initial notification|update|resolution): (?P<body>.*)",
                 re.S),
      gettext_noop("Public %(kind)s: %(body)s"), {"kind": _label}),
@@ -84,3 +112,29 @@ def entry_text(body: str) -> str:
             values = {k: translate.get(k, str)(v or "") for k, v in match.groupdict().items()}
             return gettext(text) % values
     return body
+
+
+# Why the resolution cascade left a linked ticket as it was (`services.cascading`); a
+# refused move keeps the state machine's own words.
+_ALREADY = re.compile(r"already (?P<status>[a-z_]+)")
+
+
+def link_note_text(note: str) -> str:
+    """A linked ticket's stored cascade note as the reader's language says it."""
+    if note == "ticket gone":
+        return gettext("ticket gone")
+    if match := _ALREADY.fullmatch(note):
+        return gettext("already “%(status)s”") % {"status": status_name(match["status"])}
+    return note
+
+
+# `customer_mail.cascade_reason`: the reason on each ticket the resolution cascade moved,
+# and its waiting reason when it moves to "waiting on customer" (the customer reads it).
+_CASCADE_REASON = re.compile(r"(?P<incident>INC-\d+) resolved")
+
+
+def ticket_note_text(note: str) -> str | None:
+    """A ticket event's note (or waiting reason) this app wrote, translated; else None."""
+    if match := _CASCADE_REASON.fullmatch(note):
+        return gettext("%(incident)s resolved") % {"incident": match["incident"]}
+    return None

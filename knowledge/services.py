@@ -17,6 +17,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from helpdesk import formats as display
 from helpdesk.models import User
 from helpdesk.notifications import in_language_of, notify
 
@@ -234,9 +235,12 @@ def flag_article(article: Article, *, reporter: User, kind: str, note: str = "",
                                           note=note.strip(), ticket=ticket,
                                           created_at=timezone.now())
         if article.owner_id and article.owner_id != reporter.pk:
-            notify(article.owner, title=f"Article flagged {flag.get_kind_display().lower()}: "
-                   f"{article.title}"[:200], source="knowledge.flag", body=note[:1000],
-                   url=article.get_absolute_url(), dedupe_key=f"knowledge.flag.{flag.pk}")
+            with in_language_of(article.owner):  # the title is stored as written
+                title = _("Article flagged %(kind)s: %(title)s") % {
+                    "kind": flag.get_kind_display().lower(), "title": article.title}
+            notify(article.owner, title=title[:200], source="knowledge.flag",
+                   body=note[:1000], url=article.get_absolute_url(),
+                   dedupe_key=f"knowledge.flag.{flag.pk}")
     return flag
 
 
@@ -263,11 +267,13 @@ def send_review_reminders(*, today: date | None = None) -> int:
     from . import selectors
 
     today = today or timezone.localdate()
-    year, week, _ = today.isocalendar()
+    year, week = today.isocalendar()[:2]  # not `_`: the function translates
     sent = 0
     for owner, articles in selectors.overdue_by_owner(today=today).items():
-        titles = "\n".join(f"- {a.title} (due {a.review_due_on:%d %b %Y})" for a in articles[:20])
-        with in_language_of(owner):
+        with in_language_of(owner):  # stored as written: the list too, dates included
+            titles = "\n".join(_("- %(title)s (due %(date)s)") % {
+                "title": a.title, "date": display.date_format(a.review_due_on)}
+                for a in articles[:20])
             title = ngettext("%(num)s help-center article needs a review",
                              "%(num)s help-center articles need a review",
                              len(articles)) % {"num": len(articles)}

@@ -45,6 +45,7 @@ from tickets import deadlines
 from tickets.models import Attachment, Message, Ticket
 from tickets.rendering import render_markdown
 from tickets.state_machine import LABELS, Status
+from tickets.timeline import note_text
 
 from . import bounces, parsing, send_queue
 from .models import (
@@ -287,11 +288,14 @@ def queue_notice(notice: str, *, people: Sequence[User], event_key: str,
 
 
 def queue_incident_update(update_id: int, *, tickets_of: dict[User, list[int]],
-                          title: str, text: str, status_url: str) -> list[OutboundEmail]:
+                          title: str, text: str | Callable[[User], str],
+                          status_url: str) -> list[OutboundEmail]:
     """An incident's public update: ONE e-mail per customer, listing all of their linked
-    tickets (incidents calls this after its fan-out; once per update and person)."""
+    tickets (incidents calls this after its fan-out; once per update and person).
+    `text` is the update, or a function giving it for a person (in their language)."""
     items = [(person, {"tickets": sorted(ids), "incident_title": title,
-                       "update_text": text, "status_url": status_url})
+                       "update_text": text(person) if callable(text) else text,
+                       "status_url": status_url})
              for person, ids in tickets_of.items()]
     return queue_per_person("customer.incident_update", items, event_key=f"u{update_id}")
 
@@ -421,9 +425,10 @@ def notice_values(row: OutboundEmail) -> dict[str, str | Block]:
             "ticket_status": _(LABELS.get(Status(ticket.status), ticket.status)),
             "portal_url": portal_url(ticket.pk),
             "team_name": ticket.team.name if ticket.team_id else "",
-            # Public: the portal shows it on the ticket as well.
+            # Public: the portal shows it on the ticket as well (a fixed reason the system
+            # stored, such as an incident's, read in the recipient's language there too).
             "waiting_reason": _("What we need from you: %(reason)s")
-            % {"reason": ticket.waiting_reason}
+            % {"reason": note_text(ticket.waiting_reason)}
             if ticket.status == Status.WAITING_ON_CUSTOMER and ticket.waiting_reason else "",
         })
     if row.notice == "customer.created" and ticket is not None:

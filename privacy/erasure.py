@@ -24,6 +24,8 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.files.storage import default_storage
 from django.db import models, transaction
+from django.utils import translation
+from django.utils.translation import gettext
 
 from helpdesk import audit
 from helpdesk.models import AuditEntry, Notification, NotificationPreference, User
@@ -169,6 +171,15 @@ def _quarantined_mentions(names: list[str]) -> list[Quarantine]:
     return found
 
 
+def _retitle_notifications(rows: models.QuerySet, label: str) -> None:
+    """The staff's notifications about the person's tickets lose their text; the new
+    title is written in each recipient's language (one UPDATE per language among them)."""
+    for language in set(rows.values_list("recipient__language", flat=True)):
+        with translation.override(language or settings.LANGUAGE_CODE):
+            title = gettext("About a ticket of %(person)s") % {"person": label}
+        rows.filter(recipient__language=language).update(title=title, body="", body_html="")
+
+
 @transaction.atomic
 def erase_person(request: PrivacyRequest) -> dict[str, int]:
     """Anonymise `request.subject` everywhere; the request must have been approved."""
@@ -193,8 +204,7 @@ def erase_person(request: PrivacyRequest) -> dict[str, int]:
             about_them = models.Q(pk__in=[])
             for ticket_id in chunk:
                 about_them |= models.Q(url__regex=rf"/tickets?/{ticket_id}(/|$|[?#])")
-            Notification.objects.filter(about_them).update(
-                title=f"About a ticket of {label}", body="", body_html="")
+            _retitle_notifications(Notification.objects.filter(about_them), label)
         own = Message.objects.filter(author=user)
         for attachment in Attachment.objects.filter(message__in=own):
             _delete_file(attachment.file)

@@ -2,17 +2,19 @@
 results (blind until you have scored), and the dashboard figures."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
 from django.http import Http404
-from django.utils import timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.models import Membership, User
@@ -28,6 +30,7 @@ from .models import (
     CoachingSession,
     Dispute,
     Review,
+    ReviewEvent,
     ReviewStatus,
 )
 
@@ -45,6 +48,30 @@ def flag_reasons_text(stored: str) -> str:
         return ""
     return ", ".join(gettext(FLAG_REASON_WORDS[r]) if r in FLAG_REASON_WORDS else r
                      for r in stored.split(", "))
+
+
+# The weekly sample's "created" note: "<source label> of week 2026-W10" (English).
+_SAMPLED_NOTE = re.compile(r"(?P<source>.+) of week (?P<week>\d{4}-W\d{2})")
+
+
+@cache
+def _source_by_label() -> dict[str, str]:
+    with translation.override(None):
+        return {str(s.label): s.value for s in Review.Source}
+
+
+def review_event_note(note: str, kind: str) -> str:
+    """A review event's stored note in the reader's language: the sample's source and
+    week, the ticket-of-the-week switch; people's words (disputes, names) as written."""
+    if kind == ReviewEvent.Kind.TICKET_OF_WEEK and note in ("set", "unset"):
+        return (pgettext("ticket of the week", "set") if note == "set"
+                else pgettext("ticket of the week", "unset"))
+    if kind == ReviewEvent.Kind.CREATED and (match := _SAMPLED_NOTE.fullmatch(note)):
+        source = _source_by_label().get(match["source"])
+        if source is not None:
+            return gettext("%(source)s of week %(week)s") % {
+                "source": Review.Source(source).label, "week": match["week"]}
+    return note
 
 
 # --- reviews --------------------------------------------------------------------------------

@@ -54,13 +54,18 @@ def closed_refusal(ticket: Ticket) -> str:
             % {"reference": ticket.reference})
 
 
-def add_public_replies(ticket_ids: Iterable[int], *, author: User, body: str,
+def add_public_replies(ticket_ids: Iterable[int], *, author: User,
+                       body: str | Callable[[str], str],
                        channel: str = Channel.WEB,
                        leave_out: Callable[[list[int]], Collection[int]] | None = None,
                        ) -> BatchReplies:
     """An agent's public reply, the same text, on many tickets: what `add_reply` writes
     for each (message, "reply" audit event, `updated_at`, the first response time if it
     had none, a PublicReply event after commit), in a fixed number of statements.
+
+    `body` is the text, or a function giving it for a requester's language (their
+    `language`, "" when they chose none): asked once per language among the tickets, the
+    languages read with the tickets' lock, so a mixed chunk costs no more statements.
 
     A closed ticket is refused (listed in `refused` with add_reply's reason), a ticket
     that no longer exists is left out. `leave_out(locked ids)` is asked once the tickets
@@ -70,17 +75,28 @@ def add_public_replies(ticket_ids: Iterable[int], *, author: User, body: str,
     """
     if not (author and author.is_agent):
         raise PermissionDenied(_("Only agents reply to many tickets at once."))
-    body = (body or "").strip()
-    if not body:
-        raise ValidationError({"body": _("The message is empty.")})
+    texts: dict[str, str] = {}
+
+    def text_for(language: str) -> str:
+        if language not in texts:
+            text = body(language) if callable(body) else body
+            texts[language] = (text or "").strip()
+            if not texts[language]:
+                raise ValidationError({"body": _("The message is empty.")})
+        return texts[language]
+
+    if not callable(body):
+        text_for("")
     ids = sorted(set(ticket_ids))
     result = BatchReplies()
     if not ids:
         return result
     with transaction.atomic():
-        # Locked in id order, as every batch writer does, so two batches never deadlock.
-        tickets = list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-                       .only("pk", "status", "first_response_at"))
+        # Locked in id order, as every batch writer does, so two batches never deadlock;
+        # only the tickets (the requester's language is read, its row not locked).
+        tickets = list(Ticket.objects.select_for_update(of=("self",)).filter(pk__in=ids)
+                       .order_by("pk").only("pk", "status", "first_response_at")
+                       .annotate(reader_language=F("requester__language")))
         skip = set(leave_out([t.pk for t in tickets])) if leave_out else set()
         now = timezone.now()
         open_: list[Ticket] = []
@@ -94,7 +110,8 @@ def add_public_replies(ticket_ids: Iterable[int], *, author: User, body: str,
         if not open_:
             return result
         messages = Message.objects.bulk_create([
-            Message(ticket_id=t.pk, author=author, is_public=True, by_agent=True, body=body,
+            Message(ticket_id=t.pk, author=author, is_public=True, by_agent=True,
+                    body=text_for(t.reader_language if callable(body) else ""),
                     channel=channel, created_at=now) for t in open_])
         TicketEvent.objects.bulk_create([
             TicketEvent(ticket_id=m.ticket_id, actor=author, kind=EventKind.REPLY,

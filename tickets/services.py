@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection
@@ -274,10 +275,14 @@ def create_ticket(
             row.ticket = ticket
         TicketEvent.objects.bulk_create(audit)
         if attachments or sender_only_attachments:
+            # A message of the requester's, read in the portal and quoted in their e-mail:
+            # written in their language (the agents see the files, not the sentence).
+            with translation.override(requester.language or settings.LANGUAGE_CODE):
+                opening = (_("Attachments sent with the request.") if attachments
+                           else _("The original message."))
             first = Message.objects.create(
                 ticket=ticket, author=requester, is_public=True, by_agent=_is_agent(requester),
-                body="Attachments sent with the request." if attachments else
-                "The original message.", channel=channel, created_at=now,
+                body=opening, channel=channel, created_at=now,
             )
             _store_attachments(first, attachments)
             _store_attachments(first, sender_only_attachments, sender_only=True)

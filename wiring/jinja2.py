@@ -39,12 +39,14 @@ from django.utils.timezone import get_current_timezone, template_localtime
 from jinja2 import ChainableUndefined, Environment
 from markupsafe import Markup
 
+from casework.alert_text import detail_text
 from helpdesk import formats as display
 from helpdesk.icons import icon
 from helpdesk.tiers import tier_label
 from helpdesk.web import countdown
-from incidents.entries import entry_text
-from qa.selectors import flag_reasons_text
+from incidents.entries import entry_text, link_note_text
+from qa.selectors import flag_reasons_text, review_event_note
+from sla.reasons import reason_text as sla_reason_text
 from tickets.sla_levels import sla_level_label
 from tickets.templatetags.helpdesk_tags import markdown_filter, status_name
 from tickets.templatetags.portal_tags import (
@@ -53,6 +55,7 @@ from tickets.templatetags.portal_tags import (
     customer_status_help,
 )
 from tickets.timeline import field_label, kind_label, note_text, value_text
+from workforce.page_text import override_reason_text, reason_text
 
 
 def iso_datetime(value: datetime | None) -> str:
@@ -154,7 +157,11 @@ def environment(**options: Any) -> Environment:
                        portal_markdown=markdown_filter, event_kind=kind_label,
                        event_field=field_label, event_note=note_text, event_value=value_text,
                        support_tier=tier_label, qa_flag_reasons=flag_reasons_text,
-                       incident_entry=entry_text, number=display.number,
+                       qa_event_note=review_event_note, alert_detail=detail_text,
+                       sla_reason=sla_reason_text,
+                       incident_entry=entry_text, incident_link_note=link_note_text,
+                       page_reason=reason_text,
+                       override_reason=override_reason_text, number=display.number,
                        percent=display.percent, share=display.share)
     return env
 

@@ -36,6 +36,7 @@ from .models import (
     ShiftTemplate,
     TimeOff,
 )
+from .page_text import escalated_reason
 
 DAY = 86400.0
 _dt = datetime.fromtimestamp
@@ -262,7 +263,7 @@ def tickets(run: Run, batch: Batch) -> None:
             counts[primary] = counts.get(primary, 0) + 1
             ack = at + 60 * rng.lognormvariate(1.3, 0.7)
             pages.append((rotation.id, primary, "primary", h.id,
-                          f"P{h.priority} escalated: {h.subject}"[:255], h.priority,
+                          escalated_reason(h.priority, h.subject)[:255], h.priority,
                           after_hours, when, _dt(ack, UTC) if ack < run.now else None,
                           f"devdata:{h.id}:{n}"))
     batch.add(Page, PAGE_COLUMNS, pages)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -38,9 +39,7 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
     if author is None or not author.is_agent:
         # Never post as a non-agent: a customer-authored reply would reopen tickets.
         raise PermissionDenied(_("The update's author is no longer an agent; publish it again."))
-    # The frame around the update in the language its author wrote the update in.
-    with translation.override(author.language or settings.LANGUAGE_CODE):
-        body = messages.as_reply(update)
+    body = _reply_in_language(update)
     started = time.perf_counter()
     with transaction.atomic():
         committed = _commit_clock()
@@ -60,6 +59,22 @@ def deliver_chunk(update_id: int, *, limit: int = CHUNK,
     return len(ids)
 
 
+def _reply_in_language(update: PublicUpdate) -> Callable[[str], str]:
+    """The reply for a requester's language (theirs, else the site's): the update's words
+    as its author wrote them, the frame around them (the kind, the status page line) in
+    the language the customer reads the ticket in. Built once per language."""
+    texts: dict[str, str] = {}
+
+    def body(language: str) -> str:
+        language = language or settings.LANGUAGE_CODE
+        if language not in texts:
+            with translation.override(language):
+                texts[language] = messages.as_reply(update)
+        return texts[language]
+
+    return body
+
+
 def _pending(update: PublicUpdate, limit: int) -> list[int]:
     """The next `limit` linked tickets without a delivery row, in id order."""
     return list(IncidentTicket.objects.filter(incident_id=update.incident_id)
@@ -74,7 +89,7 @@ def _delivered_among(update_id: int, ticket_ids: list[int]) -> set[int]:
 
 
 def _deliver_batch(update: PublicUpdate, ids: list[int], *, author: User,
-                   body: str) -> tuple[int, int, list[int]]:
+                   body: Callable[[str], str]) -> tuple[int, int, list[int]]:
     """The replies and their delivery rows for the chunk in a fixed number of statements
     (tickets.batch): returns (delivered, skipped, tickets delivered by this run)."""
     result = ticket_batch.add_public_replies(
@@ -91,9 +106,9 @@ def _deliver_batch(update: PublicUpdate, ids: list[int], *, author: User,
 
 
 def _deliver_one_by_one(update: PublicUpdate, ids: list[int], *, author: User,
-                        body: str) -> tuple[int, int, list[int]]:
+                        body: Callable[[str], str]) -> tuple[int, int, list[int]]:
     """The chunk through the one-ticket reply, each ticket in its own savepoint."""
-    tickets = Ticket.objects.in_bulk(ids)
+    tickets = Ticket.objects.select_related("requester").in_bulk(ids)
     delivered = skipped = 0
     mine: list[int] = []
     for tid in ids:
@@ -103,7 +118,8 @@ def _deliver_one_by_one(update: PublicUpdate, ids: list[int], *, author: User,
         now = timezone.now()
         try:
             with transaction.atomic():  # savepoint: the reply and its delivery row
-                msg = ticket_services.add_reply(ticket, author=author, body=body,
+                msg = ticket_services.add_reply(ticket, author=author,
+                                                body=body(ticket.requester.language),
                                                 public=True)
                 UpdateDelivery.objects.create(update=update, ticket_id=tid,
                                               message_id=msg.pk, created_at=now)

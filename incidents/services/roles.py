@@ -62,6 +62,7 @@ def remove_role(row: IncidentRole, *, actor: User) -> None:
     _check(can_manage(actor, incident), _("Only the incident commander or a lead assigns roles."))
     with transaction.atomic():
         _entry(incident, EntryKind.ROLE,
-               f"{row.user.display_name} is no longer {row.get_role_display().lower()}.",
+               f"{row.user.display_name} is no longer "
+               f"{site_label(RoleKind(row.role).label).lower()}.",
                actor=actor)
         row.delete()

@@ -53,8 +53,10 @@ def publish_update(incident: Incident, *, kind: str, body: str, actor: User) -> 
         cadence = _cadence(incident.severity)
         incident.next_update_due_at = now + cadence if cadence else None
         incident.save(update_fields=["next_update_due_at"])
-        _entry(incident, EntryKind.UPDATE, f"Public {update.get_kind_display().lower()}: "
-                                           f"{body}", actor=actor, at=now)
+        # The kind in the site's language, whoever publishes: `entries` reads it back.
+        kind_label = site_label(UpdateKind(kind).label).lower()
+        _entry(incident, EntryKind.UPDATE, f"Public {kind_label}: {body}", actor=actor,
+               at=now)
         _after_commit("fan_out_update", update.pk)
         incident_updated(update)  # webhooks, after commit
     return update

@@ -59,6 +59,7 @@ from ..models import (
     Page,
     Rotation,
 )
+from ..page_text import reason_text
 from ..selectors import handoffs
 
 ESCALATION_PREFIX = "oncall-esc:"
@@ -311,9 +312,10 @@ def page_user(rotation: Rotation, user: User, *, role: str, reason: str,
             raise
         return PageOutcome(existing, created=False)
     urgent = priority == Priority.P1
-    # Written once and kept: in the paged person's language.
+    # Written once and kept: in the paged person's language (the Page keeps the reason as
+    # the system wrote it; `reason_text` translates its fixed sentences, as the log does).
     with translation.override(user.language or settings.LANGUAGE_CODE):
-        title = _("Paged: %(reason)s") % {"reason": reason}
+        title = _("Paged: %(reason)s") % {"reason": reason_text(reason)}
         body = _("You are paged as %(role)s of %(rotation)s. Please acknowledge.") % {
             "role": OnCallRole(role).label if role in OnCallRole.values else role,
             "rotation": rotation}
