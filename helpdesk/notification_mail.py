@@ -19,7 +19,7 @@ from .notification_rules import plan_delivery, preferences_of, quiet_until, user
 logger = logging.getLogger(__name__)
 
 
-def emails_to_requeue(*, now: dt.datetime, older_than_minutes: int = 5,
+def emails_to_requeue(*, now: dt.datetime, older_than_minutes: float = 5,
                       within_hours: int = 24, limit: int = 500) -> list[int]:
     """The notifications whose e-mail should have gone out but did not (the broker was
     down when it was queued), and may go now: quiet hours are respected, so a note whose

@@ -60,7 +60,7 @@ def _queue_email(note: Notification, when: dt.datetime | None) -> None:
                               robust=True)
 
 
-def requeue_unsent_emails(*, now: dt.datetime | None = None, older_than_minutes: int = 5,
+def requeue_unsent_emails(*, now: dt.datetime | None = None, older_than_minutes: float = 5,
                           within_hours: int = 24, limit: int = 500) -> int:
     """Queue again the e-mails that should have gone out but did not; how many."""
     return tasks.requeue_unsent_notification_emails(

@@ -29,7 +29,7 @@ def send_notification_emails(notification_ids: list[int]) -> int:
 
 @shared_task
 def requeue_unsent_notification_emails(*, now: dt.datetime | None = None,
-                                       older_than_minutes: int = 5, within_hours: int = 24,
+                                       older_than_minutes: float = 5, within_hours: int = 24,
                                        limit: int = 500) -> int:
     """Notification e-mails whose queueing failed are queued again (idempotent sends)."""
     due = notification_mail.emails_to_requeue(

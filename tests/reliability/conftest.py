@@ -245,8 +245,18 @@ class Celery:
             app.close()
 
     def output(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-                         for p in self.logs if p.exists())
+        """Each process's warnings and errors (from the whole log), then its last lines."""
+        parts = []
+        for path in self.logs:
+            if not path.exists():
+                continue
+            text = path.read_text(errors="replace")
+            trouble = [line for line in text.splitlines()
+                       if any(w in line for w in ("WARNING", "ERROR", "Error", "Traceback"))]
+            parts.append(f"--- {path.name}: {len(trouble)} warning/error lines\n"
+                         + "\n".join(trouble[-40:]) + f"\n--- {path.name}: last lines\n"
+                         + text[-3000:])
+        return "\n".join(parts)
 
     def close(self) -> None:
         for proc in self.procs:

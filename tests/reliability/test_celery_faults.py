@@ -73,6 +73,12 @@ class DueClocks:
         return Notification.objects.filter(source=NOTIFICATION_SOURCE,
                                            recipient__in=[self.agent, self.lead])
 
+    def state(self) -> str:
+        """What is missing, for a failure message."""
+        notes = self.notifications()
+        return (f"{notes.count()} of {len(self.expected_keys())} notifications, "
+                f"{notes.filter(emailed_at__isnull=True).count()} not e-mailed\n")
+
     def all_emailed(self) -> bool:
         notes = self.notifications()
         return (notes.count() == len(self.expected_keys())
@@ -201,7 +207,7 @@ def test_redis_crash_mid_run_work_resumes_and_beat_catches_up(
     redis_server.start()  # same port, same append-only file
 
     wait_for(due.all_emailed, timeout=90,
-             what=lambda: "every notification e-mailed\n" + celery.output())
+             what=lambda: "every notification e-mailed: " + due.state() + celery.output())
     celery.stop(beat)
     wait_for(lambda: drained(redis_server), timeout=30, what="the queue to drain")
     due.assert_fired_once()
