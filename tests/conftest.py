@@ -113,3 +113,12 @@ def _celery_join_flag_reset():
     _set_task_join_will_block(False)
     yield
     _set_task_join_will_block(False)
+
+
+@pytest.fixture
+def run(django_capture_on_commit_callbacks):
+    """Run a callable and the tasks it queues after commit (Celery is eager in tests)."""
+    def call(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+    return call

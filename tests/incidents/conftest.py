@@ -22,14 +22,6 @@ def clock(db):
         yield traveller
 
 
-@pytest.fixture
-def run(django_capture_on_commit_callbacks):
-    """Run a callable and the tasks it queues after commit (eager Celery)."""
-    def call(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-    return call
-
 
 @pytest.fixture
 def oncall(db):

@@ -102,11 +102,3 @@ def endpoint_for(db):
         return endpoint
     return make
 
-
-@pytest.fixture
-def run(django_capture_on_commit_callbacks):
-    """Run a callable and what it queues after commit (Celery is eager in tests)."""
-    def call(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-    return call
