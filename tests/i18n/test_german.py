@@ -23,13 +23,6 @@ pytestmark = pytest.mark.django_db
 MONDAY_10 = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def capture(django_capture_on_commit_callbacks):
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-    return run
-
 
 @pytest.fixture
 def mailbox(db):
@@ -101,10 +94,10 @@ def test_countdowns_speak_the_readers_language():
 
 
 def test_the_acknowledgement_e_mail_is_in_the_customers_language(kunde, customer_a, agent,
-                                                                 mailbox, capture):
+                                                                 mailbox, run):
     with time_machine.travel(MONDAY_10, tick=False):
-        capture(make_ticket, kunde, subject="Export schlägt fehl")
-        capture(make_ticket, customer_a, subject="Export fails")
+        run(make_ticket, kunde, subject="Export schlägt fehl")
+        run(make_ticket, customer_a, subject="Export fails")
     [german] = [m for m in mail.outbox if m.to == [kunde.email]]
     [english] = [m for m in mail.outbox if m.to == [customer_a.email]]
     assert german.subject.startswith("Wir haben Ihre Anfrage erhalten: Export schlägt fehl")
@@ -115,10 +108,10 @@ def test_the_acknowledgement_e_mail_is_in_the_customers_language(kunde, customer
     assert english.subject.startswith("We received your request: Export fails")
 
 
-def test_an_agent_reply_e_mail_has_the_german_footer(kunde, agent, mailbox, capture):
-    ticket = capture(make_ticket, kunde)
+def test_an_agent_reply_e_mail_has_the_german_footer(kunde, agent, mailbox, run):
+    ticket = run(make_ticket, kunde)
     mail.outbox.clear()
-    capture(services.add_reply, ticket, author=agent, body="Bitte versuchen Sie es erneut.",
+    run(services.add_reply, ticket, author=agent, body="Bitte versuchen Sie es erneut.",
             public=True)
     [reply] = [m for m in mail.outbox if m.to == [kunde.email]]
     assert "Bitte versuchen Sie es erneut." in reply.body
@@ -126,8 +119,8 @@ def test_an_agent_reply_e_mail_has_the_german_footer(kunde, agent, mailbox, capt
 
 
 def test_staff_notifications_are_written_in_each_recipients_language(
-        agentin, customer_a, capture):
-    ticket = capture(make_ticket, customer_a)  # L1 is round robin: anke is its only member
+        agentin, customer_a, run):
+    ticket = run(make_ticket, customer_a)  # L1 is round robin: anke is its only member
     assert ticket.assignee == agentin
     [note] = Notification.objects.filter(recipient=agentin, source="staff.assigned")
     assert note.title == f"[#{ticket.pk}] Ihnen zugewiesen: Cannot log in"

@@ -45,13 +45,6 @@ def carol(org_a):
     return make_user(Role.CUSTOMER, org=org_a, username="carol")
 
 
-@pytest.fixture
-def capture(django_capture_on_commit_callbacks):
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-    return run
-
 
 def by_subject(start: str) -> list:
     return [m for m in mail.outbox if m.subject.startswith(start)]
@@ -65,11 +58,11 @@ def html_of(message) -> str:
 
 @pytest.mark.parametrize("channel", [Channel.WEB, Channel.EMAIL, Channel.PHONE, Channel.CHAT])
 def test_every_channel_gets_an_acknowledgement_with_reference_link_and_due_time(
-        channel, customer_a, agent, mailbox, capture):
+        channel, customer_a, agent, mailbox, run):
     customer_a.time_zone = "Europe/Berlin"
     customer_a.save()
     with time_machine.travel(MONDAY_10, tick=False):
-        ticket = capture(make_ticket, customer_a, channel=channel, subject="Export fails",
+        ticket = run(make_ticket, customer_a, channel=channel, subject="Export fails",
                          actor=agent if channel in (Channel.PHONE, Channel.CHAT) else None)
     [ack] = by_subject("We received your request")
     assert ack.to == ["alice@acme.example"]
@@ -83,8 +76,8 @@ def test_every_channel_gets_an_acknowledgement_with_reference_link_and_due_time(
     assert f"We aim to answer by {local:%A %d %B %Y, %H:%M} (Europe/Berlin)" in ack.body
 
 
-def test_a_duplicate_event_writes_and_sends_nothing_more(customer_a, mailbox, capture):
-    ticket = capture(make_ticket, customer_a)
+def test_a_duplicate_event_writes_and_sends_nothing_more(customer_a, mailbox, run):
+    ticket = run(make_ticket, customer_a)
     row = OutboundEmail.objects.get(notice="customer.created")
     again = notices.queue_ticket_notice("customer.created", ticket.pk, at=ticket.created_at,
                                         actor_id=None, tell_actor=True)
@@ -96,14 +89,14 @@ def test_a_duplicate_event_writes_and_sends_nothing_more(customer_a, mailbox, ca
 # --- agent replies ---------------------------------------------------------------------
 
 def test_agent_reply_on_a_portal_ticket_reaches_requester_and_cc_with_markdown_files_and_quote(
-        customer_a, carol, agent, mailbox, capture):
+        customer_a, carol, agent, mailbox, run):
     ticket = make_ticket(customer_a, channel=Channel.WEB, description="Export fails at 50 %.")
     ticket.ccs.add(carol)
-    capture(ticket_services.add_reply, ticket, author=customer_a, body="Still broken today.")
-    capture(ticket_services.add_reply, ticket, author=agent, public=False,
+    run(ticket_services.add_reply, ticket, author=customer_a, body="Still broken today.")
+    run(ticket_services.add_reply, ticket, author=agent, public=False,
             body="SECRET-NOTE: customer is on the old cluster")
     mail.outbox.clear()
-    capture(ticket_services.add_reply, ticket, author=agent,
+    run(ticket_services.add_reply, ticket, author=agent,
             body="Please try **again** now.",
             attachments=[SimpleUploadedFile("steps.txt", b"1. open", "text/plain")])
     [sent] = mail.outbox
@@ -118,11 +111,11 @@ def test_agent_reply_on_a_portal_ticket_reaches_requester_and_cc_with_markdown_f
     assert "SECRET-NOTE" not in sent.body + html
 
 
-def test_nobody_is_told_of_their_own_change(customer_a, carol, agent, mailbox, capture):
+def test_nobody_is_told_of_their_own_change(customer_a, carol, agent, mailbox, run):
     ticket = make_ticket(customer_a)
     ticket.ccs.add(carol)
     mail.outbox.clear()
-    capture(ticket_services.transition, ticket, Status.RESOLVED, actor=customer_a)
+    run(ticket_services.transition, ticket, Status.RESOLVED, actor=customer_a)
     [resolved] = by_subject("Resolved:")
     assert resolved.to == ["carol@acme.example"]  # Alice resolved it herself
     assert "reopen" in resolved.body
@@ -130,30 +123,30 @@ def test_nobody_is_told_of_their_own_change(customer_a, carol, agent, mailbox, c
 
 # --- waiting, reminders, automatic resolution ------------------------------------------
 
-def waiting_ticket(customer, agent, capture) -> Ticket:
+def waiting_ticket(customer, agent, run) -> Ticket:
     ticket = make_ticket(customer, channel=Channel.PHONE, actor=agent)
     ticket_services.assign(ticket, assignee=agent, actor=agent)
-    capture(ticket_services.transition, ticket, Status.IN_PROGRESS, actor=agent)
+    run(ticket_services.transition, ticket, Status.IN_PROGRESS, actor=agent)
     mail.outbox.clear()
-    capture(ticket_services.transition, ticket, Status.WAITING_ON_CUSTOMER, actor=agent,
+    run(ticket_services.transition, ticket, Status.WAITING_ON_CUSTOMER, actor=agent,
             reason="Please send the export log.")
     return ticket
 
 
 def test_waiting_reminders_after_2_and_4_business_days_then_automatic_resolution(
-        customer_a, agent, mailbox, capture, settings):
+        customer_a, agent, mailbox, run, settings):
     settings.HELPDESK_CUSTOMER_REMINDER_DAYS = [2, 4]
     settings.HELPDESK_CUSTOMER_AUTO_RESOLVE_DAYS = 7
     friday = dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC)
     with time_machine.travel(friday, tick=False):
-        ticket = waiting_ticket(customer_a, agent, capture)
+        ticket = waiting_ticket(customer_a, agent, run)
     [asked] = by_subject("We need your answer")
     assert "Please send the export log." in asked.body
     mail.outbox.clear()
 
     def scan_at(day: dt.datetime) -> dict:
         with time_machine.travel(day, tick=False):
-            return capture(waiting.scan)
+            return run(waiting.scan)
 
     assert scan_at(friday + dt.timedelta(days=3)) == {}  # Monday: 1 business day
     assert scan_at(friday + dt.timedelta(days=4, hours=1)) == {"reminder": 1}  # Tuesday
@@ -173,9 +166,9 @@ def test_waiting_reminders_after_2_and_4_business_days_then_automatic_resolution
 
 
 def test_customer_answer_by_e_mail_moves_the_ticket_back_and_stops_reminders(
-        customer_a, agent, mailbox, capture):
+        customer_a, agent, mailbox, run):
     with time_machine.travel(MONDAY_10, tick=False):
-        ticket = waiting_ticket(customer_a, agent, capture)
+        ticket = waiting_ticket(customer_a, agent, run)
     [asked] = mail.outbox
     row = OutboundEmail.objects.get(notice="customer.waiting")
     raw = (f"From: Alice <alice@acme.example>\r\nTo: support@helpdesk.test\r\n"
@@ -184,7 +177,7 @@ def test_customer_answer_by_e_mail_moves_the_ticket_back_and_stops_reminders(
            "Content-Type: text/plain; charset=utf-8\r\n\r\nHere is the log: all green.\r\n\r\n"
            "On Mon, Support wrote:\r\n> Your request is waiting for your answer.\r\n").encode()
     with time_machine.travel(MONDAY_10 + dt.timedelta(hours=2), tick=False):
-        result = capture(services.ingest, raw, mailbox)
+        result = run(services.ingest, raw, mailbox)
     assert result.ticket == ticket and result.status == "reply_added"
     ticket.refresh_from_db()
     assert ticket.status == Status.IN_PROGRESS
@@ -192,35 +185,35 @@ def test_customer_answer_by_e_mail_moves_the_ticket_back_and_stops_reminders(
         "Here is the log: all green."  # quoted history stripped
     assert not WaitingTicket.objects.exists()
     with time_machine.travel(MONDAY_10 + dt.timedelta(days=10), tick=False):
-        assert capture(waiting.scan) == {}
+        assert run(waiting.scan) == {}
 
 
-def test_an_automatic_reply_to_a_notice_triggers_no_notice(customer_a, mailbox, capture):
-    ticket = capture(make_ticket, customer_a)
+def test_an_automatic_reply_to_a_notice_triggers_no_notice(customer_a, mailbox, run):
+    ticket = run(make_ticket, customer_a)
     row = OutboundEmail.objects.get(notice="customer.created")
     mail.outbox.clear()
     raw = (f"From: alice@acme.example\r\nTo: support@helpdesk.test\r\n"
            f"Subject: Automatic reply: We received your request [HD-{ticket.pk}]\r\n"
            f"Auto-Submitted: auto-replied\r\nMessage-ID: <ooo.1@acme.example>\r\n"
            f"In-Reply-To: <{row.message_id}>\r\n\r\nI am out of office.\r\n").encode()
-    capture(services.ingest, raw, mailbox)
+    run(services.ingest, raw, mailbox)
     assert mail.outbox == [] and Ticket.objects.count() == 1
 
 
 # --- resolved, closed, merged ---------------------------------------------------------
 
-def test_closed_and_merged_notices(customer_a, customer_b, agent, mailbox, capture):
+def test_closed_and_merged_notices(customer_a, customer_b, agent, mailbox, run):
     kept = make_ticket(customer_a, subject="Export fails")
     dup = make_ticket(customer_b, subject="Export broken")
     mail.outbox.clear()
-    capture(ticket_services.merge, dup, into=kept, actor=agent)
+    run(ticket_services.merge, dup, into=kept, actor=agent)
     [merged] = mail.outbox
     assert merged.to == ["bob@globex.example"]
     assert merged.subject.startswith(f"#{dup.pk} continues in #{kept.pk}")
     assert f"/portal/tickets/{kept.pk}/" in merged.body
     mail.outbox.clear()
-    capture(ticket_services.transition, kept, Status.RESOLVED, actor=agent)
-    capture(ticket_services.close_stale_resolved, days=0)
+    run(ticket_services.transition, kept, Status.RESOLVED, actor=agent)
+    run(ticket_services.close_stale_resolved, days=0)
     assert [m.subject.split(":")[0] for m in mail.outbox
             if m.to == ["alice@acme.example"]] == ["Resolved", "Closed"]
 
@@ -228,18 +221,18 @@ def test_closed_and_merged_notices(customer_a, customer_b, agent, mailbox, captu
 # --- preferences, unsubscribe, cap, team wording --------------------------------------
 
 def test_email_turned_off_stops_everything_reminders_off_stops_only_reminders(
-        customer_a, agent, mailbox, capture):
+        customer_a, agent, mailbox, run):
     pref = CustomerMailPreference.objects.create(user=customer_a, reminders=False)
     with time_machine.travel(MONDAY_10, tick=False):
-        ticket = waiting_ticket(customer_a, agent, capture)
+        ticket = waiting_ticket(customer_a, agent, run)
         assert len(by_subject("We need your answer")) == 1
     with time_machine.travel(MONDAY_10 + dt.timedelta(days=3), tick=False):
-        capture(waiting.scan)
+        run(waiting.scan)
     assert by_subject("Reminder") == []
     pref.all_email = False
     pref.save()
     mail.outbox.clear()
-    capture(ticket_services.add_reply, ticket, author=agent, body="Any news?")
+    run(ticket_services.add_reply, ticket, author=agent, body="Any news?")
     assert mail.outbox == []
 
 
@@ -267,18 +260,18 @@ def test_preferences_page_saves_per_person(customer_a, client):
 
 
 def test_hourly_cap_per_address_records_the_rest_as_suppressed(
-        customer_a, mailbox, capture, settings):
+        customer_a, mailbox, run, settings):
     settings.HELPDESK_CUSTOMER_MAIL_HOURLY_CAP = 2
     for i in range(3):
-        capture(make_ticket, customer_a, subject=f"Ticket {i}")
+        run(make_ticket, customer_a, subject=f"Ticket {i}")
     assert len(mail.outbox) == 2
     assert OutboundEmail.objects.filter(status=OutboundStatus.SUPPRESSED).count() == 1
     with time_machine.travel(timezone.now() + dt.timedelta(hours=1, minutes=1)):
-        capture(make_ticket, customer_a, subject="Next hour")
+        run(make_ticket, customer_a, subject="Next hour")
     assert len(mail.outbox) == 3
 
 
-def test_team_wording_sender_name_and_signature(customer_a, agent, l1, mailbox, capture):
+def test_team_wording_sender_name_and_signature(customer_a, agent, l1, mailbox, run):
     TeamSender.objects.create(team=l1, sender_name="Acme Care",
                               signature="Acme Care team\nhttps://care.example")
     NoticeTemplate.objects.create(key="customer.created", team=l1,
@@ -289,7 +282,7 @@ def test_team_wording_sender_name_and_signature(customer_a, agent, l1, mailbox, 
     mail.outbox.clear()
     notices.queue_ticket_notice("customer.created", ticket.pk, at=timezone.now(),
                                 actor_id=None)
-    capture(lambda: None)
+    run(lambda: None)
     row = OutboundEmail.objects.filter(notice="customer.created").latest("pk")
     tasks.send_outbound_email.delay(row.pk)
     sent = mail.outbox[-1]
@@ -314,9 +307,9 @@ def test_agent_sees_bounced_and_unsubscribed_people_on_any_ticket(
 
 
 def test_admin_previews_a_notice_against_a_real_ticket(
-        customer_a, agent, admin_user, client, mailbox, capture):
+        customer_a, agent, admin_user, client, mailbox, run):
     ticket = make_ticket(customer_a, subject="Printer <b>jam</b>")
-    capture(ticket_services.add_reply, ticket, author=agent, body="Try **this**.")
+    run(ticket_services.add_reply, ticket, author=agent, body="Try **this**.")
     client.force_login(admin_user)
     url = reverse("admin:mailgate_notice_preview")
     page = client.get(url, {"key": "customer.reply", "ticket": ticket.pk}).content.decode()

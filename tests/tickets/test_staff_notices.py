@@ -21,14 +21,6 @@ pytestmark = pytest.mark.django_db
 TASK = "helpdesk.tasks.send_notification_email"
 
 
-@pytest.fixture
-def run(django_capture_on_commit_callbacks):
-    """Run a change and everything it triggers after commit (handlers, e-mail)."""
-    def go(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-    return go
-
 
 @pytest.fixture
 def manual_l1(l1):
