@@ -18,7 +18,7 @@ from .models import Category, Channel, Priority, Ticket
 from .state_machine import LABELS, OPEN_STATUSES, Status
 from .widgets import use_fast_selects
 
-ANY = gettext_lazy("Any")
+ANY, ANYONE, UNASSIGNED = gettext_lazy("Any"), gettext_lazy("Anyone"), gettext_lazy("Unassigned")
 OPEN_STATUS_CHOICES = [(s.value, gettext_lazy(LABELS[s])) for s in Status if s in OPEN_STATUSES]
 
 
@@ -36,14 +36,14 @@ class TicketFilter(django_filters.FilterSet):
     priority = django_filters.ChoiceFilter(choices=Priority.choices, empty_label=ANY)
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), empty_label=ANY)
     assignee = django_filters.ModelChoiceFilter(
-        queryset=_agents, empty_label=gettext_lazy("Anyone"), null_label=gettext_lazy("Unassigned"),
+        queryset=_agents, empty_label=ANYONE, null_label=UNASSIGNED,
     )
     category = django_filters.ModelChoiceFilter(queryset=Category.objects.all(),
                                                 empty_label=ANY)
     channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label=ANY)
     tier = django_filters.ChoiceFilter(
         field_name="organization__support_tier", choices=SupportTier.choices,
-        empty_label=gettext_lazy("Any"), label=gettext_lazy("Support tier"),
+        empty_label=ANY, label=gettext_lazy("Support tier"),
     )
     tag = django_filters.CharFilter(method="filter_tag", label=gettext_lazy("Tag"))
 
@@ -62,9 +62,8 @@ class TicketFilter(django_filters.FilterSet):
         self.form.auto_id = "filter_%s"
         use_fast_selects(self.form.fields)
         # Render the agent picker from the cached list (validation still uses the queryset).
-        # (per request: lazy enough)
         self.form.fields["assignee"].widget.choices = [
-            ("", gettext_lazy("Anyone")), ("null", gettext_lazy("Unassigned")), *agent_choices()]
+            ("", ANYONE), ("null", UNASSIGNED), *agent_choices()]
         self.form.fields["assignee"].label_from_instance = lambda user: user.display_name
 
     def filter_q(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
